@@ -1,0 +1,73 @@
+/**
+ * The error union of @synthline/core. Every error carries the context a person needs
+ * (file, line, column, stage id, row) and renders it in `message`.
+ */
+import { Data } from "effect"
+
+/** A pipeline file that cannot be read, parsed or decoded. Exit code 2. */
+export class PipelineFileError extends Data.TaggedError("PipelineFileError")<{
+  readonly file: string
+  readonly line?: number
+  readonly column?: number
+  readonly stage?: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    const at = this.line !== undefined ? `${this.file}:${this.line}:${this.column ?? 1}` : this.file
+    return `${at}: ${this.stage !== undefined ? `stage ${this.stage}: ` : ""}${this.reason}`
+  }
+}
+
+/** A plugin that cannot be found, imported, or does not export a plugin. Exit code 2. */
+export class PluginLoadError extends Data.TaggedError("PluginLoadError")<{
+  readonly specifier: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `cannot load plugin ${this.specifier}: ${this.reason}`
+  }
+}
+
+/** A source that cannot be planned or read at all (missing file, unreadable directory). */
+export class SourceError extends Data.TaggedError("SourceError")<{
+  readonly file: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `${this.file}: ${this.reason}`
+  }
+}
+
+/** A sink that cannot write. */
+export class SinkError extends Data.TaggedError("SinkError")<{
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `cannot write ${this.path}: ${this.reason}`
+  }
+}
+
+/** A stage that failed as a whole (not one row): configuration or a resource it needs. */
+export class StageError extends Data.TaggedError("StageError")<{
+  readonly stage: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `stage ${this.stage}: ${this.reason}`
+  }
+}
+
+/** A run that stopped: too many rejects, bad state on disk, a usage error. */
+export class RunError extends Data.TaggedError("RunError")<{
+  readonly reason: string
+  /** Process exit code the CLI uses: 2 for usage, 1 otherwise. */
+  readonly exitCode: 1 | 2
+}> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/** Every error @synthline/core can fail with. */
+export type CoreError = PipelineFileError | PluginLoadError | SourceError | SinkError | StageError | RunError

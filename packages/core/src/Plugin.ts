@@ -1,0 +1,41 @@
+/**
+ * Plugins: a package or a local `.ts`/`.js` file whose default export is
+ * `definePlugin({ name, version, stages, sources?, sinks?, sections? })`. Stage ids are
+ * `<plugin name>/<stage name>`. A plugin may contribute top-level pipeline-file sections
+ * (with their own Schema) and depend on other plugins it brings in by itself.
+ */
+import type { Schema } from "effect"
+import type { AnySink } from "./Sink.js"
+import type { AnySource } from "./Source.js"
+import type { AnyStage } from "./Stage.js"
+
+/** A plugin. */
+export interface Plugin {
+  /** Short name used in stage ids (`core`, `moderation`, `acme`). */
+  readonly name: string
+  readonly version: string
+  /** The npm package name, when published (for the manifest). */
+  readonly packageName?: string
+  readonly stages: ReadonlyArray<AnyStage>
+  readonly sources?: ReadonlyArray<AnySource>
+  readonly sinks?: ReadonlyArray<AnySink>
+  /** Top-level pipeline-file sections this plugin owns, each with its Schema. */
+  // biome-ignore lint/suspicious/noExplicitAny: sections are any decoded JSON
+  readonly sections?: { readonly [key: string]: Schema.Schema<any, any> }
+  /** Plugins this one needs; loaded with it. */
+  readonly dependencies?: ReadonlyArray<Plugin>
+}
+
+/**
+ * Defines a plugin; the identity function, there for inference. The loader checks that every
+ * stage id starts with `<name>/`.
+ */
+export const definePlugin = <P extends Plugin>(plugin: P): P => plugin
+
+/** True for values that look like a plugin (what a plugin module's default export must be). */
+export const isPlugin = (u: unknown): u is Plugin =>
+  typeof u === "object" &&
+  u !== null &&
+  typeof (u as { name?: unknown }).name === "string" &&
+  typeof (u as { version?: unknown }).version === "string" &&
+  Array.isArray((u as { stages?: unknown }).stages)

@@ -1,0 +1,45 @@
+/**
+ * Rows: the stream element is a plain JSON object. Each row read from a source carries,
+ * under a symbol key that JSON output never sees, where it came from (file and line or row),
+ * so a reject anywhere downstream can name it.
+ */
+
+/** A row: a plain JSON object. */
+export type Row = { readonly [key: string]: unknown }
+
+/** Where a row came from: the source file and its 1-based line (JSON lines) or 0-based row index (parquet). */
+export interface Origin {
+  readonly file: string
+  readonly line?: number
+  readonly row?: number
+}
+
+/** Symbol key under which a row carries its {@link Origin}. Copied by object spread, ignored by JSON. */
+export const OriginKey: unique symbol = Symbol.for("@synthline/core/Row/Origin")
+
+/** The origin of a row, if it came from a source. */
+export const origin = (row: Row): Origin | undefined =>
+  (row as { readonly [OriginKey]?: Origin })[OriginKey]
+
+/** Attaches an origin to a freshly made row object (mutates and returns it). */
+export const withOrigin = <A extends object>(row: A, from: Origin): A => {
+  Object.defineProperty(row, OriginKey, { value: from, enumerable: true, writable: true, configurable: true })
+  return row
+}
+
+/** Formats an origin as `file:line` or `file#row`. */
+export const formatOrigin = (o: Origin | undefined): string =>
+  o === undefined ? "<unknown>" : o.line !== undefined ? `${o.file}:${o.line}` : o.row !== undefined ? `${o.file}#${o.row}` : o.file
+
+/** Splits a dotted path such as `conversation.0.content` into keys. */
+export const parsePath = (path: string): ReadonlyArray<string> => path.split(".")
+
+/** Reads a value at a dotted path (already split); array indices are numeric keys. */
+export const getPath = (row: unknown, keys: ReadonlyArray<string>): unknown => {
+  let cur: unknown = row
+  for (const k of keys) {
+    if (cur === null || typeof cur !== "object") return undefined
+    cur = (cur as { readonly [key: string]: unknown })[k]
+  }
+  return cur
+}

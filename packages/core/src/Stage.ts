@@ -1,0 +1,89 @@
+/**
+ * Stages: a stage definition has an id (`plugin/name`), a config Schema, the fields it
+ * `requires` and `provides`, and `make(config, ctx)`, which may acquire resources in a Scope
+ * and returns a transformation of the row stream. Per-row stages are built with
+ * {@link mapChunks} so they work on whole chunks without one Effect per row.
+ */
+import { Chunk, type Effect, Schema, type Scope, Stream } from "effect"
+import type { StageError } from "./Errors.js"
+import type { Row } from "./Row.js"
+
+/** An append-only, durable log a stateful stage keeps so it can resume exactly. */
+export interface Journal {
+  /** Entries written by earlier, completed work units of this run (replay them in `make`). */
+  readonly recovered: ReadonlyArray<string>
+  /** Appends one entry; it becomes durable when the current work unit commits. */
+  readonly append: (entry: string) => void
+}
+
+/** What the runner gives a stage when it is made. All callbacks are synchronous and cheap. */
+export interface StageContext {
+  /** The stage instance id, e.g. `core/dedup` or `core/dedup#2` when used twice. */
+  readonly stageId: string
+  /** The pipeline seed. */
+  readonly seed: number
+  /** Folder of the pipeline file: relative paths in options resolve against it. */
+  readonly baseDir: string
+  /** Drops a row with a reason (counted in stats; sent to the `route` branch when one is set). */
+  readonly drop: (row: Row, reason: string) => void
+  /** Sends a row the stage cannot process to the rejects sink with the error. */
+  readonly reject: (row: Row, error: string) => void
+  /** This stage's durable state journal. */
+  readonly journal: Journal
+}
+
+/** A stream transformation made by a stage. */
+export type Transform<In extends Row, Out extends Row> = (
+  rows: Stream.Stream<In, StageError>
+) => Stream.Stream<Out, StageError>
+
+/** A stage definition. `In`/`Out` type the rows for code pipelines; pipeline files use `Row`. */
+export interface Stage<Config = unknown, In extends Row = Row, Out extends Row = Row, R = never> {
+  readonly id: string
+  readonly description: string
+  // biome-ignore lint/suspicious/noExplicitAny: the encoded side of a config Schema is any JSON
+  readonly config: Schema.Schema<Config, any>
+  /** Dotted field paths the stage reads; `synthline plan` checks them against earlier `provides`. */
+  readonly requires: ReadonlyArray<string>
+  /** Field names the stage adds or rewrites. May depend on the config. */
+  readonly provides: ReadonlyArray<string> | ((config: Config) => ReadonlyArray<string>)
+  /** Fields the stage removes, given its config (e.g. `core/fields`). */
+  readonly removes?: (config: Config) => ReadonlyArray<string>
+  readonly make: (config: Config, ctx: StageContext) => Effect.Effect<Transform<In, Out>, StageError, Scope.Scope | R>
+  /** Whether the stage keeps state across rows (journaled; the runner never shards it silently). */
+  readonly stateful?: boolean
+}
+
+/** Any stage, as held in plugin registries. */
+// biome-ignore lint/suspicious/noExplicitAny: registries hold stages of every config type
+export type AnyStage = Stage<any, any, any, any>
+
+/** Defines a stage; the identity function, there for inference. */
+export const make = <Config, In extends Row = Row, Out extends Row = Row, R = never>(
+  stage: Stage<Config, In, Out, R>
+): Stage<Config, In, Out, R> => stage
+
+/** The fields a stage provides under a given config. */
+export const providedFields = <C>(stage: Stage<C, Row, Row, unknown>, config: C): ReadonlyArray<string> =>
+  typeof stage.provides === "function" ? stage.provides(config) : stage.provides
+
+/**
+ * Builds a per-row transform that runs on whole chunks: `f` returns the new row, or
+ * `undefined` when it dropped or rejected the row through the context.
+ */
+export const mapChunks =
+  <In extends Row, Out extends Row>(f: (row: In) => Out | undefined): Transform<In, Out> =>
+  (rows) =>
+    rows.pipe(
+      Stream.mapChunks((chunk) => {
+        const out: Array<Out> = []
+        for (const row of chunk) {
+          const r = f(row)
+          if (r !== undefined) out.push(r)
+        }
+        return Chunk.unsafeFromArray(out)
+      })
+    )
+
+/** An empty config Schema for stages without options. */
+export const NoConfig: Schema.Struct<{}> = Schema.Struct({})
