@@ -8,6 +8,9 @@ const project = (name: string) => ({
     name,
     root: `packages/${name}`,
     include: ["test/**/*.test.ts"],
+    // Child processes and tsx-loaded plugins resolve workspace packages to their sources too.
+    poolOptions: { forks: { execArgv: ["--conditions=@synthline/source"] } },
+    env: { NODE_OPTIONS: "--conditions=@synthline/source" },
     testTimeout: 60_000,
     hookTimeout: 60_000
   }

@@ -38,11 +38,18 @@ export type Transform<In extends Row, Out extends Row> = (
 ) => Stream.Stream<Out, StageError>
 
 /** A stage definition. `In`/`Out` type the rows for code pipelines; pipeline files use `Row`. */
-export interface Stage<Config = unknown, In extends Row = Row, Out extends Row = Row, R = never> {
+export interface Stage<
+  Config = unknown,
+  In extends Row = Row,
+  Out extends Row = Row,
+  R = never,
+  // biome-ignore lint/suspicious/noExplicitAny: the encoded side of a config Schema is any JSON
+  ConfigInput = any
+> {
   readonly id: string
   readonly description: string
-  // biome-ignore lint/suspicious/noExplicitAny: the encoded side of a config Schema is any JSON
-  readonly config: Schema.Schema<Config, any>
+  /** Decodes the options written in a pipeline file (`ConfigInput`) into the stage's `Config`. */
+  readonly config: Schema.Schema<Config, ConfigInput>
   /** Dotted field paths the stage reads; `synthline plan` checks them against earlier `provides`. */
   readonly requires: ReadonlyArray<string>
   /** Field names the stage adds or rewrites. May depend on the config. */
@@ -56,15 +63,15 @@ export interface Stage<Config = unknown, In extends Row = Row, Out extends Row =
 
 /** Any stage, as held in plugin registries. */
 // biome-ignore lint/suspicious/noExplicitAny: registries hold stages of every config type
-export type AnyStage = Stage<any, any, any, any>
+export type AnyStage = Stage<any, any, any, any, any>
 
 /** Defines a stage; the identity function, there for inference. */
-export const make = <Config, In extends Row = Row, Out extends Row = Row, R = never>(
-  stage: Stage<Config, In, Out, R>
-): Stage<Config, In, Out, R> => stage
+export const make = <Config, In extends Row = Row, Out extends Row = Row, R = never, ConfigInput = Config>(
+  stage: Stage<Config, In, Out, R, ConfigInput>
+): Stage<Config, In, Out, R, ConfigInput> => stage
 
 /** The fields a stage provides under a given config. */
-export const providedFields = <C>(stage: Stage<C, Row, Row, unknown>, config: C): ReadonlyArray<string> =>
+export const providedFields = (stage: AnyStage, config: unknown): ReadonlyArray<string> =>
   typeof stage.provides === "function" ? stage.provides(config) : stage.provides
 
 /**

@@ -1,0 +1,203 @@
+/**
+ * The `synthline` command line. Thin by design: every command decodes its arguments and
+ * calls into @synthline/core, then prints what core returned.
+ */
+import { Args, Command, Options, ValidationError } from "@effect/cli"
+import type { FileSystem, Path, Terminal } from "@effect/platform"
+import { Console, Effect, Either, Option } from "effect"
+import { RunError } from "@synthline/core/Errors"
+import * as Manifest from "@synthline/core/Manifest"
+import * as Pipeline from "@synthline/core/Pipeline"
+import * as Progress from "@synthline/core/Progress"
+import * as Reference from "@synthline/core/Reference"
+import * as Registry from "@synthline/core/Registry"
+import * as Runner from "@synthline/core/Runner"
+import * as Sample from "@synthline/core/Sample"
+import { createRequire } from "node:module"
+
+const pkg: { readonly version: string } = createRequire(import.meta.url)("../package.json")
+
+/** The CLI's version. */
+export const version: string = pkg.version
+
+const file = Args.file({ name: "FILE", exists: "yes" }).pipe(Args.withDescription("Pipeline file (YAML or JSON)."))
+const json = Options.boolean("json").pipe(Options.withDescription("Machine-readable JSON output."))
+const pluginOpt = Options.text("plugin").pipe(
+  Options.repeated,
+  Options.withDescription("Also load this plugin (npm name or path); repeatable.")
+)
+
+const usage = (reason: string): RunError => new RunError({ reason, exitCode: 2 })
+
+const out = (text: string) => Effect.sync(() => void process.stdout.write(text.endsWith("\n") ? text : `${text}\n`))
+
+const run = Command.make(
+  "run",
+  {
+    file,
+    shard: Options.text("shard").pipe(
+      Options.optional,
+      Options.withDescription("Take shard i of n (i/n). Defaults to SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX.")
+    ),
+    fresh: Options.boolean("fresh").pipe(Options.withDescription("Start over, ignoring completion markers in the sink folder.")),
+    maxErrors: Options.integer("max-errors").pipe(
+      Options.withDefault(0),
+      Options.withDescription("Rejected rows tolerated; past it the run stops (resumably) with exit code 1.")
+    ),
+    json
+  },
+  ({ file, shard, fresh, maxErrors, json }) =>
+    Effect.gen(function* () {
+      const resolved = yield* Pipeline.load(file)
+      const s = Runner.resolveShard(Option.getOrUndefined(shard), process.env)
+      if (Either.isLeft(s)) return yield* usage(s.left)
+      const write = (t: string) => void (json ? process.stdout : process.stderr).write(t)
+      const reporter = json ? Progress.json(write) : process.stderr.isTTY ? Progress.tty(write) : Progress.plain(write)
+      yield* Runner.run(resolved, { shard: s.right, fresh, maxErrors, reporter })
+    })
+).pipe(Command.withDescription("Run a pipeline file; resumes where an interrupted run stopped."))
+
+const validate = Command.make("validate", { file }, ({ file }) =>
+  Effect.gen(function* () {
+    const p = yield* Pipeline.load(file)
+    yield* out(`${file}: valid (${p.stages.length} stages, fingerprint ${p.fingerprint.slice(0, 12)})`)
+  })
+).pipe(Command.withDescription("Check a pipeline file: syntax, plugins, stage ids and options."))
+
+const plan = Command.make("plan", { file, json }, ({ file, json }) =>
+  Effect.gen(function* () {
+    const p = yield* Pipeline.load(file)
+    const checked = Pipeline.plan(p)
+    if (json) {
+      yield* out(JSON.stringify(checked, null, 2))
+    } else {
+      const lines = [
+        `pipeline ${p.name} (seed ${p.seed}), fingerprint ${checked.fingerprint}`,
+        `source   ${p.source.def.type}`,
+        ...checked.steps.map(
+          (s, i) =>
+            `${String(i + 1).padStart(2)}. ${s.instanceId.padEnd(28)} requires [${s.requires.join(", ")}] provides [${s.provides.join(", ")}]${s.route !== undefined ? ` route → ${s.route}` : ""}`
+        ),
+        `sink     ${p.sink.def.type} → ${p.sink.config.path}`,
+        ...[...p.branches].map(([n, b]) => `branch   ${n}: ${b.def.type} → ${b.config.path}`)
+      ]
+      yield* out(lines.join("\n"))
+    }
+    if (checked.issues.length > 0) {
+      return yield* new RunError({
+        reason: checked.issues.map((i) => `${file}${i.line !== undefined ? `:${i.line}` : ""}: stage ${i.stage} ${i.message}`).join("\n"),
+        exitCode: 2
+      })
+    }
+  })
+).pipe(Command.withDescription("Show the stage chain with requires/provides checked, and the fingerprint."))
+
+const registryFor = (file: Option.Option<string>, plugins: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    if (Option.isSome(file)) {
+      const p = yield* Pipeline.load(file.value)
+      const extra = yield* Registry.load(plugins, process.cwd())
+      return yield* Registry.fromPlugins([...p.registry.plugins, ...extra.plugins])
+    }
+    return yield* Registry.load(plugins, process.cwd())
+  })
+
+const optionalFile = Args.file({ name: "FILE", exists: "yes" }).pipe(
+  Args.withDescription("Pipeline file whose plugins to load."),
+  Args.optional
+)
+
+const stages = Command.make("stages", { file: optionalFile, json, plugin: pluginOpt }, ({ file, json, plugin }) =>
+  Effect.gen(function* () {
+    const registry = yield* registryFor(file, plugin)
+    const info = Reference.stages(registry)
+    if (json) return yield* out(JSON.stringify(info, null, 2))
+    const text = info
+      .map((s) =>
+        [
+          `${s.id}${s.stateful ? " (stateful)" : ""}`,
+          `  ${s.description}`,
+          ...s.options.map(
+            (o) =>
+              `  ${o.name}: ${o.type}${o.required ? " (required)" : ""}${o.default !== undefined ? ` = ${JSON.stringify(o.default)}` : ""}${o.description !== undefined ? ` — ${o.description}` : ""}`
+          )
+        ].join("\n")
+      )
+      .join("\n\n")
+    yield* out(text)
+  })
+).pipe(Command.withDescription("List every stage of the loaded plugins with its options, types, defaults and docs."))
+
+const schema = Command.make("schema", { file: optionalFile, plugin: pluginOpt }, ({ file, plugin }) =>
+  Effect.gen(function* () {
+    const registry = yield* registryFor(file, plugin)
+    yield* out(JSON.stringify(Reference.pipelineJsonSchema(registry), null, 2))
+  })
+).pipe(Command.withDescription("Print the JSON Schema of pipeline files (for YAML editors)."))
+
+const merge = Command.make(
+  "merge",
+  { dirs: Args.directory({ name: "DIR", exists: "yes" }).pipe(Args.atLeast(1)) },
+  ({ dirs }) =>
+    Effect.gen(function* () {
+      const merged = yield* Manifest.mergeDirs(dirs)
+      const m = merged.manifest
+      yield* out(
+        `merged ${m.merged_from?.length ?? 0} shard manifests: ${m.source.rows_read} rows read, ${m.outputs.main.rows} written, ${m.rejects.count} rejected\nmanifest: ${merged.path}`
+      )
+    })
+).pipe(Command.withDescription("Join the manifests of the shards of a sharded run into manifest.json."))
+
+const sample = Command.make(
+  "sample",
+  {
+    rows: Options.integer("rows").pipe(Options.withDescription("Number of conversations.")),
+    out: Options.directory("out").pipe(Options.withDescription("Output folder (gets data/train-*.parquet and pii_truth.jsonl).")),
+    format: Options.choice("format", ["parquet", "jsonl"]).pipe(Options.withDefault("parquet" as const)),
+    shards: Options.integer("shards").pipe(Options.withDefault(1), Options.withDescription("Number of files.")),
+    seed: Options.integer("seed").pipe(Options.withDefault(0)),
+    rowGroupRows: Options.integer("row-group-rows").pipe(
+      Options.optional,
+      Options.withDescription("Rows per parquet row group (the unit of work when reading).")
+    )
+  },
+  ({ rows, out: dir, format, shards, seed, rowGroupRows }) =>
+    Effect.gen(function* () {
+      if (rows < 1 || shards < 1) return yield* usage("--rows and --shards must be at least 1")
+      const summary = yield* Sample.generate({
+        rows,
+        out: dir,
+        format,
+        shards,
+        seed,
+        ...(Option.isSome(rowGroupRows) ? { rowGroupRows: rowGroupRows.value } : {})
+      })
+      yield* out(JSON.stringify(summary, null, 2))
+    })
+).pipe(Command.withDescription("Generate LMSYS-Chat-1M-shaped sample data (exact schema and file layout)."))
+
+/** The root command. */
+export const command = Command.make("synthline").pipe(
+  Command.withDescription("Turn LLM conversation logs into curated and synthetic instruction-tuning datasets."),
+  Command.withSubcommands([run, validate, plan, stages, schema, merge, sample])
+)
+
+/** Runs the CLI on `argv` (without node and script). */
+export const cli: (
+  argv: ReadonlyArray<string>
+) => Effect.Effect<void, unknown, FileSystem.FileSystem | Path.Path | Terminal.Terminal> =
+  Command.run(command, { name: "synthline", version })
+
+/** Prints an error the way users see it and returns the exit code. */
+export const report = (error: unknown): Effect.Effect<number> =>
+  Effect.gen(function* () {
+    // @effect/cli has already printed usage errors and help.
+    if (ValidationError.isValidationError(error)) return ValidationError.isHelpRequested(error) ? 0 : 2
+    if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
+      const tagged = error as { readonly _tag: string; readonly message?: string; readonly exitCode?: number }
+      yield* Console.error(`error: ${tagged.message ?? tagged._tag}`)
+      return Runner.exitCodeOf(tagged)
+    }
+    yield* Console.error(`error: ${String(error)}`)
+    return 1
+  })

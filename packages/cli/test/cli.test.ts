@@ -1,0 +1,210 @@
+import { describe, expect, it } from "@effect/vitest"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { gunzipSync } from "node:zlib"
+import { repoRoot, start, synthline, tempDir, tree } from "./support.js"
+
+const work = tempDir("cli")
+const data = join(work, "data")
+
+const pipelineFile = (name: string, out: string, extra = "") => {
+  const file = join(work, `${name}.pipeline.yaml`)
+  writeFileSync(
+    file,
+    `name: ${name}
+seed: 3
+source: { type: parquet, path: "data/data/train-*.parquet" }
+stages:
+  - use: core/select
+    languages: [English, Japanese]
+  - use: core/first-turn
+  - use: core/dedup
+    output: duplicate_user_instruction
+${extra}sink: { type: jsonl, path: ${out}, compression: gzip, shard_rows: 3000 }
+`
+  )
+  return file
+}
+
+const readRows = (dir: string): Array<Record<string, unknown>> =>
+  readdirSync(dir)
+    .filter((f) => /^part-.*\.jsonl\.gz$/.test(f))
+    .sort()
+    .flatMap((f) =>
+      gunzipSync(readFileSync(join(dir, f)))
+        .toString("utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l))
+    )
+
+describe("synthline CLI", () => {
+  it("prints help with every command and exits 0", () => {
+    const r = synthline(["--help"])
+    expect(r.code).toBe(0)
+    for (const c of ["run", "validate", "plan", "stages", "schema", "merge", "sample"]) expect(r.stdout).toContain(c)
+  })
+
+  it("generates sample data in the LMSYS layout", () => {
+    const r = synthline(["sample", "--rows", "12000", "--shards", "2", "--seed", "5", "--row-group-rows", "1000", "--out", data])
+    expect(r.stderr).toBe("")
+    expect(r.code).toBe(0)
+    expect(readdirSync(join(data, "data")).sort()).toEqual(["train-00000-of-00002.parquet", "train-00001-of-00002.parquet"])
+    expect(existsSync(join(data, "pii_truth.jsonl"))).toBe(true)
+  })
+
+  it("validate: exit 2 with file:line:column and a suggestion for a typo", () => {
+    const file = pipelineFile("typo", "out-typo")
+    writeFileSync(file, readFileSync(file, "utf8").replace("core/first-turn", "core/frist-turn"))
+    const r = synthline(["validate", file])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/typo\.pipeline\.yaml:7:10: stage core\/frist-turn: unknown stage core\/frist-turn — did you mean core\/first-turn\?/)
+    const ok = synthline(["validate", pipelineFile("ok", "out-ok")])
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toContain("valid")
+  })
+
+  it("plan shows the chain and fails on unmet requires", () => {
+    const ok = synthline(["plan", pipelineFile("plan", "out-plan")])
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toMatch(/core\/dedup\s+requires \[conversation\.0\.content\] provides \[duplicate_user_instruction\]/)
+    const bad = pipelineFile("plan-bad", "out-plan-bad", "  - use: core/dedup\n    field: translated_conversation.0.content\n")
+    const r = synthline(["plan", bad])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("requires field translated_conversation.0.content")
+  })
+
+  it("stages --json lists every core stage with options, and schema is a JSON Schema", () => {
+    const r = synthline(["stages", "--json"])
+    expect(r.code).toBe(0)
+    const stages: Array<{ id: string; options: Array<{ name: string }> }> = JSON.parse(r.stdout)
+    expect(stages.map((s) => s.id)).toEqual(
+      expect.arrayContaining(["core/select", "core/first-turn", "core/dedup", "core/limit", "core/sample", "core/fields"])
+    )
+    expect(stages.find((s) => s.id === "core/dedup")!.options.map((o) => o.name)).toEqual(expect.arrayContaining(["field", "output", "drop"]))
+    const schema = JSON.parse(synthline(["schema"]).stdout)
+    expect(schema.required).toEqual(["name", "source", "stages", "sink"])
+    expect(JSON.stringify(schema)).toContain("core/select")
+  })
+
+  it("run writes output, manifest with checksums, and a rerun is a no-op", () => {
+    const file = pipelineFile("run", "out-run")
+    const r = synthline(["run", file])
+    expect(r.code).toBe(0)
+    const out = join(work, "out-run")
+    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"))
+    expect(manifest.status).toBe("complete")
+    expect(manifest.source.rows_read).toBe(12000)
+    const rows = readRows(out)
+    expect(rows.length).toBe(manifest.outputs.main.rows)
+    expect(rows.every((row) => (row.conversation as Array<unknown>).length === 1)).toBe(true)
+    expect(rows.every((row) => row.language === "English" || row.language === "Japanese")).toBe(true)
+    const select = manifest.stages.find((s: { id: string }) => s.id === "core/select")
+    expect(select.rows_in).toBe(12000)
+    expect(select.dropped.language).toBe(12000 - select.rows_out)
+    const files = tree(out)
+    for (const f of manifest.outputs.main.files) expect(files[f.path]).toBe(f.sha256)
+    const again = synthline(["run", file])
+    expect(again.code).toBe(0)
+    expect(again.stderr).toContain("already complete")
+  })
+
+  it("the union of --shard 0/3..2/3 equals the unsharded output, and merge joins the manifests", () => {
+    const whole = readRows(join(work, "out-run")).map((r) => JSON.stringify(r))
+    const file = pipelineFile("sharded", "out-sharded")
+    // dedup is stateful; drop it so shards are comparable row by row.
+    writeFileSync(file, readFileSync(file, "utf8").replace(/  - use: core\/dedup\n    output: duplicate_user_instruction\n/, ""))
+    const unsharded = pipelineFile("unsharded", "out-unsharded")
+    writeFileSync(unsharded, readFileSync(file, "utf8").replace("out-sharded", "out-unsharded"))
+    expect(synthline(["run", unsharded]).code).toBe(0)
+    for (const i of [0, 1, 2]) expect(synthline(["run", file, "--shard", `${i}/3`]).code).toBe(0)
+    const union = readRows(join(work, "out-sharded")).map((r) => JSON.stringify(r)).sort()
+    const reference = readRows(join(work, "out-unsharded")).map((r) => JSON.stringify(r)).sort()
+    expect(union.length).toBe(reference.length)
+    expect(union).toEqual(reference)
+    expect(whole.length).toBe(reference.length)
+    const m = synthline(["merge", join(work, "out-sharded")])
+    expect(m.code).toBe(0)
+    const merged = JSON.parse(readFileSync(join(work, "out-sharded", "manifest.json"), "utf8"))
+    expect(merged.source.rows_read).toBe(12000)
+    expect(merged.outputs.main.rows).toBe(reference.length)
+    expect(merged.merged_from).toHaveLength(3)
+  })
+
+  it("SLURM_ARRAY_TASK_ID selects the shard like --shard", () => {
+    const file = pipelineFile("slurm", "out-slurm")
+    const r = synthline(["run", file], { SLURM_ARRAY_TASK_ID: "1", SLURM_ARRAY_TASK_COUNT: "3" })
+    expect(r.code).toBe(0)
+    expect(existsSync(join(work, "out-slurm", "manifest-00001-of-00003.json"))).toBe(true)
+  })
+
+  it("resumes after kill -9 with output byte-for-byte equal to an uninterrupted run", async () => {
+    const reference = tree(join(work, "out-run"))
+    const file = pipelineFile("killed", "out-killed")
+    const out = join(work, "out-killed")
+    const markers = join(out, "_state/run/units")
+    for (const after of [2, 7]) {
+      const child = start(["run", file])
+      const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))
+      // Kill once `after` units are committed, mid-way through the next one.
+      await new Promise<void>((resolve) => {
+        const poll = setInterval(() => {
+          const n = existsSync(markers) ? readdirSync(markers).filter((f) => f.endsWith(".json")).length : 0
+          if (n >= after || child.exitCode !== null) {
+            clearInterval(poll)
+            child.kill("SIGKILL")
+            resolve()
+          }
+        }, 5)
+      })
+      await exited
+      expect(existsSync(join(out, "manifest.json"))).toBe(false)
+    }
+    const r = synthline(["run", file])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toContain("resuming")
+    expect(tree(out)).toEqual(reference)
+    const m = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"))
+    const ref = JSON.parse(readFileSync(join(work, "out-run", "manifest.json"), "utf8"))
+    expect(m.stages).toEqual(ref.stages)
+    expect(m.resumed).toBe(true)
+  }, 120_000)
+
+  it("a different pipeline into the same sink folder is refused; --fresh starts over", () => {
+    const file = pipelineFile("run", "out-run")
+    writeFileSync(file, readFileSync(file, "utf8").replace("seed: 3", "seed: 4"))
+    const r = synthline(["run", file])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain("holds a run of a different pipeline")
+    expect(synthline(["run", file, "--fresh"]).code).toBe(0)
+  })
+
+  it("bad input: rejects with file and line, exit 1 past --max-errors, 0 within", () => {
+    const dir = join(work, "bad")
+    const lines = readRows(join(work, "out-run")).slice(0, 5).map((r) => JSON.stringify(r))
+    const input = [lines[0], "{not json", lines[1], JSON.stringify({ ...JSON.parse(lines[2]!), turn: "two" }), lines[3]].join("\n")
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, "in.jsonl"), `${input}\n`)
+    const file = join(work, "bad.pipeline.yaml")
+    writeFileSync(file, `name: bad\nsource: { type: jsonl, path: bad/in.jsonl }\nstages: []\nsink: { type: jsonl, path: out-bad, compression: none }\n`)
+    const strict = synthline(["run", file])
+    expect(strict.code).toBe(1)
+    expect(strict.stderr).toContain("more than --max-errors 0")
+    const lenient = synthline(["run", file, "--fresh", "--max-errors", "5"])
+    expect(lenient.code).toBe(0)
+    const rejects = readdirSync(join(work, "out-bad/rejects"))
+      .flatMap((f) => readFileSync(join(work, "out-bad/rejects", f), "utf8").split("\n"))
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l))
+    expect(rejects.map((r) => [r.stage, r.source.file, r.source.line])).toEqual([
+      ["source", "bad/in.jsonl", 2],
+      ["source", "bad/in.jsonl", 4]
+    ])
+    expect(rejects[1].error).toMatch(/turn/)
+  })
+
+  it("the quickstart example validates from the repo", () => {
+    const r = synthline(["validate", join(repoRoot, "examples/quickstart.pipeline.yaml")])
+    expect(r.code).toBe(0)
+  })
+})

@@ -1,0 +1,49 @@
+/** Test support: runs the real CLI from source as a separate process. */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs"
+import { join, relative } from "node:path"
+
+export const repoRoot = join(import.meta.dirname, "../../..")
+const bin = join(repoRoot, "packages/cli/src/bin.ts")
+
+/** The command line that runs the CLI from source in one node process (so kill -9 hits it). */
+export const cliArgs = (args: ReadonlyArray<string>): [string, Array<string>] => [
+  process.execPath,
+  ["--import", "tsx", "--conditions=@synthline/source", bin, ...args]
+]
+
+/** Runs the CLI to completion. */
+export const synthline = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const [cmd, argv] = cliArgs(args)
+  const r = spawnSync(cmd, argv, { cwd: repoRoot, encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+/** Starts the CLI and returns the process. */
+export const start = (args: ReadonlyArray<string>): ChildProcess => {
+  const [cmd, argv] = cliArgs(args)
+  return spawn(cmd, argv, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
+}
+
+/** A temporary folder inside the repo (so local plugins resolve workspace packages). */
+export const tempDir = (name: string): string => {
+  mkdirSync(join(import.meta.dirname, ".tmp"), { recursive: true })
+  return mkdtempSync(join(import.meta.dirname, ".tmp", `${name}-`))
+}
+
+/** Every file under `dir` (relative path → sha256), skipping `_state`. */
+export const tree = (dir: string, skip: (rel: string) => boolean = (r) => r.startsWith("_state") || r.startsWith("manifest")): Record<string, string> => {
+  const out: Record<string, string> = {}
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name)
+      const rel = relative(dir, p)
+      if (skip(rel)) continue
+      if (statSync(p).isDirectory()) walk(p)
+      else out[rel] = createHash("sha256").update(readFileSync(p)).digest("hex")
+    }
+  }
+  walk(dir)
+  return out
+}

@@ -1,0 +1,225 @@
+/**
+ * Run manifests: what a run read, did and wrote — fingerprint, plugin versions, seed,
+ * per-stage counts with drop reasons, rejects, timings, model usage and every output file
+ * with its sha256 — and the merge of the manifests of a sharded run.
+ */
+import { FileSystem, Path } from "@effect/platform"
+import { Effect } from "effect"
+import * as CorePlugin from "./CorePlugin.js"
+import { RunError } from "./Errors.js"
+import type { ResolvedPipeline } from "./Pipeline.js"
+import type { RunStats, StageStats } from "./Runner.js"
+import type * as Shard from "./Shard.js"
+import type { OutputFile } from "./Sink.js"
+
+/** Rows and files of one sink. */
+export interface SinkOutput {
+  readonly path: string
+  readonly type: string
+  readonly rows: number
+  readonly files: ReadonlyArray<OutputFile>
+}
+
+/** The manifest written as `manifest.json` (or `manifest-0000i-of-0000n.json` per shard). */
+export interface Manifest {
+  readonly synthline: string
+  readonly name: string
+  readonly pipeline_file: string | null
+  readonly fingerprint: string
+  readonly seed: number
+  readonly plugins: ReadonlyArray<{ readonly name: string; readonly version: string; readonly specifier: string }>
+  readonly shard: { readonly index: number; readonly count: number } | null
+  readonly status: "complete" | "stopped"
+  readonly resumed: boolean
+  readonly timings: { readonly started_at: string; readonly finished_at: string; readonly wall_ms: number }
+  readonly source: { readonly type: string; readonly units: number; readonly rows_read: number; readonly rejected: number }
+  readonly stages: ReadonlyArray<StageStats>
+  readonly rejects: { readonly count: number; readonly path: string; readonly files: ReadonlyArray<OutputFile> }
+  readonly outputs: { readonly main: SinkOutput; readonly branches: { readonly [name: string]: SinkOutput } }
+  /** Model usage per model, filled by plugins that call models. */
+  readonly model_usage: { readonly [model: string]: unknown }
+  /** For merged manifests: the shard manifests it joins. */
+  readonly merged_from?: ReadonlyArray<string>
+}
+
+/** Inputs of {@link make}. */
+export interface MakeInput {
+  readonly pipeline: ResolvedPipeline
+  readonly shard: Shard.Shard
+  readonly status: "complete" | "stopped"
+  readonly startedAt: string
+  readonly finishedAt: string
+  readonly wallMs: number
+  readonly resumed: boolean
+  readonly unitsTotal: number
+  readonly stats: RunStats
+  readonly sinkDir: string
+  readonly mainFiles: ReadonlyArray<OutputFile>
+  readonly rejectFiles: ReadonlyArray<OutputFile>
+  readonly branchFiles: { readonly [name: string]: ReadonlyArray<OutputFile> }
+  readonly modelUsage?: { readonly [model: string]: unknown }
+}
+
+/** Builds a manifest from a run's results. */
+export const make = (input: MakeInput): Manifest => {
+  const { pipeline, stats } = input
+  const branches: { [name: string]: SinkOutput } = {}
+  for (const [name, b] of pipeline.branches) {
+    branches[name] = {
+      path: b.config.path,
+      type: b.def.type,
+      rows: stats.branch_rows[name] ?? 0,
+      files: input.branchFiles[name] ?? []
+    }
+  }
+  return {
+    synthline: CorePlugin.version,
+    name: pipeline.name,
+    pipeline_file: pipeline.file ?? null,
+    fingerprint: pipeline.fingerprint,
+    seed: pipeline.seed,
+    plugins: pipeline.registry.plugins.map((p) => ({
+      name: p.plugin.packageName ?? p.plugin.name,
+      version: p.plugin.version,
+      specifier: p.specifier
+    })),
+    shard: input.shard.count === 1 ? null : { index: input.shard.index, count: input.shard.count },
+    status: input.status,
+    resumed: input.resumed,
+    timings: { started_at: input.startedAt, finished_at: input.finishedAt, wall_ms: input.wallMs },
+    source: {
+      type: pipeline.source.def.type,
+      units: input.unitsTotal,
+      rows_read: stats.rows_read,
+      rejected: stats.source_rejected
+    },
+    stages: stats.stages,
+    rejects: { count: stats.rejected, path: "rejects", files: input.rejectFiles },
+    outputs: {
+      main: { path: pipeline.sink.config.path, type: pipeline.sink.def.type, rows: stats.rows_written, files: input.mainFiles },
+      branches
+    },
+    model_usage: input.modelUsage ?? {}
+  }
+}
+
+const sumStages = (a: ReadonlyArray<StageStats>, b: ReadonlyArray<StageStats>): Array<StageStats> =>
+  a.map((s, i) => {
+    const o = b[i]!
+    const dropped: { [reason: string]: number } = { ...s.dropped }
+    for (const [k, v] of Object.entries(o.dropped)) dropped[k] = (dropped[k] ?? 0) + v
+    return {
+      id: s.id,
+      use: s.use,
+      rows_in: s.rows_in + o.rows_in,
+      rows_out: s.rows_out + o.rows_out,
+      dropped,
+      routed: s.routed + o.routed,
+      rejected: s.rejected + o.rejected
+    }
+  })
+
+const sumOutputs = (a: SinkOutput, b: SinkOutput): SinkOutput => ({
+  ...a,
+  rows: a.rows + b.rows,
+  files: [...a.files, ...b.files].sort((x, y) => x.path.localeCompare(y.path))
+})
+
+/** Joins the manifests of the shards of one run into one; fails if they are of different pipelines or incomplete. */
+export const merge = (
+  manifests: ReadonlyArray<{ readonly file: string; readonly manifest: Manifest }>
+): Effect.Effect<Manifest, RunError> =>
+  Effect.gen(function* () {
+    const first = manifests[0]
+    if (first === undefined) return yield* new RunError({ reason: "no shard manifests found to merge", exitCode: 2 })
+    const base = first.manifest
+    const count = base.shard?.count ?? 1
+    const seen = new Set<number>()
+    for (const { file, manifest } of manifests) {
+      if (manifest.fingerprint !== base.fingerprint) {
+        return yield* new RunError({ reason: `${file} is a run of a different pipeline (fingerprint ${manifest.fingerprint.slice(0, 12)})`, exitCode: 1 })
+      }
+      if (manifest.status !== "complete") {
+        return yield* new RunError({ reason: `${file}: shard did not complete (status ${manifest.status})`, exitCode: 1 })
+      }
+      if ((manifest.shard?.count ?? 1) !== count) {
+        return yield* new RunError({ reason: `${file}: shard count ${manifest.shard?.count ?? 1} differs from ${count}`, exitCode: 1 })
+      }
+      const index = manifest.shard?.index ?? 0
+      if (seen.has(index)) return yield* new RunError({ reason: `${file}: shard ${index} appears twice`, exitCode: 1 })
+      seen.add(index)
+    }
+    const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i))
+    if (missing.length > 0) {
+      return yield* new RunError({ reason: `missing shard manifests for shard(s) ${missing.join(", ")} of ${count}`, exitCode: 1 })
+    }
+    const sorted = [...manifests].sort((x, y) => (x.manifest.shard?.index ?? 0) - (y.manifest.shard?.index ?? 0))
+    return sorted.slice(1).reduce<Manifest>(
+      (acc, { manifest: m }) => ({
+        ...acc,
+        resumed: acc.resumed || m.resumed,
+        timings: {
+          started_at: acc.timings.started_at < m.timings.started_at ? acc.timings.started_at : m.timings.started_at,
+          finished_at: acc.timings.finished_at > m.timings.finished_at ? acc.timings.finished_at : m.timings.finished_at,
+          wall_ms: Math.max(acc.timings.wall_ms, m.timings.wall_ms)
+        },
+        source: {
+          ...acc.source,
+          units: acc.source.units + m.source.units,
+          rows_read: acc.source.rows_read + m.source.rows_read,
+          rejected: acc.source.rejected + m.source.rejected
+        },
+        stages: sumStages(acc.stages, m.stages),
+        rejects: {
+          ...acc.rejects,
+          count: acc.rejects.count + m.rejects.count,
+          files: [...acc.rejects.files, ...m.rejects.files].sort((x, y) => x.path.localeCompare(y.path))
+        },
+        outputs: {
+          main: sumOutputs(acc.outputs.main, m.outputs.main),
+          branches: Object.fromEntries(
+            Object.entries(acc.outputs.branches).map(([k, v]) => {
+              const other = m.outputs.branches[k]
+              return [k, other === undefined ? v : sumOutputs(v, other)]
+            })
+          )
+        }
+      }),
+      { ...base, shard: null, merged_from: sorted.map((s) => s.file) }
+    )
+  })
+
+/**
+ * Reads every shard manifest (`manifest-*-of-*.json`) in the given folders, merges them and
+ * writes `manifest.json` into the first folder. Returns the merged manifest and its path.
+ */
+export const mergeDirs = (
+  dirs: ReadonlyArray<string>
+): Effect.Effect<{ readonly manifest: Manifest; readonly path: string }, RunError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const found: Array<{ file: string; manifest: Manifest }> = []
+    for (const dir of dirs) {
+      const names = yield* fs
+        .readDirectory(dir)
+        .pipe(Effect.mapError((e) => new RunError({ reason: `cannot read ${dir}: ${e.message}`, exitCode: 2 })))
+      for (const name of names.filter((n) => /^manifest-\d+-of-\d+\.json$/.test(n)).sort()) {
+        const file = path.join(dir, name)
+        const text = yield* fs
+          .readFileString(file)
+          .pipe(Effect.mapError((e) => new RunError({ reason: `cannot read ${file}: ${e.message}`, exitCode: 1 })))
+        const manifest = yield* Effect.try({
+          try: (): Manifest => JSON.parse(text),
+          catch: () => new RunError({ reason: `${file} is not valid JSON`, exitCode: 1 })
+        })
+        found.push({ file, manifest })
+      }
+    }
+    const manifest = yield* merge(found)
+    const out = path.join(dirs[0]!, "manifest.json")
+    yield* fs
+      .writeFileString(out, `${JSON.stringify(manifest, null, 2)}\n`)
+      .pipe(Effect.mapError((e) => new RunError({ reason: `cannot write ${out}: ${e.message}`, exitCode: 1 })))
+    return { manifest, path: out }
+  })

@@ -1,0 +1,133 @@
+/**
+ * Reference data generated from the code: every stage of every loaded plugin with its
+ * options (type, default, description) and the JSON Schema of the pipeline file, both from
+ * the same Schemas the pipeline decoder uses, so they cannot drift.
+ */
+import { JSONSchema } from "effect"
+import type { Registry } from "./Registry.js"
+import type { AnyStage } from "./Stage.js"
+
+/** A JSON Schema object. */
+export type JsonSchema = { readonly [key: string]: unknown }
+
+/** One option of a stage, source or sink. */
+export interface OptionInfo {
+  readonly name: string
+  readonly type: string
+  readonly required: boolean
+  readonly default?: unknown
+  readonly description?: string
+}
+
+/** One stage as listed by `synthline stages`. */
+export interface StageInfo {
+  readonly id: string
+  readonly plugin: string
+  readonly description: string
+  readonly requires: ReadonlyArray<string>
+  readonly provides: ReadonlyArray<string> | "depends on options"
+  readonly stateful: boolean
+  readonly options: ReadonlyArray<OptionInfo>
+}
+
+const isObj = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null && !Array.isArray(u)
+
+// biome-ignore lint/suspicious/noExplicitAny: any config Schema
+const jsonSchemaOf = (schema: Parameters<typeof JSONSchema.make>[0] | any): JsonSchema => {
+  const js: unknown = JSONSchema.make(schema, { target: "jsonSchema7" })
+  if (!isObj(js)) return {}
+  // Inline the root $ref if there is one.
+  const defs = isObj(js.$defs) ? js.$defs : {}
+  if (typeof js.$ref === "string") {
+    const name = js.$ref.replace("#/$defs/", "")
+    const target = defs[name]
+    if (isObj(target)) return { ...target, ...(Object.keys(defs).length > 1 ? { $defs: defs } : {}) }
+  }
+  return js
+}
+
+const typeText = (p: unknown): string => {
+  if (!isObj(p)) return "any"
+  if (Array.isArray(p.enum)) return p.enum.map((v) => JSON.stringify(v)).join(" | ")
+  if ("const" in p) return JSON.stringify(p.const)
+  if (Array.isArray(p.anyOf)) return p.anyOf.map(typeText).join(" | ")
+  if (p.type === "array") return `${typeText(p.items)}[]`
+  if (typeof p.type === "string") return p.type === "object" && isObj(p.additionalProperties) ? `map of ${typeText(p.additionalProperties)}` : p.type
+  if (typeof p.$ref === "string") return p.$ref.replace("#/$defs/", "")
+  return "any"
+}
+
+/** The options of a config Schema. */
+// biome-ignore lint/suspicious/noExplicitAny: any config Schema
+export const optionsOf = (schema: any): ReadonlyArray<OptionInfo> => {
+  const js = jsonSchemaOf(schema)
+  const props = isObj(js.properties) ? js.properties : {}
+  const required = new Set(Array.isArray(js.required) ? js.required.map(String) : [])
+  return Object.entries(props).map(([name, p]) => ({
+    name,
+    type: typeText(p),
+    required: required.has(name),
+    ...(isObj(p) && "default" in p ? { default: p.default } : {}),
+    ...(isObj(p) && typeof p.description === "string" ? { description: p.description } : {})
+  }))
+}
+
+const pluginOf = (stage: AnyStage): string => stage.id.split("/")[0]!
+
+/** Every stage of a registry with its options. */
+export const stages = (registry: Registry): ReadonlyArray<StageInfo> =>
+  [...registry.stages.values()].map((s) => ({
+    id: s.id,
+    plugin: pluginOf(s),
+    description: s.description,
+    requires: s.requires,
+    provides: typeof s.provides === "function" ? "depends on options" : s.provides,
+    stateful: s.stateful === true,
+    options: optionsOf(s.config)
+  }))
+
+const withProps = (base: JsonSchema, extra: { readonly [key: string]: unknown }, required: ReadonlyArray<string>): JsonSchema => ({
+  ...base,
+  type: "object",
+  properties: { ...(isObj(base.properties) ? base.properties : {}), ...extra },
+  required: [...(Array.isArray(base.required) ? base.required : []), ...required],
+  additionalProperties: false
+})
+
+/** The JSON Schema of the pipeline file with every loaded stage, source, sink and section. */
+export const pipelineJsonSchema = (registry: Registry): JsonSchema => {
+  const stageVariants = [...registry.stages.values()].map((s) =>
+    withProps(
+      jsonSchemaOf(s.config),
+      {
+        use: { const: s.id, description: s.description },
+        route: { type: "string", description: "Branch (under branches:) that receives the rows this stage drops." },
+        id: { type: "string", description: "Instance id for stats when a stage is used more than once." }
+      },
+      ["use"]
+    )
+  )
+  const typed = (defs: Iterable<{ readonly type: string; readonly description: string; readonly config: unknown }>) =>
+    [...defs].map((d) => withProps(jsonSchemaOf(d.config), { type: { const: d.type, description: d.description } }, ["type"]))
+  const sink = { anyOf: typed(registry.sinks.values()) }
+  const sections: { [key: string]: unknown } = {}
+  for (const [name, { schema }] of registry.sections) sections[name] = jsonSchemaOf(schema)
+  return {
+    $schema: "http://json-schema.org/draft-07/schema#",
+    title: "synthline pipeline file",
+    type: "object",
+    additionalProperties: false,
+    required: ["name", "source", "stages", "sink"],
+    properties: {
+      name: { type: "string", description: "Name of the pipeline." },
+      description: { type: "string" },
+      seed: { type: "integer", default: 0, description: "Seed every random choice derives from." },
+      plugins: { type: "array", items: { type: "string" }, description: "npm package names or relative paths of plugins." },
+      source: { anyOf: typed(registry.sources.values()) },
+      stages: { type: "array", items: { anyOf: stageVariants } },
+      sink,
+      branches: { type: "object", additionalProperties: sink, description: "Named extra sinks, targets of a stage's route option." },
+      ...sections
+    }
+  }
+}

@@ -1,0 +1,517 @@
+/**
+ * The runner: source → stages → sink as one Effect stream per work unit, with reading, stage
+ * work and writing overlapping and memory bounded. After every unit it commits all sinks,
+ * stage journals and cumulative stats into a completion marker under `<sink>/_state/`, so a
+ * rerun after `kill -9` resumes and the output equals an uninterrupted run byte for byte.
+ * Every run writes `manifest.json` into the sink folder.
+ */
+import { FileSystem, Path } from "@effect/platform"
+import { Chunk, Effect, Either, Option, Schema, type Scope, Stream } from "effect"
+import { RunError, type SinkError, type SourceError, type StageError } from "./Errors.js"
+import * as Manifest from "./Manifest.js"
+import type { ResolvedPipeline, StageUse } from "./Pipeline.js"
+import * as Progress from "./Progress.js"
+import { type Origin, origin, type Row } from "./Row.js"
+import * as Shard from "./Shard.js"
+import type { OutputFile, SinkCheckpoint, SinkWriter } from "./Sink.js"
+import * as Sinks from "./Sinks.js"
+import type { SourceReject, WorkUnit } from "./Source.js"
+import type { StageContext, Transform } from "./Stage.js"
+
+/** Options of a run. */
+export interface RunOptions {
+  readonly shard?: Shard.Shard | undefined
+  /** Start over: forget completion markers and previous output of this shard. */
+  readonly fresh?: boolean | undefined
+  /** Rejected rows tolerated; past it the run stops after the current unit with exit code 1. Default 0. */
+  readonly maxErrors?: number | undefined
+  readonly reporter?: Progress.Reporter | undefined
+}
+
+/** What a run did. */
+export interface RunResult {
+  readonly status: "complete" | "already-complete"
+  readonly manifestPath: string
+  readonly manifest: Manifest.Manifest
+}
+
+/** The cumulative per-stage counters stored in markers and manifests. */
+export interface StageStats {
+  readonly id: string
+  readonly use: string
+  rows_in: number
+  rows_out: number
+  dropped: { [reason: string]: number }
+  routed: number
+  rejected: number
+}
+
+/** Cumulative counters of a run (deterministic: equal for a resumed and an uninterrupted run). */
+export interface RunStats {
+  units_done: number
+  rows_read: number
+  source_rejected: number
+  rows_written: number
+  branch_rows: { [branch: string]: number }
+  rejected: number
+  stages: Array<StageStats>
+}
+
+interface Marker {
+  readonly version: 1
+  readonly seq: number
+  readonly unit: string
+  readonly stats: RunStats
+  readonly sinks: {
+    readonly main: SinkCheckpoint
+    readonly rejects: SinkCheckpoint
+    readonly branches: { readonly [name: string]: SinkCheckpoint }
+  }
+  readonly journals: { readonly [instanceId: string]: number }
+}
+
+interface RunState {
+  readonly fingerprint: string
+  readonly units: ReadonlyArray<string>
+}
+
+const pad = (n: number): string => String(n).padStart(6, "0")
+
+const runError = (reason: string, exitCode: 1 | 2 = 1): RunError => new RunError({ reason, exitCode })
+
+const fsError =
+  (what: string) =>
+  (e: { readonly message: string }): RunError =>
+    runError(`${what}: ${e.message}`)
+
+/** The state folder of a shard inside the sink folder. */
+export const stateDir = (sinkDir: string, shard: Shard.Shard): string =>
+  `${sinkDir}/_state/${shard.count === 1 ? "run" : Shard.prefix(shard)}`
+
+/** The manifest file of a shard inside the sink folder. */
+export const manifestFile = (sinkDir: string, shard: Shard.Shard): string =>
+  shard.count === 1 ? `${sinkDir}/manifest.json` : `${sinkDir}/manifest-${Shard.prefix(shard).slice(5)}.json`
+
+const emptyStats = (stages: ReadonlyArray<StageUse>, branches: Iterable<string>): RunStats => ({
+  units_done: 0,
+  rows_read: 0,
+  source_rejected: 0,
+  rows_written: 0,
+  branch_rows: Object.fromEntries([...branches].map((b) => [b, 0])),
+  rejected: 0,
+  stages: stages.map((s) => ({
+    id: s.instanceId,
+    use: s.stage.id,
+    rows_in: 0,
+    rows_out: 0,
+    dropped: {},
+    routed: 0,
+    rejected: 0
+  }))
+})
+
+/** A line of `rejects/*.jsonl`. */
+export interface RejectRecord {
+  readonly stage: string
+  readonly error: string
+  readonly source: Origin | null
+  readonly unit: string
+  readonly row: unknown
+}
+
+const MAX_REJECT_RAW = 1_000_000
+
+const trimRaw = (raw: unknown): unknown =>
+  typeof raw === "string" && raw.length > MAX_REJECT_RAW ? `${raw.slice(0, MAX_REJECT_RAW)}… (truncated)` : raw
+
+/** Runs a resolved pipeline. */
+export const run = (
+  pipeline: ResolvedPipeline,
+  options: RunOptions = {}
+): Effect.Effect<RunResult, RunError | SinkError | SourceError | StageError, FileSystem.FileSystem | Path.Path> =>
+  Effect.scoped(runScoped(pipeline, options))
+
+const runScoped = (
+  pipeline: ResolvedPipeline,
+  options: RunOptions
+): Effect.Effect<
+  RunResult,
+  RunError | SinkError | SourceError | StageError,
+  FileSystem.FileSystem | Path.Path | Scope.Scope
+> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const shard = options.shard ?? Shard.whole
+    const reporter = options.reporter ?? Progress.silent
+    const maxErrors = options.maxErrors ?? 0
+    const started = Date.now()
+    const startedAt = new Date(started).toISOString()
+
+    const sinkDir = path.resolve(pipeline.baseDir, pipeline.sink.config.path)
+    const state = stateDir(sinkDir, shard)
+    const manifestPath = manifestFile(sinkDir, shard)
+    const prefix = Shard.prefix(shard)
+    const shardLabel = shard.count === 1 ? "unsharded" : `shard ${shard.index}/${shard.count}`
+
+    // ---- plan work units
+    const env = { baseDir: pipeline.baseDir }
+    const allUnits = yield* pipeline.source.def.plan(pipeline.source.config, env)
+    const units = Shard.select(allUnits, shard)
+    const unitIds = units.map((u) => u.id)
+    const rowsTotal = units.every((u) => u.rows !== undefined)
+      ? units.reduce((n, u) => n + (u.rows ?? 0), 0)
+      : undefined
+
+    // ---- state: fresh, resume or already complete
+    if (options.fresh === true) {
+      yield* fs.remove(state, { recursive: true }).pipe(Effect.ignore)
+      yield* fs.remove(manifestPath).pipe(Effect.ignore)
+    }
+    const readJson = (file: string) =>
+      fs.readFileString(file).pipe(
+        Effect.flatMap((text) =>
+          Effect.try({ try: (): unknown => JSON.parse(text), catch: () => runError(`${file} is not valid JSON`) })
+        ),
+        Effect.option
+      )
+    const previous = yield* readJson(`${state}/run.json`)
+    if (Option.isSome(previous)) {
+      const prev = previous.value as RunState
+      if (prev.fingerprint !== pipeline.fingerprint) {
+        return yield* runError(
+          `${sinkDir} holds a run of a different pipeline (fingerprint ${prev.fingerprint.slice(0, 12)}, this one ${pipeline.fingerprint.slice(0, 12)}); use --fresh to start over or choose another sink path`,
+          2
+        )
+      }
+      if (JSON.stringify(prev.units) !== JSON.stringify(unitIds)) {
+        return yield* runError(
+          `the input changed since the interrupted run in ${sinkDir} (different work units); use --fresh to start over`,
+          2
+        )
+      }
+      const done = yield* readJson(manifestPath)
+      if (Option.isSome(done)) {
+        const manifest = done.value as Manifest.Manifest
+        if (manifest.fingerprint === pipeline.fingerprint && manifest.status === "complete") {
+          reporter.report({
+            type: "finish",
+            status: "already-complete",
+            snapshot: {
+              unitsDone: units.length,
+              units: units.length,
+              rowsRead: manifest.source.rows_read,
+              rowsWritten: manifest.outputs.main.rows,
+              rejected: manifest.rejects.count,
+              elapsedMs: 0,
+              stages: []
+            },
+            manifest: manifestPath,
+            output: sinkDir
+          })
+          return { status: "already-complete" as const, manifestPath, manifest }
+        }
+      }
+    }
+    yield* fs.makeDirectory(`${state}/units`, { recursive: true }).pipe(Effect.mapError(fsError(`cannot create ${state}`)))
+    yield* fs.remove(manifestPath).pipe(Effect.ignore)
+
+    // The last completion marker, in processing order.
+    const markerNames = yield* fs.readDirectory(`${state}/units`).pipe(Effect.orElseSucceed(() => []))
+    const lastName = markerNames.filter((n) => /^\d{6}\.json$/.test(n)).sort().pop()
+    let marker: Marker | undefined
+    if (lastName !== undefined) {
+      const m = yield* readJson(`${state}/units/${lastName}`)
+      if (Option.isSome(m)) marker = m.value as Marker
+      if (marker !== undefined && unitIds[marker.seq] !== marker.unit) {
+        return yield* runError(`completion marker ${lastName} does not match the planned units; use --fresh`, 2)
+      }
+    }
+    yield* writeAtomic(fs, `${state}/run.json`, JSON.stringify({ fingerprint: pipeline.fingerprint, units: unitIds }))
+    // Markers past the one we resume from cannot exist (they are written in order), but clean anyway.
+    for (const n of markerNames) {
+      if (n.endsWith(".tmp")) yield* fs.remove(`${state}/units/${n}`).pipe(Effect.ignore)
+    }
+
+    const resumed = marker !== undefined
+    const stats: RunStats = marker?.stats ?? emptyStats(pipeline.stages, pipeline.branches.keys())
+    const unitsDone = marker === undefined ? 0 : marker.seq + 1
+
+    reporter.report({
+      type: "start",
+      name: pipeline.name,
+      units: units.length,
+      unitsDone,
+      resumed,
+      shard: shardLabel,
+      fingerprint: pipeline.fingerprint
+    })
+    if (shard.count > 1) {
+      for (const s of pipeline.stages) {
+        if (s.stage.stateful === true) {
+          reporter.report({
+            type: "warning",
+            message: `${s.instanceId} keeps state across rows; in a sharded run each shard keeps its own (e.g. dedup finds duplicates within a shard only)`
+          })
+        }
+      }
+    }
+
+    // ---- sinks
+    const mainWriter = yield* pipeline.sink.def.open(pipeline.sink.config, {
+      dir: sinkDir,
+      prefix,
+      resume: marker?.sinks.main
+    })
+    const rejectsConfig = Schema.decodeUnknownSync(Sinks.jsonl.config)({ path: "rejects", compression: "none" })
+    const rejectsWriter = yield* Sinks.jsonl.open(rejectsConfig, {
+      dir: `${sinkDir}/rejects`,
+      prefix,
+      resume: marker?.sinks.rejects
+    })
+    const branchWriters = new Map<string, SinkWriter>()
+    for (const [name, b] of pipeline.branches) {
+      branchWriters.set(
+        name,
+        yield* b.def.open(b.config, {
+          dir: path.resolve(pipeline.baseDir, b.config.path),
+          prefix,
+          resume: marker?.sinks.branches[name]
+        })
+      )
+    }
+
+    // ---- journals and stages
+    const pendingRejects: Array<RejectRecord> = []
+    const pendingRoutes = new Map<string, Array<Row>>([...pipeline.branches.keys()].map((k) => [k, []]))
+    let currentUnit = ""
+    const journalBuffers = new Map<string, Array<string>>()
+    const journalBytes = new Map<string, number>()
+    const transforms: Array<Transform<Row, Row>> = []
+    for (const [i, use] of pipeline.stages.entries()) {
+      const st = stats.stages[i]!
+      const file = `${state}/journal-${pad(i)}.log`
+      const recovered = yield* recoverJournal(fs, file, marker?.journals[use.instanceId] ?? 0)
+      journalBytes.set(use.instanceId, marker?.journals[use.instanceId] ?? 0)
+      const buffer: Array<string> = []
+      journalBuffers.set(use.instanceId, buffer)
+      const routeTo = use.route !== undefined ? pendingRoutes.get(use.route) : undefined
+      const ctx: StageContext = {
+        stageId: use.instanceId,
+        seed: pipeline.seed,
+        baseDir: pipeline.baseDir,
+        drop: (row, reason) => {
+          if (routeTo !== undefined) {
+            st.routed++
+            routeTo.push(row)
+          } else {
+            st.dropped[reason] = (st.dropped[reason] ?? 0) + 1
+          }
+        },
+        reject: (row, error) => {
+          st.rejected++
+          stats.rejected++
+          pendingRejects.push({ stage: use.instanceId, error, source: origin(row) ?? null, unit: currentUnit, row })
+        },
+        journal: { recovered, append: (entry) => void buffer.push(entry) }
+      }
+      transforms.push(yield* use.stage.make(use.config, ctx))
+    }
+
+    // ---- per unit
+    const snapshot = (): Progress.Snapshot => ({
+      unitsDone: stats.units_done,
+      units: units.length,
+      rowsRead: stats.rows_read,
+      rowsTotal,
+      rowsWritten: stats.rows_written,
+      rejected: stats.rejected,
+      elapsedMs: Date.now() - started,
+      stages: stats.stages.map((s) => ({ id: s.id, rowsIn: s.rows_in, rowsOut: s.rows_out }))
+    })
+
+    const drain = Effect.gen(function* () {
+      if (pendingRejects.length > 0) {
+        const records = pendingRejects.splice(0, pendingRejects.length)
+        yield* rejectsWriter.write(Chunk.unsafeFromArray(records.map((r) => ({ ...r, row: trimRaw(r.row) }))))
+      }
+      for (const [name, rows] of pendingRoutes) {
+        if (rows.length === 0) continue
+        const chunk = Chunk.unsafeFromArray(rows.splice(0, rows.length))
+        stats.branch_rows[name] = (stats.branch_rows[name] ?? 0) + chunk.length
+        yield* branchWriters.get(name)!.write(chunk)
+      }
+    })
+
+    const sourceIO = {
+      reject: (r: SourceReject) => {
+        stats.source_rejected++
+        stats.rejected++
+        pendingRejects.push({ stage: "source", error: r.error, source: r.origin, unit: currentUnit, row: r.raw })
+      }
+    }
+
+    const processUnit = (unit: WorkUnit, seq: number) =>
+      Effect.gen(function* () {
+        currentUnit = unit.id
+        let stream: Stream.Stream<Row, SourceError | StageError, FileSystem.FileSystem | Path.Path> = pipeline.source.def
+          .read(unit, pipeline.source.config, sourceIO, env)
+          .pipe(
+            Stream.mapChunks((c) => {
+              stats.rows_read += c.length
+              return c
+            }),
+            Stream.bufferChunks({ capacity: 4 })
+          )
+        for (const [i, t] of transforms.entries()) {
+          const st = stats.stages[i]!
+          const counted = stream.pipe(
+            Stream.mapChunks((c) => {
+              st.rows_in += c.length
+              return c
+            })
+          ) as Stream.Stream<Row, StageError>
+          stream = t(counted).pipe(
+            Stream.mapChunks((c) => {
+              st.rows_out += c.length
+              return c
+            })
+          )
+        }
+        yield* stream.pipe(
+          Stream.bufferChunks({ capacity: 4 }),
+          Stream.runForEachChunk((chunk) =>
+            Effect.gen(function* () {
+              if (chunk.length > 0) {
+                yield* mainWriter.write(chunk)
+                stats.rows_written += chunk.length
+              }
+              yield* drain
+              reporter.report({ type: "progress", snapshot: snapshot() })
+            })
+          )
+        )
+        yield* drain
+        // Commit: sinks, then journals, then the marker that makes the unit done.
+        const main = yield* mainWriter.commit
+        const rejects = yield* rejectsWriter.commit
+        const branches: { [name: string]: SinkCheckpoint } = {}
+        for (const [name, w] of branchWriters) branches[name] = yield* w.commit
+        const journals: { [id: string]: number } = {}
+        for (const [i, use] of pipeline.stages.entries()) {
+          const buffer = journalBuffers.get(use.instanceId)!
+          let bytes = journalBytes.get(use.instanceId) ?? 0
+          if (buffer.length > 0) {
+            const text = `${buffer.splice(0, buffer.length).join("\n")}\n`
+            bytes += yield* appendDurable(`${state}/journal-${pad(i)}.log`, text)
+            journalBytes.set(use.instanceId, bytes)
+          }
+          journals[use.instanceId] = bytes
+        }
+        stats.units_done = seq + 1
+        const m: Marker = { version: 1, seq, unit: unit.id, stats, sinks: { main, rejects, branches }, journals }
+        yield* writeAtomic(fs, `${state}/units/${pad(seq)}.json`, JSON.stringify(m))
+        reporter.report({ type: "unit", unit: unit.id, snapshot: snapshot() })
+      })
+
+    let stopped: string | undefined
+    for (let seq = unitsDone; seq < units.length; seq++) {
+      yield* processUnit(units[seq]!, seq)
+      if (stats.rejected > maxErrors) {
+        stopped = `${stats.rejected} rows rejected, more than --max-errors ${maxErrors}; see ${sinkDir}/rejects/ (a rerun with a higher --max-errors resumes from here)`
+        break
+      }
+    }
+
+    // ---- finish
+    const finishedAt = new Date().toISOString()
+    const mainFiles: ReadonlyArray<OutputFile> = stopped === undefined ? yield* mainWriter.finish : []
+    const rejectFiles: ReadonlyArray<OutputFile> = stopped === undefined ? yield* rejectsWriter.finish : []
+    const branchFiles: { [name: string]: ReadonlyArray<OutputFile> } = {}
+    if (stopped === undefined) for (const [name, w] of branchWriters) branchFiles[name] = yield* w.finish
+
+    const manifest = Manifest.make({
+      pipeline,
+      shard,
+      status: stopped === undefined ? "complete" : "stopped",
+      startedAt,
+      finishedAt,
+      wallMs: Date.now() - started,
+      resumed,
+      unitsTotal: units.length,
+      stats,
+      sinkDir,
+      mainFiles,
+      rejectFiles,
+      branchFiles
+    })
+    yield* writeAtomic(fs, manifestPath, `${JSON.stringify(manifest, null, 2)}\n`)
+    reporter.report({
+      type: "finish",
+      status: stopped === undefined ? "complete" : "stopped",
+      snapshot: snapshot(),
+      manifest: manifestPath,
+      output: sinkDir
+    })
+    if (stopped !== undefined) return yield* runError(stopped)
+    return { status: "complete" as const, manifestPath, manifest }
+  })
+
+/** Writes a file under a temporary name and renames it into place. */
+const writeAtomic = (fs: FileSystem.FileSystem, file: string, text: string): Effect.Effect<void, RunError> =>
+  Effect.gen(function* () {
+    const tmp = `${file}.tmp`
+    yield* fs.writeFileString(tmp, text)
+    yield* fs.rename(tmp, file)
+  }).pipe(Effect.mapError(fsError(`cannot write ${file}`)))
+
+/** Appends text to a file and fsyncs it; returns the bytes appended. */
+const appendDurable = (file: string, text: string): Effect.Effect<number, RunError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const { open } = await import("node:fs/promises")
+      const bytes = Buffer.from(text, "utf8")
+      const handle = await open(file, "a")
+      try {
+        await handle.write(bytes)
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+      return bytes.length
+    },
+    catch: (e) => runError(`cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`)
+  })
+
+/** Truncates a journal to its committed length and returns its entries. */
+const recoverJournal = (
+  fs: FileSystem.FileSystem,
+  file: string,
+  committed: number
+): Effect.Effect<ReadonlyArray<string>, RunError> =>
+  Effect.gen(function* () {
+    if (committed === 0) {
+      yield* fs.remove(file).pipe(Effect.ignore)
+      return []
+    }
+    yield* fs.truncate(file, BigInt(committed)).pipe(Effect.mapError(fsError(`cannot recover ${file}`)))
+    const text = yield* fs.readFileString(file).pipe(Effect.mapError(fsError(`cannot recover ${file}`)))
+    return text.slice(0, -1).split("\n")
+  })
+
+/** Exit code for an error a run or pipeline load failed with: 2 for usage and pipeline files, 1 otherwise. */
+export const exitCodeOf = (error: { readonly _tag: string; readonly exitCode?: number }): 1 | 2 =>
+  error._tag === "PipelineFileError" || error._tag === "PluginLoadError"
+    ? 2
+    : error._tag === "RunError" && error.exitCode === 2
+      ? 2
+      : 1
+
+/** Resolves the shard from a `--shard` value or the environment. */
+export const resolveShard = (
+  flag: string | undefined,
+  env: { readonly [key: string]: string | undefined }
+): Either.Either<Shard.Shard, string> =>
+  flag !== undefined
+    ? Shard.parse(flag)
+    : Either.map(Shard.fromEnv(env), (s) => s ?? Shard.whole)

@@ -1,0 +1,25 @@
+/**
+ * @synthline/core: records, the Stage/Plugin API, pipeline files, the streaming runner,
+ * sources and sinks, manifests, progress reporting, sample data and test helpers.
+ */
+export * as CorePlugin from "./CorePlugin.js"
+export * as CoreStages from "./CoreStages.js"
+export * as Errors from "./Errors.js"
+export * as Manifest from "./Manifest.js"
+export * as Pipeline from "./Pipeline.js"
+export { definePlugin } from "./Plugin.js"
+export * as Plugin from "./Plugin.js"
+export * as Progress from "./Progress.js"
+export * as Record from "./Record.js"
+export * as Reference from "./Reference.js"
+export * as Registry from "./Registry.js"
+export * as Row from "./Row.js"
+export * as Runner from "./Runner.js"
+export * as Sample from "./Sample.js"
+export * as Shard from "./Shard.js"
+export * as Sink from "./Sink.js"
+export * as Sinks from "./Sinks.js"
+export * as Source from "./Source.js"
+export * as Sources from "./Sources.js"
+export * as Stage from "./Stage.js"
+export * as Testing from "./Testing.js"
