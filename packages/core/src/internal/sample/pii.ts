@@ -5,19 +5,8 @@
  * message. Checksummed types come both valid and as invalid decoys, labelled as such.
  */
 import { createHash } from "node:crypto"
+import type { PiiType } from "../../Sample.js"
 import { type Rng, Weighted } from "./prng.js"
-
-/** The kinds of planted personal data. */
-export type PiiType =
-  | "EMAIL"
-  | "PHONE"
-  | "IP_ADDRESS"
-  | "CREDIT_CARD"
-  | "IBAN"
-  | "US_SSN"
-  | "URL"
-  | "API_KEY"
-  | "CRYPTO"
 
 /** One generated value: its type, a finer subtype, and for checksummed types whether it is valid. */
 export interface PiiValue {
@@ -166,7 +155,10 @@ export const luhnValid = (card: string): boolean => {
   return luhnCheckDigit(digits.slice(0, -1)) === digits.charCodeAt(digits.length - 1) - 48
 }
 
-const cardIssuers: Weighted<readonly [string, (rng: Rng) => string, number]> = Weighted.of([
+/** A card issuer: name, prefix generator, number length. */
+type Issuer = readonly [string, (rng: Rng) => string, number]
+
+const issuers: ReadonlyArray<readonly [Issuer, number]> = [
   [["visa", () => "4", 16], 40],
   [["mastercard", (rng) => (rng.chance(0.8) ? `5${rng.range(1, 5)}` : `${rng.range(2221, 2720)}`), 16], 30],
   [["amex", (rng) => rng.pick(["34", "37"]), 15], 10],
@@ -174,7 +166,8 @@ const cardIssuers: Weighted<readonly [string, (rng: Rng) => string, number]> = W
   [["jcb", (rng) => `${rng.range(3528, 3589)}`, 16], 5],
   [["unionpay", () => "62", 16], 6],
   [["diners", () => "36", 14], 3]
-])
+]
+const cardIssuers: Weighted<Issuer> = Weighted.of(issuers)
 
 const groupCard = (rng: Rng, digits: string, issuer: string): string => {
   const sep = rng.pick(["", " ", " ", "-"])

@@ -1,0 +1,297 @@
+/**
+ * Sample data: LMSYS-Chat-1M-shaped conversations generated from a seed, for tests, examples and
+ * benchmarks (`synthline sample`). Same schema and file layout as the published dataset
+ * (`data/train-0000k-of-0000K.parquet`), modelled on its statistics, written in bounded memory one
+ * row group at a time, with the personal data planted in it recorded in `pii_truth.jsonl` so PII
+ * detectors can be scored, and the options and counts in `sample.json`.
+ */
+import { FileSystem, Path } from "@effect/platform"
+import type { PlatformError } from "@effect/platform/Error"
+import { Data, Effect, Stream } from "effect"
+import type { LmsysRecord } from "./Record.js"
+import { LmsysParquetWriter } from "./internal/sample/parquet.js"
+import { Rng } from "./internal/sample/prng.js"
+import { generateRow } from "./internal/sample/rows.js"
+
+/** Options of {@link generate}. */
+export interface SampleOptions {
+  /** Number of conversations. */
+  readonly rows: number
+  /** Output directory (created if missing). */
+  readonly out: string
+  readonly format: "parquet" | "jsonl"
+  /** Number of files; rows are split contiguously. */
+  readonly shards: number
+  /** Every row depends only on `(seed, row index)`. */
+  readonly seed: number
+  /** Rows per parquet row group (and per write for JSON lines); default 10,000. */
+  readonly rowGroupRows?: number
+}
+
+/** The kinds of personal data planted in the sample. */
+export type PiiType = "EMAIL" | "PHONE" | "IP_ADDRESS" | "CREDIT_CARD" | "IBAN" | "US_SSN" | "URL" | "API_KEY" | "CRYPTO"
+
+/** One planted personal-data span, as written to `pii_truth.jsonl`. */
+export interface PiiSpan {
+  readonly conversation_id: string
+  /** 0-based index into `conversation`. */
+  readonly turn: number
+  readonly type: PiiType
+  /** Finer kind: issuer, country, key vendor, address format... */
+  readonly subtype: string
+  /** UTF-16 offset of the first character in the message content. */
+  readonly start: number
+  /** UTF-16 offset one past the last character. */
+  readonly end: number
+  readonly value: string
+  /** For checksummed or rule-bound types (cards, IBANs, SSNs, crypto addresses): whether the value is valid. */
+  readonly valid?: boolean
+}
+
+/** One generated conversation with its planted personal data and the template it follows, if any. */
+export interface SampleRow {
+  readonly record: LmsysRecord
+  readonly pii: ReadonlyArray<PiiSpan>
+  /** Template kind ("company introduction", "chemical article", ...) or null. */
+  readonly template: string | null
+}
+
+/** One written file: path relative to the output directory, rows and bytes. */
+export interface SampleFile {
+  readonly path: string
+  readonly rows: number
+  readonly bytes: number
+}
+
+/** What {@link generate} wrote. */
+export interface SampleSummary {
+  readonly out: string
+  readonly format: "parquet" | "jsonl"
+  readonly seed: number
+  readonly rows: number
+  readonly rowGroupRows: number
+  /** The data files, in shard order. */
+  readonly files: ReadonlyArray<SampleFile>
+  /** Messages in all conversations. */
+  readonly messages: number
+  /** Planted personal-data spans (lines of `pii_truth.jsonl`). */
+  readonly piiSpans: number
+  readonly conversationsWithPii: number
+  readonly flaggedConversations: number
+  readonly redactedConversations: number
+  readonly templateConversations: number
+  /** Conversations per `language` value. */
+  readonly languages: Readonly<Record<string, number>>
+  /** Conversations per `model` value. */
+  readonly models: Readonly<Record<string, number>>
+}
+
+/** Sample generation failed: bad options or a file that cannot be written. */
+export class SampleError extends Data.TaggedError("SampleError")<{
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `sample ${this.path}: ${this.reason}`
+  }
+}
+
+/** Name of the truth file listing planted personal data, in the output directory. */
+export const piiTruthFile: string = "pii_truth.jsonl"
+
+/** Name of the file recording options and counts, in the output directory. */
+export const summaryFile: string = "sample.json"
+
+/** Default rows per row group. */
+export const defaultRowGroupRows: number = 10_000
+
+/** The shard file name, e.g. `train-00000-of-00006.parquet` (k is 0-based). */
+export const shardFileName = (k: number, shards: number, format: "parquet" | "jsonl"): string =>
+  `train-${String(k).padStart(5, "0")}-of-${String(shards).padStart(5, "0")}.${format}`
+
+/** The row range `[start, end)` of shard `k` when `rows` are split contiguously over `shards`. */
+export const shardRange = (rows: number, shards: number, k: number): readonly [number, number] => [
+  Math.floor((k * rows) / shards),
+  Math.floor(((k + 1) * rows) / shards)
+]
+
+/** Row `index` of the sample for `seed`, with its planted personal data. */
+export const row = (seed: number, index: number): SampleRow => generateRow(seed, index)
+
+/** Rows `[start, start + count)` of the sample for `seed`, generated lazily. */
+export const rows = (seed: number, count: number, start: number = 0): Iterable<SampleRow> => ({
+  *[Symbol.iterator]() {
+    const rng = new Rng()
+    for (let i = start; i < start + count; i++) yield generateRow(seed, i, rng)
+  }
+})
+
+/** The records `[start, start + count)` of the sample for `seed`, generated lazily. */
+export const records = (seed: number, count: number, start: number = 0): Iterable<LmsysRecord> => ({
+  *[Symbol.iterator]() {
+    for (const r of rows(seed, count, start)) yield r.record
+  }
+})
+
+/** The records of the sample for `seed` as a stream, generated lazily in chunks. */
+export const stream = (seed: number, count: number, start: number = 0): Stream.Stream<LmsysRecord> =>
+  Stream.fromIterable(records(seed, count, start)).pipe(Stream.rechunk(1024))
+
+const fail = (path: string, reason: string): Effect.Effect<never, SampleError> => Effect.fail(new SampleError({ path, reason }))
+
+const platform =
+  (path: string) =>
+  (e: PlatformError): SampleError =>
+    new SampleError({ path, reason: e.message })
+
+/** Checks options: non-negative integer rows, positive shards and row group size, integer seed. */
+const validate = (o: SampleOptions): Effect.Effect<number, SampleError> => {
+  const groupRows = o.rowGroupRows ?? defaultRowGroupRows
+  if (!Number.isSafeInteger(o.rows) || o.rows < 0) return fail(o.out, `rows must be a non-negative integer, got ${o.rows}`)
+  if (!Number.isSafeInteger(o.shards) || o.shards < 1 || o.shards > 99_999) return fail(o.out, `shards must be an integer in 1..99999, got ${o.shards}`)
+  if (!Number.isSafeInteger(o.seed)) return fail(o.out, `seed must be an integer, got ${o.seed}`)
+  if (!Number.isSafeInteger(groupRows) || groupRows < 1) return fail(o.out, `rowGroupRows must be a positive integer, got ${groupRows}`)
+  if (o.format !== "parquet" && o.format !== "jsonl") return fail(o.out, `format must be parquet or jsonl, got ${String(o.format)}`)
+  return Effect.succeed(groupRows)
+}
+
+/** Running counts over everything generated. */
+class Counts {
+  messages = 0
+  piiSpans = 0
+  conversationsWithPii = 0
+  flagged = 0
+  redacted = 0
+  templates = 0
+  readonly languages = new Map<string, number>()
+  readonly models = new Map<string, number>()
+
+  add(r: SampleRow): void {
+    const rec = r.record
+    this.messages += rec.conversation.length
+    if (r.pii.length > 0) {
+      this.piiSpans += r.pii.length
+      this.conversationsWithPii++
+    }
+    if (rec.openai_moderation.some((m) => m.flagged)) this.flagged++
+    if (rec.redacted) this.redacted++
+    if (r.template !== null) this.templates++
+    this.languages.set(rec.language, (this.languages.get(rec.language) ?? 0) + 1)
+    this.models.set(rec.model, (this.models.get(rec.model) ?? 0) + 1)
+  }
+}
+
+/** Map entries sorted by count (descending), then name, as a plain object. */
+const histogram = (m: ReadonlyMap<string, number>): Record<string, number> =>
+  Object.fromEntries([...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)))
+
+const utf8 = new TextEncoder()
+
+/**
+ * Generates `rows` LMSYS-Chat-1M-shaped conversations into `out`: `data/train-*.{parquet,jsonl}`,
+ * `pii_truth.jsonl` and `sample.json`. Files are written under a temporary name and renamed when
+ * complete; the same options always produce the same bytes.
+ */
+export const generate = (
+  options: SampleOptions
+): Effect.Effect<SampleSummary, SampleError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const groupRows = yield* validate(options)
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const { out, format, shards, seed } = options
+    const dataDir = path.join(out, "data")
+    yield* fs.makeDirectory(dataDir, { recursive: true }).pipe(Effect.mapError(platform(dataDir)))
+
+    const counts = new Counts()
+    const rng = new Rng()
+    const files: Array<SampleFile> = []
+    const piiPath = path.join(out, piiTruthFile)
+
+    yield* Effect.scoped(
+      Effect.gen(function* () {
+        const piiTmp = `${piiPath}.tmp`
+        const piiOut = yield* fs.open(piiTmp, { flag: "w" }).pipe(Effect.mapError(platform(piiTmp)))
+
+        for (let k = 0; k < shards; k++) {
+          const name = shardFileName(k, shards, format)
+          const file = path.join(dataDir, name)
+          const tmp = `${file}.tmp`
+          const [start, end] = shardRange(options.rows, shards, k)
+          const bytes = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const handle = yield* fs.open(tmp, { flag: "w" }).pipe(Effect.mapError(platform(tmp)))
+              const write = (b: Uint8Array) => handle.writeAll(b).pipe(Effect.mapError(platform(tmp)))
+              const parquet = format === "parquet" ? yield* encode(tmp, () => new LmsysParquetWriter()) : undefined
+              let written = 0
+              for (let g = start; g < end; g += groupRows) {
+                const n = Math.min(groupRows, end - g)
+                const batch: Array<LmsysRecord> = new Array(n)
+                let pii = ""
+                for (let i = 0; i < n; i++) {
+                  const r = generateRow(seed, g + i, rng)
+                  counts.add(r)
+                  batch[i] = r.record
+                  for (const span of r.pii) pii += `${JSON.stringify(span)}\n`
+                }
+                let chunk: Uint8Array
+                if (parquet !== undefined) {
+                  chunk = yield* encode(tmp, () => {
+                    parquet.write(batch)
+                    return parquet.take()
+                  })
+                } else {
+                  let lines = ""
+                  for (const rec of batch) lines += `${JSON.stringify(rec)}\n`
+                  chunk = utf8.encode(lines)
+                }
+                written += chunk.length
+                yield* write(chunk)
+                if (pii.length > 0) yield* piiOut.writeAll(utf8.encode(pii)).pipe(Effect.mapError(platform(piiTmp)))
+              }
+              if (parquet !== undefined) {
+                const footer = yield* encode(tmp, () => {
+                  parquet.finish()
+                  return parquet.take()
+                })
+                written += footer.length
+                yield* write(footer)
+              }
+              return written
+            })
+          )
+          yield* fs.rename(tmp, file).pipe(Effect.mapError(platform(file)))
+          files.push({ path: `data/${name}`, rows: end - start, bytes })
+        }
+        yield* piiOut.sync.pipe(Effect.mapError(platform(piiTmp)))
+        return piiTmp
+      })
+    ).pipe(Effect.flatMap((piiTmp) => fs.rename(piiTmp, piiPath).pipe(Effect.mapError(platform(piiPath)))))
+
+    const summary: SampleSummary = {
+      out,
+      format,
+      seed,
+      rows: options.rows,
+      rowGroupRows: groupRows,
+      files,
+      messages: counts.messages,
+      piiSpans: counts.piiSpans,
+      conversationsWithPii: counts.conversationsWithPii,
+      flaggedConversations: counts.flagged,
+      redactedConversations: counts.redacted,
+      templateConversations: counts.templates,
+      languages: histogram(counts.languages),
+      models: histogram(counts.models)
+    }
+    const { out: _out, ...recorded } = summary
+    const summaryPath = path.join(out, summaryFile)
+    yield* fs
+      .writeFileString(summaryPath, `${JSON.stringify({ generator: "synthline sample", dataset: "lmsys/lmsys-chat-1m", piiTruth: piiTruthFile, ...recorded }, null, 2)}\n`)
+      .pipe(Effect.mapError(platform(summaryPath)))
+    return summary
+  })
+
+/** Runs a synchronous encoding step, turning an exception from the parquet writer into a SampleError. */
+const encode = <A>(file: string, f: () => A): Effect.Effect<A, SampleError> =>
+  Effect.try({ try: f, catch: (e) => new SampleError({ path: file, reason: `parquet encoding failed: ${e instanceof Error ? e.message : String(e)}` }) })

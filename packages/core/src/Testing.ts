@@ -1,0 +1,179 @@
+/**
+ * Test helpers for stage authors (and synthline's own tests): decode a stage's options the way
+ * a pipeline file is decoded, run a stage over rows in memory with a context that records every
+ * drop, reject and journal entry, and replay a run in parts as a resumed run would. Plain
+ * functions returning data, so they work with any test framework.
+ */
+import { Effect, type ParseResult, Schema, type Scope, Stream } from "effect"
+import type { StageError } from "./Errors.js"
+import type { Row } from "./Row.js"
+import type { Stage, StageContext } from "./Stage.js"
+
+/** Options of {@link runStage} and {@link recordingContext}. */
+export interface RunStageOptions {
+  /** Pipeline seed (default 0). */
+  readonly seed?: number
+  /** Journal entries recovered from earlier work units (default none). */
+  readonly journal?: ReadonlyArray<string>
+  /** Stage instance id (default the stage's id). */
+  readonly stageId?: string
+  /** Folder relative paths resolve against (default the working directory). */
+  readonly baseDir?: string
+  /** Rows per chunk fed to the stage (default: chunks of up to 4096 rows, as `Stream.fromIterable`). */
+  readonly chunkSize?: number
+}
+
+/** A dropped row and its reason. */
+export interface Dropped {
+  readonly row: Row
+  readonly reason: string
+}
+
+/** A rejected row and its error. */
+export interface Rejected {
+  readonly row: Row
+  readonly error: string
+}
+
+/** What a stage did with the rows it was given. */
+export interface StageRunResult<Out extends Row = Row> {
+  /** Rows the stage emitted, in order. */
+  readonly rows: Array<Out>
+  /** Rows dropped, in order, with their reasons. */
+  readonly dropped: Array<Dropped>
+  /** Rows rejected, in order, with their errors. */
+  readonly rejected: Array<Rejected>
+  /** Journal entries the stage appended (not including recovered ones). */
+  readonly journal: Array<string>
+  /** Number of dropped rows per reason. */
+  readonly droppedByReason: { [reason: string]: number }
+}
+
+/** A {@link StageContext} that records what the stage reports, and the records. */
+export interface RecordingContext {
+  readonly context: StageContext
+  readonly dropped: Array<Dropped>
+  readonly rejected: Array<Rejected>
+  /** Entries appended to the journal. */
+  readonly journal: Array<string>
+  readonly droppedByReason: { [reason: string]: number }
+}
+
+/** Makes a stage context that records drops, rejects and journal appends in memory. */
+export const recordingContext = (stageId: string, options: RunStageOptions = {}): RecordingContext => {
+  const dropped: Array<Dropped> = []
+  const rejected: Array<Rejected> = []
+  const journal: Array<string> = []
+  const droppedByReason: { [reason: string]: number } = {}
+  const context: StageContext = {
+    stageId: options.stageId ?? stageId,
+    seed: options.seed ?? 0,
+    baseDir: options.baseDir ?? process.cwd(),
+    drop: (row, reason) => {
+      dropped.push({ row, reason })
+      droppedByReason[reason] = (droppedByReason[reason] ?? 0) + 1
+    },
+    reject: (row, error) => {
+      rejected.push({ row, error })
+    },
+    journal: {
+      recovered: [...(options.journal ?? [])],
+      append: (entry) => {
+        journal.push(entry)
+      }
+    }
+  }
+  return { context, dropped, rejected, journal, droppedByReason }
+}
+
+/**
+ * Decodes a stage's options as a pipeline file's are: defaults filled in, unknown keys
+ * rejected, every problem reported in the error's `message`.
+ */
+export const decodeConfig = <Config, In extends Row, Out extends Row, R, ConfigInput>(
+  stage: Stage<Config, In, Out, R, ConfigInput>,
+  input: unknown
+): Effect.Effect<Config, ParseResult.ParseError> =>
+  Schema.decodeUnknown(stage.config, { onExcessProperty: "error", errors: "all" })(input)
+
+/**
+ * Runs a stage over rows: decodes `config` (the options as written in a pipeline file), makes
+ * the stage in a Scope with a {@link recordingContext}, and collects what comes out.
+ */
+export const runStage = <Config, In extends Row, Out extends Row, R, ConfigInput>(
+  stage: Stage<Config, In, Out, R, ConfigInput>,
+  config: ConfigInput,
+  rows: Iterable<In>,
+  options: RunStageOptions = {}
+): Effect.Effect<StageRunResult<Out>, StageError | ParseResult.ParseError, Exclude<R, Scope.Scope>> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const decoded = yield* decodeConfig(stage, config)
+      const recorder = recordingContext(stage.id, options)
+      const transform = yield* stage.make(decoded, recorder.context)
+      const input = Stream.fromIterable(rows)
+      const chunked = options.chunkSize === undefined ? input : input.pipe(Stream.rechunk(options.chunkSize))
+      const out = yield* Stream.runCollect(transform(chunked))
+      return {
+        rows: Array.from(out),
+        dropped: recorder.dropped,
+        rejected: recorder.rejected,
+        journal: recorder.journal,
+        droppedByReason: recorder.droppedByReason
+      }
+    })
+  )
+
+/**
+ * Runs a stage over consecutive parts of the input the way a resumed run does: each part
+ * gets a fresh stage instance that recovers the journal entries the earlier parts appended.
+ * The combined result of a stateful stage must equal one {@link runStage} over all rows.
+ */
+export const runInParts = <Config, In extends Row, Out extends Row, R, ConfigInput>(
+  stage: Stage<Config, In, Out, R, ConfigInput>,
+  config: ConfigInput,
+  parts: Iterable<Iterable<In>>,
+  options: RunStageOptions = {}
+): Effect.Effect<StageRunResult<Out>, StageError | ParseResult.ParseError, Exclude<R, Scope.Scope>> =>
+  Effect.gen(function* () {
+    const recovered = [...(options.journal ?? [])]
+    const total: StageRunResult<Out> = { rows: [], dropped: [], rejected: [], journal: [], droppedByReason: {} }
+    for (const part of parts) {
+      const r = yield* runStage(stage, config, part, { ...options, journal: recovered })
+      total.rows.push(...r.rows)
+      total.dropped.push(...r.dropped)
+      total.rejected.push(...r.rejected)
+      total.journal.push(...r.journal)
+      recovered.push(...r.journal)
+      for (const [reason, n] of Object.entries(r.droppedByReason)) {
+        total.droppedByReason[reason] = (total.droppedByReason[reason] ?? 0) + n
+      }
+    }
+    return total
+  })
+
+/** Splits rows at the given indices: `splitAt(rows, 3, 7)` gives rows [0,3), [3,7), [7,n). */
+export const splitAt = <A>(rows: ReadonlyArray<A>, ...indices: ReadonlyArray<number>): Array<Array<A>> => {
+  const parts: Array<Array<A>> = []
+  let start = 0
+  for (const i of indices) {
+    parts.push(rows.slice(start, i))
+    start = i
+  }
+  parts.push(rows.slice(start))
+  return parts
+}
+
+/** Row counts of a run: emitted, dropped, rejected. */
+export interface Counts {
+  readonly rows: number
+  readonly dropped: number
+  readonly rejected: number
+}
+
+/** The row counts of a run, for one-line assertions. */
+export const counts = (result: StageRunResult<Row>): Counts => ({
+  rows: result.rows.length,
+  dropped: result.dropped.length,
+  rejected: result.rejected.length
+})

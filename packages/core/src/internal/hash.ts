@@ -1,0 +1,143 @@
+/**
+ * Fast deterministic hashing for stages: MurmurHash3 (x86, 128-bit) over the UTF-16LE code
+ * units of a string, computed without allocating. Used for dedup keys ({@link digest}, 128
+ * bits, so accidental collisions are negligible even over billions of rows) and for
+ * seeded sampling ({@link seededUnit}: every random choice derives from
+ * `(seed, stage id, conversation_id, index)`, see DESIGN §3 "Randomness").
+ *
+ * Not a cryptographic hash: it resists accidental collisions, not crafted ones.
+ */
+
+const C1 = 0x239b961b
+const C2 = 0xab0e9789
+const C3 = 0x38b34ae5
+const C4 = 0xa1e38b93
+
+const rotl = (x: number, r: number): number => (x << r) | (x >>> (32 - r))
+
+const fmix = (h0: number): number => {
+  let h = h0
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h
+}
+
+/** The four 32-bit lanes of the last hash (reused; read right after {@link murmur128}). */
+const out = new Uint32Array(4)
+
+/**
+ * MurmurHash3_x86_128 of the string's UTF-16LE bytes with a 32-bit seed; writes the
+ * result (h1..h4) into the shared `out` buffer.
+ */
+const murmur128 = (text: string, seed: number): void => {
+  const len = text.length
+  let h1 = seed | 0
+  let h2 = h1
+  let h3 = h1
+  let h4 = h1
+  const blocks = len - (len % 8)
+  let i = 0
+  for (; i < blocks; i += 8) {
+    let k1 = text.charCodeAt(i) | (text.charCodeAt(i + 1) << 16)
+    let k2 = text.charCodeAt(i + 2) | (text.charCodeAt(i + 3) << 16)
+    let k3 = text.charCodeAt(i + 4) | (text.charCodeAt(i + 5) << 16)
+    let k4 = text.charCodeAt(i + 6) | (text.charCodeAt(i + 7) << 16)
+
+    k1 = Math.imul(rotl(Math.imul(k1, C1), 15), C2)
+    h1 ^= k1
+    h1 = rotl(h1, 19)
+    h1 = (h1 + h2) | 0
+    h1 = (Math.imul(h1, 5) + 0x561ccd1b) | 0
+
+    k2 = Math.imul(rotl(Math.imul(k2, C2), 16), C3)
+    h2 ^= k2
+    h2 = rotl(h2, 17)
+    h2 = (h2 + h3) | 0
+    h2 = (Math.imul(h2, 5) + 0x0bcaa747) | 0
+
+    k3 = Math.imul(rotl(Math.imul(k3, C3), 17), C4)
+    h3 ^= k3
+    h3 = rotl(h3, 15)
+    h3 = (h3 + h4) | 0
+    h3 = (Math.imul(h3, 5) + 0x96cd1c35) | 0
+
+    k4 = Math.imul(rotl(Math.imul(k4, C4), 18), C1)
+    h4 ^= k4
+    h4 = rotl(h4, 13)
+    h4 = (h4 + h1) | 0
+    h4 = (Math.imul(h4, 5) + 0x32ac3b17) | 0
+  }
+  // Tail: 0..7 code units, packed little-endian into k1..k4 (lanes mixed only when used).
+  const rem = len - blocks
+  if (rem > 0) {
+    let k1 = 0
+    let k2 = 0
+    let k3 = 0
+    let k4 = 0
+    for (let j = 0; j < rem; j++) {
+      const c = text.charCodeAt(i + j) << ((j & 1) * 16)
+      if (j < 2) k1 |= c
+      else if (j < 4) k2 |= c
+      else if (j < 6) k3 |= c
+      else k4 |= c
+    }
+    if (rem > 6) h4 ^= Math.imul(rotl(Math.imul(k4, C4), 18), C1)
+    if (rem > 4) h3 ^= Math.imul(rotl(Math.imul(k3, C3), 17), C4)
+    if (rem > 2) h2 ^= Math.imul(rotl(Math.imul(k2, C2), 16), C3)
+    h1 ^= Math.imul(rotl(Math.imul(k1, C1), 15), C2)
+  }
+  // Finalization (length in bytes).
+  const bytes = len * 2
+  h1 ^= bytes
+  h2 ^= bytes
+  h3 ^= bytes
+  h4 ^= bytes
+  h1 = (h1 + h2 + h3 + h4) | 0
+  h2 = (h2 + h1) | 0
+  h3 = (h3 + h1) | 0
+  h4 = (h4 + h1) | 0
+  h1 = fmix(h1)
+  h2 = fmix(h2)
+  h3 = fmix(h3)
+  h4 = fmix(h4)
+  h1 = (h1 + h2 + h3 + h4) | 0
+  h2 = (h2 + h1) | 0
+  h3 = (h3 + h1) | 0
+  h4 = (h4 + h1) | 0
+  out[0] = h1
+  out[1] = h2
+  out[2] = h3
+  out[3] = h4
+}
+
+const hex8 = (n: number): string => n.toString(16).padStart(8, "0")
+
+/** The 128-bit hash of a string as 32 lowercase hex digits (a compact, stable map key). */
+export const digest = (text: string, seed = 0): string => {
+  murmur128(text, seed)
+  return hex8(out[0]!) + hex8(out[1]!) + hex8(out[2]!) + hex8(out[3]!)
+}
+
+/** The 128-bit hash of a string as four unsigned 32-bit words (h1..h4). */
+export const hash128 = (text: string, seed = 0): readonly [number, number, number, number] => {
+  murmur128(text, seed)
+  return [out[0]!, out[1]!, out[2]!, out[3]!]
+}
+
+/** A uniform number in [0, 1) from the hash of a string (53 bits of it). */
+export const unit = (text: string, seed = 0): number => {
+  murmur128(text, seed)
+  // 32 high bits from h1, 21 from h2: exactly representable in a double.
+  return (out[0]! * 2 ** 21 + (out[1]! >>> 11)) / 2 ** 53
+}
+
+/**
+ * A uniform number in [0, 1) determined by `(seed, stageId, conversationId, index)`: the
+ * same inputs give the same number in every run, resumed run and shard.
+ */
+export const seededUnit = (seed: number, stageId: string, conversationId: string, index = 0): number =>
+  // Seed, stage id and index never contain U+001F, so the concatenation is unambiguous.
+  unit(`${seed}\u001f${stageId}\u001f${conversationId}\u001f${index}`)

@@ -1,0 +1,334 @@
+/**
+ * The row generator behind `synthline sample`: one LMSYS-Chat-1M-shaped conversation per index,
+ * modelled on the dataset's published statistics (languages, models, turns, lengths, moderation,
+ * redaction, duplicates, templates), with personal data planted at recorded offsets. Row `i`
+ * depends only on `(seed, i)`: the generator reseeds from a hash of both for every row.
+ */
+import type { Message, ModerationResult } from "../../Record.js"
+import { codeBlocks, englishBank, flaggedPrompts, type LanguageBank, languages, models } from "./corpus.js"
+import type { PiiSpan, PiiType, SampleRow } from "../../Sample.js"
+import { carrier, drawPii } from "./pii.js"
+import { Rng, Weighted } from "./prng.js"
+import { template, templateRates } from "./templates.js"
+
+const STREAM_ROW = 1
+const STREAM_POOL = 1000
+
+/** Rates, tuned to the published LMSYS-Chat-1M statistics. */
+const FLAGGED_RATE = 0.04
+const PII_RATE = 0.035
+const REDACTED_RATE = 0.1
+const DUPLICATE_RATE = 0.05
+const EMPTY_USER_RATE = 0.005
+const HUGE_RATE = 0.0005
+const LOOP_RATE = 0.002
+const POOL_SIZE = 3000
+
+const languageTable: Weighted<LanguageBank> = new Weighted(
+  languages,
+  languages.map((l) => l.weight)
+)
+const modelTable: Weighted<string> = Weighted.of(models)
+
+/** Category weights for flagged conversations, in `moderationCategories` order. */
+const categoryTable: Weighted<number> = new Weighted([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [20, 6, 8, 3, 6, 3, 4, 35, 5, 20, 6])
+/** A category often flagged together with each category. */
+const relatedCategory: ReadonlyArray<number> = [1, 0, 3, 2, 6, 4, 4, 8, 7, 10, 9]
+
+const templateKinds = ["intro", "article", "toxic", "completion"] as const
+const templateTotal = templateRates.intro + templateRates.article + templateRates.toxic + templateRates.completion
+
+const HEX = "0123456789abcdef"
+
+const hex32 = (rng: Rng): string => {
+  let s = ""
+  for (let i = 0; i < 4; i++) {
+    const n = rng.next()
+    for (let k = 28; k >= 0; k -= 4) s += HEX[(n >>> k) & 15]
+  }
+  return s
+}
+
+const fillTopic = (s: string, topic: string): string => (s.includes("{topic}") ? s.replaceAll("{topic}", topic) : s)
+
+/** Appends sentences from `pool` to `start` until it reaches `target` characters. */
+const extend = (rng: Rng, bank: LanguageBank, start: string, target: number, pool: ReadonlyArray<string>, topic: string): string => {
+  let s = start
+  while (s.length < target) s += (s.length === 0 ? "" : bank.space) + fillTopic(rng.pick(pool), topic)
+  return s
+}
+
+const userChars = (rng: Rng, bank: LanguageBank): number => Math.min(3000, rng.logNormal(55, 1.2)) * bank.charsPerToken
+const answerChars = (rng: Rng, bank: LanguageBank): number => Math.min(4000, rng.logNormal(215, 0.9)) * bank.charsPerToken
+
+const whitespace = ["", " ", "\n", "  \n ", "\t", "   "]
+
+/** A first user turn composed from the bank. */
+const composePrompt = (rng: Rng, bank: LanguageBank, topic: string): string => {
+  const base = fillTopic(rng.pick(bank.prompts), topic)
+  const target = userChars(rng, bank)
+  if (base.length >= target) return base
+  // Users add context: their own details first, then pasted material.
+  let s = base
+  if (rng.chance(0.7)) s += bank.space + rng.pick(bank.details)
+  return extend(rng, bank, s, target, rng.chance(0.5) ? bank.details : bank.sentences, topic)
+}
+
+/** An answer composed from the bank: opener, body (sometimes a list or code), closing. */
+const composeAnswer = (rng: Rng, bank: LanguageBank, topic: string, target: number): string => {
+  let s = fillTopic(rng.pick(bank.openers), topic)
+  if (bank === englishBank && rng.chance(0.1)) s += `\n\n${rng.pick(codeBlocks)}\n\n`
+  if (bank.space === " " && rng.chance(0.3)) {
+    let n = 1
+    s += "\n\n"
+    while (s.length < target * 0.8) s += `${n++}. ${fillTopic(rng.pick(bank.sentences), topic)}\n`
+    return extend(rng, bank, s, target, bank.sentences, topic)
+  }
+  return extend(rng, bank, s, target, bank.sentences, topic)
+}
+
+/** A degenerate answer repeating one sentence, as small 2023 models often produced. */
+const loopAnswer = (rng: Rng, bank: LanguageBank, topic: string): string => {
+  const sentence = fillTopic(rng.pick(bank.sentences), topic)
+  const n = rng.range(60, 200)
+  let s = fillTopic(rng.pick(bank.openers), topic)
+  for (let i = 0; i < n; i++) s += bank.space + sentence
+  return s
+}
+
+/** A huge pasted document (20k+ characters) with an instruction. */
+const hugePrompt = (rng: Rng, bank: LanguageBank, topic: string): string => {
+  const head = bank === englishBank ? rng.pick(["Summarize the following text:", "Translate the following text into French:", "Fix the grammar in this text:"]) : fillTopic(rng.pick(bank.prompts), topic)
+  return extend(rng, bank, `${head}\n\n`, rng.range(20_000, 60_000), bank.sentences, topic)
+}
+
+const poolRng = new Rng()
+
+/** Popular prompt `k` of a language: the source of exact and near duplicates across rows. */
+const poolPrompt = (seed: number, languageIndex: number, k: number): string => {
+  const rng = poolRng.reseed(seed, STREAM_POOL + languageIndex, k)
+  const bank = languages[languageIndex]
+  const topic = rng.pick(bank.topics)
+  const base = fillTopic(rng.pick(bank.prompts), topic)
+  return rng.chance(0.5) ? base : `${base}${bank.space}${rng.pick(bank.details)}`
+}
+
+/** A case or whitespace variant of a prompt (or the prompt itself). */
+const variant = (rng: Rng, s: string): string => {
+  const k = rng.int(100)
+  if (k < 55) return s
+  if (k < 68) return s.toLowerCase()
+  if (k < 74) return s.toUpperCase()
+  if (k < 82) return `${s}${rng.pick([" ", "\n", "  ", " \n"])}`
+  if (k < 90) return ` ${s}`
+  const i = s.indexOf(" ")
+  return i < 0 ? `${s} ` : `${s.slice(0, i)}  ${s.slice(i + 1)}`
+}
+
+const nameSentences = [
+  "My name is NAME_1.", "Write a letter to NAME_1 thanking them for their help.", "NAME_1 and NAME_2 are my colleagues.",
+  "I am NAME_1 from the marketing team.", "Pretend you are NAME_1.", "Write a short bio for NAME_1."
+]
+
+/** Inserts person-name placeholders (NAME_1, NAME_2...) the way LMSYS-Chat-1M's redaction left them. */
+const redact = (rng: Rng, bank: LanguageBank, prompt: string, answer: string): readonly [string, string] => {
+  const names = bank === englishBank ? rng.pick(nameSentences) : "NAME_1,"
+  const p = rng.chance(0.5) ? `${names}${bank.space || " "}${prompt}` : `${prompt}${bank.space || " "}${names}`
+  const a = names.includes("NAME_2") ? `NAME_1 and NAME_2: ${answer}` : `Dear NAME_1, ${answer}`
+  return [p, a]
+}
+
+/** Builds the moderation result of a message: tiny scores, or high scores on the flagged categories. */
+const moderation = (rng: Rng, flags: number): ModerationResult => {
+  const s: Array<number> = new Array(11)
+  for (let c = 0; c < 11; c++) {
+    if ((flags >>> c) & 1) s[c] = 0.5 + 0.4999 * Math.sqrt(rng.float())
+    else s[c] = 10 ** (-7 + 5 * rng.float() ** 1.8)
+  }
+  if (flags === 0 && rng.chance(0.01)) s[categoryTable.index(rng)] = 0.05 + 0.3 * rng.float()
+  return {
+    categories: {
+      harassment: (flags & 1) !== 0,
+      "harassment/threatening": (flags & 2) !== 0,
+      hate: (flags & 4) !== 0,
+      "hate/threatening": (flags & 8) !== 0,
+      "self-harm": (flags & 16) !== 0,
+      "self-harm/instructions": (flags & 32) !== 0,
+      "self-harm/intent": (flags & 64) !== 0,
+      sexual: (flags & 128) !== 0,
+      "sexual/minors": (flags & 256) !== 0,
+      violence: (flags & 512) !== 0,
+      "violence/graphic": (flags & 1024) !== 0
+    },
+    category_scores: {
+      harassment: s[0],
+      "harassment/threatening": s[1],
+      hate: s[2],
+      "hate/threatening": s[3],
+      "self-harm": s[4],
+      "self-harm/instructions": s[5],
+      "self-harm/intent": s[6],
+      sexual: s[7],
+      "sexual/minors": s[8],
+      violence: s[9],
+      "violence/graphic": s[10]
+    },
+    flagged: flags !== 0
+  }
+}
+
+interface Span {
+  type: PiiType
+  subtype: string
+  start: number
+  end: number
+  value: string
+  valid: boolean | undefined
+}
+
+/** Plants one PII value in `text` at a sentence boundary; returns the new text and shifts earlier spans. */
+const plant = (rng: Rng, text: string, spans: Array<Span>): string => {
+  const pii = drawPii(rng)
+  const [before, after] = carrier(rng, pii.type)
+  const insert = `${before}${pii.value}${after}`
+  let at = text.length
+  const where = rng.int(3)
+  if (where === 0) at = 0
+  else if (where === 1) {
+    const dot = text.indexOf(". ")
+    if (dot >= 0) at = dot + 2
+  }
+  if (spans.some((s) => s.start < at && at < s.end)) at = text.length
+  const sepBefore = at === 0 || /\s$/.test(text.slice(0, at)) ? "" : " "
+  const sepAfter = at === text.length || /^\s/.test(text.slice(at)) ? "" : " "
+  const piece = sepBefore + insert + sepAfter
+  for (const s of spans) {
+    if (s.start >= at) {
+      s.start += piece.length
+      s.end += piece.length
+    }
+  }
+  const start = at + sepBefore.length + before.length
+  spans.push({ type: pii.type, subtype: pii.subtype, start, end: start + pii.value.length, value: pii.value, valid: pii.valid })
+  return text.slice(0, at) + piece + text.slice(at)
+}
+
+const emptySpans: ReadonlyArray<PiiSpan> = []
+
+/** Generates row `index` of the sample for `seed`, reusing `rng` (reseeded). */
+export const generateRow = (seed: number, index: number, rng: Rng = new Rng()): SampleRow => {
+  rng.reseed(seed, STREAM_ROW, index)
+  const conversation_id = hex32(rng)
+  const model = modelTable.pick(rng)
+
+  // Template instructions are English, unredacted, usually single-turn.
+  const t = rng.float() * 1000
+  let templateKind: (typeof templateKinds)[number] | undefined
+  let acc = 0
+  for (const kind of templateKinds) {
+    acc += templateRates[kind]
+    if (t < acc) {
+      templateKind = kind
+      break
+    }
+  }
+  const isTemplate = t < templateTotal
+  const languageIndex = isTemplate ? 0 : languageTable.index(rng)
+  const bank = languages[languageIndex]
+  const topic = rng.pick(bank.topics)
+
+  const multi = rng.chance(isTemplate ? 0.1 : 0.34)
+  const turn = multi ? Math.min(20, 2 + Math.floor(Math.log(1 - rng.float()) / Math.log(0.66))) : 1
+  const redacted = !isTemplate && rng.chance(REDACTED_RATE)
+  const flaggedConversation = rng.chance(FLAGGED_RATE)
+  const hasPii = rng.chance(PII_RATE)
+
+  // Moderation categories of a flagged conversation.
+  let flags = 0
+  if (flaggedConversation) {
+    const primary = categoryTable.index(rng)
+    flags = 1 << primary
+    if (rng.chance(0.3)) flags |= 1 << relatedCategory[primary]
+    if (rng.chance(0.05)) flags |= 1 << categoryTable.index(rng)
+  }
+
+  // First turn.
+  let templateName: string | null = null
+  let firstPrompt: string
+  let firstAnswer: string
+  if (templateKind !== undefined) {
+    const tt = template(rng, templateKind)
+    templateName = tt.kind
+    firstPrompt = tt.prompt
+    firstAnswer = extend(rng, bank, tt.answer.join(" "), tt.answerChars, tt.answer, topic)
+  } else {
+    if (rng.chance(HUGE_RATE)) firstPrompt = hugePrompt(rng, bank, topic)
+    else if (rng.chance(DUPLICATE_RATE)) {
+      const u = rng.float()
+      firstPrompt = variant(rng, poolPrompt(seed, languageIndex, Math.floor(POOL_SIZE * u * u * u)))
+    } else if (flaggedConversation && bank === englishBank && rng.chance(0.6)) {
+      const primary = 31 - Math.clz32(flags & -flags)
+      firstPrompt = rng.pick(flaggedPrompts[primary])
+    } else firstPrompt = composePrompt(rng, bank, topic)
+    if (rng.chance(EMPTY_USER_RATE)) firstPrompt = rng.pick(whitespace)
+    firstAnswer = rng.chance(LOOP_RATE) ? loopAnswer(rng, bank, topic) : composeAnswer(rng, bank, topic, answerChars(rng, bank))
+  }
+  if (redacted && firstPrompt.trim() !== "") [firstPrompt, firstAnswer] = redact(rng, bank, firstPrompt, firstAnswer)
+
+  const contents: Array<string> = [firstPrompt, firstAnswer]
+  for (let k = 1; k < turn; k++) {
+    let followup = rng.chance(0.6) ? fillTopic(rng.pick(bank.followups), rng.pick(bank.topics)) : composePrompt(rng, bank, rng.pick(bank.topics))
+    if (rng.chance(EMPTY_USER_RATE)) followup = rng.pick(whitespace)
+    contents.push(followup, composeAnswer(rng, bank, topic, answerChars(rng, bank)))
+  }
+
+  // Personal data, planted last so offsets refer to the final text.
+  let pii: ReadonlyArray<PiiSpan> = emptySpans
+  if (hasPii) {
+    const n = rng.chance(0.7) ? 1 : rng.chance(0.67) ? 2 : 3
+    const perMessage = new Map<number, Array<Span>>()
+    for (let j = 0; j < n; j++) {
+      let m = rng.chance(0.8) ? 2 * rng.int(turn) : 2 * rng.int(turn) + 1
+      if (contents[m].trim() === "") m = m % 2 === 0 ? m + 1 : m
+      let spans = perMessage.get(m)
+      if (spans === undefined) {
+        spans = []
+        perMessage.set(m, spans)
+      }
+      contents[m] = plant(rng, contents[m], spans)
+    }
+    const out: Array<PiiSpan> = []
+    for (const m of [...perMessage.keys()].sort((a, b) => a - b)) {
+      for (const s of perMessage.get(m)!.sort((a, b) => a.start - b.start)) {
+        out.push(
+          s.valid === undefined
+            ? { conversation_id, turn: m, type: s.type, subtype: s.subtype, start: s.start, end: s.end, value: s.value }
+            : { conversation_id, turn: m, type: s.type, subtype: s.subtype, start: s.start, end: s.end, value: s.value, valid: s.valid }
+        )
+      }
+    }
+    pii = out
+  }
+
+  // Which messages the moderation flags: the first user turn usually, later ones sometimes.
+  const conversation: Array<Message> = new Array(contents.length)
+  const openai_moderation: Array<ModerationResult> = new Array(contents.length)
+  let anyFlagged = false
+  for (let m = 0; m < contents.length; m++) {
+    const user = m % 2 === 0
+    conversation[m] = { content: contents[m], role: user ? "user" : "assistant" }
+    let f = 0
+    if (flags !== 0) {
+      const p = m === 0 ? 0.85 : user ? 0.5 : 0.15
+      if (rng.chance(p) || (!anyFlagged && m === contents.length - 1)) f = flags
+    }
+    if (f !== 0) anyFlagged = true
+    openai_moderation[m] = moderation(rng, f)
+  }
+
+  return {
+    record: { conversation_id, model, conversation, turn, language: bank.language, openai_moderation, redacted },
+    pii,
+    template: templateName
+  }
+}
