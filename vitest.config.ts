@@ -18,6 +18,7 @@ const project = (name: string) => ({
 
 export default defineConfig({
   test: {
+    poolOptions: { forks: { execArgv: ["--conditions=@synthline/source"] } },
     projects: [project("core"), project("cli")]
   }
 })

@@ -182,11 +182,13 @@ export const command = Command.make("synthline").pipe(
   Command.withSubcommands([run, validate, plan, stages, schema, merge, sample])
 )
 
-/** Runs the CLI on `argv` (without node and script). */
-export const cli: (
+const runCommand = Command.run(command, { name: "synthline", version })
+
+/** Runs the CLI on the user's arguments (`argv` without node and the script). */
+export const cli = (
   argv: ReadonlyArray<string>
-) => Effect.Effect<void, unknown, FileSystem.FileSystem | Path.Path | Terminal.Terminal> =
-  Command.run(command, { name: "synthline", version })
+): Effect.Effect<void, unknown, FileSystem.FileSystem | Path.Path | Terminal.Terminal> =>
+  runCommand(["node", "synthline", ...argv])
 
 /** Prints an error the way users see it and returns the exit code. */
 export const report = (error: unknown): Effect.Effect<number> =>

@@ -39,57 +39,57 @@ const readRows = (dir: string): Array<Record<string, unknown>> =>
     )
 
 describe("synthline CLI", () => {
-  it("prints help with every command and exits 0", () => {
-    const r = synthline(["--help"])
+  it("prints help with every command and exits 0", async () => {
+    const r = await synthline(["--help"])
     expect(r.code).toBe(0)
     for (const c of ["run", "validate", "plan", "stages", "schema", "merge", "sample"]) expect(r.stdout).toContain(c)
   })
 
-  it("generates sample data in the LMSYS layout", () => {
-    const r = synthline(["sample", "--rows", "12000", "--shards", "2", "--seed", "5", "--row-group-rows", "1000", "--out", data])
+  it("generates sample data in the LMSYS layout", async () => {
+    const r = await synthline(["sample", "--rows", "12000", "--shards", "2", "--seed", "5", "--row-group-rows", "1000", "--out", data])
     expect(r.stderr).toBe("")
     expect(r.code).toBe(0)
     expect(readdirSync(join(data, "data")).sort()).toEqual(["train-00000-of-00002.parquet", "train-00001-of-00002.parquet"])
     expect(existsSync(join(data, "pii_truth.jsonl"))).toBe(true)
   })
 
-  it("validate: exit 2 with file:line:column and a suggestion for a typo", () => {
+  it("validate: exit 2 with file:line:column and a suggestion for a typo", async () => {
     const file = pipelineFile("typo", "out-typo")
     writeFileSync(file, readFileSync(file, "utf8").replace("core/first-turn", "core/frist-turn"))
-    const r = synthline(["validate", file])
+    const r = await synthline(["validate", file])
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/typo\.pipeline\.yaml:7:10: stage core\/frist-turn: unknown stage core\/frist-turn — did you mean core\/first-turn\?/)
-    const ok = synthline(["validate", pipelineFile("ok", "out-ok")])
+    const ok = await synthline(["validate", pipelineFile("ok", "out-ok")])
     expect(ok.code).toBe(0)
     expect(ok.stdout).toContain("valid")
   })
 
-  it("plan shows the chain and fails on unmet requires", () => {
-    const ok = synthline(["plan", pipelineFile("plan", "out-plan")])
+  it("plan shows the chain and fails on unmet requires", async () => {
+    const ok = await synthline(["plan", pipelineFile("plan", "out-plan")])
     expect(ok.code).toBe(0)
-    expect(ok.stdout).toMatch(/core\/dedup\s+requires \[conversation\.0\.content\] provides \[duplicate_user_instruction\]/)
+    expect(ok.stdout).toMatch(/core\/dedup\s+requires \[conversation_id, conversation\.0\.content\] provides \[duplicate_user_instruction\]/)
     const bad = pipelineFile("plan-bad", "out-plan-bad", "  - use: core/dedup\n    field: translated_conversation.0.content\n")
-    const r = synthline(["plan", bad])
+    const r = await synthline(["plan", bad])
     expect(r.code).toBe(2)
     expect(r.stderr).toContain("requires field translated_conversation.0.content")
   })
 
-  it("stages --json lists every core stage with options, and schema is a JSON Schema", () => {
-    const r = synthline(["stages", "--json"])
+  it("stages --json lists every core stage with options, and schema is a JSON Schema", async () => {
+    const r = await synthline(["stages", "--json"])
     expect(r.code).toBe(0)
     const stages: Array<{ id: string; options: Array<{ name: string }> }> = JSON.parse(r.stdout)
     expect(stages.map((s) => s.id)).toEqual(
       expect.arrayContaining(["core/select", "core/first-turn", "core/dedup", "core/limit", "core/sample", "core/fields"])
     )
     expect(stages.find((s) => s.id === "core/dedup")!.options.map((o) => o.name)).toEqual(expect.arrayContaining(["field", "output", "drop"]))
-    const schema = JSON.parse(synthline(["schema"]).stdout)
+    const schema = JSON.parse((await synthline(["schema"])).stdout)
     expect(schema.required).toEqual(["name", "source", "stages", "sink"])
     expect(JSON.stringify(schema)).toContain("core/select")
   })
 
-  it("run writes output, manifest with checksums, and a rerun is a no-op", () => {
+  it("run writes output, manifest with checksums, and a rerun is a no-op", async () => {
     const file = pipelineFile("run", "out-run")
-    const r = synthline(["run", file])
+    const r = await synthline(["run", file])
     expect(r.code).toBe(0)
     const out = join(work, "out-run")
     const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"))
@@ -104,26 +104,26 @@ describe("synthline CLI", () => {
     expect(select.dropped.language).toBe(12000 - select.rows_out)
     const files = tree(out)
     for (const f of manifest.outputs.main.files) expect(files[f.path]).toBe(f.sha256)
-    const again = synthline(["run", file])
+    const again = await synthline(["run", file])
     expect(again.code).toBe(0)
     expect(again.stderr).toContain("already complete")
   })
 
-  it("the union of --shard 0/3..2/3 equals the unsharded output, and merge joins the manifests", () => {
+  it("the union of --shard 0/3..2/3 equals the unsharded output, and merge joins the manifests", async () => {
     const whole = readRows(join(work, "out-run")).map((r) => JSON.stringify(r))
     const file = pipelineFile("sharded", "out-sharded")
     // dedup is stateful; drop it so shards are comparable row by row.
     writeFileSync(file, readFileSync(file, "utf8").replace(/  - use: core\/dedup\n    output: duplicate_user_instruction\n/, ""))
     const unsharded = pipelineFile("unsharded", "out-unsharded")
     writeFileSync(unsharded, readFileSync(file, "utf8").replace("out-sharded", "out-unsharded"))
-    expect(synthline(["run", unsharded]).code).toBe(0)
-    for (const i of [0, 1, 2]) expect(synthline(["run", file, "--shard", `${i}/3`]).code).toBe(0)
+    expect((await synthline(["run", unsharded])).code).toBe(0)
+    for (const i of [0, 1, 2]) expect((await synthline(["run", file, "--shard", `${i}/3`])).code).toBe(0)
     const union = readRows(join(work, "out-sharded")).map((r) => JSON.stringify(r)).sort()
     const reference = readRows(join(work, "out-unsharded")).map((r) => JSON.stringify(r)).sort()
     expect(union.length).toBe(reference.length)
     expect(union).toEqual(reference)
     expect(whole.length).toBe(reference.length)
-    const m = synthline(["merge", join(work, "out-sharded")])
+    const m = await synthline(["merge", join(work, "out-sharded")])
     expect(m.code).toBe(0)
     const merged = JSON.parse(readFileSync(join(work, "out-sharded", "manifest.json"), "utf8"))
     expect(merged.source.rows_read).toBe(12000)
@@ -131,9 +131,9 @@ describe("synthline CLI", () => {
     expect(merged.merged_from).toHaveLength(3)
   })
 
-  it("SLURM_ARRAY_TASK_ID selects the shard like --shard", () => {
+  it("SLURM_ARRAY_TASK_ID selects the shard like --shard", async () => {
     const file = pipelineFile("slurm", "out-slurm")
-    const r = synthline(["run", file], { SLURM_ARRAY_TASK_ID: "1", SLURM_ARRAY_TASK_COUNT: "3" })
+    const r = await synthline(["run", file], { SLURM_ARRAY_TASK_ID: "1", SLURM_ARRAY_TASK_COUNT: "3" })
     expect(r.code).toBe(0)
     expect(existsSync(join(work, "out-slurm", "manifest-00001-of-00003.json"))).toBe(true)
   })
@@ -160,7 +160,7 @@ describe("synthline CLI", () => {
       await exited
       expect(existsSync(join(out, "manifest.json"))).toBe(false)
     }
-    const r = synthline(["run", file])
+    const r = await synthline(["run", file])
     expect(r.code).toBe(0)
     expect(r.stderr).toContain("resuming")
     expect(tree(out)).toEqual(reference)
@@ -170,16 +170,16 @@ describe("synthline CLI", () => {
     expect(m.resumed).toBe(true)
   }, 120_000)
 
-  it("a different pipeline into the same sink folder is refused; --fresh starts over", () => {
+  it("a different pipeline into the same sink folder is refused; --fresh starts over", async () => {
     const file = pipelineFile("run", "out-run")
     writeFileSync(file, readFileSync(file, "utf8").replace("seed: 3", "seed: 4"))
-    const r = synthline(["run", file])
+    const r = await synthline(["run", file])
     expect(r.code).toBe(2)
     expect(r.stderr).toContain("holds a run of a different pipeline")
-    expect(synthline(["run", file, "--fresh"]).code).toBe(0)
+    expect((await synthline(["run", file, "--fresh"])).code).toBe(0)
   })
 
-  it("bad input: rejects with file and line, exit 1 past --max-errors, 0 within", () => {
+  it("bad input: rejects with file and line, exit 1 past --max-errors, 0 within", async () => {
     const dir = join(work, "bad")
     const lines = readRows(join(work, "out-run")).slice(0, 5).map((r) => JSON.stringify(r))
     const input = [lines[0], "{not json", lines[1], JSON.stringify({ ...JSON.parse(lines[2]!), turn: "two" }), lines[3]].join("\n")
@@ -187,10 +187,10 @@ describe("synthline CLI", () => {
     writeFileSync(join(dir, "in.jsonl"), `${input}\n`)
     const file = join(work, "bad.pipeline.yaml")
     writeFileSync(file, `name: bad\nsource: { type: jsonl, path: bad/in.jsonl }\nstages: []\nsink: { type: jsonl, path: out-bad, compression: none }\n`)
-    const strict = synthline(["run", file])
+    const strict = await synthline(["run", file])
     expect(strict.code).toBe(1)
     expect(strict.stderr).toContain("more than --max-errors 0")
-    const lenient = synthline(["run", file, "--fresh", "--max-errors", "5"])
+    const lenient = await synthline(["run", file, "--fresh", "--max-errors", "5"])
     expect(lenient.code).toBe(0)
     const rejects = readdirSync(join(work, "out-bad/rejects"))
       .flatMap((f) => readFileSync(join(work, "out-bad/rejects", f), "utf8").split("\n"))
@@ -203,8 +203,8 @@ describe("synthline CLI", () => {
     expect(rejects[1].error).toMatch(/turn/)
   })
 
-  it("the quickstart example validates from the repo", () => {
-    const r = synthline(["validate", join(repoRoot, "examples/quickstart.pipeline.yaml")])
+  it("the quickstart example validates from the repo", async () => {
+    const r = await synthline(["validate", join(repoRoot, "examples/quickstart.pipeline.yaml")])
     expect(r.code).toBe(0)
   })
 })

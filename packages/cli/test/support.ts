@@ -1,5 +1,5 @@
 /** Test support: runs the real CLI from source as a separate process. */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { join, relative } from "node:path"
@@ -13,11 +13,22 @@ export const cliArgs = (args: ReadonlyArray<string>): [string, Array<string>] =>
   ["--import", "tsx", "--conditions=@synthline/source", bin, ...args]
 ]
 
-/** Runs the CLI to completion. */
-export const synthline = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+/** What a finished CLI process printed and returned. */
+export interface CliResult {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the CLI to completion (asynchronously, so the test worker stays responsive). */
+export const synthline = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Promise<CliResult> => {
   const [cmd, argv] = cliArgs(args)
-  const r = spawnSync(cmd, argv, { cwd: repoRoot, encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 })
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+  const child = spawn(cmd, argv, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })))
 }
 
 /** Starts the CLI and returns the process. */

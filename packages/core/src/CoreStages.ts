@@ -6,7 +6,7 @@
  */
 import { Chunk, Effect, Schema, Stream } from "effect"
 import { StageError } from "./Errors.js"
-import { digest, seededUnit } from "./internal/hash.js"
+import { FirstSeen, seededUnit } from "./internal/hash.js"
 import { getPath, origin, parsePath, type Row, withOrigin } from "./Row.js"
 import { type AnyStage, make, mapChunks, type Stage, type StageContext } from "./Stage.js"
 
@@ -117,7 +117,12 @@ export const select: Stage<SelectConfig, Row, Row, never, SelectOptions> = make(
   id: "core/select",
   description: "Keep rows by language, model, number of turns and redacted flag.",
   config: SelectConfigSchema,
-  requires: ["conversation_id", "language", "model", "turn", "redacted"],
+  requires: (config) => [
+    ...(config.languages !== undefined ? ["language"] : []),
+    ...(config.models !== undefined ? ["model"] : []),
+    ...(config.min_turns !== undefined || config.max_turns !== undefined ? ["turn"] : []),
+    ...(config.redacted !== undefined ? ["redacted"] : [])
+  ],
   provides: [],
   make: (config, ctx) => {
     const languages = config.languages && new Set(config.languages.map((l) => l.toLowerCase()))
@@ -298,19 +303,20 @@ const DEDUP_ENTRY = /^[0-9a-f]{32}\t/
  * The first occurrence gets `null` in `output`, later ones the first occurrence's
  * `conversation_id`; with `drop: true` later ones are dropped (`duplicate`). Rows whose
  * field is missing, null or empty after normalization get `null` and are not remembered.
- * Memory holds one 128-bit hash and one conversation_id per distinct text. Journal entry per
+ * Memory holds one 128-bit hash (in typed arrays) and one conversation_id per distinct text,
+ * so a million distinct texts cost about 50 MB plus their ids. Journal entry per
  * first occurrence: `<32 hex digits of the hash>\t<conversation_id, \ \n \r escaped>`.
  */
 export const dedup: Stage<DedupConfig, Row, Row, never, DedupOptions> = make({
   id: "core/dedup",
   description: "Mark (or drop) rows whose text was already seen, with the conversation_id of its first occurrence.",
   config: DedupConfigSchema,
-  requires: ["conversation_id"],
+  requires: (config) => ["conversation_id", config.field],
   provides: (config) => (config.drop ? [] : [config.output]),
   stateful: true,
   make: (config, ctx) =>
     Effect.gen(function* () {
-      const first = new Map<string, string>()
+      const first = new FirstSeen()
       const recovered = ctx.journal.recovered
       for (let i = 0; i < recovered.length; i++) {
         const entry = recovered[i]!
@@ -320,8 +326,7 @@ export const dedup: Stage<DedupConfig, Row, Row, never, DedupOptions> = make({
             reason: `journal entry ${i + 1} is not "<hash>\\t<conversation_id>": ${JSON.stringify(entry.slice(0, 80))}`
           })
         }
-        const key = entry.slice(0, 32)
-        if (!first.has(key)) first.set(key, unescapeLine(entry.slice(33)))
+        first.firstOrSetDigest(entry.slice(0, 32), unescapeLine(entry.slice(33)))
       }
       const keys = parsePath(config.field)
       const normalize = config.normalize === "exact" ? (s: string) => s : normalizeText
@@ -336,11 +341,9 @@ export const dedup: Stage<DedupConfig, Row, Row, never, DedupOptions> = make({
         if (typeof value !== "string") return rejectField(ctx, row, config.field, "a string")
         const text = normalize(value)
         if (text.length === 0) return unmarked(row)
-        const key = digest(text)
-        const firstId = first.get(key)
+        const firstId = first.firstOrSet(text, id)
         if (firstId === undefined) {
-          first.set(key, id)
-          ctx.journal.append(`${key}\t${escapeLine(id)}`)
+          ctx.journal.append(`${first.lastDigest()}\t${escapeLine(id)}`)
           return unmarked(row)
         }
         if (dropDuplicates) return void ctx.drop(row, "duplicate")

@@ -16,7 +16,7 @@ import * as Registry from "./Registry.js"
 import type { Row } from "./Row.js"
 import type { AnySink, SinkBaseConfig, SinkDefinition } from "./Sink.js"
 import type { AnySource, SourceDefinition } from "./Source.js"
-import type { AnyStage, Stage } from "./Stage.js"
+import { type AnyStage, providedFields, requiredFields, type Stage } from "./Stage.js"
 
 /** One stage as used in a pipeline. */
 export interface StageUse {
@@ -419,9 +419,10 @@ export const plan = (pipeline: ResolvedPipeline): Plan => {
   const steps: Array<PlanStep> = []
   const issues: Array<PlanIssue> = []
   for (const use of pipeline.stages) {
-    const provides = typeof use.stage.provides === "function" ? use.stage.provides(use.config) : use.stage.provides
+    const provides = providedFields(use.stage, use.config)
+    const requires = requiredFields(use.stage, use.config)
     const removes = use.stage.removes?.(use.config) ?? []
-    for (const req of use.stage.requires) {
+    for (const req of requires) {
       const top = req.split(".")[0]!
       if (!available.has(top)) {
         issues.push({
@@ -433,7 +434,7 @@ export const plan = (pipeline: ResolvedPipeline): Plan => {
     }
     for (const f of removes) available.delete(f)
     for (const f of provides) available.add(f)
-    steps.push({ instanceId: use.instanceId, requires: use.stage.requires, provides, removes, route: use.route })
+    steps.push({ instanceId: use.instanceId, requires, provides, removes, route: use.route })
   }
   return { steps, issues, fingerprint: pipeline.fingerprint }
 }

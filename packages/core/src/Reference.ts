@@ -24,7 +24,7 @@ export interface StageInfo {
   readonly id: string
   readonly plugin: string
   readonly description: string
-  readonly requires: ReadonlyArray<string>
+  readonly requires: ReadonlyArray<string> | "depends on options"
   readonly provides: ReadonlyArray<string> | "depends on options"
   readonly stateful: boolean
   readonly options: ReadonlyArray<OptionInfo>
@@ -80,7 +80,7 @@ export const stages = (registry: Registry): ReadonlyArray<StageInfo> =>
     id: s.id,
     plugin: pluginOf(s),
     description: s.description,
-    requires: s.requires,
+    requires: typeof s.requires === "function" ? "depends on options" : s.requires,
     provides: typeof s.provides === "function" ? "depends on options" : s.provides,
     stateful: s.stateful === true,
     options: optionsOf(s.config)

@@ -7,7 +7,7 @@
  */
 import { FileSystem, Path } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Data, Effect, Stream } from "effect"
+import { Data, Effect, Fiber, Stream } from "effect"
 import type { LmsysRecord } from "./Record.js"
 import { LmsysParquetWriter } from "./internal/sample/parquet.js"
 import { Rng } from "./internal/sample/prng.js"
@@ -185,7 +185,29 @@ class Counts {
 const histogram = (m: ReadonlyMap<string, number>): Record<string, number> =>
   Object.fromEntries([...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)))
 
-const utf8 = new TextEncoder()
+/** JSON lines encoded to UTF-8 as they come, so the strings die young; drained with `take`. */
+class Lines {
+  private buf: Buffer = Buffer.allocUnsafe(1 << 20)
+  length = 0
+
+  add(line: string): void {
+    const need = this.length + 3 * line.length + 1
+    if (need > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2))
+      this.buf.copy(next, 0, 0, this.length)
+      this.buf = next
+    }
+    this.length += this.buf.write(line, this.length, "utf8")
+    this.buf[this.length++] = 10
+  }
+
+  /** The bytes added since the last call; valid until the next `add`. */
+  take(): Uint8Array {
+    const out = this.buf.subarray(0, this.length)
+    this.length = 0
+    return out
+  }
+}
 
 /**
  * Generates `rows` LMSYS-Chat-1M-shaped conversations into `out`: `data/train-*.{parquet,jsonl}`,
@@ -222,33 +244,34 @@ export const generate = (
             Effect.gen(function* () {
               const handle = yield* fs.open(tmp, { flag: "w" }).pipe(Effect.mapError(platform(tmp)))
               const write = (b: Uint8Array) => handle.writeAll(b).pipe(Effect.mapError(platform(tmp)))
-              const parquet = format === "parquet" ? yield* encode(tmp, () => new LmsysParquetWriter()) : undefined
+              const parquet = format === "parquet" ? new LmsysParquetWriter() : undefined
+              const lines = new Lines()
+              const piiLines = new Lines()
               let written = 0
+              // The previous row group is written while the next one is generated.
+              let inflight: Fiber.RuntimeFiber<void, SampleError> | undefined
               for (let g = start; g < end; g += groupRows) {
                 const n = Math.min(groupRows, end - g)
-                const batch: Array<LmsysRecord> = new Array(n)
-                let pii = ""
-                for (let i = 0; i < n; i++) {
-                  const r = generateRow(seed, g + i, rng)
-                  counts.add(r)
-                  batch[i] = r.record
-                  for (const span of r.pii) pii += `${JSON.stringify(span)}\n`
-                }
-                let chunk: Uint8Array
-                if (parquet !== undefined) {
-                  chunk = yield* encode(tmp, () => {
-                    parquet.write(batch)
-                    return parquet.take()
-                  })
-                } else {
-                  let lines = ""
-                  for (const rec of batch) lines += `${JSON.stringify(rec)}\n`
-                  chunk = utf8.encode(lines)
-                }
+                const [chunk, pii] = yield* encode(tmp, () => {
+                  for (let i = 0; i < n; i++) {
+                    const r = generateRow(seed, g + i, rng)
+                    counts.add(r)
+                    if (parquet !== undefined) parquet.append(r.record)
+                    else lines.add(JSON.stringify(r.record))
+                    for (const span of r.pii) piiLines.add(JSON.stringify(span))
+                  }
+                  if (parquet !== undefined) parquet.endRowGroup()
+                  // Copies: the encoders reuse their buffers while these are being written.
+                  return [new Uint8Array(parquet !== undefined ? parquet.take() : lines.take()), new Uint8Array(piiLines.take())] as const
+                })
                 written += chunk.length
-                yield* write(chunk)
-                if (pii.length > 0) yield* piiOut.writeAll(utf8.encode(pii)).pipe(Effect.mapError(platform(piiTmp)))
+                if (inflight !== undefined) yield* Fiber.join(inflight)
+                inflight = yield* Effect.fork(
+                  Effect.zipRight(write(chunk), pii.length > 0 ? piiOut.writeAll(pii).pipe(Effect.mapError(platform(piiTmp))) : Effect.void)
+                )
+                yield* Effect.yieldNow()
               }
+              if (inflight !== undefined) yield* Fiber.join(inflight)
               if (parquet !== undefined) {
                 const footer = yield* encode(tmp, () => {
                   parquet.finish()

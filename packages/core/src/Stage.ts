@@ -50,8 +50,8 @@ export interface Stage<
   readonly description: string
   /** Decodes the options written in a pipeline file (`ConfigInput`) into the stage's `Config`. */
   readonly config: Schema.Schema<Config, ConfigInput>
-  /** Dotted field paths the stage reads; `synthline plan` checks them against earlier `provides`. */
-  readonly requires: ReadonlyArray<string>
+  /** Dotted field paths the stage reads (may depend on the config); `synthline plan` checks them against earlier `provides`. */
+  readonly requires: ReadonlyArray<string> | ((config: Config) => ReadonlyArray<string>)
   /** Field names the stage adds or rewrites. May depend on the config. */
   readonly provides: ReadonlyArray<string> | ((config: Config) => ReadonlyArray<string>)
   /** Fields the stage removes, given its config (e.g. `core/fields`). */
@@ -69,6 +69,10 @@ export type AnyStage = Stage<any, any, any, any, any>
 export const make = <Config, In extends Row = Row, Out extends Row = Row, R = never, ConfigInput = Config>(
   stage: Stage<Config, In, Out, R, ConfigInput>
 ): Stage<Config, In, Out, R, ConfigInput> => stage
+
+/** The fields a stage requires under a given config. */
+export const requiredFields = (stage: AnyStage, config: unknown): ReadonlyArray<string> =>
+  typeof stage.requires === "function" ? stage.requires(config) : stage.requires
 
 /** The fields a stage provides under a given config. */
 export const providedFields = (stage: AnyStage, config: unknown): ReadonlyArray<string> =>

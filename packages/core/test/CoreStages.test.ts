@@ -436,6 +436,17 @@ describe("core/dedup", () => {
       expect(wholeDrop.droppedByReason.duplicate).toBeGreaterThan(100)
     }))
 
+  it.effect("resumes exactly with thousands of distinct texts", () =>
+    Effect.gen(function* () {
+      const rows = Array.from({ length: 6000 }, (_, i) => asking(hex32(i), `Question ${i % 2500}${i % 2 ? "" : "  "}`))
+      const whole = yield* runStage(CoreStages.dedup, {}, rows)
+      expect(whole.journal).toHaveLength(2500)
+      expect(whole.rows[5999]!.duplicate_of).toBe(hex32(999))
+      const parts = yield* runInParts(CoreStages.dedup, {}, splitAt(rows, 1000, 2600, 4000))
+      expect(parts.rows).toEqual(whole.rows)
+      expect(parts.journal).toEqual(whole.journal)
+    }))
+
   it.effect("restores conversation_ids with tabs, newlines and backslashes from the journal", () =>
     Effect.gen(function* () {
       const odd = "id\twith\nnew\\line\r"

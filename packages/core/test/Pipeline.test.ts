@@ -81,7 +81,7 @@ describe("Pipeline.decode", () => {
 
   it.effect("interpolates ${VAR} and ${VAR:-default}, and names an unset variable", () =>
     Effect.gen(function* () {
-      const text = valid.replace('path: "data/*.jsonl"', 'path: "${DATA}/*.jsonl"').replace("path: out", "path: ${OUT:-fallback}")
+      const text = valid.replace('path: "data/*.jsonl"', 'path: "${DATA}/*.jsonl"').replace("path: out", "path: \"${OUT:-fallback}\"")
       const ok = yield* decode(text, { DATA: "/srv/lmsys" })
       expect(Either.isRight(ok)).toBe(true)
       if (Either.isRight(ok)) {

@@ -141,3 +141,89 @@ export const unit = (text: string, seed = 0): number => {
 export const seededUnit = (seed: number, stageId: string, conversationId: string, index = 0): number =>
   // Seed, stage id and index never contain U+001F, so the concatenation is unambiguous.
   unit(`${seed}\u001f${stageId}\u001f${conversationId}\u001f${index}`)
+
+/**
+ * A map from 128-bit text hashes to string values, in typed arrays (open addressing, linear
+ * probing, load ≤ 1/2): 48 to 90 bytes per entry (about 50 MB for a million) plus the values
+ * themselves, against ~130 bytes for a `Map` keyed by hex strings. Used by `core/dedup` to remember first occurrences.
+ */
+export class FirstSeen {
+  private keys = new Uint32Array(4 * 1024)
+  /** Index + 1 into `values`; 0 marks an empty slot. */
+  private slots = new Int32Array(1024)
+  private values: Array<string> = []
+  private mask = 1023
+  private readonly last = new Uint32Array(4)
+
+  /** Number of distinct hashes stored. */
+  get size(): number {
+    return this.values.length
+  }
+
+  /** The value stored for the hash of `text`, or else stores `value` and returns undefined. */
+  firstOrSet(text: string, value: string): string | undefined {
+    murmur128(text, 0)
+    this.last.set(out)
+    return this.firstOrSetWords(out[0]!, out[1]!, out[2]!, out[3]!, value)
+  }
+
+  /** Like {@link firstOrSet} for a hash given as 32 hex digits (as {@link digest} writes it). */
+  firstOrSetDigest(hex: string, value: string): string | undefined {
+    return this.firstOrSetWords(
+      Number.parseInt(hex.slice(0, 8), 16),
+      Number.parseInt(hex.slice(8, 16), 16),
+      Number.parseInt(hex.slice(16, 24), 16),
+      Number.parseInt(hex.slice(24, 32), 16),
+      value
+    )
+  }
+
+  /** The hash of the last text given to {@link firstOrSet}, as 32 hex digits (equal to `digest(text)`). */
+  lastDigest(): string {
+    return hex8(this.last[0]!) + hex8(this.last[1]!) + hex8(this.last[2]!) + hex8(this.last[3]!)
+  }
+
+  private firstOrSetWords(h1: number, h2: number, h3: number, h4: number, value: string): string | undefined {
+    const i = this.find(this.keys, this.slots, this.mask, h1, h2, h3, h4)
+    const at = this.slots[i]!
+    if (at !== 0) return this.values[at - 1]
+    this.values.push(value)
+    this.slots[i] = this.values.length
+    this.keys[i * 4] = h1
+    this.keys[i * 4 + 1] = h2
+    this.keys[i * 4 + 2] = h3
+    this.keys[i * 4 + 3] = h4
+    if (this.values.length * 2 > this.slots.length) this.grow()
+    return undefined
+  }
+
+  /** The slot holding the hash, or the empty slot where it belongs. */
+  private find(keys: Uint32Array, slots: Int32Array, mask: number, h1: number, h2: number, h3: number, h4: number): number {
+    let i = h1 & mask
+    for (;;) {
+      if (slots[i] === 0) return i
+      const k = i * 4
+      if (keys[k] === h1 && keys[k + 1] === h2 && keys[k + 2] === h3 && keys[k + 3] === h4) return i
+      i = (i + 1) & mask
+    }
+  }
+
+  private grow(): void {
+    const capacity = this.slots.length * 2
+    const keys = new Uint32Array(4 * capacity)
+    const slots = new Int32Array(capacity)
+    const mask = capacity - 1
+    for (let j = 0; j < this.slots.length; j++) {
+      const at = this.slots[j]!
+      if (at === 0) continue
+      const k = j * 4
+      const h1 = this.keys[k]!
+      const i = this.find(keys, slots, mask, h1, this.keys[k + 1]!, this.keys[k + 2]!, this.keys[k + 3]!)
+      slots[i] = at
+      keys.set(this.keys.subarray(k, k + 4), i * 4)
+    }
+    this.keys = keys
+    this.slots = slots
+    this.mask = mask
+  }
+}

@@ -3,7 +3,7 @@
  * (extra fields allowed). The check is a compiled `Schema.is`; the readable message naming the
  * field path (`conversation[0].content: expected string, got number`) is built only on failure.
  */
-import { Array as Arr, Either, ParseResult, Schema, type SchemaAST } from "effect"
+import { Either, ParseResult, Schema, type SchemaAST } from "effect"
 import { LmsysRecord } from "../../Record.js"
 
 /** Returns `undefined` when the row is fine, else why it is not. */
@@ -43,8 +43,10 @@ const expected = (ast: SchemaAST.AST): string => {
   }
 }
 
+const isList = (x: unknown): x is ReadonlyArray<unknown> => Array.isArray(x)
+
 const first = (issues: ParseResult.SingleOrNonEmpty<ParseResult.ParseIssue>): ParseResult.ParseIssue =>
-  Arr.isArray(issues) ? issues[0] : issues
+  isList(issues) ? issues[0] : issues
 
 /** Renders the first leaf of a parse issue as `path: expected X, got Y`. */
 export const describeIssue = (issue: ParseResult.ParseIssue): string => {
@@ -54,7 +56,7 @@ export const describeIssue = (issue: ParseResult.ParseIssue): string => {
     switch (cur._tag) {
       case "Pointer": {
         const p = cur.path
-        if (Arr.isArray(p)) path.push(...p)
+        if (isList(p)) path.push(...p)
         else path.push(p)
         cur = cur.issue
         continue
@@ -79,12 +81,10 @@ export const describeIssue = (issue: ParseResult.ParseIssue): string => {
   }
 }
 
-/** A compiled check of rows against a struct schema; `fields` restricts it to those top-level fields. */
-const structCheck = <F extends Schema.Struct.Fields>(schema: Schema.Struct<F>, fields?: ReadonlyArray<string>): RowCheck => {
-  const picked: Schema.Schema.AnyNoContext =
-    fields === undefined ? schema : Schema.Struct(pick(schema.fields, fields))
-  const is = Schema.is(picked)
-  const validate = ParseResult.validateEither(picked)
+/** A compiled check of rows against a schema. */
+const compile = <A, I>(schema: Schema.Schema<A, I, never>): RowCheck => {
+  const is = Schema.is(schema)
+  const validate = ParseResult.validateEither(schema)
   return (row) => {
     if (is(row)) return undefined
     const result = validate(row, { errors: "first", onExcessProperty: "ignore" })
@@ -92,8 +92,11 @@ const structCheck = <F extends Schema.Struct.Fields>(schema: Schema.Struct<F>, f
   }
 }
 
-const pick = (fields: Schema.Struct.Fields, keep: ReadonlyArray<string>): Schema.Struct.Fields => {
-  const out: { [key: string]: Schema.Struct.Fields[string] } = {}
+type LmsysFields = typeof LmsysRecord.fields
+
+const pick = (keep: ReadonlyArray<string>): { [key: string]: LmsysFields[keyof LmsysFields] } => {
+  const out: { [key: string]: LmsysFields[keyof LmsysFields] } = {}
+  const fields: { readonly [key: string]: LmsysFields[keyof LmsysFields] } = LmsysRecord.fields
   for (const k of keep) {
     const f = fields[k]
     if (f !== undefined) out[k] = f
@@ -101,11 +104,11 @@ const pick = (fields: Schema.Struct.Fields, keep: ReadonlyArray<string>): Schema
   return out
 }
 
-const fullLmsys: RowCheck = structCheck(LmsysRecord)
+const fullLmsys: RowCheck = compile(LmsysRecord)
 
 /** The row check for a `validate` option; `fields` (top-level names) limits an `lmsys` check to a projection. */
 export const rowCheck = (mode: ValidateMode, fields?: ReadonlyArray<string>): RowCheck | undefined =>
-  mode === "none" ? undefined : fields === undefined ? fullLmsys : structCheck(LmsysRecord, fields)
+  mode === "none" ? undefined : fields === undefined ? fullLmsys : compile(Schema.Struct(pick(fields)))
 
 /** The reject message for a row failing the LMSYS check. */
 export const lmsysMismatch = (detail: string): string => `does not match the LMSYS-Chat-1M record: ${detail}`

@@ -561,7 +561,7 @@ export const codeBlocks: ReadonlyArray<string> = [
   "```python\ndef reverse_list(head):\n    prev = None\n    while head:\n        head.next, prev, head = prev, head, head.next\n    return prev\n```",
   "```sql\nSELECT MAX(salary) AS second_highest\nFROM employees\nWHERE salary < (SELECT MAX(salary) FROM employees);\n```",
   "```css\n.container {\n  display: flex;\n  justify-content: center;\n  align-items: center;\n}\n```",
-  "```bash\nfor f in *.txt; do\n  mv \"$f\" \"${f%.txt}.md\"\ndone\n```",
+  "```bash\nfor f in *.txt; do\n  mv \"$f\" \"$(basename \"$f\" .txt).md\"\ndone\n```",
   "```javascript\nconst debounce = (fn, ms) => {\n  let t;\n  return (...args) => {\n    clearTimeout(t);\n    t = setTimeout(() => fn(...args), ms);\n  };\n};\n```",
   "```python\nimport pandas as pd\n\ndf = pd.read_csv(\"data.csv\")\nprint(df.groupby(\"category\")[\"price\"].mean())\n```"
 ]

@@ -300,12 +300,12 @@ const jwt = (rng: Rng): string => {
 }
 
 const apiKeys: ReadonlyArray<readonly [string, (rng: Rng) => string]> = [
-  ["aws", (rng) => `AKIA${rng.chars(UPPER + "234567", 16)}`],
-  ["openai", (rng) => (rng.chance(0.6) ? `sk-${rng.chars(ALNUM, 48)}` : `sk-proj-${rng.chars(ALNUM + "-_", 64)}`)],
+  ["aws", (rng) => `AKIA${rng.chars(`${UPPER}234567`, 16)}`],
+  ["openai", (rng) => (rng.chance(0.6) ? `sk-${rng.chars(ALNUM, 48)}` : `sk-proj-${rng.chars(`${ALNUM}-_`, 64)}`)],
   ["github", (rng) => `ghp_${rng.chars(ALNUM, 36)}`],
   ["slack", (rng) => `xoxb-${rng.digits(12)}-${rng.digits(13)}-${rng.chars(ALNUM, 24)}`],
   ["stripe", (rng) => `sk_live_${rng.chars(ALNUM, 24)}`],
-  ["google", (rng) => `AIza${rng.chars(ALNUM + "-_", 35)}`],
+  ["google", (rng) => `AIza${rng.chars(`${ALNUM}-_`, 35)}`],
   ["jwt", jwt]
 ]
 

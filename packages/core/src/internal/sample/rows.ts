@@ -18,9 +18,9 @@ const STREAM_POOL = 1000
 const FLAGGED_RATE = 0.04
 const PII_RATE = 0.035
 const REDACTED_RATE = 0.1
-const DUPLICATE_RATE = 0.05
+const DUPLICATE_RATE = 0.04
 const EMPTY_USER_RATE = 0.005
-const HUGE_RATE = 0.0005
+const HUGE_RATE = 0.0006
 const LOOP_RATE = 0.002
 const POOL_SIZE = 3000
 
@@ -49,29 +49,65 @@ const hex32 = (rng: Rng): string => {
   return s
 }
 
-const fillTopic = (s: string, topic: string): string => (s.includes("{topic}") ? s.replaceAll("{topic}", topic) : s)
+/** Phrases split at `{topic}`, computed once per phrase. */
+const splitPhrases = new Map<string, ReadonlyArray<string>>()
 
-/** Appends sentences from `pool` to `start` until it reaches `target` characters. */
+const fillTopic = (s: string, topic: string): string => {
+  let parts = splitPhrases.get(s)
+  if (parts === undefined) {
+    parts = s.split("{topic}")
+    splitPhrases.set(s, parts)
+  }
+  return parts.length === 1 ? s : parts.length === 2 ? parts[0] + topic + parts[1] : parts.join(topic)
+}
+
+/** Joins two pieces of text the way the language does (a space, or a full stop for CJK). */
+const join = (bank: LanguageBank, a: string, b: string): string => {
+  if (a.length === 0) return b
+  if (bank.space !== "") return a + bank.space + b
+  return /[。！？!?.\n]$/.test(a) ? a + b : `${a}。${b}`
+}
+
+/** Appends sentences from `pool` to `start` until it reaches `target` characters, avoiding immediate repeats. */
 const extend = (rng: Rng, bank: LanguageBank, start: string, target: number, pool: ReadonlyArray<string>, topic: string): string => {
   let s = start
-  while (s.length < target) s += (s.length === 0 ? "" : bank.space) + fillTopic(rng.pick(pool), topic)
+  let last = ""
+  while (s.length < target) {
+    let next = rng.pick(pool)
+    if (next === last) next = rng.pick(pool)
+    last = next
+    s = join(bank, s, fillTopic(next, topic))
+  }
   return s
 }
 
-const userChars = (rng: Rng, bank: LanguageBank): number => Math.min(3000, rng.logNormal(55, 1.2)) * bank.charsPerToken
-const answerChars = (rng: Rng, bank: LanguageBank): number => Math.min(4000, rng.logNormal(215, 0.9)) * bank.charsPerToken
+const userChars = (rng: Rng, bank: LanguageBank): number => Math.min(3000, rng.logNormal(100, 1.3)) * bank.charsPerToken
+const answerChars = (rng: Rng, bank: LanguageBank): number => Math.min(4000, rng.logNormal(195, 0.9)) * bank.charsPerToken
 
 const whitespace = ["", " ", "\n", "  \n ", "\t", "   "]
 
-/** A first user turn composed from the bank. */
+/** English context sentences with a number, so composed prompts rarely repeat by chance. */
+const numbered: ReadonlyArray<string> = [
+  "I am {n} years old.", "I need about {n} words.", "The deadline is in {k} days.", "My budget is {n} dollars.",
+  "Please give me {k} examples.", "Our team has {n} people.", "Keep it under {n} words.", "Use at most {k} paragraphs.",
+  "I have been learning this for {k} months.", "Answer in {k} bullet points.", "It is for a class of {n} students.",
+  "I have tried {k} different approaches already.", "The audience is about {n} people.", "Version {k}.{n} of the tool is installed."
+]
+
+/** A first user turn: a short fixed prompt now and then, else a prompt with context added. */
 const composePrompt = (rng: Rng, bank: LanguageBank, topic: string): string => {
   const base = fillTopic(rng.pick(bank.prompts), topic)
-  const target = userChars(rng, bank)
-  if (base.length >= target) return base
-  // Users add context: their own details first, then pasted material.
+  if (rng.chance(0.03)) return base
   let s = base
-  if (rng.chance(0.7)) s += bank.space + rng.pick(bank.details)
-  return extend(rng, bank, s, target, rng.chance(0.5) ? bank.details : bank.sentences, topic)
+  if (bank === englishBank) {
+    s += ` ${rng.pick(numbered).replace("{n}", String(rng.range(10, 500))).replace("{k}", String(rng.range(2, 12)))}`
+  } else {
+    s = join(bank, join(bank, s, rng.pick(bank.details)), fillTopic(rng.pick(bank.sentences), topic))
+  }
+  const target = userChars(rng, bank)
+  if (s.length >= target) return s
+  // Long prompts carry pasted material: more details, then text.
+  return extend(rng, bank, s, target, rng.chance(0.3) ? bank.details : bank.sentences, topic)
 }
 
 /** An answer composed from the bank: opener, body (sometimes a list or code), closing. */
@@ -110,7 +146,7 @@ const poolPrompt = (seed: number, languageIndex: number, k: number): string => {
   const bank = languages[languageIndex]
   const topic = rng.pick(bank.topics)
   const base = fillTopic(rng.pick(bank.prompts), topic)
-  return rng.chance(0.5) ? base : `${base}${bank.space}${rng.pick(bank.details)}`
+  return rng.chance(0.5) ? base : join(bank, base, rng.pick(bank.details))
 }
 
 /** A case or whitespace variant of a prompt (or the prompt itself). */
@@ -134,18 +170,47 @@ const nameSentences = [
 const redact = (rng: Rng, bank: LanguageBank, prompt: string, answer: string): readonly [string, string] => {
   const names = bank === englishBank ? rng.pick(nameSentences) : "NAME_1,"
   const p = rng.chance(0.5) ? `${names}${bank.space || " "}${prompt}` : `${prompt}${bank.space || " "}${names}`
-  const a = names.includes("NAME_2") ? `NAME_1 and NAME_2: ${answer}` : `Dear NAME_1, ${answer}`
+  const a = bank !== englishBank ? `NAME_1, ${answer}` : names.includes("NAME_2") ? `NAME_1 and NAME_2: ${answer}` : `Dear NAME_1, ${answer}`
   return [p, a]
+}
+
+/** 4096 quantiles of the score distribution of a category that is not flagged (about 1e-7..1e-2, skewed low). */
+const lowScores: Float64Array = Float64Array.from({ length: 4096 }, (_, i) => 10 ** (-7 + 5 * ((i + 0.5) / 4096) ** 1.8))
+
+/** A score for one category: high (0.5..1) when flagged, else a tiny one from the quantile table, jittered. */
+const score = (rng: Rng, flagged: boolean): number => {
+  const n = rng.next()
+  if (flagged) return 0.5 + 0.4999 * Math.sqrt(n / 0x1_0000_0000)
+  return lowScores[n & 4095] * (0.97 + ((n >>> 12) / 0x10_0000) * 0.06)
 }
 
 /** Builds the moderation result of a message: tiny scores, or high scores on the flagged categories. */
 const moderation = (rng: Rng, flags: number): ModerationResult => {
-  const s: Array<number> = new Array(11)
-  for (let c = 0; c < 11; c++) {
-    if ((flags >>> c) & 1) s[c] = 0.5 + 0.4999 * Math.sqrt(rng.float())
-    else s[c] = 10 ** (-7 + 5 * rng.float() ** 1.8)
+  const scores = {
+    harassment: score(rng, (flags & 1) !== 0),
+    "harassment/threatening": score(rng, (flags & 2) !== 0),
+    hate: score(rng, (flags & 4) !== 0),
+    "hate/threatening": score(rng, (flags & 8) !== 0),
+    "self-harm": score(rng, (flags & 16) !== 0),
+    "self-harm/instructions": score(rng, (flags & 32) !== 0),
+    "self-harm/intent": score(rng, (flags & 64) !== 0),
+    sexual: score(rng, (flags & 128) !== 0),
+    "sexual/minors": score(rng, (flags & 256) !== 0),
+    violence: score(rng, (flags & 512) !== 0),
+    "violence/graphic": score(rng, (flags & 1024) !== 0)
   }
-  if (flags === 0 && rng.chance(0.01)) s[categoryTable.index(rng)] = 0.05 + 0.3 * rng.float()
+  // About 1% of unflagged messages come close to a threshold without crossing it.
+  if (flags === 0 && rng.next() < 0x1_0000_0000 * 0.01) {
+    const near = 0.05 + 0.3 * rng.float()
+    switch (categoryTable.index(rng)) {
+      case 0: scores.harassment = near; break
+      case 2: scores.hate = near; break
+      case 4: scores["self-harm"] = near; break
+      case 7: scores.sexual = near; break
+      case 9: scores.violence = near; break
+      default: scores["violence/graphic"] = near
+    }
+  }
   return {
     categories: {
       harassment: (flags & 1) !== 0,
@@ -160,19 +225,7 @@ const moderation = (rng: Rng, flags: number): ModerationResult => {
       violence: (flags & 512) !== 0,
       "violence/graphic": (flags & 1024) !== 0
     },
-    category_scores: {
-      harassment: s[0],
-      "harassment/threatening": s[1],
-      hate: s[2],
-      "hate/threatening": s[3],
-      "self-harm": s[4],
-      "self-harm/instructions": s[5],
-      "self-harm/intent": s[6],
-      sexual: s[7],
-      "sexual/minors": s[8],
-      violence: s[9],
-      "violence/graphic": s[10]
-    },
+    category_scores: scores,
     flagged: flags !== 0
   }
 }

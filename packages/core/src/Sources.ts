@@ -1,0 +1,83 @@
+/**
+ * The built-in sources: `jsonl` (JSON lines, plain or gzip; one work unit per file) and
+ * `parquet` (one work unit per row group, read with hyparquet). `path` is a file or glob, or a
+ * list of them, relative to the pipeline folder (Hugging Face layouts such as
+ * `data/train-*.parquet` work); matches are sorted so a plan is deterministic. Rows that cannot
+ * be decoded or do not match the LMSYS-Chat-1M record go to rejects with their file and line
+ * or row; reading goes on.
+ */
+import { Effect, Schema } from "effect"
+import { expandInputs } from "./internal/io/inputs.js"
+import { readJsonl } from "./internal/io/jsonlRead.js"
+import { planParquet, readParquet, unitFile } from "./internal/io/parquetRead.js"
+import { rowCheck } from "./internal/io/validate.js"
+import * as Source from "./Source.js"
+
+/** A path or glob, or a non-empty list of them, relative to the pipeline folder. */
+export const InputPaths: Schema.Union<[typeof Schema.NonEmptyString, Schema.NonEmptyArray<typeof Schema.NonEmptyString>]> =
+  Schema.Union(Schema.NonEmptyString, Schema.NonEmptyArray(Schema.NonEmptyString))
+
+/** How rows are checked: `lmsys` against the LMSYS-Chat-1M record (extra fields allowed), or `none`. */
+export const Validate: Schema.Literal<["lmsys", "none"]> = Schema.Literal("lmsys", "none")
+
+/** Default longest JSON line accepted: 64 MiB. */
+export const defaultMaxLineBytes: number = 64 * 1024 * 1024
+
+const jsonlFields = {
+  path: InputPaths,
+  validate: Schema.optionalWith(Validate, { default: () => "lmsys" as const }),
+  max_line_bytes: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => defaultMaxLineBytes })
+}
+
+/** Options of the `jsonl` source: `path`, `validate` (default `lmsys`), `max_line_bytes` (default 64 MiB). */
+export const JsonlConfig: Schema.Struct<typeof jsonlFields> = Schema.Struct(jsonlFields)
+
+/** Decoded options of the `jsonl` source. */
+export type JsonlConfig = typeof JsonlConfig.Type
+
+const parquetFields = {
+  path: InputPaths,
+  validate: Schema.optionalWith(Validate, { default: () => "lmsys" as const })
+}
+
+/** Options of the `parquet` source: `path`, `validate` (default `lmsys`). */
+export const ParquetConfig: Schema.Struct<typeof parquetFields> = Schema.Struct(parquetFields)
+
+/** Decoded options of the `parquet` source. */
+export type ParquetConfig = typeof ParquetConfig.Type
+
+/** JSON lines (`.jsonl`, `.json`, gzip detected by its magic bytes); one work unit per file. */
+export const jsonl: Source.SourceDefinition<JsonlConfig> = Source.make<JsonlConfig>({
+  type: "jsonl",
+  description: "JSON lines files (plain or gzip), one row per line; one work unit per file",
+  config: JsonlConfig,
+  plan: (config, env) =>
+    Effect.map(expandInputs(config.path, env.baseDir), (files) => files.map((f) => ({ id: f.rel, file: f.abs }))),
+  read: (unit, config, io) =>
+    readJsonl({
+      file: unit.file,
+      rel: unit.id,
+      maxLineBytes: config.max_line_bytes,
+      check: rowCheck(config.validate),
+      io
+    })
+})
+
+/** Top-level column names of the fields a pipeline needs (`conversation.0.content` → `conversation`). */
+const topLevel = (columns: ReadonlyArray<string> | undefined): ReadonlyArray<string> | undefined =>
+  columns === undefined ? undefined : [...new Set(columns.map((c) => c.split(".")[0]!))]
+
+/** Parquet files read with hyparquet (snappy, gzip, zstd, brotli, lz4); one work unit per row group. */
+export const parquet: Source.SourceDefinition<ParquetConfig> = Source.make<ParquetConfig>({
+  type: "parquet",
+  description: "Parquet files (e.g. Hugging Face data/train-*.parquet); one work unit per row group",
+  config: ParquetConfig,
+  plan: (config, env) =>
+    Effect.flatMap(expandInputs(config.path, env.baseDir), (files) =>
+      Effect.map(Effect.forEach(files, planParquet), (units) => units.flat())
+    ),
+  read: (unit, config, io, env) => {
+    const columns = topLevel(env.columns)
+    return readParquet({ unit, rel: unitFile(unit), columns, check: rowCheck(config.validate, columns), io })
+  }
+})

@@ -1,0 +1,134 @@
+/**
+ * Reading one JSON-lines file (plain or gzip) as a row stream in constant memory: the file is
+ * streamed, gunzipped when its first bytes are the gzip magic, split into lines incrementally
+ * and parsed one line at a time. Bad lines go to `io.reject` with file and line; a truncated or
+ * corrupt gzip stream ends the unit with one reject after the rows decoded so far.
+ */
+import { FileSystem } from "@effect/platform"
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import { Chunk, Data, Effect, Option, Stream } from "effect"
+import * as zlib from "node:zlib"
+import { SourceError } from "../../Errors.js"
+import { type Row, withOrigin } from "../../Row.js"
+import type { SourceIO } from "../../Source.js"
+import { type LineEvent, LineSplitter } from "./lines.js"
+import { kindOf, lmsysMismatch, type RowCheck } from "./validate.js"
+
+/** How a JSON-lines file is read. */
+export interface JsonlReadOptions {
+  /** Absolute path. */
+  readonly file: string
+  /** Path shown in origins (relative to the pipeline folder). */
+  readonly rel: string
+  readonly maxLineBytes: number
+  readonly check: RowCheck | undefined
+  readonly io: SourceIO
+}
+
+class GzipBroken extends Data.TaggedError("GzipBroken")<{ readonly cause: unknown }> {}
+
+const readChunk = 1024 * 1024
+
+const isRecord = (v: unknown): v is { [key: string]: unknown } => typeof v === "object" && v !== null && !Array.isArray(v)
+
+/** Whether a file starts with the gzip magic bytes `1f 8b`. */
+export const isGzipFile = (file: string): Effect.Effect<boolean, SourceError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const handle = yield* fs.open(file, { flag: "r" })
+    const head = yield* handle.readAlloc(2)
+    return Option.match(head, {
+      onNone: () => false,
+      onSome: (b) => b.length === 2 && b[0] === 0x1f && b[1] === 0x8b
+    })
+  }).pipe(
+    Effect.scoped,
+    Effect.mapError((e) => new SourceError({ file, reason: `cannot open: ${e.message}` }))
+  )
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+/** Turns line events into rows, sending bad lines to `io.reject`. */
+const decodeLines = (events: ReadonlyArray<LineEvent>, opts: JsonlReadOptions, out: Array<Row>): void => {
+  const { rel, io, check } = opts
+  for (const ev of events) {
+    const origin = { file: rel, line: ev.line }
+    switch (ev._tag) {
+      case "TooLong":
+        io.reject({
+          origin,
+          error: `line is ${ev.bytes} bytes, longer than max_line_bytes (${opts.maxLineBytes})`,
+          raw: ev.head
+        })
+        continue
+      case "InvalidUtf8":
+        io.reject({ origin, error: "invalid UTF-8 in line", raw: ev.lossy })
+        continue
+      case "Text": {
+        let value: unknown
+        try {
+          value = JSON.parse(ev.text)
+        } catch (e) {
+          io.reject({ origin, error: `invalid JSON: ${errorText(e)}`, raw: ev.text })
+          continue
+        }
+        if (!isRecord(value)) {
+          io.reject({ origin, error: `expected a JSON object, got ${kindOf(value)}`, raw: ev.text })
+          continue
+        }
+        if (check !== undefined) {
+          const problem = check(value)
+          if (problem !== undefined) {
+            io.reject({ origin, error: lmsysMismatch(problem), raw: ev.text })
+            continue
+          }
+        }
+        out.push(withOrigin(value, origin))
+      }
+    }
+  }
+}
+
+/** Streams the rows of one JSON-lines file. */
+export const readJsonl = (opts: JsonlReadOptions): Stream.Stream<Row, SourceError, FileSystem.FileSystem> =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const gzip = yield* isGzipFile(opts.file)
+      const raw = fs
+        .stream(opts.file, { chunkSize: readChunk })
+        .pipe(Stream.mapError((e) => new SourceError({ file: opts.rel, reason: `cannot read: ${e.message}` })))
+      const bytes: Stream.Stream<Uint8Array, SourceError | GzipBroken> = gzip
+        ? raw.pipe(NodeStream.pipeThroughDuplex(() => zlib.createGunzip(), (cause) => new GzipBroken({ cause })))
+        : raw
+      const splitter = new LineSplitter(opts.maxLineBytes)
+      const events: Array<LineEvent> = []
+      const step = (chunk: Uint8Array, last: boolean): Chunk.Chunk<Row> => {
+        events.length = 0
+        if (last) splitter.end(events)
+        else splitter.push(chunk, events)
+        const rows: Array<Row> = []
+        decodeLines(events, opts, rows)
+        return Chunk.unsafeFromArray(rows)
+      }
+      return bytes.pipe(
+        Stream.mapConcatChunk((chunk) => step(chunk, false)),
+        Stream.concat(Stream.suspend(() => Stream.fromChunk(step(new Uint8Array(0), true)))),
+        Stream.catchTag("GzipBroken", (e) =>
+          Stream.suspend(() => {
+            const after = splitter.lines
+            const reason = errorText(e.cause)
+            const truncated = /unexpected end of file/i.test(reason)
+            opts.io.reject({
+              origin: { file: opts.rel, line: after + 1 },
+              error: truncated
+                ? `truncated gzip stream: unexpected end of file after line ${after}`
+                : `corrupt gzip stream after line ${after}: ${reason}`,
+              raw: splitter.partial ?? ""
+            })
+            return Stream.empty
+          })
+        )
+      )
+    })
+  )

@@ -1,0 +1,201 @@
+/**
+ * Reading parquet with hyparquet, one row group at a time: planning turns each file's footer
+ * into one work unit per row group; reading decodes one row group (only the wanted top-level
+ * columns) into plain JSON rows. INT64 values become numbers when safe, nested lists and
+ * structs come out as arrays and objects exactly like the JSON form, nulls stay `null`.
+ * A file whose footer or pages cannot be decoded becomes one reject, never a failed run.
+ */
+import type { FileMetaData } from "hyparquet"
+import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from "hyparquet"
+import { compressors } from "hyparquet-compressors"
+import { Chunk, Effect, Stream } from "effect"
+import { stat } from "node:fs/promises"
+import { SourceError } from "../../Errors.js"
+import { type Row, withOrigin } from "../../Row.js"
+import type { SourceIO, WorkUnit } from "../../Source.js"
+import type { InputFile } from "./inputs.js"
+import { lmsysMismatch, type RowCheck } from "./validate.js"
+
+/** Rows per emitted stream chunk. */
+const chunkRows = 1024
+
+const isRecord = (v: object): v is { [key: string]: unknown } => !Array.isArray(v)
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+type Loaded =
+  | { readonly _tag: "Ok"; readonly metadata: FileMetaData; readonly file: Awaited<ReturnType<typeof asyncBufferFromFile>> }
+  | { readonly _tag: "Corrupt"; readonly reason: string }
+
+/** A few recently read footers, so reading unit after unit of one file parses its footer once. */
+const footerCache = new Map<string, Promise<FileMetaData>>()
+const footerCacheSize = 8
+
+const load = (file: string): Effect.Effect<Loaded, SourceError> =>
+  Effect.tryPromise({
+    try: async () => ({ buffer: await asyncBufferFromFile(file), mtime: (await stat(file)).mtimeMs }),
+    catch: (e) => new SourceError({ file, reason: `cannot open: ${errorText(e)}` })
+  }).pipe(
+    Effect.flatMap(({ buffer, mtime }) =>
+      Effect.promise(async (): Promise<Loaded> => {
+        const key = `${file}\u0000${buffer.byteLength}\u0000${mtime}`
+        let pending = footerCache.get(key)
+        if (pending === undefined) {
+          pending = parquetMetadataAsync(buffer)
+          footerCache.set(key, pending)
+          if (footerCache.size > footerCacheSize) {
+            const oldest = footerCache.keys().next().value
+            if (oldest !== undefined) footerCache.delete(oldest)
+          }
+        }
+        try {
+          return { _tag: "Ok", metadata: await pending, file: buffer }
+        } catch (e) {
+          footerCache.delete(key)
+          return { _tag: "Corrupt", reason: `not a readable parquet file: ${errorText(e)}` }
+        }
+      })
+    )
+  )
+
+/** Plans one file: a unit per row group, or one unit that reports the file as corrupt. */
+export const planParquet = (input: InputFile): Effect.Effect<ReadonlyArray<WorkUnit>, SourceError> =>
+  Effect.map(load(input.abs), (loaded) => {
+    if (loaded._tag === "Corrupt") return [{ id: input.rel, file: input.abs }]
+    return loaded.metadata.row_groups.map((rg, k): WorkUnit => {
+      let bytes = rg.total_compressed_size
+      if (bytes === undefined) {
+        bytes = 0n
+        for (const c of rg.columns) bytes += c.meta_data?.total_compressed_size ?? 0n
+      }
+      return { id: `${input.rel}#rg${k}`, file: input.abs, rowGroup: k, rows: Number(rg.num_rows), bytes: Number(bytes) }
+    })
+  })
+
+/** Makes a hyparquet value plain JSON, in place: BigInt → number (string if unsafe), undefined → null. */
+export const plainValue = (v: unknown): unknown => {
+  switch (typeof v) {
+    case "bigint":
+      return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()
+    case "undefined":
+      return null
+    case "object": {
+      if (v === null) return null
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          const x = v[i]
+          if (typeof x === "object" || typeof x === "bigint" || x === undefined) v[i] = plainValue(x)
+        }
+        return v
+      }
+      if (v instanceof Date) return v.toISOString()
+      if (v instanceof Uint8Array) return Buffer.from(v).toString("base64")
+      if (!isRecord(v)) return v
+      const rec = v
+      for (const k in rec) {
+        const x = rec[k]
+        if (typeof x === "object" || typeof x === "bigint" || x === undefined) rec[k] = plainValue(x)
+      }
+      return rec
+    }
+    default:
+      return v
+  }
+}
+
+/** How one parquet unit is read. */
+export interface ParquetReadOptions {
+  readonly unit: WorkUnit
+  /** Path shown in origins (relative to the pipeline folder). */
+  readonly rel: string
+  /** Top-level columns to read; all when undefined. */
+  readonly columns: ReadonlyArray<string> | undefined
+  readonly check: RowCheck | undefined
+  readonly io: SourceIO
+}
+
+/** The relative file of a unit id (`data/x.parquet#rg3` → `data/x.parquet`). */
+export const unitFile = (unit: WorkUnit): string => {
+  const at = unit.rowGroup === undefined ? -1 : unit.id.lastIndexOf("#rg")
+  return at === -1 ? unit.id : unit.id.slice(0, at)
+}
+
+/** Streams the rows of one row group. */
+export const readParquet = (opts: ParquetReadOptions): Stream.Stream<Row, SourceError> =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      const { unit, rel, io } = opts
+      const loaded = yield* load(unit.file)
+      if (loaded._tag === "Corrupt" || unit.rowGroup === undefined) {
+        io.reject({
+          origin: { file: rel },
+          error: loaded._tag === "Corrupt" ? `corrupt parquet file: ${loaded.reason}` : "corrupt parquet file",
+          raw: null
+        })
+        return Stream.empty
+      }
+      const { metadata, file } = loaded
+      const k = unit.rowGroup
+      const groups = metadata.row_groups
+      if (k >= groups.length) {
+        return yield* new SourceError({ file: rel, reason: `row group ${k} does not exist (the file has ${groups.length})` })
+      }
+      let groupStart = 0
+      for (let i = 0; i < k; i++) groupStart += Number(groups[i]!.num_rows)
+      const groupRows = Number(groups[k]!.num_rows)
+      const present = new Set(metadata.schema.slice(1).map((e) => e.name))
+      const columns = opts.columns?.filter((c) => present.has(c))
+      let rows: Array<{ [key: string]: unknown }>
+      if (columns !== undefined && columns.length === 0) {
+        rows = Array.from({ length: groupRows }, () => ({}))
+      } else {
+        const read = yield* Effect.promise(async () => {
+          try {
+            let out: Array<{ [key: string]: unknown }> = []
+            await parquetRead({
+              file,
+              metadata,
+              rowStart: groupStart,
+              rowEnd: groupStart + groupRows,
+              ...(columns === undefined ? {} : { columns: [...columns] }),
+              rowFormat: "object",
+              compressors,
+              onComplete: (r) => {
+                out = r
+              }
+            })
+            return { ok: true as const, rows: out }
+          } catch (e) {
+            return { ok: false as const, reason: errorText(e) }
+          }
+        })
+        if (!read.ok) {
+          io.reject({ origin: { file: rel }, error: `corrupt parquet row group ${k}: ${read.reason}`, raw: null })
+          return Stream.empty
+        }
+        rows = read.rows
+      }
+      const check = opts.check
+      const chunks: Array<Chunk.Chunk<Row>> = []
+      let batch: Array<Row> = []
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!
+        plainValue(row)
+        const origin = { file: rel, row: groupStart + i }
+        if (check !== undefined) {
+          const problem = check(row)
+          if (problem !== undefined) {
+            io.reject({ origin, error: lmsysMismatch(problem), raw: row })
+            continue
+          }
+        }
+        batch.push(withOrigin(row, origin))
+        if (batch.length === chunkRows) {
+          chunks.push(Chunk.unsafeFromArray(batch))
+          batch = []
+        }
+      }
+      if (batch.length > 0) chunks.push(Chunk.unsafeFromArray(batch))
+      return Stream.fromChunks(...chunks)
+    })
+  )
