@@ -7,9 +7,11 @@ import { cli, report } from "./Cli.js"
 const program = cli(process.argv.slice(2)).pipe(
   Effect.catchAll((error) =>
     report(error).pipe(
-      Effect.map((code) => {
-        process.exitCode = code
-      })
+      Effect.flatMap((code) =>
+        Effect.sync(() => {
+          process.exitCode = code
+        })
+      )
     )
   ),
   Effect.provide(NodeContext.layer)

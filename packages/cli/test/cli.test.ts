@@ -113,7 +113,7 @@ describe("synthline CLI", () => {
     const whole = readRows(join(work, "out-run")).map((r) => JSON.stringify(r))
     const file = pipelineFile("sharded", "out-sharded")
     // dedup is stateful; drop it so shards are comparable row by row.
-    writeFileSync(file, readFileSync(file, "utf8").replace(/  - use: core\/dedup\n    output: duplicate_user_instruction\n/, ""))
+    writeFileSync(file, readFileSync(file, "utf8").replace(/ {2}- use: core\/dedup\n {4}output: duplicate_user_instruction\n/, ""))
     const unsharded = pipelineFile("unsharded", "out-unsharded")
     writeFileSync(unsharded, readFileSync(file, "utf8").replace("out-sharded", "out-unsharded"))
     expect((await synthline(["run", unsharded])).code).toBe(0)

@@ -4,7 +4,7 @@
  * composed in TypeScript with row types checked at compile time.
  */
 import { FileSystem } from "@effect/platform"
-import { Effect, Either, ParseResult, type Pipeable, Schema, SchemaAST } from "effect"
+import { Effect, Either, ParseResult, type Pipeable, Schema, type SchemaAST } from "effect"
 import { createHash } from "node:crypto"
 import { dirname, resolve } from "node:path"
 import { pipeArguments } from "effect/Pipeable"

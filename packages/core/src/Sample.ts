@@ -286,7 +286,6 @@ export const generate = (
           yield* fs.rename(tmp, file).pipe(Effect.mapError(platform(file)))
           files.push({ path: `data/${name}`, rows: end - start, bytes })
         }
-        yield* piiOut.sync.pipe(Effect.mapError(platform(piiTmp)))
         return piiTmp
       })
     ).pipe(Effect.flatMap((piiTmp) => fs.rename(piiTmp, piiPath).pipe(Effect.mapError(platform(piiPath)))))
@@ -315,6 +314,6 @@ export const generate = (
     return summary
   })
 
-/** Runs a synchronous encoding step, turning an exception from the parquet writer into a SampleError. */
+/** Runs a synchronous generate-and-encode step, turning an exception (from the parquet writer) into a SampleError. */
 const encode = <A>(file: string, f: () => A): Effect.Effect<A, SampleError> =>
-  Effect.try({ try: f, catch: (e) => new SampleError({ path: file, reason: `parquet encoding failed: ${e instanceof Error ? e.message : String(e)}` }) })
+  Effect.try({ try: f, catch: (e) => new SampleError({ path: file, reason: `encoding failed: ${e instanceof Error ? e.message : String(e)}` }) })

@@ -8,12 +8,13 @@
 import type { FileMetaData } from "hyparquet"
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from "hyparquet"
 import { compressors } from "hyparquet-compressors"
-import { Chunk, Effect, Stream } from "effect"
+import { Chunk, Effect, Option, Stream } from "effect"
 import { stat } from "node:fs/promises"
 import { SourceError } from "../../Errors.js"
 import { type Row, withOrigin } from "../../Row.js"
 import type { SourceIO, WorkUnit } from "../../Source.js"
 import type { InputFile } from "./inputs.js"
+import { type Prepared, prepareRowGroup, type RowGroupRows } from "./parquetAssemble.js"
 import { lmsysMismatch, type RowCheck } from "./validate.js"
 
 /** Rows per emitted stream chunk. */
@@ -103,6 +104,47 @@ export const plainValue = (v: unknown): unknown => {
   }
 }
 
+/** A row reader over rows already in memory. */
+const arrayRows = (rows: Array<{ [key: string]: unknown }>): RowGroupRows => {
+  let done = 0
+  return {
+    rows: rows.length,
+    next: (max) => {
+      const out = rows.slice(done, done + max)
+      done += out.length
+      return out
+    }
+  }
+}
+
+/** Reads a row group with hyparquet's own assembly (schemas the fast reader does not handle). */
+const readWithHyparquet = async (
+  file: Awaited<ReturnType<typeof asyncBufferFromFile>>,
+  metadata: FileMetaData,
+  groupStart: number,
+  groupRows: number,
+  columns: ReadonlyArray<string> | undefined
+): Promise<{ readonly ok: true; readonly rows: Array<{ [key: string]: unknown }> } | { readonly ok: false; readonly reason: string }> => {
+  try {
+    let out: Array<{ [key: string]: unknown }> = []
+    await parquetRead({
+      file,
+      metadata,
+      rowStart: groupStart,
+      rowEnd: groupStart + groupRows,
+      ...(columns === undefined ? {} : { columns: [...columns] }),
+      rowFormat: "object",
+      compressors,
+      onComplete: (r) => {
+        out = r
+      }
+    })
+    return { ok: true, rows: out }
+  } catch (e) {
+    return { ok: false, reason: errorText(e) }
+  }
+}
+
 /** How one parquet unit is read. */
 export interface ParquetReadOptions {
   readonly unit: WorkUnit
@@ -145,57 +187,49 @@ export const readParquet = (opts: ParquetReadOptions): Stream.Stream<Row, Source
       const groupRows = Number(groups[k]!.num_rows)
       const present = new Set(metadata.schema.slice(1).map((e) => e.name))
       const columns = opts.columns?.filter((c) => present.has(c))
-      let rows: Array<{ [key: string]: unknown }>
+      let reader: RowGroupRows
       if (columns !== undefined && columns.length === 0) {
-        rows = Array.from({ length: groupRows }, () => ({}))
+        reader = arrayRows(Array.from({ length: groupRows }, () => ({})))
       } else {
-        const read = yield* Effect.promise(async () => {
-          try {
-            let out: Array<{ [key: string]: unknown }> = []
-            await parquetRead({
-              file,
-              metadata,
-              rowStart: groupStart,
-              rowEnd: groupStart + groupRows,
-              ...(columns === undefined ? {} : { columns: [...columns] }),
-              rowFormat: "object",
-              compressors,
-              onComplete: (r) => {
-                out = r
-              }
-            })
-            return { ok: true as const, rows: out }
-          } catch (e) {
-            return { ok: false as const, reason: errorText(e) }
+        const prepared = yield* Effect.promise(() =>
+          prepareRowGroup(file, metadata, k, columns).catch(
+            (e): Prepared => ({ _tag: "Corrupt", reason: errorText(e) })
+          )
+        )
+        if (prepared._tag === "Ok") reader = prepared.reader
+        else {
+          const read =
+            prepared._tag === "Corrupt"
+              ? { ok: false as const, reason: prepared.reason }
+              : yield* Effect.promise(() => readWithHyparquet(file, metadata, groupStart, groupRows, columns))
+          if (!read.ok) {
+            io.reject({ origin: { file: rel }, error: `corrupt parquet row group ${k}: ${read.reason}`, raw: null })
+            return Stream.empty
           }
-        })
-        if (!read.ok) {
-          io.reject({ origin: { file: rel }, error: `corrupt parquet row group ${k}: ${read.reason}`, raw: null })
-          return Stream.empty
+          for (const row of read.rows) plainValue(row)
+          reader = arrayRows(read.rows)
         }
-        rows = read.rows
       }
       const check = opts.check
-      const chunks: Array<Chunk.Chunk<Row>> = []
-      let batch: Array<Row> = []
-      for (let i = 0; i < rows.length; i++) {
-        const row = rows[i]!
-        plainValue(row)
-        const origin = { file: rel, row: groupStart + i }
-        if (check !== undefined) {
-          const problem = check(row)
-          if (problem !== undefined) {
-            io.reject({ origin, error: lmsysMismatch(problem), raw: row })
-            continue
+      let index = groupStart
+      const batch = (): Chunk.Chunk<Row> => {
+        const rows = reader.next(chunkRows)
+        const out: Array<Row> = []
+        for (const row of rows) {
+          const origin = { file: rel, row: index++ }
+          if (check !== undefined) {
+            const problem = check(row)
+            if (problem !== undefined) {
+              io.reject({ origin, error: lmsysMismatch(problem), raw: row })
+              continue
+            }
           }
+          out.push(withOrigin(row, origin))
         }
-        batch.push(withOrigin(row, origin))
-        if (batch.length === chunkRows) {
-          chunks.push(Chunk.unsafeFromArray(batch))
-          batch = []
-        }
+        return Chunk.unsafeFromArray(out)
       }
-      if (batch.length > 0) chunks.push(Chunk.unsafeFromArray(batch))
-      return Stream.fromChunks(...chunks)
+      return Stream.unfoldChunk(0, (done) =>
+        done >= reader.rows ? Option.none() : Option.some([batch(), done + chunkRows] as const)
+      )
     })
   )

@@ -5,7 +5,7 @@
  * depends only on `(seed, i)`: the generator reseeds from a hash of both for every row.
  */
 import type { Message, ModerationResult } from "../../Record.js"
-import { codeBlocks, englishBank, flaggedPrompts, type LanguageBank, languages, models } from "./corpus.js"
+import { codeBlocks, flaggedPrompts, type LanguageBank, languages, models } from "./corpus.js"
 import type { PiiSpan, PiiType, SampleRow } from "../../Sample.js"
 import { carrier, drawPii } from "./pii.js"
 import { Rng, Weighted } from "./prng.js"
@@ -24,10 +24,6 @@ const HUGE_RATE = 0.0006
 const LOOP_RATE = 0.002
 const POOL_SIZE = 3000
 
-const languageTable: Weighted<LanguageBank> = new Weighted(
-  languages,
-  languages.map((l) => l.weight)
-)
 const modelTable: Weighted<string> = Weighted.of(models)
 
 /** Category weights for flagged conversations, in `moderationCategories` order. */
@@ -49,40 +45,70 @@ const hex32 = (rng: Rng): string => {
   return s
 }
 
-/** Phrases split at `{topic}`, computed once per phrase. */
-const splitPhrases = new Map<string, ReadonlyArray<string>>()
+/** A phrase split at its `{topic}` placeholders. */
+type Phrase = ReadonlyArray<string>
 
-const fillTopic = (s: string, topic: string): string => {
-  let parts = splitPhrases.get(s)
-  if (parts === undefined) {
-    parts = s.split("{topic}")
-    splitPhrases.set(s, parts)
-  }
-  return parts.length === 1 ? s : parts.length === 2 ? parts[0] + topic + parts[1] : parts.join(topic)
+/** A language bank with its phrases split at `{topic}` once, up front. */
+interface Bank {
+  readonly language: string
+  readonly english: boolean
+  readonly charsPerToken: number
+  readonly space: string
+  readonly topics: ReadonlyArray<string>
+  readonly prompts: ReadonlyArray<Phrase>
+  readonly followups: ReadonlyArray<Phrase>
+  readonly openers: ReadonlyArray<Phrase>
+  readonly sentences: ReadonlyArray<Phrase>
+  readonly details: ReadonlyArray<Phrase>
 }
 
+const split = (phrases: ReadonlyArray<string>): ReadonlyArray<Phrase> => phrases.map((p) => p.split("{topic}"))
+
+const compile = (b: LanguageBank): Bank => ({
+  language: b.language,
+  english: b.language === "English",
+  charsPerToken: b.charsPerToken,
+  space: b.space,
+  topics: b.topics,
+  prompts: split(b.prompts),
+  followups: split(b.followups),
+  openers: split(b.openers),
+  sentences: split(b.sentences),
+  details: split(b.details)
+})
+
+const banks: ReadonlyArray<Bank> = languages.map(compile)
+
+const languageTable: Weighted<Bank> = new Weighted(
+  banks,
+  languages.map((l) => l.weight)
+)
+
+/** A phrase with its topic filled in. */
+const fill = (p: Phrase, topic: string): string => (p.length === 1 ? p[0] : p.length === 2 ? p[0] + topic + p[1] : p.join(topic))
+
 /** Joins two pieces of text the way the language does (a space, or a full stop for CJK). */
-const join = (bank: LanguageBank, a: string, b: string): string => {
+const join = (bank: Bank, a: string, b: string): string => {
   if (a.length === 0) return b
   if (bank.space !== "") return a + bank.space + b
   return /[。！？!?.\n]$/.test(a) ? a + b : `${a}。${b}`
 }
 
 /** Appends sentences from `pool` to `start` until it reaches `target` characters, avoiding immediate repeats. */
-const extend = (rng: Rng, bank: LanguageBank, start: string, target: number, pool: ReadonlyArray<string>, topic: string): string => {
+const extend = (rng: Rng, bank: Bank, start: string, target: number, pool: ReadonlyArray<Phrase>, topic: string): string => {
   let s = start
-  let last = ""
+  let last: Phrase | undefined
   while (s.length < target) {
     let next = rng.pick(pool)
     if (next === last) next = rng.pick(pool)
     last = next
-    s = join(bank, s, fillTopic(next, topic))
+    s = join(bank, s, fill(next, topic))
   }
   return s
 }
 
-const userChars = (rng: Rng, bank: LanguageBank): number => Math.min(3000, rng.logNormal(100, 1.3)) * bank.charsPerToken
-const answerChars = (rng: Rng, bank: LanguageBank): number => Math.min(4000, rng.logNormal(195, 0.9)) * bank.charsPerToken
+const userChars = (rng: Rng, bank: Bank): number => Math.min(3000, rng.logNormal(100, 1.3)) * bank.charsPerToken
+const answerChars = (rng: Rng, bank: Bank): number => Math.min(4000, rng.logNormal(195, 0.9)) * bank.charsPerToken
 
 const whitespace = ["", " ", "\n", "  \n ", "\t", "   "]
 
@@ -95,14 +121,14 @@ const numbered: ReadonlyArray<string> = [
 ]
 
 /** A first user turn: a short fixed prompt now and then, else a prompt with context added. */
-const composePrompt = (rng: Rng, bank: LanguageBank, topic: string): string => {
-  const base = fillTopic(rng.pick(bank.prompts), topic)
+const composePrompt = (rng: Rng, bank: Bank, topic: string): string => {
+  const base = fill(rng.pick(bank.prompts), topic)
   if (rng.chance(0.03)) return base
   let s = base
-  if (bank === englishBank) {
+  if (bank.english) {
     s += ` ${rng.pick(numbered).replace("{n}", String(rng.range(10, 500))).replace("{k}", String(rng.range(2, 12)))}`
   } else {
-    s = join(bank, join(bank, s, rng.pick(bank.details)), fillTopic(rng.pick(bank.sentences), topic))
+    s = join(bank, join(bank, s, fill(rng.pick(bank.details), topic)), fill(rng.pick(bank.sentences), topic))
   }
   const target = userChars(rng, bank)
   if (s.length >= target) return s
@@ -111,30 +137,30 @@ const composePrompt = (rng: Rng, bank: LanguageBank, topic: string): string => {
 }
 
 /** An answer composed from the bank: opener, body (sometimes a list or code), closing. */
-const composeAnswer = (rng: Rng, bank: LanguageBank, topic: string, target: number): string => {
-  let s = fillTopic(rng.pick(bank.openers), topic)
-  if (bank === englishBank && rng.chance(0.1)) s += `\n\n${rng.pick(codeBlocks)}\n\n`
+const composeAnswer = (rng: Rng, bank: Bank, topic: string, target: number): string => {
+  let s = fill(rng.pick(bank.openers), topic)
+  if (bank.english && rng.chance(0.1)) s += `\n\n${rng.pick(codeBlocks)}\n\n`
   if (bank.space === " " && rng.chance(0.3)) {
     let n = 1
     s += "\n\n"
-    while (s.length < target * 0.8) s += `${n++}. ${fillTopic(rng.pick(bank.sentences), topic)}\n`
+    while (s.length < target * 0.8) s += `${n++}. ${fill(rng.pick(bank.sentences), topic)}\n`
     return extend(rng, bank, s, target, bank.sentences, topic)
   }
   return extend(rng, bank, s, target, bank.sentences, topic)
 }
 
 /** A degenerate answer repeating one sentence, as small 2023 models often produced. */
-const loopAnswer = (rng: Rng, bank: LanguageBank, topic: string): string => {
-  const sentence = fillTopic(rng.pick(bank.sentences), topic)
+const loopAnswer = (rng: Rng, bank: Bank, topic: string): string => {
+  const sentence = fill(rng.pick(bank.sentences), topic)
   const n = rng.range(60, 200)
-  let s = fillTopic(rng.pick(bank.openers), topic)
+  let s = fill(rng.pick(bank.openers), topic)
   for (let i = 0; i < n; i++) s += bank.space + sentence
   return s
 }
 
 /** A huge pasted document (20k+ characters) with an instruction. */
-const hugePrompt = (rng: Rng, bank: LanguageBank, topic: string): string => {
-  const head = bank === englishBank ? rng.pick(["Summarize the following text:", "Translate the following text into French:", "Fix the grammar in this text:"]) : fillTopic(rng.pick(bank.prompts), topic)
+const hugePrompt = (rng: Rng, bank: Bank, topic: string): string => {
+  const head = bank.english ? rng.pick(["Summarize the following text:", "Translate the following text into French:", "Fix the grammar in this text:"]) : fill(rng.pick(bank.prompts), topic)
   return extend(rng, bank, `${head}\n\n`, rng.range(20_000, 60_000), bank.sentences, topic)
 }
 
@@ -143,10 +169,10 @@ const poolRng = new Rng()
 /** Popular prompt `k` of a language: the source of exact and near duplicates across rows. */
 const poolPrompt = (seed: number, languageIndex: number, k: number): string => {
   const rng = poolRng.reseed(seed, STREAM_POOL + languageIndex, k)
-  const bank = languages[languageIndex]
+  const bank = banks[languageIndex]
   const topic = rng.pick(bank.topics)
-  const base = fillTopic(rng.pick(bank.prompts), topic)
-  return rng.chance(0.5) ? base : join(bank, base, rng.pick(bank.details))
+  const base = fill(rng.pick(bank.prompts), topic)
+  return rng.chance(0.5) ? base : join(bank, base, fill(rng.pick(bank.details), topic))
 }
 
 /** A case or whitespace variant of a prompt (or the prompt itself). */
@@ -167,10 +193,10 @@ const nameSentences = [
 ]
 
 /** Inserts person-name placeholders (NAME_1, NAME_2...) the way LMSYS-Chat-1M's redaction left them. */
-const redact = (rng: Rng, bank: LanguageBank, prompt: string, answer: string): readonly [string, string] => {
-  const names = bank === englishBank ? rng.pick(nameSentences) : "NAME_1,"
+const redact = (rng: Rng, bank: Bank, prompt: string, answer: string): readonly [string, string] => {
+  const names = bank.english ? rng.pick(nameSentences) : "NAME_1,"
   const p = rng.chance(0.5) ? `${names}${bank.space || " "}${prompt}` : `${prompt}${bank.space || " "}${names}`
-  const a = bank !== englishBank ? `NAME_1, ${answer}` : names.includes("NAME_2") ? `NAME_1 and NAME_2: ${answer}` : `Dear NAME_1, ${answer}`
+  const a = !bank.english ? `NAME_1, ${answer}` : names.includes("NAME_2") ? `NAME_1 and NAME_2: ${answer}` : `Dear NAME_1, ${answer}`
   return [p, a]
 }
 
@@ -287,7 +313,7 @@ export const generateRow = (seed: number, index: number, rng: Rng = new Rng()): 
   }
   const isTemplate = t < templateTotal
   const languageIndex = isTemplate ? 0 : languageTable.index(rng)
-  const bank = languages[languageIndex]
+  const bank = banks[languageIndex]
   const topic = rng.pick(bank.topics)
 
   const multi = rng.chance(isTemplate ? 0.1 : 0.34)
@@ -313,13 +339,13 @@ export const generateRow = (seed: number, index: number, rng: Rng = new Rng()): 
     const tt = template(rng, templateKind)
     templateName = tt.kind
     firstPrompt = tt.prompt
-    firstAnswer = extend(rng, bank, tt.answer.join(" "), tt.answerChars, tt.answer, topic)
+    firstAnswer = extend(rng, bank, tt.answer.join(" "), tt.answerChars, split(tt.answer), topic)
   } else {
     if (rng.chance(HUGE_RATE)) firstPrompt = hugePrompt(rng, bank, topic)
     else if (rng.chance(DUPLICATE_RATE)) {
       const u = rng.float()
       firstPrompt = variant(rng, poolPrompt(seed, languageIndex, Math.floor(POOL_SIZE * u * u * u)))
-    } else if (flaggedConversation && bank === englishBank && rng.chance(0.6)) {
+    } else if (flaggedConversation && bank.english && rng.chance(0.6)) {
       const primary = 31 - Math.clz32(flags & -flags)
       firstPrompt = rng.pick(flaggedPrompts[primary])
     } else firstPrompt = composePrompt(rng, bank, topic)
@@ -330,7 +356,7 @@ export const generateRow = (seed: number, index: number, rng: Rng = new Rng()): 
 
   const contents: Array<string> = [firstPrompt, firstAnswer]
   for (let k = 1; k < turn; k++) {
-    let followup = rng.chance(0.6) ? fillTopic(rng.pick(bank.followups), rng.pick(bank.topics)) : composePrompt(rng, bank, rng.pick(bank.topics))
+    let followup = rng.chance(0.6) ? fill(rng.pick(bank.followups), rng.pick(bank.topics)) : composePrompt(rng, bank, rng.pick(bank.topics))
     if (rng.chance(EMPTY_USER_RATE)) followup = rng.pick(whitespace)
     contents.push(followup, composeAnswer(rng, bank, topic, answerChars(rng, bank)))
   }

@@ -16,7 +16,7 @@ let out = new Uint8Array(1 << 20)
 /** The worst-case compressed size of `n` bytes. */
 const maxCompressedLength = (n: number): number => 32 + n + Math.floor(n / 6)
 
-const load32 = (a: Uint8Array, i: number): number => a[i] | (a[i + 1] << 8) | (a[i + 2] << 16) | (a[i + 3] << 24)
+const load32 = (a: DataView, i: number): number => a.getInt32(i, true)
 
 const hash = (v: number): number => Math.imul(v, 0x1e35a7bd) >>> SHIFT
 
@@ -75,13 +75,13 @@ const emitCopy = (out: Uint8Array, offset: number, len: number, pos: number): nu
   return emitCopyUpTo64(out, offset, len, pos)
 }
 
-const compressBlock = (out: Uint8Array, table: Uint16Array, input: Uint8Array, start: number, end: number, pos: number): number => {
+const compressBlock = (out: Uint8Array, table: Uint16Array, input: Uint8Array, view: DataView, start: number, end: number, pos: number): number => {
   let nextEmit = start
   if (end - start >= INPUT_MARGIN) {
     table.fill(0)
     const ipLimit = end - INPUT_MARGIN
     let ip = start + 1
-    let nextValue = load32(input, ip)
+    let nextValue = load32(view, ip)
     let nextHash = hash(nextValue)
     outer: for (;;) {
       let skip = 32
@@ -94,32 +94,32 @@ const compressBlock = (out: Uint8Array, table: Uint16Array, input: Uint8Array, s
         current = nextValue
         nextIp = ip + (skip++ >>> 5)
         if (nextIp > ipLimit) break outer
-        nextValue = load32(input, nextIp)
+        nextValue = load32(view, nextIp)
         nextHash = hash(nextValue)
         candidate = start + table[h]
         table[h] = ip - start
-      } while (current !== load32(input, candidate))
+      } while (current !== load32(view, candidate))
 
       pos = emitLiteral(out, input, nextEmit, ip - nextEmit, pos)
 
       for (;;) {
         const base = ip
         let matched = 4
-        while (ip + matched + 4 <= end && load32(input, ip + matched) === load32(input, candidate + matched)) matched += 4
+        while (ip + matched + 4 <= end && load32(view, ip + matched) === load32(view, candidate + matched)) matched += 4
         while (ip + matched < end && input[ip + matched] === input[candidate + matched]) matched++
         ip += matched
         pos = emitCopy(out, base - candidate, matched, pos)
         nextEmit = ip
         if (ip >= ipLimit) break outer
-        table[hash(load32(input, ip - 1))] = ip - 1 - start
-        current = load32(input, ip)
+        table[hash(load32(view, ip - 1))] = ip - 1 - start
+        current = load32(view, ip)
         const h = hash(current)
         candidate = start + table[h]
         table[h] = ip - start
-        if (current !== load32(input, candidate)) break
+        if (current !== load32(view, candidate)) break
       }
       ip++
-      nextValue = load32(input, ip)
+      nextValue = load32(view, ip)
       nextHash = hash(nextValue)
     }
   }
@@ -138,8 +138,9 @@ export const snappyCompress = (input: Uint8Array): Uint8Array => {
     n >>>= 7
   }
   out[pos++] = n
+  const view = new DataView(input.buffer, input.byteOffset, input.byteLength)
   for (let start = 0; start < input.length; start += BLOCK) {
-    pos = compressBlock(out, table, input, start, Math.min(input.length, start + BLOCK), pos)
+    pos = compressBlock(out, table, input, view, start, Math.min(input.length, start + BLOCK), pos)
   }
   return out.subarray(0, pos)
 }
