@@ -459,9 +459,22 @@ const makeBuilder = <R extends Row>(source: Configured<AnySource, unknown>, stag
   }
 })
 
-/** Starts a pipeline in code from a source and its (decoded) config; rows are LMSYS records. */
-export const from = <C>(source: SourceDefinition<C>, config: C): Builder<LmsysRecord> =>
-  makeBuilder({ def: source, config }, [])
+/** The options a config Schema accepts (its encoded side). */
+// biome-ignore lint/suspicious/noExplicitAny: extracting the encoded side of any Schema
+type OptionsOf<D extends { readonly config: Schema.Schema<any, any> }> = Schema.Schema.Encoded<D["config"]>
+
+/**
+ * Starts a pipeline in code from a source and its options as written in a pipeline file
+ * (defaults apply); rows are LMSYS records. Invalid options throw a ParseError at build time.
+ */
+export const from = <C>(source: SourceDefinition<C>, options: OptionsOf<SourceDefinition<C>>): Builder<LmsysRecord> =>
+  makeBuilder({ def: source, config: Schema.decodeUnknownSync(source.config)(options) }, [])
+
+/**
+ * The row type after a stage: an untyped (`Row → Row`) stage keeps the incoming type; a typed
+ * stage's output fields override the incoming ones.
+ */
+export type Next<R extends Row, Out extends Row> = Row extends Out ? R : Omit<R, keyof Out> & Out
 
 /**
  * Adds a stage with its options as written in a pipeline file (defaults apply). The row type
@@ -473,9 +486,9 @@ export const through =
     options: CI,
     extra: { readonly route?: string; readonly id?: string } = {}
   ) =>
-  <R extends In>(self: Builder<R>): Builder<Out> => {
+  <R extends In>(self: Builder<R>): Builder<Next<R, Out>> => {
     const n = self.stages.filter((s) => s.stage.id === stage.id).length + 1
-    return makeBuilder<Out>(self.source, [
+    return makeBuilder<Next<R, Out>>(self.source, [
       ...self.stages,
       {
         index: self.stages.length,
@@ -496,10 +509,11 @@ export interface ToOptions {
   readonly registry: Registry.Registry
 }
 
-/** Closes a composed pipeline with a sink, giving a pipeline the runner accepts. */
+/** Closes a composed pipeline with a sink (options as in a pipeline file), giving a pipeline the runner accepts. */
 export const to =
-  <C extends SinkBaseConfig>(sink: SinkDefinition<C>, config: C, options: ToOptions) =>
+  <C extends SinkBaseConfig>(sink: SinkDefinition<C>, sinkOptions: OptionsOf<SinkDefinition<C>>, options: ToOptions) =>
   <R extends Row>(self: Builder<R>): ResolvedPipeline => {
+    const config = Schema.decodeUnknownSync(sink.config)(sinkOptions)
     const normalized = {
       name: options.name,
       seed: options.seed ?? 0,

@@ -3,9 +3,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet"
+import { compressors } from "hyparquet-compressors"
+import { prepareRowGroup } from "../src/internal/io/parquetAssemble.js"
+import { plainValue } from "../src/internal/io/parquetRead.js"
+import { lmsysFields } from "../src/Record.js"
 import { origin } from "../src/Row.js"
 import * as Sources from "../src/Sources.js"
-import { asJson, lmsysRow, readAll, tempDir, writeFile, writeLmsysParquet } from "./support/io.js"
+import { asJson, lmsysParquetSchema, lmsysRow, readAll, tempDir, writeFile, writeLmsysParquet } from "./support/io.js"
 
 const lines = (rows: ReadonlyArray<unknown>, eol = "\n"): string => rows.map((r) => JSON.stringify(r) + eol).join("")
 
@@ -246,6 +251,114 @@ describe("parquet source", () => {
           [{ file: "t.parquet", row: 0 }, "does not match the LMSYS-Chat-1M record: turn: expected number, got string"],
           [{ file: "t.parquet", row: 1 }, "does not match the LMSYS-Chat-1M record: turn: expected number, got string"]
         ])
+      })
+    ))
+})
+
+describe("parquet row assembly", () => {
+  const hyparquetRows = async (file: string) => {
+    const buffer = await asyncBufferFromFile(file)
+    const rows = await parquetReadObjects({ file: buffer, compressors })
+    return rows.map(plainValue)
+  }
+  const fastRows = async (file: string) => {
+    const buffer = await asyncBufferFromFile(file)
+    const metadata = await parquetMetadataAsync(buffer)
+    const out: Array<unknown> = []
+    for (let k = 0; k < metadata.row_groups.length; k++) {
+      const prepared = await prepareRowGroup(buffer, metadata, k, undefined)
+      if (prepared._tag !== "Ok") return prepared
+      while (true) {
+        const batch = prepared.reader.next(7)
+        if (batch.length === 0) break
+        out.push(...batch)
+      }
+    }
+    return out
+  }
+
+  it.effect("equals hyparquet's own assembly: nulls, empty lists, nested lists, dictionaries, several pages", () =>
+    Effect.promise(async () => {
+      const dir = tempDir()
+      const rows = Array.from({ length: 60 }, (_, i) => lmsysRow(i))
+      const holes = rows.map((r, i) => ({
+        ...r,
+        conversation: i % 7 === 1 ? null : i % 7 === 2 ? [] : i % 7 === 3 ? [null, r.conversation[0]] : r.conversation,
+        openai_moderation:
+          i % 5 === 1 ? null : i % 5 === 2 ? [{ ...r.openai_moderation[0]!, categories: null }] : r.openai_moderation,
+        turn: i % 6 === 5 ? null : r.turn,
+        language: i % 9 === 0 ? null : r.language
+      }))
+      const { parquetWriteBuffer } = await import("hyparquet-writer")
+      const file = path.join(dir, "holes.parquet")
+      writeFile(
+        file,
+        new Uint8Array(
+          parquetWriteBuffer({
+            schema: lmsysParquetSchema,
+            columnData: lmsysFields.map((name) => ({
+              name,
+              data: holes.map((r) => (name === "turn" ? (r.turn === null ? null : BigInt(r.turn)) : r[name]))
+            })),
+            rowGroupSize: 25,
+            pageSize: 512
+          })
+        )
+      )
+      const expected = await hyparquetRows(file)
+      expect(await fastRows(file)).toEqual(expected)
+      expect(JSON.parse(JSON.stringify(expected))[3].conversation).toEqual([null, holes[3]!.conversation![1]])
+
+      const nested = path.join(dir, "nested.parquet")
+      writeFile(
+        nested,
+        new Uint8Array(
+          parquetWriteBuffer({
+            columnData: [
+              { name: "id", data: [1n, 2n, 3n, 4n], type: "INT64", nullable: false },
+              { name: "matrix", data: [[[1, 2], [], [3]], null, [], [[4], null]] }
+            ],
+            pageSize: 16
+          })
+        )
+      )
+      const expectedNested = await hyparquetRows(nested)
+      expect(expectedNested).toEqual([
+        { id: 1, matrix: [[1, 2], [], [3]] },
+        { id: 2, matrix: null },
+        { id: 3, matrix: [] },
+        { id: 4, matrix: [[4], null] }
+      ])
+      expect(await fastRows(nested)).toEqual(expectedNested)
+    }))
+
+  it.effect("falls back to hyparquet for map columns", () =>
+    run(
+      Effect.gen(function* () {
+        const dir = tempDir()
+        const { parquetWriteBuffer } = yield* Effect.promise(() => import("hyparquet-writer"))
+        writeFile(
+          path.join(dir, "map.parquet"),
+          new Uint8Array(
+            parquetWriteBuffer({
+              schema: [
+                { name: "root", num_children: 1 },
+                { name: "m", repetition_type: "OPTIONAL", converted_type: "MAP", num_children: 1 },
+                { name: "key_value", repetition_type: "REPEATED", num_children: 2 },
+                { name: "key", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "REQUIRED" },
+                { name: "value", type: "INT32", repetition_type: "OPTIONAL" }
+              ],
+              columnData: [{ name: "m", data: [{ a: 1, b: 2 }, null] }]
+            })
+          )
+        )
+        const prepared = yield* Effect.promise(async () => {
+          const buffer = await asyncBufferFromFile(path.join(dir, "map.parquet"))
+          return prepareRowGroup(buffer, await parquetMetadataAsync(buffer), 0, undefined)
+        })
+        expect(prepared._tag).toBe("Unsupported")
+        const got = yield* readAll(Sources.parquet, { path: "map.parquet", validate: "none" }, dir)
+        expect(asJson(got.rows)).toEqual([{ m: { a: 1, b: 2 } }, { m: null }])
       })
     ))
 })

@@ -1,9 +1,11 @@
 /**
  * Reading parquet with hyparquet, one row group at a time: planning turns each file's footer
  * into one work unit per row group; reading decodes one row group (only the wanted top-level
- * columns) into plain JSON rows. INT64 values become numbers when safe, nested lists and
- * structs come out as arrays and objects exactly like the JSON form, nulls stay `null`.
- * A file whose footer or pages cannot be decoded becomes one reject, never a failed run.
+ * columns) with the fast assembler in `parquetAssemble.ts` (falling back to hyparquet's
+ * `parquetRead` for schemas it does not handle) and emits rows in chunks. INT64 values become
+ * numbers when safe, nested lists and structs come out as arrays and objects exactly like the
+ * JSON form, nulls are `null`. A file whose footer or pages cannot be decoded becomes one
+ * reject, never a failed run.
  */
 import type { FileMetaData } from "hyparquet"
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from "hyparquet"

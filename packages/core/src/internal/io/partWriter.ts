@@ -13,8 +13,7 @@
  */
 import { FileSystem, Path } from "@effect/platform"
 import { Chunk, Effect, ExecutionStrategy, Exit, Scope } from "effect"
-import { parquetMetadataAsync } from "hyparquet"
-import { asyncBufferFromFile } from "hyparquet"
+import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet"
 import { SinkError } from "../../Errors.js"
 import type { Row } from "../../Row.js"
 import type { OutputFile, SinkOpenOptions, SinkWriter } from "../../Sink.js"

@@ -1,0 +1,136 @@
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Schema } from "effect"
+import { createHash } from "node:crypto"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as CoreStages from "../src/CoreStages.js"
+import * as Pipeline from "../src/Pipeline.js"
+import * as Registry from "../src/Registry.js"
+import * as Runner from "../src/Runner.js"
+import * as Sample from "../src/Sample.js"
+import * as Sinks from "../src/Sinks.js"
+import * as Sources from "../src/Sources.js"
+import * as Stage from "../src/Stage.js"
+
+const dir = mkdtempSync(join(tmpdir(), "synthline-runner-"))
+mkdirSync(join(dir, "in"))
+const records = [...Sample.records(11, 300)]
+// Two input files → two work units.
+writeFileSync(join(dir, "in/a.jsonl"), `${records.slice(0, 150).map((r) => JSON.stringify(r)).join("\n")}\n`)
+writeFileSync(join(dir, "in/b.jsonl"), `${records.slice(150).map((r) => JSON.stringify(r)).join("\n")}\n`)
+
+/** A stage that rejects rows of one model and routes/drops rows of another. */
+const picky = Stage.make({
+  id: "test/picky",
+  description: "rejects vicuna-13b rows, drops claude-1 rows",
+  config: Schema.Struct({}),
+  requires: ["model"],
+  provides: [],
+  make: (_config, ctx) =>
+    Effect.succeed(
+      Stage.mapChunks((row: { readonly model: string }) => {
+        if (row.model === "vicuna-13b") return void ctx.reject(row, "no vicunas")
+        if (row.model === "claude-1") return void ctx.drop(row, "claude")
+        return row
+      })
+    )
+})
+
+const lines = (d: string): Array<Record<string, unknown>> =>
+  readdirSync(d)
+    .filter((f) => f.endsWith(".jsonl"))
+    .sort()
+    .flatMap((f) => readFileSync(join(d, f), "utf8").split("\n").filter((l) => l !== ""))
+    .map((l) => JSON.parse(l))
+
+describe("Runner", () => {
+  it.effect("runs a pipeline composed in TypeScript: rows, routes, rejects and manifest", () =>
+    Effect.gen(function* () {
+      const registry = yield* Registry.fromPlugins([])
+      const out = join(dir, "out")
+      const pipeline = Pipeline.from(Sources.jsonl, { path: "in/*.jsonl" }).pipe(
+        Pipeline.through(CoreStages.select, { languages: ["English"] }),
+        Pipeline.through(CoreStages.firstTurn, {}),
+        Pipeline.through(picky, {}, { route: "claude" }),
+        Pipeline.to(Sinks.jsonl, { path: "out", compression: "none" }, {
+          name: "typed",
+          seed: 1,
+          baseDir: dir,
+          registry,
+          branches: {
+            claude: { def: Sinks.jsonl, config: Schema.decodeUnknownSync(Sinks.jsonl.config)({ path: "claude", compression: "none" }) }
+          }
+        })
+      )
+      const result = yield* Runner.run(pipeline, { maxErrors: 1000 })
+      const english = records.filter((r) => r.language === "English")
+      const kept = english.filter((r) => r.model !== "vicuna-13b" && r.model !== "claude-1")
+      const rows = lines(out)
+      expect(rows.map((r) => r.conversation_id)).toEqual(kept.map((r) => r.conversation_id))
+      expect(rows.every((r) => (r.conversation as Array<unknown>).length === 1 && r.turn === 1)).toBe(true)
+      const routed = lines(join(dir, "claude"))
+      expect(routed.map((r) => r.conversation_id)).toEqual(english.filter((r) => r.model === "claude-1").map((r) => r.conversation_id))
+      const rejects = lines(join(out, "rejects"))
+      const vicunas = english.filter((r) => r.model === "vicuna-13b")
+      expect(rejects.length).toBe(vicunas.length)
+      expect(rejects[0]).toMatchObject({ stage: "test/picky", error: "no vicunas", source: { file: expect.stringMatching(/^in\/[ab]\.jsonl$/) } })
+      const firstVicuna = records.findIndex((r) => r.conversation_id === vicunas[0]!.conversation_id)
+      expect(rejects[0]!.source).toEqual({ file: firstVicuna < 150 ? "in/a.jsonl" : "in/b.jsonl", line: (firstVicuna % 150) + 1 })
+
+      const m = result.manifest
+      expect(m.status).toBe("complete")
+      expect(m.source).toMatchObject({ units: 2, rows_read: 300, rejected: 0 })
+      expect(m.stages.map((s) => [s.id, s.rows_in, s.rows_out])).toEqual([
+        ["core/select", 300, english.length],
+        ["core/first-turn", english.length, english.length],
+        ["test/picky", english.length, kept.length]
+      ])
+      expect(m.stages[0]!.dropped).toEqual({ language: 300 - english.length })
+      expect(m.stages[2]!.routed).toBe(routed.length)
+      expect(m.stages[2]!.rejected).toBe(vicunas.length)
+      expect(m.outputs.branches.claude!.rows).toBe(routed.length)
+      for (const f of m.outputs.main.files) {
+        expect(createHash("sha256").update(readFileSync(join(out, f.path))).digest("hex")).toBe(f.sha256)
+      }
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("stops past --max-errors with exit code 1 and resumes when allowed more", () =>
+    Effect.gen(function* () {
+      const registry = yield* Registry.fromPlugins([])
+      const pipeline = Pipeline.from(Sources.jsonl, { path: "in/*.jsonl" }).pipe(
+        Pipeline.through(picky, {}),
+        Pipeline.to(Sinks.jsonl, { path: "out-strict", compression: "none" }, { name: "strict", baseDir: dir, registry })
+      )
+      const stopped = yield* Runner.run(pipeline, { maxErrors: 0 }).pipe(Effect.either)
+      expect(Either.isLeft(stopped)).toBe(true)
+      if (Either.isLeft(stopped)) {
+        expect(stopped.left.message).toMatch(/rows rejected, more than --max-errors 0/)
+        expect(Runner.exitCodeOf(stopped.left)).toBe(1)
+      }
+      const resumed = yield* Runner.run(pipeline, { maxErrors: 10_000 })
+      expect(resumed.manifest.resumed).toBe(true)
+      expect(resumed.manifest.source.rows_read).toBe(300)
+      expect(lines(join(dir, "out-strict")).length).toBe(records.filter((r) => r.model !== "vicuna-13b" && r.model !== "claude-1").length)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("typed composition", () => {
+  it("rejects at compile time a stage whose input fields the rows do not have", () => {
+    const needsTranslation = Stage.make({
+      id: "test/needs-translation",
+      description: "reads translated_conversation",
+      config: Schema.Struct({}),
+      requires: ["translated_conversation"],
+      provides: [],
+      make: () => Effect.succeed(Stage.mapChunks((row: { readonly translated_conversation: ReadonlyArray<unknown> }) => row))
+    })
+    const start = Pipeline.from(Sources.jsonl, { path: "in/*.jsonl" })
+    // @ts-expect-error LMSYS rows have no translated_conversation field
+    const bad = start.pipe(Pipeline.through(needsTranslation, {}))
+    const ok = start.pipe(Pipeline.through(CoreStages.firstTurn, { with_answer: true }))
+    expect(bad.stages).toHaveLength(1)
+    expect(ok.stages[0]!.config).toEqual({ with_answer: true })
+  })
+})
