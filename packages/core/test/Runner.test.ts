@@ -128,9 +128,8 @@ describe("typed composition", () => {
     })
     const start = Pipeline.from(Sources.jsonl, { path: "in/*.jsonl" })
     // @ts-expect-error LMSYS rows have no translated_conversation field
-    const bad = start.pipe(Pipeline.through(needsTranslation, {}))
+    start.pipe(Pipeline.through(needsTranslation, {}))
     const ok = start.pipe(Pipeline.through(CoreStages.firstTurn, { with_answer: true }))
-    expect(bad.stages).toHaveLength(1)
     expect(ok.stages[0]!.config).toEqual({ with_answer: true })
   })
 })
