@@ -131,6 +131,15 @@ describe("synthline CLI", () => {
     expect(merged.merged_from).toHaveLength(3)
   })
 
+  it("--json prints one machine-readable event per line, from start to finish", async () => {
+    const r = await synthline(["run", pipelineFile("json", "out-json"), "--json"])
+    expect(r.code).toBe(0)
+    const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l))
+    expect(events[0]).toMatchObject({ type: "start", name: "json", units: 12, resumed: false })
+    expect(events.filter((e) => e.type === "unit")).toHaveLength(12)
+    expect(events.at(-1)).toMatchObject({ type: "finish", status: "complete", snapshot: { rowsRead: 12000 } })
+  })
+
   it("SLURM_ARRAY_TASK_ID selects the shard like --shard", async () => {
     const file = pipelineFile("slurm", "out-slurm")
     const r = await synthline(["run", file], { SLURM_ARRAY_TASK_ID: "1", SLURM_ARRAY_TASK_COUNT: "3" })
