@@ -11,7 +11,7 @@ import { pipeArguments } from "effect/Pipeable"
 import * as YAML from "yaml"
 import { PipelineFileError, type PluginLoadError } from "./Errors.js"
 import { didYouMean } from "./internal/suggest.js"
-import type { LmsysRecord } from "./Record.js"
+import { type LmsysRecord, lmsysFields } from "./Record.js"
 import * as Registry from "./Registry.js"
 import type { Row } from "./Row.js"
 import type { AnySink, SinkBaseConfig, SinkDefinition } from "./Sink.js"
@@ -402,20 +402,10 @@ export interface Plan {
   readonly fingerprint: string
 }
 
-/** Source fields: the LMSYS record fields (sources yield LMSYS-shaped rows). */
-const sourceFields: ReadonlyArray<string> = [
-  "conversation_id",
-  "model",
-  "conversation",
-  "turn",
-  "language",
-  "openai_moderation",
-  "redacted"
-]
 
 /** Checks every stage's `requires` against what the source and earlier stages provide. */
 export const plan = (pipeline: ResolvedPipeline): Plan => {
-  const available = new Set(sourceFields)
+  const available = new Set<string>(lmsysFields)
   const steps: Array<PlanStep> = []
   const issues: Array<PlanIssue> = []
   for (const use of pipeline.stages) {
