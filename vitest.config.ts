@@ -2,11 +2,11 @@ import { defineConfig } from "vitest/config"
 
 // One vitest run, one project per package. Sources are resolved through the
 // "@synthline/source" export condition so tests never need a build first.
-const project = (name: string) => ({
+const project = (name: string, root = `packages/${name}`) => ({
   resolve: { conditions: ["@synthline/source"] },
   test: {
     name,
-    root: `packages/${name}`,
+    root,
     include: ["test/**/*.test.ts"],
     // Child processes and tsx-loaded plugins resolve workspace packages to their sources too.
     poolOptions: { forks: { execArgv: ["--conditions=@synthline/source"] } },
@@ -19,6 +19,6 @@ const project = (name: string) => ({
 export default defineConfig({
   test: {
     poolOptions: { forks: { execArgv: ["--conditions=@synthline/source"] } },
-    projects: [project("core"), project("cli")]
+    projects: [project("core"), project("cli"), project("bench", "bench"), project("plugin-moderation")]
   }
 })

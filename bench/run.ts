@@ -2,13 +2,13 @@
  * `pnpm bench [--rows N] [--runs N] [--only NAME] ...` — see bench/README.md.
  * Prints the results table to stdout (progress to stderr) and writes bench/results/*.json.
  * Exits 1 when a benchmark is broken (e.g. reads no rows); budget misses are reported in the
- * table (ok = FAIL) and exit 1 only with --strict-budget... kept simple: exit 2.
+ * table (ok = FAIL) and in the JSON (`ok: false`) but do not change the exit status.
  */
-import { renderTable, HelpRequested, parseArgs, usage } from "./src/lib.js"
 import { runBench } from "./src/harness.js"
+import { type BenchOptions, HelpRequested, parseArgs, renderTable, usage } from "./src/lib.js"
 
 const main = async () => {
-  let options
+  let options: BenchOptions
   try {
     options = parseArgs(process.argv.slice(2))
   } catch (e) {
