@@ -33,9 +33,24 @@ export const defaultDirs: Dirs = {
 
 const MB = 1024 * 1024
 
-/** Runs the CLI from source as a child process, cwd = repo root. */
+const builtBin = join(repoRoot, "packages/cli/bin/synthline.js")
+
+/**
+ * Which CLI the benchmarks time: the built one (what users install; `pnpm bench` builds first)
+ * when `packages/cli/dist` exists, else the sources through tsx. `SYNTHLINE_BENCH_CLI=source|built` forces one.
+ */
+export const cliMode: "built" | "source" =
+  process.env.SYNTHLINE_BENCH_CLI === "source"
+    ? "source"
+    : process.env.SYNTHLINE_BENCH_CLI === "built" || existsSync(join(repoRoot, "packages/cli/dist/bin.js"))
+      ? "built"
+      : "source"
+
+/** Runs the CLI as a child process, cwd = repo root. */
 export const runCli = (args: ReadonlyArray<string>): Promise<ChildResult> =>
-  runChild(process.execPath, [...tsNode, cliBin, ...args], { cwd: repoRoot })
+  cliMode === "built"
+    ? runChild(process.execPath, [builtBin, ...args], { cwd: repoRoot })
+    : runChild(process.execPath, [...tsNode, cliBin, ...args], { cwd: repoRoot })
 
 const tail = (s: string, n = 1500) => (s.length > n ? `…${s.slice(-n)}` : s)
 
@@ -316,6 +331,7 @@ export interface BenchReport {
   readonly machine: { readonly cpus: number; readonly cpu: string; readonly memory_mb: number; readonly node: string; readonly platform: string }
   readonly options: BenchOptions
   readonly rss_method: string
+  readonly cli: "built" | "source"
   readonly results: ReadonlyArray<ResultRow>
   readonly skipped: ReadonlyArray<{ readonly name: string; readonly reason: string }>
   readonly errors: ReadonlyArray<{ readonly name: string; readonly error: string }>
@@ -363,6 +379,7 @@ export const runBench = async (
     },
     options,
     rss_method: rssMethod(),
+    cli: cliMode,
     results,
     skipped,
     errors,
