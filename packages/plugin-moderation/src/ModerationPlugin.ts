@@ -1,0 +1,20 @@
+/**
+ * The `moderation` plugin: its stages, ready for a pipeline file's `plugins:` list
+ * (`plugins: ["@synthline/plugin-moderation"]`) or for code pipelines.
+ */
+import { definePlugin, type Plugin } from "@synthline/core/Plugin"
+import { createRequire } from "node:module"
+import { filter } from "./Filter.js"
+
+const pkg: { readonly version: string } = createRequire(import.meta.url)("../package.json")
+
+/** The version of @synthline/plugin-moderation. */
+export const version: string = pkg.version
+
+/** The `moderation` plugin (`moderation/filter`). */
+export const plugin: Plugin = definePlugin({
+  name: "moderation",
+  version,
+  packageName: "@synthline/plugin-moderation",
+  stages: [filter]
+})
