@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config"
 // "@synthline/source" export condition so tests never need a build first.
 const project = (name: string, root = `packages/${name}`) => ({
   resolve: { conditions: ["@synthline/source"] },
+  ssr: { resolve: { conditions: ["@synthline/source"], externalConditions: ["@synthline/source"] } },
   test: {
     name,
     root,
