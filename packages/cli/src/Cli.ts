@@ -2,18 +2,24 @@
  * The `synthline` command line. Thin by design: every command decodes its arguments and
  * calls into @synthline/core, then prints what core returned.
  */
-import { Args, Command, Options, ValidationError } from "@effect/cli"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import type { FileSystem, Path, Terminal } from "@effect/platform"
 import { Console, Effect, Either, Option } from "effect"
-import { RunError } from "@synthline/core/Errors"
-import * as Manifest from "@synthline/core/Manifest"
-import * as Pipeline from "@synthline/core/Pipeline"
+import { exitCodeOf, RunError } from "@synthline/core/Errors"
 import * as Progress from "@synthline/core/Progress"
-import * as Reference from "@synthline/core/Reference"
-import * as Registry from "@synthline/core/Registry"
-import * as Runner from "@synthline/core/Runner"
-import * as Sample from "@synthline/core/Sample"
 import { createRequire } from "node:module"
+
+// The rest of core (parquet, gzip, yaml, plugin loading) is imported when a command needs it,
+// so `--help` and argument errors start fast.
+const Pipeline = Effect.promise(() => import("@synthline/core/Pipeline"))
+const Runner = Effect.promise(() => import("@synthline/core/Runner"))
+const Registry = Effect.promise(() => import("@synthline/core/Registry"))
+const Reference = Effect.promise(() => import("@synthline/core/Reference"))
+const Manifest = Effect.promise(() => import("@synthline/core/Manifest"))
+const Sample = Effect.promise(() => import("@synthline/core/Sample"))
 
 const pkg: { readonly version: string } = createRequire(import.meta.url)("../package.json")
 
@@ -48,26 +54,26 @@ const run = Command.make(
   },
   ({ file, shard, fresh, maxErrors, json }) =>
     Effect.gen(function* () {
-      const resolved = yield* Pipeline.load(file)
-      const s = Runner.resolveShard(Option.getOrUndefined(shard), process.env)
+      const resolved = yield* (yield* Pipeline).load(file)
+      const s = (yield* Runner).resolveShard(Option.getOrUndefined(shard), process.env)
       if (Either.isLeft(s)) return yield* usage(s.left)
       const write = (t: string) => void (json ? process.stdout : process.stderr).write(t)
       const reporter = json ? Progress.json(write) : process.stderr.isTTY ? Progress.tty(write) : Progress.plain(write)
-      yield* Runner.run(resolved, { shard: s.right, fresh, maxErrors, reporter })
+      yield* (yield* Runner).run(resolved, { shard: s.right, fresh, maxErrors, reporter })
     })
 ).pipe(Command.withDescription("Run a pipeline file; resumes where an interrupted run stopped."))
 
 const validate = Command.make("validate", { file }, ({ file }) =>
   Effect.gen(function* () {
-    const p = yield* Pipeline.load(file)
+    const p = yield* (yield* Pipeline).load(file)
     yield* out(`${file}: valid (${p.stages.length} stages, fingerprint ${p.fingerprint.slice(0, 12)})`)
   })
 ).pipe(Command.withDescription("Check a pipeline file: syntax, plugins, stage ids and options."))
 
 const plan = Command.make("plan", { file, json }, ({ file, json }) =>
   Effect.gen(function* () {
-    const p = yield* Pipeline.load(file)
-    const checked = Pipeline.plan(p)
+    const p = yield* (yield* Pipeline).load(file)
+    const checked = (yield* Pipeline).plan(p)
     if (json) {
       yield* out(JSON.stringify(checked, null, 2))
     } else {
@@ -95,11 +101,11 @@ const plan = Command.make("plan", { file, json }, ({ file, json }) =>
 const registryFor = (file: Option.Option<string>, plugins: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     if (Option.isSome(file)) {
-      const p = yield* Pipeline.load(file.value)
-      const extra = yield* Registry.load(plugins, process.cwd())
-      return yield* Registry.fromPlugins([...p.registry.plugins, ...extra.plugins])
+      const p = yield* (yield* Pipeline).load(file.value)
+      const extra = yield* (yield* Registry).load(plugins, process.cwd())
+      return yield* (yield* Registry).fromPlugins([...p.registry.plugins, ...extra.plugins])
     }
-    return yield* Registry.load(plugins, process.cwd())
+    return yield* (yield* Registry).load(plugins, process.cwd())
   })
 
 const optionalFile = Args.file({ name: "FILE", exists: "yes" }).pipe(
@@ -110,7 +116,7 @@ const optionalFile = Args.file({ name: "FILE", exists: "yes" }).pipe(
 const stages = Command.make("stages", { file: optionalFile, json, plugin: pluginOpt }, ({ file, json, plugin }) =>
   Effect.gen(function* () {
     const registry = yield* registryFor(file, plugin)
-    const info = Reference.stages(registry)
+    const info = (yield* Reference).stages(registry)
     if (json) return yield* out(JSON.stringify(info, null, 2))
     const text = info
       .map((s) =>
@@ -131,7 +137,7 @@ const stages = Command.make("stages", { file: optionalFile, json, plugin: plugin
 const schema = Command.make("schema", { file: optionalFile, plugin: pluginOpt }, ({ file, plugin }) =>
   Effect.gen(function* () {
     const registry = yield* registryFor(file, plugin)
-    yield* out(JSON.stringify(Reference.pipelineJsonSchema(registry), null, 2))
+    yield* out(JSON.stringify((yield* Reference).pipelineJsonSchema(registry), null, 2))
   })
 ).pipe(Command.withDescription("Print the JSON Schema of pipeline files (for YAML editors)."))
 
@@ -140,7 +146,7 @@ const merge = Command.make(
   { dirs: Args.directory({ name: "DIR", exists: "yes" }).pipe(Args.atLeast(1)) },
   ({ dirs }) =>
     Effect.gen(function* () {
-      const merged = yield* Manifest.mergeDirs(dirs)
+      const merged = yield* (yield* Manifest).mergeDirs(dirs)
       const m = merged.manifest
       yield* out(
         `merged ${m.merged_from?.length ?? 0} shard manifests: ${m.source.rows_read} rows read, ${m.outputs.main.rows} written, ${m.rejects.count} rejected\nmanifest: ${merged.path}`
@@ -164,7 +170,7 @@ const sample = Command.make(
   ({ rows, out: dir, format, shards, seed, rowGroupRows }) =>
     Effect.gen(function* () {
       if (rows < 1 || shards < 1) return yield* usage("--rows and --shards must be at least 1")
-      const summary = yield* Sample.generate({
+      const summary = yield* (yield* Sample).generate({
         rows,
         out: dir,
         format,
@@ -198,7 +204,7 @@ export const report = (error: unknown): Effect.Effect<number> =>
     if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
       const tagged = error as { readonly _tag: string; readonly message?: string; readonly exitCode?: number }
       yield* Console.error(`error: ${tagged.message ?? tagged._tag}`)
-      return Runner.exitCodeOf(tagged)
+      return exitCodeOf(tagged)
     }
     yield* Console.error(`error: ${String(error)}`)
     return 1

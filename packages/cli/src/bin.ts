@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** Entry point of the `synthline` binary. */
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect } from "effect"
 import { cli, report } from "./Cli.js"
 

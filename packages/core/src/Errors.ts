@@ -71,3 +71,11 @@ export class RunError extends Data.TaggedError("RunError")<{
 
 /** Every error @synthline/core can fail with. */
 export type CoreError = PipelineFileError | PluginLoadError | SourceError | SinkError | StageError | RunError
+
+/** Exit code for an error a run or pipeline load failed with: 2 for usage and pipeline files, 1 otherwise. */
+export const exitCodeOf = (error: { readonly _tag: string; readonly exitCode?: number }): 1 | 2 =>
+  error._tag === "PipelineFileError" || error._tag === "PluginLoadError"
+    ? 2
+    : error._tag === "RunError" && error.exitCode === 2
+      ? 2
+      : 1

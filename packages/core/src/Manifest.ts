@@ -3,7 +3,8 @@
  * per-stage counts with drop reasons, rejects, timings, model usage and every output file
  * with its sha256 — and the merge of the manifests of a sharded run.
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Effect } from "effect"
 import * as CorePlugin from "./CorePlugin.js"
 import { RunError } from "./Errors.js"

@@ -3,7 +3,7 @@
  * that name file, line, column, stage and the nearest valid name; and the same pipeline
  * composed in TypeScript with row types checked at compile time.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Either, ParseResult, type Pipeable, Schema, type SchemaAST } from "effect"
 import { createHash } from "node:crypto"
 import { dirname, resolve } from "node:path"

@@ -5,8 +5,10 @@
  * rerun after `kill -9` resumes and the output equals an uninterrupted run byte for byte.
  * Every run writes `manifest.json` into the sink folder.
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Chunk, Effect, Either, Option, Schema, type Scope, Stream } from "effect"
+import * as Errors from "./Errors.js"
 import { RunError, type SinkError, type SourceError, type StageError } from "./Errors.js"
 import * as Manifest from "./Manifest.js"
 import type { ResolvedPipeline, StageUse } from "./Pipeline.js"
@@ -499,13 +501,8 @@ const recoverJournal = (
     return text.slice(0, -1).split("\n")
   })
 
-/** Exit code for an error a run or pipeline load failed with: 2 for usage and pipeline files, 1 otherwise. */
-export const exitCodeOf = (error: { readonly _tag: string; readonly exitCode?: number }): 1 | 2 =>
-  error._tag === "PipelineFileError" || error._tag === "PluginLoadError"
-    ? 2
-    : error._tag === "RunError" && error.exitCode === 2
-      ? 2
-      : 1
+/** Exit code for an error a run or pipeline load failed with (see {@link Errors.exitCodeOf}). */
+export const exitCodeOf: (error: { readonly _tag: string; readonly exitCode?: number }) => 1 | 2 = Errors.exitCodeOf
 
 /** Resolves the shard from a `--shard` value or the environment. */
 export const resolveShard = (

@@ -5,7 +5,8 @@
  * row group at a time, with the personal data planted in it recorded in `pii_truth.jsonl` so PII
  * detectors can be scored, and the options and counts in `sample.json`.
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import type { PlatformError } from "@effect/platform/Error"
 import { Data, Effect, Fiber, Stream } from "effect"
 import type { LmsysRecord } from "./Record.js"

@@ -4,7 +4,8 @@
  * lexicographically (by code unit, not locale) and patterns keep their order; a file matched
  * twice is listed once. A pattern matching nothing is a `SourceError` naming it.
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Effect } from "effect"
 import { glob, isDynamicPattern } from "tinyglobby"
 import { SourceError } from "../../Errors.js"

@@ -4,7 +4,7 @@
  * and parsed one line at a time. Bad lines go to `io.reject` with file and line; a truncated or
  * corrupt gzip stream ends the unit with one reject after the rows decoded so far.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Chunk, Data, Effect, Option, Stream } from "effect"
 import * as zlib from "node:zlib"

@@ -3,7 +3,7 @@
  * hyparquet-writer: a first pass over the spool infers the schema, a second writes one row group
  * of `rowGroupRows` rows at a time (snappy), so memory stays bounded by one row group.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Stream } from "effect"
 import { ByteWriter, ParquetWriter } from "hyparquet-writer"
 import { SinkError } from "../../Errors.js"

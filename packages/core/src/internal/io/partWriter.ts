@@ -11,7 +11,8 @@
  * shows no checkpoint the runner may still resume from points at it (the runner persists each
  * checkpoint before the next commit), and removed at `finish`.
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Chunk, Effect, ExecutionStrategy, Exit, Scope } from "effect"
 import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet"
 import { SinkError } from "../../Errors.js"

@@ -3,7 +3,8 @@
  * progress and `.spool` for the parquet sink's row spool), finding the part files of one prefix
  * in a folder, the resumable checkpoint, and durability helpers (fsync, sha256).
  */
-import { FileSystem, Path } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Effect, Either, ParseResult, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
 import { SinkError } from "../../Errors.js"
