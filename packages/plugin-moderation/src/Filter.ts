@@ -8,7 +8,7 @@ import type { Row } from "@synthline/core/Row"
 import { type ModerationCategory, moderationCategories } from "@synthline/core/Record"
 import { make, mapChunks, type Stage, type StageContext } from "@synthline/core/Stage"
 import { Effect, Schema } from "effect"
-import { didYouMean } from "./internal/suggest.js"
+import { didYouMean } from "@synthline/core/Suggest"
 
 // ---------------------------------------------------------------------------------------------
 // Options

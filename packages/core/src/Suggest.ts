@@ -1,4 +1,4 @@
-/** "Did you mean" suggestions: the nearest candidate by edit distance. */
+/** "Did you mean" suggestions: the nearest candidate by edit distance, for errors in plugins and pipeline files. */
 
 const distance = (a: string, b: string): number => {
   const prev = new Array<number>(b.length + 1)
