@@ -7,7 +7,7 @@
 import { Chunk, Effect, Schema, Stream } from "effect"
 import { StageError } from "./Errors.js"
 import { FirstSeen, seededUnit } from "./internal/hash.js"
-import { getPath, origin, parsePath, type Row, withOrigin } from "./Row.js"
+import { describeValue, getPath, origin, parsePath, type Row, withOrigin } from "./Row.js"
 import { type AnyStage, make, mapChunks, type Stage, type StageContext } from "./Stage.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -19,23 +19,10 @@ const isObj = (u: unknown): u is Obj => typeof u === "object" && u !== null && !
 
 const isArray = (u: unknown): u is ReadonlyArray<unknown> => Array.isArray(u)
 
-/** How a value reads in an error message. */
-const describe = (u: unknown): string =>
-  u === undefined
-    ? "missing"
-    : u === null
-      ? "null"
-      : Array.isArray(u)
-        ? "an array"
-        : typeof u === "object"
-          ? "an object"
-          : typeof u === "string"
-            ? `the string ${JSON.stringify(u.length > 40 ? `${u.slice(0, 40)}…` : u)}`
-            : `${typeof u} ${String(u)}`
 
 /** Rejects a row because of a field and returns `undefined` (for `mapChunks`). */
 const rejectField = (ctx: StageContext, row: Row, field: string, expected: string): undefined => {
-  ctx.reject(row, `field \`${field}\` is ${describe(getPath(row, parsePath(field)))}; expected ${expected}`)
+  ctx.reject(row, `field \`${field}\` is ${describeValue(getPath(row, parsePath(field)))}; expected ${expected}`)
   return undefined
 }
 

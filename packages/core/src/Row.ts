@@ -43,3 +43,17 @@ export const getPath = (row: unknown, keys: ReadonlyArray<string>): unknown => {
   }
   return cur
 }
+
+/** How a value reads in an error message: `missing`, `null`, `an array`, `the string "…"`, `number 3`. */
+export const describeValue = (u: unknown): string =>
+  u === undefined
+    ? "missing"
+    : u === null
+      ? "null"
+      : Array.isArray(u)
+        ? "an array"
+        : typeof u === "object"
+          ? "an object"
+          : typeof u === "string"
+            ? `the string ${JSON.stringify(u.length > 40 ? `${u.slice(0, 40)}…` : u)}`
+            : `${typeof u} ${String(u)}`

@@ -4,7 +4,7 @@
  * annotated `flagged` or by per-category score thresholds — and drops, routes or only
  * annotates it, always writing a `moderation` audit field so every decision can be traced.
  */
-import type { Row } from "@synthline/core/Row"
+import { describeValue, type Row } from "@synthline/core/Row"
 import { type ModerationCategory, moderationCategories } from "@synthline/core/Record"
 import { make, mapChunks, type Stage, type StageContext } from "@synthline/core/Stage"
 import { Effect, Schema } from "effect"
@@ -119,19 +119,6 @@ export type ModerationAudit = typeof ModerationAudit.Type
 
 const isObj = (u: unknown): u is Obj => typeof u === "object" && u !== null && !Array.isArray(u)
 
-/** How a value reads in an error message. */
-const describe = (u: unknown): string =>
-  u === undefined
-    ? "missing"
-    : u === null
-      ? "null"
-      : Array.isArray(u)
-        ? "an array"
-        : typeof u === "object"
-          ? "an object"
-          : typeof u === "string"
-            ? `the string ${JSON.stringify(u.length > 40 ? `${u.slice(0, 40)}…` : u)}`
-            : `${typeof u} ${String(u)}`
 
 const N = moderationCategories.length
 const EMPTY: ReadonlyArray<ModerationCategory> = Object.freeze([])
@@ -196,22 +183,22 @@ const decide = (config: FilterConfig, ctx: StageContext): ((row: Row) => Row | u
 
   /** Reads one annotation into `v`; returns an error text when it is malformed. */
   const readEntry = (entry: unknown, i: number): string | undefined => {
-    if (!isObj(entry)) return `openai_moderation[${i}] is ${describe(entry)}; expected a moderation result object`
+    if (!isObj(entry)) return `openai_moderation[${i}] is ${describeValue(entry)}; expected a moderation result object`
     const cats = entry.categories
-    if (!isObj(cats)) return `openai_moderation[${i}].categories is ${describe(cats)}; expected an object of ${N} booleans`
+    if (!isObj(cats)) return `openai_moderation[${i}].categories is ${describeValue(cats)}; expected an object of ${N} booleans`
     const scores = entry.category_scores
-    if (!isObj(scores)) return `openai_moderation[${i}].category_scores is ${describe(scores)}; expected an object of ${N} numbers`
+    if (!isObj(scores)) return `openai_moderation[${i}].category_scores is ${describeValue(scores)}; expected an object of ${N} numbers`
     const flagged = entry.flagged
-    if (typeof flagged !== "boolean") return `openai_moderation[${i}].flagged is ${describe(flagged)}; expected a boolean`
+    if (typeof flagged !== "boolean") return `openai_moderation[${i}].flagged is ${describeValue(flagged)}; expected a boolean`
     let catMask = 0
     for (let c = 0; c < N; c++) {
       const name = moderationCategories[c]!
       const b = cats[name]
-      if (typeof b !== "boolean") return `openai_moderation[${i}].categories.${name} is ${describe(b)}; expected a boolean`
+      if (typeof b !== "boolean") return `openai_moderation[${i}].categories.${name} is ${describeValue(b)}; expected a boolean`
       if (b) catMask |= 1 << c
       const s = scores[name]
       if (typeof s !== "number" || Number.isNaN(s)) {
-        return `openai_moderation[${i}].category_scores.${name} is ${describe(s)}; expected a number`
+        return `openai_moderation[${i}].category_scores.${name} is ${describeValue(s)}; expected a number`
       }
       if (s > v.maxScore) v.maxScore = s
       messageScores[c] = s
@@ -238,7 +225,7 @@ const decide = (config: FilterConfig, ctx: StageContext): ((row: Row) => Row | u
     v.mask = 0
     v.maxScore = Number.NEGATIVE_INFINITY
     v.counted = 0
-    if (!Array.isArray(annotations)) return `field \`openai_moderation\` is ${describe(annotations)}; expected an array of moderation results`
+    if (!Array.isArray(annotations)) return `field \`openai_moderation\` is ${describeValue(annotations)}; expected an array of moderation results`
     if (annotations.length !== conversation.length) {
       return `openai_moderation has ${annotations.length} entries but conversation has ${conversation.length} messages`
     }
@@ -260,7 +247,7 @@ const decide = (config: FilterConfig, ctx: StageContext): ((row: Row) => Row | u
   return (row) => {
     const conversation = row.conversation
     if (!Array.isArray(conversation)) {
-      ctx.reject(row, `field \`conversation\` is ${describe(conversation)}; expected an array of {role, content} messages`)
+      ctx.reject(row, `field \`conversation\` is ${describeValue(conversation)}; expected an array of {role, content} messages`)
       return undefined
     }
     const err = read(conversation, row.openai_moderation)
