@@ -8,7 +8,6 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Chunk, Effect, Either, Option, Schema, type Scope, Stream } from "effect"
-import * as Errors from "./Errors.js"
 import { RunError, type SinkError, type SourceError, type StageError } from "./Errors.js"
 import * as Manifest from "./Manifest.js"
 import type { ResolvedPipeline, StageUse } from "./Pipeline.js"
@@ -500,9 +499,6 @@ const recoverJournal = (
     const text = yield* fs.readFileString(file).pipe(Effect.mapError(fsError(`cannot recover ${file}`)))
     return text.slice(0, -1).split("\n")
   })
-
-/** Exit code for an error a run or pipeline load failed with (see {@link Errors.exitCodeOf}). */
-export const exitCodeOf: (error: { readonly _tag: string; readonly exitCode?: number }) => 1 | 2 = Errors.exitCodeOf
 
 /** Resolves the shard from a `--shard` value or the environment. */
 export const resolveShard = (

@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as CoreStages from "../src/CoreStages.js"
+import * as Errors from "../src/Errors.js"
 import * as Pipeline from "../src/Pipeline.js"
 import * as Registry from "../src/Registry.js"
 import * as Runner from "../src/Runner.js"
@@ -107,7 +108,7 @@ describe("Runner", () => {
       expect(Either.isLeft(stopped)).toBe(true)
       if (Either.isLeft(stopped)) {
         expect(stopped.left.message).toMatch(/rows rejected, more than --max-errors 0/)
-        expect(Runner.exitCodeOf(stopped.left)).toBe(1)
+        expect(Errors.exitCodeOf(stopped.left)).toBe(1)
       }
       const resumed = yield* Runner.run(pipeline, { maxErrors: 10_000 })
       expect(resumed.manifest.resumed).toBe(true)

@@ -19,7 +19,8 @@ const CR = 13
 const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const lossy = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true })
 
-const concat = (pieces: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
+/** Joins byte arrays whose lengths add up to `total` (returns the only piece as is). */
+export const concat = (pieces: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
   if (pieces.length === 1) return pieces[0]!
   const out = new Uint8Array(total)
   let at = 0

@@ -18,6 +18,7 @@ import { parquetHeader } from "hyparquet/src/column.js"
 import { convert, convertWithDictionary, DEFAULT_PARSERS } from "hyparquet/src/convert.js"
 import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js"
 import { readPlain } from "hyparquet/src/plain.js"
+import { concat } from "./lines.js"
 
 type SchemaTree = ReturnType<typeof parquetSchema>
 type ColumnDecoder = Parameters<typeof readDataPage>[2]
@@ -235,18 +236,8 @@ const decodeChunk = (
     entries += count
     nValues += values.length
   }
-  const joinLevels = (parts: Array<Uint8Array>): Uint8Array => {
-    if (parts.length === 1) return parts[0]!
-    const out = new Uint8Array(entries)
-    let at = 0
-    for (const p of parts) {
-      out.set(p, at)
-      at += p.length
-    }
-    return out
-  }
-  leaf.def = joinLevels(defs)
-  leaf.rep = joinLevels(reps)
+  leaf.def = concat(defs, entries)
+  leaf.rep = concat(reps, entries)
   if (vals.length === 1) leaf.values = vals[0]!
   else {
     const out = new Array<unknown>(nValues)
