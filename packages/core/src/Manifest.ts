@@ -104,6 +104,24 @@ export const make = (input: MakeInput): Manifest => {
   }
 }
 
+/** Adds usage reports key by key: numbers are summed, objects merged the same way, anything else kept from `a`. */
+const sumUsage = (a: unknown, b: unknown): { [key: string]: unknown } => {
+  const out: { [key: string]: unknown } = {}
+  const ao = isObject(a) ? a : {}
+  const bo = isObject(b) ? b : {}
+  for (const key of new Set([...Object.keys(ao), ...Object.keys(bo)])) {
+    const x = ao[key]
+    const y = bo[key]
+    if (typeof x === "number" && typeof y === "number") out[key] = x + y
+    else if (isObject(x) && isObject(y)) out[key] = sumUsage(x, y)
+    else out[key] = x ?? y
+  }
+  return out
+}
+
+const isObject = (u: unknown): u is { readonly [key: string]: unknown } =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
 const sumStages = (a: ReadonlyArray<StageStats>, b: ReadonlyArray<StageStats>): Array<StageStats> =>
   a.map((s, i) => {
     const o = b[i]!
@@ -171,6 +189,7 @@ export const merge = (
           rejected: acc.source.rejected + m.source.rejected
         },
         stages: sumStages(acc.stages, m.stages),
+        model_usage: sumUsage(acc.model_usage, m.model_usage),
         rejects: {
           ...acc.rejects,
           count: acc.rejects.count + m.rejects.count,

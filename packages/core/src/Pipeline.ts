@@ -335,10 +335,10 @@ export const decode = (
 
     const sections: { [key: string]: unknown } = {}
     const sectionsNormalized: { [key: string]: unknown } = {}
-    for (const [key, { schema }] of registry.sections) {
+    for (const [key, { schema, fingerprint }] of registry.sections) {
       if (value[key] === undefined) continue
       sections[key] = yield* decodeAt(doc, schema, value[key], [key], `section ${key}`)
-      sectionsNormalized[key] = encodeBack(schema, sections[key])
+      sectionsNormalized[key] = fingerprint !== undefined ? fingerprint(sections[key]) : encodeBack(schema, sections[key])
     }
 
     const normalized = {

@@ -4,7 +4,9 @@
  * `<plugin name>/<stage name>`. A plugin may contribute top-level pipeline-file sections
  * (with their own Schema) and depend on other plugins it brings in by itself.
  */
-import type { Schema } from "effect"
+import type { Layer, Schema } from "effect"
+import type { RunError } from "./Errors.js"
+import type { RunContext } from "./RunContext.js"
 import type { AnySink } from "./Sink.js"
 import type { AnySource } from "./Source.js"
 import type { AnyStage } from "./Stage.js"
@@ -22,6 +24,20 @@ export interface Plugin {
   /** Top-level pipeline-file sections this plugin owns, each with its Schema. */
   // biome-ignore lint/suspicious/noExplicitAny: sections are any decoded JSON
   readonly sections?: { readonly [key: string]: Schema.Schema<any, any> }
+  /**
+   * What each of this plugin's sections contributes to the pipeline fingerprint (default: the
+   * whole decoded section). Leave out what does not change the output (endpoints, keys, limits)
+   * so a run resumes when only those change.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: sections are any decoded JSON
+  readonly fingerprint?: { readonly [key: string]: (decoded: any) => unknown }
+  /**
+   * Services this plugin's stages need (a model client, say), built once per run from the
+   * {@link RunContext} and provided to every stage's `make`. Built only when the pipeline uses
+   * a stage of this plugin or of a plugin that depends on it.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: a plugin may provide any services
+  readonly layer?: Layer.Layer<any, RunError, RunContext>
   /** Plugins this one needs; loaded with it. */
   readonly dependencies?: ReadonlyArray<Plugin>
 }

@@ -28,7 +28,14 @@ export interface Registry {
   readonly sources: ReadonlyMap<string, AnySource>
   readonly sinks: ReadonlyMap<string, AnySink>
   /** Top-level section name → owning plugin name and Schema. */
-  readonly sections: ReadonlyMap<string, { readonly plugin: string; readonly schema: NonNullable<Plugin["sections"]>[string] }>
+  readonly sections: ReadonlyMap<
+    string,
+    {
+      readonly plugin: string
+      readonly schema: NonNullable<Plugin["sections"]>[string]
+      readonly fingerprint?: NonNullable<Plugin["fingerprint"]>[string] | undefined
+    }
+  >
 }
 
 const isPathSpecifier = (s: string): boolean =>
@@ -113,12 +120,19 @@ export const fromPlugins = (loaded: ReadonlyArray<LoadedPlugin>): Effect.Effect<
     const stages = new Map<string, AnyStage>()
     const sources = new Map<string, AnySource>()
     const sinks = new Map<string, AnySink>()
-    const sections = new Map<string, { plugin: string; schema: NonNullable<Plugin["sections"]>[string] }>()
+    const sections = new Map<
+      string,
+      {
+        plugin: string
+        schema: NonNullable<Plugin["sections"]>[string]
+        fingerprint?: NonNullable<Plugin["fingerprint"]>[string] | undefined
+      }
+    >()
     for (const { plugin } of all) {
       for (const s of plugin.stages) stages.set(s.id, s)
       for (const s of plugin.sources ?? []) sources.set(s.type, s)
       for (const s of plugin.sinks ?? []) sinks.set(s.type, s)
-      for (const [k, schema] of Object.entries(plugin.sections ?? {})) sections.set(k, { plugin: plugin.name, schema })
+      for (const [k, schema] of Object.entries(plugin.sections ?? {})) sections.set(k, { plugin: plugin.name, schema, fingerprint: plugin.fingerprint?.[k] })
     }
     return { plugins: all, stages, sources, sinks, sections }
   })

@@ -7,11 +7,14 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Chunk, Effect, Either, Option, Schema, type Scope, Stream } from "effect"
+import { Chunk, Context, Effect, Either, Layer, Option, Schema, type Scope, Stream } from "effect"
 import { RunError, type SinkError, type SourceError, type StageError } from "./Errors.js"
 import * as Manifest from "./Manifest.js"
 import type { ResolvedPipeline, StageUse } from "./Pipeline.js"
+import type { Plugin } from "./Plugin.js"
 import * as Progress from "./Progress.js"
+import type { Registry } from "./Registry.js"
+import * as RunContext from "./RunContext.js"
 import { type Origin, origin, type Row } from "./Row.js"
 import * as Shard from "./Shard.js"
 import type { OutputFile, SinkCheckpoint, SinkWriter } from "./Sink.js"
@@ -69,6 +72,8 @@ interface Marker {
     readonly branches: { readonly [name: string]: SinkCheckpoint }
   }
   readonly journals: { readonly [instanceId: string]: number }
+  /** Cumulative `model_usage` at this commit. */
+  readonly usage?: { readonly [key: string]: unknown }
 }
 
 interface RunState {
@@ -282,6 +287,16 @@ const runScoped = (
       )
     }
 
+    // ---- plugin services (a model client, say), built for the plugins whose stages are used
+    const usage = RunContext.collectingUsage(marker?.usage ?? {})
+    const services = yield* pluginServices(pipeline.registry, pipeline.stages, {
+      sections: pipeline.sections,
+      baseDir: pipeline.baseDir,
+      seed: pipeline.seed,
+      stateDir: state,
+      usage
+    })
+
     // ---- journals and stages
     const pendingRejects: Array<RejectRecord> = []
     const pendingRoutes = new Map<string, Array<Row>>([...pipeline.branches.keys()].map((k) => [k, []]))
@@ -316,7 +331,7 @@ const runScoped = (
         },
         journal: { recovered, append: (entry) => void buffer.push(entry) }
       }
-      transforms.push(yield* use.stage.make(use.config, ctx))
+      transforms.push(yield* use.stage.make(use.config, ctx).pipe(Effect.provide(services)))
     }
 
     // ---- per unit
@@ -410,7 +425,15 @@ const runScoped = (
           journals[use.instanceId] = bytes
         }
         stats.units_done = seq + 1
-        const m: Marker = { version: 1, seq, unit: unit.id, stats, sinks: { main, rejects, branches }, journals }
+        const m: Marker = {
+          version: 1,
+          seq,
+          unit: unit.id,
+          stats,
+          sinks: { main, rejects, branches },
+          journals,
+          usage: usage.snapshot()
+        }
         yield* writeAtomic(fs, `${state}/units/${pad(seq)}.json`, JSON.stringify(m))
         reporter.report({ type: "unit", unit: unit.id, snapshot: snapshot() })
       })
@@ -444,7 +467,8 @@ const runScoped = (
       sinkDir,
       mainFiles,
       rejectFiles,
-      branchFiles
+      branchFiles,
+      modelUsage: usage.snapshot()
     })
     yield* writeAtomic(fs, manifestPath, `${JSON.stringify(manifest, null, 2)}\n`)
     reporter.report({
@@ -457,6 +481,31 @@ const runScoped = (
     if (stopped !== undefined) return yield* runError(stopped)
     return { status: "complete" as const, manifestPath, manifest }
   })
+
+/**
+ * Builds the services (`Plugin.layer`) of every plugin that owns a used stage, and of the
+ * plugins those depend on, into the run's scope.
+ */
+const pluginServices = (
+  registry: Registry,
+  stages: ReadonlyArray<StageUse>,
+  run: RunContext.RunContextShape
+): Effect.Effect<Context.Context<never>, RunError, Scope.Scope> => {
+  const byName = new Map(registry.plugins.map(({ plugin }) => [plugin.name, plugin]))
+  const needed = new Set<Plugin>()
+  const need = (plugin: Plugin | undefined): void => {
+    if (plugin === undefined || needed.has(plugin)) return
+    needed.add(plugin)
+    for (const dep of plugin.dependencies ?? []) need(byName.get(dep.name) ?? dep)
+  }
+  for (const use of stages) need(byName.get(use.stage.id.slice(0, use.stage.id.indexOf("/"))))
+  const layers = [...needed].flatMap((p) => (p.layer !== undefined ? [p.layer] : []))
+  if (layers.length === 0) return Effect.succeed(Context.empty())
+  const merged = Layer.mergeAll(layers[0]!, ...layers.slice(1)).pipe(
+    Layer.provide(Layer.succeed(RunContext.RunContext, run))
+  )
+  return Layer.build(merged)
+}
 
 /** Writes a file under a temporary name and renames it into place. */
 const writeAtomic = (fs: FileSystem.FileSystem, file: string, text: string): Effect.Effect<void, RunError> =>

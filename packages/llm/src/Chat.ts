@@ -1,0 +1,97 @@
+/**
+ * The OpenAI-compatible chat-completions wire format: the request a stage asks for, the body
+ * sent to `POST /v1/chat/completions`, and the parsed answer (`choices[0].message.content`,
+ * `finish_reason`, `usage`).
+ */
+
+/** One chat message. */
+export interface Message {
+  readonly role: string
+  readonly content: string
+}
+
+/** What a stage asks a model for. */
+export interface ChatRequest {
+  readonly messages: ReadonlyArray<Message>
+  readonly temperature?: number | undefined
+  readonly top_p?: number | undefined
+  readonly max_tokens?: number | undefined
+  readonly stop?: ReadonlyArray<string> | undefined
+  /** Per-request seed; derive it with `Seed.forRequest`. */
+  readonly seed?: number | undefined
+  /** Passed through, e.g. `{ type: "json_schema", json_schema: { name, schema, strict: true } }`. */
+  readonly response_format?: unknown
+  /** Extra body fields for this request (merged over the model's `extra_body`). */
+  readonly extra?: { readonly [key: string]: unknown } | undefined
+}
+
+/** Token counts of an answer. */
+export interface Usage {
+  readonly prompt_tokens: number
+  readonly completion_tokens: number
+}
+
+/** A model's answer. */
+export interface Completion {
+  readonly content: string
+  /** `stop`, `length` (ran out of tokens), ... as the server said; `null` when it did not. */
+  readonly finish_reason: string | null
+  readonly usage: Usage
+  /** True when it came from the response cache (no request was made). */
+  readonly cached: boolean
+}
+
+/** The JSON body of a chat-completions request. */
+export const body = (model: string, request: ChatRequest, extraBody: { readonly [key: string]: unknown }): object => {
+  const out: { [key: string]: unknown } = { ...extraBody, ...request.extra, model, messages: request.messages }
+  if (request.temperature !== undefined) out.temperature = request.temperature
+  if (request.top_p !== undefined) out.top_p = request.top_p
+  if (request.max_tokens !== undefined) out.max_tokens = request.max_tokens
+  if (request.stop !== undefined) out.stop = request.stop
+  if (request.seed !== undefined) out.seed = request.seed
+  if (request.response_format !== undefined) out.response_format = request.response_format
+  return out
+}
+
+const isObject = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null
+
+const count = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) && u >= 0 ? u : 0)
+
+/** Parses a chat-completions response body; a string says why it is not one. */
+export const parseResponse = (text: string): Omit<Completion, "cached"> | string => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return `the server's answer is not JSON: ${preview(text)}`
+  }
+  if (!isObject(json)) return `the server's answer is not a JSON object: ${preview(text)}`
+  const choices = json.choices
+  if (!Array.isArray(choices) || choices.length === 0) return `the answer has no choices: ${preview(text)}`
+  const first: unknown = choices[0]
+  if (!isObject(first) || !isObject(first.message)) return `choices[0] has no message: ${preview(text)}`
+  const content = first.message.content
+  if (typeof content !== "string") {
+    const refusal = first.message.refusal
+    return typeof refusal === "string" ? `the model refused: ${preview(refusal)}` : `choices[0].message.content is not a string: ${preview(text)}`
+  }
+  const usage = isObject(json.usage) ? json.usage : {}
+  return {
+    content,
+    finish_reason: typeof first.finish_reason === "string" ? first.finish_reason : null,
+    usage: { prompt_tokens: count(usage.prompt_tokens), completion_tokens: count(usage.completion_tokens) }
+  }
+}
+
+/** The first 200 characters of a text, for error messages. */
+export const preview = (text: string): string => {
+  const t = text.replace(/\s+/g, " ").trim()
+  return t.length > 200 ? `${t.slice(0, 200)}…` : t === "" ? "(empty)" : t
+}
+
+/** A rough token count for rate limiting before the answer's `usage` is known (4 characters per token). */
+export const estimateTokens = (request: ChatRequest): number => {
+  let chars = 0
+  for (const m of request.messages) chars += m.content.length + 8
+  return Math.ceil(chars / 4) + (request.max_tokens ?? 512)
+}

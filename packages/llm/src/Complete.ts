@@ -1,0 +1,175 @@
+/**
+ * `llm/complete`: renders a prompt template (system + user, `{{field.path}}` placeholders from
+ * the row), asks a model from the `models` section, and writes the answer text (or the parsed
+ * JSON, with `json`/`json_schema`) to a named field; `n` samples per row. Rows whose call fails
+ * after retries, whose template misses a field, or whose answer is cut off or unparsable go to
+ * rejects with the reason. Output order equals input order, so reruns are byte-identical.
+ */
+import { StageError } from "@synthline/core/Errors"
+import type { Row } from "@synthline/core/Row"
+import { make, type Stage } from "@synthline/core/Stage"
+import { Effect, Schema, Stream } from "effect"
+import { type ChatRequest, type Message, preview } from "./Chat.js"
+import type { LlmRequestError } from "./Errors.js"
+import { type Model, Models } from "./Models.js"
+import * as Seed from "./Seed.js"
+import * as Template from "./Template.js"
+
+type Obj = { readonly [key: string]: unknown }
+
+const doc = (description: string, extra: Obj = {}): { readonly jsonSchema: Obj } => ({
+  jsonSchema: { description, ...extra }
+})
+
+/** Sampling options shared by the stages that call models. */
+export const SamplingFields = {
+  temperature: Schema.optional(Schema.Number.pipe(Schema.between(0, 2)).annotations(doc("Sampling temperature (server default when unset)."))),
+  top_p: Schema.optional(Schema.Number.pipe(Schema.between(0, 1)).annotations(doc("Nucleus sampling mass."))),
+  max_tokens: Schema.optional(Schema.Int.pipe(Schema.positive()).annotations(doc("Most tokens in one answer."))),
+  stop: Schema.optional(Schema.Array(Schema.String).annotations(doc("Stop sequences."))),
+  seed: Schema.optionalWith(
+    Schema.Boolean.annotations(doc("Send a per-request seed derived from (pipeline seed, stage id, conversation_id, sample index).")),
+    { default: () => true }
+  ),
+  extra: Schema.optionalWith(
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(doc("Extra request body fields for this stage (merged over the model's extra_body).")),
+    { default: () => ({}) }
+  )
+}
+
+const CompleteConfigSchema = Schema.Struct({
+  model: Schema.String.annotations(doc("A model name from the models section.")),
+  system: Schema.optional(Schema.String.annotations(doc("System prompt template."))),
+  user: Schema.String.annotations(doc("User prompt template, with {{field.path}} placeholders from the row.")),
+  output: Schema.optionalWith(Schema.String.annotations(doc("Field the answer is written to.")), {
+    default: () => "completion"
+  }),
+  n: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(1, 64)).annotations(doc("Answers per row; with n > 1 the field holds a list of the answers that succeeded.")),
+    { default: () => 1 }
+  ),
+  json: Schema.optionalWith(Schema.Boolean.annotations(doc("Ask for a JSON object (response_format json_object) and store it parsed.")), {
+    default: () => false
+  }),
+  json_schema: Schema.optional(
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(
+      doc("Ask for JSON following this JSON Schema (response_format json_schema, strict) and store it parsed.")
+    )
+  ),
+  on_length: Schema.optionalWith(
+    Schema.Literal("reject", "keep").annotations(doc("An answer cut off by max_tokens (finish_reason length): reject the row, or keep the text.")),
+    { default: () => "reject" as const }
+  ),
+  ...SamplingFields
+})
+
+/** Options of `llm/complete`. */
+export type CompleteConfig = typeof CompleteConfigSchema.Type
+
+/** Why one sample failed. */
+type SampleResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string }
+
+/** The `response_format` a config asks for, if any. */
+const responseFormat = (config: CompleteConfig): unknown =>
+  config.json_schema !== undefined
+    ? { type: "json_schema", json_schema: { name: "output", schema: config.json_schema, strict: true } }
+    : config.json
+      ? { type: "json_object" }
+      : undefined
+
+/** The conversation id a row's seed derives from (`conversation_id`, else the rendered prompt). */
+export const rowKey = (row: Row, messages: ReadonlyArray<Message>): string =>
+  typeof row.conversation_id === "string" ? row.conversation_id : JSON.stringify(messages)
+
+/** Rows in flight per request slot: more rows than slots keep the server busy while one row waits for a retry. */
+export const windowOf = (capacity: number, n: number): number => Math.max(4, Math.ceil((capacity * 4) / n))
+
+/** The reason a failed call gives in rejects. */
+export const reasonOf = (e: LlmRequestError): string => e.message
+
+/** `llm/complete` */
+export const complete: Stage<CompleteConfig, Row, Row, Models, typeof CompleteConfigSchema.Encoded> = make({
+  id: "llm/complete",
+  description:
+    "Fills a prompt template from each row, asks a model from the models section, and writes the answer (text or parsed JSON) to a field; n samples per row.",
+  config: CompleteConfigSchema,
+  requires: (c) => [...new Set([...(c.system !== undefined ? Template.parse(c.system).fields : []), ...Template.parse(c.user).fields])],
+  provides: (c) => [c.output],
+  make: (config, ctx) =>
+    Effect.gen(function* () {
+      const models = yield* Models
+      const model: Model = yield* models
+        .get(config.model)
+        .pipe(Effect.mapError((e) => new StageError({ stage: ctx.stageId, reason: e.message })))
+      const system = config.system !== undefined ? Template.parse(config.system) : undefined
+      const user = Template.parse(config.user)
+      const format = responseFormat(config)
+      const parseJson = format !== undefined
+
+      const sample = (base: ChatRequest, key: string, index: number): Effect.Effect<SampleResult> =>
+        model
+          .complete(
+            config.seed ? { ...base, seed: Seed.forRequest(ctx.seed, ctx.stageId, key, index) } : base,
+            { sampleIndex: index }
+          )
+          .pipe(
+            Effect.map((answer): SampleResult => {
+              if (answer.finish_reason === "length" && config.on_length === "reject") {
+                return { ok: false, error: `the answer was cut off at max_tokens (finish_reason length): ${preview(answer.content)}` }
+              }
+              if (!parseJson) return { ok: true, value: answer.content }
+              try {
+                return { ok: true, value: JSON.parse(answer.content) }
+              } catch {
+                return { ok: false, error: `the answer is not JSON: ${preview(answer.content)}` }
+              }
+            }),
+            Effect.catchAll((e) => Effect.succeed<SampleResult>({ ok: false, error: reasonOf(e) }))
+          )
+
+      const one = (row: Row): Effect.Effect<Row | undefined> => {
+        const messages: Array<Message> = []
+        if (system !== undefined) {
+          const s = system.render(row)
+          if ("missing" in s) return Effect.sync(() => void ctx.reject(row, `${ctx.stageId}: system template field ${s.missing} is missing`))
+          messages.push({ role: "system", content: s.text })
+        }
+        const u = user.render(row)
+        if ("missing" in u) return Effect.sync(() => void ctx.reject(row, `${ctx.stageId}: user template field ${u.missing} is missing`))
+        messages.push({ role: "user", content: u.text })
+        const base: ChatRequest = {
+          messages,
+          temperature: config.temperature,
+          top_p: config.top_p,
+          max_tokens: config.max_tokens,
+          stop: config.stop,
+          response_format: format,
+          extra: config.extra
+        }
+        const key = rowKey(row, messages)
+        return Effect.forEach(
+          Array.from({ length: config.n }, (_, i) => i),
+          (i) => sample(base, key, i),
+          { concurrency: config.n }
+        ).pipe(
+          Effect.map((results) => {
+            const ok = results.flatMap((r) => (r.ok ? [r.value] : []))
+            if (ok.length === 0) {
+              const first = results.find((r): r is { ok: false; error: string } => !r.ok)
+              ctx.reject(row, `${ctx.stageId}: ${first?.error ?? "no answer"}`)
+              return undefined
+            }
+            return { ...row, [config.output]: config.n === 1 ? ok[0] : ok }
+          })
+        )
+      }
+
+      const window = windowOf(model.capacity, config.n)
+      return (rows) =>
+        rows.pipe(
+          Stream.mapEffect(one, { concurrency: window }),
+          Stream.filter((r): r is Row => r !== undefined),
+          Stream.rechunk(256)
+        )
+    })
+})

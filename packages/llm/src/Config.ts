@@ -1,0 +1,159 @@
+/**
+ * The `models` and `cache` sections of a pipeline file: models are declared once, at the top
+ * level, and stages refer to them by name. Secrets are `Redacted`; `OPENAI_BASE_URL` and
+ * `OPENAI_API_KEY` fill a model that names no endpoints or key.
+ */
+import { Duration, ParseResult, Redacted, Schema } from "effect"
+
+type Obj = { readonly [key: string]: unknown }
+
+const doc = (description: string, extra: Obj = {}): { readonly jsonSchema: Obj } => ({
+  jsonSchema: { description, ...extra }
+})
+
+const succeed = ParseResult.succeed
+const fail = (ast: Schema.Schema.AnyNoContext["ast"], actual: unknown, message: string) =>
+  ParseResult.fail(new ParseResult.Type(ast, actual, message))
+
+/** A duration written as `120s`, `500ms`, `2m` or a number of seconds. */
+export const DurationFromInput: Schema.Schema<Duration.Duration, string | number> = Schema.transformOrFail(
+  Schema.Union(Schema.String, Schema.Number),
+  Schema.DurationFromSelf,
+  {
+    strict: true,
+    decode: (input, _, ast) => {
+      if (typeof input === "number") {
+        return input > 0 ? succeed(Duration.seconds(input)) : fail(ast, input, "must be positive")
+      }
+      const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(input)
+      if (m === null) return fail(ast, input, `expected a duration like 120s, 500ms or 2m, got ${JSON.stringify(input)}`)
+      const n = Number(m[1])
+      const unit = m[2] ?? "s"
+      const ms = unit === "ms" ? n : unit === "s" ? n * 1000 : unit === "m" ? n * 60_000 : n * 3_600_000
+      return ms > 0 ? succeed(Duration.millis(ms)) : fail(ast, input, "must be positive")
+    },
+    encode: (d) => succeed(`${Duration.toMillis(d)}ms`)
+  }
+)
+
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+
+/** One model: where it is served and how hard it may be driven. */
+export const ModelConfig = Schema.Struct({
+  provider: Schema.optionalWith(
+    Schema.String.annotations(
+      doc("Who serves the model: `openai` (any OpenAI-compatible /v1/chat/completions server) or a provider plugin's name.")
+    ),
+    { default: () => "openai" }
+  ),
+  model: Schema.String.annotations(doc("The model name sent in each request, e.g. google/gemma-3-27b-it.")),
+  endpoints: Schema.optionalWith(
+    Schema.Array(Schema.String).annotations(
+      doc("OpenAI-style base URLs with /v1 included; requests are balanced over them. Default: $OPENAI_BASE_URL.")
+    ),
+    { default: () => [] }
+  ),
+  api_key: Schema.optional(
+    Schema.Redacted(Schema.String).annotations(doc("Bearer token. Default: $OPENAI_API_KEY. Never logged."))
+  ),
+  concurrency: Schema.optionalWith(PositiveInt.annotations(doc("Requests in flight per endpoint.")), {
+    default: () => 32
+  }),
+  requests_per_minute: Schema.optional(PositiveInt.annotations(doc("Request rate limit for the model (all endpoints)."))),
+  tokens_per_minute: Schema.optional(
+    PositiveInt.annotations(doc("Token rate limit (prompt + completion) for the model, estimated before each request and corrected from `usage`."))
+  ),
+  timeout: Schema.optionalWith(DurationFromInput.annotations(doc("Time limit of one request, e.g. 120s.")), {
+    default: () => Duration.seconds(120)
+  }),
+  max_retries: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(0, 100)).annotations(doc("Retries of one request after 429, 5xx, timeouts and broken connections.")),
+    { default: () => 8 }
+  ),
+  retry_base: Schema.optionalWith(DurationFromInput.annotations(doc("First backoff delay; doubled per retry, jittered.")), {
+    default: () => Duration.millis(500)
+  }),
+  retry_max: Schema.optionalWith(DurationFromInput.annotations(doc("Longest backoff delay (also caps Retry-After).")), {
+    default: () => Duration.seconds(60)
+  }),
+  failure_threshold: Schema.optionalWith(
+    PositiveInt.annotations(doc("Consecutive failures after which an endpoint is cooled down and probed again later.")),
+    { default: () => 5 }
+  ),
+  cooldown: Schema.optionalWith(DurationFromInput.annotations(doc("First cool-down of a failing endpoint; doubled while it keeps failing.")), {
+    default: () => Duration.seconds(5)
+  }),
+  extra_body: Schema.optionalWith(
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(
+      doc("Fields added to every request body (vLLM's top_k, repetition_penalty, guided_json, ...).")
+    ),
+    { default: () => ({}) }
+  ),
+  path: Schema.optional(Schema.String.annotations(doc("Model file, for embedded providers (e.g. llama-cpp)."))),
+  options: Schema.optionalWith(
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(doc("Provider-specific options.")),
+    { default: () => ({}) }
+  )
+}).annotations({ identifier: "ModelConfig", description: "A model declared once and referred to by name from stages." })
+
+/** One model: where it is served and how hard it may be driven. */
+export type ModelConfig = typeof ModelConfig.Type
+
+/** The `models` section: model name → its config. */
+export const ModelsSection = Schema.Record({ key: Schema.String, value: ModelConfig }).annotations({
+  description: "Models, declared once and referred to by name from stages (`model: judge`)."
+})
+
+/** The `models` section: model name → its config. */
+export type ModelsSection = typeof ModelsSection.Type
+
+/** How the response cache is used. */
+export const CacheMode = Schema.Literal("read-write", "read-only", "off")
+/** How the response cache is used. */
+export type CacheMode = typeof CacheMode.Type
+
+/** The default cache location, relative to the pipeline file's folder. */
+export const defaultCachePath = ".synthline/cache.sqlite"
+
+/** The `cache` section. */
+export const CacheSection = Schema.Struct({
+  path: Schema.optionalWith(Schema.String.annotations(doc("SQLite file of cached answers, relative to the pipeline file.")), {
+    default: () => defaultCachePath
+  }),
+  mode: Schema.optionalWith(CacheMode.annotations(doc("read-write (default), read-only or off.")), {
+    default: () => "read-write" as const
+  })
+}).annotations({ description: "The persistent response cache: a rerun or resume sends no request whose answer is cached." })
+
+/** The `cache` section. */
+export type CacheSection = typeof CacheSection.Type
+
+/** The part of a model's config that changes answers (enters the pipeline fingerprint): not endpoints, keys or limits. */
+export const fingerprintOfModels = (models: ModelsSection): unknown =>
+  Object.fromEntries(
+    Object.entries(models).map(([name, m]) => [
+      name,
+      { provider: m.provider, model: m.model, extra_body: m.extra_body, ...(m.path !== undefined ? { path: m.path } : {}) }
+    ])
+  )
+
+/** A model config with the environment fallbacks applied. */
+export interface ResolvedModel extends ModelConfig {
+  readonly name: string
+}
+
+/** Applies `OPENAI_BASE_URL` / `OPENAI_API_KEY` to a model that names no endpoints or key. */
+export const resolveModel = (
+  name: string,
+  config: ModelConfig,
+  env: { readonly [key: string]: string | undefined }
+): ResolvedModel => {
+  const base = env.OPENAI_BASE_URL
+  const key = env.OPENAI_API_KEY
+  return {
+    ...config,
+    name,
+    endpoints: config.endpoints.length > 0 ? config.endpoints : base !== undefined && base !== "" ? [base] : [],
+    api_key: config.api_key ?? (key !== undefined && key !== "" ? Redacted.make(key) : undefined)
+  }
+}

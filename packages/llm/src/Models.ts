@@ -1,0 +1,255 @@
+/**
+ * The model client, an Effect service: `Models.get(name)` gives a {@link Model} whose
+ * `complete` answers a chat request from the response cache or from the model's endpoints,
+ * within its rate limits and concurrency, retrying 429 (honouring `Retry-After`), 5xx,
+ * timeouts, broken connections and unparsable answers with jittered exponential backoff, and
+ * counting everything into the run manifest's `model_usage`.
+ */
+import { RunError } from "@synthline/core/Errors"
+import { RunContext, type UsageRegistry } from "@synthline/core/RunContext"
+import { Context, Duration, Effect, Layer, Schema, Scope } from "effect"
+import { isAbsolute, resolve } from "node:path"
+import * as Cache from "./Cache.js"
+import { type ChatRequest, type Completion, body, estimateTokens } from "./Chat.js"
+import {
+  CacheSection,
+  type CacheSection as CacheConfig,
+  ModelsSection,
+  type ModelsSection as ModelsConfig,
+  type ResolvedModel,
+  resolveModel
+} from "./Config.js"
+import { isRetryable, LlmConfigError, LlmRequestError } from "./Errors.js"
+import { Balancer, type Outcome } from "./internal/balancer.js"
+import { TokenBucket } from "./internal/bucket.js"
+import * as Provider from "./Provider.js"
+import * as Usage from "./Usage.js"
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Which of several answers to the same request this is (part of the cache key). Default 0. */
+  readonly sampleIndex?: number
+}
+
+/** A model, ready to be called. */
+export interface Model {
+  /** Its name in the `models` section. */
+  readonly name: string
+  /** The model name sent in requests. */
+  readonly model: string
+  /** Requests it takes at once over all its endpoints: the concurrency a stage should use. */
+  readonly capacity: number
+  /** Answers a chat request (from the cache when it can). */
+  readonly complete: (request: ChatRequest, options?: CallOptions) => Effect.Effect<Completion, LlmRequestError>
+  /** Its usage counters so far. */
+  readonly usage: () => Usage.ModelUsage
+}
+
+/** The model client service. */
+export interface ModelsService {
+  /** The model declared under `name`; fails with the names that exist. */
+  readonly get: (name: string) => Effect.Effect<Model, LlmConfigError>
+  /** Names declared in the `models` section. */
+  readonly names: ReadonlyArray<string>
+}
+
+/** The model client service. */
+export class Models extends Context.Tag("@synthline/llm/Models")<Models, ModelsService>() {}
+
+/** Options of {@link make}. */
+export interface MakeOptions {
+  readonly models: ModelsConfig
+  /** The `cache` section; default: read-write at `.synthline/cache.sqlite`. */
+  readonly cache?: CacheConfig | undefined
+  /** Folder a relative cache path resolves against. */
+  readonly baseDir: string
+  /** Where `OPENAI_BASE_URL` / `OPENAI_API_KEY` come from (default `process.env`). */
+  readonly env?: { readonly [key: string]: string | undefined }
+  /** Where usage is reported (default: nowhere). */
+  readonly usage?: UsageRegistry
+}
+
+/** Makes the client. Models and the cache are opened on first use and closed with the scope. */
+export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const scope = yield* Effect.scope
+    const env = options.env ?? process.env
+    const cacheConfig = options.cache ?? Schema.decodeSync(CacheSection)({})
+    const cacheFile = isAbsolute(cacheConfig.path) ? cacheConfig.path : resolve(options.baseDir, cacheConfig.path)
+    let cache: Cache.ResponseCache | undefined
+    const openCache = Effect.suspend(() =>
+      cache !== undefined
+        ? Effect.succeed(cache)
+        : Scope.extend(Cache.open(cacheFile, cacheConfig.mode), scope).pipe(Effect.tap((c) => Effect.sync(() => (cache = c))))
+    )
+    const made = new Map<string, Model>()
+    const names = Object.keys(options.models)
+    return {
+      names,
+      get: (name) =>
+        Effect.gen(function* () {
+          const existing = made.get(name)
+          if (existing !== undefined) return existing
+          const config = options.models[name]
+          if (config === undefined) {
+            return yield* new LlmConfigError({
+              reason:
+                names.length === 0
+                  ? `no model named ${JSON.stringify(name)}: the pipeline file has no models section (models: { ${name}: { model: ..., endpoints: [...] } })`
+                  : `no model named ${JSON.stringify(name)} in the models section (declared: ${names.join(", ")})`
+            })
+          }
+          const resolved = resolveModel(name, config, env)
+          const factory = Provider.get(resolved.provider)
+          if (factory === undefined) {
+            return yield* new LlmConfigError({
+              reason: `model ${name}: unknown provider ${JSON.stringify(resolved.provider)} (available: ${Provider.names().join(", ")}; a provider package must be listed in plugins)`
+            })
+          }
+          const transport = yield* Scope.extend(factory(resolved, { baseDir: options.baseDir }), scope)
+          const c = yield* openCache
+          const model = makeModel(resolved, transport, c, options.usage)
+          yield* Scope.addFinalizer(scope, Effect.sync(() => model.close()))
+          made.set(name, model)
+          return model
+        })
+    }
+  })
+
+const sleep = (ms: number): Effect.Effect<void> => (ms <= 0 ? Effect.void : Effect.sleep(Duration.millis(ms)))
+
+const makeModel = (
+  config: ResolvedModel,
+  transport: Provider.Transport,
+  cache: Cache.ResponseCache,
+  registry: UsageRegistry | undefined
+): Model & { readonly close: () => void } => {
+  const endpointIds = transport.endpoints.map((e) => e.id)
+  let usage = Usage.make(config.model, endpointIds, undefined)
+  if (registry !== undefined) {
+    const recovered = registry.register(config.name, () => usage)
+    usage = Usage.make(config.model, endpointIds, recovered)
+  }
+  const balancer = new Balancer(
+    transport.endpoints.map((e) => e.capacity),
+    config.failure_threshold,
+    Duration.toMillis(config.cooldown),
+    Math.max(Duration.toMillis(config.cooldown), 300_000)
+  )
+  // Requests are paced smoothly (a burst of two seconds' worth); tokens may burst ten seconds'
+  // worth, so one request's estimate (which counts max_tokens) fits and the correction from
+  // `usage` takes effect.
+  const rpm =
+    config.requests_per_minute !== undefined
+      ? new TokenBucket(config.requests_per_minute, Math.max(1, config.requests_per_minute / 30))
+      : undefined
+  const tpm =
+    config.tokens_per_minute !== undefined
+      ? new TokenBucket(config.tokens_per_minute, Math.max(1, config.tokens_per_minute / 6))
+      : undefined
+  const timeoutMs = Duration.toMillis(config.timeout)
+  const retryBase = Duration.toMillis(config.retry_base)
+  const retryMax = Duration.toMillis(config.retry_max)
+  const capacity = transport.endpoints.reduce((n, e) => n + e.capacity, 0)
+
+  const complete = (request: ChatRequest, options?: CallOptions): Effect.Effect<Completion, LlmRequestError> =>
+    Effect.suspend((): Effect.Effect<Completion, LlmRequestError> => {
+      usage.calls++
+      const sampleIndex = options?.sampleIndex ?? 0
+      const key = cache.mode === "off" ? "" : Cache.key(config.model, request, config.extra_body, sampleIndex)
+      if (key !== "") {
+        const hit = cache.get(key)
+        if (hit !== undefined) {
+          usage.cache_hits++
+          return Effect.succeed({ ...hit, cached: true })
+        }
+      }
+      const payload = body(config.model, request, config.extra_body)
+      const estimate = estimateTokens(request)
+      return Effect.gen(function* () {
+        for (let attempt = 1; ; attempt++) {
+          if (rpm !== undefined) yield* sleep(rpm.reserve(1))
+          if (tpm !== undefined) yield* sleep(tpm.reserve(estimate))
+          const slot = yield* balancer.acquire
+          const ep = usage.endpoints[endpointIds[slot.index]!]!
+          usage.requests++
+          ep.requests++
+          if (attempt > 1) usage.retries++
+          const result = yield* transport.send(slot.index, payload, timeoutMs).pipe(
+            Effect.either,
+            Effect.onInterrupt(() => Effect.sync(() => balancer.release(slot, "neutral")))
+          )
+          if (result._tag === "Right") {
+            balancer.release(slot, "ok")
+            const answer = result.right
+            const tokens = answer.usage.prompt_tokens + answer.usage.completion_tokens
+            if (tpm !== undefined && tokens > 0) tpm.refund(estimate - tokens)
+            usage.completions++
+            usage.prompt_tokens += answer.usage.prompt_tokens
+            usage.completion_tokens += answer.usage.completion_tokens
+            ep.prompt_tokens += answer.usage.prompt_tokens
+            ep.completion_tokens += answer.usage.completion_tokens
+            if (answer.finish_reason === "length") usage.truncated++
+            if (key !== "") cache.put(key, config.model, answer)
+            return { ...answer, cached: false }
+          }
+          const failure = result.left
+          const outcome: Outcome =
+            failure.kind === "rate_limited" || !isRetryable(failure.kind) ? "neutral" : "failed"
+          balancer.release(slot, outcome)
+          if (tpm !== undefined) tpm.refund(estimate)
+          Usage.bump(usage.errors, failure.kind)
+          Usage.bump(ep.errors, failure.kind)
+          if (!isRetryable(failure.kind) || attempt > config.max_retries) {
+            Usage.bump(usage.failures, failure.kind)
+            return yield* new LlmRequestError({
+              model: config.name,
+              endpoint: endpointIds[slot.index]!,
+              kind: failure.kind,
+              status: failure.status,
+              detail: failure.detail,
+              attempts: attempt,
+              retryAfterMs: failure.retryAfterMs
+            })
+          }
+          const backoff = Math.min(retryMax, retryBase * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5)
+          const delay = failure.retryAfterMs !== undefined ? Math.min(retryMax, failure.retryAfterMs) : backoff
+          yield* sleep(delay)
+        }
+      })
+    })
+
+  return {
+    name: config.name,
+    model: config.model,
+    capacity,
+    complete,
+    usage: () => usage,
+    close: () => balancer.close()
+  }
+}
+
+const isModels = Schema.is(ModelsSection)
+const isCache = Schema.is(CacheSection)
+
+/** The client for a run: models and cache from the pipeline file's sections, usage into the manifest. */
+export const layer: Layer.Layer<Models, RunError, RunContext> = Layer.scoped(
+  Models,
+  Effect.gen(function* () {
+    const run = yield* RunContext
+    const models = run.sections.models
+    const cache = run.sections.cache
+    if (models !== undefined && !isModels(models)) {
+      return yield* new RunError({ reason: "the models section was not decoded by @synthline/llm", exitCode: 2 })
+    }
+    return yield* make({
+      models: models ?? {},
+      cache: cache !== undefined && isCache(cache) ? cache : undefined,
+      baseDir: run.baseDir,
+      usage: run.usage
+    })
+  })
+)
+
+/** A client over the given models (for tests and code pipelines), with its own usage registry. */
+export const layerWith = (options: MakeOptions): Layer.Layer<Models> => Layer.scoped(Models, make(options))

@@ -1,0 +1,157 @@
+/**
+ * Providers: how a model's requests reach it. `openai` (built in) speaks the OpenAI-compatible
+ * `POST /v1/chat/completions` over HTTP to every endpoint of the model; other packages (an
+ * embedded llama.cpp, say) register their own under a name used as `provider:` in `models`.
+ * The client around a transport (cache, limits, retries, balancing, usage) is the same for all.
+ */
+import { Effect, Redacted, type Scope } from "effect"
+import { type Completion, parseResponse, preview } from "./Chat.js"
+import type { ResolvedModel } from "./Config.js"
+import { type FailureKind, LlmConfigError } from "./Errors.js"
+import { type HttpTarget, post, retryAfterMs, target } from "./internal/http.js"
+
+/** A failed attempt, before retries are decided. */
+export interface AttemptFailure {
+  readonly kind: FailureKind
+  readonly detail: string
+  readonly status?: number | undefined
+  readonly retryAfterMs?: number | undefined
+}
+
+/** One endpoint of a transport. */
+export interface TransportEndpoint {
+  /** How the endpoint is named in errors and usage (a base URL without credentials or query). */
+  readonly id: string
+  /** Requests it takes at once. */
+  readonly capacity: number
+}
+
+/** Where a model's requests go. */
+export interface Transport {
+  readonly endpoints: ReadonlyArray<TransportEndpoint>
+  /** Sends a request body (see `Chat.body`) to endpoint `index`. */
+  readonly send: (
+    index: number,
+    body: object,
+    timeoutMs: number
+  ) => Effect.Effect<Omit<Completion, "cached">, AttemptFailure>
+}
+
+/** Makes the transport of a model; resources are released with the scope. */
+export type ProviderFactory = (
+  model: ResolvedModel,
+  context: { readonly baseDir: string }
+) => Effect.Effect<Transport, LlmConfigError, Scope.Scope>
+
+const registry = new Map<string, ProviderFactory>()
+
+/** Registers a provider under the name pipeline files use as `provider:`. */
+export const register = (name: string, factory: ProviderFactory): void => {
+  registry.set(name, factory)
+}
+
+/** The provider registered under a name, if any. */
+export const get = (name: string): ProviderFactory | undefined => (name === "openai" ? openai : registry.get(name))
+
+/** Names of every provider available. */
+export const names = (): ReadonlyArray<string> => ["openai", ...registry.keys()]
+
+/** A base URL as shown in errors and usage: no user, password or query string. */
+export const displayUrl = (url: string): string => {
+  try {
+    const u = new URL(url)
+    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, "")}`
+  } catch {
+    return "(invalid URL)"
+  }
+}
+
+const isHttpUrl = (url: string): boolean => {
+  try {
+    const u = new URL(url)
+    return u.protocol === "http:" || u.protocol === "https:"
+  } catch {
+    return false
+  }
+}
+
+const contextOverflow =
+  /context length|context_length|maximum context|context window|too many tokens|prompt is too long|exceeds the (?:model|maximum)|input is too long/i
+
+/** The message an error body carries (`error.message`, `message`, `detail`), else a preview of it. */
+const serverMessage = (text: string): string => {
+  try {
+    const j: unknown = JSON.parse(text)
+    if (typeof j === "object" && j !== null) {
+      const o = j as { readonly [key: string]: unknown }
+      const e = o.error
+      if (typeof e === "object" && e !== null && typeof (e as { message?: unknown }).message === "string") {
+        return preview((e as { message: string }).message)
+      }
+      if (typeof e === "string") return preview(e)
+      if (typeof o.message === "string") return preview(o.message)
+      if (typeof o.detail === "string") return preview(o.detail)
+    }
+  } catch {
+    // not JSON: fall through
+  }
+  return preview(text)
+}
+
+/** Classifies an HTTP answer into a completion or a failed attempt. */
+export const classify = (
+  status: number,
+  text: string,
+  retryAfter: string | undefined
+): Omit<Completion, "cached"> | AttemptFailure => {
+  if (status >= 200 && status < 300) {
+    const parsed = parseResponse(text)
+    return typeof parsed === "string" ? { kind: "bad_response", detail: parsed, status } : parsed
+  }
+  const detail = serverMessage(text)
+  if (status === 429) return { kind: "rate_limited", detail, status, retryAfterMs: retryAfterMs(retryAfter) }
+  if (status === 408) return { kind: "timeout", detail, status }
+  if (status >= 500) return { kind: "server_error", detail, status, retryAfterMs: retryAfterMs(retryAfter) }
+  if (status === 401 || status === 403) return { kind: "unauthorized", detail, status }
+  if (contextOverflow.test(text)) return { kind: "context_overflow", detail, status }
+  return { kind: "bad_request", detail, status }
+}
+
+const isFailure = (u: Omit<Completion, "cached"> | AttemptFailure): u is AttemptFailure => "kind" in u
+
+/** The built-in OpenAI-compatible HTTP provider. */
+export const openai: ProviderFactory = (model) =>
+  Effect.gen(function* () {
+    if (model.endpoints.length === 0) {
+      return yield* new LlmConfigError({
+        reason: `model ${model.name} has no endpoints: list base URLs under models.${model.name}.endpoints (e.g. http://host:8000/v1) or set OPENAI_BASE_URL`
+      })
+    }
+    const targets: Array<HttpTarget> = []
+    for (const url of model.endpoints) {
+      if (!isHttpUrl(url)) {
+        return yield* new LlmConfigError({
+          reason: `model ${model.name}: endpoint ${JSON.stringify(displayUrl(url))} is not an http(s) base URL`
+        })
+      }
+      const t = target(url, "/chat/completions", model.concurrency)
+      yield* Effect.addFinalizer(() => Effect.promise(() => t.close()).pipe(Effect.ignore))
+      targets.push(t)
+    }
+    const secret = model.api_key !== undefined ? Redacted.value(model.api_key) : undefined
+    const headers: { [key: string]: string } = { "content-type": "application/json", accept: "application/json" }
+    if (secret !== undefined && secret !== "") headers.authorization = `Bearer ${secret}`
+    // The key never leaves in a message, even if a server echoes it.
+    const scrub = (s: string): string => (secret !== undefined && secret.length >= 4 ? s.split(secret).join("<redacted>") : s)
+    return {
+      endpoints: model.endpoints.map((url) => ({ id: displayUrl(url), capacity: model.concurrency })),
+      send: (index, body, timeoutMs) =>
+        post(targets[index]!, headers, JSON.stringify(body), timeoutMs).pipe(
+          Effect.mapError((f): AttemptFailure => ({ kind: f.kind, detail: scrub(f.detail) })),
+          Effect.flatMap((answer) => {
+            const r = classify(answer.status, answer.text, answer.retryAfter)
+            return isFailure(r) ? Effect.fail({ ...r, detail: scrub(r.detail) }) : Effect.succeed(r)
+          })
+        )
+    }
+  })

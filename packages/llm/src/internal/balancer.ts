@@ -1,0 +1,134 @@
+/**
+ * Least-outstanding-requests balancing over a model's endpoints with per-endpoint concurrency.
+ * An endpoint that fails `threshold` times in a row is cooled down (doubling up to a cap while
+ * it keeps failing) and then probed with a single request before it takes load again.
+ * Callers that find every endpoint busy wait in arrival order.
+ */
+import { Effect } from "effect"
+
+/** An endpoint slot holder. */
+export interface Slot {
+  readonly index: number
+  outstanding: number
+  readonly capacity: number
+  failures: number
+  cooldownUntil: number
+  cooldownMs: number
+}
+
+/** How a request on an endpoint ended, for its health. */
+export type Outcome = "ok" | "failed" | "neutral"
+
+export class Balancer {
+  readonly slots: Array<Slot>
+  private readonly waiters: Array<(slot: Slot) => void> = []
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private rr = 0
+
+  constructor(
+    capacities: ReadonlyArray<number>,
+    private readonly threshold: number,
+    private readonly baseCooldownMs: number,
+    private readonly maxCooldownMs: number,
+    private readonly now: () => number = Date.now
+  ) {
+    this.slots = capacities.map((capacity, index) => ({
+      index,
+      outstanding: 0,
+      capacity,
+      failures: 0,
+      cooldownUntil: 0,
+      cooldownMs: baseCooldownMs
+    }))
+  }
+
+  /** Requests one endpoint can take now: 0 while cooling, 1 while probing, else its capacity. */
+  private room(s: Slot, t: number): number {
+    if (s.failures < this.threshold) return s.capacity - s.outstanding
+    if (t < s.cooldownUntil) return 0
+    return 1 - s.outstanding
+  }
+
+  private pick(): Slot | undefined {
+    const t = this.now()
+    let best: Slot | undefined
+    const n = this.slots.length
+    for (let k = 0; k < n; k++) {
+      const s = this.slots[(this.rr + k) % n]!
+      if (this.room(s, t) <= 0) continue
+      if (best === undefined || s.outstanding < best.outstanding) best = s
+    }
+    if (best !== undefined) {
+      best.outstanding++
+      this.rr = (best.index + 1) % n
+    }
+    return best
+  }
+
+  private dispatch(): void {
+    while (this.waiters.length > 0) {
+      const s = this.pick()
+      if (s === undefined) break
+      this.waiters.shift()!(s)
+    }
+    if (this.waiters.length > 0) this.wakeAfterCooldown()
+  }
+
+  /** When every free endpoint is cooling down, wakes the queue at the earliest end of a cool-down. */
+  private wakeAfterCooldown(): void {
+    if (this.timer !== undefined) return
+    const t = this.now()
+    let next = Number.POSITIVE_INFINITY
+    for (const s of this.slots) if (s.failures >= this.threshold && s.cooldownUntil > t) next = Math.min(next, s.cooldownUntil)
+    if (next === Number.POSITIVE_INFINITY) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.dispatch()
+    }, next - t + 1)
+  }
+
+  /** Waits for an endpoint with room; interruption leaves the queue. */
+  readonly acquire: Effect.Effect<Slot> = Effect.suspend(() => {
+    if (this.waiters.length === 0) {
+      const s = this.pick()
+      if (s !== undefined) return Effect.succeed(s)
+    }
+    return Effect.async<Slot>((resume) => {
+      const waiter = (s: Slot) => resume(Effect.succeed(s))
+      this.waiters.push(waiter)
+      this.wakeAfterCooldown()
+      return Effect.sync(() => {
+        const i = this.waiters.indexOf(waiter)
+        if (i >= 0) this.waiters.splice(i, 1)
+      })
+    })
+  })
+
+  /** Gives an endpoint back with the outcome of its request. */
+  release(s: Slot, outcome: Outcome): void {
+    s.outstanding--
+    if (outcome === "ok") {
+      s.failures = 0
+      s.cooldownMs = this.baseCooldownMs
+    } else if (outcome === "failed") {
+      s.failures++
+      if (s.failures >= this.threshold) {
+        const probeFailed = s.failures > this.threshold
+        if (probeFailed) s.cooldownMs = Math.min(this.maxCooldownMs, s.cooldownMs * 2)
+        s.cooldownUntil = this.now() + s.cooldownMs
+      }
+    }
+    this.dispatch()
+  }
+
+  /** Whether an endpoint is cooling down now. */
+  cooling(s: Slot): boolean {
+    return s.failures >= this.threshold && this.now() < s.cooldownUntil
+  }
+
+  /** Stops the cool-down timer. */
+  close(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+  }
+}

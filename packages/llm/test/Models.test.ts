@@ -1,0 +1,356 @@
+import { describe, expect, it } from "vitest"
+import { Effect, Either } from "effect"
+import * as RunContext from "@synthline/core/RunContext"
+import * as TestServer from "../src/TestServer.js"
+import type { ModelUsage } from "../src/Usage.js"
+import { ask, client, run, tempDir } from "./support.js"
+
+const fast = { retry_base: "5ms", retry_max: "2s", cooldown: "300ms" }
+
+describe("Models: requests over real HTTP", () => {
+  it("answers a chat request and reports tokens per model and endpoint", async () => {
+    const server = await TestServer.start({ record: true, chat: () => ({ content: "hello", prompt_tokens: 11, completion_tokens: 3 }) })
+    const usage = RunContext.collectingUsage()
+    try {
+      const answer = await run(
+        Effect.gen(function* () {
+          const models = yield* client({ m: { model: "test/model", endpoints: [server.baseUrl], ...fast } }, { usage })
+          const model = yield* models.get("m")
+          return yield* model.complete({ ...ask("hi", { seed: 7 }), temperature: 0.6, top_p: 1, max_tokens: 99, extra: { top_k: 5 } })
+        })
+      )
+      expect(answer).toEqual({ content: "hello", finish_reason: "stop", usage: { prompt_tokens: 11, completion_tokens: 3 }, cached: false })
+      expect(server.requests[0]!.path).toBe("/v1/chat/completions")
+      expect(server.requests[0]!.body).toEqual({
+        model: "test/model",
+        messages: [{ role: "user", content: "hi" }],
+        temperature: 0.6,
+        top_p: 1,
+        max_tokens: 99,
+        seed: 7,
+        top_k: 5
+      })
+      const u = usage.snapshot().m as ModelUsage
+      expect(u).toMatchObject({ model: "test/model", calls: 1, requests: 1, completions: 1, prompt_tokens: 11, completion_tokens: 3, cache_hits: 0 })
+      expect(u.endpoints[server.baseUrl]).toMatchObject({ requests: 1, prompt_tokens: 11, completion_tokens: 3 })
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("balances by least outstanding requests and respects per-endpoint concurrency", async () => {
+    const slow = await TestServer.start({ latencyMs: 150 })
+    const quick = await TestServer.start({ latencyMs: 5 })
+    let inFlight = 0
+    let peak = 0
+    try {
+      await run(
+        Effect.gen(function* () {
+          const models = yield* client({ m: { model: "x", endpoints: [slow.baseUrl, quick.baseUrl], concurrency: 4, ...fast } })
+          const model = yield* models.get("m")
+          yield* Effect.forEach(
+            Array.from({ length: 80 }, (_, i) => i),
+            (i) =>
+              Effect.gen(function* () {
+                inFlight++
+                peak = Math.max(peak, inFlight)
+                yield* model.complete(ask(`q${i}`))
+                inFlight--
+              }),
+            { concurrency: 80 }
+          )
+          expect(model.capacity).toBe(8)
+        })
+      )
+      // The quick endpoint frees its slots ~30x as often, so it takes most of the load; the slow one
+      // never holds more than its 4 slots (150 ms each over the run's span).
+      expect(slow.counts.chat + quick.counts.chat).toBe(80)
+      expect(quick.counts.chat).toBeGreaterThan(slow.counts.chat * 3)
+      expect(slow.counts.chat).toBeGreaterThanOrEqual(4)
+    } finally {
+      await slow.close()
+      await quick.close()
+    }
+  })
+
+  it("cools down an endpoint that keeps failing, sends its load elsewhere, and probes it again later", async () => {
+    const broken = await TestServer.start()
+    const good = await TestServer.start()
+    broken.failAll({ fault: "status", status: 503 })
+    try {
+      await run(
+        Effect.gen(function* () {
+          const models = yield* client({
+            m: { model: "x", endpoints: [broken.baseUrl, good.baseUrl], concurrency: 2, failure_threshold: 3, ...fast, cooldown: "400ms" }
+          })
+          const model = yield* models.get("m")
+          yield* Effect.forEach(Array.from({ length: 60 }, (_, i) => i), (i) => model.complete(ask(`a${i}`)), { concurrency: 4 })
+          // Three failures in a row, then no more traffic while cooling down.
+          expect(broken.counts.chat).toBeLessThanOrEqual(4)
+          expect(good.counts.chat).toBe(60)
+          const u = model.usage()
+          expect(u.completions).toBe(60)
+          expect(u.errors.server_error).toBe(broken.counts.chat)
+          expect(u.failures).toEqual({})
+          // After the cool-down a single probe goes to it; it has recovered, so it takes load again.
+          broken.failAll(undefined)
+          yield* Effect.sleep("500 millis")
+          const before = broken.counts.chat
+          yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => i), (i) => model.complete(ask(`b${i}`)), { concurrency: 4 })
+          expect(broken.counts.chat - before).toBeGreaterThan(5)
+        })
+      )
+    } finally {
+      await broken.close()
+      await good.close()
+    }
+  })
+
+  it.each([
+    ["429 with Retry-After", { fault: "status", status: 429, retryAfter: "0" }, "rate_limited"],
+    ["500", { fault: "status", status: 500 }, "server_error"],
+    ["502", { fault: "status", status: 502 }, "server_error"],
+    ["a dropped connection", { fault: "drop" }, "connection"],
+    ["a garbage body", { fault: "garbage" }, "bad_response"],
+    ["a hang past the timeout", { fault: "hang" }, "timeout"]
+  ] as const)("retries %s and then answers", async (_, fault, kind) => {
+    const server = await TestServer.start()
+    server.failNext(fault, fault)
+    try {
+      const { answer, usage } = await run(
+        Effect.gen(function* () {
+          const models = yield* client({ m: { model: "x", endpoints: [server.baseUrl], timeout: "300ms", ...fast } })
+          const model = yield* models.get("m")
+          const answer = yield* model.complete(ask("retry me"))
+          return { answer, usage: model.usage() }
+        })
+      )
+      expect(answer.content).toContain("retry me")
+      expect(server.counts.chat).toBe(3)
+      expect(usage).toMatchObject({ calls: 1, requests: 3, retries: 2, completions: 1, errors: { [kind]: 2 }, failures: {} })
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("waits as long as Retry-After asks before retrying a 429", async () => {
+    const server = await TestServer.start()
+    server.failNext({ fault: "status", status: 429, retryAfter: "1" })
+    try {
+      const started = Date.now()
+      await run(
+        Effect.gen(function* () {
+          const model = yield* (yield* client({ m: { model: "x", endpoints: [server.baseUrl], ...fast } })).get("m")
+          yield* model.complete(ask("patience"))
+        })
+      )
+      // Lower bound only: the retry cannot come before the server's Retry-After of one second.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(950)
+      expect(server.counts.chat).toBe(2)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("gives up after max_retries with the last error, counted as a failure", async () => {
+    const server = await TestServer.start()
+    server.failAll({ fault: "status", status: 500, body: JSON.stringify({ error: { message: "CUDA out of memory" } }) })
+    try {
+      const result = await run(
+        Effect.gen(function* () {
+          const model = yield* (yield* client({ m: { model: "x", endpoints: [server.baseUrl], max_retries: 2, failure_threshold: 100, ...fast } })).get("m")
+          const r = yield* Effect.either(model.complete(ask("doomed")))
+          return { r, usage: model.usage() }
+        })
+      )
+      expect(Either.isLeft(result.r)).toBe(true)
+      const message = Either.isLeft(result.r) ? result.r.left.message : ""
+      expect(message).toBe(`model m at ${server.baseUrl}: server_error 500 after 3 attempts: CUDA out of memory`)
+      expect(server.counts.chat).toBe(3)
+      expect(result.usage.failures).toEqual({ server_error: 1 })
+    } finally {
+      await server.close()
+    }
+  })
+
+  it.each([
+    [400, "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens.", "context_overflow"],
+    [400, "temperature must be at most 2", "bad_request"],
+    [401, "invalid api key", "unauthorized"]
+  ] as const)("does not retry a %i (%s) and keeps the server's message", async (status, text, kind) => {
+    const server = await TestServer.start()
+    server.failNext({ fault: "status", status, body: JSON.stringify({ error: { message: text } }) })
+    try {
+      const r = await run(
+        Effect.gen(function* () {
+          const model = yield* (yield* client({ m: { model: "x", endpoints: [server.baseUrl], ...fast } })).get("m")
+          return yield* Effect.either(model.complete(ask("bad")))
+        })
+      )
+      expect(server.counts.chat).toBe(1)
+      expect(Either.isLeft(r) && r.left.kind).toBe(kind)
+      expect(Either.isLeft(r) && r.left.message).toContain(text)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("paces requests to requests_per_minute", async () => {
+    const server = await TestServer.start()
+    try {
+      const started = Date.now()
+      await run(
+        Effect.gen(function* () {
+          // 600/min = 10/s with a burst of 20: 40 requests need at least ~2 s.
+          const model = yield* (yield* client({ m: { model: "x", endpoints: [server.baseUrl], requests_per_minute: 600, ...fast } })).get("m")
+          yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => i), (i) => model.complete(ask(`r${i}`)), { concurrency: 40 })
+        })
+      )
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1900)
+      expect(server.counts.chat).toBe(40)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("paces tokens to tokens_per_minute, corrected by the answers' usage", async () => {
+    let reported = 10
+    const server = await TestServer.start({ chat: () => ({ content: "ok", prompt_tokens: reported, completion_tokens: reported }) })
+    try {
+      await run(
+        Effect.gen(function* () {
+          // 6000/min = 100 tokens/s with a burst of 1000.
+          const model = yield* (yield* client({ m: { model: "x", endpoints: [server.baseUrl], concurrency: 1, tokens_per_minute: 6000, ...fast } })).get("m")
+          // Estimated at ~600 tokens each (max_tokens counts) but reporting 20: corrected from usage,
+          // 20 requests fit the burst, where the estimates alone (12,000 tokens) would need ~110 s.
+          let started = Date.now()
+          yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) => model.complete(ask(`c${i}`, { max_tokens: 597 })), { concurrency: 1 })
+          expect(Date.now() - started).toBeLessThan(20_000)
+          // Estimated and reporting ~100 each: 12 more need 1,200 tokens from a bucket of at most 1,000: ≥ 1.5 s.
+          reported = 50
+          started = Date.now()
+          yield* Effect.forEach(Array.from({ length: 12 }, (_, i) => i), (i) => model.complete(ask(`p${i}`, { max_tokens: 97 })), { concurrency: 1 })
+          expect(Date.now() - started).toBeGreaterThanOrEqual(1500)
+        })
+      )
+      expect(server.counts.chat).toBe(32)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("never shows the API key in errors, even when the server echoes it", async () => {
+    const key = "sk-test-SECRET-0123456789"
+    const server = await TestServer.start({ apiKey: key, record: true })
+    server.failNext({ fault: "status", status: 400, body: JSON.stringify({ error: { message: `bad request with key ${key}` } }) })
+    try {
+      const r = await run(
+        Effect.gen(function* () {
+          const model = yield* (yield* client({ m: { model: "x", endpoints: [server.baseUrl], api_key: key, ...fast } })).get("m")
+          const failed = yield* Effect.either(model.complete(ask("a")))
+          const ok = yield* model.complete(ask("b"))
+          return { failed, ok, usage: JSON.stringify(model.usage()) }
+        })
+      )
+      expect(server.requests[1]!.authorization).toBe(`Bearer ${key}`)
+      expect(r.ok.content).toContain("b")
+      const message = Either.isLeft(r.failed) ? r.failed.left.message : ""
+      expect(message).toContain("bad request with key <redacted>")
+      expect(message).not.toContain("SECRET")
+      expect(r.usage).not.toContain("SECRET")
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("fills endpoints and key from OPENAI_BASE_URL and OPENAI_API_KEY, and names what is missing", async () => {
+    const server = await TestServer.start({ apiKey: "env-key" })
+    try {
+      const answer = await run(
+        Effect.gen(function* () {
+          const models = yield* client({ m: { model: "x" } }, { env: { OPENAI_BASE_URL: server.baseUrl, OPENAI_API_KEY: "env-key" } })
+          return yield* (yield* models.get("m")).complete(ask("from env"))
+        })
+      )
+      expect(answer.content).toContain("from env")
+      const errors = await run(
+        Effect.gen(function* () {
+          const models = yield* client({ m: { model: "x" } })
+          const a = yield* Effect.flip(models.get("m"))
+          const b = yield* Effect.flip(models.get("judge"))
+          return [a.message, b.message]
+        })
+      )
+      expect(errors[0]).toMatch(/model m has no endpoints: list base URLs under models.m.endpoints .* or set OPENAI_BASE_URL/)
+      expect(errors[1]).toBe('no model named "judge" in the models section (declared: m)')
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe("Models: the response cache", () => {
+  it("answers a repeated request from the SQLite file, also in a new process-like client; read-only and off behave", async () => {
+    const server = await TestServer.start()
+    const dir = tempDir("cache")
+    const cfg = { m: { model: "x", endpoints: [server.baseUrl], ...fast } }
+    try {
+      const first = await run(
+        Effect.gen(function* () {
+          const model = yield* (yield* client(cfg, { dir, cache: {} })).get("m")
+          const a = yield* model.complete(ask("q", { seed: 1 }))
+          const b = yield* model.complete(ask("q", { seed: 1 }))
+          const c = yield* model.complete(ask("q", { seed: 1 }), { sampleIndex: 1 })
+          const d = yield* model.complete(ask("q", { seed: 2 }))
+          return { a, b, c, d, usage: model.usage() }
+        })
+      )
+      expect(first.a.cached).toBe(false)
+      expect(first.b).toEqual({ ...first.a, cached: true })
+      expect(first.c.cached).toBe(false)
+      expect(first.d.cached).toBe(false)
+      expect(server.counts.chat).toBe(3)
+      expect(first.usage).toMatchObject({ calls: 4, cache_hits: 1, requests: 3 })
+
+      // A fresh client on the same file (a rerun): no request at all.
+      const again = await run(
+        Effect.gen(function* () {
+          const model = yield* (yield* client(cfg, { dir, cache: { mode: "read-only" } })).get("m")
+          const a = yield* model.complete(ask("q", { seed: 1 }))
+          const fresh = yield* model.complete(ask("new", { seed: 1 }))
+          const fresh2 = yield* model.complete(ask("new", { seed: 1 }))
+          return { a, fresh, fresh2 }
+        })
+      )
+      expect(again.a).toEqual(first.b)
+      expect(again.fresh.cached).toBe(false)
+      expect(again.fresh2.cached).toBe(false) // read-only stores nothing
+      expect(server.counts.chat).toBe(5)
+
+      await run(
+        Effect.gen(function* () {
+          const model = yield* (yield* client(cfg, { dir, cache: { mode: "off" } })).get("m")
+          yield* model.complete(ask("q", { seed: 1 }))
+        })
+      )
+      expect(server.counts.chat).toBe(6)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("fails clearly when a read-only cache file does not exist", async () => {
+    const server = await TestServer.start()
+    try {
+      const message = await run(
+        Effect.gen(function* () {
+          const models = yield* client({ m: { model: "x", endpoints: [server.baseUrl] } }, { dir: tempDir("ro"), cache: { mode: "read-only", path: "missing.sqlite" } })
+          return (yield* Effect.flip(models.get("m"))).message
+        })
+      )
+      expect(message).toMatch(/^cannot open the response cache .*missing\.sqlite \(read-only\): /)
+    } finally {
+      await server.close()
+    }
+  })
+})

@@ -1,0 +1,35 @@
+/** Test support: a model client over local test servers, run as a promise. */
+import { mkdirSync, mkdtempSync } from "node:fs"
+import { join } from "node:path"
+import { Effect, type Scope, Schema } from "effect"
+import * as RunContext from "@synthline/core/RunContext"
+import { CacheSection, ModelsSection } from "../src/Config.js"
+import { make, type ModelsService } from "../src/Models.js"
+
+/** A temporary folder under test/.tmp. */
+export const tempDir = (name: string): string => {
+  mkdirSync(join(import.meta.dirname, ".tmp"), { recursive: true })
+  return mkdtempSync(join(import.meta.dirname, ".tmp", `${name}-`))
+}
+
+/** Builds a client from pipeline-file-shaped sections (decoded like a pipeline file). */
+export const client = (
+  models: unknown,
+  options: { readonly cache?: unknown; readonly dir?: string; readonly env?: { [k: string]: string }; readonly usage?: RunContext.UsageRegistry } = {}
+): Effect.Effect<ModelsService, never, Scope.Scope> =>
+  make({
+    models: Schema.decodeUnknownSync(ModelsSection)(models),
+    cache: Schema.decodeUnknownSync(CacheSection)(options.cache ?? { mode: "off" }),
+    baseDir: options.dir ?? tempDir("client"),
+    env: options.env ?? {},
+    ...(options.usage !== undefined ? { usage: options.usage } : {})
+  })
+
+/** Runs a scoped effect as a promise. */
+export const run = <A, E>(effect: Effect.Effect<A, E, Scope.Scope>): Promise<A> => Effect.runPromise(Effect.scoped(effect))
+
+/** A one-message request. */
+export const ask = (content: string, extra: { seed?: number; max_tokens?: number } = {}) => ({
+  messages: [{ role: "user", content }],
+  ...extra
+})
