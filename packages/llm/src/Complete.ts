@@ -8,7 +8,7 @@
 import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
-import { Effect, Schema, Stream } from "effect"
+import { Chunk, Effect, Schema, Stream } from "effect"
 import { type ChatRequest, type Message, preview } from "./Chat.js"
 import type { LlmRequestError } from "./Errors.js"
 import { type Model, Models } from "./Models.js"
@@ -65,6 +65,14 @@ const CompleteConfigSchema = Schema.Struct({
 
 /** Options of `llm/complete`. */
 export type CompleteConfig = typeof CompleteConfigSchema.Type
+
+/** A row that goes to rejects, with the reason (kept in order until the ordered merge). */
+export class Rejected {
+  constructor(
+    readonly row: Row,
+    readonly reason: string
+  ) {}
+}
 
 /** Why one sample failed. */
 type SampleResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string }
@@ -127,15 +135,17 @@ export const complete: Stage<CompleteConfig, Row, Row, Models, typeof CompleteCo
             Effect.catchAll((e) => Effect.succeed<SampleResult>({ ok: false, error: reasonOf(e) }))
           )
 
-      const one = (row: Row): Effect.Effect<Row | undefined> => {
+      // Rows and rejects come out in input order (rejects are reported after the ordered merge),
+      // so the output and the rejects file of a rerun are byte-identical.
+      const one = (row: Row): Effect.Effect<Row | Rejected> => {
         const messages: Array<Message> = []
         if (system !== undefined) {
           const s = system.render(row)
-          if ("missing" in s) return Effect.sync(() => void ctx.reject(row, `${ctx.stageId}: system template field ${s.missing} is missing`))
+          if ("missing" in s) return Effect.succeed(new Rejected(row, `system template field ${s.missing} is missing`))
           messages.push({ role: "system", content: s.text })
         }
         const u = user.render(row)
-        if ("missing" in u) return Effect.sync(() => void ctx.reject(row, `${ctx.stageId}: user template field ${u.missing} is missing`))
+        if ("missing" in u) return Effect.succeed(new Rejected(row, `user template field ${u.missing} is missing`))
         messages.push({ role: "user", content: u.text })
         const base: ChatRequest = {
           messages,
@@ -152,12 +162,11 @@ export const complete: Stage<CompleteConfig, Row, Row, Models, typeof CompleteCo
           (i) => sample(base, key, i),
           { concurrency: config.n }
         ).pipe(
-          Effect.map((results) => {
+          Effect.map((results): Row | Rejected => {
             const ok = results.flatMap((r) => (r.ok ? [r.value] : []))
             if (ok.length === 0) {
               const first = results.find((r): r is { ok: false; error: string } => !r.ok)
-              ctx.reject(row, `${ctx.stageId}: ${first?.error ?? "no answer"}`)
-              return undefined
+              return new Rejected(row, first?.error ?? "no answer")
             }
             return { ...row, [config.output]: config.n === 1 ? ok[0] : ok }
           })
@@ -168,8 +177,15 @@ export const complete: Stage<CompleteConfig, Row, Row, Models, typeof CompleteCo
       return (rows) =>
         rows.pipe(
           Stream.mapEffect(one, { concurrency: window }),
-          Stream.filter((r): r is Row => r !== undefined),
-          Stream.rechunk(256)
+          Stream.rechunk(256),
+          Stream.mapChunks((chunk) => {
+            const out: Array<Row> = []
+            for (const r of chunk) {
+              if (r instanceof Rejected) ctx.reject(r.row, `${ctx.stageId}: ${r.reason}`)
+              else out.push(r)
+            }
+            return Chunk.unsafeFromArray(out)
+          })
         )
     })
 })

@@ -111,11 +111,16 @@ export class Balancer {
       s.failures = 0
       s.cooldownMs = this.baseCooldownMs
     } else if (outcome === "failed") {
-      s.failures++
+      const t = this.now()
       if (s.failures >= this.threshold) {
-        const probeFailed = s.failures > this.threshold
-        if (probeFailed) s.cooldownMs = Math.min(this.maxCooldownMs, s.cooldownMs * 2)
-        s.cooldownUntil = this.now() + s.cooldownMs
+        // Already cooling: a request that was in flight when the cool-down began changes nothing.
+        // Past the cool-down this was the probe: cool down again, for twice as long.
+        if (t >= s.cooldownUntil) {
+          s.cooldownMs = Math.min(this.maxCooldownMs, s.cooldownMs * 2)
+          s.cooldownUntil = t + s.cooldownMs
+        }
+      } else if (++s.failures >= this.threshold) {
+        s.cooldownUntil = t + s.cooldownMs
       }
     }
     this.dispatch()
