@@ -8,6 +8,7 @@ import { cpus, totalmem } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type BenchOptions, type ManifestFacts, type ManifestLike, median, type ResultRow, row, validateManifest } from "./lib.js"
+import { llmSaturation } from "./llm-saturation.js"
 import { type ChildResult, rssMethod, runChild } from "./measure.js"
 
 export const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), "..")
@@ -322,7 +323,7 @@ export const cliStartup: Benchmark = {
   }
 }
 
-export const benchmarks: ReadonlyArray<Benchmark> = [offlineCore, offlineCoreScaling, cliStartup]
+export const benchmarks: ReadonlyArray<Benchmark> = [offlineCore, offlineCoreScaling, cliStartup, llmSaturation]
 
 /** What one invocation produced. */
 export interface BenchReport {

@@ -20,6 +20,8 @@ export interface ChildResult {
   readonly wallMs: number
   /** Peak resident set size in bytes, 0 when it could not be measured. */
   readonly peakRssBytes: number
+  /** User + system CPU time of the child in ms (GNU time only), else null. */
+  readonly cpuMs: number | null
   readonly rssMethod: RssMethod
   readonly stdout: string
   readonly stderr: string
@@ -64,7 +66,7 @@ export const runChild = (
   if (method === "gnu-time") {
     tmp = mkdtempSync(join(tmpdir(), "synthline-bench-"))
     file = "/usr/bin/time"
-    argv = ["-f", "%M", "-o", join(tmp, "rss"), command, ...args]
+    argv = ["-f", "%M %U %S", "-o", join(tmp, "rss"), command, ...args]
   }
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint()
@@ -90,11 +92,14 @@ export const runChild = (
       const wallMs = Number(process.hrtime.bigint() - started) / 1e6
       if (poll) clearInterval(poll)
       let kb = hwmKb
+      let cpuMs: number | null = null
       if (tmp) {
         try {
           const lines = readFileSync(join(tmp, "rss"), "utf8").trim().split("\n")
           // GNU time prepends "Command exited with non-zero status N" on failure.
-          kb = Number(lines[lines.length - 1]) || 0
+          const [rss, user, sys] = (lines[lines.length - 1] ?? "").split(" ").map(Number)
+          kb = rss || 0
+          cpuMs = user !== undefined && sys !== undefined && Number.isFinite(user + sys) ? (user + sys) * 1000 : null
         } catch {
           kb = 0
         }
@@ -105,6 +110,7 @@ export const runChild = (
         signal,
         wallMs,
         peakRssBytes: kb * 1024,
+        cpuMs,
         rssMethod: method,
         stdout: Buffer.concat(out).toString("utf8"),
         stderr: Buffer.concat(err).toString("utf8")

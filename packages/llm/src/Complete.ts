@@ -9,7 +9,7 @@ import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
 import { Chunk, Effect, Schema, Stream } from "effect"
-import { type ChatRequest, type Message, preview } from "./Chat.js"
+import { type ChatRequest, type Completion, type Message, preview } from "./Chat.js"
 import type { LlmRequestError } from "./Errors.js"
 import { type Model, Models } from "./Models.js"
 import * as Seed from "./Seed.js"
@@ -66,14 +66,6 @@ const CompleteConfigSchema = Schema.Struct({
 /** Options of `llm/complete`. */
 export type CompleteConfig = typeof CompleteConfigSchema.Type
 
-/** A row that goes to rejects, with the reason (kept in order until the ordered merge). */
-export class Rejected {
-  constructor(
-    readonly row: Row,
-    readonly reason: string
-  ) {}
-}
-
 /** Why one sample failed. */
 type SampleResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string }
 
@@ -89,8 +81,15 @@ const responseFormat = (config: CompleteConfig): unknown =>
 export const rowKey = (row: Row, messages: ReadonlyArray<Message>): string =>
   typeof row.conversation_id === "string" ? row.conversation_id : JSON.stringify(messages)
 
-/** Rows in flight per request slot: more rows than slots keep the server busy while one row waits for a retry. */
-export const windowOf = (capacity: number, n: number): number => Math.max(4, Math.ceil((capacity * 4) / n))
+/**
+ * How many rows a model stage takes at once: chunks of about capacity ÷ n rows (so one chunk
+ * can fill every request slot), four chunks in flight, so the server stays busy while one
+ * chunk waits for its slowest answer or a retry. Memory stays bounded by 4 chunks of rows.
+ */
+export const windowOf = (capacity: number, n: number): { readonly rowsPerChunk: number; readonly chunksInFlight: number } => ({
+  rowsPerChunk: Math.max(16, Math.min(2048, Math.ceil(capacity / n))),
+  chunksInFlight: 4
+})
 
 /** The reason a failed call gives in rejects. */
 export const reasonOf = (e: LlmRequestError): string => e.message
@@ -114,78 +113,106 @@ export const complete: Stage<CompleteConfig, Row, Row, Models, typeof CompleteCo
       const format = responseFormat(config)
       const parseJson = format !== undefined
 
-      const sample = (base: ChatRequest, key: string, index: number): Effect.Effect<SampleResult> =>
-        model
-          .complete(
-            config.seed ? { ...base, seed: Seed.forRequest(ctx.seed, ctx.stageId, key, index) } : base,
-            { sampleIndex: index }
-          )
-          .pipe(
-            Effect.map((answer): SampleResult => {
-              if (answer.finish_reason === "length" && config.on_length === "reject") {
-                return { ok: false, error: `the answer was cut off at max_tokens (finish_reason length): ${preview(answer.content)}` }
-              }
-              if (!parseJson) return { ok: true, value: answer.content }
-              try {
-                return { ok: true, value: JSON.parse(answer.content) }
-              } catch {
-                return { ok: false, error: `the answer is not JSON: ${preview(answer.content)}` }
-              }
-            }),
-            Effect.catchAll((e) => Effect.succeed<SampleResult>({ ok: false, error: reasonOf(e) }))
-          )
-
-      // Rows and rejects come out in input order (rejects are reported after the ordered merge),
-      // so the output and the rejects file of a rerun are byte-identical.
-      const one = (row: Row): Effect.Effect<Row | Rejected> => {
-        const messages: Array<Message> = []
-        if (system !== undefined) {
-          const s = system.render(row)
-          if ("missing" in s) return Effect.succeed(new Rejected(row, `system template field ${s.missing} is missing`))
-          messages.push({ role: "system", content: s.text })
+      // One sample's answer, judged by the stage's rules.
+      const judge = (answer: Completion): SampleResult => {
+        if (answer.finish_reason === "length" && config.on_length === "reject") {
+          return { ok: false, error: `the answer was cut off at max_tokens (finish_reason length): ${preview(answer.content)}` }
         }
-        const u = user.render(row)
-        if ("missing" in u) return Effect.succeed(new Rejected(row, `user template field ${u.missing} is missing`))
-        messages.push({ role: "user", content: u.text })
-        const base: ChatRequest = {
-          messages,
-          temperature: config.temperature,
-          top_p: config.top_p,
-          max_tokens: config.max_tokens,
-          stop: config.stop,
-          response_format: format,
-          extra: config.extra
+        if (!parseJson) return { ok: true, value: answer.content }
+        try {
+          return { ok: true, value: JSON.parse(answer.content) }
+        } catch {
+          return { ok: false, error: `the answer is not JSON: ${preview(answer.content)}` }
         }
-        const key = rowKey(row, messages)
-        return Effect.forEach(
-          Array.from({ length: config.n }, (_, i) => i),
-          (i) => sample(base, key, i),
-          { concurrency: config.n }
-        ).pipe(
-          Effect.map((results): Row | Rejected => {
-            const ok = results.flatMap((r) => (r.ok ? [r.value] : []))
-            if (ok.length === 0) {
-              const first = results.find((r): r is { ok: false; error: string } => !r.ok)
-              return new Rejected(row, first?.error ?? "no answer")
-            }
-            return { ...row, [config.output]: config.n === 1 ? ok[0] : ok }
-          })
-        )
       }
 
-      const window = windowOf(model.capacity, config.n)
+      // A chunk of rows: cached answers are taken synchronously, the others requested
+      // concurrently (the client's balancer bounds what is in flight); rows and rejects come
+      // out in input order, so a rerun's output and rejects are byte-identical.
+      const processChunk = (chunk: Chunk.Chunk<Row>): Effect.Effect<Chunk.Chunk<Row>> => {
+        const rows = Chunk.toReadonlyArray(chunk)
+        const results: Array<Array<SampleResult | undefined> | string> = []
+        const pending: Array<Effect.Effect<void>> = []
+        for (const row of rows) {
+          const messages: Array<Message> = []
+          if (system !== undefined) {
+            const r = system.render(row)
+            if ("missing" in r) {
+              results.push(`system template field ${r.missing} is missing`)
+              continue
+            }
+            messages.push({ role: "system", content: r.text })
+          }
+          const u = user.render(row)
+          if ("missing" in u) {
+            results.push(`user template field ${u.missing} is missing`)
+            continue
+          }
+          messages.push({ role: "user", content: u.text })
+          const key = rowKey(row, messages)
+          const samples: Array<SampleResult | undefined> = new Array(config.n)
+          results.push(samples)
+          for (let i = 0; i < config.n; i++) {
+            const request: ChatRequest = {
+              messages,
+              temperature: config.temperature,
+              top_p: config.top_p,
+              max_tokens: config.max_tokens,
+              stop: config.stop,
+              response_format: format,
+              extra: config.extra,
+              seed: config.seed ? Seed.forRequest(ctx.seed, ctx.stageId, key, i) : undefined
+            }
+            const answer = model.prepare(request, { sampleIndex: i })
+            if (!Effect.isEffect(answer)) samples[i] = judge(answer)
+            else {
+              pending.push(
+                answer.pipe(
+                  Effect.match({
+                    onSuccess: (a) => {
+                      samples[i] = judge(a)
+                    },
+                    onFailure: (e) => {
+                      samples[i] = { ok: false, error: reasonOf(e) }
+                    }
+                  })
+                )
+              )
+            }
+          }
+        }
+        const assemble = (): Chunk.Chunk<Row> => {
+          const out: Array<Row> = []
+          for (let k = 0; k < rows.length; k++) {
+            const row = rows[k]!
+            const r = results[k]!
+            if (typeof r === "string") {
+              ctx.reject(row, `${ctx.stageId}: ${r}`)
+              continue
+            }
+            const ok: Array<unknown> = []
+            let error: string | undefined
+            for (const s of r) {
+              if (s?.ok === true) ok.push(s.value)
+              else error ??= s?.error ?? "no answer"
+            }
+            if (ok.length === 0) ctx.reject(row, `${ctx.stageId}: ${error ?? "no answer"}`)
+            else out.push({ ...row, [config.output]: config.n === 1 ? ok[0] : ok })
+          }
+          return Chunk.unsafeFromArray(out)
+        }
+        return pending.length === 0
+          ? Effect.sync(assemble)
+          : Effect.all(pending, { concurrency: "unbounded", discard: true }).pipe(Effect.map(assemble))
+      }
+
+      const { rowsPerChunk, chunksInFlight } = windowOf(model.capacity, config.n)
       return (rows) =>
         rows.pipe(
-          Stream.mapEffect(one, { concurrency: window }),
-          Stream.rechunk(256),
-          Stream.mapChunks((chunk) => {
-            const out: Array<Row> = []
-            for (const r of chunk) {
-              if (r instanceof Rejected) ctx.reject(r.row, `${ctx.stageId}: ${r.reason}`)
-              else out.push(r)
-            }
-            return Chunk.unsafeFromArray(out)
-          })
+          Stream.rechunk(rowsPerChunk),
+          Stream.chunks,
+          Stream.mapEffect(processChunk, { concurrency: chunksInFlight }),
+          Stream.flattenChunks
         )
     })
 })

@@ -41,6 +41,14 @@ export interface Model {
   readonly capacity: number
   /** Answers a chat request (from the cache when it can). */
   readonly complete: (request: ChatRequest, options?: CallOptions) => Effect.Effect<Completion, LlmRequestError>
+  /**
+   * The cached answer, synchronously, when there is one; otherwise the Effect that requests it.
+   * Stages use it to answer cached rows without one fiber per row (a cached rerun is CPU-bound).
+   */
+  readonly prepare: (
+    request: ChatRequest,
+    options?: CallOptions
+  ) => Completion | Effect.Effect<Completion, LlmRequestError>
   /** Its usage counters so far. */
   readonly usage: () => Usage.ModelUsage
 }
@@ -152,18 +160,27 @@ const makeModel = (
   const retryMax = Duration.toMillis(config.retry_max)
   const capacity = transport.endpoints.reduce((n, e) => n + e.capacity, 0)
 
-  const complete = (request: ChatRequest, options?: CallOptions): Effect.Effect<Completion, LlmRequestError> =>
-    Effect.suspend((): Effect.Effect<Completion, LlmRequestError> => {
-      usage.calls++
-      const sampleIndex = options?.sampleIndex ?? 0
-      const key = cache.mode === "off" ? "" : Cache.key(config.model, request, config.extra_body, sampleIndex)
-      if (key !== "") {
-        const hit = cache.get(key)
-        if (hit !== undefined) {
-          usage.cache_hits++
-          return Effect.succeed({ ...hit, cached: true })
-        }
+  const prepare = (request: ChatRequest, options?: CallOptions): Completion | Effect.Effect<Completion, LlmRequestError> => {
+    usage.calls++
+    const sampleIndex = options?.sampleIndex ?? 0
+    const key = cache.mode === "off" ? "" : Cache.key(config.model, request, config.extra_body, sampleIndex)
+    if (key !== "") {
+      const hit = cache.get(key)
+      if (hit !== undefined) {
+        usage.cache_hits++
+        return { ...hit, cached: true }
       }
+    }
+    return send(request, key)
+  }
+
+  const complete = (request: ChatRequest, options?: CallOptions): Effect.Effect<Completion, LlmRequestError> =>
+    Effect.suspend(() => {
+      const r = prepare(request, options)
+      return Effect.isEffect(r) ? r : Effect.succeed(r)
+    })
+
+  const send = (request: ChatRequest, key: string): Effect.Effect<Completion, LlmRequestError> => {
       const payload = body(config.model, request, config.extra_body)
       const estimate = estimateTokens(request)
       return Effect.gen(function* () {
@@ -217,13 +234,14 @@ const makeModel = (
           yield* sleep(delay)
         }
       })
-    })
+  }
 
   return {
     name: config.name,
     model: config.model,
     capacity,
     complete,
+    prepare,
     usage: () => usage,
     close: () => balancer.close()
   }

@@ -3,7 +3,8 @@
  * 127.0.0.1 with a random port. It answers `POST /v1/chat/completions`, `POST /v1/moderations`
  * and `POST /v2/translate` after a configurable latency, can be told to fail (429 with
  * Retry-After, 500, hang until the client gives up, drop the connection, garbage bodies,
- * truncated answers), and counts every request. Plugin authors test their model stages on it.
+ * truncated answers), and counts every request (also over HTTP: `GET /_counts`). Plugin
+ * authors test their model stages on it.
  */
 import { createHash } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
@@ -152,6 +153,7 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const text = await readBody(req)
+    if (req.method === "GET" && req.url === "/_counts") return send(res, 200, counts)
     counts.total++
     const path = (req.url ?? "/").split("?")[0] ?? "/"
     const authorization = req.headers.authorization
