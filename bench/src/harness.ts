@@ -47,10 +47,16 @@ export const cliMode: "built" | "source" =
       ? "built"
       : "source"
 
+/** The environment without the source condition (which would make built code import `.ts` files). */
+const builtEnv = (): NodeJS.ProcessEnv => ({
+  ...process.env,
+  NODE_OPTIONS: (process.env.NODE_OPTIONS ?? "").replace(/--conditions=@synthline\/source/g, "").trim()
+})
+
 /** Runs the CLI as a child process, cwd = repo root. */
 export const runCli = (args: ReadonlyArray<string>): Promise<ChildResult> =>
   cliMode === "built"
-    ? runChild(process.execPath, [builtBin, ...args], { cwd: repoRoot })
+    ? runChild(process.execPath, [builtBin, ...args], { cwd: repoRoot, env: builtEnv() })
     : runChild(process.execPath, [...tsNode, cliBin, ...args], { cwd: repoRoot })
 
 const tail = (s: string, n = 1500) => (s.length > n ? `…${s.slice(-n)}` : s)

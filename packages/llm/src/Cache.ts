@@ -22,6 +22,8 @@ export interface ResponseCache {
   readonly put: (key: string, model: string, answer: Omit<Completion, "cached">) => void
   /** Number of answers stored. */
   readonly size: () => number
+  /** Commits the answers not yet written. */
+  readonly flush: () => void
 }
 
 /** The cache key of a request: sha256 over the model name and everything that shapes the answer. */
@@ -61,7 +63,10 @@ const canonical = (u: unknown): unknown => {
 }
 
 /** A cache that stores nothing. */
-export const off: ResponseCache = { mode: "off", get: () => undefined, put: () => undefined, size: () => 0 }
+export const off: ResponseCache = { mode: "off", get: () => undefined, put: () => undefined, size: () => 0, flush: () => undefined }
+
+const BATCH = 256
+const FLUSH_MS = 50
 
 /** Opens (creating when needed, unless read-only) the SQLite cache at `file`, closed with the scope. */
 export const open = (file: string, mode: CacheMode): Effect.Effect<ResponseCache, LlmConfigError, Scope.Scope> => {
@@ -79,7 +84,11 @@ export const open = (file: string, mode: CacheMode): Effect.Effect<ResponseCache
       catch: failure
     }),
     (db) => Effect.sync(() => db.close())
-  ).pipe(Effect.flatMap((db) => Effect.try({ try: () => statements(db, mode), catch: failure })))
+  ).pipe(
+    Effect.flatMap((db) => Effect.try({ try: () => statements(db, mode), catch: failure })),
+    // Released before the database closes (finalizers run in reverse order).
+    Effect.tap((cache) => Effect.addFinalizer(() => Effect.sync(() => cache.flush())))
+  )
 }
 
 const statements = (db: Database.Database, mode: "read-write" | "read-only"): ResponseCache => {
@@ -102,9 +111,30 @@ const statements = (db: Database.Database, mode: "read-write" | "read-only"): Re
         )
       : undefined
   const count = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM responses")
+  type Answer = Omit<Completion, "cached">
+  const pending = new Map<string, { readonly model: string; readonly answer: Answer }>()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const writeAll = insert
+    ? db.transaction((entries: ReadonlyArray<[string, { readonly model: string; readonly answer: Answer }]>) => {
+        const now = Date.now()
+        for (const [k, { model, answer: a }] of entries) {
+          insert.run(k, model, a.content, a.finish_reason, a.usage.prompt_tokens, a.usage.completion_tokens, now)
+        }
+      })
+    : undefined
+  const flush = (): void => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+    if (pending.size === 0 || writeAll === undefined) return
+    const entries = [...pending]
+    pending.clear()
+    writeAll(entries)
+  }
   return {
     mode,
     get: (k) => {
+      const p = pending.get(k)
+      if (p !== undefined) return p.answer
       const r = select.get(k)
       return r === undefined
         ? undefined
@@ -114,9 +144,16 @@ const statements = (db: Database.Database, mode: "read-write" | "read-only"): Re
             usage: { prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens }
           }
     },
-    put: (k, model, a) => {
-      insert?.run(k, model, a.content, a.finish_reason, a.usage.prompt_tokens, a.usage.completion_tokens, Date.now())
+    put: (k, model, answer) => {
+      if (writeAll === undefined) return
+      pending.set(k, { model, answer })
+      if (pending.size >= BATCH) flush()
+      else if (timer === undefined) timer = setTimeout(flush, FLUSH_MS)
     },
-    size: () => count.get()?.n ?? 0
+    size: () => {
+      flush()
+      return count.get()?.n ?? 0
+    },
+    flush
   }
 }
