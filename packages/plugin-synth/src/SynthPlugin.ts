@@ -1,0 +1,27 @@
+/**
+ * The `synth` plugin: translate, flag-empty, detect-template, generate, judge, multiturn and
+ * select-best stages plus the `sft` sink. It depends on `@synthline/llm`, so listing only
+ * `@synthline/plugin-synth` in `plugins` brings in the `models` and `cache` sections.
+ */
+import { definePlugin, type Plugin } from "@synthline/core/Plugin"
+import { plugin as llm } from "@synthline/llm/LlmPlugin"
+import { createRequire } from "node:module"
+import { generate } from "./Generate.js"
+import { judge } from "./Judge.js"
+import { selectBest } from "./SelectBest.js"
+import { sft } from "./SftSink.js"
+
+const pkg: { readonly version: string } = createRequire(import.meta.url)("../package.json")
+
+/** The version of @synthline/plugin-synth. */
+export const version: string = pkg.version
+
+/** The `synth` plugin. */
+export const plugin: Plugin = definePlugin({
+  name: "synth",
+  version,
+  packageName: "@synthline/plugin-synth",
+  stages: [generate, judge, selectBest],
+  sinks: [sft],
+  dependencies: [llm]
+})

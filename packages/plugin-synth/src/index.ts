@@ -1,0 +1,15 @@
+/**
+ * @synthline/plugin-synth: translate, synthesize, judge and select instruction-tuning data
+ * (LMSYS-Chat-1M-Synth). The default export is the plugin.
+ */
+import { plugin } from "./SynthPlugin.js"
+
+export * as Fields from "./Fields.js"
+export * as Generate from "./Generate.js"
+export * as Judge from "./Judge.js"
+export * as SelectBest from "./SelectBest.js"
+export * as SftSink from "./SftSink.js"
+export * as SynthPlugin from "./SynthPlugin.js"
+
+/** The `synth` plugin, as a pipeline file's `plugins:` list loads it. */
+export default plugin
