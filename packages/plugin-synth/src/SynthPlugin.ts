@@ -10,6 +10,8 @@ import { generate } from "./Generate.js"
 import { judge } from "./Judge.js"
 import { selectBest } from "./SelectBest.js"
 import { sft } from "./SftSink.js"
+import { translate } from "./Translate.js"
+import { layer } from "./TranslationCache.js"
 
 const pkg: { readonly version: string } = createRequire(import.meta.url)("../package.json")
 
@@ -21,7 +23,8 @@ export const plugin: Plugin = definePlugin({
   name: "synth",
   version,
   packageName: "@synthline/plugin-synth",
-  stages: [generate, judge, selectBest],
+  stages: [translate, generate, judge, selectBest],
   sinks: [sft],
-  dependencies: [llm]
+  dependencies: [llm],
+  layer
 })

@@ -7,9 +7,12 @@ import { plugin } from "./SynthPlugin.js"
 export * as Fields from "./Fields.js"
 export * as Generate from "./Generate.js"
 export * as Judge from "./Judge.js"
+export * as Preserve from "./Preserve.js"
 export * as SelectBest from "./SelectBest.js"
 export * as SftSink from "./SftSink.js"
 export * as SynthPlugin from "./SynthPlugin.js"
+export * as Translate from "./Translate.js"
+export * as TranslationCache from "./TranslationCache.js"
 
 /** The `synth` plugin, as a pipeline file's `plugins:` list loads it. */
 export default plugin
