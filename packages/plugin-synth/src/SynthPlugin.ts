@@ -6,8 +6,11 @@
 import { definePlugin, type Plugin } from "@synthline/core/Plugin"
 import { plugin as llm } from "@synthline/llm/LlmPlugin"
 import { createRequire } from "node:module"
+import { detectTemplate } from "./DetectTemplate.js"
+import { flagEmpty } from "./FlagEmpty.js"
 import { generate } from "./Generate.js"
 import { judge } from "./Judge.js"
+import { multiturn } from "./Multiturn.js"
 import { selectBest } from "./SelectBest.js"
 import { sft } from "./SftSink.js"
 import { translate } from "./Translate.js"
@@ -23,7 +26,7 @@ export const plugin: Plugin = definePlugin({
   name: "synth",
   version,
   packageName: "@synthline/plugin-synth",
-  stages: [translate, generate, judge, selectBest],
+  stages: [translate, flagEmpty, detectTemplate, generate, judge, multiturn, selectBest],
   sinks: [sft],
   dependencies: [llm],
   layer

@@ -58,7 +58,7 @@ const TranslateConfigSchema = Schema.Struct({
     Schema.String.annotations(doc("DeepL API origin; default https://api-free.deepl.com for keys ending in :fx, else https://api.deepl.com."))
   ),
   auth_key: Schema.optional(
-    Schema.Redacted(Schema.String).annotations(doc("DeepL key (default: the environment variable DEEPL_AUTH_KEY); write ${DEEPL_AUTH_KEY}, never the key."))
+    Schema.Redacted(Schema.String).annotations(doc("DeepL key (default: the environment variable DEEPL_AUTH_KEY); reference an environment variable, never write the key."))
   ),
   batch_size: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 50)).annotations(doc("Texts per DeepL request (at most 50).")), {
     default: () => 50
@@ -206,9 +206,11 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
             )
           ),
           Effect.catchAll((error) => Effect.succeed(group.map((): Outcome => ({ ok: false, error })))),
-          Effect.map((outcomes) => {
-            for (const [j, index] of group.entries()) results[index] = outcomes[j]!
-          })
+          Effect.tap((outcomes) =>
+            Effect.sync(() => {
+              for (const [j, index] of group.entries()) results[index] = outcomes[j]!
+            })
+          )
         ),
       { concurrency: config.concurrency, discard: true }
     ).pipe(Effect.map(() => results.map((r): Outcome => r ?? { ok: false, error: "not translated" })))
@@ -243,7 +245,7 @@ export const translate: Stage<TranslateConfig, Row, Row, Models | TranslationCac
         if (key === undefined) {
           return yield* new StageError({
             stage: ctx.stageId,
-            reason: "provider deepl needs a key: set DEEPL_AUTH_KEY in the environment (or auth_key: ${SOME_ENV_VAR})"
+            reason: "provider deepl needs a key: set DEEPL_AUTH_KEY in the environment (or set auth_key from another environment variable)"
           })
         }
         const client = deeplClient(config, key, service)

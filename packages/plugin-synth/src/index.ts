@@ -4,9 +4,12 @@
  */
 import { plugin } from "./SynthPlugin.js"
 
+export * as DetectTemplate from "./DetectTemplate.js"
 export * as Fields from "./Fields.js"
+export * as FlagEmpty from "./FlagEmpty.js"
 export * as Generate from "./Generate.js"
 export * as Judge from "./Judge.js"
+export * as Multiturn from "./Multiturn.js"
 export * as Preserve from "./Preserve.js"
 export * as SelectBest from "./SelectBest.js"
 export * as SftSink from "./SftSink.js"
