@@ -1,11 +1,12 @@
 /**
  * `synth/detect-template`: `is_template_instruction` — a label, or null. Each instruction is
  * reduced to a skeleton ({@link skeleton}: numbers, quoted strings, URLs, e-mail addresses,
- * placeholders and capitalized words inside a sentence replaced); an instruction whose skeleton
- * occurs at least `min_count` times in the dataset is a template. Its label is the first entry
- * of `labels` whose pattern matches the skeleton (shipped: LMSYS's "introduction over 200 words
- * for <company>, a chemical company in <place>" family → `company introduction`), otherwise
- * the skeleton text itself.
+ * placeholders and capitalized words inside a sentence replaced). A skeleton that matches a
+ * pattern of `labels` belongs to that label's family (shipped: LMSYS's "introduction over 200
+ * words for <company>, a chemical company in <place>" family → `company introduction`, and the
+ * other large LMSYS families); an instruction whose family — or, without a matching pattern,
+ * whose skeleton — occurs at least `min_count` times in the dataset is a template, labelled with
+ * the family's name or else with the skeleton text itself.
  *
  * Two passes, bounded memory: when the stage is made, it reads the dataset named by
  * `counts_from` (the pipeline's own input, by a core source type: `jsonl` or `parquet`) once and
@@ -26,7 +27,10 @@ import { doc, stringAt, top } from "./internal/shared.js"
 
 /** The shipped labels: skeleton patterns and their names. */
 export const defaultLabels: ReadonlyArray<{ readonly pattern: string; readonly label: string }> = [
-  { pattern: "introduction (?:of |with )?(?:over |about |at least )?N words for .*company", label: "company introduction" }
+  { pattern: "introduction (?:of |with )?(?:over |about |at least )?N words for .*company", label: "company introduction" },
+  { pattern: "^write an article about .* N(?:-N)? words in (?:the )?chemical industry", label: "chemical article" },
+  { pattern: "^say something \\w+: Q when", label: "say something" },
+  { pattern: "^you are the text completion model", label: "text completion" }
 ]
 
 const QUOTED = /"[^"\n]{1,200}"|“[^”\n]{1,200}”|「[^」\n]{1,200}」|'[^'\n]{2,200}'/g
@@ -132,6 +136,10 @@ export const detectTemplate: Stage<
         catch: (e) => new StageError({ stage: ctx.stageId, reason: `labels: ${e instanceof Error ? e.message : String(e)}` })
       })
       const sketch = new CountMin()
+      const familyOf = (s: string): string => {
+        const named = labels.find((l) => l.re.test(s))
+        return named !== undefined ? `\u0000${named.label}` : s
+      }
       const env = { baseDir: ctx.baseDir }
       const fail = (e: { readonly message: string }) => new StageError({ stage: ctx.stageId, reason: `counts_from: ${e.message}` })
       const io = { reject: () => undefined }
@@ -144,7 +152,7 @@ export const detectTemplate: Stage<
             Stream.runForEach((row) =>
               Effect.sync(() => {
                 const t = stringAt(row, config.field)
-                if (t !== undefined && t.trim() !== "") sketch.add(skeleton(t))
+                if (t !== undefined && t.trim() !== "") sketch.add(familyOf(skeleton(t)))
               })
             ),
             Effect.mapError(fail)
@@ -160,7 +168,7 @@ export const detectTemplate: Stage<
             Stream.runForEach((row) =>
               Effect.sync(() => {
                 const t = stringAt(row, config.field)
-                if (t !== undefined && t.trim() !== "") sketch.add(skeleton(t))
+                if (t !== undefined && t.trim() !== "") sketch.add(familyOf(skeleton(t)))
               })
             ),
             Effect.mapError(fail)
@@ -171,9 +179,10 @@ export const detectTemplate: Stage<
         const t = stringAt(row, config.field)
         if (t === undefined || t.trim() === "") return { ...row, [config.output]: null }
         const s = skeleton(t)
-        if (sketch.estimate(s) < config.min_count) return { ...row, [config.output]: null }
-        const named = labels.find((l) => l.re.test(s))
-        return { ...row, [config.output]: named !== undefined ? named.label : s.length > 120 ? `${s.slice(0, 120)}…` : s }
+        const family = familyOf(s)
+        if (sketch.estimate(family) < config.min_count) return { ...row, [config.output]: null }
+        const label = family.startsWith("\u0000") ? family.slice(1) : s.length > 120 ? `${s.slice(0, 120)}…` : s
+        return { ...row, [config.output]: label }
       })
     })
 })

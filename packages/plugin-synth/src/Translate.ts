@@ -55,7 +55,7 @@ const TranslateConfigSchema = Schema.Struct({
     Schema.Literal("default", "more", "less", "prefer_more", "prefer_less").annotations(doc("DeepL formality."))
   ),
   base_url: Schema.optional(
-    Schema.String.annotations(doc("DeepL API origin; default https://api-free.deepl.com for keys ending in :fx, else https://api.deepl.com."))
+    Schema.String.annotations(doc("DeepL API origin (empty = unset); default https://api-free.deepl.com for keys ending in :fx, else https://api.deepl.com."))
   ),
   auth_key: Schema.optional(
     Schema.Redacted(Schema.String).annotations(doc("DeepL key (default: the environment variable DEEPL_AUTH_KEY); reference an environment variable, never write the key."))
@@ -105,7 +105,7 @@ const isObject = (u: unknown): u is { readonly [key: string]: unknown } => typeo
 
 /** The DeepL client of one stage: translates a batch of texts (at most 50). */
 const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, service: TranslationCacheService) => {
-  const origin = config.base_url ?? deeplBaseUrl(Redacted.value(key))
+  const origin = config.base_url !== undefined && config.base_url !== "" ? config.base_url : deeplBaseUrl(Redacted.value(key))
   const http = target(origin, "/v2/translate", config.concurrency)
   const display = `${new URL(origin).origin}/v2/translate`
   const usage = service.usage
