@@ -86,17 +86,11 @@ const JudgeConfigSchema = Schema.Struct({
 /** Options of `synth/judge`. */
 export type JudgeConfig = typeof JudgeConfigSchema.Type
 
-const answerTexts = (u: unknown): ReadonlyArray<string> | undefined => {
-  if (!Array.isArray(u)) return undefined
-  const out: Array<string> = []
-  for (const m of u) {
-    if (typeof m === "string") out.push(m)
-    else if (typeof m === "object" && m !== null && typeof (m as { content?: unknown }).content === "string") {
-      out.push((m as { content: string }).content)
-    } else return undefined
-  }
-  return out
-}
+const AnswerList = Schema.Array(Schema.Union(Schema.String, Schema.Struct({ content: Schema.String })))
+const isAnswerList = Schema.is(AnswerList)
+
+const answerTexts = (u: unknown): ReadonlyArray<string> | undefined =>
+  isAnswerList(u) ? u.map((m) => (typeof m === "string" ? m : m.content)) : undefined
 
 /** `synth/judge` */
 export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchema.Encoded> = make({

@@ -36,12 +36,13 @@ export const SftConfig: Schema.Struct<typeof sftFields> = Schema.Struct(sftField
 /** Decoded options of the `sft` sink. */
 export type SftConfig = typeof SftConfig.Type
 
+const isMessages = Schema.is(Schema.Array(Schema.Struct({ role: Schema.String, content: Schema.String })))
+
 /** The `{ messages }` object of a row, or a string saying what is missing. */
 export const toMessages = (row: Row, config: SftConfig): { readonly messages: ReadonlyArray<{ role: string; content: string }> } | string => {
   const head = config.system !== undefined ? [{ role: "system", content: config.system }] : []
-  if (config.multiturn && Array.isArray(row.synthesized_multiturn_conversation)) {
-    return { messages: [...head, ...(row.synthesized_multiturn_conversation as Array<{ role: string; content: string }>)] }
-  }
+  const multi = row.synthesized_multiturn_conversation
+  if (config.multiturn && isMessages(multi)) return { messages: [...head, ...multi] }
   const user = stringAt(row, config.user)
   if (user === undefined) return `field ${config.user} is not a string`
   const assistant = stringAt(row, config.assistant)
