@@ -1,0 +1,47 @@
+/**
+ * The LMSYS-Chat-1M-Synth fields this plugin adds to rows, as Schemas: field names and shapes
+ * are exactly those of the published dataset, so its users can swap files.
+ */
+import { Schema } from "effect"
+
+/** One chat message. */
+export const Message = Schema.Struct({ role: Schema.String, content: Schema.String })
+
+/** `translated_conversation`: the translated first user instruction. */
+export const TranslatedConversation = Schema.Array(Schema.Struct({ role: Schema.Literal("user"), content: Schema.String }))
+
+/** `synthesized_assistant_responses`: the answers that succeeded, in sample order. */
+export const SynthesizedAssistantResponses = Schema.Array(
+  Schema.Struct({ role: Schema.Literal("assistant"), content: Schema.String })
+)
+
+/** One element of `synthesized_response_scoring_annotations`. */
+export const ScoringAnnotation = Schema.Struct({
+  response_token_length: Schema.Int,
+  judgement: Schema.String,
+  repetition_flag: Schema.Boolean,
+  preference_score: Schema.Number
+})
+
+/** One scoring annotation. */
+export type ScoringAnnotation = typeof ScoringAnnotation.Type
+
+/** `synthesized_response_scoring_annotations`: one per answer, same order. */
+export const ScoringAnnotations = Schema.Array(ScoringAnnotation)
+
+/** `synthesized_multiturn_conversation`: user, assistant, user, assistant; null when rejected. */
+export const MultiturnConversation = Schema.NullOr(Schema.Array(Message))
+
+/** The fields of an LMSYS-Chat-1M-Synth row that this plugin produces. */
+export const SynthFields = Schema.Struct({
+  translated_conversation: TranslatedConversation,
+  empty_user_instruction_ja: Schema.Boolean,
+  duplicate_user_instruction_ja: Schema.NullOr(Schema.String),
+  is_template_instruction: Schema.NullOr(Schema.String),
+  synthesis_model: Schema.String,
+  synthesized_assistant_responses: SynthesizedAssistantResponses,
+  synthesized_response_scoring_annotations: ScoringAnnotations
+})
+
+/** Side field `synth/generate` writes (completion tokens per answer) for `synth/judge`, which removes it. */
+export const tokenLengthsField = "synthesized_response_token_lengths"

@@ -1,0 +1,129 @@
+/**
+ * `synth/generate`: asks a model from the `models` section for `n` answers to each row's
+ * instruction (default `translated_conversation.0.content`) and writes them to
+ * `synthesized_assistant_responses` (`[{ role: "assistant", content }]`) with the model's name
+ * in `synthesis_model`. Defaults follow the published recipe: temperature 0.6, top_p 1.0,
+ * max_tokens 4096. An answer that failed after retries (or was cut off, unless `on_length:
+ * keep`) is left out, so a row may hold fewer than `n`; a row with none goes to rejects. Rows
+ * flagged empty or duplicate (by earlier stages) are passed through without a call. The
+ * completion tokens of each kept answer go to the side field `synthesized_response_token_lengths`
+ * for `synth/judge`'s `response_token_length`; the judge removes it.
+ */
+import { StageError } from "@synthline/core/Errors"
+import type { Row } from "@synthline/core/Row"
+import { make, type Stage } from "@synthline/core/Stage"
+import type { ChatRequest, Message } from "@synthline/llm/Chat"
+import { reasonOf, windowOf } from "@synthline/llm/Complete"
+import { type Model, Models } from "@synthline/llm/Models"
+import * as Seed from "@synthline/llm/Seed"
+import { Effect, Schema } from "effect"
+import { tokenLengthsField } from "./Fields.js"
+import { doc, keyOf, ordered, Rejected, stringAt, top } from "./internal/shared.js"
+
+const GenerateConfigSchema = Schema.Struct({
+  model: Schema.String.annotations(doc("A model name from the models section.")),
+  n: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 64)).annotations(doc("Answers per instruction.")), {
+    default: () => 1
+  }),
+  instruction: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the instruction text.")), {
+    default: () => "translated_conversation.0.content"
+  }),
+  system: Schema.optional(Schema.String.annotations(doc("System prompt sent before the instruction."))),
+  skip_if: Schema.optionalWith(
+    Schema.Array(Schema.String).annotations(
+      doc("Fields that, when truthy (true or a non-empty string), mean no generation: the row passes with an empty list.")
+    ),
+    { default: () => ["empty_user_instruction_ja", "duplicate_user_instruction_ja"] }
+  ),
+  output: Schema.optionalWith(Schema.String.annotations(doc("Field the answers are written to.")), {
+    default: () => "synthesized_assistant_responses"
+  }),
+  model_field: Schema.optionalWith(Schema.String.annotations(doc("Field that records the model name.")), {
+    default: () => "synthesis_model"
+  }),
+  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)), { default: () => 0.6 }),
+  top_p: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 1.0 }),
+  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4096 }),
+  on_length: Schema.optionalWith(
+    Schema.Literal("drop-answer", "keep").annotations(doc("An answer cut off by max_tokens: leave it out, or keep it.")),
+    { default: () => "drop-answer" as const }
+  ),
+  seed: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  extra: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }), { default: () => ({}) })
+})
+
+/** Options of `synth/generate`. */
+export type GenerateConfig = typeof GenerateConfigSchema.Type
+
+/** True when a flag field holds `true` or a non-empty string. */
+export const isFlagged = (row: Row, fields: ReadonlyArray<string>): boolean =>
+  fields.some((f) => {
+    const v = row[f]
+    return v === true || (typeof v === "string" && v !== "")
+  })
+
+/** `synth/generate` */
+export const generate: Stage<GenerateConfig, Row, Row, Models, typeof GenerateConfigSchema.Encoded> = make({
+  id: "synth/generate",
+  description: "n answers per instruction from a model (temperature 0.6, top_p 1.0, max_tokens 4096 by default); failed answers left out.",
+  config: GenerateConfigSchema,
+  requires: (c) => [top(c.instruction)],
+  provides: (c) => [c.output, c.model_field, tokenLengthsField],
+  make: (config, ctx) =>
+    Effect.gen(function* () {
+      const models = yield* Models
+      const model: Model = yield* models
+        .get(config.model)
+        .pipe(Effect.mapError((e) => new StageError({ stage: ctx.stageId, reason: e.message })))
+      const one = (row: Row): Effect.Effect<Row | Rejected> => {
+        if (isFlagged(row, config.skip_if)) {
+          return Effect.succeed({ ...row, [config.output]: [], [config.model_field]: model.model, [tokenLengthsField]: [] })
+        }
+        const text = stringAt(row, config.instruction)
+        if (text === undefined) return Effect.succeed(new Rejected(row, `field ${config.instruction} is not a string`))
+        const messages: Array<Message> = []
+        if (config.system !== undefined) messages.push({ role: "system", content: config.system })
+        messages.push({ role: "user", content: text })
+        const base: ChatRequest = {
+          messages,
+          temperature: config.temperature,
+          top_p: config.top_p,
+          max_tokens: config.max_tokens,
+          extra: config.extra
+        }
+        const key = keyOf(row, text)
+        return Effect.forEach(
+          Array.from({ length: config.n }, (_, i) => i),
+          (i) =>
+            model
+              .complete(config.seed ? { ...base, seed: Seed.forRequest(ctx.seed, ctx.stageId, key, i) } : base, {
+                sampleIndex: i
+              })
+              .pipe(
+                Effect.map((c) =>
+                  c.finish_reason === "length" && config.on_length === "drop-answer"
+                    ? { ok: false as const, error: "an answer was cut off at max_tokens" }
+                    : { ok: true as const, content: c.content, tokens: c.usage.completion_tokens }
+                ),
+                Effect.catchAll((e) => Effect.succeed({ ok: false as const, error: reasonOf(e) }))
+              ),
+          { concurrency: config.n }
+        ).pipe(
+          Effect.map((results): Row | Rejected => {
+            const kept = results.flatMap((r) => (r.ok ? [r] : []))
+            if (kept.length === 0) {
+              const first = results.find((r) => !r.ok)
+              return new Rejected(row, first !== undefined && !first.ok ? first.error : "no answer")
+            }
+            return {
+              ...row,
+              [config.output]: kept.map((r) => ({ role: "assistant", content: r.content })),
+              [config.model_field]: model.model,
+              [tokenLengthsField]: kept.map((r) => r.tokens)
+            }
+          })
+        )
+      }
+      return ordered(ctx, windowOf(model.capacity, config.n), one)
+    })
+})

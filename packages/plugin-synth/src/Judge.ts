@@ -1,0 +1,164 @@
+/**
+ * `synth/judge`: scores every answer in `synthesized_assistant_responses` with a judge model
+ * (temperature 0) and writes `synthesized_response_scoring_annotations`, one per answer:
+ * `{ response_token_length, judgement, repetition_flag, preference_score }`. The shipped prompt
+ * asks for reasoning first, then a 0–10 score as `[[x]]`; see {@link parseScore} for how the
+ * score is read. `response_token_length` is the answer's completion tokens as reported by the
+ * generating call (the side field `synthesized_response_token_lengths` written by
+ * `synth/generate`, removed here); without it, a rough count (characters / 4) is used.
+ */
+import { StageError } from "@synthline/core/Errors"
+import type { Row } from "@synthline/core/Row"
+import { make, type Stage } from "@synthline/core/Stage"
+import type { ChatRequest, Message } from "@synthline/llm/Chat"
+import { reasonOf, windowOf } from "@synthline/llm/Complete"
+import { type Model, Models } from "@synthline/llm/Models"
+import * as Seed from "@synthline/llm/Seed"
+import * as Template from "@synthline/llm/Template"
+import { Effect, Schema } from "effect"
+import { type ScoringAnnotation, tokenLengthsField } from "./Fields.js"
+import { doc, keyOf, ordered, Rejected, stringAt, top } from "./internal/shared.js"
+
+/** The shipped judge system prompt. */
+export const defaultJudgeSystem: string =
+  "You are an impartial judge. You evaluate how well an AI assistant's answer serves the user's instruction: helpfulness, correctness, depth, clarity, and whether it is written in the language of the instruction. Penalize repetition, hallucination and answers that ignore the instruction."
+
+/** The shipped judge prompt (`{{instruction}}` and `{{response}}` are filled in). */
+export const defaultJudgePrompt: string = `[Instruction]
+{{instruction}}
+
+[The start of the assistant's answer]
+{{response}}
+[The end of the assistant's answer]
+
+First explain your evaluation in a few sentences. Then rate the answer on a scale of 0 to 10 and write the rating strictly in this format: "[[rating]]", for example "Rating: [[7]]".`
+
+const NUMBER = "(-?\\d+(?:\\.\\d+)?)"
+const BRACKETS = new RegExp(`\\[\\[\\s*${NUMBER}\\s*\\]\\]`, "g")
+const OUT_OF_TEN = new RegExp(`${NUMBER}\\s*/\\s*10(?![\\d.])`, "g")
+const JSON_SCORE = new RegExp(`"score"\\s*:\\s*"?${NUMBER}`, "g")
+
+const lastMatch = (text: string, re: RegExp): number | undefined => {
+  let last: string | undefined
+  for (const m of text.matchAll(re)) last = m[1]
+  return last === undefined ? undefined : Number(last)
+}
+
+/** Brings a raw score into 0..10: above 10 and up to 100 is divided by 10; above 100 or negative gives -1. */
+export const normalizeScore = (raw: number): number =>
+  !Number.isFinite(raw) || raw < 0 || raw > 100 ? -1 : raw > 10 ? raw / 10 : raw
+
+/**
+ * The score in a judgement: the last `[[x]]`; else the last `x/10`; else a JSON object's
+ * `"score"`; then {@link normalizeScore}. Nothing found gives -1.
+ */
+export const parseScore = (judgement: string): number => {
+  const raw = lastMatch(judgement, BRACKETS) ?? lastMatch(judgement, OUT_OF_TEN) ?? lastMatch(judgement, JSON_SCORE)
+  return raw === undefined ? -1 : normalizeScore(raw)
+}
+
+const JudgeConfigSchema = Schema.Struct({
+  model: Schema.String.annotations(doc("A model name from the models section (the judge).")),
+  instruction: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the instruction text.")), {
+    default: () => "translated_conversation.0.content"
+  }),
+  responses: Schema.optionalWith(Schema.String.annotations(doc("Field holding the answers.")), {
+    default: () => "synthesized_assistant_responses"
+  }),
+  output: Schema.optionalWith(Schema.String.annotations(doc("Field the annotations are written to.")), {
+    default: () => "synthesized_response_scoring_annotations"
+  }),
+  system: Schema.optionalWith(Schema.String.annotations(doc("Judge system prompt.")), { default: () => defaultJudgeSystem }),
+  prompt: Schema.optionalWith(
+    Schema.String.annotations(doc("Judge prompt template with {{instruction}} and {{response}}.")),
+    { default: () => defaultJudgePrompt }
+  ),
+  repetition_tokens: Schema.optionalWith(
+    Schema.Int.pipe(Schema.nonNegative()).annotations(doc("repetition_flag is true when the answer's completion tokens exceed this.")),
+    { default: () => 2000 }
+  ),
+  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)), { default: () => 0 }),
+  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1024 }),
+  seed: Schema.optionalWith(Schema.Boolean, { default: () => true }),
+  extra: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }), { default: () => ({}) })
+})
+
+/** Options of `synth/judge`. */
+export type JudgeConfig = typeof JudgeConfigSchema.Type
+
+const AnswerList = Schema.Array(Schema.Union(Schema.String, Schema.Struct({ content: Schema.String })))
+const isAnswerList = Schema.is(AnswerList)
+
+const answerTexts = (u: unknown): ReadonlyArray<string> | undefined =>
+  isAnswerList(u) ? u.map((m) => (typeof m === "string" ? m : m.content)) : undefined
+
+/** `synth/judge` */
+export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchema.Encoded> = make({
+  id: "synth/judge",
+  description: "Scores every synthesized answer 0–10 with a judge model into synthesized_response_scoring_annotations.",
+  config: JudgeConfigSchema,
+  requires: (c) => [top(c.instruction), c.responses],
+  provides: (c) => [c.output],
+  removes: () => [tokenLengthsField],
+  make: (config, ctx) =>
+    Effect.gen(function* () {
+      const models = yield* Models
+      const model: Model = yield* models
+        .get(config.model)
+        .pipe(Effect.mapError((e) => new StageError({ stage: ctx.stageId, reason: e.message })))
+      const prompt = Template.parse(config.prompt)
+      const system = Template.parse(config.system)
+
+      const score = (instruction: string, response: string, tokens: number, key: string, i: number) => {
+        const fill = { instruction, response }
+        const s = system.render(fill)
+        const u = prompt.render(fill)
+        const messages: Array<Message> = []
+        if ("text" in s && s.text !== "") messages.push({ role: "system", content: s.text })
+        messages.push({ role: "user", content: "text" in u ? u.text : `${instruction}\n\n${response}` })
+        const base: ChatRequest = { messages, temperature: config.temperature, max_tokens: config.max_tokens, extra: config.extra }
+        const repetition_flag = tokens > config.repetition_tokens
+        return model
+          .complete(config.seed ? { ...base, seed: Seed.forRequest(ctx.seed, ctx.stageId, key, i) } : base, { sampleIndex: i })
+          .pipe(
+            Effect.map(
+              (c): ScoringAnnotation => ({
+                response_token_length: tokens,
+                judgement: c.content,
+                repetition_flag,
+                preference_score: c.finish_reason === "length" ? -1 : parseScore(c.content)
+              })
+            ),
+            Effect.catchAll((e) =>
+              Effect.succeed<ScoringAnnotation>({
+                response_token_length: tokens,
+                judgement: `judge call failed: ${reasonOf(e)}`,
+                repetition_flag,
+                preference_score: -1
+              })
+            )
+          )
+      }
+
+      const one = (row: Row): Effect.Effect<Row | Rejected> => {
+        const answers = answerTexts(row[config.responses])
+        if (answers === undefined) return Effect.succeed(new Rejected(row, `field ${config.responses} is not a list of messages`))
+        const { [tokenLengthsField]: lengths, ...rest } = row
+        if (answers.length === 0) return Effect.succeed({ ...rest, [config.output]: [] })
+        const instruction = stringAt(row, config.instruction)
+        if (instruction === undefined) return Effect.succeed(new Rejected(row, `field ${config.instruction} is not a string`))
+        const counted = Array.isArray(lengths) ? lengths : []
+        const key = keyOf(row, instruction)
+        return Effect.forEach(
+          answers,
+          (a, i) => {
+            const n: unknown = counted[i]
+            const tokens = typeof n === "number" ? n : Math.ceil(a.length / 4)
+            return score(instruction, a, tokens, key, i)
+          },
+          { concurrency: answers.length }
+        ).pipe(Effect.map((annotations): Row => ({ ...rest, [config.output]: annotations })))
+      }
+      return ordered(ctx, windowOf(model.capacity, 6), one)
+    })
+})

@@ -1,0 +1,33 @@
+/**
+ * The `synth` plugin: translate, flag-empty, detect-template, generate, judge, multiturn and
+ * select-best stages plus the `sft` sink. It depends on `@synthline/llm`, so listing only
+ * `@synthline/plugin-synth` in `plugins` brings in the `models` and `cache` sections.
+ */
+import { definePlugin, type Plugin } from "@synthline/core/Plugin"
+import { plugin as llm } from "@synthline/llm/LlmPlugin"
+import { createRequire } from "node:module"
+import { detectTemplate } from "./DetectTemplate.js"
+import { flagEmpty } from "./FlagEmpty.js"
+import { generate } from "./Generate.js"
+import { judge } from "./Judge.js"
+import { multiturn } from "./Multiturn.js"
+import { selectBest } from "./SelectBest.js"
+import { sft } from "./SftSink.js"
+import { translate } from "./Translate.js"
+import { layer } from "./TranslationCache.js"
+
+const pkg: { readonly version: string } = createRequire(import.meta.url)("../package.json")
+
+/** The version of @synthline/plugin-synth. */
+export const version: string = pkg.version
+
+/** The `synth` plugin. */
+export const plugin: Plugin = definePlugin({
+  name: "synth",
+  version,
+  packageName: "@synthline/plugin-synth",
+  stages: [translate, flagEmpty, detectTemplate, generate, judge, multiturn, selectBest],
+  sinks: [sft],
+  dependencies: [llm],
+  layer
+})

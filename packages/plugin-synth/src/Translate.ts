@@ -1,0 +1,323 @@
+/**
+ * `synth/translate`: translates the first user instruction (or any text field) into
+ * `translated_conversation` (`[{ role: "user", content }]`), with DeepL (`provider: deepl`,
+ * `POST /v2/translate`, up to 50 texts per request, answers cached in the run's response
+ * cache) or with a chat model from the `models` section (`provider: llm`, a prompt template).
+ * Placeholders (`NAME_1`, ...), code blocks and URLs must survive: every answer is checked;
+ * a broken one is tried again (DeepL: with those parts protected as ignored XML tags; llm: with
+ * another sample index and seed) up to `retries` times, then the row goes to rejects with the
+ * reason. Texts already in the target language (a script check; Japanese only) and empty texts
+ * are copied, not sent.
+ */
+import { StageError } from "@synthline/core/Errors"
+import type { Row } from "@synthline/core/Row"
+import { make, type Stage } from "@synthline/core/Stage"
+import { reasonOf, windowOf } from "@synthline/llm/Complete"
+import { post, retryAfterMs, target } from "@synthline/llm/Http"
+import { Models } from "@synthline/llm/Models"
+import * as Seed from "@synthline/llm/Seed"
+import * as Template from "@synthline/llm/Template"
+import { Chunk, Config, Duration, Effect, Option, Redacted, Schema, Stream } from "effect"
+import { doc, keyOf as rowKey, ordered, Rejected, stringAt, top } from "./internal/shared.js"
+import { check, inTargetLanguage, protect, unprotect } from "./Preserve.js"
+import { keyOf, TranslationCache, type TranslationCacheService } from "./TranslationCache.js"
+
+/** The shipped translation prompt for `provider: llm`. */
+export const defaultTranslatePrompt: string = `Translate the following text into {{target_language}}. Output only the translation, nothing else. Keep placeholders such as NAME_1 or EMAIL_2, URLs and the contents of code blocks exactly as they are.
+
+{{text}}`
+
+const languageNames: { readonly [code: string]: string } = {
+  JA: "Japanese",
+  EN: "English",
+  "EN-US": "English",
+  "EN-GB": "English",
+  DE: "German",
+  FR: "French",
+  ES: "Spanish",
+  ZH: "Chinese",
+  KO: "Korean"
+}
+
+const TranslateConfigSchema = Schema.Struct({
+  provider: Schema.Literal("deepl", "llm").annotations(doc("deepl (the DeepL API) or llm (a chat model from models).")),
+  field: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the text to translate.")), {
+    default: () => "conversation.0.content"
+  }),
+  output: Schema.optionalWith(Schema.String.annotations(doc("Field that receives [{ role: user, content }].")), {
+    default: () => "translated_conversation"
+  }),
+  target_lang: Schema.optionalWith(Schema.String.annotations(doc("Target language code (DeepL style: JA, EN-US, DE, ...).")), {
+    default: () => "JA"
+  }),
+  source_lang: Schema.optional(Schema.String.annotations(doc("Source language code (DeepL: detected when unset)."))),
+  formality: Schema.optional(
+    Schema.Literal("default", "more", "less", "prefer_more", "prefer_less").annotations(doc("DeepL formality."))
+  ),
+  base_url: Schema.optional(
+    Schema.String.annotations(doc("DeepL API origin (empty = unset); default https://api-free.deepl.com for keys ending in :fx, else https://api.deepl.com."))
+  ),
+  auth_key: Schema.optional(
+    Schema.Redacted(Schema.String).annotations(doc("DeepL key (default: the environment variable DEEPL_AUTH_KEY); reference an environment variable, never write the key."))
+  ),
+  batch_size: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 50)).annotations(doc("Texts per DeepL request (at most 50).")), {
+    default: () => 50
+  }),
+  concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(doc("DeepL requests at once.")), {
+    default: () => 4
+  }),
+  max_retries: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()).annotations(doc("DeepL retries of 429/5xx/timeouts.")), {
+    default: () => 5
+  }),
+  retry_base_ms: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 500 }),
+  timeout_ms: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 60_000 }),
+  model: Schema.optional(Schema.String.annotations(doc("provider llm: a model name from the models section."))),
+  system: Schema.optional(Schema.String.annotations(doc("provider llm: system prompt."))),
+  prompt: Schema.optionalWith(
+    Schema.String.annotations(doc("provider llm: prompt template with {{text}} and {{target_language}}.")),
+    { default: () => defaultTranslatePrompt }
+  ),
+  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)), { default: () => 0 }),
+  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4096 }),
+  retries: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(0, 10)).annotations(doc("Further attempts when placeholders, code blocks or URLs did not survive.")),
+    { default: () => 2 }
+  ),
+  copy_if_target_language: Schema.optionalWith(
+    Schema.Boolean.annotations(doc("Copy texts already in the target language instead of sending them.")),
+    { default: () => true }
+  )
+}).pipe(
+  Schema.filter((c) => c.provider !== "llm" || c.model !== undefined || "provider llm needs a model (a name from the models section)")
+)
+
+/** Options of `synth/translate`. */
+export type TranslateConfig = typeof TranslateConfigSchema.Type
+
+/** The DeepL API origin for a key: the free API for keys ending in `:fx`. */
+export const deeplBaseUrl = (key: string): string =>
+  key.endsWith(":fx") ? "https://api-free.deepl.com" : "https://api.deepl.com"
+
+/** Outcome of translating one text. */
+type Outcome = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly error: string }
+
+const isObject = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null
+
+/** The DeepL client of one stage: translates a batch of texts (at most 50). */
+const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, service: TranslationCacheService) => {
+  const origin = config.base_url !== undefined && config.base_url !== "" ? config.base_url : deeplBaseUrl(Redacted.value(key))
+  const http = target(origin, "/v2/translate", config.concurrency)
+  const display = `${new URL(origin).origin}/v2/translate`
+  const usage = service.usage
+
+  const request = (texts: ReadonlyArray<string>, xml: boolean): Effect.Effect<ReadonlyArray<string>, string> => {
+    const body: { [k: string]: unknown } = { text: texts, target_lang: config.target_lang }
+    if (config.source_lang !== undefined) body.source_lang = config.source_lang
+    if (config.formality !== undefined) body.formality = config.formality
+    if (xml) {
+      body.tag_handling = "xml"
+      body.ignore_tags = ["x"]
+    }
+    const payload = JSON.stringify(body)
+    const headers = { "content-type": "application/json", authorization: `DeepL-Auth-Key ${Redacted.value(key)}` }
+    return Effect.gen(function* () {
+      for (let attempt = 1; ; attempt++) {
+        usage.requests++
+        if (attempt > 1) usage.retries++
+        const r = yield* post(http, headers, payload, config.timeout_ms).pipe(Effect.either)
+        let retryable: boolean
+        let reason: string
+        let wait: number | undefined
+        if (r._tag === "Right") {
+          const { status, text } = r.right
+          if (status === 200) {
+            let json: unknown
+            try {
+              json = JSON.parse(text)
+            } catch {
+              json = undefined
+            }
+            const list = isObject(json) && Array.isArray(json.translations) ? json.translations : undefined
+            const out = list?.map((t: unknown) => (isObject(t) && typeof t.text === "string" ? t.text : undefined))
+            if (out !== undefined && out.length === texts.length && out.every((t): t is string => t !== undefined)) {
+              usage.characters += texts.reduce((n, t) => n + t.length, 0)
+              return out
+            }
+            retryable = true
+            reason = `DeepL ${display}: the answer is not a translation list for ${texts.length} text(s)`
+          } else {
+            retryable = status === 429 || status >= 500
+            wait = retryAfterMs(r.right.retryAfter)
+            reason = `DeepL ${display}: status ${status}${status === 456 ? " (quota exceeded)" : status === 403 ? " (authorization failed)" : ""}: ${text.slice(0, 200)}`
+          }
+        } else {
+          retryable = true
+          reason = `DeepL ${display}: ${r.left.kind}: ${r.left.detail}`
+        }
+        if (!retryable || attempt > config.max_retries) {
+          usage.failures++
+          return yield* Effect.fail(reason)
+        }
+        const backoff = Math.min(30_000, config.retry_base_ms * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5)
+        yield* Effect.sleep(Duration.millis(wait !== undefined ? Math.min(60_000, wait) : backoff))
+      }
+    })
+  }
+
+  /** Translates texts (cache first), checks each answer, retries broken ones protected, reports per text. */
+  const translate = (texts: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Outcome>> => {
+    const results: Array<Outcome | undefined> = texts.map((t) => {
+      usage.calls++
+      const hit = service.get(keyOf(t, config.target_lang, config.source_lang, config.formality))
+      if (hit !== undefined) usage.cache_hits++
+      return hit !== undefined ? { ok: true, text: hit } : undefined
+    })
+    const todo = texts.flatMap((_, i) => (results[i] === undefined ? [i] : []))
+    const groups: Array<Array<number>> = []
+    for (let i = 0; i < todo.length; i += config.batch_size) groups.push(todo.slice(i, i + config.batch_size))
+    return Effect.forEach(
+      groups,
+      (group) =>
+        request(
+          group.map((i) => texts[i]!),
+          false
+        ).pipe(
+          Effect.flatMap((answers) =>
+            Effect.forEach(
+              group,
+              (index, j) =>
+                Effect.gen(function* () {
+                  const source = texts[index]!
+                  let answer = answers[j]!
+                  let broken = check(source, answer)
+                  for (let attempt = 0; broken !== undefined && attempt < config.retries; attempt++) {
+                    const again = yield* request([protect(source)], true).pipe(Effect.either)
+                    if (again._tag === "Left") return { ok: false, error: again.left } satisfies Outcome
+                    answer = unprotect(again.right[0]!)
+                    broken = check(source, answer)
+                  }
+                  if (broken !== undefined) {
+                    return { ok: false, error: `${broken} (after ${config.retries + 1} attempts)` } satisfies Outcome
+                  }
+                  service.put(keyOf(source, config.target_lang, config.source_lang, config.formality), answer)
+                  return { ok: true, text: answer } satisfies Outcome
+                }),
+              { concurrency: 1 }
+            )
+          ),
+          Effect.catchAll((error) => Effect.succeed(group.map((): Outcome => ({ ok: false, error })))),
+          Effect.tap((outcomes) =>
+            Effect.sync(() => {
+              for (const [j, index] of group.entries()) results[index] = outcomes[j]!
+            })
+          )
+        ),
+      { concurrency: config.concurrency, discard: true }
+    ).pipe(Effect.map(() => results.map((r): Outcome => r ?? { ok: false, error: "not translated" })))
+  }
+  return { translate, close: () => http.close() }
+}
+
+/** `synth/translate` */
+export const translate: Stage<TranslateConfig, Row, Row, Models | TranslationCache, typeof TranslateConfigSchema.Encoded> = make({
+  id: "synth/translate",
+  description:
+    "Translates the first user instruction into translated_conversation with DeepL or a chat model; placeholders, code blocks and URLs must survive.",
+  config: TranslateConfigSchema,
+  requires: (c) => [top(c.field)],
+  provides: (c) => [c.output],
+  make: (config, ctx) =>
+    Effect.gen(function* () {
+      const wrap = (text: string): Row => ({ [config.output]: [{ role: "user", content: text }] })
+      /** Texts that need no call: null means "send it". */
+      const pre = (row: Row): Row | Rejected | string => {
+        const text = stringAt(row, config.field)
+        if (text === undefined) return new Rejected(row, `field ${config.field} is not a string`)
+        if (text.trim() === "" || (config.copy_if_target_language && inTargetLanguage(text, config.target_lang))) {
+          return { ...row, ...wrap(text) }
+        }
+        return text
+      }
+
+      if (config.provider === "deepl") {
+        const service = yield* TranslationCache
+        const key = config.auth_key ?? (yield* Config.redacted("DEEPL_AUTH_KEY").pipe(Effect.option, Effect.map(Option.getOrUndefined)))
+        if (key === undefined) {
+          return yield* new StageError({
+            stage: ctx.stageId,
+            reason: "provider deepl needs a key: set DEEPL_AUTH_KEY in the environment (or set auth_key from another environment variable)"
+          })
+        }
+        const client = deeplClient(config, key, service)
+        yield* Effect.addFinalizer(() => Effect.promise(() => client.close()))
+        const perChunk = config.batch_size * config.concurrency
+        return (rows) =>
+          rows.pipe(
+            Stream.rechunk(perChunk),
+            Stream.mapChunksEffect((chunk) => {
+              const prepared = Chunk.toReadonlyArray(chunk).map(pre)
+              const texts = prepared.flatMap((p) => (typeof p === "string" ? [p] : []))
+              return client.translate(texts).pipe(
+                Effect.map((outcomes) => {
+                  const out: Array<Row> = []
+                  let k = 0
+                  for (const [i, p] of prepared.entries()) {
+                    const row = Chunk.unsafeGet(chunk, i)
+                    if (p instanceof Rejected) ctx.reject(p.row, `${ctx.stageId}: ${p.reason}`)
+                    else if (typeof p !== "string") out.push(p)
+                    else {
+                      const o = outcomes[k++]!
+                      if (o.ok) out.push({ ...row, ...wrap(o.text) })
+                      else ctx.reject(row, `${ctx.stageId}: ${o.error}`)
+                    }
+                  }
+                  return Chunk.unsafeFromArray(out)
+                })
+              )
+            })
+          )
+      }
+
+      const models = yield* Models
+      const model = yield* models
+        .get(config.model ?? "")
+        .pipe(Effect.mapError((e) => new StageError({ stage: ctx.stageId, reason: e.message })))
+      const prompt = Template.parse(config.prompt)
+      const language = languageNames[config.target_lang.toUpperCase()] ?? config.target_lang
+      const one = (row: Row): Effect.Effect<Row | Rejected> => {
+        const p = pre(row)
+        if (typeof p !== "string") return Effect.succeed(p)
+        const rendered = prompt.render({ text: p, target_language: language })
+        const content = "text" in rendered ? rendered.text : p
+        const messages = [...(config.system !== undefined ? [{ role: "system", content: config.system }] : []), { role: "user", content }]
+        const id = rowKey(row, p)
+        return Effect.gen(function* () {
+          let last = ""
+          for (let attempt = 0; attempt <= config.retries; attempt++) {
+            const r = yield* model
+              .complete(
+                {
+                  messages,
+                  temperature: config.temperature,
+                  max_tokens: config.max_tokens,
+                  seed: Seed.forRequest(ctx.seed, ctx.stageId, id, attempt)
+                },
+                { sampleIndex: attempt }
+              )
+              .pipe(Effect.either)
+            if (r._tag === "Left") return new Rejected(row, reasonOf(r.left))
+            if (r.right.finish_reason === "length") {
+              last = "the translation was cut off at max_tokens"
+              continue
+            }
+            const text = r.right.content.trim()
+            const broken = check(p, text)
+            if (broken === undefined) return { ...row, ...wrap(text) }
+            last = broken
+          }
+          return new Rejected(row, `${last} (after ${config.retries + 1} attempts)`)
+        })
+      }
+      return ordered(ctx, windowOf(model.capacity, 1), one)
+    })
+})

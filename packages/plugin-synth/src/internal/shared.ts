@@ -1,0 +1,65 @@
+/**
+ * Helpers shared by the synth stages: option documentation, the in-order reject marker, dotted
+ * field paths, and the ordered model-call window.
+ */
+import { getPath, parsePath, type Row } from "@synthline/core/Row"
+import type { StageContext } from "@synthline/core/Stage"
+import { Chunk, type Effect, Stream } from "effect"
+import type { StageError } from "@synthline/core/Errors"
+
+type Obj = { readonly [key: string]: unknown }
+
+/** Option documentation for the JSON Schema and `synthline stages`. */
+export const doc = (description: string, extra: Obj = {}): { readonly jsonSchema: Obj } => ({
+  jsonSchema: { description, ...extra }
+})
+
+/** A row that goes to rejects, with the reason (kept in order until the ordered merge). */
+export class Rejected {
+  constructor(
+    readonly row: Row,
+    readonly reason: string
+  ) {}
+}
+
+/** A row that is dropped with a reason (kept in order until the ordered merge). */
+export class Dropped {
+  constructor(
+    readonly row: Row,
+    readonly reason: string
+  ) {}
+}
+
+/** Reads the string at a dotted path, or undefined. */
+export const stringAt = (row: unknown, path: string): string | undefined => {
+  const v = getPath(row, parsePath(path))
+  return typeof v === "string" ? v : undefined
+}
+
+/** The first segment of a dotted path (what a stage `requires`). */
+export const top = (path: string): string => path.split(".")[0]!
+
+/** A conversation id for seeds: `conversation_id`, else a fallback text. */
+export const keyOf = (row: Row, fallback: string): string =>
+  typeof row.conversation_id === "string" ? row.conversation_id : fallback
+
+/**
+ * Runs `one` over the rows with bounded concurrency, keeping input order, and reports the
+ * {@link Rejected} and {@link Dropped} markers through the context after the ordered merge.
+ */
+export const ordered =
+  (ctx: StageContext, concurrency: number, one: (row: Row) => Effect.Effect<Row | Rejected | Dropped>) =>
+  (rows: Stream.Stream<Row, StageError>): Stream.Stream<Row, StageError> =>
+    rows.pipe(
+      Stream.mapEffect(one, { concurrency }),
+      Stream.rechunk(256),
+      Stream.mapChunks((chunk) => {
+        const out: Array<Row> = []
+        for (const r of chunk) {
+          if (r instanceof Rejected) ctx.reject(r.row, `${ctx.stageId}: ${r.reason}`)
+          else if (r instanceof Dropped) ctx.drop(r.row, r.reason)
+          else out.push(r)
+        }
+        return Chunk.unsafeFromArray(out)
+      })
+    )

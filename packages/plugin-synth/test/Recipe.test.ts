@@ -1,0 +1,160 @@
+import { describe, expect, it } from "vitest"
+import { createHash } from "node:crypto"
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { gunzipSync } from "node:zlib"
+import { Schema } from "effect"
+import { synthline, tree } from "../../cli/test/support.js"
+import type * as TestServer from "@synthline/llm/TestServer"
+import { SynthFields } from "../src/Fields.js"
+import { isJapanese } from "../src/Preserve.js"
+import { tempDir, withServer } from "./support.js"
+
+const repo = join(import.meta.dirname, "../../..")
+const recipe = join(repo, "examples/lmsys-chat-1m-synth-ja.pipeline.yaml")
+const sftRecipe = join(repo, "examples/lmsys-chat-1m-synth-ja.sft.pipeline.yaml")
+const work = tempDir("recipe")
+
+const readParts = (dir: string, pattern: RegExp): Array<{ [k: string]: unknown }> =>
+  readdirSync(dir)
+    .filter((f) => pattern.test(f))
+    .sort()
+    .flatMap((f) => {
+      const bytes = readFileSync(join(dir, f))
+      return (f.endsWith(".gz") ? gunzipSync(bytes) : bytes)
+        .toString("utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l))
+    })
+
+const h = (s: string): number => createHash("sha256").update(s).digest().readUInt32LE(0)
+
+/** Chat: judge answers carry a score 0..10 (and sometimes 85 → 8.5); generation answers are deterministic. */
+const chat = (req: TestServer.ReceivedChat): TestServer.ChatReply => {
+  const last = req.messages[req.messages.length - 1]!.content
+  if (req.model === "test/judge") {
+    const x = h(last) % 12
+    return { content: x === 11 ? "Thorough. Rating: [[85]]" : `Reasoning about the answer. Rating: [[${x % 11}]]` }
+  }
+  const tokens = 50 + (h(`${last}${req.seed}`) % 2200)
+  return { content: `回答 ${req.seed}: ${last.slice(0, 40)}`, completion_tokens: tokens }
+}
+
+/** The row Schema of the main output: the LMSYS-Chat-1M fields we keep plus the Synth fields. */
+const OutputRow = Schema.Struct({
+  conversation_id: Schema.String,
+  model: Schema.String,
+  conversation: Schema.Array(Schema.Struct({ role: Schema.String, content: Schema.String })),
+  turn: Schema.Number,
+  language: Schema.Literal("English", "Japanese"),
+  ...SynthFields.fields
+})
+
+describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
+  it("runs end to end through the CLI on sample data against the local test server; every field has its type; the rerun sends zero requests", async () => {
+    expect((await synthline(["sample", "--rows", "400", "--format", "parquet", "--shards", "2", "--seed", "7", "--out", join(work, "data")])).code).toBe(0)
+    // detect-template counts skeletons over a larger dataset that contains the 400 rows (same seed: the same first rows).
+    expect((await synthline(["sample", "--rows", "2000", "--format", "parquet", "--shards", "1", "--seed", "7", "--out", join(work, "all")])).code).toBe(0)
+    await withServer({ chat, apiKey: "k-SECRET:fx", translate: (t) => `訳:${t}` }, async (server) => {
+      const env = {
+        SYNTHLINE_DATA: join(work, "data"),
+        SYNTH_TEMPLATE_DATA: join(work, "all"),
+        SYNTHLINE_OUT: join(work, "out"),
+        SYNTHLINE_SFT: join(work, "sft"),
+        SYNTHLINE_CACHE: join(work, "cache.sqlite"),
+        DEEPL_AUTH_KEY: "k-SECRET:fx",
+        OPENAI_API_KEY: "k-SECRET:fx",
+        DEEPL_BASE_URL: server.url,
+        VLLM_URL: server.url,
+        JUDGE_URL: server.url,
+        GEN_MODEL: "test/gemma",
+        JUDGE_MODEL: "test/judge"
+      }
+      const r = await synthline(["run", recipe], env)
+      expect(r.stderr).not.toContain("SECRET")
+      expect(r.code, r.stderr).toBe(0)
+      const out = join(work, "out")
+      const rows = readParts(out, /^part-.*\.jsonl\.gz$/)
+      expect(rows.length).toBeGreaterThan(250)
+      const decode = Schema.decodeUnknownSync(OutputRow, { onExcessProperty: "ignore" })
+      let generated = 0
+      let skipped = 0
+      for (const row of rows) {
+        decode(row)
+        expect(row).not.toHaveProperty("synthesized_response_token_lengths")
+        expect(row.synthesis_model).toBe("test/gemma")
+        const conv = row.conversation as Array<{ content: string }>
+        const translated = row.translated_conversation as Array<{ role: string; content: string }>
+        expect(translated).toHaveLength(1)
+        const source = conv[0]!.content
+        // Empty and already-Japanese instructions are copied, the rest translated.
+        expect(translated[0]!.content).toBe(source.trim() === "" || isJapanese(source) ? source : `訳:${source}`)
+        expect(row.empty_user_instruction_ja).toBe(conv[0]!.content.trim() === "")
+        const answers = row.synthesized_assistant_responses as Array<{ role: string; content: string }>
+        const annotations = row.synthesized_response_scoring_annotations as Array<{ [k: string]: unknown }>
+        expect(annotations).toHaveLength(answers.length)
+        if (row.empty_user_instruction_ja === true || row.duplicate_user_instruction_ja !== null) {
+          expect(answers).toEqual([])
+          skipped++
+          continue
+        }
+        generated++
+        expect(answers).toHaveLength(10)
+        for (const [i, a] of annotations.entries()) {
+          expect(answers[i]!.role).toBe("assistant")
+          expect(Number.isInteger(a.response_token_length)).toBe(true)
+          expect(a.repetition_flag).toBe((a.response_token_length as number) > 2000)
+          const score = a.preference_score as number
+          expect(score >= 0 && score <= 10).toBe(true)
+          expect(a.judgement).toMatch(/\[\[\d+\]\]$/)
+        }
+      }
+      expect(generated).toBeGreaterThan(250)
+      expect(skipped).toBeGreaterThan(0)
+      // Duplicates point at the first occurrence.
+      const ids = new Set(rows.map((x) => x.conversation_id))
+      for (const row of rows) if (typeof row.duplicate_user_instruction_ja === "string") expect(ids.has(row.duplicate_user_instruction_ja)).toBe(true)
+      // Template labels: the LMSYS company-introduction family.
+      const intros = rows.filter((x) => (x.conversation as Array<{ content: string }>)[0]!.content.startsWith("Give me an introduction over 200 words for"))
+      expect(intros.length).toBeGreaterThan(0)
+      for (const row of intros) expect(row.is_template_instruction).toBe("company introduction")
+      expect(rows.filter((x) => x.is_template_instruction === null).length).toBeGreaterThan(200)
+      // Flagged conversations went to the unsafe split, untranslated.
+      const unsafe = readParts(`${out}+unsafe`, /^part-.*\.jsonl\.gz$/)
+      expect(unsafe.length).toBeGreaterThan(0)
+      for (const row of unsafe) expect((row.moderation as { flagged: boolean }).flagged).toBe(true)
+      // Requests: DeepL in batches of at most 50; 10 answers + 10 judgements per generated row.
+      const sent = { chat: server.counts.chat, translate: server.counts.translate }
+      expect(sent.chat).toBe(generated * 20)
+      const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"))
+      expect(manifest.model_usage.deepl.requests).toBe(sent.translate)
+      expect(manifest.model_usage.gemma.completions).toBe(generated * 10)
+      expect(JSON.stringify(manifest)).not.toContain("SECRET")
+
+      // The SFT export.
+      const s = await synthline(["run", sftRecipe], env)
+      expect(s.code, s.stderr).toBe(0)
+      const sft = readParts(join(work, "sft"), /^part-.*\.jsonl$/)
+      expect(sft.length).toBeGreaterThan(200)
+      expect(sft.length).toBeLessThan(generated)
+      for (const line of sft) {
+        expect(Object.keys(line)).toEqual(["messages"])
+        const m = line.messages as Array<{ role: string; content: string }>
+        expect(m.map((x) => x.role)).toEqual(["user", "assistant"])
+        expect(m[0]!.content.length).toBeGreaterThan(0)
+        expect(m[1]!.content).toMatch(/^回答 \d+: /)
+      }
+
+      // Rerun from scratch: every model and DeepL answer comes from the cache, the output is identical.
+      const before = tree(out)
+      const again = await synthline(["run", recipe, "--fresh"], env)
+      expect(again.code, again.stderr).toBe(0)
+      expect({ chat: server.counts.chat, translate: server.counts.translate }).toEqual(sent)
+      expect(tree(out)).toEqual(before)
+      const m2 = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")).model_usage
+      expect(m2.gemma).toMatchObject({ requests: 0, cache_hits: generated * 10 })
+      expect(m2.deepl.requests).toBe(0)
+    })
+  }, 300_000)
+})
