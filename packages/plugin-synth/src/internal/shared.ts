@@ -4,7 +4,7 @@
  */
 import { getPath, parsePath, type Row } from "@synthline/core/Row"
 import type { StageContext } from "@synthline/core/Stage"
-import { Chunk, type Effect, Stream } from "effect"
+import { Chunk, Effect, Stream } from "effect"
 import type { StageError } from "@synthline/core/Errors"
 
 type Obj = { readonly [key: string]: unknown }
@@ -44,22 +44,32 @@ export const keyOf = (row: Row, fallback: string): string =>
   typeof row.conversation_id === "string" ? row.conversation_id : fallback
 
 /**
- * Runs `one` over the rows with bounded concurrency, keeping input order, and reports the
- * {@link Rejected} and {@link Dropped} markers through the context after the ordered merge.
+ * Runs `one` over the rows chunk by chunk (the window from `windowOf` in `@synthline/llm/Complete`:
+ * `rowsPerChunk` rows per chunk, all of a chunk's calls at once, `chunksInFlight` chunks at a time),
+ * keeping input order, and reports the {@link Rejected} and {@link Dropped} markers through the
+ * context after the ordered merge. The model's own concurrency and rate limits bound the requests.
  */
 export const ordered =
-  (ctx: StageContext, concurrency: number, one: (row: Row) => Effect.Effect<Row | Rejected | Dropped>) =>
+  (
+    ctx: StageContext,
+    window: { readonly rowsPerChunk: number; readonly chunksInFlight: number },
+    one: (row: Row) => Effect.Effect<Row | Rejected | Dropped>
+  ) =>
   (rows: Stream.Stream<Row, StageError>): Stream.Stream<Row, StageError> =>
     rows.pipe(
-      Stream.mapEffect(one, { concurrency }),
-      Stream.rechunk(256),
-      Stream.mapChunks((chunk) => {
+      Stream.rechunk(window.rowsPerChunk),
+      Stream.chunks,
+      Stream.mapEffect((chunk) => Effect.forEach(chunk, one, { concurrency: "unbounded" }), {
+        concurrency: window.chunksInFlight
+      }),
+      Stream.map((results) => {
         const out: Array<Row> = []
-        for (const r of chunk) {
+        for (const r of results) {
           if (r instanceof Rejected) ctx.reject(r.row, `${ctx.stageId}: ${r.reason}`)
           else if (r instanceof Dropped) ctx.drop(r.row, r.reason)
           else out.push(r)
         }
         return Chunk.unsafeFromArray(out)
-      })
+      }),
+      Stream.flattenChunks
     )
