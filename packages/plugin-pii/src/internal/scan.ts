@@ -166,7 +166,9 @@ const contextBefore = (t: string, start: number, words: ReadonlyArray<string>): 
 
 const nhsContext = ["nhs"]
 const myNumberContext = ["my number", "mynumber", "マイナンバー", "個人番号"]
-const versionContext = ["version", "release", "build", "ver."]
+/** A version number, not an address: "version 1.2.3.4", "v1.2.3.4" is already a word. */
+const versionBefore = /(?:^|[^A-Za-z])(?:version|release|build|ver\.?)\s*$/i
+const afterVersionWord = (t: string, start: number): boolean => versionBefore.test(t.slice(Math.max(0, start - 16), start))
 
 /** Country calling codes of two digits; three-digit codes start with one of `cc3`; one-digit are 1 and 7. */
 const cc2 = new Set([
@@ -335,11 +337,13 @@ const classify = (t: string, w: Win, o: ScanOptions, start: number): Kind | "kee
         oct.push(Number(s))
       }
       if (oct.some((x) => x > 255)) return "keep"
-      if (contextBefore(t, start, versionContext)) return "keep"
+      if (afterVersionWord(t, start)) return "keep"
       return ipKept(ipv4Class(oct), o) ? "keep" : "IP_ADDRESS"
     }
     if (d.length >= 12 && d.length <= 19 && cardGrouping(w)) {
       if (cardValid(d)) return "CREDIT_CARD"
+      // Grouped like a card (or a long bare number): consumed whole, so no part of it becomes a phone.
+      if (d.length >= 13 && (k >= 3 || k === 1)) return "keep"
     }
     if (k === 3 && lensAre(w, 3, 2, 4) && (onlySep(w, DASH) || onlySep(w, SPACE))) {
       return ssnValid(d.slice(0, 3), d.slice(3, 5), d.slice(5)) ? "US_SSN" : "keep"
