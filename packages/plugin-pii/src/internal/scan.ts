@@ -305,13 +305,16 @@ const isPhone = (t: string, w: Win): boolean => {
   if (d[0] === "0") {
     if (d[1] === "0" || total < 10 || total > 12 || k > 5) return false
     if (w.sepDot > 0) return k === 5 && w.lens.every((l) => l === 2)
+    // "(012) 555-0123" is a North American shape, whose area codes never start with 0.
+    if (lensAre(w, 3, 3, 4) && (w.parenFirst || w.sepDash !== 2)) return false
     for (let i = 1; i < k; i++) if (w.lens[i] < 2) return false
     return w.lens[0] >= 2 && w.lens[0] <= 6
   }
   if (d[0] === "8" && w.lens[0] === 1 && total === 11) return lensAre(w, 1, 3, 3, 2, 2) && "3489".includes(d[1])
   if (d[0] === "1" && w.lens[0] === 1 && total === 11) return lensAre(w, 1, 3, 3, 4) && nanp(d.slice(1))
   if (total === 10) {
-    if (lensAre(w, 3, 3, 4)) return nanp(d)
+    // Spaces only ("943 476 5919") is the NHS number's grouping; US numbers use "-", "." or "(…)".
+    if (lensAre(w, 3, 3, 4)) return nanp(d) && (w.parenFirst || w.sepSpace < 2)
     if (lensAre(w, 3, 3, 2, 2)) return w.parenFirst && "3489".includes(d[0])
     if (lensAre(w, 2, 4, 4)) return w.parenFirst && d[0] !== "0"
     if (lensAre(w, 5, 5)) return w.sepSpace === 1 && d[0] >= "6"
@@ -325,7 +328,7 @@ const isPhone = (t: string, w: Win): boolean => {
 }
 
 /** What a window is: a kind, "keep" (a valid value not to report, e.g. a private IP), or undefined. */
-const classify = (t: string, w: Win, o: ScanOptions, start: number): Kind | "keep" | undefined => {
+const classify = (t: string, w: Win, o: ScanOptions, start: number, whole: boolean): Kind | "keep" | undefined => {
   const k = w.lens.length
   const d = w.digits
   if (!w.plus && !w.parenFirst && !w.parenOther) {
@@ -353,7 +356,8 @@ const classify = (t: string, w: Win, o: ScanOptions, start: number): Kind | "kee
     if (k === 3 && lensAre(w, 3, 3, 4) && onlySep(w, SPACE) && nhsValid(d)) return "UK_NHS"
     if (k === 1 && d.length === 10 && nhsValid(d) && contextBefore(t, start, nhsContext)) return "UK_NHS"
   }
-  if (isPhone(t, w)) return "PHONE"
+  // A phone number starts the run of digit groups (or with "("); "04 08 15 16 23 42" is a list.
+  if (whole && isPhone(t, w)) return "PHONE"
   if (!w.plus && k === 3 && lensAre(w, 3, 3, 4) && onlySep(w, DASH) && nhsValid(d)) return "UK_NHS"
   return undefined
 }
@@ -373,7 +377,8 @@ const classifyCluster = (t: string, n: number, plus: boolean, clusterStart: numb
       if (b < n && gSep[b] !== SPACE) continue
       const w = fillWindow(t, a, b, plus && a === 0)
       const s = windowStart(w, clusterStart)
-      const kind = classify(t, w, o, s)
+      const list = b < n && gDe[b] - gDs[b] <= 2 && w.lens.every((l) => l <= 2)
+      const kind = classify(t, w, o, s, (a === 0 || gParen[a] === 1) && !list)
       if (kind === undefined) continue
       if (kind !== "keep") out.push({ type: kind, start: s, end: gEnd[b - 1] })
       a = b
@@ -571,6 +576,18 @@ const isDomain = (c: number): boolean => isAlnum(c) || c === DASH || c === DOT
 /** File extensions that follow `@2x`-style asset names and are not top-level domains in practice. */
 const notTlds = new Set(["png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "bmp", "tif", "tiff", "js", "ts", "css", "map", "json", "pdf"])
 
+/** Whether position `s` is inside the authority of a `scheme://` URL (userinfo, not an address). */
+const inUrlAuthority = (t: string, s: number): boolean => {
+  let k = s
+  const limit = Math.max(0, s - 256)
+  while (k > limit) {
+    const c = t.charCodeAt(k - 1)
+    if (c <= SPACE || c === SLASH) break
+    k--
+  }
+  return k >= 3 && t.charCodeAt(k - 1) === SLASH && t.charCodeAt(k - 2) === SLASH && t.charCodeAt(k - 3) === COLON
+}
+
 /** The e-mail pass. */
 export const scanEmail = (t: string, out: Array<Found>): void => {
   let pos = 0
@@ -601,7 +618,7 @@ export const scanEmail = (t: string, out: Array<Found>): void => {
     const tld = labels[labels.length - 1].toLowerCase()
     if (!ok || !(/^[a-z]{2,24}$/.test(tld) || /^xn--[a-z0-9-]{1,59}$/.test(tld)) || notTlds.has(tld)) continue
     const local = t.slice(s, a)
-    if (local.includes("..")) continue
+    if (local.includes("..") || inUrlAuthority(t, s)) continue
     out.push({ type: "EMAIL", start: s, end: e })
     pos = e
     floor = e
@@ -612,7 +629,7 @@ export const scanEmail = (t: string, out: Array<Found>): void => {
 // URLs with credentials or tokens
 
 const isUrlChar = (c: number): boolean =>
-  c > 32 && c !== 34 && c !== 39 && c !== 60 && c !== 62 && c !== 96 && c !== 123 && c !== 125 && c !== 124 && c !== 92 && c !== 94 && c !== 127 && !(c >= 0x80 && c <= 0x9f) && c !== 0x3000
+  c > 32 && c < 127 && c !== 34 && c !== 39 && c !== 60 && c !== 62 && c !== 96 && c !== 123 && c !== 125 && c !== 124 && c !== 92 && c !== 94
 const isSchemeChar = (c: number): boolean => isAlnum(c) || c === PLUS || c === DASH || c === DOT
 
 /** Query or fragment parameter names whose values are secrets. */
@@ -637,7 +654,7 @@ const urlHasSecret = (u: string, schemeEnd: number): boolean => {
   if (atSign > 0) {
     const userinfo = authority.slice(0, atSign)
     const colon = userinfo.indexOf(":")
-    if (colon > 0 && colon < userinfo.length - 1) return true
+    if (colon >= 0 && colon < userinfo.length - 1) return true
     if (colon < 0 && userinfo.length >= 20 && /[0-9]/.test(userinfo) && /[A-Za-z]/.test(userinfo)) return true
   }
   const q = u.indexOf("?", authEnd)
