@@ -126,7 +126,10 @@ export const make = (options: DetectorOptions = {}): Detector => {
   const wanted = new Set<PiiType>(options.types ?? piiTypes)
   const allAll = piiTypes.every((t) => wanted.has(t))
   const allow = new Set<string>()
-  for (const v of options.allow ?? []) allow.add(v)
+  for (const v of options.allow ?? []) {
+    allow.add(v)
+    for (const t of piiTypes) allow.add(normalize(t, v))
+  }
   const allowed = (type: PiiType, value: string): boolean => allow.has(value) || allow.has(normalize(type, value))
   const found: Array<Found> = []
 
