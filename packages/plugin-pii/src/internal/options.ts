@@ -15,10 +15,13 @@ export const doc = (description: string, extra: Obj = {}): { readonly jsonSchema
   jsonSchema: { description, ...extra }
 })
 
-const TypeName = PiiType.annotations({
-  message: (issue) =>
-    `unknown PII type ${JSON.stringify(issue.actual)}${didYouMean(String(issue.actual), piiTypes)} (known: ${piiTypes.join(", ")})`
-})
+const known: ReadonlyArray<string> = piiTypes
+
+/** A type name, checked with a did-you-mean message before it is narrowed to the literal. */
+const TypeName = Schema.String.pipe(
+  Schema.filter((s) => known.includes(s) || `unknown PII type ${JSON.stringify(s)}${didYouMean(s, known)} (known: ${known.join(", ")})`),
+  Schema.compose(PiiType)
+)
 
 /** The detector options as pipeline-file fields. */
 export const detectorFields = {
