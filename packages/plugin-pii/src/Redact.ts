@@ -46,7 +46,9 @@ const RedactConfigSchema = Schema.Struct({
     { exact: true, default: () => defaultFields }
   ),
   salt: Schema.optionalWith(
-    Schema.Redacted(Schema.String.pipe(Schema.minLength(8))).annotations(
+    Schema.Redacted(Schema.String)
+      .pipe(Schema.filter((r) => Redacted.value(r).length >= 8 || "salt must be at least 8 characters"))
+      .annotations(
       doc("Secret key of style hash (at least 8 characters), e.g. from the environment: salt: \"$PII_SALT\" in braces. Never printed.", { type: "string" })
     ),
     { exact: true }
