@@ -75,19 +75,32 @@ const placeholderRe = /(?:NAME|EMAIL|PHONE|IP_ADDRESS|CREDIT_CARD|IBAN|US_SSN|UR
 /** Whether `[start, end)` overlaps a placeholder token. */
 const touchesPlaceholder = (text: string, start: number, end: number): boolean => {
   const from = Math.max(0, start - 24)
-  if (text.lastIndexOf("_", end) < from) return false
-  placeholderRe.lastIndex = from
-  for (let m = placeholderRe.exec(text); m !== null && m.index < end; m = placeholderRe.exec(text)) {
-    const s = m.index
+  // Bounded look for "_" (no lastIndexOf: it would scan the whole text for every match).
+  let underscore = false
+  const to = Math.min(text.length, end + 24)
+  for (let k = from; k < to; k++) {
+    if (text.charCodeAt(k) === 95) {
+      underscore = true
+      break
+    }
+  }
+  if (!underscore) return false
+  // Only the window around the match is searched, so the cost is bounded by the match's length.
+  const window = text.slice(from, to)
+  placeholderRe.lastIndex = 0
+  for (let m = placeholderRe.exec(window); m !== null; m = placeholderRe.exec(window)) {
+    const s = from + m.index
     const e = s + m[0].length
+    if (s >= end) break
     const before = s > 0 ? text.charCodeAt(s - 1) : 32
     const after = e < text.length ? text.charCodeAt(e) : 32
-    const word = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95
-    if (word(before) || word(after)) continue
-    if (s < end && e > start) return true
+    if (isWordCode(before) || isWordCode(after)) continue
+    if (e > start) return true
   }
   return false
 }
+
+const isWordCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95
 
 /**
  * The canonical form of a value, used to number and allow-list it: digits (and letters) only

@@ -771,6 +771,8 @@ const isKeyChar = (c: number): boolean => isAlnum(c) || c === DASH || c === UNDE
 interface EndMemo {
   from: number
   found: number
+  /** Where the next prefix search may resume after a failure that covers a whole run. */
+  skip: number
 }
 
 /** The end of a key whose prefix starts at `s`, or -1. */
@@ -815,7 +817,11 @@ const keyEnd = (t: string, s: number, prefix: string, memo: EndMemo): number => 
     }
     case "eyJ": {
       const e1 = run(t, p, 2048, isB64url)
-      if (at(t, e1) !== DOT || e1 - s < 10) return -1
+      if (at(t, e1) !== DOT || e1 - s < 10) {
+        // Every "eyJ" inside this run ends at the same place and fails the same way.
+        if (at(t, e1) !== DOT) memo.skip = e1
+        return -1
+      }
       const e2 = run(t, e1 + 1, 8192, isB64url)
       if (at(t, e2) !== DOT || e2 - e1 < 5) return -1
       const e3 = run(t, e2 + 1, 2048, isB64url)
@@ -856,15 +862,16 @@ const keyEnd = (t: string, s: number, prefix: string, memo: EndMemo): number => 
 /** The key pass: cloud, model-provider and code-host API keys, JWTs and PEM private keys. */
 export const scanKeys = (t: string, out: Array<Found>): void => {
   keyRe.lastIndex = 0
-  const memo: EndMemo = { from: Number.MAX_SAFE_INTEGER, found: -1 }
+  const memo: EndMemo = { from: Number.MAX_SAFE_INTEGER, found: -1, skip: -1 }
   for (let m = keyRe.exec(t); m !== null; m = keyRe.exec(t)) {
     const s = m.index
     const prefix = m[0]
     if (prefix !== "-----BEGIN " && isAlnum(at(t, s - 1))) continue
+    memo.skip = -1
     const e = keyEnd(t, s, prefix, memo)
     if (e > s) {
       out.push({ type: "API_KEY", start: s, end: e })
       keyRe.lastIndex = e
-    }
+    } else if (memo.skip > keyRe.lastIndex) keyRe.lastIndex = memo.skip
   }
 }
