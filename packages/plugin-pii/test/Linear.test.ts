@@ -59,9 +59,15 @@ describe("linear time", () => {
       const small = make(100_000)
       const large = make(1_000_000)
       time(small, 2) // warm up
-      const ts = Math.max(time(small, 5), 0.05)
-      const tl = time(large, 2)
-      const ratio = tl / ts
+      // Best of three attempts: a GC pause or a JIT tier-up can inflate one timing, never all.
+      let ts = 0
+      let tl = 0
+      let ratio = Number.POSITIVE_INFINITY
+      for (let attempt = 0; attempt < 3 && ratio >= 30; attempt++) {
+        ts = Math.max(time(small, 5), 0.05)
+        tl = time(large, 2)
+        ratio = Math.min(ratio, tl / ts)
+      }
       rows.push(`${name}: ${ts.toFixed(2)} ms / ${tl.toFixed(2)} ms = ${ratio.toFixed(1)}x`)
       // 10x the input: linear is ~10x; quadratic would be ~100x. Allow noise up to 30x.
       expect(ratio, `${name}: ${ts.toFixed(2)} ms for 100 KB, ${tl.toFixed(2)} ms for 1 MB`).toBeLessThan(30)
