@@ -755,7 +755,14 @@ export const scanMacDash = (t: string, out: Array<Found>): void => {
 // ---------------------------------------------------------------------------------------------
 // API keys, JWTs, PEM private keys
 
-const keyRe = /AKIA|ASIA|sk-|sk_|rk_|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|xapp-|AIza|eyJ|-----BEGIN |hf_|npm_/g
+/**
+ * Key triggers, split so that no search stops at every common letter: upper-case and rare
+ * prefixes by one expression, `eyJ` by its `yJ`, `sk-` by its `k-`, and the `_`-keyed prefixes
+ * (`sk_`, `rk_`, `gh?_`, `github_pat_`, `hf_`, `npm_`) by the `_`, which prose rarely has.
+ */
+const keyUpperRe = /A(?:KIA|SIA|Iza)|x(?:ox[abposr]|app)-|-----BEGIN |glpat-/g
+const jwtRe = /yJ/g
+const skRe = /k-/g
 
 /** End of a run of characters satisfying `ok`, from `i`, at most `max` long. */
 const run = (t: string, i: number, max: number, ok: (c: number) => boolean): number => {
@@ -859,19 +866,51 @@ const keyEnd = (t: string, s: number, prefix: string, memo: EndMemo): number => 
   }
 }
 
+/** The key prefix that ends with the `_` at `u`, or undefined. */
+const underscorePrefix = (t: string, u: number): readonly [number, string] | undefined => {
+  const c1 = at(t, u - 1)
+  const c2 = at(t, u - 2)
+  const c3 = at(t, u - 3)
+  if (c1 === 107 && (c2 === 115 || c2 === 114)) return [u - 2, c2 === 115 ? "sk_" : "rk_"] // sk_ rk_
+  if (c1 === 102 && c2 === 104) return [u - 2, "hf_"]
+  if (c1 === 109 && c2 === 112 && c3 === 110) return [u - 3, "npm_"]
+  if (c2 === 104 && c3 === 103 && (c1 === 112 || c1 === 111 || c1 === 117 || c1 === 115 || c1 === 114)) return [u - 3, t.slice(u - 3, u + 1)]
+  if (c1 === 98 && t.startsWith("github", u - 6) && t.startsWith("pat_", u + 1)) return [u - 6, "github_pat_"]
+  return undefined
+}
+
 /** The key pass: cloud, model-provider and code-host API keys, JWTs and PEM private keys. */
 export const scanKeys = (t: string, out: Array<Found>): void => {
-  keyRe.lastIndex = 0
   const memo: EndMemo = { from: Number.MAX_SAFE_INTEGER, found: -1, skip: -1 }
-  for (let m = keyRe.exec(t); m !== null; m = keyRe.exec(t)) {
-    const s = m.index
-    const prefix = m[0]
-    if (prefix !== "-----BEGIN " && isAlnum(at(t, s - 1))) continue
+  /** Tries the key whose prefix starts at `s`; returns where the trigger search may resume. */
+  const attempt = (s: number, prefix: string, resume: number): number => {
+    if (s < 0 || (prefix !== "-----BEGIN " && isAlnum(at(t, s - 1)))) return resume
     memo.skip = -1
     const e = keyEnd(t, s, prefix, memo)
     if (e > s) {
       out.push({ type: "API_KEY", start: s, end: e })
-      keyRe.lastIndex = e
-    } else if (memo.skip > keyRe.lastIndex) keyRe.lastIndex = memo.skip
+      return Math.max(resume, e)
+    }
+    return Math.max(resume, memo.skip)
+  }
+  keyUpperRe.lastIndex = 0
+  for (let m = keyUpperRe.exec(t); m !== null; m = keyUpperRe.exec(t)) {
+    keyUpperRe.lastIndex = attempt(m.index, m[0], keyUpperRe.lastIndex)
+  }
+  if (t.indexOf("yJ") >= 0) {
+    jwtRe.lastIndex = 0
+    for (let m = jwtRe.exec(t); m !== null; m = jwtRe.exec(t)) {
+      if (at(t, m.index - 1) === 101) jwtRe.lastIndex = attempt(m.index - 1, "eyJ", jwtRe.lastIndex)
+    }
+  }
+  if (t.indexOf("k-") >= 0) {
+    skRe.lastIndex = 0
+    for (let m = skRe.exec(t); m !== null; m = skRe.exec(t)) {
+      if (at(t, m.index - 1) === 115) skRe.lastIndex = attempt(m.index - 1, "sk-", skRe.lastIndex)
+    }
+  }
+  for (let u = t.indexOf("_"); u >= 0; u = t.indexOf("_", u + 1)) {
+    const p = underscorePrefix(t, u)
+    if (p !== undefined) u = Math.max(u, attempt(p[0], p[1], u + 1) - 1)
   }
 }
