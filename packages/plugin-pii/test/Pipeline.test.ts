@@ -113,12 +113,4 @@ describe("pipeline file through the CLI", () => {
     expect(stage.rows_out).toBe(ROWS - withPii.length)
     expect(manifest.outputs.branches.pii.rows).toBe(withPii.length)
   })
-
-  it("a bad option is reported with the file, the stage and the nearest valid name", async () => {
-    const file = pipeline("bad", "  - use: pii/redact\n    types: [EMAIL, PHONES]\n")
-    const r = await synthline(["validate", file])
-    expect(r.code).not.toBe(0)
-    expect(r.stderr + r.stdout).toContain("bad.pipeline.yaml")
-    expect(r.stderr + r.stdout).toContain("did you mean PHONE?")
-  })
 })
