@@ -49,15 +49,15 @@ const RedactConfigSchema = Schema.Struct({
     Schema.Redacted(Schema.String)
       .pipe(Schema.filter((r) => Redacted.value(r).length >= 8 || "salt must be at least 8 characters"))
       .annotations(
-      doc("Secret key of style hash (at least 8 characters), e.g. from the environment: salt: \"$PII_SALT\" in braces. Never printed.", { type: "string" })
+      doc(`Secret key of style hash (at least 8 characters), from the environment: salt: "\${PII_SALT}". Never printed.`, { type: "string" })
     ),
     { exact: true }
   ),
   hash_length: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(8, 64)).annotations(doc("Hex digits of the HMAC kept by style hash.", { default: 16 })),
+    Schema.Int.pipe(Schema.between(8, 64)).annotations(doc("Hex digits of the HMAC kept by style hash.", { type: "integer", minimum: 8, maximum: 64, default: 16 })),
     { exact: true, default: () => 16 }
   )
-}).pipe(Schema.filter((c) => (c.style === "hash" && c.salt === undefined ? "style hash needs a salt (at least 8 characters; interpolate it from the environment)" : true)))
+}).pipe(Schema.filter((c) => (c.style === "hash" && c.salt === undefined ? `style hash needs a salt (at least 8 characters), e.g. salt: "\${PII_SALT}"` : true)))
 
 /** Options of `pii/redact`, decoded. */
 export type RedactConfig = typeof RedactConfigSchema.Type

@@ -80,7 +80,8 @@ describe("pipeline file through the CLI", () => {
       const valid = s.pii.filter((p) => p.valid !== false)
       if (valid.length === 0) continue
       const out = byId.get(s.record.conversation_id)!
-      const contents = (out.conversation as ReadonlyArray<{ content: string }>).map((m) => m.content)
+      const list: unknown = out.conversation
+      const contents = Array.isArray(list) ? list.map((m: { content?: unknown }) => String(m.content)) : []
       for (const p of valid) expect(contents[p.turn]).not.toContain(p.value)
       expect(contents.join("\n")).toMatch(new RegExp(`${valid[0].type}_1`))
       checked++

@@ -16,7 +16,7 @@ describe("pii/scan", () => {
       let withPii = 0
       r.rows.forEach((row, i) => {
         const truth = sample[i].pii.filter((s) => s.valid !== false).map(({ turn, type, start, end }) => ({ turn, type, start, end }))
-        expect(decodeSpans(row.pii_spans), row.conversation_id as string).toEqual(truth)
+        expect(decodeSpans(row.pii_spans), String(row.conversation_id)).toEqual(truth)
         expect(row.has_pii).toBe(truth.length > 0)
         expect(row.conversation).toBe(sample[i].record.conversation)
         if (truth.length > 0) withPii++
