@@ -205,6 +205,7 @@ none("near-miss", "not an address: 256.1.1.1, 1.2.3, 1.2.3.4.5, 01.02.03.04", "o
 none("negative", "Upgrade to version 1.2.3.4 (build 10.0.19041.1) today", "version numbers")
 none("negative", "std::vector<int> a; x[1::2]; the time is 10:30; ratio 16:9", "C++ scope, slices, times")
 none("negative", "netmask 255.255.255.0 and 255.255.0.0", "netmasks")
+pos("IP_ADDRESS", "IP:2001:db8::8a2e:7334 (v6)", "2001:db8::8a2e:7334", "label glued with a colon")
 
 // CREDIT_CARD (ISO/IEC 7812 issuer prefixes and lengths, Luhn)
 framed("CREDIT_CARD", [

@@ -7,7 +7,8 @@
  *   classifies it (IPv4, payment card, SSN, My Number, NHS, phone); tokens that start like an
  *   IBAN, a bech32, base58 or Ethereum address are checked where the digit is found.
  * - `@`: e-mail addresses. `://`: URLs with credentials or tokens. `:`: IPv6 and MAC.
- * - a literal-prefix trigger for API keys, JWTs and PEM private keys; a MAC with dashes.
+ * - API keys, JWTs and PEM private keys from literal triggers (`_`, `k-`, `yJ`, upper-case
+ *   prefixes); MAC addresses with dashes from one bounded expression.
  */
 import {
   base58checkAddressValid,
@@ -722,6 +723,8 @@ export const scanColon = (t: string, o: ScanOptions, out: Array<Found>): void =>
     pos = e
     while (e > c && t.charCodeAt(e - 1) === DOT) e--
     if (e - s >= 2 && t.charCodeAt(e - 1) === COLON && t.charCodeAt(e - 2) !== COLON) e--
+    // A single leading ":" is punctuation ("IP:2001:db8::1"), not part of the address.
+    if (e - s >= 2 && t.charCodeAt(s) === COLON && t.charCodeAt(s + 1) !== COLON) s++
     if (isWord(at(t, s - 1)) || isWord(at(t, e)) || at(t, s - 1) === DOT || (at(t, e) === DOT && isDigit(at(t, e + 1)))) continue
     const cand = t.slice(s, e)
     if (cand.length === 17 && /^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$/.test(cand)) {
