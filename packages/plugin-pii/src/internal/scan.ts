@@ -367,6 +367,13 @@ const windowStart = (w: Win, clusterStart: number): number => (w.plus ? clusterS
 
 /** Classifies groups [0, n) of a cluster: longest window first from each group, windows meeting at spaces. */
 const classifyCluster = (t: string, n: number, plus: boolean, clusterStart: number, o: ScanOptions, out: Array<Found>): void => {
+  // Most clusters are plain numbers ("2023", "3.5"): nothing shorter than 8 digits is a finding
+  // except a dotted quad, which has 4 groups.
+  if (n < 4) {
+    let digits = 0
+    for (let g = 0; g < n; g++) digits += gDe[g] - gDs[g]
+    if (digits < 8) return
+  }
   let a = 0
   while (a < n) {
     if (a > 0 && gSep[a] !== SPACE) {
@@ -462,9 +469,9 @@ export const scanDigits = (t: string, o: ScanOptions, out: Array<Found>): void =
   const len = t.length
   while (pos < len) {
     digitRe.lastIndex = pos
-    const m = digitRe.exec(t)
-    if (m === null) return
-    const d = m.index
+    // test() instead of exec(): no match object per digit run (the pass runs over every number).
+    if (!digitRe.test(t)) return
+    const d = digitRe.lastIndex - 1
     let start = d
     let plus = false
     const p1 = at(t, d - 1)
@@ -706,11 +713,12 @@ export const scanUrl = (t: string, all: boolean, out: Array<Found>): void => {
 // ---------------------------------------------------------------------------------------------
 // IPv6 and MAC (colon forms)
 
+const isHc = (c: number): boolean => isHex(c) || c === COLON
+
 /** The colon pass: IPv6 addresses and colon-separated MAC addresses. */
 export const scanColon = (t: string, o: ScanOptions, out: Array<Found>): void => {
   let pos = 0
   let floor = 0
-  const isHc = (c: number) => isHex(c) || c === COLON
   while (true) {
     const c = t.indexOf(":", pos)
     if (c < 0) return
@@ -882,38 +890,41 @@ const underscorePrefix = (t: string, u: number): readonly [number, string] | und
   return undefined
 }
 
+/** Tries the key whose prefix starts at `s`; returns where the trigger search may resume. */
+const attemptKey = (t: string, out: Array<Found>, memo: EndMemo, s: number, prefix: string, resume: number): number => {
+  if (s < 0 || (prefix !== "-----BEGIN " && isAlnum(at(t, s - 1)))) return resume
+  memo.skip = -1
+  const e = keyEnd(t, s, prefix, memo)
+  if (e > s) {
+    out.push({ type: "API_KEY", start: s, end: e })
+    return Math.max(resume, e)
+  }
+  return Math.max(resume, memo.skip)
+}
+
 /** The key pass: cloud, model-provider and code-host API keys, JWTs and PEM private keys. */
 export const scanKeys = (t: string, out: Array<Found>): void => {
   const memo: EndMemo = { from: Number.MAX_SAFE_INTEGER, found: -1, skip: -1 }
-  /** Tries the key whose prefix starts at `s`; returns where the trigger search may resume. */
-  const attempt = (s: number, prefix: string, resume: number): number => {
-    if (s < 0 || (prefix !== "-----BEGIN " && isAlnum(at(t, s - 1)))) return resume
-    memo.skip = -1
-    const e = keyEnd(t, s, prefix, memo)
-    if (e > s) {
-      out.push({ type: "API_KEY", start: s, end: e })
-      return Math.max(resume, e)
-    }
-    return Math.max(resume, memo.skip)
-  }
   keyUpperRe.lastIndex = 0
   for (let m = keyUpperRe.exec(t); m !== null; m = keyUpperRe.exec(t)) {
-    keyUpperRe.lastIndex = attempt(m.index, m[0], keyUpperRe.lastIndex)
+    keyUpperRe.lastIndex = attemptKey(t, out, memo, m.index, m[0], keyUpperRe.lastIndex)
   }
   if (t.indexOf("yJ") >= 0) {
     jwtRe.lastIndex = 0
-    for (let m = jwtRe.exec(t); m !== null; m = jwtRe.exec(t)) {
-      if (at(t, m.index - 1) === 101) jwtRe.lastIndex = attempt(m.index - 1, "eyJ", jwtRe.lastIndex)
+    while (jwtRe.test(t)) {
+      const i = jwtRe.lastIndex - 2
+      if (at(t, i - 1) === 101) jwtRe.lastIndex = attemptKey(t, out, memo, i - 1, "eyJ", jwtRe.lastIndex)
     }
   }
   if (t.indexOf("k-") >= 0) {
     skRe.lastIndex = 0
-    for (let m = skRe.exec(t); m !== null; m = skRe.exec(t)) {
-      if (at(t, m.index - 1) === 115) skRe.lastIndex = attempt(m.index - 1, "sk-", skRe.lastIndex)
+    while (skRe.test(t)) {
+      const i = skRe.lastIndex - 2
+      if (at(t, i - 1) === 115) skRe.lastIndex = attemptKey(t, out, memo, i - 1, "sk-", skRe.lastIndex)
     }
   }
   for (let u = t.indexOf("_"); u >= 0; u = t.indexOf("_", u + 1)) {
     const p = underscorePrefix(t, u)
-    if (p !== undefined) u = Math.max(u, attempt(p[0], p[1], u + 1) - 1)
+    if (p !== undefined) u = Math.max(u, attemptKey(t, out, memo, p[0], p[1], u + 1) - 1)
   }
 }
