@@ -902,9 +902,15 @@ const attemptKey = (t: string, out: Array<Found>, memo: EndMemo, s: number, pref
   return Math.max(resume, memo.skip)
 }
 
+/** Scratch memo of the key pass, reset for every text. */
+const keyMemo: EndMemo = { from: Number.MAX_SAFE_INTEGER, found: -1, skip: -1 }
+
 /** The key pass: cloud, model-provider and code-host API keys, JWTs and PEM private keys. */
 export const scanKeys = (t: string, out: Array<Found>): void => {
-  const memo: EndMemo = { from: Number.MAX_SAFE_INTEGER, found: -1, skip: -1 }
+  const memo = keyMemo
+  memo.from = Number.MAX_SAFE_INTEGER
+  memo.found = -1
+  memo.skip = -1
   keyUpperRe.lastIndex = 0
   for (let m = keyUpperRe.exec(t); m !== null; m = keyUpperRe.exec(t)) {
     keyUpperRe.lastIndex = attemptKey(t, out, memo, m.index, m[0], keyUpperRe.lastIndex)
