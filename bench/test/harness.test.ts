@@ -76,6 +76,18 @@ describe("harness (real CLI, tiny data)", () => {
     expect(existsSync(join(dirs.data, "rows-2000-seed-42", "sample.json"))).toBe(true)
   })
 
+  it("pii-throughput reports MB/s per CPU-second of the detectors and of pii/redact against the 50 MB/s budget", async () => {
+    const report = await runBench({ ...defaultOptions, rows: 2000, runs: 1, only: ["pii-throughput"], write: false }, dirs, () => {})
+    expect(report.errors).toEqual([])
+    expect(report.results.map((r) => r.name)).toEqual(["pii detect throughput (1 core)", "pii/redact throughput (1 core)"])
+    for (const r of report.results) {
+      expect(r.unit).toBe("MB/s")
+      expect(r.figure).toBeGreaterThan(0)
+      expect(r.budget).toEqual({ op: ">=", value: 50 })
+      expect((r.detail as { spans: number }).spans).toBeGreaterThan(0)
+    }
+  })
+
   it("a pipeline that reads zero rows fails the benchmark", async () => {
     // A parquet file with the sample's schema and no rows.
     const sample = await ensureSample(2000, 42, dirs.data)
