@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { Effect, Either } from "effect"
 import * as RunContext from "@synthline/core/RunContext"
+import * as Provider from "../src/Provider.js"
 import * as TestServer from "../src/TestServer.js"
 import type { ModelUsage } from "../src/Usage.js"
 import { ask, client, run, tempDir } from "./support.js"
@@ -402,5 +403,23 @@ describe("Models: requests to other routes (Model.request)", () => {
     } finally {
       await server.close()
     }
+  })
+
+  it("fails with bad_request, without a request, when the provider has no route transport", async () => {
+    Provider.register("chat-only", () =>
+      Effect.succeed({
+        endpoints: [{ id: "local", capacity: 1 }],
+        send: () => Effect.succeed({ content: "ok", finish_reason: "stop", usage: { prompt_tokens: 1, completion_tokens: 1 } })
+      })
+    )
+    const message = await run(
+      Effect.gen(function* () {
+        const models = yield* client({ c: { provider: "chat-only", model: "x" } })
+        const model = yield* models.get("c")
+        const e = yield* Effect.flip(model.request("/moderations", { input: ["a"] }, { parse: (j) => Either.right(j) }))
+        return e.message
+      })
+    )
+    expect(message).toBe("model c at local: bad_request: provider chat-only cannot send requests to /moderations")
   })
 })
