@@ -10,7 +10,7 @@ import { describeValue, type Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
 import { StageError } from "@synthline/core/Errors"
 import { type Message, preview } from "@synthline/llm/Chat"
-import { Rejected, reasonOf, windowOf } from "@synthline/llm/Complete"
+import { reasonOf, windowOf } from "@synthline/llm/Complete"
 import { type Model, Models } from "@synthline/llm/Models"
 import * as Seed from "@synthline/llm/Seed"
 import { Chunk, Effect, Either, Schema, Stream } from "effect"
@@ -293,6 +293,14 @@ const messagesOf = (field: string, value: unknown): ReadonlyArray<Message> | str
 
 type Outcome = Either.Either<ReadonlyArray<Annotation>, string>
 
+/** A row that goes to rejects, with the reason (kept in order until the chunk is assembled). */
+class Rejected {
+  constructor(
+    readonly row: Row,
+    readonly reason: string
+  ) {}
+}
+
 const moderationResults =
   (count: number) =>
   (json: unknown): Either.Either<ReadonlyArray<Annotation>, string> => {
@@ -404,20 +412,27 @@ export const classify: Stage<ClassifyConfig, Row, Row, Models, ClassifyOptions> 
         )
       }
 
-      // Rows (and rejects) leave in input order, so reruns are byte-identical.
-      const window = windowOf(model.capacity, config.provider === "openai" ? 1 : 2)
-      return (rows) =>
-        rows.pipe(
-          Stream.mapEffect(one, { concurrency: window }),
-          Stream.rechunk(256),
-          Stream.mapChunks((chunk) => {
+      // A chunk of rows is classified concurrently (the client's balancer bounds what is in
+      // flight); rows and rejects leave in input order, so reruns are byte-identical.
+      const processChunk = (chunk: Chunk.Chunk<Row>): Effect.Effect<Chunk.Chunk<Row>> =>
+        Effect.forEach(chunk, one, { concurrency: "unbounded" }).pipe(
+          Effect.map((results) => {
             const out: Array<Row> = []
-            for (const r of chunk) {
+            for (const r of results) {
               if (r instanceof Rejected) ctx.reject(r.row, `${ctx.stageId}: ${r.reason}`)
               else out.push(r)
             }
             return Chunk.unsafeFromArray(out)
           })
+        )
+
+      const { rowsPerChunk, chunksInFlight } = windowOf(model.capacity, config.provider === "openai" ? 1 : 2)
+      return (rows) =>
+        rows.pipe(
+          Stream.rechunk(rowsPerChunk),
+          Stream.chunks,
+          Stream.mapEffect(processChunk, { concurrency: chunksInFlight }),
+          Stream.flattenChunks
         )
     })
 })
