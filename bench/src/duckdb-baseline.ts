@@ -1,7 +1,8 @@
 /**
  * The DuckDB baseline, run as its own process by the harness (so its wall time and peak RSS
  * are measured exactly like the CLI's): read the parquet files → keep English and Japanese →
- * keep the first turn → write gzip JSON lines. Prints `{"rows_read":N,"rows_written":M}`.
+ * drop conversations with any flagged message (moderation/filter's default) → keep the first
+ * turn → write gzip JSON lines. Prints `{"rows_read":N,"rows_written":M}`.
  *
  *   tsx bench/src/duckdb-baseline.ts '<parquet glob>' <out.jsonl.gz>
  */
@@ -18,7 +19,8 @@ const main = async () => {
   // The same shape as core/first-turn's output: first message, its moderation entry, turn 1.
   const copied = await c.runAndReadAll(
     `COPY (SELECT * REPLACE (conversation[1:1] AS conversation, openai_moderation[1:1] AS openai_moderation, 1 AS turn)
-       FROM ${src} WHERE language IN ('English', 'Japanese'))
+       FROM ${src} WHERE language IN ('English', 'Japanese')
+         AND NOT coalesce(list_bool_or(list_transform(openai_moderation, lambda m: m.flagged)), false))
      TO ${sqlString(out)} (FORMAT json, COMPRESSION gzip)`
   )
   const written = Number(copied.getRows()[0]?.[0] ?? 0)

@@ -111,17 +111,19 @@ export const parquetGlob = (sampleDir: string) => join(sampleDir, "data", "train
 // ---------------------------------------------------------------------------------------------
 // Pipeline runs
 
-/** The offline-core pipeline: parquet → select → first-turn → dedup → jsonl.gz. */
+/** The offline-core pipeline: parquet → select → moderation/filter → first-turn → dedup → jsonl.gz. */
 export const offlineCorePipeline = (glob: string, sinkDir: string): string =>
   // JSON strings are valid YAML scalars, so any path is quoted safely.
   `name: bench-offline-core
 seed: 42
+plugins: ["@synthline/plugin-moderation"]
 source:
   type: parquet
   path: ${JSON.stringify(glob)}
 stages:
   - use: core/select
     languages: [English, Japanese]
+  - use: moderation/filter
   - use: core/first-turn
   - use: core/dedup
     field: conversation.0.content
@@ -229,7 +231,7 @@ const mb = (bytes: number) => bytes / MB
 
 export const offlineCore: Benchmark = {
   name: "offline-core",
-  description: "parquet → core/select [English, Japanese] → core/first-turn → core/dedup → jsonl.gz",
+  description: "parquet → core/select [English, Japanese] → moderation/filter → core/first-turn → core/dedup → jsonl.gz",
   run: async (ctx) => {
     const rows = ctx.options.rows
     const m = await runOfflineCore(ctx, rows)

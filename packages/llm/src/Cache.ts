@@ -50,6 +50,12 @@ export const key = (
     )
     .digest("hex")
 
+/** The cache key of a non-chat request (`Model.request`): sha256 over the model, route, body and sample index. */
+export const routeKey = (model: string, route: string, body: object, sampleIndex: number): string =>
+  createHash("sha256")
+    .update(JSON.stringify(["route", model, route, canonical(body), sampleIndex]))
+    .digest("hex")
+
 /** An object with its keys sorted, recursively, so equal requests hash equally. */
 const canonical = (u: unknown): unknown => {
   if (Array.isArray(u)) return u.map(canonical)

@@ -1,16 +1,17 @@
 /**
  * The model client, an Effect service: `Models.get(name)` gives a {@link Model} whose
- * `complete` answers a chat request from the response cache or from the model's endpoints,
+ * `complete` answers a chat request (and `request` any other JSON route, e.g. `/moderations`)
+ * from the response cache or from the model's endpoints,
  * within its rate limits and concurrency, retrying 429 (honouring `Retry-After`), 5xx,
  * timeouts, broken connections and unparsable answers with jittered exponential backoff, and
  * counting everything into the run manifest's `model_usage`.
  */
 import { RunError } from "@synthline/core/Errors"
 import { RunContext, type UsageRegistry } from "@synthline/core/RunContext"
-import { Context, Duration, Effect, Layer, Schema, Scope } from "effect"
+import { Context, Duration, Effect, Either, Layer, Schema, Scope } from "effect"
 import { isAbsolute, resolve } from "node:path"
 import * as Cache from "./Cache.js"
-import { type ChatRequest, type Completion, body, estimateTokens } from "./Chat.js"
+import { type ChatRequest, type Completion, body, estimateTokens, preview } from "./Chat.js"
 import {
   CacheSection,
   type CacheSection as CacheConfig,
@@ -31,6 +32,42 @@ export interface CallOptions {
   readonly sampleIndex?: number
 }
 
+/** Options of {@link Model.request}. */
+export interface RequestOptions<A> {
+  /** Which of several answers to the same request this is (part of the cache key). Default 0. */
+  readonly sampleIndex?: number
+  /**
+   * Decodes the answer's JSON; a `Left` (the reason) makes the answer a `bad_response`, retried
+   * like a garbled chat answer and never cached.
+   */
+  readonly parse: (json: unknown) => Either.Either<A, string>
+}
+
+/** A decoded answer to {@link Model.request}. */
+export interface RouteAnswer<A> {
+  readonly value: A
+  /** Token counts from the answer's `usage`, when it has one (zeros otherwise). */
+  readonly usage: Completion["usage"]
+  /** True when it came from the response cache (no request was made). */
+  readonly cached: boolean
+}
+
+const isObject = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null
+
+const tokenCount = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) && u >= 0 ? u : 0)
+
+/** Token counts of a non-chat answer: its `usage` (`prompt_tokens`/`input_tokens`, `completion_tokens`), else zeros. */
+const usageOf = (text: string): Completion["usage"] => {
+  try {
+    const j: unknown = JSON.parse(text)
+    const u = isObject(j) ? j.usage : undefined
+    if (!isObject(u)) return { prompt_tokens: 0, completion_tokens: 0 }
+    return { prompt_tokens: tokenCount(u.prompt_tokens ?? u.input_tokens), completion_tokens: tokenCount(u.completion_tokens) }
+  } catch {
+    return { prompt_tokens: 0, completion_tokens: 0 }
+  }
+}
+
 /** A model, ready to be called. */
 export interface Model {
   /** Its name in the `models` section. */
@@ -49,6 +86,12 @@ export interface Model {
     request: ChatRequest,
     options?: CallOptions
   ) => Completion | Effect.Effect<Completion, LlmRequestError>
+  /**
+   * POSTs a JSON body to another route of the model's endpoints (`/moderations`: `<base>/moderations`)
+   * through the same cache, limits, balancing, retries and usage as `complete`; the model's
+   * `extra_body` is merged under the body. Fails with `bad_request` when the provider has no HTTP route.
+   */
+  readonly request: <A>(route: string, body: object, options: RequestOptions<A>) => Effect.Effect<RouteAnswer<A>, LlmRequestError>
   /** Its usage counters so far. */
   readonly usage: () => Usage.ModelUsage
 }
@@ -160,6 +203,65 @@ const makeModel = (
   const retryMax = Duration.toMillis(config.retry_max)
   const capacity = transport.endpoints.reduce((n, e) => n + e.capacity, 0)
 
+  /**
+   * The attempt loop every call shares: rate limits, an endpoint slot from the balancer, the
+   * transport's attempt, usage, retries with backoff (or `Retry-After`) for retryable failures.
+   */
+  const attempts = <A extends { readonly usage: Completion["usage"] }>(
+    estimate: number,
+    attempt: (index: number) => Effect.Effect<A, Provider.AttemptFailure>,
+    onSuccess: (answer: A) => void
+  ): Effect.Effect<A, LlmRequestError> =>
+    Effect.gen(function* () {
+      for (let n = 1; ; n++) {
+        if (rpm !== undefined) yield* sleep(rpm.reserve(1))
+        if (tpm !== undefined) yield* sleep(tpm.reserve(estimate))
+        const slot = yield* balancer.acquire
+        const ep = usage.endpoints[endpointIds[slot.index]!]!
+        usage.requests++
+        ep.requests++
+        if (n > 1) usage.retries++
+        const result = yield* attempt(slot.index).pipe(
+          Effect.either,
+          Effect.onInterrupt(() => Effect.sync(() => balancer.release(slot, "neutral")))
+        )
+        if (result._tag === "Right") {
+          balancer.release(slot, "ok")
+          const answer = result.right
+          const tokens = answer.usage.prompt_tokens + answer.usage.completion_tokens
+          if (tpm !== undefined && tokens > 0) tpm.refund(estimate - tokens)
+          usage.completions++
+          usage.prompt_tokens += answer.usage.prompt_tokens
+          usage.completion_tokens += answer.usage.completion_tokens
+          ep.prompt_tokens += answer.usage.prompt_tokens
+          ep.completion_tokens += answer.usage.completion_tokens
+          onSuccess(answer)
+          return answer
+        }
+        const failure = result.left
+        const outcome: Outcome = failure.kind === "rate_limited" || !isRetryable(failure.kind) ? "neutral" : "failed"
+        balancer.release(slot, outcome)
+        if (tpm !== undefined) tpm.refund(estimate)
+        Usage.bump(usage.errors, failure.kind)
+        Usage.bump(ep.errors, failure.kind)
+        if (!isRetryable(failure.kind) || n > config.max_retries) {
+          Usage.bump(usage.failures, failure.kind)
+          return yield* new LlmRequestError({
+            model: config.name,
+            endpoint: endpointIds[slot.index]!,
+            kind: failure.kind,
+            status: failure.status,
+            detail: failure.detail,
+            attempts: n,
+            retryAfterMs: failure.retryAfterMs
+          })
+        }
+        const backoff = Math.min(retryMax, retryBase * 2 ** (n - 1)) * (0.5 + Math.random() * 0.5)
+        const delay = failure.retryAfterMs !== undefined ? Math.min(retryMax, failure.retryAfterMs) : backoff
+        yield* sleep(delay)
+      }
+    })
+
   const prepare = (request: ChatRequest, options?: CallOptions): Completion | Effect.Effect<Completion, LlmRequestError> => {
     usage.calls++
     const sampleIndex = options?.sampleIndex ?? 0
@@ -181,67 +283,76 @@ const makeModel = (
     })
 
   const send = (request: ChatRequest, key: string): Effect.Effect<Completion, LlmRequestError> => {
-      const payload = body(config.model, request, config.extra_body)
-      const estimate = estimateTokens(request)
-      return Effect.gen(function* () {
-        for (let attempt = 1; ; attempt++) {
-          if (rpm !== undefined) yield* sleep(rpm.reserve(1))
-          if (tpm !== undefined) yield* sleep(tpm.reserve(estimate))
-          const slot = yield* balancer.acquire
-          const ep = usage.endpoints[endpointIds[slot.index]!]!
-          usage.requests++
-          ep.requests++
-          if (attempt > 1) usage.retries++
-          const result = yield* transport.send(slot.index, payload, timeoutMs).pipe(
-            Effect.either,
-            Effect.onInterrupt(() => Effect.sync(() => balancer.release(slot, "neutral")))
-          )
-          if (result._tag === "Right") {
-            balancer.release(slot, "ok")
-            const answer = result.right
-            const tokens = answer.usage.prompt_tokens + answer.usage.completion_tokens
-            if (tpm !== undefined && tokens > 0) tpm.refund(estimate - tokens)
-            usage.completions++
-            usage.prompt_tokens += answer.usage.prompt_tokens
-            usage.completion_tokens += answer.usage.completion_tokens
-            ep.prompt_tokens += answer.usage.prompt_tokens
-            ep.completion_tokens += answer.usage.completion_tokens
-            if (answer.finish_reason === "length") usage.truncated++
-            if (key !== "") cache.put(key, config.model, answer)
-            return { ...answer, cached: false }
-          }
-          const failure = result.left
-          const outcome: Outcome =
-            failure.kind === "rate_limited" || !isRetryable(failure.kind) ? "neutral" : "failed"
-          balancer.release(slot, outcome)
-          if (tpm !== undefined) tpm.refund(estimate)
-          Usage.bump(usage.errors, failure.kind)
-          Usage.bump(ep.errors, failure.kind)
-          if (!isRetryable(failure.kind) || attempt > config.max_retries) {
-            Usage.bump(usage.failures, failure.kind)
-            return yield* new LlmRequestError({
-              model: config.name,
-              endpoint: endpointIds[slot.index]!,
-              kind: failure.kind,
-              status: failure.status,
-              detail: failure.detail,
-              attempts: attempt,
-              retryAfterMs: failure.retryAfterMs
-            })
-          }
-          const backoff = Math.min(retryMax, retryBase * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5)
-          const delay = failure.retryAfterMs !== undefined ? Math.min(retryMax, failure.retryAfterMs) : backoff
-          yield* sleep(delay)
-        }
-      })
+    const payload = body(config.model, request, config.extra_body)
+    return attempts(
+      estimateTokens(request),
+      (index) => transport.send(index, payload, timeoutMs),
+      (answer) => {
+        if (answer.finish_reason === "length") usage.truncated++
+        if (key !== "") cache.put(key, config.model, answer)
+      }
+    ).pipe(Effect.map((answer) => ({ ...answer, cached: false })))
   }
 
+  const request = <A>(route: string, payload: object, options: RequestOptions<A>): Effect.Effect<RouteAnswer<A>, LlmRequestError> =>
+    Effect.suspend((): Effect.Effect<RouteAnswer<A>, LlmRequestError> => {
+      usage.calls++
+      const post = transport.post
+      if (post === undefined) {
+        Usage.bump(usage.failures, "bad_request")
+        return Effect.fail(
+          new LlmRequestError({
+            model: config.name,
+            endpoint: endpointIds[0] ?? "(none)",
+            kind: "bad_request",
+            detail: `provider ${config.provider} cannot send requests to ${route}`,
+            attempts: 0
+          })
+        )
+      }
+      const full: object = { ...config.extra_body, ...payload }
+      const key = cache.mode === "off" ? "" : Cache.routeKey(config.model, route, full, options.sampleIndex ?? 0)
+      const decode = (text: string): Either.Either<A, string> => {
+        let json: unknown
+        try {
+          json = JSON.parse(text)
+        } catch {
+          return Either.left(`the server's answer is not JSON: ${preview(text)}`)
+        }
+        return options.parse(json)
+      }
+      if (key !== "") {
+        const hit = cache.get(key)
+        // A cached answer decoded once; one the parser now refuses (changed code) is asked again.
+        const value = hit !== undefined ? decode(hit.content) : undefined
+        if (hit !== undefined && value !== undefined && Either.isRight(value)) {
+          usage.cache_hits++
+          return Effect.succeed({ value: value.right, usage: hit.usage, cached: true })
+        }
+      }
+      return attempts(
+        Math.ceil(JSON.stringify(full).length / 4),
+        (index) =>
+          post(index, route, full, timeoutMs).pipe(
+            Effect.flatMap((raw): Effect.Effect<{ readonly text: string; readonly value: A; readonly usage: Completion["usage"] }, Provider.AttemptFailure> => {
+              const value = decode(raw.text)
+              return Either.isLeft(value)
+                ? Effect.fail({ kind: "bad_response", detail: value.left })
+                : Effect.succeed({ text: raw.text, value: value.right, usage: usageOf(raw.text) })
+            })
+          ),
+        (answer) => {
+          if (key !== "") cache.put(key, config.model, { content: answer.text, finish_reason: null, usage: answer.usage })
+        }
+      ).pipe(Effect.map((answer) => ({ value: answer.value, usage: answer.usage, cached: false })))
+    })
   return {
     name: config.name,
     model: config.model,
     capacity,
     complete,
     prepare,
+    request,
     usage: () => usage,
     close: () => balancer.close()
   }

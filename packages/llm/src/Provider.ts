@@ -2,6 +2,7 @@
  * Providers: how a model's requests reach it. `openai` (built in) speaks the OpenAI-compatible
  * `POST /v1/chat/completions` over HTTP to every endpoint of the model; other packages (an
  * embedded llama.cpp, say) register their own under a name used as `provider:` in `models`.
+ * A transport may also `post` to other routes of the same endpoints (`/moderations`).
  * The client around a transport (cache, limits, retries, balancing, usage) is the same for all.
  */
 import { Effect, Redacted, type Scope } from "effect"
@@ -35,6 +36,22 @@ export interface Transport {
     body: object,
     timeoutMs: number
   ) => Effect.Effect<Omit<Completion, "cached">, AttemptFailure>
+  /**
+   * Sends a JSON body to another route of endpoint `index` (e.g. `/moderations`, next to
+   * `/chat/completions` under the base URL) and returns the 2xx answer's text; non-2xx answers
+   * fail as `send` classifies them. Optional: transports that only chat leave it out.
+   */
+  readonly post?: (
+    index: number,
+    route: string,
+    body: object,
+    timeoutMs: number
+  ) => Effect.Effect<RawAnswer, AttemptFailure>
+}
+
+/** The body of a 2xx answer to {@link Transport.post}. */
+export interface RawAnswer {
+  readonly text: string
 }
 
 /** Makes the transport of a model; resources are released with the scope. */
@@ -108,6 +125,11 @@ export const classify = (
     const parsed = parseResponse(text)
     return typeof parsed === "string" ? { kind: "bad_response", detail: parsed, status } : parsed
   }
+  return classifyError(status, text, retryAfter)
+}
+
+/** Classifies a non-2xx HTTP answer into a failed attempt (any route). */
+export const classifyError = (status: number, text: string, retryAfter: string | undefined): AttemptFailure => {
   const detail = serverMessage(text)
   if (status === 429) return { kind: "rate_limited", detail, status, retryAfterMs: retryAfterMs(retryAfter) }
   if (status === 408) return { kind: "timeout", detail, status }
@@ -138,6 +160,8 @@ export const openai: ProviderFactory = (model) =>
       yield* Effect.addFinalizer(() => Effect.promise(() => t.close()).pipe(Effect.ignore))
       targets.push(t)
     }
+    // Other routes share each endpoint's connection pool; only the path differs.
+    const basePaths = model.endpoints.map((url) => new URL(url).pathname.replace(/\/+$/, ""))
     const secret = model.api_key !== undefined ? Redacted.value(model.api_key) : undefined
     const headers: { [key: string]: string } = { "content-type": "application/json", accept: "application/json" }
     if (secret !== undefined && secret !== "") headers.authorization = `Bearer ${secret}`
@@ -152,6 +176,15 @@ export const openai: ProviderFactory = (model) =>
             const r = classify(answer.status, answer.text, answer.retryAfter)
             return isFailure(r) ? Effect.fail({ ...r, detail: scrub(r.detail) }) : Effect.succeed(r)
           })
+        ),
+      post: (index, route, body, timeoutMs) =>
+        post({ ...targets[index]!, path: `${basePaths[index]!}${route}` }, headers, JSON.stringify(body), timeoutMs).pipe(
+          Effect.mapError((f): AttemptFailure => ({ kind: f.kind, detail: scrub(f.detail) })),
+          Effect.flatMap((answer) =>
+            answer.status >= 200 && answer.status < 300
+              ? Effect.succeed({ text: answer.text })
+              : Effect.fail(((r) => ({ ...r, detail: scrub(r.detail) }))(classifyError(answer.status, answer.text, answer.retryAfter)))
+          )
         )
     }
   })

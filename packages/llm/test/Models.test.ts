@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { Effect, Either } from "effect"
 import * as RunContext from "@synthline/core/RunContext"
+import * as Provider from "../src/Provider.js"
 import * as TestServer from "../src/TestServer.js"
 import type { ModelUsage } from "../src/Usage.js"
 import { ask, client, run, tempDir } from "./support.js"
@@ -352,5 +353,73 @@ describe("Models: the response cache", () => {
     } finally {
       await server.close()
     }
+  })
+})
+
+describe("Models: requests to other routes (Model.request)", () => {
+  const parseResults = (json: unknown): Either.Either<ReadonlyArray<unknown>, string> =>
+    typeof json === "object" && json !== null && "results" in json && Array.isArray(json.results)
+      ? Either.right(json.results)
+      : Either.left(`no results array: ${JSON.stringify(json).slice(0, 40)}`)
+
+  it("POSTs to <base>/moderations with the key and extra_body, retries 429 and garbage, caches decoded answers, counts usage", async () => {
+    const server = await TestServer.start({
+      record: true,
+      apiKey: "sk-route-1",
+      moderate: (input) => ({ flagged: input === "bad", categories: { violence: input === "bad" }, category_scores: { violence: input === "bad" ? 0.9 : 0.01 } })
+    })
+    const usage = RunContext.collectingUsage()
+    const dir = tempDir("route")
+    try {
+      const results = await run(
+        Effect.gen(function* () {
+          const models = yield* client(
+            { mod: { model: "omni-moderation-latest", endpoints: [server.baseUrl], api_key: "sk-route-1", extra_body: { user: "t" }, ...fast } },
+            { usage, dir, cache: { path: "c.sqlite" } }
+          )
+          const model = yield* models.get("mod")
+          const call = (input: ReadonlyArray<string>) => model.request("/moderations", { input }, { parse: parseResults })
+          server.failNext({ fault: "status", status: 429, retryAfter: "0" }, { fault: "garbage", body: "{\"id\":1}" })
+          const first = yield* call(["ok", "bad"])
+          const again = yield* call(["ok", "bad"])
+          // A 4xx is not retried and names the server's message.
+          server.failNext({ fault: "status", status: 400, body: JSON.stringify({ error: { message: "input too long" } }) })
+          const failed = yield* Effect.flip(call(["other"]))
+          return { first, again, failed: failed.message }
+        })
+      )
+      expect(results.first.cached).toBe(false)
+      expect(results.first.value).toEqual([
+        { flagged: false, categories: { violence: false }, category_scores: { violence: 0.01 } },
+        { flagged: true, categories: { violence: true }, category_scores: { violence: 0.9 } }
+      ])
+      expect(results.again).toEqual({ ...results.first, cached: true })
+      expect(server.requests.map((r) => r.path)).toEqual(["/v1/moderations", "/v1/moderations", "/v1/moderations", "/v1/moderations"])
+      expect(server.requests[2]!.body).toEqual({ user: "t", input: ["ok", "bad"] })
+      expect(server.requests[2]!.authorization).toBe("Bearer sk-route-1")
+      expect(results.failed).toBe(`model mod at ${server.baseUrl}: bad_request 400: input too long`)
+      const u = usage.snapshot().mod as ModelUsage
+      expect(u).toMatchObject({ calls: 3, cache_hits: 1, requests: 4, retries: 2, completions: 1, errors: { rate_limited: 1, bad_response: 1, bad_request: 1 } })
+    } finally {
+      await server.close()
+    }
+  })
+
+  it("fails with bad_request, without a request, when the provider has no route transport", async () => {
+    Provider.register("chat-only", () =>
+      Effect.succeed({
+        endpoints: [{ id: "local", capacity: 1 }],
+        send: () => Effect.succeed({ content: "ok", finish_reason: "stop", usage: { prompt_tokens: 1, completion_tokens: 1 } })
+      })
+    )
+    const message = await run(
+      Effect.gen(function* () {
+        const models = yield* client({ c: { provider: "chat-only", model: "x" } })
+        const model = yield* models.get("c")
+        const e = yield* Effect.flip(model.request("/moderations", { input: ["a"] }, { parse: (j) => Either.right(j) }))
+        return e.message
+      })
+    )
+    expect(message).toBe("model c at local: bad_request: provider chat-only cannot send requests to /moderations")
   })
 })

@@ -56,6 +56,23 @@ export const OnMissing = Schema.Literal("reject", "keep", "drop")
 export type OnMissing = typeof OnMissing.Type
 
 const FilterConfigSchema = Schema.Struct({
+  field: Schema.optionalWith(
+    Schema.String.annotations(
+      doc("The message field the annotations belong to (its roles decide `scope`), e.g. translated_conversation.", {
+        default: "conversation"
+      })
+    ),
+    { exact: true, default: () => "conversation" }
+  ),
+  annotations: Schema.optionalWith(
+    Schema.String.annotations(
+      doc(
+        "The field holding one moderation result per message of `field` (the dataset's openai_moderation, or what moderation/classify wrote, e.g. translated_conversation_moderation).",
+        { default: "openai_moderation" }
+      )
+    ),
+    { exact: true, default: () => "openai_moderation" }
+  ),
   thresholds: Schema.optionalWith(
     Thresholds.annotations(
       doc(
@@ -109,7 +126,8 @@ export const ModerationAudit = Schema.Struct({
   flagged: Schema.Boolean,
   categories: Schema.Array(Schema.Literal(...moderationCategories)),
   max_score: Schema.NullOr(Schema.Number),
-  source: Schema.Literal("openai_moderation", "thresholds", "missing")
+  /** The annotations field whose `flagged` decided (`openai_moderation` by default), `thresholds`, or `missing`. */
+  source: Schema.String
 })
 /** The audit field `moderation/filter` writes on every row it keeps or routes. */
 export type ModerationAudit = typeof ModerationAudit.Type
@@ -154,7 +172,7 @@ export const filter: Stage<FilterConfig, Row, Row, never, FilterOptions> = make(
   id: "moderation/filter",
   description: "Drop, route or annotate conversations flagged by their OpenAI moderation annotations or by score thresholds.",
   config: FilterConfigSchema,
-  requires: ["conversation", "openai_moderation"],
+  requires: (c) => [c.field, c.annotations],
   provides: ["moderation"],
   make: (config, ctx) => Effect.succeed(mapChunks<Row, Row>(decide(config, ctx)))
 })
@@ -174,7 +192,9 @@ const decide = (config: FilterConfig, ctx: StageContext): ((row: Row) => Row | u
   }
   const T = thresholdIndex.length
   const byThresholds = config.thresholds !== undefined
-  const source = byThresholds ? ("thresholds" as const) : ("openai_moderation" as const)
+  const field = config.field
+  const annotationsField = config.annotations
+  const source = byThresholds ? "thresholds" : annotationsField
   const scope = config.scope
   const annotateOnly = config.action === "annotate"
   const onMissing = config.on_missing
@@ -183,22 +203,22 @@ const decide = (config: FilterConfig, ctx: StageContext): ((row: Row) => Row | u
 
   /** Reads one annotation into `v`; returns an error text when it is malformed. */
   const readEntry = (entry: unknown, i: number): string | undefined => {
-    if (!isObj(entry)) return `openai_moderation[${i}] is ${describeValue(entry)}; expected a moderation result object`
+    if (!isObj(entry)) return `${annotationsField}[${i}] is ${describeValue(entry)}; expected a moderation result object`
     const cats = entry.categories
-    if (!isObj(cats)) return `openai_moderation[${i}].categories is ${describeValue(cats)}; expected an object of ${N} booleans`
+    if (!isObj(cats)) return `${annotationsField}[${i}].categories is ${describeValue(cats)}; expected an object of ${N} booleans`
     const scores = entry.category_scores
-    if (!isObj(scores)) return `openai_moderation[${i}].category_scores is ${describeValue(scores)}; expected an object of ${N} numbers`
+    if (!isObj(scores)) return `${annotationsField}[${i}].category_scores is ${describeValue(scores)}; expected an object of ${N} numbers`
     const flagged = entry.flagged
-    if (typeof flagged !== "boolean") return `openai_moderation[${i}].flagged is ${describeValue(flagged)}; expected a boolean`
+    if (typeof flagged !== "boolean") return `${annotationsField}[${i}].flagged is ${describeValue(flagged)}; expected a boolean`
     let catMask = 0
     for (let c = 0; c < N; c++) {
       const name = moderationCategories[c]!
       const b = cats[name]
-      if (typeof b !== "boolean") return `openai_moderation[${i}].categories.${name} is ${describeValue(b)}; expected a boolean`
+      if (typeof b !== "boolean") return `${annotationsField}[${i}].categories.${name} is ${describeValue(b)}; expected a boolean`
       if (b) catMask |= 1 << c
       const s = scores[name]
       if (typeof s !== "number" || Number.isNaN(s)) {
-        return `openai_moderation[${i}].category_scores.${name} is ${describeValue(s)}; expected a number`
+        return `${annotationsField}[${i}].category_scores.${name} is ${describeValue(s)}; expected a number`
       }
       if (s > v.maxScore) v.maxScore = s
       messageScores[c] = s
@@ -225,9 +245,9 @@ const decide = (config: FilterConfig, ctx: StageContext): ((row: Row) => Row | u
     v.mask = 0
     v.maxScore = Number.NEGATIVE_INFINITY
     v.counted = 0
-    if (!Array.isArray(annotations)) return `field \`openai_moderation\` is ${describeValue(annotations)}; expected an array of moderation results`
+    if (!Array.isArray(annotations)) return `field \`${annotationsField}\` is ${describeValue(annotations)}; expected an array of moderation results`
     if (annotations.length !== conversation.length) {
-      return `openai_moderation has ${annotations.length} entries but conversation has ${conversation.length} messages`
+      return `${annotationsField} has ${annotations.length} entries but ${field} has ${conversation.length} messages`
     }
     for (let i = 0; i < conversation.length; i++) {
       if (scope !== "all") {
@@ -245,12 +265,12 @@ const decide = (config: FilterConfig, ctx: StageContext): ((row: Row) => Row | u
   const missingAudit: ModerationAudit = Object.freeze({ flagged: false, categories: EMPTY, max_score: null, source: "missing" })
 
   return (row) => {
-    const conversation = row.conversation
+    const conversation = row[field]
     if (!Array.isArray(conversation)) {
-      ctx.reject(row, `field \`conversation\` is ${describeValue(conversation)}; expected an array of {role, content} messages`)
+      ctx.reject(row, `field \`${field}\` is ${describeValue(conversation)}; expected an array of {role, content} messages`)
       return undefined
     }
-    const err = read(conversation, row.openai_moderation)
+    const err = read(conversation, row[annotationsField])
     if (err !== undefined) {
       if (onMissing === "reject") {
         ctx.reject(row, err)

@@ -353,7 +353,13 @@ describe("moderation/filter options", () => {
 
   it.effect("fills defaults", () =>
     Effect.gen(function* () {
-      expect(yield* Testing.decodeConfig(filter, {})).toEqual({ scope: "all", action: "drop", on_missing: "reject" })
+      expect(yield* Testing.decodeConfig(filter, {})).toEqual({
+        field: "conversation",
+        annotations: "openai_moderation",
+        scope: "all",
+        action: "drop",
+        on_missing: "reject"
+      })
     }))
 
   it.effect("rejects an unknown threshold category with the nearest name", () =>
@@ -408,7 +414,9 @@ branches:
           scope: "user",
           thresholds: { violence: 0.5, "self-harm/intent": 0.2 },
           action: "route",
-          on_missing: "reject"
+          on_missing: "reject",
+          field: "conversation",
+          annotations: "openai_moderation"
         })
         expect([...r.right.branches.keys()]).toEqual(["unsafe"])
       }
