@@ -3,7 +3,8 @@
  * byte-level SentencePiece-style vocabulary (every byte is a `<0xXX>` token) plus ChatML
  * control tokens, and a ChatML chat template in `tokenizer.chat_template`. llama.cpp loads
  * and runs it; its output is random printable ASCII text (the output layer is biased toward
- * printable bytes), which is all the provider's tests need.
+ * printable bytes and the end-of-turn token, so sampled answers also end), which is all the
+ * provider's tests need.
  */
 import { encode, type GgufTensor, type GgufValue } from "./Gguf.js"
 
@@ -15,6 +16,11 @@ export interface TinyModelOptions {
   readonly heads?: number
   readonly feedForward?: number
   readonly contextLength?: number
+  /**
+   * Weight of `<|im_end|>` (end of turn) on the dominant dimension, where printable bytes have 1:
+   * how soon sampled answers end. Default 1: answers of a few to a few hundred tokens.
+   */
+  readonly endWeight?: number
 }
 
 /** The ChatML template written into the model's metadata. */
@@ -80,7 +86,8 @@ export const make = (options: TinyModelOptions = {}): Uint8Array => {
   const ones = (name: string): GgufTensor => ({ name, shape: [nEmbd], data: new Float32Array(nEmbd).fill(1) })
 
   // Dimension 0 of every embedding is 1, so after the final norm it dominates; the output row
-  // of a printable byte has +1 there and every other token -1: sampling yields printable text.
+  // of a printable byte (and of <|im_end|>) has +1 there and every other token -1: sampling
+  // yields printable text that ends now and then.
   const embd = randomTensor("token_embd.weight", [nEmbd, nVocab])
   for (let t = 0; t < nVocab; t++) embd.data[t * nEmbd] = 1
   const output = randomTensor("output.weight", [nEmbd, nVocab], 0.5)
@@ -88,6 +95,7 @@ export const make = (options: TinyModelOptions = {}): Uint8Array => {
     const printable = t === space || (t >= firstByte && isPrintable(t - firstByte))
     output.data[t * nEmbd] = printable ? 1 : -1
   }
+  output.data[4 * nEmbd] = options.endWeight ?? 1
 
   const tensors: Array<GgufTensor> = [embd]
   for (let i = 0; i < nLayer; i++) {
