@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
+import * as Sample from "@synthline/core/Sample"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { synthline } from "../../cli/test/support.js"
@@ -8,9 +9,8 @@ import { parseBody } from "../src/LlamaCpp.js"
 import { client, run, tempDir, writeTinyModel } from "./support.js"
 
 const dir = tempDir("llama")
-let model = ""
 beforeAll(() => {
-  model = writeTinyModel(dir)
+  writeTinyModel(dir)
 })
 
 // One thread per context: the tests share the machine with other test files.
@@ -148,15 +148,15 @@ const readOut = (out: string): Array<{ [k: string]: unknown }> =>
 
 describe("llm/complete on provider: llama-cpp from a pipeline file", () => {
   it("produces answers and JSON, uses the cache on rerun, and reports usage in the manifest", async () => {
-    const gen = await synthline(["sample", "--rows", "6", "--format", "jsonl", "--seed", "2", "--out", join(dir, "data")])
-    expect(gen.code).toBe(0)
+    mkdirSync(join(dir, "data"), { recursive: true })
+    writeFileSync(join(dir, "data/rows.jsonl"), [...Sample.records(2, 6)].map((r) => `${JSON.stringify(r)}\n`).join(""))
     const file = join(dir, "local.pipeline.yaml")
     writeFileSync(
       file,
       `name: local
 seed: 3
 plugins: ["@synthline/provider-llama-cpp"]
-source: { type: jsonl, path: "data/data/*.jsonl" }
+source: { type: jsonl, path: "data/*.jsonl" }
 models:
   local:
     provider: llama-cpp
