@@ -1,13 +1,15 @@
 /**
  * `pnpm demo`: the main job on the bundled example. Generates LMSYS-Chat-1M-shaped sample
  * data if it is missing, runs examples/quickstart.pipeline.yaml through the real CLI, and
- * prints where the output and the manifest are.
+ * prints where the output and the manifest are. With SYNTHLINE_MODEL set to a GGUF model file,
+ * it also answers a few instructions with that model embedded in-process
+ * (examples/local-model.pipeline.yaml, @synthline/provider-llama-cpp).
  */
 import { NodeContext } from "@effect/platform-node"
 import { Cli } from "@synthline/cli"
 import { Effect } from "effect"
 import { existsSync, readFileSync } from "node:fs"
-import { dirname, join, relative } from "node:path"
+import { dirname, join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
@@ -49,6 +51,24 @@ const program = Effect.gen(function* () {
     "next: pnpm synthline plan examples/quickstart.pipeline.yaml · pnpm synthline stages · zcat out/quickstart/part-00000.jsonl.gz | head -1"
   ]
   process.stdout.write(`${lines.join("\n")}\n`)
+
+  const model = process.env.SYNTHLINE_MODEL
+  if (model === undefined || model === "") {
+    process.stdout.write(
+      "embedded model: skipped (the steps above need none); to answer a few instructions in-process, make one with `pnpm --filter @synthline/provider-llama-cpp make-tiny-model $PWD/models/tiny.gguf` (or use any chat GGUF) and run `SYNTHLINE_MODEL=$PWD/models/tiny.gguf pnpm demo`\n"
+    )
+    return
+  }
+  process.env.SYNTHLINE_MODEL = resolve(model)
+  const local = join(root, "examples/local-model.pipeline.yaml")
+  process.stderr.write(`running ${rel(local)} on ${rel(process.env.SYNTHLINE_MODEL)} ...\n`)
+  yield* step(["run", local, "--fresh"])
+  const localOut = join(root, "out/local-model")
+  const lm = JSON.parse(readFileSync(join(localOut, "manifest.json"), "utf8"))
+  const u = lm.model_usage.local
+  process.stdout.write(
+    `embedded model: ${lm.outputs.main.rows} answers in ${rel(localOut)}/ · ${u.completion_tokens} tokens generated, ${u.cache_hits} from the cache\n`
+  )
 })
 
 Effect.runPromise(program.pipe(Effect.provide(NodeContext.layer))).catch((e) => {

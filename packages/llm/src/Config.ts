@@ -46,7 +46,11 @@ export const ModelConfig = Schema.Struct({
     ),
     { default: () => "openai" }
   ),
-  model: Schema.String.annotations(doc("The model name sent in each request, e.g. google/gemma-3-27b-it.")),
+  model: Schema.optional(
+    Schema.String.annotations(
+      doc("The model name sent in each request, e.g. google/gemma-3-27b-it. Default: `path` if given, else the model's name in `models`.")
+    )
+  ),
   endpoints: Schema.optionalWith(
     Schema.Array(Schema.String).annotations(
       doc("OpenAI-style base URLs with /v1 included; requests are balanced over them. Default: $OPENAI_BASE_URL.")
@@ -133,13 +137,15 @@ export const fingerprintOfModels = (models: ModelsSection): unknown =>
   Object.fromEntries(
     Object.entries(models).map(([name, m]) => [
       name,
-      { provider: m.provider, model: m.model, extra_body: m.extra_body, ...(m.path !== undefined ? { path: m.path } : {}) }
+      { provider: m.provider, model: m.model ?? null, extra_body: m.extra_body, ...(m.path !== undefined ? { path: m.path } : {}) }
     ])
   )
 
 /** A model config with the environment fallbacks applied. */
-export interface ResolvedModel extends ModelConfig {
+export interface ResolvedModel extends Omit<ModelConfig, "model"> {
   readonly name: string
+  /** The model name sent in requests and keying the cache (`model`, else `path`, else `name`). */
+  readonly model: string
 }
 
 /** Applies `OPENAI_BASE_URL` / `OPENAI_API_KEY` to a model that names no endpoints or key. */
@@ -153,6 +159,7 @@ export const resolveModel = (
   return {
     ...config,
     name,
+    model: config.model ?? config.path ?? name,
     endpoints: config.endpoints.length > 0 ? config.endpoints : base !== undefined && base !== "" ? [base] : [],
     api_key: config.api_key ?? (key !== undefined && key !== "" ? Redacted.make(key) : undefined)
   }
