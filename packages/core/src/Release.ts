@@ -124,10 +124,12 @@ export const keyFromDir = (dir: string): Effect.Effect<ReleaseKey, SourceError, 
     if ((yield* list(["**/*.parquet"])).length > 0) {
       return yield* keyFromSource(Sources.parquet, { path: "**/*.parquet", validate: "none" }, abs)
     }
-    if ((yield* list(["**/*.jsonl", "**/*.jsonl.gz"])).length > 0) {
+    const jsonl: Array<string> = []
+    for (const pattern of ["**/*.jsonl", "**/*.jsonl.gz"]) if ((yield* list([pattern])).length > 0) jsonl.push(pattern)
+    if (jsonl.length > 0) {
       return yield* keyFromSource(
         Sources.jsonl,
-        { path: ["**/*.jsonl", "**/*.jsonl.gz"], validate: "none", max_line_bytes: Sources.defaultMaxLineBytes },
+        { path: jsonl, validate: "none", max_line_bytes: Sources.defaultMaxLineBytes },
         abs
       )
     }
@@ -157,4 +159,27 @@ export const decryptFile = (
   Effect.tryPromise({
     try: () => internal.decryptFile(input, output, Redacted.value(passphrase)),
     catch: releaseError(input)
+  })
+
+/** Where `decrypt` writes by default: the file name without `.gpg` (or with `.decrypted` appended). */
+export const decryptedName = (file: string): string => (file.endsWith(".gpg") ? file.slice(0, -4) : `${file}.decrypted`)
+
+/** Decrypts a released file with the key derived from a dataset folder; returns the output path. */
+export const decryptWithSource = (
+  file: string,
+  source: string,
+  out?: string
+): Effect.Effect<{ readonly out: string; readonly key: ReleaseKey }, SourceError | ReleaseError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const key = yield* keyFromDir(source)
+    const target = out ?? decryptedName(file)
+    yield* decryptFile(file, target, key.passphrase).pipe(
+      Effect.mapError((e) =>
+        new ReleaseError({
+          file,
+          reason: `cannot decrypt with the key of ${source} (${key.rows} rows): ${e.reason}`
+        })
+      )
+    )
+    return { out: target, key }
   })

@@ -162,16 +162,16 @@ export const openPartWriter = (
         } else if (hasFinal) {
           yield* remove(final)
         }
-        if (part === cp.part) {
-          const info = yield* fs.stat(at(progress)).pipe(Effect.mapError(sinkError(at(progress))))
-          if (Number(info.size) < cp.bytes) {
-            return yield* new SinkError({
-              path: at(progress),
-              reason: `cannot resume: the part in progress has ${info.size} bytes, the checkpoint says ${cp.bytes}`
-            })
-          }
-          yield* fs.truncate(at(progress), BigInt(cp.bytes)).pipe(Effect.mapError(sinkError(at(progress))))
+      }
+      if (cp.bytes > 0 && part === cp.part) {
+        const info = yield* fs.stat(at(progress)).pipe(Effect.mapError(sinkError(at(progress))))
+        if (Number(info.size) < cp.bytes) {
+          return yield* new SinkError({
+            path: at(progress),
+            reason: `cannot resume: the part in progress has ${info.size} bytes, the checkpoint says ${cp.bytes}`
+          })
         }
+        yield* fs.truncate(at(progress), BigInt(cp.bytes)).pipe(Effect.mapError(sinkError(at(progress))))
       }
     }
     /** The part of the last checkpoint handed out (or resumed from). */
