@@ -57,6 +57,9 @@ const score = Stage.make({
     )
 })
 
+/** A pipeline-file environment reference, `${NAME}`, as text. */
+const envRef = (name: string): string => `\${${name}}`
+
 const pipelineText = `# the recipe
 name: card
 source: { type: jsonl, path: "in/*.jsonl" }
@@ -183,8 +186,8 @@ describe("DatasetCard", () => {
       })
 
       // The recipe verbatim: env references kept, literal secrets masked.
-      expect(card).toContain("${VLLM_URL}/v1")
-      expect(card).toContain('auth_key: "${DEEPL_AUTH_KEY}"')
+      expect(card).toContain(`${envRef("VLLM_URL")}/v1`)
+      expect(card).toContain(`auth_key: "${envRef("DEEPL_AUTH_KEY")}"`)
       expect(card).toContain("# the recipe")
       expect(card).not.toContain("sk-literal-secret-123")
       expect(card).not.toContain("hunter2")
@@ -213,8 +216,8 @@ describe("DatasetCard", () => {
       "part-*.jsonl.gz",
       "part-*.parquet"
     ])
-    expect(DatasetCard.redactPipelineText("token: abc\nkey_file: ${K}\nurl: http://u:p@h/")).toBe(
-      "token: <redacted>\nkey_file: ${K}\nurl: http://u:<redacted>@h/"
+    expect(DatasetCard.redactPipelineText(`token: abc\nkey_file: ${envRef("K")}\nurl: http://u:p@h/`)).toBe(
+      `token: <redacted>\nkey_file: ${envRef("K")}\nurl: http://u:<redacted>@h/`
     )
   })
 })
