@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as YAML from "yaml"
 import { gunzipSync } from "node:zlib"
@@ -127,11 +127,7 @@ describe("synthline CLI", () => {
     expect(keyRun.code).toBe(0)
     const key = keyRun.stdout.trim()
     expect(key).toMatch(/^[0-9a-f]{64}$/)
-    // A renamed copy of the source in another layout gives the same key.
-    const copy = join(work, "data-copy")
-    cpSync(join(data, "data"), join(copy, "elsewhere"), { recursive: true })
-    for (const f of readdirSync(join(copy, "elsewhere"))) renameSync(join(copy, "elsewhere", f), join(copy, "elsewhere", `x-${f}`))
-    expect((await synthline(["release-key", "--source", copy])).stdout.trim()).toBe(key)
+    // (Renamed, shuffled and reformatted copies giving the same key: test/Release.test.ts in core.)
 
     // The real gpg opens every part; together they are the rows of the plain run.
     const home = join(work, "gnupg")
@@ -164,7 +160,7 @@ describe("synthline CLI", () => {
       readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]))
     for (const f of walk(out).filter((f) => !f.endsWith(".gpg"))) expect(readFileSync(f, "utf8")).not.toContain(key)
     rmSync(home, { recursive: true, force: true })
-  }, 60_000)
+  }, 180_000)
 
   it("the union of --shard 0/3..2/3 equals the unsharded output, and merge joins the manifests", async () => {
     const whole = readRows(join(work, "out-run")).map((r) => JSON.stringify(r))
