@@ -498,8 +498,8 @@ const runScoped = (
       branchFiles,
       modelUsage: usage.snapshot()
     })
-    yield* writeAtomic(fs, manifestPath, `${JSON.stringify(manifest, null, 2)}\n`)
-    // Dataset cards: for a whole run now; a sharded run gets them from `synthline merge`.
+    // Dataset cards, before the manifest that marks the run complete (a crash in between redoes
+    // both): for a whole run now; a sharded run gets them from `synthline merge`.
     if (stopped === undefined && shard.count === 1) {
       yield* DatasetCard.writeAll(manifest, {
         pipelineFile: pipeline.file,
@@ -511,6 +511,7 @@ const runScoped = (
         }
       }).pipe(Effect.mapError((e) => runError(e.message)))
     }
+    yield* writeAtomic(fs, manifestPath, `${JSON.stringify(manifest, null, 2)}\n`)
     reporter.report({
       type: "finish",
       status: stopped === undefined ? "complete" : "stopped",
