@@ -7,7 +7,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import type { FileSystem, Path, Terminal } from "@effect/platform"
-import { Console, Effect, Either, Option } from "effect"
+import { Console, Effect, Either, Option, Redacted } from "effect"
 import { exitCodeOf, RunError } from "@synthline/core/Errors"
 import * as Progress from "@synthline/core/Progress"
 import { createRequire } from "node:module"
@@ -20,6 +20,7 @@ const Registry = Effect.promise(() => import("@synthline/core/Registry"))
 const Reference = Effect.promise(() => import("@synthline/core/Reference"))
 const Manifest = Effect.promise(() => import("@synthline/core/Manifest"))
 const Sample = Effect.promise(() => import("@synthline/core/Sample"))
+const Release = Effect.promise(() => import("@synthline/core/Release"))
 
 const pkg: { readonly version: string } = createRequire(import.meta.url)("../package.json")
 
@@ -149,10 +150,10 @@ const merge = Command.make(
       const merged = yield* (yield* Manifest).mergeDirs(dirs)
       const m = merged.manifest
       yield* out(
-        `merged ${m.merged_from?.length ?? 0} shard manifests: ${m.source.rows_read} rows read, ${m.outputs.main.rows} written, ${m.rejects.count} rejected\nmanifest: ${merged.path}`
+        `merged ${m.merged_from?.length ?? 0} shard manifests: ${m.source.rows_read} rows read, ${m.outputs.main.rows} written, ${m.rejects.count} rejected\nmanifest: ${merged.path}\ndataset card: ${merged.path.replace(/manifest\.json$/, "README.md")}`
       )
     })
-).pipe(Command.withDescription("Join the manifests of the shards of a sharded run into manifest.json."))
+).pipe(Command.withDescription("Join the manifests of the shards of a sharded run into manifest.json and write the dataset cards."))
 
 const sample = Command.make(
   "sample",
@@ -182,10 +183,36 @@ const sample = Command.make(
     })
 ).pipe(Command.withDescription("Generate LMSYS-Chat-1M-shaped sample data (exact schema and file layout)."))
 
+const sourceDir = Options.directory("source", { exists: "yes" }).pipe(
+  Options.withDescription("The original dataset folder (e.g. LMSYS-Chat-1M with data/train-*.parquet).")
+)
+
+const releaseKey = Command.make("release-key", { source: sourceDir }, ({ source }) =>
+  Effect.gen(function* () {
+    const key = yield* (yield* Release).keyFromDir(source)
+    yield* Console.error(`release key derived from ${key.rows} rows${key.skipped > 0 ? ` (${key.skipped} undecodable rows skipped)` : ""}`)
+    yield* out(Redacted.value(key.passphrase))
+  })
+).pipe(Command.withDescription("Print the release key derived from a source dataset's content (the gpg passphrase of encrypted outputs)."))
+
+const decrypt = Command.make(
+  "decrypt",
+  {
+    file: Args.file({ name: "FILE", exists: "yes" }).pipe(Args.withDescription("An encrypted part file (*.gpg).")),
+    source: sourceDir,
+    out: Options.file("out").pipe(Options.optional, Options.withDescription("Output file (default: FILE without .gpg)."))
+  },
+  ({ file, source, out: target }) =>
+    Effect.gen(function* () {
+      const done = yield* (yield* Release).decryptWithSource(file, source, Option.getOrUndefined(target))
+      yield* out(`decrypted ${file} → ${done.out}`)
+    })
+).pipe(Command.withDescription("Decrypt a file written with encrypt: source-key, deriving the key from the source dataset."))
+
 /** The root command. */
 export const command = Command.make("synthline").pipe(
   Command.withDescription("Turn LLM conversation logs into curated and synthetic instruction-tuning datasets."),
-  Command.withSubcommands([run, validate, plan, stages, schema, merge, sample])
+  Command.withSubcommands([run, validate, plan, stages, schema, merge, sample, releaseKey, decrypt])
 )
 
 const runCommand = Command.run(command, { name: "synthline", version })

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import * as YAML from "yaml"
 import { gunzipSync } from "node:zlib"
 import { repoRoot, start, synthline, tempDir, tree } from "./support.js"
 
@@ -42,7 +44,7 @@ describe("synthline CLI", () => {
   it("prints help with every command and exits 0", async () => {
     const r = await synthline(["--help"])
     expect(r.code).toBe(0)
-    for (const c of ["run", "validate", "plan", "stages", "schema", "merge", "sample"]) expect(r.stdout).toContain(c)
+    for (const c of ["run", "validate", "plan", "stages", "schema", "merge", "sample", "release-key", "decrypt"]) expect(r.stdout).toContain(c)
   })
 
   it("generates sample data in the LMSYS layout", async () => {
@@ -104,10 +106,61 @@ describe("synthline CLI", () => {
     expect(select.dropped.language).toBe(12000 - select.rows_out)
     const files = tree(out)
     for (const f of manifest.outputs.main.files) expect(files[f.path]).toBe(f.sha256)
+    const card = readFileSync(join(out, "README.md"), "utf8")
+    const info = YAML.parse(card.split("---\n")[1]!).dataset_info
+    expect(info.splits).toEqual([{ name: "train", num_examples: rows.length }])
+    expect(card).toContain("## Recipe")
     const again = await synthline(["run", file])
     expect(again.code).toBe(0)
     expect(again.stderr).toContain("already complete")
   })
+
+  it("release: encrypted parts open with gpg and the key from release-key; decrypt round-trips; the key is logged nowhere", async () => {
+    const file = pipelineFile("enc", "out-enc, encrypt: source-key")
+    const r = await synthline(["run", file])
+    expect(r.code).toBe(0)
+    const out = join(work, "out-enc")
+    const parts = readdirSync(out).filter((f) => f.startsWith("part-")).sort()
+    expect(parts).toEqual(readdirSync(join(work, "out-run")).filter((f) => f.startsWith("part-")).sort().map((f) => `${f}.gpg`))
+
+    const keyRun = await synthline(["release-key", "--source", data])
+    expect(keyRun.code).toBe(0)
+    const key = keyRun.stdout.trim()
+    expect(key).toMatch(/^[0-9a-f]{64}$/)
+    // (Renamed, shuffled and reformatted copies giving the same key: test/Release.test.ts in core.)
+
+    // The real gpg opens every part; together they are the rows of the plain run.
+    const home = join(work, "gnupg")
+    mkdirSync(home, { recursive: true, mode: 0o700 })
+    const plain = parts.map((f) => {
+      const g = spawnSync("gpg", ["--homedir", home, "--batch", "--quiet", "--passphrase", key, "-d", join(out, f)])
+      expect(g.status).toBe(0)
+      return g.stdout
+    })
+    const rows = plain.flatMap((b) => gunzipSync(b).toString("utf8").split("\n").filter((l) => l !== ""))
+    expect(rows).toEqual(readRows(join(work, "out-run")).map((row) => JSON.stringify(row)))
+
+    // synthline decrypt gives the same bytes; a wrong source fails without output.
+    const target = join(work, "decrypted.jsonl.gz")
+    const d = await synthline(["decrypt", join(out, parts[0]!), "--source", data, "--out", target])
+    expect(d.code).toBe(0)
+    expect(readFileSync(target).equals(plain[0]!)).toBe(true)
+    const wrongSource = join(work, "wrong-source")
+    mkdirSync(wrongSource, { recursive: true })
+    writeFileSync(join(wrongSource, "a.jsonl"), `${JSON.stringify({ conversation_id: "x", conversation: [{ role: "user", content: "hi" }] })}\n`)
+    const wrong = await synthline(["decrypt", join(out, parts[0]!), "--source", wrongSource, "--out", join(work, "wrong.jsonl.gz")])
+    expect(wrong.code).toBe(1)
+    expect(existsSync(join(work, "wrong.jsonl.gz"))).toBe(false)
+
+    // The key appears in no log, manifest, card, state file or error.
+    const card = readFileSync(join(out, "README.md"), "utf8")
+    expect(YAML.parse(card.split("---\n")[1]!).configs[0].data_files).toEqual([{ split: "train", path: "part-*.jsonl.gz.gpg" }])
+    for (const text of [r.stdout, r.stderr, d.stdout, d.stderr, wrong.stdout, wrong.stderr, keyRun.stderr]) expect(text).not.toContain(key)
+    const walk = (dir: string): Array<string> =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]))
+    for (const f of walk(out).filter((f) => !f.endsWith(".gpg"))) expect(readFileSync(f, "utf8")).not.toContain(key)
+    rmSync(home, { recursive: true, force: true })
+  }, 180_000)
 
   it("the union of --shard 0/3..2/3 equals the unsharded output, and merge joins the manifests", async () => {
     const whole = readRows(join(work, "out-run")).map((r) => JSON.stringify(r))
@@ -118,6 +171,7 @@ describe("synthline CLI", () => {
     writeFileSync(unsharded, readFileSync(file, "utf8").replace("out-sharded", "out-unsharded"))
     expect((await synthline(["run", unsharded])).code).toBe(0)
     for (const i of [0, 1, 2]) expect((await synthline(["run", file, "--shard", `${i}/3`])).code).toBe(0)
+    expect(existsSync(join(work, "out-sharded", "README.md"))).toBe(false)
     const union = readRows(join(work, "out-sharded")).map((r) => JSON.stringify(r)).sort()
     const reference = readRows(join(work, "out-unsharded")).map((r) => JSON.stringify(r)).sort()
     expect(union.length).toBe(reference.length)
@@ -129,6 +183,13 @@ describe("synthline CLI", () => {
     expect(merged.source.rows_read).toBe(12000)
     expect(merged.outputs.main.rows).toBe(reference.length)
     expect(merged.merged_from).toHaveLength(3)
+    // merge writes the dataset card of the joined output: every shard's parts, all rows.
+    const card = YAML.parse(readFileSync(join(work, "out-sharded", "README.md"), "utf8").split("---\n")[1]!)
+    expect(card.dataset_info.splits).toEqual([{ name: "train", num_examples: reference.length }])
+    expect(card.configs[0].data_files).toEqual([{ split: "train", path: "part-*.jsonl.gz" }])
+    expect(merged.outputs.main.files.map((f: { path: string }) => f.path)).toEqual(
+      readdirSync(join(work, "out-sharded")).filter((f) => /^part-.*\.jsonl\.gz$/.test(f)).sort()
+    )
   })
 
   it("--json prints one machine-readable event per line, from start to finish", async () => {
@@ -172,7 +233,12 @@ describe("synthline CLI", () => {
     const r = await synthline(["run", file])
     expect(r.code).toBe(0)
     expect(r.stderr).toContain("resuming")
-    expect(tree(out)).toEqual(reference)
+    const { "README.md": _card, ...resumedFiles } = tree(out)
+    const { "README.md": _refCard, ...referenceFiles } = reference
+    expect(resumedFiles).toEqual(referenceFiles)
+    // The dataset card (features, sizes, statistics) equals the uninterrupted run's, up to the pipeline's name.
+    const card = (dir: string) => readFileSync(join(dir, "README.md"), "utf8").replace(/\b[0-9a-f]{64}\b/g, "<hash>")
+    expect(card(out).replaceAll("killed", "run")).toBe(card(join(work, "out-run")))
     const m = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"))
     const ref = JSON.parse(readFileSync(join(work, "out-run", "manifest.json"), "utf8"))
     expect(m.stages).toEqual(ref.stages)

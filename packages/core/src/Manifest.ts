@@ -7,8 +7,10 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Effect } from "effect"
 import * as CorePlugin from "./CorePlugin.js"
+import * as DatasetCard from "./DatasetCard.js"
 import { RunError } from "./Errors.js"
 import type { ResolvedPipeline } from "./Pipeline.js"
+import * as Profile from "./Profile.js"
 import type { RunStats, StageStats } from "./Runner.js"
 import type * as Shard from "./Shard.js"
 import type { OutputFile } from "./Sink.js"
@@ -19,6 +21,8 @@ export interface SinkOutput {
   readonly type: string
   readonly rows: number
   readonly files: ReadonlyArray<OutputFile>
+  /** What the rows look like: fields with shapes, languages, preference scores (dataset cards use it). */
+  readonly profile?: Profile.Profile
 }
 
 /** The manifest written as `manifest.json` (or `manifest-0000i-of-0000n.json` per shard). */
@@ -64,13 +68,15 @@ export interface MakeInput {
 /** Builds a manifest from a run's results. */
 export const make = (input: MakeInput): Manifest => {
   const { pipeline, stats } = input
+  const declared = Profile.declaredShapes(pipeline)
   const branches: { [name: string]: SinkOutput } = {}
   for (const [name, b] of pipeline.branches) {
     branches[name] = {
       path: b.config.path,
       type: b.def.type,
       rows: stats.branch_rows[name] ?? 0,
-      files: input.branchFiles[name] ?? []
+      files: input.branchFiles[name] ?? [],
+      profile: Profile.finalize(stats.profiles.branches[name] ?? Profile.empty(), declared)
     }
   }
   return {
@@ -97,7 +103,13 @@ export const make = (input: MakeInput): Manifest => {
     stages: stats.stages,
     rejects: { count: stats.rejected, path: "rejects", files: input.rejectFiles },
     outputs: {
-      main: { path: pipeline.sink.config.path, type: pipeline.sink.def.type, rows: stats.rows_written, files: input.mainFiles },
+      main: {
+        path: pipeline.sink.config.path,
+        type: pipeline.sink.def.type,
+        rows: stats.rows_written,
+        files: input.mainFiles,
+        profile: Profile.finalize(stats.profiles.main, declared)
+      },
       branches
     },
     model_usage: input.modelUsage ?? {}
@@ -141,7 +153,8 @@ const sumStages = (a: ReadonlyArray<StageStats>, b: ReadonlyArray<StageStats>): 
 const sumOutputs = (a: SinkOutput, b: SinkOutput): SinkOutput => ({
   ...a,
   rows: a.rows + b.rows,
-  files: [...a.files, ...b.files].sort((x, y) => x.path.localeCompare(y.path))
+  files: [...a.files, ...b.files].sort((x, y) => x.path.localeCompare(y.path)),
+  ...(a.profile !== undefined && b.profile !== undefined ? { profile: Profile.merge(a.profile, b.profile) } : {})
 })
 
 /** Joins the manifests of the shards of one run into one; fails if they are of different pipelines or incomplete. */
@@ -241,5 +254,17 @@ export const mergeDirs = (
     yield* fs
       .writeFileString(out, `${JSON.stringify(manifest, null, 2)}\n`)
       .pipe(Effect.mapError((e) => new RunError({ reason: `cannot write ${out}: ${e.message}`, exitCode: 1 })))
+    // Dataset cards of the joined output; branch folders are found relative to the pipeline file.
+    const base = manifest.pipeline_file === null ? undefined : path.dirname(manifest.pipeline_file)
+    yield* DatasetCard.writeAll(manifest, {
+      pipelineFile: manifest.pipeline_file ?? undefined,
+      dirs: {
+        main: dirs[0]!,
+        branches:
+          base === undefined
+            ? {}
+            : Object.fromEntries(Object.entries(manifest.outputs.branches).map(([k, b]) => [k, path.resolve(base, b.path)]))
+      }
+    }).pipe(Effect.mapError((e) => new RunError({ reason: e.message, exitCode: 1 })))
     return { manifest, path: out }
   })

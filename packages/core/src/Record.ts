@@ -78,7 +78,8 @@ export const LmsysRecord = Schema.Struct({
   conversation_id: Schema.String,
   model: Schema.String,
   conversation: Schema.Array(Message),
-  turn: Schema.Number,
+  /** Number of user turns; an integer (annotated so dataset cards say int64, keeping the fast guard). */
+  turn: Schema.Number.annotations({ jsonSchema: { type: "integer" } }),
   language: Schema.String,
   openai_moderation: Schema.Array(ModerationResult),
   redacted: Schema.Boolean

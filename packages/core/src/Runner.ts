@@ -8,12 +8,15 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Chunk, Context, Effect, Either, Layer, Option, Schema, type Scope, Stream } from "effect"
-import { RunError, type SinkError, type SourceError, type StageError } from "./Errors.js"
+import { RunError, SinkError, type SourceError, type StageError } from "./Errors.js"
+import * as DatasetCard from "./DatasetCard.js"
 import * as Manifest from "./Manifest.js"
 import type { ResolvedPipeline, StageUse } from "./Pipeline.js"
 import type { Plugin } from "./Plugin.js"
+import * as Profile from "./Profile.js"
 import * as Progress from "./Progress.js"
 import type { Registry } from "./Registry.js"
+import * as Release from "./Release.js"
 import * as RunContext from "./RunContext.js"
 import { type Origin, origin, type Row } from "./Row.js"
 import * as Shard from "./Shard.js"
@@ -59,6 +62,8 @@ export interface RunStats {
   branch_rows: { [branch: string]: number }
   rejected: number
   stages: Array<StageStats>
+  /** What the rows written to the main sink and to each branch look like (for dataset cards). */
+  profiles: { main: Profile.Profile; branches: { [branch: string]: Profile.Profile } }
 }
 
 interface Marker {
@@ -98,13 +103,14 @@ export const stateDir = (sinkDir: string, shard: Shard.Shard): string =>
 export const manifestFile = (sinkDir: string, shard: Shard.Shard): string =>
   shard.count === 1 ? `${sinkDir}/manifest.json` : `${sinkDir}/manifest-${Shard.prefix(shard).slice(5)}.json`
 
-const emptyStats = (stages: ReadonlyArray<StageUse>, branches: Iterable<string>): RunStats => ({
+const emptyStats = (stages: ReadonlyArray<StageUse>, branches: ReadonlyArray<string>): RunStats => ({
   units_done: 0,
   rows_read: 0,
   source_rejected: 0,
   rows_written: 0,
   branch_rows: Object.fromEntries([...branches].map((b) => [b, 0])),
   rejected: 0,
+  profiles: { main: Profile.empty(), branches: Object.fromEntries([...branches].map((b) => [b, Profile.empty()])) },
   stages: stages.map((s) => ({
     id: s.instanceId,
     use: s.stage.id,
@@ -240,7 +246,7 @@ const runScoped = (
     }
 
     const resumed = marker !== undefined
-    const stats: RunStats = marker?.stats ?? emptyStats(pipeline.stages, pipeline.branches.keys())
+    const stats: RunStats = marker?.stats ?? emptyStats(pipeline.stages, [...pipeline.branches.keys()])
     const unitsDone = marker === undefined ? 0 : marker.seq + 1
 
     reporter.report({
@@ -263,11 +269,19 @@ const runScoped = (
       }
     }
 
-    // ---- sinks
+    // ---- sinks (an encrypting sink asks for the release key of the pipeline's own source, derived once)
+    const sourceKey = yield* Effect.cached(
+      Release.keyFromSource(pipeline.source.def, pipeline.source.config, pipeline.baseDir).pipe(
+        Effect.map((k) => k.passphrase),
+        Effect.mapError((e) => new SinkError({ path: sinkDir, reason: `cannot derive the release key from the source: ${e.message}` }))
+      )
+    )
     const mainWriter = yield* pipeline.sink.def.open(pipeline.sink.config, {
       dir: sinkDir,
       prefix,
-      resume: marker?.sinks.main
+      resume: marker?.sinks.main,
+      baseDir: pipeline.baseDir,
+      sourceKey
     })
     const rejectsConfig = Schema.decodeUnknownSync(Sinks.jsonl.config)({ path: "rejects", compression: "none" })
     const rejectsWriter = yield* Sinks.jsonl.open(rejectsConfig, {
@@ -282,10 +296,22 @@ const runScoped = (
         yield* b.def.open(b.config, {
           dir: path.resolve(pipeline.baseDir, b.config.path),
           prefix,
-          resume: marker?.sinks.branches[name]
+          resume: marker?.sinks.branches[name],
+          baseDir: pipeline.baseDir,
+          sourceKey
         })
       )
     }
+
+    // ---- profiles of what each sink receives
+    const declared = Profile.declaredShapes(pipeline)
+    const observeMain = Profile.observer(stats.profiles.main, declared)
+    const observeBranch = new Map(
+      [...pipeline.branches.keys()].map((name) => {
+        stats.profiles.branches[name] ??= Profile.empty()
+        return [name, Profile.observer(stats.profiles.branches[name]!, declared)]
+      })
+    )
 
     // ---- plugin services (a model client, say), built for the plugins whose stages are used
     const usage = RunContext.collectingUsage(marker?.usage ?? {})
@@ -355,6 +381,7 @@ const runScoped = (
         if (rows.length === 0) continue
         const chunk = Chunk.unsafeFromArray(rows.splice(0, rows.length))
         stats.branch_rows[name] = (stats.branch_rows[name] ?? 0) + chunk.length
+        observeBranch.get(name)?.(chunk)
         yield* branchWriters.get(name)!.write(chunk)
       }
     })
@@ -401,6 +428,7 @@ const runScoped = (
               if (chunk.length > 0) {
                 yield* mainWriter.write(chunk)
                 stats.rows_written += chunk.length
+                observeMain(chunk)
               }
               yield* drain
               reporter.report({ type: "progress", snapshot: snapshot() })
@@ -470,6 +498,19 @@ const runScoped = (
       branchFiles,
       modelUsage: usage.snapshot()
     })
+    // Dataset cards, before the manifest that marks the run complete (a crash in between redoes
+    // both): for a whole run now; a sharded run gets them from `synthline merge`.
+    if (stopped === undefined && shard.count === 1) {
+      yield* DatasetCard.writeAll(manifest, {
+        pipelineFile: pipeline.file,
+        dirs: {
+          main: sinkDir,
+          branches: Object.fromEntries(
+            [...pipeline.branches].map(([name, b]) => [name, path.resolve(pipeline.baseDir, b.config.path)])
+          )
+        }
+      }).pipe(Effect.mapError((e) => runError(e.message)))
+    }
     yield* writeAtomic(fs, manifestPath, `${JSON.stringify(manifest, null, 2)}\n`)
     reporter.report({
       type: "finish",

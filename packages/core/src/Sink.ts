@@ -7,7 +7,7 @@
  * Files in progress carry a temporary name and are renamed when complete.
  */
 import type { FileSystem, Path } from "@effect/platform"
-import type { Chunk, Effect, Schema, Scope } from "effect"
+import type { Chunk, Effect, Redacted, Schema, Scope } from "effect"
 import type { SinkError } from "./Errors.js"
 import type { Row } from "./Row.js"
 
@@ -31,6 +31,10 @@ export interface SinkOpenOptions {
   readonly prefix: string
   /** The checkpoint of the last committed work unit when resuming; absent on a fresh start. */
   readonly resume?: SinkCheckpoint | undefined
+  /** Folder of the pipeline file: relative paths in sink options resolve against it. */
+  readonly baseDir?: string | undefined
+  /** The release key of the pipeline's own source (derived on first use), for sinks that encrypt. */
+  readonly sourceKey?: Effect.Effect<Redacted.Redacted<string>, SinkError, FileSystem.FileSystem | Path.Path> | undefined
 }
 
 /** An open sink. Not safe for concurrent calls; the runner calls it from one fiber. */

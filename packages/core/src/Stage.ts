@@ -59,7 +59,15 @@ export interface Stage<
   readonly make: (config: Config, ctx: StageContext) => Effect.Effect<Transform<In, Out>, StageError, Scope.Scope | R>
   /** Whether the stage keeps state across rows (journaled; the runner never shards it silently). */
   readonly stateful?: boolean
+  /**
+   * Schemas of the fields the stage provides, by field name (may depend on the config). Dataset
+   * cards derive their `features` from them; fields without one are inferred from the rows.
+   */
+  readonly fields?: FieldSchemas | ((config: Config) => FieldSchemas)
 }
+
+/** Schemas of row fields by top-level field name. */
+export type FieldSchemas = { readonly [name: string]: Schema.Schema.Any }
 
 /** Any stage, as held in plugin registries. */
 // biome-ignore lint/suspicious/noExplicitAny: registries hold stages of every config type
@@ -77,6 +85,10 @@ export const requiredFields = (stage: AnyStage, config: unknown): ReadonlyArray<
 /** The fields a stage provides under a given config. */
 export const providedFields = (stage: AnyStage, config: unknown): ReadonlyArray<string> =>
   typeof stage.provides === "function" ? stage.provides(config) : stage.provides
+
+/** The field Schemas a stage declares under a given config. */
+export const fieldSchemas = (stage: AnyStage, config: unknown): FieldSchemas =>
+  stage.fields === undefined ? {} : typeof stage.fields === "function" ? stage.fields(config) : stage.fields
 
 /**
  * Builds a per-row transform that runs on whole chunks: `f` returns the new row, or

@@ -13,18 +13,24 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Chunk, Effect, ExecutionStrategy, Exit, Scope } from "effect"
+import { Chunk, Effect, ExecutionStrategy, Exit, Redacted, Scope } from "effect"
 import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet"
 import { SinkError } from "../../Errors.js"
 import type { Row } from "../../Row.js"
 import type { OutputFile, SinkOpenOptions, SinkWriter } from "../../Sink.js"
 import { GzipMember } from "./gzip.js"
 import { spoolToParquet } from "./parquetWrite.js"
+import { decryptFile, encryptFile } from "../release/openpgp.js"
 import { type Checkpoint, decodeCheckpoint, listParts, outputFile, type PartExt, partName, sinkError, syncDir } from "./parts.js"
 
 /** The output format of a part writer. */
 export type PartFormat =
-  | { readonly _tag: "jsonl"; readonly gzipLevel: number | undefined }
+  | {
+      readonly _tag: "jsonl"
+      readonly gzipLevel: number | undefined
+      /** Passphrase: each completed part is OpenPGP-encrypted into `<part>.gpg` and the plain part removed. */
+      readonly encrypt?: Redacted.Redacted<string> | undefined
+    }
   | { readonly _tag: "parquet"; readonly rowGroupRows: number }
 
 /** Options of {@link openPartWriter}. */
@@ -49,9 +55,13 @@ export const openPartWriter = (
     const scope = yield* Effect.scope
     const context = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
     const { dir, prefix, shardRows, format } = options
-    const ext: PartExt = format._tag === "parquet" ? "parquet" : format.gzipLevel === undefined ? "jsonl" : "jsonl.gz"
+    const plainExt: PartExt = format._tag === "parquet" ? "parquet" : format.gzipLevel === undefined ? "jsonl" : "jsonl.gz"
+    const encrypt = format._tag === "jsonl" ? format.encrypt : undefined
+    const ext: PartExt = encrypt === undefined ? plainExt : plainExt === "jsonl" ? "jsonl.gpg" : "jsonl.gz.gpg"
     const finalName = (k: number) => partName(prefix, k, ext)
-    const progressName = (k: number) => `${finalName(k)}${format._tag === "parquet" ? ".spool" : ".partial"}`
+    /** The completed, not yet encrypted part (the final name when not encrypting). */
+    const plainName = (k: number) => partName(prefix, k, plainExt)
+    const progressName = (k: number) => `${plainName(k)}${format._tag === "parquet" ? ".spool" : ".partial"}`
     const at = (name: string) => path.join(dir, name)
     const exists = (name: string) => fs.exists(at(name)).pipe(Effect.mapError(sinkError(at(name))))
     const remove = (name: string) => fs.remove(at(name)).pipe(Effect.mapError(sinkError(at(name))))
@@ -76,7 +86,11 @@ export const openPartWriter = (
     } else {
       const cp: Checkpoint = yield* decodeCheckpoint(dir, options.resume)
       for (const p of found) {
-        if (p.ext !== ext || p.index > cp.part || (p.index < cp.part && p.state !== "final")) yield* remove(p.name)
+        const keep =
+          p.index < cp.part
+            ? p.ext === ext && p.state === "final"
+            : p.index === cp.part && (p.ext === ext || p.ext === plainExt)
+        if (!keep) yield* remove(p.name)
       }
       for (const f of cp.files) {
         const info = yield* fs.stat(at(f.path)).pipe(
@@ -99,6 +113,28 @@ export const openPartWriter = (
       if (cp.bytes === 0) {
         yield* removeIfExists(final)
         yield* removeIfExists(progress)
+        if (encrypt !== undefined) {
+          yield* removeIfExists(plainName(cp.part))
+          yield* removeIfExists(`${final}.partial`)
+        }
+      } else if (encrypt !== undefined) {
+        // The part was in progress at the checkpoint; it may have completed since: as the plain
+        // part (renamed, not yet encrypted or not yet removed) or only as the encrypted part.
+        const plain = plainName(cp.part)
+        const hasProgress = yield* exists(progress)
+        if (!hasProgress && (yield* exists(plain))) yield* rename(plain, progress)
+        else if (!hasProgress && (yield* exists(final))) {
+          yield* removeIfExists(`${progress}.partial`)
+          yield* Effect.tryPromise({
+            try: () => decryptFile(at(final), at(progress), Redacted.value(encrypt)),
+            catch: (e) => new SinkError({ path: at(final), reason: `cannot resume from the encrypted part: ${errorText(e)}` })
+          })
+        } else if (!hasProgress) {
+          return yield* new SinkError({ path: at(progress), reason: "cannot resume: the part in progress is missing" })
+        }
+        yield* removeIfExists(plain)
+        yield* removeIfExists(`${final}.partial`)
+        yield* removeIfExists(final)
       } else {
         const hasProgress = yield* exists(progress)
         const hasFinal = yield* exists(final)
@@ -126,16 +162,16 @@ export const openPartWriter = (
         } else if (hasFinal) {
           yield* remove(final)
         }
-        if (part === cp.part) {
-          const info = yield* fs.stat(at(progress)).pipe(Effect.mapError(sinkError(at(progress))))
-          if (Number(info.size) < cp.bytes) {
-            return yield* new SinkError({
-              path: at(progress),
-              reason: `cannot resume: the part in progress has ${info.size} bytes, the checkpoint says ${cp.bytes}`
-            })
-          }
-          yield* fs.truncate(at(progress), BigInt(cp.bytes)).pipe(Effect.mapError(sinkError(at(progress))))
+      }
+      if (cp.bytes > 0 && part === cp.part) {
+        const info = yield* fs.stat(at(progress)).pipe(Effect.mapError(sinkError(at(progress))))
+        if (Number(info.size) < cp.bytes) {
+          return yield* new SinkError({
+            path: at(progress),
+            reason: `cannot resume: the part in progress has ${info.size} bytes, the checkpoint says ${cp.bytes}`
+          })
         }
+        yield* fs.truncate(at(progress), BigInt(cp.bytes)).pipe(Effect.mapError(sinkError(at(progress))))
       }
     }
     /** The part of the last checkpoint handed out (or resumed from). */
@@ -206,6 +242,16 @@ export const openPartWriter = (
         yield* spoolToParquet(at(progressName(part)), at(`${final}.partial`), format.rowGroupRows)
         yield* rename(`${final}.partial`, final)
         pendingSpools.push(part)
+      } else if (encrypt !== undefined) {
+        // plain part → encrypted part (written under a temporary name, fsynced, renamed) → plain removed.
+        const plain = plainName(part)
+        yield* rename(progressName(part), plain)
+        yield* Effect.tryPromise({
+          try: () => encryptFile(at(plain), at(final), Redacted.value(encrypt)),
+          catch: (e) => new SinkError({ path: at(final), reason: `cannot encrypt: ${errorText(e)}` })
+        })
+        yield* remove(plain)
+        yield* syncDir(dir)
       } else {
         yield* rename(progressName(part), final)
       }

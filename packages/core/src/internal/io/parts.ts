@@ -11,7 +11,7 @@ import { SinkError } from "../../Errors.js"
 import type { OutputFile } from "../../Sink.js"
 
 /** Every final extension a sink of ours writes. */
-const extensions = ["jsonl", "jsonl.gz", "parquet"] as const
+const extensions = ["jsonl", "jsonl.gz", "parquet", "jsonl.gpg", "jsonl.gz.gpg"] as const
 
 /** The extension of a part file. */
 export type PartExt = (typeof extensions)[number]
@@ -41,7 +41,7 @@ export const listParts = (
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const names = yield* fs.readDirectory(dir).pipe(Effect.mapError((e) => new SinkError({ path: dir, reason: e.message })))
-    const re = new RegExp(`^${escapeRegExp(prefix)}-(\\d{5,})\\.(jsonl\\.gz|jsonl|parquet)(\\.partial|\\.spool)?$`)
+    const re = new RegExp(`^${escapeRegExp(prefix)}-(\\d{5,})\\.(jsonl\\.gz\\.gpg|jsonl\\.gpg|jsonl\\.gz|jsonl|parquet)(\\.partial|\\.spool)?$`)
     const out: Array<PartFile> = []
     for (const name of names) {
       const m = re.exec(name)

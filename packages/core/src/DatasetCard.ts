@@ -1,0 +1,271 @@
+/**
+ * Hugging Face dataset cards: the `README.md` every output folder gets when a run completes
+ * (and from `synthline merge` for sharded runs). YAML front matter with `configs`/`data_files`
+ * (globs over the part files), `dataset_info` (`features` from the row Schemas or inferred
+ * shapes, `splits` with `num_examples`); below it the recipe (the pipeline file as written, with
+ * `${VAR}` references left as they are and literal secrets masked), the models used and
+ * statistics (languages, drops by reason per stage, preference-score distribution). The card
+ * holds nothing that changes between equal runs (no timings), so it is reproducible.
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import { Effect } from "effect"
+import * as YAML from "yaml"
+import { SinkError } from "./Errors.js"
+import type { Manifest, SinkOutput } from "./Manifest.js"
+import type { Shape } from "./Profile.js"
+import * as Profile from "./Profile.js"
+import type { OutputFile } from "./Sink.js"
+
+/** The file name of a dataset card inside an output folder. */
+export const fileName: string = "README.md"
+
+/** The split every output folder holds. */
+export const split: string = "train"
+
+/** A Hugging Face feature type (`dataset_info.features[]` without its name). */
+export type FeatureType =
+  | { readonly dtype: string }
+  | { readonly list: ReadonlyArray<Feature> }
+  | { readonly sequence: string | FeatureType }
+  | { readonly struct: ReadonlyArray<Feature> }
+
+/** A named Hugging Face feature. */
+export type Feature = { readonly name: string } & FeatureType
+
+/** The Hugging Face feature type of a shape: string, int64, float64, bool, null, list/sequence, struct. */
+export const featureType = (shape: Shape): FeatureType => {
+  switch (shape.t) {
+    case "null":
+      return { dtype: "null" }
+    case "bool":
+      return { dtype: "bool" }
+    case "int":
+      return { dtype: "int64" }
+    case "float":
+      return { dtype: "float64" }
+    case "string":
+    case "mixed":
+      return { dtype: "string" }
+    case "struct":
+      return { struct: structFeatures(shape.fields) }
+    case "list": {
+      if (shape.of.t === "struct") return { list: structFeatures(shape.of.fields) }
+      const inner = featureType(shape.of)
+      return { sequence: "dtype" in inner ? inner.dtype : inner }
+    }
+  }
+}
+
+const structFeatures = (fields: { readonly [name: string]: Shape }): ReadonlyArray<Feature> =>
+  Object.entries(fields).map(([name, s]) => ({ name, ...featureType(s) }))
+
+/** The features of a profile's fields, in first-seen order. */
+export const features = (profile: Profile.Profile): ReadonlyArray<Feature> =>
+  profile.fields.map((name) => ({ name, ...featureType(profile.shapes[name] ?? { t: "null" }) }))
+
+/** `data_files` globs matching the given part files (`part-*.jsonl.gz`), one per extension. */
+export const dataFileGlobs = (files: ReadonlyArray<OutputFile>): ReadonlyArray<string> => {
+  const globs = new Set<string>()
+  for (const f of files) {
+    const slash = f.path.lastIndexOf("/")
+    const dir = f.path.slice(0, slash + 1)
+    const base = f.path.slice(slash + 1)
+    const dot = base.indexOf(".")
+    const stem = dot < 0 ? base : base.slice(0, dot)
+    const dash = stem.indexOf("-")
+    globs.add(dash < 0 ? f.path : `${dir}${stem.slice(0, dash)}-*${dot < 0 ? "" : base.slice(dot)}`)
+  }
+  return [...globs].sort()
+}
+
+const secretKey = /([\w-]*(?:api[_-]?key|auth[_-]?key|access[_-]?key|token|secret|password|passwd|credential)[\w-]*["']?\s*:[ \t]*)("[^"\n]*"|'[^'\n]*'|[^\s,}#][^,}#\n]*)/gi
+const urlPassword = /(\b[a-z][\w+.-]*:\/\/[^\s:@/]+:)([^\s@/]+)@/gi
+
+/**
+ * The pipeline file text for a card: as written (environment references such as `${VAR}` are
+ * kept, never interpolated), with literal values of secret-looking keys (`*key*`, `*token*`,
+ * `*secret*`, `*password*`) and passwords in URLs replaced by `<redacted>`.
+ */
+export const redactPipelineText = (text: string): string =>
+  text
+    .replace(secretKey, (whole, key: string, value: string) => (value.includes("${") ? whole : `${key}<redacted>`))
+    .replace(urlPassword, (whole, head: string, pass: string) => (pass.includes("${") ? whole : `${head}<redacted>@`))
+
+/** What {@link render} needs. */
+export interface RenderInput {
+  readonly manifest: Manifest
+  /** The sink the card describes (the main output or a branch). */
+  readonly output: SinkOutput
+  /** The branch name, for a branch folder. */
+  readonly branch?: string | undefined
+  /** The pipeline file's text as written, if there is a file. */
+  readonly pipelineText?: string | undefined
+}
+
+const num = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) ? u : 0)
+
+const cell = (s: string): string => s.replace(/\|/g, "\\|").replace(/\n/g, " ")
+
+const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string | number>>): string =>
+  [
+    `| ${head.join(" | ")} |`,
+    `|${head.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.map((c) => cell(String(c))).join(" | ")} |`)
+  ].join("\n")
+
+const pct = (n: number, total: number): string => (total === 0 ? "0%" : `${((100 * n) / total).toFixed(2)}%`)
+
+/** The front matter object of a card. */
+export const frontMatter = (output: SinkOutput): { readonly [key: string]: unknown } => {
+  const profile = output.profile ?? Profile.empty()
+  const globs = dataFileGlobs(output.files)
+  return {
+    ...(globs.length > 0
+      ? { configs: [{ config_name: "default", data_files: globs.map((path) => ({ split, path })) }] }
+      : {}),
+    dataset_info: {
+      features: features(profile),
+      splits: [{ name: split, num_examples: output.rows }],
+      download_size: output.files.reduce((n, f) => n + f.bytes, 0)
+    }
+  }
+}
+
+/** Renders the card of one output folder. */
+export const render = (input: RenderInput): string => {
+  const { manifest, output } = input
+  const profile = output.profile ?? Profile.empty()
+  const title = input.branch === undefined ? manifest.name : `${manifest.name} (${input.branch})`
+  const out: Array<string> = []
+  out.push(`---\n${YAML.stringify(frontMatter(output), { lineWidth: 0 })}---`, "", `# ${title}`, "")
+  out.push(
+    `Written by synthline ${manifest.synthline} from the pipeline \`${manifest.name}\` (fingerprint \`${manifest.fingerprint}\`, seed ${manifest.seed})` +
+      `${input.branch === undefined ? "" : `: the rows routed to the branch \`${input.branch}\``}. ` +
+      `${output.rows} rows in ${output.files.length} file${output.files.length === 1 ? "" : "s"}.`,
+    ""
+  )
+  if (output.files.some((f) => f.path.endsWith(".gpg"))) {
+    out.push(
+      "The files are OpenPGP-encrypted (symmetric). The passphrase is derived from the source dataset: holders of it run",
+      "`synthline release-key --source <dataset folder>` and `gpg --batch --passphrase <key> -d <file>`",
+      "(or `synthline decrypt <file> --source <dataset folder>`).",
+      ""
+    )
+  }
+  out.push("## Files", "", table(["file", "rows", "bytes", "sha256"], output.files.map((f) => [f.path, f.rows, f.bytes, f.sha256])), "")
+
+  out.push("## Recipe", "")
+  if (input.pipelineText === undefined) {
+    out.push("The pipeline was composed in code; its stages:", "", ...manifest.stages.map((s) => `- \`${s.id}\``), "")
+  } else {
+    const text = redactPipelineText(input.pipelineText).replace(/\n+$/, "")
+    const fence = text.includes("```") ? "~~~~" : "```"
+    out.push(`The pipeline file \`${manifest.pipeline_file?.split("/").pop() ?? ""}\`:`, "", `${fence}yaml`, text, fence, "")
+  }
+  if (manifest.plugins.length > 0) {
+    out.push("Plugins:", "", ...manifest.plugins.map((p) => `- ${p.name} ${p.version}`), "")
+  }
+
+  out.push("## Models", "")
+  const models = Object.entries(manifest.model_usage)
+  if (models.length === 0) out.push("No model was called.", "")
+  else {
+    out.push(
+      table(
+        ["name", "model", "calls", "requests", "cache hits", "prompt tokens", "completion tokens"],
+        models.map(([name, u]) => {
+          const o: { readonly [k: string]: unknown } =
+            typeof u === "object" && u !== null && !Array.isArray(u) ? Object.fromEntries(Object.entries(u)) : {}
+          return [
+            name,
+            typeof o.model === "string" ? o.model : name,
+            num(o.calls),
+            num(o.requests),
+            num(o.cache_hits),
+            num(o.prompt_tokens),
+            num(o.completion_tokens)
+          ]
+        })
+      ),
+      ""
+    )
+  }
+
+  out.push("## Statistics", "")
+  out.push(
+    table(
+      ["", "rows"],
+      [
+        ["read from the source", manifest.source.rows_read],
+        ["rejected (see rejects/)", manifest.rejects.count],
+        ["written to this folder", output.rows]
+      ]
+    ),
+    ""
+  )
+  out.push("### Languages", "")
+  const langs = Object.entries(profile.languages).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+  const langTotal = langs.reduce((n, [, c]) => n + c, 0)
+  if (langs.length === 0) out.push("No row has a `language` field.", "")
+  else out.push(table(["language", "rows", "share"], langs.map(([l, c]) => [l, c, pct(c, langTotal)])), "")
+
+  out.push("### Drops by stage", "")
+  const drops = manifest.stages.flatMap((s) => [
+    ...Object.entries(s.dropped)
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .map(([reason, n]) => [s.id, reason, n] as const),
+    ...(s.routed > 0 ? [[s.id, "routed to a branch", s.routed] as const] : []),
+    ...(s.rejected > 0 ? [[s.id, "rejected", s.rejected] as const] : [])
+  ])
+  out.push(table(["stage", "rows in", "rows out"], manifest.stages.map((s) => [s.id, s.rows_in, s.rows_out])), "")
+  if (drops.length === 0) out.push("No stage dropped a row.", "")
+  else out.push(table(["stage", "reason", "rows"], drops), "")
+
+  const scores = Object.entries(profile.preference_scores).sort((a, b) => Number(a[0]) - Number(b[0]))
+  if (scores.length > 0) {
+    const total = scores.reduce((n, [, c]) => n + c, 0)
+    const scored = total - (profile.preference_scores["-1"] ?? 0)
+    out.push("### Preference scores", "")
+    out.push(
+      `${total} scored answers (\`synthesized_response_scoring_annotations[].preference_score\`); mean of the valid scores: ${scored === 0 ? "n/a" : (profile.preference_score_sum / scored).toFixed(3)}. Bucket \`-1\`: unparsable or failed judgements; bucket \`k\`: scores in [k, k+1).`,
+      "",
+      table(["score", "answers", "share"], scores.map(([b, c]) => [b, c, pct(c, total)])),
+      ""
+    )
+  }
+  return out.join("\n")
+}
+
+/** Where {@link writeAll} writes cards. */
+export interface WriteOptions {
+  /** The pipeline file (its text becomes the card's recipe); absent for pipelines composed in code. */
+  readonly pipelineFile?: string | undefined
+  readonly dirs: { readonly main: string; readonly branches: { readonly [name: string]: string } }
+}
+
+/** Writes `README.md` into the main output folder and each branch folder of a complete run. */
+export const writeAll = (
+  manifest: Manifest,
+  options: WriteOptions
+): Effect.Effect<void, SinkError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const pipelineText =
+      options.pipelineFile === undefined ? undefined : yield* fs.readFileString(options.pipelineFile).pipe(Effect.option)
+    const text = pipelineText === undefined ? undefined : pipelineText._tag === "Some" ? pipelineText.value : undefined
+    const write = (dir: string, output: SinkOutput, branch: string | undefined) =>
+      Effect.gen(function* () {
+        const file = path.join(dir, fileName)
+        const card = render({ manifest, output, branch, pipelineText: text })
+        yield* fs.makeDirectory(dir, { recursive: true })
+        yield* fs.writeFileString(`${file}.tmp`, card)
+        yield* fs.rename(`${file}.tmp`, file)
+      }).pipe(Effect.mapError((e) => new SinkError({ path: path.join(dir, fileName), reason: e.message })))
+    yield* write(options.dirs.main, manifest.outputs.main, undefined)
+    for (const [name, output] of Object.entries(manifest.outputs.branches)) {
+      const dir = options.dirs.branches[name]
+      if (dir !== undefined) yield* write(dir, output, name)
+    }
+  })

@@ -1,0 +1,284 @@
+/**
+ * Profiles: what the rows written to one sink look like, gathered while they are written —
+ * the top-level fields in first-seen order with their shapes (declared by a Schema, or
+ * inferred from the values), the `language` distribution and the distribution of
+ * `synthesized_response_scoring_annotations[].preference_score`. A profile is plain JSON, kept
+ * in completion markers (so a resumed run ends with the same profile) and in manifests (so
+ * `synthline merge` can join the shards'); dataset cards are rendered from it.
+ */
+import { Option, type Schema, SchemaAST } from "effect"
+import type { ResolvedPipeline } from "./Pipeline.js"
+import { LmsysRecord } from "./Record.js"
+import type { Row } from "./Row.js"
+import { fieldSchemas } from "./Stage.js"
+
+/** The shape of a value, as far as a dataset card's `features` need it. */
+export type Shape =
+  | { readonly t: "null" }
+  | { readonly t: "bool" }
+  | { readonly t: "int" }
+  | { readonly t: "float" }
+  | { readonly t: "string" }
+  /** Values of more than one kind (rendered as `string`). */
+  | { readonly t: "mixed" }
+  | { readonly t: "list"; readonly of: Shape }
+  | { readonly t: "struct"; readonly fields: { readonly [name: string]: Shape } }
+
+/** What the rows of one sink look like. Mutable: the runner updates it in place. */
+export interface Profile {
+  rows: number
+  /** Top-level field names in first-seen order. */
+  fields: Array<string>
+  /** Shapes by field: inferred for undeclared fields while writing; every field once finalized. */
+  shapes: { [field: string]: Shape }
+  /** Rows by `language` value (at most {@link maxLanguages} values; the rest under `(other)`). */
+  languages: { [language: string]: number }
+  /** Answers by preference score bucket: `-1` (unscored), `0`..`10` (floor of the score). */
+  preference_scores: { [bucket: string]: number }
+  /** Sum of the preference scores ≥ 0, for the mean. */
+  preference_score_sum: number
+}
+
+/** Distinct `language` values counted before the rest go to `(other)`. */
+export const maxLanguages: number = 1000
+
+/** An empty profile. */
+export const empty = (): Profile => ({
+  rows: 0,
+  fields: [],
+  shapes: {},
+  languages: {},
+  preference_scores: {},
+  preference_score_sum: 0
+})
+
+const NULL: Shape = { t: "null" }
+const BOOL: Shape = { t: "bool" }
+const INT: Shape = { t: "int" }
+const FLOAT: Shape = { t: "float" }
+const STRING: Shape = { t: "string" }
+const MIXED: Shape = { t: "mixed" }
+
+/** The least shape covering both (null is absorbed, int widens to float, structs union their fields). */
+export const mergeShape = (a: Shape | undefined, b: Shape): Shape => {
+  if (a === undefined || a.t === "null") return b
+  if (b.t === "null") return a
+  if (a.t === "list" && b.t === "list") {
+    const of = mergeShape(a.of, b.of)
+    return of === a.of ? a : { t: "list", of }
+  }
+  if (a.t === "struct" && b.t === "struct") {
+    let fields: { [name: string]: Shape } | undefined
+    for (const [k, v] of Object.entries(b.fields)) {
+      const cur = a.fields[k]
+      const m = mergeShape(cur, v)
+      if (m !== cur) {
+        fields ??= { ...a.fields }
+        fields[k] = m
+      }
+    }
+    return fields === undefined ? a : { t: "struct", fields }
+  }
+  if (a.t === b.t) return a
+  if ((a.t === "int" && b.t === "float") || (a.t === "float" && b.t === "int")) return FLOAT
+  return MIXED
+}
+
+/** The shape of one JSON value. */
+export const shapeOf = (v: unknown): Shape => {
+  if (v === null || v === undefined) return NULL
+  switch (typeof v) {
+    case "boolean":
+      return BOOL
+    case "number":
+      return Number.isInteger(v) ? INT : FLOAT
+    case "string":
+      return STRING
+    case "object": {
+      if (Array.isArray(v)) {
+        let of: Shape = NULL
+        for (const x of v) of = mergeShape(of, shapeOf(x))
+        return { t: "list", of }
+      }
+      const fields: { [name: string]: Shape } = {}
+      for (const [k, x] of Object.entries(v)) fields[k] = shapeOf(x)
+      return { t: "struct", fields }
+    }
+    default:
+      return MIXED
+  }
+}
+
+const isInteger = (ast: SchemaAST.AST): boolean =>
+  Option.match(SchemaAST.getJSONSchemaAnnotation(ast), {
+    onNone: () => false,
+    onSome: (j) => "type" in j && j.type === "integer"
+  })
+
+/** The shape a Schema describes (its encoded, JSON side); `undefined` when it has no card form (records, classes). */
+export const schemaShape = (schema: Schema.Schema.Any): Shape | undefined => astShape(schema.ast, 0)
+
+const astShape = (ast: SchemaAST.AST, depth: number): Shape | undefined => {
+  if (depth > 32) return undefined
+  switch (ast._tag) {
+    case "StringKeyword":
+    case "TemplateLiteral":
+      return STRING
+    case "NumberKeyword":
+      return isInteger(ast) ? INT : FLOAT
+    case "BooleanKeyword":
+      return BOOL
+    case "UndefinedKeyword":
+    case "VoidKeyword":
+      return NULL
+    case "Literal":
+      return ast.literal === null
+        ? NULL
+        : typeof ast.literal === "string"
+          ? STRING
+          : typeof ast.literal === "boolean"
+            ? BOOL
+            : typeof ast.literal === "number"
+              ? Number.isInteger(ast.literal)
+                ? INT
+                : FLOAT
+              : undefined
+    case "Enums":
+      return ast.enums.reduce<Shape | undefined>(
+        (acc, [, v]) => (acc === undefined ? undefined : mergeShape(acc, typeof v === "string" ? STRING : shapeOf(v))),
+        NULL
+      )
+    case "Refinement":
+      return isInteger(ast) ? INT : astShape(ast.from, depth + 1)
+    case "Transformation":
+      return astShape(ast.from, depth + 1)
+    case "Suspend":
+      return astShape(ast.f(), depth + 1)
+    case "Union": {
+      let acc: Shape = NULL
+      for (const m of ast.types) {
+        const s = astShape(m, depth + 1)
+        if (s === undefined) return undefined
+        acc = mergeShape(acc, s)
+      }
+      return acc
+    }
+    case "TupleType": {
+      let of: Shape = NULL
+      for (const e of [...ast.elements.map((e) => e.type), ...ast.rest.map((r) => r.type)]) {
+        const s = astShape(e, depth + 1)
+        if (s === undefined) return undefined
+        of = mergeShape(of, s)
+      }
+      return { t: "list", of }
+    }
+    case "TypeLiteral": {
+      if (ast.indexSignatures.length > 0) return undefined
+      const fields: { [name: string]: Shape } = {}
+      for (const p of ast.propertySignatures) {
+        const s = astShape(p.type, depth + 1)
+        if (s === undefined) return undefined
+        fields[String(p.name)] = s
+      }
+      return { t: "struct", fields }
+    }
+    default:
+      return undefined
+  }
+}
+
+/**
+ * The declared shape of every field a pipeline's rows can carry: the LMSYS-Chat-1M record's
+ * fields, then each stage's `fields` Schemas in order (a later stage overrides an earlier one).
+ */
+export const declaredShapes = (pipeline: Pick<ResolvedPipeline, "stages">): ReadonlyMap<string, Shape> => {
+  const out = new Map<string, Shape>()
+  for (const [name, schema] of Object.entries(LmsysRecord.fields)) {
+    const s = schemaShape(schema)
+    if (s !== undefined) out.set(name, s)
+  }
+  for (const use of pipeline.stages) {
+    for (const [name, schema] of Object.entries(fieldSchemas(use.stage, use.config))) {
+      const s = schemaShape(schema)
+      if (s === undefined) out.delete(name)
+      else out.set(name, s)
+    }
+  }
+  return out
+}
+
+/** Something that records rows into a profile. */
+export type Observer = (rows: Iterable<Row>) => void
+
+const scoreField = "synthesized_response_scoring_annotations"
+
+/** Records rows into `profile` (in place); shapes are inferred only for fields not in `declared`. */
+export const observer = (profile: Profile, declared: ReadonlyMap<string, Shape>): Observer => {
+  const seen = new Set(profile.fields)
+  return (rows) => {
+    for (const row of rows) {
+      profile.rows++
+      for (const k in row) {
+        if (!seen.has(k)) {
+          seen.add(k)
+          profile.fields.push(k)
+        }
+        if (!declared.has(k)) {
+          const cur = profile.shapes[k]
+          const next = mergeShape(cur, shapeOf(row[k]))
+          if (next !== cur) profile.shapes[k] = next
+        }
+      }
+      const lang = row.language
+      if (typeof lang === "string") {
+        const key = lang in profile.languages || Object.keys(profile.languages).length < maxLanguages ? lang : "(other)"
+        profile.languages[key] = (profile.languages[key] ?? 0) + 1
+      }
+      const anns = row[scoreField]
+      if (Array.isArray(anns)) {
+        for (const a of anns) {
+          if (typeof a !== "object" || a === null || !("preference_score" in a)) continue
+          const score = a.preference_score
+          if (typeof score !== "number" || !Number.isFinite(score)) continue
+          const bucket = score < 0 ? "-1" : String(Math.min(10, Math.floor(score)))
+          profile.preference_scores[bucket] = (profile.preference_scores[bucket] ?? 0) + 1
+          if (score >= 0) profile.preference_score_sum += score
+        }
+      }
+    }
+  }
+}
+
+/** A copy of `profile` with a shape for every field: the declared one, else the inferred one. */
+export const finalize = (profile: Profile, declared: ReadonlyMap<string, Shape>): Profile => ({
+  ...profile,
+  fields: [...profile.fields],
+  shapes: Object.fromEntries(profile.fields.map((f) => [f, declared.get(f) ?? profile.shapes[f] ?? NULL])),
+  languages: { ...profile.languages },
+  preference_scores: { ...profile.preference_scores }
+})
+
+const addCounts = (a: { readonly [k: string]: number }, b: { readonly [k: string]: number }): { [k: string]: number } => {
+  const out: { [k: string]: number } = { ...a }
+  for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v
+  return out
+}
+
+/** Joins the profiles of two shards of one sink. */
+export const merge = (a: Profile, b: Profile): Profile => {
+  const fields = [...a.fields, ...b.fields.filter((f) => !a.fields.includes(f))]
+  const shapes: { [field: string]: Shape } = {}
+  for (const f of fields) {
+    const x = a.shapes[f]
+    const y = b.shapes[f]
+    shapes[f] = x === undefined ? (y ?? NULL) : y === undefined ? x : mergeShape(x, y)
+  }
+  return {
+    rows: a.rows + b.rows,
+    fields,
+    shapes,
+    languages: addCounts(a.languages, b.languages),
+    preference_scores: addCounts(a.preference_scores, b.preference_scores),
+    preference_score_sum: a.preference_score_sum + b.preference_score_sum
+  }
+}
