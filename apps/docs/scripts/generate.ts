@@ -16,7 +16,8 @@ import * as Registry from "@synthline/core/Registry"
 import { Effect } from "effect"
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
-import { Application } from "typedoc"
+import { Application, type TypeDocOptions } from "typedoc"
+import type { PluginOptions } from "typedoc-plugin-markdown"
 import { pluginPackages, publishable, repoRoot, type WorkspacePackage } from "./workspace.js"
 
 const docsDir = join(repoRoot, "apps/docs")
@@ -33,14 +34,14 @@ const code = (text: string): string => `<code>${cell(text)}</code>`
 const optionRows = (options: ReadonlyArray<Reference.OptionInfo>): string =>
   options.length === 0
     ? "No options.\n"
-    : [
+    : `${[
         "| option | type | default | description |",
         "|---|---|---|---|",
         ...options.map(
           (o) =>
             `| ${code(o.name)} | ${code(o.type)} | ${o.required ? "**required**" : o.default !== undefined ? code(JSON.stringify(o.default)) : "—"} | ${cell(o.description ?? "")} |`
         )
-      ].join("\n") + "\n"
+      ].join("\n")}\n`
 
 const fields = (f: ReadonlyArray<string> | "depends on options"): string =>
   typeof f === "string" ? `_${f}_` : f.length === 0 ? "—" : f.map(code).join(", ")
@@ -117,7 +118,7 @@ const pipelinePage = (registry: Registry.Registry, schema: Reference.JsonSchema)
     "# The pipeline file",
     "",
     "A pipeline file is YAML or JSON. Unknown keys are errors that name the file, line and column and the nearest valid name.",
-    "`${VAR}` and `${VAR:-default}` are replaced by environment variables in every string (`$${` writes a literal `${`); relative paths resolve against the file's folder.",
+    `\`\${VAR}\` and \`\${VAR:-default}\` are replaced by environment variables in every string (\`$\${\` writes a literal \`\${\`); relative paths resolve against the file's folder.`,
     "Editors get completion from the [JSON Schema](/pipeline.schema.json) (`synthline schema` prints the same).",
     "",
     "## Top-level keys {#top-level}",
@@ -236,7 +237,7 @@ const writeApi = async (): Promise<void> => {
   const pkgs = publishable()
   const out = join(docsDir, "api")
   rmSync(out, { recursive: true, force: true })
-  const app = await Application.bootstrapWithPlugins({
+  const options: Partial<TypeDocOptions> & Partial<PluginOptions> = {
     entryPoints: pkgs.map((p) => p.entry),
     entryPointStrategy: "resolve",
     tsconfig: join(docsDir, "tsconfig.typedoc.json"),
@@ -253,7 +254,8 @@ const writeApi = async (): Promise<void> => {
     skipErrorChecking: true,
     logLevel: "Warn",
     name: "synthline API"
-  })
+  }
+  const app = await Application.bootstrapWithPlugins(options)
   const project = await app.convert()
   if (project === undefined) throw new Error("TypeDoc could not convert the packages")
   // Modules are named after their folder ("core/src"); show the npm name instead.
