@@ -292,7 +292,7 @@ sink: { type: jsonl, path: "\${SYNTHLINE_OUT:-out/example}" }
       path: "README.md",
       content: `# ${n.packageName}
 
-A [synthline](https://github.com/synthline/synthline) plugin. Stage \`${stageId}\` drops
+A [synthline](https://www.npmjs.com/package/@synthline/cli) plugin. Stage \`${stageId}\` drops
 conversations whose first user message is shorter than \`min_chars\` characters (reason
 \`too-short\`) and writes the length of the instruction it keeps into \`instruction_chars\`.
 
