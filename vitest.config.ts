@@ -20,6 +20,6 @@ const project = (name: string, root = `packages/${name}`) => ({
 export default defineConfig({
   test: {
     poolOptions: { forks: { execArgv: ["--conditions=@synthline/source"] } },
-    projects: [project("core"), project("cli"), project("bench", "bench"), project("plugin-moderation")]
+    projects: [project("core"), project("cli"), project("bench", "bench"), project("plugin-moderation"), project("docs", "apps/docs")]
   }
 })

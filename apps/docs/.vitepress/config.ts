@@ -44,6 +44,7 @@ const config: UserConfig<DefaultTheme.Config> = defineConfig({
   description: "Curated and synthetic instruction-tuning datasets from LLM conversation logs",
   cleanUrls: false,
   lastUpdated: false,
+  head: [["link", { rel: "icon", type: "image/svg+xml", href: "/favicon.svg" }]],
   srcExclude: ["README.md", "test/**", "scripts/**"],
   // The local search index and the API pages make large chunks; that is expected here.
   vite: { build: { chunkSizeWarningLimit: 4000 } },
