@@ -1,9 +1,11 @@
+import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
+import * as Sample from "@synthline/core/Sample"
+import { Effect, Either } from "effect"
 import { spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { names } from "../src/NewPlugin.js"
+import { names, scaffold } from "../src/NewPlugin.js"
 import { repoRoot, synthline, tempDir } from "./support.js"
 
 const work = tempDir("new-plugin")
@@ -49,13 +51,13 @@ describe("synthline new-plugin", () => {
     expect(readFileSync(join(pluginDir, ".changeset/initial-release.md"), "utf8")).toContain('"synthline-plugin-acme": minor')
   })
 
-  it("refuses a folder that is not empty (exit 2) and an invalid name (exit 2)", async () => {
+  it("refuses a folder that is not empty and an invalid name, with exit code 2", async () => {
     const again = await synthline(["new-plugin", "acme", "--dir", pluginDir])
     expect(again.code).toBe(2)
     expect(again.stderr).toContain("is not empty")
-    const bad = await synthline(["new-plugin", "ACME", "--dir", join(work, "bad")])
-    expect(bad.code).toBe(2)
-    expect(bad.stderr).toContain("invalid plugin name")
+    const bad = await Effect.runPromise(Effect.flip(scaffold("ACME", { dir: join(work, "bad") })).pipe(Effect.provide(NodeContext.layer)))
+    expect(bad.exitCode).toBe(2)
+    expect(bad.message).toContain("invalid plugin name")
     expect(existsSync(join(work, "bad"))).toBe(false)
   })
 
@@ -74,8 +76,9 @@ describe("synthline new-plugin", () => {
   })
 
   it("a pipeline file loads the scaffolded stage from its sources: validate, then run", async () => {
-    const sample = await synthline(["sample", "--rows", "400", "--format", "jsonl", "--seed", "2", "--out", join(work, "data")])
-    expect(sample.code).toBe(0)
+    await Effect.runPromise(
+      Sample.generate({ rows: 400, out: join(work, "data"), format: "jsonl", shards: 1, seed: 2 }).pipe(Effect.provide(NodeContext.layer))
+    )
     const file = join(work, "acme.pipeline.yaml")
     writeFileSync(
       file,
