@@ -141,7 +141,7 @@ const pipelinePage = (registry: Registry.Registry, schema: Reference.JsonSchema)
     "|---|---|---|",
     ...Object.entries(common)
       .filter(([k]) => k === "use" || k === "route" || k === "id")
-      .map(([k, v]) => `| ${code(k)} | ${code(k === "use" ? "stage id" : "string")} | ${cell(describe(v))} |`),
+      .map(([k, v]) => `| ${code(k)} | ${code(k === "use" ? "stage id" : "string")} | ${cell(k === "use" ? "The stage, as <plugin>/<name> (e.g. core/dedup); its options go next to it." : describe(v))} |`),
     "",
     "The stages of each plugin:",
     "",
