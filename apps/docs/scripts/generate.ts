@@ -46,6 +46,12 @@ const optionRows = (options: ReadonlyArray<Reference.OptionInfo>): string =>
 const fields = (f: ReadonlyArray<string> | "depends on options"): string =>
   typeof f === "string" ? `_${f}_` : f.length === 0 ? "—" : f.map(code).join(", ")
 
+/**
+ * Wraps generated markdown in a `v-pre` container: descriptions written by plugin authors may
+ * contain `{{`, which Vue would otherwise evaluate.
+ */
+const verbatim = (markdown: string): string => `:::: v-pre\n\n${markdown}\n\n::::\n`
+
 /** Heading anchor of a stage id: `core/dedup` → `core-dedup`. */
 export const anchor = (id: string): string => id.replace(/[^a-zA-Z0-9_-]+/g, "-")
 
@@ -88,8 +94,9 @@ const stagePage = (p: PluginPage): string => {
     "Every stage also takes the common options `use`, `route` and `id` (see [the pipeline file](../pipeline-file#stages)).",
     ""
   ]
+  const body: Array<string> = []
   for (const s of p.stages) {
-    lines.push(
+    body.push(
       `## ${s.id} {#${anchor(s.id)}}`,
       "",
       cell(s.description),
@@ -101,7 +108,7 @@ const stagePage = (p: PluginPage): string => {
       optionRows(s.options)
     )
   }
-  return lines.join("\n")
+  return [...lines, verbatim(body.join("\n"))].join("\n")
 }
 
 const isObj = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null && !Array.isArray(u)
@@ -121,6 +128,8 @@ const pipelinePage = (registry: Registry.Registry, schema: Reference.JsonSchema)
     `\`\${VAR}\` and \`\${VAR:-default}\` are replaced by environment variables in every string (\`$\${\` writes a literal \`\${\`); relative paths resolve against the file's folder.`,
     "Editors get completion from the [JSON Schema](/pipeline.schema.json) (`synthline schema` prints the same).",
     "",
+    verbatim(
+      [
     "## Top-level keys {#top-level}",
     "",
     "| key | required | description |",
@@ -166,6 +175,8 @@ const pipelinePage = (registry: Registry.Registry, schema: Reference.JsonSchema)
             ""
           ])
         ])
+      ].join("\n")
+    )
   ].join("\n")
 }
 
@@ -175,12 +186,16 @@ const sourcesSinksPage = (registry: Registry.Registry): string =>
     "",
     "`source:` reads the input; `sink:` writes the output and every entry of `branches:` is a further sink (the target of a stage's `route:`). Each is a mapping with a `type` and that type's options.",
     "",
-    "## Sources {#sources}",
-    "",
-    ...[...registry.sources.values()].flatMap((s) => [`### \`${s.type}\` {#source-${anchor(s.type)}}`, "", cell(s.description), "", optionRows(Reference.optionsOf(s.config))]),
-    "## Sinks {#sinks}",
-    "",
-    ...[...registry.sinks.values()].flatMap((s) => [`### \`${s.type}\` {#sink-${anchor(s.type)}}`, "", cell(s.description), "", optionRows(Reference.optionsOf(s.config))])
+    verbatim(
+      [
+        "## Sources {#sources}",
+        "",
+        ...[...registry.sources.values()].flatMap((s) => [`### \`${s.type}\` {#source-${anchor(s.type)}}`, "", cell(s.description), "", optionRows(Reference.optionsOf(s.config))]),
+        "## Sinks {#sinks}",
+        "",
+        ...[...registry.sinks.values()].flatMap((s) => [`### \`${s.type}\` {#sink-${anchor(s.type)}}`, "", cell(s.description), "", optionRows(Reference.optionsOf(s.config))])
+      ].join("\n")
+    )
   ].join("\n")
 
 const indexPage = (pages: ReadonlyArray<PluginPage>, skipped: ReadonlyArray<string>): string =>
@@ -195,10 +210,13 @@ const indexPage = (pages: ReadonlyArray<PluginPage>, skipped: ReadonlyArray<stri
     "",
     "## Stages by plugin",
     "",
-    "| stage | description |",
-    "|---|---|",
-    ...pages.flatMap((p) => p.stages.map((s) => `| [${code(s.id)}](./stages/${p.name}#${anchor(s.id)}) | ${cell(s.description)} |`)),
-    "",
+    verbatim(
+      [
+        "| stage | description |",
+        "|---|---|",
+        ...pages.flatMap((p) => p.stages.map((s) => `| [${code(s.id)}](./stages/${p.name}#${anchor(s.id)}) | ${cell(s.description)} |`))
+      ].join("\n")
+    ),
     ...(skipped.length > 0 ? [`Packages without stages: ${skipped.map((s) => `\`${s}\``).join(", ")}.`, ""] : [])
   ].join("\n")
 
