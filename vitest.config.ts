@@ -2,16 +2,18 @@ import { defineConfig } from "vitest/config"
 
 // One vitest run, one project per package. Sources are resolved through the
 // "@synthline/source" export condition so tests never need a build first.
-const project = (name: string, root = `packages/${name}`) => ({
+const project = (name: string, root = `packages/${name}`, env: Record<string, string> = {}) => ({
   resolve: { conditions: ["@synthline/source"] },
   ssr: { resolve: { conditions: ["@synthline/source"], externalConditions: ["@synthline/source"] } },
   test: {
     name,
     root,
     include: ["test/**/*.test.ts"],
+    // Temporary folders of tests (e.g. scaffolded plugins with their own tests) are not ours.
+    exclude: ["**/node_modules/**", "**/.tmp/**"],
     // Child processes and tsx-loaded plugins resolve workspace packages to their sources too.
     poolOptions: { forks: { execArgv: ["--conditions=@synthline/source"] } },
-    env: { NODE_OPTIONS: "--conditions=@synthline/source" },
+    env: { NODE_OPTIONS: "--conditions=@synthline/source", ...env },
     testTimeout: 60_000,
     hookTimeout: 60_000
   }
@@ -20,6 +22,6 @@ const project = (name: string, root = `packages/${name}`) => ({
 export default defineConfig({
   test: {
     poolOptions: { forks: { execArgv: ["--conditions=@synthline/source"] } },
-    projects: [project("core"), project("cli"), project("bench", "bench"), project("plugin-moderation"), project("llm"), project("plugin-synth"), project("plugin-pii"), project("provider-llama-cpp")]
+    projects: [project("core"), project("cli"), project("bench", "bench", { SYNTHLINE_BENCH_CLI: "source" }), project("plugin-moderation"), project("llm"), project("plugin-synth"), project("plugin-pii"), project("provider-llama-cpp"), project("docs", "apps/docs")]
   }
 })

@@ -21,6 +21,7 @@ const Reference = Effect.promise(() => import("@synthline/core/Reference"))
 const Manifest = Effect.promise(() => import("@synthline/core/Manifest"))
 const Sample = Effect.promise(() => import("@synthline/core/Sample"))
 const Release = Effect.promise(() => import("@synthline/core/Release"))
+const NewPlugin = Effect.promise(() => import("./NewPlugin.js"))
 
 const pkg: { readonly version: string } = createRequire(import.meta.url)("../package.json")
 
@@ -209,10 +210,34 @@ const decrypt = Command.make(
     })
 ).pipe(Command.withDescription("Decrypt a file written with encrypt: source-key, deriving the key from the source dataset."))
 
+const newPlugin = Command.make(
+  "new-plugin",
+  {
+    name: Args.text({ name: "NAME" }).pipe(
+      Args.withDescription("Plugin name (acme → package synthline-plugin-acme) or npm package name (@acme/synthline-plugin-x).")
+    ),
+    dir: Options.directory("dir").pipe(
+      Options.optional,
+      Options.withDescription("Folder to create the package in (default ./<package name without scope>); must be empty.")
+    )
+  },
+  ({ name, dir }) =>
+    Effect.gen(function* () {
+      const done = yield* (yield* NewPlugin).scaffold(name, { dir: Option.getOrUndefined(dir) })
+      yield* out(
+        [
+          `created ${done.names.packageName} (plugin ${done.names.pluginName}, stage ${done.names.pluginName}/min-length) in ${done.dir}`,
+          ...done.files.map((f) => `  ${f}`),
+          `next: cd ${done.dir} && npm install && npm test`
+        ].join("\n")
+      )
+    })
+).pipe(Command.withDescription("Scaffold a plugin package: a stage with a config Schema, a test, a README, a changeset."))
+
 /** The root command. */
 export const command = Command.make("synthline").pipe(
   Command.withDescription("Turn LLM conversation logs into curated and synthetic instruction-tuning datasets."),
-  Command.withSubcommands([run, validate, plan, stages, schema, merge, sample, releaseKey, decrypt])
+  Command.withSubcommands([run, validate, plan, stages, schema, merge, sample, releaseKey, decrypt, newPlugin])
 )
 
 const runCommand = Command.run(command, { name: "synthline", version })

@@ -46,14 +46,21 @@ const jsonSchemaOf = (schema: Parameters<typeof JSONSchema.make>[0] | any): Json
   return js
 }
 
-const typeText = (p: unknown): string => {
+const typeText = (p: unknown, defs: { readonly [name: string]: unknown } = {}): string => {
   if (!isObj(p)) return "any"
+  const t = (q: unknown) => typeText(q, defs)
   if (Array.isArray(p.enum)) return p.enum.map((v) => JSON.stringify(v)).join(" | ")
   if ("const" in p) return JSON.stringify(p.const)
-  if (Array.isArray(p.anyOf)) return p.anyOf.map(typeText).join(" | ")
-  if (p.type === "array") return `${typeText(p.items)}[]`
-  if (typeof p.type === "string") return p.type === "object" && isObj(p.additionalProperties) ? `map of ${typeText(p.additionalProperties)}` : p.type
-  if (typeof p.$ref === "string") return p.$ref.replace("#/$defs/", "")
+  if (Array.isArray(p.anyOf)) return p.anyOf.map(t).join(" | ")
+  if (Array.isArray(p.allOf) && p.allOf.length === 1 && p.type === undefined) return t(p.allOf[0])
+  if (p.type === "array") return `${t(p.items)}[]`
+  if (typeof p.type === "string") return p.type === "object" && isObj(p.additionalProperties) ? `map of ${t(p.additionalProperties)}` : p.type
+  if (typeof p.$ref === "string") {
+    const name = p.$ref.replace("#/$defs/", "")
+    const target = defs[name]
+    // A named refinement of a primitive (NonEmptyString, Int) reads as the primitive.
+    return isObj(target) && typeof target.type === "string" ? t({ ...target, $ref: undefined }) : name
+  }
   return "any"
 }
 
@@ -62,10 +69,11 @@ const typeText = (p: unknown): string => {
 export const optionsOf = (schema: any): ReadonlyArray<OptionInfo> => {
   const js = jsonSchemaOf(schema)
   const props = isObj(js.properties) ? js.properties : {}
+  const defs = isObj(js.$defs) ? js.$defs : {}
   const required = new Set(Array.isArray(js.required) ? js.required.map(String) : [])
   return Object.entries(props).map(([name, p]) => ({
     name,
-    type: typeText(p),
+    type: typeText(p, defs),
     required: required.has(name),
     ...(isObj(p) && "default" in p ? { default: p.default } : {}),
     ...(isObj(p) && typeof p.description === "string" ? { description: p.description } : {})
@@ -86,6 +94,16 @@ export const stages = (registry: Registry): ReadonlyArray<StageInfo> =>
     options: optionsOf(s.config)
   }))
 
+/**
+ * Moves the `$defs` of a sub-schema into `defs` (refs are `#/$defs/...`, so they must live at
+ * the root of the pipeline schema) and drops its own `$schema`.
+ */
+const hoist = (schema: JsonSchema, defs: { [name: string]: unknown }): JsonSchema => {
+  const { $defs, $schema: _, ...rest } = schema
+  if (isObj($defs)) for (const [k, v] of Object.entries($defs)) if (!(k in defs)) defs[k] = v
+  return rest
+}
+
 const withProps = (base: JsonSchema, extra: { readonly [key: string]: unknown }, required: ReadonlyArray<string>): JsonSchema => ({
   ...base,
   type: "object",
@@ -96,9 +114,10 @@ const withProps = (base: JsonSchema, extra: { readonly [key: string]: unknown },
 
 /** The JSON Schema of the pipeline file with every loaded stage, source, sink and section. */
 export const pipelineJsonSchema = (registry: Registry): JsonSchema => {
+  const sharedDefs: { [name: string]: unknown } = {}
   const stageVariants = [...registry.stages.values()].map((s) =>
     withProps(
-      jsonSchemaOf(s.config),
+      hoist(jsonSchemaOf(s.config), sharedDefs),
       {
         use: { const: s.id, description: s.description },
         route: { type: "string", description: "Branch (under branches:) that receives the rows this stage drops." },
@@ -108,10 +127,10 @@ export const pipelineJsonSchema = (registry: Registry): JsonSchema => {
     )
   )
   const typed = (defs: Iterable<{ readonly type: string; readonly description: string; readonly config: unknown }>) =>
-    [...defs].map((d) => withProps(jsonSchemaOf(d.config), { type: { const: d.type, description: d.description } }, ["type"]))
+    [...defs].map((d) => withProps(hoist(jsonSchemaOf(d.config), sharedDefs), { type: { const: d.type, description: d.description } }, ["type"]))
   const sink = { anyOf: typed(registry.sinks.values()) }
   const sections: { [key: string]: unknown } = {}
-  for (const [name, { schema }] of registry.sections) sections[name] = jsonSchemaOf(schema)
+  for (const [name, { schema }] of registry.sections) sections[name] = hoist(jsonSchemaOf(schema), sharedDefs)
   return {
     $schema: "http://json-schema.org/draft-07/schema#",
     title: "synthline pipeline file",
@@ -128,6 +147,7 @@ export const pipelineJsonSchema = (registry: Registry): JsonSchema => {
       sink,
       branches: { type: "object", additionalProperties: sink, description: "Named extra sinks, targets of a stage's route option." },
       ...sections
-    }
+    },
+    ...(Object.keys(sharedDefs).length > 0 ? { $defs: sharedDefs } : {})
   }
 }

@@ -19,15 +19,52 @@ export const defaultShardRows: number = 100_000
 /** Default rows per parquet row group. */
 export const defaultRowGroupRows: number = 10_000
 
-const shardRows = Schema.optionalWith(Schema.NonNegativeInt, { default: () => defaultShardRows })
+const shardRows = Schema.optionalWith(
+  Schema.NonNegativeInt.annotations({
+    jsonSchema: { type: "integer", minimum: 0, description: "Rows per part file before the next one starts; 0 writes one part.", default: defaultShardRows }
+  }),
+  { default: () => defaultShardRows }
+)
+
+// Option docs live in `jsonSchema` annotations (what `synthline stages` and the docs show), not in
+// `description`, which would replace the wording of decode errors.
+const sinkPath = Schema.NonEmptyString.annotations({
+  jsonSchema: {
+    type: "string",
+    minLength: 1,
+    description: "Output folder, relative to the pipeline file's folder; gets the part files, manifest.json, rejects/ and _state/."
+  }
+})
 
 const jsonlFields = {
-  path: Schema.NonEmptyString,
-  compression: Schema.optionalWith(Schema.Literal("gzip", "none"), { default: () => "gzip" as const }),
-  gzip_level: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 9)), { default: () => 6 }),
+  path: sinkPath,
+  compression: Schema.optionalWith(
+    Schema.Literal("gzip", "none").annotations({
+      jsonSchema: { type: "string", enum: ["gzip", "none"], default: "gzip", description: "gzip writes .jsonl.gz parts; none writes .jsonl." }
+    }),
+    { default: () => "gzip" as const }
+  ),
+  gzip_level: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(1, 9)).annotations({
+      jsonSchema: { type: "integer", minimum: 1, maximum: 9, description: "gzip compression level, 1 (fast) to 9 (small).", default: 6 }
+    }),
+    { default: () => 6 }
+  ),
   shard_rows: shardRows,
-  encrypt: Schema.optional(Schema.Literal("none", "source-key")),
-  source_key_from: Schema.optional(Schema.NonEmptyString)
+  encrypt: Schema.optional(
+    Schema.Literal("none", "source-key").annotations({
+      jsonSchema: {
+        type: "string",
+        enum: ["none", "source-key"],
+        description: "source-key writes OpenPGP-encrypted .gpg parts whose passphrase is derived from the source dataset's content (synthline release-key)."
+      }
+    })
+  ),
+  source_key_from: Schema.optional(
+    Schema.NonEmptyString.annotations({
+      jsonSchema: { type: "string", minLength: 1, description: "Folder of the source dataset the release key is derived from (default: the pipeline's source folder)." }
+    })
+  )
 }
 
 /**
@@ -43,9 +80,14 @@ export const JsonlConfig: Schema.Struct<typeof jsonlFields> = Schema.Struct(json
 export type JsonlConfig = typeof JsonlConfig.Type
 
 const parquetFields = {
-  path: Schema.NonEmptyString,
+  path: sinkPath,
   shard_rows: shardRows,
-  row_group_rows: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => defaultRowGroupRows })
+  row_group_rows: Schema.optionalWith(
+    Schema.Int.pipe(Schema.positive()).annotations({
+      jsonSchema: { type: "integer", exclusiveMinimum: 0, description: "Rows per parquet row group (the unit of work when the output is read again).", default: defaultRowGroupRows }
+    }),
+    { default: () => defaultRowGroupRows }
+  )
 }
 
 /**

@@ -23,10 +23,39 @@ export const Validate: Schema.Literal<["lmsys", "none"]> = Schema.Literal("lmsys
 /** Default longest JSON line accepted: 64 MiB. */
 export const defaultMaxLineBytes: number = 64 * 1024 * 1024
 
+// Option docs live in `jsonSchema` annotations (what `synthline stages` and the docs show), not in
+// `description`, which would replace the wording of decode errors.
+const pathOption = InputPaths.annotations({
+  jsonSchema: {
+    anyOf: [
+      { type: "string", minLength: 1 },
+      { type: "array", minItems: 1, items: { type: "string", minLength: 1 } }
+    ],
+    description: "File or glob (e.g. data/train-*.parquet), or a list of them, relative to the pipeline file's folder; matches are sorted."
+  }
+})
+
+const validateOption = Schema.optionalWith(
+  Validate.annotations({
+    jsonSchema: {
+      type: "string",
+      enum: ["lmsys", "none"],
+      default: "lmsys",
+      description: "lmsys: check every row against the LMSYS-Chat-1M record (extra fields allowed; mismatches go to rejects); none: no check."
+    }
+  }),
+  { default: () => "lmsys" as const }
+)
+
 const jsonlFields = {
-  path: InputPaths,
-  validate: Schema.optionalWith(Validate, { default: () => "lmsys" as const }),
-  max_line_bytes: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => defaultMaxLineBytes })
+  path: pathOption,
+  validate: validateOption,
+  max_line_bytes: Schema.optionalWith(
+    Schema.Int.pipe(Schema.positive()).annotations({
+      jsonSchema: { type: "integer", exclusiveMinimum: 0, description: "Longest line accepted, in bytes; a longer line is rejected with its file and line.", default: defaultMaxLineBytes }
+    }),
+    { default: () => defaultMaxLineBytes }
+  )
 }
 
 /** Options of the `jsonl` source: `path`, `validate` (default `lmsys`), `max_line_bytes` (default 64 MiB). */
@@ -36,8 +65,8 @@ export const JsonlConfig: Schema.Struct<typeof jsonlFields> = Schema.Struct(json
 export type JsonlConfig = typeof JsonlConfig.Type
 
 const parquetFields = {
-  path: InputPaths,
-  validate: Schema.optionalWith(Validate, { default: () => "lmsys" as const })
+  path: pathOption,
+  validate: validateOption
 }
 
 /** Options of the `parquet` source: `path`, `validate` (default `lmsys`). */

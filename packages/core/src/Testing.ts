@@ -177,3 +177,51 @@ export const counts = (result: StageRunResult<Row>): Counts => ({
   dropped: result.dropped.length,
   rejected: result.rejected.length
 })
+
+/** What {@link assertStats} checks; every key is optional and only the given ones are compared. */
+export interface ExpectedStats {
+  /** Rows emitted. */
+  readonly rows?: number
+  /** Dropped rows per reason, exactly (reasons not listed must not occur). */
+  readonly dropped?: { readonly [reason: string]: number }
+  /** Rejected rows: their number, or one pattern per reject in order (a string must occur in the error). */
+  readonly rejected?: number | ReadonlyArray<string | RegExp>
+}
+
+/**
+ * Checks a run's emitted, dropped-by-reason and rejected rows in one call, and throws an Error
+ * listing every difference (so it works in any test framework):
+ * `assertStats(result, { rows: 2, dropped: { short: 1 }, rejected: ["not a string"] })`.
+ */
+export const assertStats = (result: StageRunResult<Row>, expected: ExpectedStats): void => {
+  const problems: Array<string> = []
+  if (expected.rows !== undefined && result.rows.length !== expected.rows) {
+    problems.push(`rows: expected ${expected.rows}, got ${result.rows.length}`)
+  }
+  if (expected.dropped !== undefined) {
+    const reasons = new Set([...Object.keys(expected.dropped), ...Object.keys(result.droppedByReason)])
+    for (const reason of [...reasons].sort()) {
+      const want = expected.dropped[reason] ?? 0
+      const got = result.droppedByReason[reason] ?? 0
+      if (want !== got) problems.push(`dropped ${JSON.stringify(reason)}: expected ${want}, got ${got}`)
+    }
+  }
+  if (expected.rejected !== undefined) {
+    const errors = result.rejected.map((r) => r.error)
+    if (typeof expected.rejected === "number") {
+      if (errors.length !== expected.rejected) {
+        problems.push(`rejected: expected ${expected.rejected}, got ${errors.length}${errors.length > 0 ? ` (${errors.map((e) => JSON.stringify(e)).join(", ")})` : ""}`)
+      }
+    } else {
+      if (errors.length !== expected.rejected.length) {
+        problems.push(`rejected: expected ${expected.rejected.length}, got ${errors.length}`)
+      }
+      expected.rejected.forEach((pattern, i) => {
+        const error = errors[i]
+        const ok = error !== undefined && (typeof pattern === "string" ? error.includes(pattern) : pattern.test(error))
+        if (!ok) problems.push(`rejected[${i}]: expected an error matching ${String(typeof pattern === "string" ? JSON.stringify(pattern) : pattern)}, got ${error === undefined ? "none" : JSON.stringify(error)}`)
+      })
+    }
+  }
+  if (problems.length > 0) throw new Error(`stage run differs from the expected stats:\n  ${problems.join("\n  ")}`)
+}

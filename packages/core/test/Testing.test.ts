@@ -3,7 +3,7 @@ import { Chunk, Effect, Schema, Stream } from "effect"
 import { StageError } from "../src/Errors.js"
 import type { Row } from "../src/Row.js"
 import * as Stage from "../src/Stage.js"
-import { counts, decodeConfig, recordingContext, runInParts, runStage, splitAt } from "../src/Testing.js"
+import { assertStats, counts, decodeConfig, recordingContext, runInParts, runStage, splitAt } from "../src/Testing.js"
 
 /** A stage that keeps even `n`, drops multiples of 3 (`three`), rejects rows without `n`. */
 const parity = Stage.make({
@@ -177,4 +177,21 @@ describe("Testing helpers", () => {
     expect(rec.rejected).toEqual([{ row: { a: 3 }, error: "bad" }])
     expect(rec.journal).toEqual(["new"])
   })
+
+  it.effect("assertStats passes on matching stats and lists every difference otherwise", () =>
+    Effect.gen(function* () {
+      const r = yield* runStage(parity, {}, rows)
+      assertStats(r, { rows: 3, dropped: { odd: 2, three: 2 }, rejected: ["`n` is missing"] })
+      assertStats(r, { rejected: 1 })
+      assertStats(r, { rejected: [/missing$/] })
+      expect(() => assertStats(r, { rows: 4, dropped: { odd: 2 }, rejected: ["other"] })).toThrow(
+        [
+          "stage run differs from the expected stats:",
+          "  rows: expected 4, got 3",
+          '  dropped "three": expected 0, got 2',
+          '  rejected[0]: expected an error matching "other", got "field `n` is missing"'
+        ].join("\n")
+      )
+      expect(() => assertStats(r, { rejected: 0 })).toThrow('rejected: expected 0, got 1 ("field `n` is missing")')
+    }))
 })

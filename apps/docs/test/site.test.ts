@@ -1,0 +1,216 @@
+/**
+ * The built docs site (`pnpm --filter docs build`, run by the test command before vitest),
+ * served on 127.0.0.1 and driven by headless Chromium: every page loads without console errors,
+ * no internal link or anchor is broken, the local search finds a stage by its id, and every
+ * stage `synthline stages --json` lists for the workspace's plugins has a reference entry.
+ */
+import { spawn } from "node:child_process"
+import { existsSync, readFileSync, statSync } from "node:fs"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { extname, join, normalize } from "node:path"
+import { type Browser, chromium, type Page } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { pluginPackages, repoRoot } from "../scripts/workspace.js"
+
+const dist = join(import.meta.dirname, "../.vitepress/dist")
+
+const types: { readonly [ext: string]: string } = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript",
+  ".css": "text/css",
+  ".json": "application/json",
+  ".svg": "image/svg+xml",
+  ".woff2": "font/woff2",
+  ".png": "image/png"
+}
+
+/** A static file server for the built site: `/x/` serves `x/index.html`, anything missing is a 404. */
+const serve = (): Promise<{ server: Server; origin: string }> =>
+  new Promise((resolve) => {
+    const server = createServer((req, res) => {
+      const pathname = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname)
+      let file = normalize(join(dist, pathname))
+      if (!file.startsWith(dist)) file = dist
+      if (existsSync(file) && statSync(file).isDirectory()) file = join(file, "index.html")
+      if (!existsSync(file)) {
+        res.writeHead(404, { "content-type": "text/plain" }).end(`not found: ${pathname}`)
+        return
+      }
+      res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" }).end(readFileSync(file))
+    })
+    server.listen(0, "127.0.0.1", () => resolve({ server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }))
+  })
+
+interface StageJson {
+  readonly id: string
+  readonly plugin: string
+}
+
+/** Runs `synthline stages --json` from source with every workspace plugin package that exports a plugin. */
+const stagesJson = async (): Promise<ReadonlyArray<StageJson>> => {
+  const run = (plugins: ReadonlyArray<string>) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", "--conditions=@synthline/source", join(repoRoot, "packages/cli/src/bin.ts"), "stages", "--json", ...plugins.flatMap((p) => ["--plugin", p])],
+        { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
+      )
+      let stdout = ""
+      let stderr = ""
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+      child.on("close", (code) => resolve({ code, stdout, stderr }))
+    })
+  let entries = pluginPackages().map((p) => p.entry)
+  for (;;) {
+    const r = await run(entries)
+    if (r.code === 0) return JSON.parse(r.stdout)
+    // A package such as @synthline/llm may be a library without a plugin default export.
+    const notPlugin = entries.find((e) => r.stderr.includes(`cannot load plugin ${e}: its default export is not a plugin`))
+    if (notPlugin === undefined) throw new Error(`synthline stages --json failed (${r.code}): ${r.stderr}`)
+    entries = entries.filter((e) => e !== notPlugin)
+  }
+}
+
+/** `core/dedup` → `core-dedup`, as the reference generator writes heading anchors. */
+const anchor = (id: string): string => id.replace(/[^a-zA-Z0-9_-]+/g, "-")
+
+const launchArgs = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync"
+]
+
+interface Visited {
+  /** Element ids on the page (link anchors must point at one). */
+  readonly ids: ReadonlySet<string>
+  readonly errors: ReadonlyArray<string>
+}
+
+let server: Server
+let origin: string
+let browser: Browser
+let page: Page
+const visited = new Map<string, Visited>()
+/** Internal links: target path + hash → the pages linking to it. */
+const links = new Map<string, Set<string>>()
+
+beforeAll(async () => {
+  if (!existsSync(join(dist, "index.html"))) throw new Error(`${dist} is missing: run pnpm --filter docs build first (the test command does)`)
+  ;({ server, origin } = await serve())
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: launchArgs })
+  page = await browser.newPage()
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await new Promise((resolve) => server?.close(resolve))
+})
+
+/** Loads a page and records its console errors, element ids and internal links. */
+const visit = async (path: string): Promise<Visited> => {
+  const errors: Array<string> = []
+  const onConsole = (m: { type(): string; text(): string }) => {
+    if (m.type() === "error") errors.push(`console: ${m.text()}`)
+  }
+  const onPageError = (e: Error) => errors.push(`page error: ${e.message}`)
+  const onResponse = (r: { status(): number; url(): string }) => {
+    if (r.status() >= 400 && r.url().startsWith(origin)) errors.push(`HTTP ${r.status()} ${r.url()}`)
+  }
+  page.on("console", onConsole)
+  page.on("pageerror", onPageError)
+  page.on("response", onResponse)
+  try {
+    const response = await page.goto(origin + path, { waitUntil: "load" })
+    if (response === null || response.status() !== 200) errors.push(`HTTP ${response?.status() ?? "no response"} for ${path}`)
+    // Let the client app hydrate (a hydration mismatch is a console error).
+    await page.waitForSelector("#app .VPContent, #app .VPHome, #app .Layout", { timeout: 10_000 }).catch(() => errors.push("app did not render"))
+    const found = await page.evaluate(() => ({
+      ids: Array.from(document.querySelectorAll("[id]"), (e) => e.id),
+      hrefs: Array.from(document.querySelectorAll("a[href]"), (a) => (a as HTMLAnchorElement).href)
+    }))
+    for (const href of found.hrefs) {
+      const url = new URL(href)
+      if (url.origin !== origin) continue
+      const key = url.pathname + url.hash
+      if (!links.has(key)) links.set(key, new Set())
+      links.get(key)!.add(path)
+    }
+    return { ids: new Set(found.ids), errors }
+  } finally {
+    page.off("console", onConsole)
+    page.off("pageerror", onPageError)
+    page.off("response", onResponse)
+  }
+}
+
+const isPage = (pathname: string): boolean => pathname.endsWith("/") || pathname.endsWith(".html")
+
+describe("docs site", () => {
+  it("every page reachable from the home page loads without errors, and no internal link or anchor is broken", async () => {
+    const queue = ["/"]
+    while (queue.length > 0) {
+      const path = queue.shift()!
+      if (visited.has(path)) continue
+      visited.set(path, await visit(path))
+      for (const key of links.keys()) {
+        const pathname = key.split("#")[0]!
+        if (isPage(pathname) && !visited.has(pathname) && !queue.includes(pathname)) queue.push(pathname)
+      }
+    }
+    const problems: Array<string> = []
+    for (const [path, v] of visited) for (const e of v.errors) problems.push(`${path}: ${e}`)
+    for (const [key, from] of links) {
+      const [pathname, hash] = key.split("#") as [string, string | undefined]
+      const target = isPage(pathname) ? visited.get(pathname) : undefined
+      if (!isPage(pathname)) {
+        const r = await fetch(origin + pathname)
+        if (r.status !== 200) problems.push(`broken link ${key} (HTTP ${r.status}) on ${[...from].join(", ")}`)
+      } else if (target === undefined || target.errors.some((e) => e.startsWith("HTTP"))) {
+        problems.push(`broken link ${key} on ${[...from].join(", ")}`)
+      } else if (hash !== undefined && hash !== "" && !target.ids.has(decodeURIComponent(hash))) {
+        problems.push(`broken anchor ${key} on ${[...from].join(", ")}`)
+      }
+    }
+    expect(problems).toEqual([])
+    // The guide, the reference and the API reference were all reached.
+    for (const p of ["/guide/getting-started.html", "/guide/plugins.html", "/guide/scale.html", "/reference/pipeline-file.html", "/reference/stages/core.html", "/api/"]) {
+      expect(visited.has(p), p).toBe(true)
+    }
+    expect(visited.size).toBeGreaterThan(20)
+  })
+
+  it("every stage of `synthline stages --json` has a reference entry", async () => {
+    const stages = await stagesJson()
+    expect(stages.map((s) => s.id)).toContain("core/dedup")
+    const missing: Array<string> = []
+    for (const s of stages) {
+      const path = `/reference/stages/${s.plugin}.html`
+      const v = visited.get(path) ?? (await visit(path))
+      if (!v.ids.has(anchor(s.id))) missing.push(`${s.id} (no #${anchor(s.id)} on ${path})`)
+      if (!links.has(`${path}#${anchor(s.id)}`)) missing.push(`${s.id} (not linked from the reference overview)`)
+    }
+    expect(missing).toEqual([])
+  })
+
+  it("the local search finds a stage by its id", async () => {
+    const stages = await stagesJson()
+    // A plugin's stage when there is one, else a core stage.
+    const stage = stages.find((s) => s.plugin !== "core") ?? stages.find((s) => s.id === "core/dedup")!
+    await page.goto(`${origin}/`, { waitUntil: "load" })
+    await page.click("button.DocSearch-Button")
+    await page.fill("#localsearch-input", stage.id)
+    const result = page.locator(`.results a.result[href*="/reference/stages/${stage.plugin}.html#${anchor(stage.id)}"]`)
+    await result.first().waitFor({ timeout: 10_000 })
+    expect(await result.count()).toBeGreaterThan(0)
+    await result.first().click()
+    await page.waitForURL(`**/reference/stages/${stage.plugin}.html#${anchor(stage.id)}`)
+    expect(await page.locator(`h2#${anchor(stage.id)}`).textContent()).toContain(stage.id)
+  })
+})

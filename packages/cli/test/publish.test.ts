@@ -1,0 +1,168 @@
+/**
+ * What we would publish works on its own: every non-private package under packages/ has
+ * complete npm metadata; built and packed with `pnpm pack` (which rewrites workspace: ranges),
+ * the tarballs install with plain `npm` into an empty folder outside the workspace, where the
+ * installed `synthline` scaffolds a plugin, the plugin is built, packed and installed like a
+ * published one, and `synthline validate` and `synthline run` use it by its npm name.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { repoRoot } from "./support.js"
+
+interface Manifest {
+  readonly name: string
+  readonly version: string
+  readonly private?: boolean
+  readonly description?: string
+  readonly license?: string
+  readonly keywords?: ReadonlyArray<string>
+  readonly repository?: { readonly type?: string; readonly url?: string; readonly directory?: string }
+  readonly engines?: { readonly node?: string }
+  readonly exports?: { readonly [path: string]: unknown }
+  readonly files?: ReadonlyArray<string>
+  readonly bin?: { readonly [name: string]: string }
+  readonly dependencies?: { readonly [name: string]: string }
+  readonly peerDependencies?: { readonly [name: string]: string }
+}
+
+/** Every package under packages/ that is not private, with its folder. */
+const publishable = (): ReadonlyArray<{ readonly dir: string; readonly folder: string; readonly manifest: Manifest }> =>
+  readdirSync(join(repoRoot, "packages"))
+    .sort()
+    .map((folder) => ({ folder, dir: join(repoRoot, "packages", folder) }))
+    .filter(({ dir }) => existsSync(join(dir, "package.json")))
+    .map((p) => ({ ...p, manifest: JSON.parse(readFileSync(join(p.dir, "package.json"), "utf8")) as Manifest }))
+    .filter((p) => p.manifest.private !== true)
+
+/** The environment of the child processes: no source condition, so installed packages run from dist/. */
+const env = (): NodeJS.ProcessEnv => {
+  const e: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" }
+  delete e.NODE_OPTIONS
+  return e
+}
+
+/** Runs a command; resolves with its exit code and output. */
+const exec = (cmd: string, args: ReadonlyArray<string>, cwd: string) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(cmd, args, { cwd, env: env(), stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+    child.on("close", (code) => resolve({ code, stdout, stderr }))
+  })
+
+/** Runs a command that must succeed; returns its stdout. */
+const ok = async (cmd: string, args: ReadonlyArray<string>, cwd: string): Promise<string> => {
+  const r = await exec(cmd, args, cwd)
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(" ")} (in ${cwd}) exited ${r.code}:\n${r.stderr}\n${r.stdout}`)
+  return r.stdout
+}
+
+/** pnpm: the one running the test command when there is one, else the pinned version through npx. */
+const pnpm = (args: ReadonlyArray<string>, cwd: string): Promise<string> => {
+  const execPath = process.env.npm_execpath
+  return execPath !== undefined && /pnpm/.test(execPath)
+    ? ok(process.execPath, [execPath, ...args], cwd)
+    : ok("npx", ["-y", "pnpm@10.34.9", ...args], cwd)
+}
+
+describe("publishable packages", () => {
+  it("have complete npm metadata, exports with types, files and a README", () => {
+    const pkgs = publishable()
+    expect(pkgs.map((p) => p.manifest.name)).toEqual(expect.arrayContaining(["@synthline/core", "@synthline/cli"]))
+    const problems: Array<string> = []
+    for (const { dir, folder, manifest: m } of pkgs) {
+      const need = (ok: boolean, what: string) => void (ok || problems.push(`${m.name}: ${what}`))
+      need(typeof m.description === "string" && m.description.length > 20, "description")
+      need(typeof m.license === "string" && m.license.length > 0, "license")
+      need(Array.isArray(m.keywords) && m.keywords.includes("synthline"), "keywords (with synthline)")
+      need(m.repository?.type === "git" && typeof m.repository.url === "string" && m.repository.directory === `packages/${folder}`, "repository { type, url, directory }")
+      need(typeof m.engines?.node === "string", "engines.node")
+      const dot = m.exports?.["."]
+      const conditions = typeof dot === "object" && dot !== null ? Object.keys(dot) : []
+      need(conditions.includes("types") && conditions.includes("default") && conditions.indexOf("types") < conditions.indexOf("default"), 'exports["."] with types before default')
+      need(m.exports?.["./package.json"] !== undefined, 'exports["./package.json"]')
+      need(Array.isArray(m.files) && m.files.includes("dist") && m.files.includes("README.md"), "files with dist and README.md")
+      need(existsSync(join(dir, "README.md")) && readFileSync(join(dir, "README.md"), "utf8").length > 200, "README.md")
+      if (folder.startsWith("plugin-")) need(m.peerDependencies?.["@synthline/core"] !== undefined, "peerDependencies on @synthline/core")
+    }
+    expect(problems).toEqual([])
+  })
+
+  it(
+    "packed, installed with npm outside the workspace: new-plugin, build and install it, validate and run with it",
+    async () => {
+      const pkgs = publishable()
+      await pnpm(["run", "build"], repoRoot)
+      const work = mkdtempSync(join(tmpdir(), "synthline-publish-"))
+      try {
+        const tarballs = join(work, "tarballs")
+        mkdirSync(tarballs)
+        for (const p of pkgs) await pnpm(["pack", "--pack-destination", tarballs], p.dir)
+        const packed = readdirSync(tarballs).filter((f) => f.endsWith(".tgz"))
+        expect(packed.length).toBe(pkgs.length)
+        // pnpm pack rewrote workspace: ranges into versions.
+        for (const f of packed) {
+          const manifest = await ok("tar", ["-xzOf", join(tarballs, f), "package/package.json"], work)
+          expect(manifest, f).not.toContain("workspace:")
+          const listing = await ok("tar", ["-tzf", join(tarballs, f)], work)
+          expect(listing, f).toContain("package/dist/index.js")
+          expect(listing, f).toContain("package/dist/index.d.ts")
+        }
+
+        const app = join(work, "app")
+        mkdirSync(app)
+        writeFileSync(join(app, "package.json"), JSON.stringify({ name: "publish-check", private: true, type: "module" }))
+        await ok("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...packed.map((f) => join(tarballs, f)), "typescript@5.9.3", "@types/node@^20.19.0"], app)
+        const synthline = join(app, "node_modules/.bin/synthline")
+
+        // Scaffold a plugin with the installed CLI, build it, pack it and install it like a published package.
+        const created = await ok(synthline, ["new-plugin", "acme"], app)
+        expect(created).toContain("created synthline-plugin-acme")
+        const plugin = join(app, "synthline-plugin-acme")
+        await ok(join(app, "node_modules/.bin/tsc"), ["-p", "tsconfig.build.json"], plugin)
+        expect(existsSync(join(plugin, "dist/index.js"))).toBe(true)
+        await ok("npm", ["pack", "--pack-destination", tarballs, "--loglevel=error"], plugin)
+        await ok("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", join(tarballs, "synthline-plugin-acme-0.1.0.tgz")], app)
+
+        // Every installed plugin package loads by its npm name.
+        const pluginNames = [...pkgs.filter((p) => p.folder.startsWith("plugin-")).map((p) => p.manifest.name), "synthline-plugin-acme"]
+        const listed: Array<{ id: string }> = JSON.parse(await ok(synthline, ["stages", "--json", ...pluginNames.flatMap((n) => ["--plugin", n])], app))
+        expect(listed.map((s) => s.id)).toEqual(expect.arrayContaining(["core/select", "acme/min-length"]))
+
+        await ok(synthline, ["sample", "--rows", "600", "--format", "jsonl", "--seed", "3", "--out", "data"], app)
+        writeFileSync(
+          join(app, "acme.pipeline.yaml"),
+          `name: publish-check
+seed: 3
+plugins: ["synthline-plugin-acme"]
+source: { type: jsonl, path: "data/data/*.jsonl*" }
+stages:
+  - use: core/select
+    languages: [English, Japanese]
+  - use: core/first-turn
+  - use: acme/min-length
+    min_chars: 30
+sink: { type: jsonl, path: out }
+`
+        )
+        expect(await ok(synthline, ["validate", "acme.pipeline.yaml"], app)).toContain("valid (3 stages")
+        await ok(synthline, ["run", "acme.pipeline.yaml"], app)
+        const manifest = JSON.parse(readFileSync(join(app, "out/manifest.json"), "utf8"))
+        expect(manifest.status).toBe("complete")
+        expect(manifest.plugins).toEqual(expect.arrayContaining([expect.objectContaining({ name: "synthline-plugin-acme", version: "0.1.0", specifier: "synthline-plugin-acme" })]))
+        const stage = manifest.stages.find((s: { id: string }) => s.id === "acme/min-length")
+        expect(stage.dropped["too-short"]).toBeGreaterThan(0)
+        expect(manifest.outputs.main.rows).toBe(stage.rows_out)
+        expect(manifest.outputs.main.rows).toBeGreaterThan(0)
+      } finally {
+        rmSync(work, { recursive: true, force: true })
+      }
+    },
+    240_000
+  )
+})
