@@ -79,12 +79,12 @@ export const dataFileGlobs = (files: ReadonlyArray<OutputFile>): ReadonlyArray<s
   return [...globs].sort()
 }
 
-const secretKey = /([\w-]*(?:api[_-]?key|auth[_-]?key|access[_-]?key|token|secret|password|passwd|credential)[\w-]*["']?\s*:[ \t]*)("[^"\n]*"|'[^'\n]*'|[^\s,}#][^,}#\n]*)/gi
+const secretKey = /([\w-]*(?:api[_-]?key|auth[_-]?key|access[_-]?key|token(?!s)|secret|password|passwd|credential)[\w-]*["']?\s*:[ \t]*)("[^"\n]*"|'[^'\n]*'|[^\s,}#][^,}#\n]*)/gi
 const urlPassword = /(\b[a-z][\w+.-]*:\/\/[^\s:@/]+:)([^\s@/]+)@/gi
 
 /**
  * The pipeline file text for a card: as written (environment references such as `${VAR}` are
- * kept, never interpolated), with literal values of secret-looking keys (`*key*`, `*token*`,
+ * kept, never interpolated), with literal values of secret-looking keys (`*key*`, `*token*` but not `*tokens*`,
  * `*secret*`, `*password*`) and passwords in URLs replaced by `<redacted>`.
  */
 export const redactPipelineText = (text: string): string =>

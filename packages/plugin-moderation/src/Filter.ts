@@ -174,6 +174,7 @@ export const filter: Stage<FilterConfig, Row, Row, never, FilterOptions> = make(
   config: FilterConfigSchema,
   requires: (c) => [c.field, c.annotations],
   provides: ["moderation"],
+  fields: { moderation: ModerationAudit },
   make: (config, ctx) => Effect.succeed(mapChunks<Row, Row>(decide(config, ctx)))
 })
 

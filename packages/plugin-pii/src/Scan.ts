@@ -28,10 +28,10 @@ export type ScanOptions = typeof ScanConfigSchema.Encoded
 
 /** One span `pii/scan` writes: message index, type, UTF-16 offsets into its content (end exclusive). */
 export const PiiSpan = Schema.Struct({
-  turn: Schema.Number,
+  turn: Schema.Int,
   type: PiiType,
-  start: Schema.Number,
-  end: Schema.Number
+  start: Schema.Int,
+  end: Schema.Int
 })
 /** One span `pii/scan` writes. */
 export type PiiSpan = typeof PiiSpan.Type
@@ -45,6 +45,7 @@ export const scan: Stage<ScanConfig, Row, Row, never, ScanOptions> = make({
   config: ScanConfigSchema,
   requires: (c) => [c.field],
   provides: ["pii_spans", "has_pii"],
+  fields: { pii_spans: Schema.Array(PiiSpan), has_pii: Schema.Boolean },
   make: (config, ctx) => Effect.succeed(mapChunks<Row, Row>(annotate(config, ctx)))
 })
 

@@ -129,6 +129,7 @@ export const detectTemplate: Stage<
   config: DetectTemplateConfigSchema,
   requires: (c) => [top(c.field)],
   provides: (c) => [c.output],
+  fields: (c) => ({ [c.output]: Schema.NullOr(Schema.String) }),
   make: (config, ctx) =>
     Effect.gen(function* () {
       const labels = yield* Effect.try({

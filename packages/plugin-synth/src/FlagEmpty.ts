@@ -27,6 +27,7 @@ export const flagEmpty: Stage<FlagEmptyConfig, Row, Row, never, typeof FlagEmpty
   config: FlagEmptyConfigSchema,
   requires: (c) => [top(c.field)],
   provides: (c) => [c.output],
+  fields: (c) => ({ [c.output]: Schema.Boolean }),
   make: (config) =>
     Effect.succeed(
       mapChunks<Row, Row>((row) => {

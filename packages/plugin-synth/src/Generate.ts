@@ -17,7 +17,7 @@ import { reasonOf, windowOf } from "@synthline/llm/Complete"
 import { type Model, Models } from "@synthline/llm/Models"
 import * as Seed from "@synthline/llm/Seed"
 import { Effect, Schema } from "effect"
-import { tokenLengthsField } from "./Fields.js"
+import { SynthesizedAssistantResponses, tokenLengthsField } from "./Fields.js"
 import { doc, keyOf, ordered, Rejected, stringAt, top } from "./internal/shared.js"
 
 const GenerateConfigSchema = Schema.Struct({
@@ -69,6 +69,7 @@ export const generate: Stage<GenerateConfig, Row, Row, Models, typeof GenerateCo
   config: GenerateConfigSchema,
   requires: (c) => [top(c.instruction)],
   provides: (c) => [c.output, c.model_field, tokenLengthsField],
+  fields: (c) => ({ [c.output]: SynthesizedAssistantResponses, [c.model_field]: Schema.String }),
   make: (config, ctx) =>
     Effect.gen(function* () {
       const models = yield* Models

@@ -16,7 +16,7 @@ import { type Model, Models } from "@synthline/llm/Models"
 import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
 import { Effect, Schema } from "effect"
-import { type ScoringAnnotation, tokenLengthsField } from "./Fields.js"
+import { type ScoringAnnotation, ScoringAnnotations, tokenLengthsField } from "./Fields.js"
 import { doc, keyOf, ordered, Rejected, stringAt, top } from "./internal/shared.js"
 
 /** The shipped judge system prompt. */
@@ -99,6 +99,7 @@ export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchem
   config: JudgeConfigSchema,
   requires: (c) => [top(c.instruction), c.responses],
   provides: (c) => [c.output],
+  fields: (c) => ({ [c.output]: ScoringAnnotations }),
   removes: () => [tokenLengthsField],
   make: (config, ctx) =>
     Effect.gen(function* () {

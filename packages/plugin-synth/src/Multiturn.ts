@@ -15,6 +15,7 @@ import { type Model, Models } from "@synthline/llm/Models"
 import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
 import { Effect, Schema } from "effect"
+import { MultiturnConversation } from "./Fields.js"
 import { doc, keyOf, ordered, type Rejected, stringAt, top } from "./internal/shared.js"
 import { parseScore } from "./Judge.js"
 
@@ -74,6 +75,7 @@ export const multiturn: Stage<MultiturnConfig, Row, Row, Models, typeof Multitur
   config: MultiturnConfigSchema,
   requires: (c) => [top(c.instruction), top(c.response)],
   provides: (c) => [c.output],
+  fields: (c) => ({ [c.output]: MultiturnConversation }),
   make: (config, ctx) =>
     Effect.gen(function* () {
       const models = yield* Models

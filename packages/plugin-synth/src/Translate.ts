@@ -17,6 +17,7 @@ import { post, retryAfterMs, target } from "@synthline/llm/Http"
 import { Models } from "@synthline/llm/Models"
 import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
+import { TranslatedConversation } from "./Fields.js"
 import { Chunk, Config, Duration, Effect, Option, Redacted, Schema, Stream } from "effect"
 import { doc, keyOf as rowKey, ordered, Rejected, stringAt, top } from "./internal/shared.js"
 import { check, inTargetLanguage, protect, unprotect } from "./Preserve.js"
@@ -226,6 +227,7 @@ export const translate: Stage<TranslateConfig, Row, Row, Models | TranslationCac
   config: TranslateConfigSchema,
   requires: (c) => [top(c.field)],
   provides: (c) => [c.output],
+  fields: (c) => ({ [c.output]: TranslatedConversation }),
   make: (config, ctx) =>
     Effect.gen(function* () {
       const wrap = (text: string): Row => ({ [config.output]: [{ role: "user", content: text }] })

@@ -80,10 +80,13 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
       const decode = Schema.decodeUnknownSync(OutputRow, { onExcessProperty: "ignore" })
       let generated = 0
       let skipped = 0
+      let sftExpected = 0
       for (const row of rows) {
         decode(row)
         expect(row).not.toHaveProperty("synthesized_response_token_lengths")
         expect(row.synthesis_model).toBe("test/gemma")
+        expect(typeof row.has_pii).toBe("boolean")
+        expect(row.has_pii).toBe((row.pii_spans as Array<unknown>).length > 0)
         const conv = row.conversation as Array<{ content: string }>
         const translated = row.translated_conversation as Array<{ role: string; content: string }>
         expect(translated).toHaveLength(1)
@@ -100,6 +103,7 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
           continue
         }
         generated++
+        if (row.is_template_instruction === null && row.has_pii === false && annotations.some((a) => a.repetition_flag === false)) sftExpected++
         expect(answers).toHaveLength(10)
         for (const [i, a] of annotations.entries()) {
           expect(answers[i]!.role).toBe("assistant")
@@ -111,6 +115,8 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
         }
       }
       expect(generated).toBeGreaterThan(250)
+      // The sample carries personal data in some instructions; pii/scan finds it.
+      expect(rows.filter((x) => x.has_pii === true).length).toBeGreaterThan(0)
       expect(skipped).toBeGreaterThan(0)
       // Duplicates point at the first occurrence.
       const ids = new Set(rows.map((x) => x.conversation_id))
@@ -136,8 +142,9 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
       const s = await synthline(["run", sftRecipe], env)
       expect(s.code, s.stderr).toBe(0)
       const sft = readParts(join(work, "sft"), /^part-.*\.jsonl$/)
+      // One line per generated row that is not a template, has no PII and has an answer without repetition.
+      expect(sft.length).toBe(sftExpected)
       expect(sft.length).toBeGreaterThan(200)
-      expect(sft.length).toBeLessThan(generated)
       for (const line of sft) {
         expect(Object.keys(line)).toEqual(["messages"])
         const m = line.messages as Array<{ role: string; content: string }>
@@ -146,12 +153,23 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
         expect(m[1]!.content).toMatch(/^回答 \d+: /)
       }
 
-      // Rerun from scratch: every model and DeepL answer comes from the cache, the output is identical.
-      const before = tree(out)
+      // The dataset card: features from the stages' Schemas, the recipe with its settings and no secret, the models.
+      const card = readFileSync(join(out, "README.md"), "utf8")
+      expect(card).toContain("        - name: categories\n          sequence: string\n")
+      expect(card).toContain("    - name: has_pii\n      dtype: bool\n")
+      expect(card).toContain("        - name: response_token_length\n          dtype: int64\n")
+      expect(card).toContain("    max_tokens: 4096\n")
+      expect(card).toMatch(new RegExp(`\\| gemma \\| test/gemma \\| ${generated * 10} \\| ${generated * 10} \\| 0 \\|`))
+      expect(card).not.toContain("SECRET")
+
+      // Rerun from scratch: every model and DeepL answer comes from the cache, the part files are
+      // identical (the card's model table now counts cache hits instead of requests).
+      const parts = (dir: string) => Object.fromEntries(Object.entries(tree(dir)).filter(([f]) => f.startsWith("part-")))
+      const before = parts(out)
       const again = await synthline(["run", recipe, "--fresh"], env)
       expect(again.code, again.stderr).toBe(0)
       expect({ chat: server.counts.chat, translate: server.counts.translate }).toEqual(sent)
-      expect(tree(out)).toEqual(before)
+      expect(parts(out)).toEqual(before)
       const m2 = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")).model_usage
       expect(m2.gemma).toMatchObject({ requests: 0, cache_hits: generated * 10 })
       expect(m2.deepl.requests).toBe(0)
