@@ -20,10 +20,24 @@ const fsyncFile = async (file: string): Promise<void> => {
   }
 }
 
+/** The chunks of a web stream (read through its reader, so the DOM and Node typings both fit). */
+async function* chunksOf(data: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = data.getReader()
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) return
+      yield value
+    }
+  } finally {
+    reader.releaseLock()
+  }
+}
+
 const writeAtomic = async (out: string, data: ReadableStream<Uint8Array>): Promise<void> => {
   const tmp = `${out}.partial`
   try {
-    await pipeline(Readable.fromWeb(data), createWriteStream(tmp))
+    await pipeline(Readable.from(chunksOf(data)), createWriteStream(tmp))
     await fsyncFile(tmp)
     await rename(tmp, out)
   } catch (e) {
