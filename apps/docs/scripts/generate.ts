@@ -268,6 +268,8 @@ const writeApi = async (): Promise<void> => {
     hideBreadcrumbs: true,
     excludePrivate: true,
     excludeInternal: true,
+    // Members inherited from Effect's own classes (Context.Tag, Data.TaggedError) are not ours to document.
+    excludeExternals: true,
     disableSources: true,
     skipErrorChecking: true,
     logLevel: "Warn",

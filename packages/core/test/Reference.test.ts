@@ -35,7 +35,9 @@ describe("Reference", () => {
       ["path", "string", undefined],
       ["compression", '"gzip" | "none"', "gzip"],
       ["gzip_level", "integer", 6],
-      ["shard_rows", "integer", Sinks.defaultShardRows]
+      ["shard_rows", "integer", Sinks.defaultShardRows],
+      ["encrypt", '"none" | "source-key"', undefined],
+      ["source_key_from", "string", undefined]
     ])
     for (const o of [...sink, ...Reference.optionsOf(Sinks.parquet.config), ...Reference.optionsOf(Sources.parquet.config)]) {
       expect(o.description, o.name).toBeTruthy()
