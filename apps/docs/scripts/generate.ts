@@ -405,6 +405,11 @@ const writeApi = async (): Promise<void> => {
     out,
     entryFileName: "index",
     outputFileStrategy: "modules",
+    // Headings carry the ids links point at ({#id}, which VitePress honours): its own slugs
+    // differ for names such as `_op` and for repeated names (a Tag class and its service).
+    // The prefix keeps them apart from VitePress's own slugs (the page title `# Cli` is `cli`).
+    useCustomAnchors: true,
+    anchorPrefix: "api-",
     hidePageHeader: true,
     hideBreadcrumbs: true,
     excludePrivate: true,
