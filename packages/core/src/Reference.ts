@@ -197,7 +197,7 @@ export const pipelineJsonSchema = (registry: Registry): JsonSchema => {
     required: ["name", "source", "stages", "sink"],
     properties: {
       name: { type: "string", description: "Name of the pipeline." },
-      description: { type: "string" },
+      description: { type: "string", description: "Free text about the pipeline, for people reading the file (the dataset card shows the file as written)." },
       seed: { type: "integer", default: 0, description: "Seed every random choice derives from." },
       plugins: { type: "array", items: { type: "string" }, description: "npm package names or relative paths of plugins." },
       source: { anyOf: typed(registry.sources.values()) },
