@@ -15,12 +15,13 @@ const Config = Schema.Struct({
   block: Schema.Array(Schema.String).pipe(
     Schema.annotations({ description: "Terms that drop a conversation (case-insensitive, whole words)." })
   ),
-  watch: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }).pipe(
-    Schema.annotations({ description: "Terms that only tag a conversation in `acme_watch`." })
+  watch: Schema.optionalWith(
+    Schema.Array(Schema.String).annotations({ description: "Terms that only tag a conversation in `acme_watch`." }),
+    { default: () => [] }
   ),
-  field: Schema.optionalWith(Schema.String, { default: () => "conversation.0.content" }).pipe(
-    Schema.annotations({ description: "Dotted path of the text to check." })
-  )
+  field: Schema.optionalWith(Schema.String.annotations({ description: "Dotted path of the text to check." }), {
+    default: () => "conversation.0.content"
+  })
 })
 
 const pattern = (terms: ReadonlyArray<string>): RegExp | undefined =>

@@ -1,7 +1,8 @@
 /**
  * Generates the parts of the site that come from the code, before `vitepress build`:
  *
- * - `reference/`: the pipeline-file reference — top-level sections, sources, sinks, and every
+ * - `reference/`: the pipeline-file reference — top-level keys, the sections plugins add
+ *   (`models`, `cache`) with every model provider and its options, sources, sinks, and every
  *   stage of core and of every workspace plugin package with each option's type, default and
  *   description — from the same Schemas the pipeline decoder uses (core's `Reference` module,
  *   as `synthline stages --json` and `synthline schema` print them);
@@ -13,9 +14,12 @@
  */
 import * as Reference from "@synthline/core/Reference"
 import * as Registry from "@synthline/core/Registry"
-import { Effect } from "effect"
+import * as Stage from "@synthline/core/Stage"
+import * as Provider from "@synthline/llm/Provider"
+import { Effect, Either, Schema } from "effect"
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
+import { pathToFileURL } from "node:url"
 import { Application, type TypeDocOptions } from "typedoc"
 import type { PluginOptions } from "typedoc-plugin-markdown"
 import { pluginPackages, publishable, repoRoot, type WorkspacePackage } from "./workspace.js"
@@ -31,17 +35,35 @@ const cell = (text: string): string =>
 
 const code = (text: string): string => `<code>${cell(text)}</code>`
 
-const optionRows = (options: ReadonlyArray<Reference.OptionInfo>): string =>
-  options.length === 0
-    ? "No options.\n"
-    : `${[
-        "| option | type | default | description |",
-        "|---|---|---|---|",
-        ...options.map(
-          (o) =>
-            `| ${code(o.name)} | ${code(o.type)} | ${o.required ? "**required**" : o.default !== undefined ? code(JSON.stringify(o.default)) : "—"} | ${cell(o.description ?? "")} |`
-        )
-      ].join("\n")}\n`
+/** A default longer than this (as JSON) is shown below the table instead of in it (shipped prompts). */
+const longDefault = 60
+
+const defaultCell = (o: Reference.OptionInfo): string => {
+  if (o.required) return "**required**"
+  if (o.default === undefined) return "—"
+  const json = JSON.stringify(o.default)
+  return json.length > longDefault ? "shipped (below)" : code(json)
+}
+
+const optionRows = (options: ReadonlyArray<Reference.OptionInfo>): string => {
+  if (options.length === 0) return "No options.\n"
+  const table = [
+    "| option | type | default | description |",
+    "|---|---|---|---|",
+    ...options.map((o) => `| ${code(o.name)} | ${code(o.type)} | ${defaultCell(o)} | ${cell(o.description ?? "")} |`)
+  ].join("\n")
+  const long = options.filter((o) => !o.required && o.default !== undefined && JSON.stringify(o.default).length > longDefault)
+  const details = long.map((o) =>
+    [
+      `::: details Default of ${o.name}`,
+      `\`\`\`${typeof o.default === "string" ? "text" : "json"}`,
+      typeof o.default === "string" ? o.default : JSON.stringify(o.default, null, 2),
+      "```",
+      ":::"
+    ].join("\n")
+  )
+  return `${[table, ...details].join("\n\n")}\n`
+}
 
 const fields = (f: ReadonlyArray<string> | "depends on options"): string =>
   typeof f === "string" ? `_${f}_` : f.length === 0 ? "—" : f.map(code).join(", ")
@@ -62,7 +84,7 @@ interface PluginPage {
   readonly name: string
   readonly version: string
   readonly packageName: string | undefined
-  readonly stages: ReadonlyArray<Reference.StageInfo>
+  readonly stages: ReadonlyArray<Reference.StageInfo & { readonly definition: Stage.AnyStage }>
 }
 
 const loadRegistry = (pkgs: ReadonlyArray<WorkspacePackage>) =>
@@ -80,8 +102,43 @@ const loadRegistry = (pkgs: ReadonlyArray<WorkspacePackage>) =>
       else loaded.push({ plugin, specifier: p.name })
     }
     const registry = yield* Registry.fromPlugins(loaded)
+    // Provider packages register their providers with @synthline/llm when imported. The
+    // registry loads plugins through tsx's own namespace; import them into this module graph
+    // too, so Provider.described() here sees every provider.
+    for (const p of pkgs) yield* Effect.promise(() => import(pathToFileURL(p.entry).href))
     return { registry, skipped }
   })
+
+/**
+ * The fields a stage requires and provides with its default options, when they depend on the
+ * options: required options are filled with a placeholder (a string option's name, the first
+ * value of an enum), so the answer describes the common case.
+ */
+const defaultFields = (
+  stage: Stage.AnyStage,
+  options: ReadonlyArray<Reference.OptionInfo>
+): { readonly requires: ReadonlyArray<string>; readonly provides: ReadonlyArray<string> } | undefined => {
+  const input: { [key: string]: unknown } = {}
+  for (const o of options.filter((x) => x.required)) {
+    if (o.type === "string") input[o.name] = o.name
+    else if (o.type.startsWith('"')) input[o.name] = JSON.parse(o.type.split(" | ")[0]!)
+    else return undefined
+  }
+  const decoded = Schema.decodeUnknownEither(stage.config)(input)
+  return Either.isRight(decoded)
+    ? { requires: Stage.requiredFields(stage, decoded.right), provides: Stage.providedFields(stage, decoded.right) }
+    : undefined
+}
+
+const stageFields = (s: PluginPage["stages"][number]): ReadonlyArray<string> => {
+  const byDefault = s.requires === "depends on options" || s.provides === "depends on options" ? defaultFields(s.definition, s.options) : undefined
+  // An empty list under placeholder options says little (a template with no fields): keep "depends on options".
+  const show = (declared: ReadonlyArray<string> | "depends on options", computed: ReadonlyArray<string> | undefined): string =>
+    declared === "depends on options" && computed !== undefined && computed.length > 0
+      ? `${fields(computed)} (with the default options)`
+      : fields(declared)
+  return [`- requires: ${show(s.requires, byDefault?.requires)}`, `- provides: ${show(s.provides, byDefault?.provides)}`]
+}
 
 const stagePage = (p: PluginPage): string => {
   const lines = [
@@ -101,8 +158,7 @@ const stagePage = (p: PluginPage): string => {
       "",
       cell(s.description),
       "",
-      `- requires: ${fields(s.requires)}`,
-      `- provides: ${fields(s.provides)}`,
+      ...stageFields(s),
       ...(s.stateful ? ["- stateful: keeps state across rows (journaled, so a resumed run gives the same result)"] : []),
       "",
       optionRows(s.options)
@@ -113,7 +169,11 @@ const stagePage = (p: PluginPage): string => {
 
 const isObj = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null && !Array.isArray(u)
 
-const pipelinePage = (registry: Registry.Registry, schema: Reference.JsonSchema): string => {
+const pipelinePage = (
+  registry: Registry.Registry,
+  schema: Reference.JsonSchema,
+  providers: ReturnType<typeof Provider.described>
+): string => {
   const props = isObj(schema.properties) ? schema.properties : {}
   const required = new Set(Array.isArray(schema.required) ? schema.required.map(String) : [])
   const stageItems = isObj(props.stages) && isObj(props.stages.items) && Array.isArray(props.stages.items.anyOf) ? props.stages.items.anyOf : []
@@ -156,28 +216,58 @@ const pipelinePage = (registry: Registry.Registry, schema: Reference.JsonSchema)
     "",
     ...[...new Set([...registry.stages.values()].map((s) => s.id.split("/")[0]!))].map((p) => `- [\`${p}\`](./stages/${p})`),
     "",
-    ...(sections.length === 0
-      ? []
-      : [
-          "## Plugin sections {#sections}",
-          "",
-          ...sections.flatMap(([name, { plugin, schema: s }]) => [
-            `### \`${name}\` {#section-${anchor(name)}}`,
-            "",
-            `Contributed by the \`${plugin}\` plugin.`,
-            "",
-            optionRows(Reference.optionsOf(s)),
-            "::: details JSON Schema",
-            "```json",
-            JSON.stringify(props[name], null, 2),
-            "```",
-            ":::",
-            ""
-          ])
-        ])
+    ...(sections.length === 0 ? [] : ["## Plugin sections {#sections}", "", ...sections.flatMap(([name, section]) => sectionPart(name, section, props[name]))]),
+    ...(providers.length === 0 ? [] : providersPart(providers))
       ].join("\n")
     )
   ].join("\n")
+}
+
+/** One plugin section: its options, or for a map (`models`) the options of each entry. */
+const sectionPart = (name: string, section: { readonly plugin: string; readonly schema: Schema.Schema<unknown, unknown> }, json: unknown): ReadonlyArray<string> => {
+  const entry = Reference.mapValueOf(section.schema)
+  return [
+    `### \`${name}\` {#section-${anchor(name)}}`,
+    "",
+    `Contributed by the \`${section.plugin}\` plugin.${isObj(json) && typeof json.description === "string" ? ` ${cell(json.description)}` : ""}`,
+    "",
+    ...(entry === undefined
+      ? [optionRows(Reference.optionsOf(section.schema))]
+      : [
+          `\`${name}:\` maps a name of your choice to an entry with these options${name === "models" ? " (see also [the model providers](#providers))" : ""}:`,
+          "",
+          optionRows(Reference.optionsOf(entry))
+        ]),
+    "::: details JSON Schema",
+    "```json",
+    JSON.stringify(json, null, 2),
+    "```",
+    ":::",
+    ""
+  ]
+}
+
+/** The model providers (`provider:` of a `models` entry): the built-in one and those packages register. */
+const providersPart = (providers: ReturnType<typeof Provider.described>): ReadonlyArray<string> => [
+  "### Model providers {#providers}",
+  "",
+  "A `models` entry's `provider:` says who serves the model. A provider package must be listed under `plugins:`.",
+  "",
+  ...providers.flatMap(({ name, info }) => [
+    `#### \`${name}\` {#provider-${anchor(name)}}`,
+    "",
+    `${cell(info.description)}${info.packageName !== undefined ? ` From \`${info.packageName}\`.` : ""}`,
+    "",
+    ...(info.options === undefined ? [] : ["`options:` of a model with this provider:", "", optionRows(Reference.optionsOf(info.options))])
+  ])
+]
+
+/** The plugin (by package) that contributes a source or sink type, when it is not core. */
+const ownerOf = (registry: Registry.Registry, kind: "sources" | "sinks", type: string): string => {
+  const owner = registry.plugins.find(({ plugin }) => (plugin[kind] ?? []).some((x) => x.type === type))?.plugin
+  return owner === undefined || owner.name === "core"
+    ? "Built into `@synthline/core`."
+    : `From \`${owner.packageName ?? owner.name}\`: list it under \`plugins:\`.`
 }
 
 const sourcesSinksPage = (registry: Registry.Registry): string =>
@@ -186,28 +276,75 @@ const sourcesSinksPage = (registry: Registry.Registry): string =>
     "",
     "`source:` reads the input; `sink:` writes the output and every entry of `branches:` is a further sink (the target of a stage's `route:`). Each is a mapping with a `type` and that type's options.",
     "",
+    "Every sink folder gets its part files, `manifest.json`, `rejects/` (rows that could not be processed) and `_state/` (completion markers for resuming); when the run completes, also `README.md`, a Hugging Face dataset card with the features, splits and statistics of the rows written there.",
+    "",
     verbatim(
       [
         "## Sources {#sources}",
         "",
-        ...[...registry.sources.values()].flatMap((s) => [`### \`${s.type}\` {#source-${anchor(s.type)}}`, "", cell(s.description), "", optionRows(Reference.optionsOf(s.config))]),
+        ...[...registry.sources.values()].flatMap((s) => [
+          `### \`${s.type}\` {#source-${anchor(s.type)}}`,
+          "",
+          `${cell(s.description)}. ${ownerOf(registry, "sources", s.type)}`,
+          "",
+          optionRows(Reference.optionsOf(s.config))
+        ]),
         "## Sinks {#sinks}",
         "",
-        ...[...registry.sinks.values()].flatMap((s) => [`### \`${s.type}\` {#sink-${anchor(s.type)}}`, "", cell(s.description), "", optionRows(Reference.optionsOf(s.config))])
+        ...[...registry.sinks.values()].flatMap((s) => [
+          `### \`${s.type}\` {#sink-${anchor(s.type)}}`,
+          "",
+          `${cell(s.description)}. ${ownerOf(registry, "sinks", s.type)}`,
+          "",
+          optionRows(Reference.optionsOf(s.config))
+        ])
       ].join("\n")
     )
   ].join("\n")
 
-const indexPage = (pages: ReadonlyArray<PluginPage>, skipped: ReadonlyArray<string>): string =>
+/** What each loaded plugin adds, for the overview. */
+const pluginsTable = (registry: Registry.Registry, pages: ReadonlyArray<PluginPage>, providers: ReturnType<typeof Provider.described>): string =>
+  [
+    "| plugin | package | adds |",
+    "|---|---|---|",
+    ...registry.plugins.map(({ plugin }) => {
+      const pkg = plugin.name === "core" ? "@synthline/core" : plugin.packageName
+      const adds = [
+        ...(pages.some((p) => p.name === plugin.name && p.stages.length > 0)
+          ? [`[${plugin.stages.length} stage${plugin.stages.length === 1 ? "" : "s"}](./stages/${plugin.name})`]
+          : []),
+        ...Object.keys(plugin.sections ?? {}).map((k) => `section [${code(k)}](./pipeline-file#section-${anchor(k)})`),
+        ...(plugin.sources ?? []).map((x) => `source [${code(x.type)}](./sources-sinks#source-${anchor(x.type)})`),
+        ...(plugin.sinks ?? []).map((x) => `sink [${code(x.type)}](./sources-sinks#sink-${anchor(x.type)})`),
+        ...providers
+          .filter((x) => x.info.packageName !== undefined && x.info.packageName === pkg && x.name !== "openai")
+          .map((x) => `model provider [${code(x.name)}](./pipeline-file#provider-${anchor(x.name)})`),
+        ...(plugin.dependencies ?? []).map((d) => `brings in ${code(d.name)}`)
+      ]
+      return `| ${code(plugin.name)} | ${pkg === undefined ? "—" : code(pkg)} | ${adds.join(", ")} |`
+    })
+  ].join("\n")
+
+const indexPage = (
+  registry: Registry.Registry,
+  pages: ReadonlyArray<PluginPage>,
+  providers: ReturnType<typeof Provider.described>,
+  skipped: ReadonlyArray<string>
+): string =>
   [
     "# Reference",
     "",
     "Generated from the code at build time: the same Schemas the pipeline decoder uses, as `synthline stages` and `synthline schema` print them, so this reference cannot drift from what `synthline validate` accepts.",
     "",
-    "- [The pipeline file](./pipeline-file): top-level keys, common stage keys, plugin sections",
+    "- [The pipeline file](./pipeline-file): top-level keys, common stage keys, the `models` and `cache` sections, model providers",
     "- [Sources and sinks](./sources-sinks)",
     "- [API reference](/api/): the TypeScript API from the doc comments",
     "",
+    "## Plugins",
+    "",
+    "A plugin other than `core` is listed under `plugins:` by its package name; the plugins it brings in load with it.",
+    "",
+    verbatim(pluginsTable(registry, pages, providers)),
     "## Stages by plugin",
     "",
     verbatim(
@@ -217,26 +354,30 @@ const indexPage = (pages: ReadonlyArray<PluginPage>, skipped: ReadonlyArray<stri
         ...pages.flatMap((p) => p.stages.map((s) => `| [${code(s.id)}](./stages/${p.name}#${anchor(s.id)}) | ${cell(s.description)} |`))
       ].join("\n")
     ),
-    ...(skipped.length > 0 ? [`Packages without stages: ${skipped.map((s) => `\`${s}\``).join(", ")}.`, ""] : [])
+    ...(skipped.length > 0 ? [`Packages that are libraries, not plugins: ${skipped.map((s) => `\`${s}\``).join(", ")}.`, ""] : [])
   ].join("\n")
 
-/** Writes `reference/` and `public/pipeline.schema.json`; returns the sidebar entries. */
+/** Writes `reference/` and `public/pipeline.schema.json`; returns the plugin pages. */
 const writeReference = Effect.gen(function* () {
   const { registry, skipped } = yield* loadRegistry(pluginPackages())
+  const providers = Provider.described()
   const infos = Reference.stages(registry)
   const schema = Reference.pipelineJsonSchema(registry)
-  const pages: Array<PluginPage> = registry.plugins.map(({ plugin }) => ({
-    name: plugin.name,
-    version: plugin.version,
-    packageName: plugin.name === "core" ? "@synthline/core" : plugin.packageName,
-    stages: infos.filter((s) => s.plugin === plugin.name)
-  }))
+  // A page per plugin with stages; plugins without (a provider package) show in the overview.
+  const pages: Array<PluginPage> = registry.plugins
+    .filter(({ plugin }) => plugin.stages.length > 0)
+    .map(({ plugin }) => ({
+      name: plugin.name,
+      version: plugin.version,
+      packageName: plugin.name === "core" ? "@synthline/core" : plugin.packageName,
+      stages: infos.filter((s) => s.plugin === plugin.name).map((s) => ({ ...s, definition: registry.stages.get(s.id)! }))
+    }))
   const refDir = join(docsDir, "reference")
   rmSync(refDir, { recursive: true, force: true })
   mkdirSync(join(refDir, "stages"), { recursive: true })
   mkdirSync(join(docsDir, "public"), { recursive: true })
-  writeFileSync(join(refDir, "index.md"), indexPage(pages, skipped))
-  writeFileSync(join(refDir, "pipeline-file.md"), pipelinePage(registry, schema))
+  writeFileSync(join(refDir, "index.md"), indexPage(registry, pages, providers, skipped))
+  writeFileSync(join(refDir, "pipeline-file.md"), pipelinePage(registry, schema, providers))
   writeFileSync(join(refDir, "sources-sinks.md"), sourcesSinksPage(registry))
   for (const p of pages) writeFileSync(join(refDir, "stages", `${p.name}.md`), stagePage(p))
   writeFileSync(join(docsDir, "public/pipeline.schema.json"), `${JSON.stringify(schema, null, 2)}\n`)
@@ -245,7 +386,7 @@ const writeReference = Effect.gen(function* () {
     join(refDir, "sidebar.json"),
     `${JSON.stringify(pages.map((p) => ({ plugin: p.name, stages: p.stages.map((s) => s.id) })), null, 2)}\n`
   )
-  return pages
+  return { pages, providers }
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -264,6 +405,11 @@ const writeApi = async (): Promise<void> => {
     out,
     entryFileName: "index",
     outputFileStrategy: "modules",
+    // Headings carry the ids links point at ({#id}, which VitePress honours): its own slugs
+    // differ for names such as `_op` and for repeated names (a Tag class and its service).
+    // The prefix keeps them apart from VitePress's own slugs (the page title `# Cli` is `cli`).
+    useCustomAnchors: true,
+    anchorPrefix: "api-",
     hidePageHeader: true,
     hideBreadcrumbs: true,
     excludePrivate: true,
@@ -288,8 +434,10 @@ const writeApi = async (): Promise<void> => {
 }
 
 const main = async (): Promise<void> => {
-  const pages = await Effect.runPromise(writeReference)
-  process.stderr.write(`reference: ${pages.map((p) => `${p.name} (${p.stages.length})`).join(", ")}\n`)
+  const { pages, providers } = await Effect.runPromise(writeReference)
+  process.stderr.write(
+    `reference: ${pages.map((p) => `${p.name} (${p.stages.length})`).join(", ")}; providers: ${providers.map((p) => p.name).join(", ")}\n`
+  )
   if (process.env.SYNTHLINE_DOCS_SKIP_API !== "1") await writeApi()
 }
 

@@ -1,7 +1,7 @@
 /**
  * The workspace as the docs see it: the repository root, every publishable package under
- * `packages/`, and the plugin packages (`packages/plugin-*`, `packages/llm`) with the source
- * entry their default-exported plugin loads from. Discovered at build time, so packages added
+ * `packages/`, and the plugin packages (`packages/plugin-*`, `packages/provider-*`,
+ * `packages/llm`) with the source entry their default-exported plugin loads from. Discovered at build time, so packages added
  * later appear in the reference without touching the docs.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs"
@@ -54,9 +54,9 @@ export const packages = (): ReadonlyArray<WorkspacePackage> =>
       }
     })
 
-/** The packages whose default export may be a plugin: `packages/plugin-*` and `packages/llm`. */
+/** The packages whose default export may be a plugin: `packages/plugin-*`, `packages/provider-*` and `packages/llm`. */
 export const pluginPackages = (): ReadonlyArray<WorkspacePackage> =>
-  packages().filter((p) => p.folder.startsWith("plugin-") || p.folder === "llm")
+  packages().filter((p) => p.folder.startsWith("plugin-") || p.folder.startsWith("provider-") || p.folder === "llm")
 
 /** The packages that would be published (not `private`). */
 export const publishable = (): ReadonlyArray<WorkspacePackage> => packages().filter((p) => !p.private)

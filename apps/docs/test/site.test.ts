@@ -1,8 +1,10 @@
 /**
  * The built docs site (`pnpm --filter docs build`, run by the test command before vitest),
  * served on 127.0.0.1 and driven by headless Chromium: every page loads without console errors,
- * no internal link or anchor is broken, the local search finds a stage by its id, and every
- * stage `synthline stages --json` lists for the workspace's plugins has a reference entry.
+ * no internal link or anchor is broken, the local search finds a stage by its id, every stage
+ * `synthline stages --json` lists for the workspace's plugins has a reference entry (and every
+ * option a description), and every source, sink, plugin section (`models`, `cache`) and model
+ * provider `synthline schema` knows has one too.
  */
 import { spawn } from "node:child_process"
 import { existsSync, readFileSync, statSync } from "node:fs"
@@ -45,15 +47,20 @@ const serve = (): Promise<{ server: Server; origin: string }> =>
 interface StageJson {
   readonly id: string
   readonly plugin: string
+  readonly options: ReadonlyArray<{ readonly name: string; readonly description?: string }>
 }
 
-/** Runs `synthline stages --json` from source with every workspace plugin package that exports a plugin. */
-const stagesJson = async (): Promise<ReadonlyArray<StageJson>> => {
+/**
+ * Runs `synthline <command> --plugin …` from source with every workspace plugin package
+ * (`packages/plugin-*`, `packages/provider-*`, `packages/llm`) that exports a plugin; returns
+ * its JSON output.
+ */
+const cliJson = async (command: ReadonlyArray<string>): Promise<unknown> => {
   const run = (plugins: ReadonlyArray<string>) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(
         process.execPath,
-        ["--import", "tsx", "--conditions=@synthline/source", join(repoRoot, "packages/cli/src/bin.ts"), "stages", "--json", ...plugins.flatMap((p) => ["--plugin", p])],
+        ["--import", "tsx", "--conditions=@synthline/source", join(repoRoot, "packages/cli/src/bin.ts"), ...command, ...plugins.flatMap((p) => ["--plugin", p])],
         { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }
       )
       let stdout = ""
@@ -66,12 +73,32 @@ const stagesJson = async (): Promise<ReadonlyArray<StageJson>> => {
   for (;;) {
     const r = await run(entries)
     if (r.code === 0) return JSON.parse(r.stdout)
-    // A package such as @synthline/llm may be a library without a plugin default export.
+    // A package may be a library without a plugin default export.
     const notPlugin = entries.find((e) => r.stderr.includes(`cannot load plugin ${e}: its default export is not a plugin`))
-    if (notPlugin === undefined) throw new Error(`synthline stages --json failed (${r.code}): ${r.stderr}`)
+    if (notPlugin === undefined) throw new Error(`synthline ${command.join(" ")} failed (${r.code}): ${r.stderr}`)
     entries = entries.filter((e) => e !== notPlugin)
   }
 }
+
+let stagesCache: Promise<ReadonlyArray<StageJson>> | undefined
+/** `synthline stages --json` over every workspace plugin (run once). */
+const stagesJson = (): Promise<ReadonlyArray<StageJson>> => {
+  stagesCache ??= cliJson(["stages", "--json"]) as Promise<ReadonlyArray<StageJson>>
+  return stagesCache
+}
+
+const isObj = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** The `type` constants of a `source`/`sink` anyOf in the pipeline JSON Schema. */
+const typesOf = (u: unknown): ReadonlyArray<string> =>
+  isObj(u) && Array.isArray(u.anyOf)
+    ? u.anyOf.flatMap((v: unknown) =>
+        isObj(v) && isObj(v.properties) && isObj(v.properties.type) && typeof v.properties.type.const === "string" ? [v.properties.type.const] : []
+      )
+    : []
+
+/** What Effect writes when a refinement has no description of its own ("a positive number"). */
+const builtinDescription = /^an? (positive |non-negative |negative )?(number|integer|string|boolean)( between .*)?$|^a number between .*$/
 
 /** `core/dedup` → `core-dedup`, as the reference generator writes heading anchors. */
 const anchor = (id: string): string => id.replace(/[^a-zA-Z0-9_-]+/g, "-")
@@ -186,9 +213,15 @@ describe("docs site", () => {
     expect(visited.size).toBeGreaterThan(20)
   })
 
-  it("every stage of `synthline stages --json` has a reference entry", async () => {
+  it("every stage of `synthline stages --json` has a reference entry, and every option a description", async () => {
     const stages = await stagesJson()
     expect(stages.map((s) => s.id)).toContain("core/dedup")
+    // Every plugin package of the workspace was loaded (a package that failed to load would shrink the check).
+    expect([...new Set(stages.map((s) => s.plugin))]).toEqual(expect.arrayContaining(["core", "llm", "moderation", "pii", "synth"]))
+    const undocumented = stages.flatMap((s) =>
+      s.options.filter((o) => o.description === undefined || o.description.trim() === "" || builtinDescription.test(o.description)).map((o) => `${s.id} ${o.name}`)
+    )
+    expect(undocumented).toEqual([])
     const missing: Array<string> = []
     for (const s of stages) {
       const path = `/reference/stages/${s.plugin}.html`
@@ -197,6 +230,33 @@ describe("docs site", () => {
       if (!links.has(`${path}#${anchor(s.id)}`)) missing.push(`${s.id} (not linked from the reference overview)`)
     }
     expect(missing).toEqual([])
+  })
+
+  it("every source, sink, plugin section and model provider has a reference entry", async () => {
+    const schema = await cliJson(["schema"])
+    const props = isObj(schema) && isObj(schema.properties) ? schema.properties : {}
+    const core = new Set(["name", "description", "seed", "plugins", "source", "stages", "sink", "branches"])
+    const sections = Object.keys(props).filter((k) => !core.has(k))
+    expect(sections).toEqual(expect.arrayContaining(["models", "cache"]))
+    const sinks = typesOf(props.sink)
+    expect(sinks).toEqual(expect.arrayContaining(["jsonl", "parquet", "sft"]))
+    const providers = ["openai", ...pluginPackages().filter((p) => p.folder.startsWith("provider-")).map((p) => p.folder.slice("provider-".length))]
+    const expected = [
+      ...typesOf(props.source).map((t) => `/reference/sources-sinks.html#source-${anchor(t)}`),
+      ...sinks.map((t) => `/reference/sources-sinks.html#sink-${anchor(t)}`),
+      ...sections.map((k) => `/reference/pipeline-file.html#section-${anchor(k)}`),
+      ...providers.map((p) => `/reference/pipeline-file.html#provider-${anchor(p)}`)
+    ]
+    const missing: Array<string> = []
+    for (const target of expected) {
+      const [path, id] = target.split("#") as [string, string]
+      const v = visited.get(path) ?? (await visit(path))
+      if (!v.ids.has(id)) missing.push(target)
+    }
+    expect(missing).toEqual([])
+    // The jsonl sink documents release encryption.
+    const page = await (await fetch(`${origin}/reference/sources-sinks.html`)).text()
+    for (const option of ["encrypt", "source_key_from"]) expect(page).toContain(`<code>${option}</code>`)
   })
 
   it("the local search finds a stage by its id", async () => {

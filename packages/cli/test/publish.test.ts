@@ -3,13 +3,22 @@
  * complete npm metadata; built and packed with `pnpm pack` (which rewrites workspace: ranges),
  * the tarballs install with plain `npm` into an empty folder outside the workspace, where the
  * installed `synthline` scaffolds a plugin, the plugin is built, packed and installed like a
- * published one, and `synthline validate` and `synthline run` use it by its npm name.
+ * published one, and `synthline validate` and `synthline run` use it by its npm name next to
+ * the installed moderation and PII plugins (the unsafe branch released encrypted and opened
+ * again with `synthline decrypt`).
+ *
+ * @synthline/provider-llama-cpp is packed and its tarball checked, but not installed: npm would
+ * pull node-llama-cpp's prebuilt llama.cpp binaries for every backend that matches the machine
+ * (CPU, CUDA, Vulkan: several hundred MB) and run its postinstall, which would dominate the
+ * test's time and disk for a package that adds no stage. Its own tests run it from the
+ * workspace.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { gunzipSync } from "node:zlib"
 import { repoRoot } from "./support.js"
 
 interface Manifest {
@@ -26,7 +35,11 @@ interface Manifest {
   readonly bin?: { readonly [name: string]: string }
   readonly dependencies?: { readonly [name: string]: string }
   readonly peerDependencies?: { readonly [name: string]: string }
+  readonly publishConfig?: { readonly access?: string }
 }
+
+/** Packed and checked, but not installed (see the header). */
+const packOnly: ReadonlySet<string> = new Set(["@synthline/provider-llama-cpp"])
 
 /** Every package under packages/ that is not private, with its folder. */
 const publishable = (): ReadonlyArray<{ readonly dir: string; readonly folder: string; readonly manifest: Manifest }> =>
@@ -88,7 +101,12 @@ describe("publishable packages", () => {
       need(m.exports?.["./package.json"] !== undefined, 'exports["./package.json"]')
       need(Array.isArray(m.files) && m.files.includes("dist") && m.files.includes("README.md"), "files with dist and README.md")
       need(existsSync(join(dir, "README.md")) && readFileSync(join(dir, "README.md"), "utf8").length > 200, "README.md")
-      if (folder.startsWith("plugin-")) need(m.peerDependencies?.["@synthline/core"] !== undefined, "peerDependencies on @synthline/core")
+      need(existsSync(join(dir, "LICENSE")) && readFileSync(join(dir, "LICENSE"), "utf8").includes("Apache License"), "LICENSE (the text of the license field)")
+      need(m.publishConfig?.access === "public", 'publishConfig { access: "public" } (scoped packages are private by default)')
+      if (folder.startsWith("plugin-") || folder.startsWith("provider-") || folder === "llm") {
+        need(m.peerDependencies?.["@synthline/core"] !== undefined, "peerDependencies on @synthline/core")
+        need(m.dependencies?.["@synthline/core"] === undefined, "@synthline/core only as a peer (one core per process)")
+      }
     }
     expect(problems).toEqual([])
   })
@@ -105,19 +123,21 @@ describe("publishable packages", () => {
         for (const p of pkgs) await pnpm(["pack", "--pack-destination", tarballs], p.dir)
         const packed = readdirSync(tarballs).filter((f) => f.endsWith(".tgz"))
         expect(packed.length).toBe(pkgs.length)
+        const install: Array<string> = []
         // pnpm pack rewrote workspace: ranges into versions.
         for (const f of packed) {
           const manifest = await ok("tar", ["-xzOf", join(tarballs, f), "package/package.json"], work)
           expect(manifest, f).not.toContain("workspace:")
           const listing = await ok("tar", ["-tzf", join(tarballs, f)], work)
-          expect(listing, f).toContain("package/dist/index.js")
-          expect(listing, f).toContain("package/dist/index.d.ts")
+          for (const file of ["package/dist/index.js", "package/dist/index.d.ts", "package/README.md", "package/LICENSE"]) expect(listing, f).toContain(file)
+          expect(listing, f).not.toMatch(/package\/(test|node_modules)\//)
+          if (!packOnly.has(JSON.parse(manifest).name)) install.push(f)
         }
 
         const app = join(work, "app")
         mkdirSync(app)
         writeFileSync(join(app, "package.json"), JSON.stringify({ name: "publish-check", private: true, type: "module" }))
-        await ok("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...packed.map((f) => join(tarballs, f)), "typescript@5.9.3", "@types/node@^20.19.0"], app)
+        await ok("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...install.map((f) => join(tarballs, f)), "typescript@5.9.3", "@types/node@^20.19.0"], app)
         const synthline = join(app, "node_modules/.bin/synthline")
 
         // Scaffold a plugin with the installed CLI, build it, pack it and install it like a published package.
@@ -130,39 +150,67 @@ describe("publishable packages", () => {
         await ok("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", join(tarballs, "synthline-plugin-acme-0.1.0.tgz")], app)
 
         // Every installed plugin package loads by its npm name.
-        const pluginNames = [...pkgs.filter((p) => p.folder.startsWith("plugin-")).map((p) => p.manifest.name), "synthline-plugin-acme"]
+        const pluginNames = [
+          ...pkgs.filter((p) => (p.folder.startsWith("plugin-") || p.folder === "llm") && !packOnly.has(p.manifest.name)).map((p) => p.manifest.name),
+          "synthline-plugin-acme"
+        ]
         const listed: Array<{ id: string }> = JSON.parse(await ok(synthline, ["stages", "--json", ...pluginNames.flatMap((n) => ["--plugin", n])], app))
-        expect(listed.map((s) => s.id)).toEqual(expect.arrayContaining(["core/select", "acme/min-length"]))
+        expect(listed.map((s) => s.id)).toEqual(
+          expect.arrayContaining(["core/select", "llm/complete", "moderation/filter", "pii/redact", "synth/generate", "acme/min-length"])
+        )
 
         await ok(synthline, ["sample", "--rows", "600", "--format", "jsonl", "--seed", "3", "--out", "data"], app)
         writeFileSync(
           join(app, "acme.pipeline.yaml"),
           `name: publish-check
 seed: 3
-plugins: ["synthline-plugin-acme"]
+plugins: ["@synthline/plugin-moderation", "@synthline/plugin-pii", "synthline-plugin-acme"]
 source: { type: jsonl, path: "data/data/*.jsonl*" }
 stages:
   - use: core/select
     languages: [English, Japanese]
+  - use: moderation/filter
+    action: route
+    route: unsafe
   - use: core/first-turn
+  - use: pii/redact
   - use: acme/min-length
     min_chars: 30
 sink: { type: jsonl, path: out }
+branches:
+  unsafe: { type: jsonl, path: out+unsafe, encrypt: source-key }
 `
         )
-        expect(await ok(synthline, ["validate", "acme.pipeline.yaml"], app)).toContain("valid (3 stages")
+        expect(await ok(synthline, ["validate", "acme.pipeline.yaml"], app)).toContain("valid (5 stages")
         await ok(synthline, ["run", "acme.pipeline.yaml"], app)
         const manifest = JSON.parse(readFileSync(join(app, "out/manifest.json"), "utf8"))
         expect(manifest.status).toBe("complete")
         expect(manifest.plugins).toEqual(expect.arrayContaining([expect.objectContaining({ name: "synthline-plugin-acme", version: "0.1.0", specifier: "synthline-plugin-acme" })]))
-        const stage = manifest.stages.find((s: { id: string }) => s.id === "acme/min-length")
-        expect(stage.dropped["too-short"]).toBeGreaterThan(0)
-        expect(manifest.outputs.main.rows).toBe(stage.rows_out)
+        const stage = (id: string) => manifest.stages.find((s: { id: string }) => s.id === id)
+        expect(stage("acme/min-length").dropped["too-short"]).toBeGreaterThan(0)
+        expect(manifest.outputs.main.rows).toBe(stage("acme/min-length").rows_out)
         expect(manifest.outputs.main.rows).toBeGreaterThan(0)
+        // The installed PII plugin re-redacted the planted personal data in the output.
+        const output = readdirSync(join(app, "out"))
+          .filter((f) => f.startsWith("part-"))
+          .map((f) => gunzipSync(readFileSync(join(app, "out", f))).toString("utf8"))
+          .join("")
+        expect(output).toMatch(/\b(EMAIL|PHONE|IP_ADDRESS|CREDIT_CARD)_1\b/)
+        // Flagged conversations went to the unsafe branch, encrypted with the source's release key.
+        expect(stage("moderation/filter").routed).toBeGreaterThan(0)
+        expect(manifest.outputs.branches.unsafe.rows).toBe(stage("moderation/filter").routed)
+        expect(readdirSync(join(app, "out+unsafe"))).toEqual(expect.arrayContaining(["part-00000.jsonl.gz.gpg", "README.md"]))
+        expect(readFileSync(join(app, "out/README.md"), "utf8")).toContain("publish-check")
+        await ok(synthline, ["decrypt", "out+unsafe/part-00000.jsonl.gz.gpg", "--source", "data/data", "--out", "unsafe.jsonl.gz"], app)
+        const unsafe = gunzipSync(readFileSync(join(app, "unsafe.jsonl.gz"))).toString("utf8").trim().split("\n")
+        expect(unsafe.length).toBe(stage("moderation/filter").routed)
+        expect(JSON.parse(unsafe[0]!).moderation.flagged).toBe(true)
       } finally {
         rmSync(work, { recursive: true, force: true })
       }
     },
-    240_000
+    // About 2 minutes on an idle 2-core machine, most of it npm building better-sqlite3 (the
+    // response cache's SQLite driver) when no prebuilt binary can be fetched; room for a busy one.
+    480_000
   )
 })

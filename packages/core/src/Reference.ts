@@ -3,7 +3,7 @@
  * options (type, default, description) and the JSON Schema of the pipeline file, both from
  * the same Schemas the pipeline decoder uses, so they cannot drift.
  */
-import { JSONSchema } from "effect"
+import { JSONSchema, Option, Schema, SchemaAST } from "effect"
 import type { Registry } from "./Registry.js"
 import type { AnyStage } from "./Stage.js"
 
@@ -32,18 +32,75 @@ export interface StageInfo {
 
 const isObj = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null && !Array.isArray(u)
 
+/** A JSON value survives `JSON.stringify` unchanged (no functions, class instances, NaN, ...). */
+const isJson = (u: unknown): boolean => {
+  try {
+    return u !== undefined && JSON.stringify(JSON.parse(JSON.stringify(u))) === JSON.stringify(u) && !(u instanceof Date)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The defaults a config Schema fills in for options left out (`Schema.optionalWith(s, {
+ * default })`), in their encoded form, i.e. as a pipeline file would write them. Read from the
+ * Schema's AST, through filters: the decoder itself supplies them, so they cannot drift.
+ */
 // biome-ignore lint/suspicious/noExplicitAny: any config Schema
-const jsonSchemaOf = (schema: Parameters<typeof JSONSchema.make>[0] | any): JsonSchema => {
+export const defaultsOf = (schema: Schema.Schema<any, any>): ReadonlyMap<string, unknown> => {
+  const out = new Map<string, unknown>()
+  let ast: SchemaAST.AST = schema.ast
+  for (;;) {
+    if (SchemaAST.isRefinement(ast)) ast = ast.from
+    else if (SchemaAST.isSuspend(ast)) ast = ast.f()
+    else break
+  }
+  if (!SchemaAST.isTransformation(ast) || !SchemaAST.isTypeLiteralTransformation(ast.transformation)) return out
+  const from = ast.from
+  for (const t of ast.transformation.propertySignatureTransformations) {
+    const value = t.decode(Option.none())
+    if (Option.isNone(value) || typeof t.from !== "string") continue
+    const property = SchemaAST.isTypeLiteral(from) ? from.propertySignatures.find((p) => p.name === t.from) : undefined
+    const encoded = property === undefined ? Option.some(value.value) : Schema.encodeUnknownOption(Schema.make(property.type))(value.value)
+    if (Option.isSome(encoded) && isJson(encoded.value)) out.set(t.from, encoded.value)
+  }
+  return out
+}
+
+/**
+ * The Schema of every value of a map-shaped Schema (`Schema.Record({ key: Schema.String, value
+ * })`, e.g. the `models` section), or undefined for any other Schema.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any section Schema
+export const mapValueOf = (schema: Schema.Schema<any, any>): Schema.Schema<unknown, unknown> | undefined => {
+  let ast: SchemaAST.AST = schema.ast
+  while (SchemaAST.isRefinement(ast)) ast = ast.from
+  return SchemaAST.isTypeLiteral(ast) && ast.propertySignatures.length === 0 && ast.indexSignatures.length === 1
+    ? Schema.make(ast.indexSignatures[0]!.type)
+    : undefined
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: any config Schema
+const jsonSchemaOf = (schema: Schema.Schema<any, any>): JsonSchema => {
   const js: unknown = JSONSchema.make(schema, { target: "jsonSchema7" })
   if (!isObj(js)) return {}
   // Inline the root $ref if there is one.
   const defs = isObj(js.$defs) ? js.$defs : {}
+  let root: JsonSchema = js
   if (typeof js.$ref === "string") {
     const name = js.$ref.replace("#/$defs/", "")
     const target = defs[name]
-    if (isObj(target)) return { ...target, ...(Object.keys(defs).length > 1 ? { $defs: defs } : {}) }
+    if (isObj(target)) root = { ...target, ...(Object.keys(defs).length > 1 ? { $defs: defs } : {}) }
   }
-  return js
+  // Defaults the decoder fills in, where no annotation states them already.
+  const defaults = defaultsOf(schema)
+  if (defaults.size === 0 || !isObj(root.properties)) return root
+  const properties: { [key: string]: unknown } = { ...root.properties }
+  for (const [name, value] of defaults) {
+    const p = properties[name]
+    if (isObj(p) && !("default" in p)) properties[name] = { ...p, default: value }
+  }
+  return { ...root, properties }
 }
 
 const typeText = (p: unknown, defs: { readonly [name: string]: unknown } = {}): string => {
@@ -126,7 +183,8 @@ export const pipelineJsonSchema = (registry: Registry): JsonSchema => {
       ["use"]
     )
   )
-  const typed = (defs: Iterable<{ readonly type: string; readonly description: string; readonly config: unknown }>) =>
+  // biome-ignore lint/suspicious/noExplicitAny: any source or sink config Schema
+  const typed = (defs: Iterable<{ readonly type: string; readonly description: string; readonly config: Schema.Schema<any, any> }>) =>
     [...defs].map((d) => withProps(hoist(jsonSchemaOf(d.config), sharedDefs), { type: { const: d.type, description: d.description } }, ["type"]))
   const sink = { anyOf: typed(registry.sinks.values()) }
   const sections: { [key: string]: unknown } = {}
@@ -139,7 +197,7 @@ export const pipelineJsonSchema = (registry: Registry): JsonSchema => {
     required: ["name", "source", "stages", "sink"],
     properties: {
       name: { type: "string", description: "Name of the pipeline." },
-      description: { type: "string" },
+      description: { type: "string", description: "Free text about the pipeline, for people reading the file (the dataset card shows the file as written)." },
       seed: { type: "integer", default: 0, description: "Seed every random choice derives from." },
       plugins: { type: "array", items: { type: "string" }, description: "npm package names or relative paths of plugins." },
       source: { anyOf: typed(registry.sources.values()) },

@@ -56,6 +56,7 @@ const jsonlFields = {
       jsonSchema: {
         type: "string",
         enum: ["none", "source-key"],
+        default: "none",
         description: "source-key writes OpenPGP-encrypted .gpg parts whose passphrase is derived from the source dataset's content (synthline release-key)."
       }
     })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Duration, Effect, Schema } from "effect"
 import * as Reference from "../src/Reference.js"
 import * as Registry from "../src/Registry.js"
 import * as Sinks from "../src/Sinks.js"
@@ -36,11 +36,48 @@ describe("Reference", () => {
       ["compression", '"gzip" | "none"', "gzip"],
       ["gzip_level", "integer", 6],
       ["shard_rows", "integer", Sinks.defaultShardRows],
-      ["encrypt", '"none" | "source-key"', undefined],
+      ["encrypt", '"none" | "source-key"', "none"],
       ["source_key_from", "string", undefined]
     ])
     for (const o of [...sink, ...Reference.optionsOf(Sinks.parquet.config), ...Reference.optionsOf(Sources.parquet.config)]) {
       expect(o.description, o.name).toBeTruthy()
     }
+  })
+
+  it("shows the defaults the decoder fills in, in their encoded form, without a default annotation", () => {
+    const Seconds = Schema.transform(Schema.Number, Schema.DurationFromSelf, {
+      strict: true,
+      decode: (n) => Duration.seconds(n),
+      encode: (d) => Duration.toSeconds(d)
+    })
+    const config = Schema.Struct({
+      model: Schema.String,
+      n: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations({ description: "Answers per row." }), { default: () => 3 }),
+      skip_if: Schema.optionalWith(Schema.Array(Schema.String), { default: () => ["empty"] }),
+      timeout: Schema.optionalWith(Seconds, { default: () => Duration.minutes(2) }),
+      note: Schema.optional(Schema.String)
+    }).pipe(Schema.filter((c) => c.n < 10 || "at most 9 answers"))
+    expect(Reference.optionsOf(config).map((o) => [o.name, o.required, o.default])).toEqual([
+      ["model", true, undefined],
+      ["n", false, 3],
+      ["skip_if", false, ["empty"]],
+      ["timeout", false, 120],
+      ["note", false, undefined]
+    ])
+    expect(Reference.optionsOf(config).find((o) => o.name === "n")?.description).toBe("Answers per row.")
+  })
+
+  it("documents the entries of a map-shaped section (name → options)", () => {
+    const section = Schema.Record({
+      key: Schema.String,
+      value: Schema.Struct({ url: Schema.String, concurrency: Schema.optionalWith(Schema.Int, { default: () => 32 }) })
+    })
+    expect(Reference.optionsOf(section)).toEqual([])
+    const value = Reference.mapValueOf(section)
+    expect(value === undefined ? undefined : Reference.optionsOf(value).map((o) => [o.name, o.default])).toEqual([
+      ["url", undefined],
+      ["concurrency", 32]
+    ])
+    expect(Reference.mapValueOf(Schema.Struct({ a: Schema.String }))).toBeUndefined()
   })
 })

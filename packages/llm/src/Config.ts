@@ -32,7 +32,11 @@ export const DurationFromInput: Schema.Schema<Duration.Duration, string | number
       const ms = unit === "ms" ? n : unit === "s" ? n * 1000 : unit === "m" ? n * 60_000 : n * 3_600_000
       return ms > 0 ? succeed(Duration.millis(ms)) : fail(ast, input, "must be positive")
     },
-    encode: (d) => succeed(`${Duration.toMillis(d)}ms`)
+    // The shortest exact form, as a pipeline file would write it: 120s, 500ms.
+    encode: (d) => {
+      const ms = Duration.toMillis(d)
+      return succeed(ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
+    }
   }
 )
 

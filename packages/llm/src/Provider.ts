@@ -5,7 +5,7 @@
  * A transport may also `post` to other routes of the same endpoints (`/moderations`).
  * The client around a transport (cache, limits, retries, balancing, usage) is the same for all.
  */
-import { Effect, Redacted, type Scope } from "effect"
+import { Effect, Redacted, type Schema, type Scope } from "effect"
 import { type Completion, parseResponse, preview } from "./Chat.js"
 import type { ResolvedModel } from "./Config.js"
 import { type FailureKind, LlmConfigError } from "./Errors.js"
@@ -60,12 +60,38 @@ export type ProviderFactory = (
   context: { readonly baseDir: string }
 ) => Effect.Effect<Transport, LlmConfigError, Scope.Scope>
 
-const registry = new Map<string, ProviderFactory>()
-
-/** Registers a provider under the name pipeline files use as `provider:`. */
-export const register = (name: string, factory: ProviderFactory): void => {
-  registry.set(name, factory)
+/** What a provider tells the reference about itself (`synthline`'s docs list every provider). */
+export interface ProviderInfo {
+  /** One or two sentences: what serves the model. */
+  readonly description: string
+  /** The npm package that registers it. */
+  readonly packageName?: string | undefined
+  /** The Schema of a model's `options` for this provider. */
+  // biome-ignore lint/suspicious/noExplicitAny: any options Schema
+  readonly options?: Schema.Schema<any, any> | undefined
 }
+
+const registry = new Map<string, ProviderFactory>()
+const infos = new Map<string, ProviderInfo>()
+
+/** Registers a provider under the name pipeline files use as `provider:`, with what the reference shows of it. */
+export const register = (name: string, factory: ProviderFactory, info?: ProviderInfo): void => {
+  registry.set(name, factory)
+  if (info !== undefined) infos.set(name, info)
+}
+
+/** What the built-in `openai` provider tells the reference. */
+export const openaiInfo: ProviderInfo = {
+  description:
+    "Any OpenAI-compatible POST /v1/chat/completions server over HTTP: vLLM, SGLang, the llama.cpp server, Ollama, DeepInfra, OpenAI. Uses endpoints and api_key; options are not used.",
+  packageName: "@synthline/llm"
+}
+
+/** Every provider available, with its info (the built-in `openai` first). */
+export const described = (): ReadonlyArray<{ readonly name: string; readonly info: ProviderInfo }> => [
+  { name: "openai", info: openaiInfo },
+  ...[...registry.keys()].map((name) => ({ name, info: infos.get(name) ?? { description: "" } }))
+]
 
 /** The provider registered under a name, if any. */
 export const get = (name: string): ProviderFactory | undefined => (name === "openai" ? openai : registry.get(name))

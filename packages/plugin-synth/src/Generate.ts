@@ -41,15 +41,21 @@ const GenerateConfigSchema = Schema.Struct({
   model_field: Schema.optionalWith(Schema.String.annotations(doc("Field that records the model name.")), {
     default: () => "synthesis_model"
   }),
-  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)), { default: () => 0.6 }),
-  top_p: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 1.0 }),
-  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4096 }),
+  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)).annotations(doc("Sampling temperature (the recipe: 0.6).")), { default: () => 0.6 }),
+  top_p: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)).annotations(doc("Nucleus sampling mass (the recipe: 1.0).")), { default: () => 1.0 }),
+  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(doc("Most tokens in one answer (the recipe: 4096).")), { default: () => 4096 }),
   on_length: Schema.optionalWith(
     Schema.Literal("drop-answer", "keep").annotations(doc("An answer cut off by max_tokens: leave it out, or keep it.")),
     { default: () => "drop-answer" as const }
   ),
-  seed: Schema.optionalWith(Schema.Boolean, { default: () => true }),
-  extra: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }), { default: () => ({}) })
+  seed: Schema.optionalWith(
+    Schema.Boolean.annotations(doc("Send a per-request seed derived from (pipeline seed, stage id, conversation_id, answer index).")),
+    { default: () => true }),
+  extra: Schema.optionalWith(
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(
+      doc("Extra request body fields for this stage (merged over the model's extra_body), e.g. { top_k: 64 }.")
+    ),
+    { default: () => ({}) })
 })
 
 /** Options of `synth/generate`. */

@@ -77,10 +77,16 @@ const JudgeConfigSchema = Schema.Struct({
     Schema.Int.pipe(Schema.nonNegative()).annotations(doc("repetition_flag is true when the answer's completion tokens exceed this.")),
     { default: () => 2000 }
   ),
-  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)), { default: () => 0 }),
-  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 1024 }),
-  seed: Schema.optionalWith(Schema.Boolean, { default: () => true }),
-  extra: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }), { default: () => ({}) })
+  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)).annotations(doc("Judge sampling temperature.")), { default: () => 0 }),
+  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(doc("Most tokens in one judgement; a judgement cut off here scores -1.")), { default: () => 1024 }),
+  seed: Schema.optionalWith(
+    Schema.Boolean.annotations(doc("Send a per-request seed derived from (pipeline seed, stage id, conversation_id, answer index).")),
+    { default: () => true }),
+  extra: Schema.optionalWith(
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(
+      doc("Extra request body fields for the judge (merged over the model's extra_body).")
+    ),
+    { default: () => ({}) })
 })
 
 /** Options of `synth/judge`. */

@@ -50,19 +50,23 @@ Evaluate the assistant's second answer: does it follow up coherently on the conv
 const MultiturnConfigSchema = Schema.Struct({
   model: Schema.String.annotations(doc("Model (from models) that writes the second user turn and its answer.")),
   judge_model: Schema.optional(Schema.String.annotations(doc("Judge model (default: model)."))),
-  instruction: Schema.optionalWith(Schema.String, { default: () => "translated_conversation.0.content" }),
+  instruction: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the first user instruction.")), { default: () => "translated_conversation.0.content" }),
   response: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the first answer.")), {
     default: () => "best_response.content"
   }),
-  output: Schema.optionalWith(Schema.String, { default: () => "synthesized_multiturn_conversation" }),
+  output: Schema.optionalWith(Schema.String.annotations(doc("Field that receives the four messages, or null when the judge scored below min_score.")), { default: () => "synthesized_multiturn_conversation" }),
   min_score: Schema.optionalWith(Schema.Number.annotations(doc("Keep the conversation when the judge's score is at least this.")), {
     default: () => 9
   }),
-  follow_up_prompt: Schema.optionalWith(Schema.String, { default: () => defaultFollowUpPrompt }),
-  judge_prompt: Schema.optionalWith(Schema.String, { default: () => defaultMultiturnJudgePrompt }),
-  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)), { default: () => 0.6 }),
-  top_p: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 1.0 }),
-  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4096 })
+  follow_up_prompt: Schema.optionalWith(
+    Schema.String.annotations(doc("Prompt that asks model for the second user turn, with {{instruction}} and {{response}}.")),
+    { default: () => defaultFollowUpPrompt }),
+  judge_prompt: Schema.optionalWith(
+    Schema.String.annotations(doc("Prompt that asks judge_model to rate the second answer 1–10 as [[rating]], with {{instruction}}, {{response}}, {{follow_up}} and {{answer}}.")),
+    { default: () => defaultMultiturnJudgePrompt }),
+  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)).annotations(doc("Sampling temperature of the second turn and its answer.")), { default: () => 0.6 }),
+  top_p: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)).annotations(doc("Nucleus sampling mass.")), { default: () => 1.0 }),
+  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(doc("Most tokens in one answer.")), { default: () => 4096 })
 })
 
 /** Options of `synth/multiturn`. */

@@ -5,7 +5,8 @@
  * each row turned into its messages before it is written. The user turn comes from `user`
  * (default `translated_conversation.0.content`), the answer from `assistant` (default
  * `best_response.content`, written by `synth/select-best`); with `multiturn`, rows holding a
- * `synthesized_multiturn_conversation` write that conversation instead.
+ * `synthesized_multiturn_conversation` write that conversation instead. `encrypt: source-key`
+ * (with `source_key_from`) encrypts finished parts with the release key, as the `jsonl` sink does.
  */
 import { SinkError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
@@ -16,7 +17,9 @@ import { doc, stringAt } from "./internal/shared.js"
 
 const sftFields = {
   ...Sinks.JsonlConfig.fields,
-  compression: Schema.optionalWith(Schema.Literal("gzip", "none"), { default: () => "none" as const }),
+  compression: Schema.optionalWith(
+    Schema.Literal("gzip", "none").annotations(doc("gzip writes .jsonl.gz parts; none (the default here) writes .jsonl.")),
+    { default: () => "none" as const }),
   user: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the user turn.")), {
     default: () => "translated_conversation.0.content"
   }),
@@ -30,7 +33,10 @@ const sftFields = {
   )
 }
 
-/** Options of the `sft` sink: core `jsonl` options (compression default `none`) plus `user`, `assistant`, `system`, `multiturn`. */
+/**
+ * Options of the `sft` sink: core `jsonl` options (compression default `none`; `encrypt`,
+ * `source_key_from`) plus `user`, `assistant`, `system`, `multiturn`.
+ */
 export const SftConfig: Schema.Struct<typeof sftFields> = Schema.Struct(sftFields)
 
 /** Decoded options of the `sft` sink. */
@@ -58,7 +64,15 @@ export const sft: Sink.SinkDefinition<SftConfig> = Sink.make<SftConfig>({
   open: (config, options) =>
     Effect.map(
       Sinks.jsonl.open(
-        { path: config.path, compression: config.compression, gzip_level: config.gzip_level, shard_rows: config.shard_rows },
+        {
+          path: config.path,
+          compression: config.compression,
+          gzip_level: config.gzip_level,
+          shard_rows: config.shard_rows,
+          // Released SFT files are encrypted like the dataset: `encrypt: source-key`.
+          ...(config.encrypt !== undefined ? { encrypt: config.encrypt } : {}),
+          ...(config.source_key_from !== undefined ? { source_key_from: config.source_key_from } : {})
+        },
         options
       ),
       (writer): Sink.SinkWriter => ({

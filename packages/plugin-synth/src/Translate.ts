@@ -70,16 +70,18 @@ const TranslateConfigSchema = Schema.Struct({
   max_retries: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()).annotations(doc("DeepL retries of 429/5xx/timeouts.")), {
     default: () => 5
   }),
-  retry_base_ms: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 500 }),
-  timeout_ms: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 60_000 }),
+  retry_base_ms: Schema.optionalWith(
+    Schema.Int.pipe(Schema.positive()).annotations(doc("First DeepL backoff delay in ms; doubled per retry (capped at 30 s), jittered; Retry-After wins.")),
+    { default: () => 500 }),
+  timeout_ms: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(doc("Time limit of one DeepL request, in ms.")), { default: () => 60_000 }),
   model: Schema.optional(Schema.String.annotations(doc("provider llm: a model name from the models section."))),
   system: Schema.optional(Schema.String.annotations(doc("provider llm: system prompt."))),
   prompt: Schema.optionalWith(
     Schema.String.annotations(doc("provider llm: prompt template with {{text}} and {{target_language}}.")),
     { default: () => defaultTranslatePrompt }
   ),
-  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)), { default: () => 0 }),
-  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()), { default: () => 4096 }),
+  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)).annotations(doc("provider llm: sampling temperature.")), { default: () => 0 }),
+  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(doc("provider llm: most tokens in one translation.")), { default: () => 4096 }),
   retries: Schema.optionalWith(
     Schema.Int.pipe(Schema.between(0, 10)).annotations(doc("Further attempts when placeholders, code blocks or URLs did not survive.")),
     { default: () => 2 }

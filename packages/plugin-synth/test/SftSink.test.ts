@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeContext } from "@effect/platform-node"
+import * as Release from "@synthline/core/Release"
 import { Chunk, Effect, Schema } from "effect"
 import { sft, SftConfig, toMessages } from "../src/SftSink.js"
 import { tempDir } from "./support.js"
@@ -47,5 +48,30 @@ describe("sft sink", () => {
     expect(readFileSync(join(dir, "part-00000.jsonl"), "utf8")).toBe(
       '{"messages":[{"role":"user","content":"q1"},{"role":"assistant","content":"a1"}]}\n{"messages":[{"role":"user","content":"q2"},{"role":"assistant","content":"a2"}]}\n'
     )
+  })
+
+  it("encrypts finished parts with the release key of source_key_from (encrypt: source-key), like the jsonl sink", async () => {
+    const source = tempDir("sft-source")
+    writeFileSync(
+      join(source, "train.jsonl"),
+      `${JSON.stringify({ conversation_id: "s1", conversation: [{ role: "user", content: "hello" }] })}\n`
+    )
+    const dir = tempDir("sft-encrypted")
+    const config = Schema.decodeUnknownSync(SftConfig)({ path: dir, encrypt: "source-key", source_key_from: source })
+    const decrypted = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const w = yield* sft.open(config, { dir, prefix: "part" })
+          yield* w.write(Chunk.make(row("q1", "a1")))
+          yield* w.commit
+          yield* w.finish
+          const key = yield* Release.keyFromDir(source)
+          yield* Release.decryptFile(join(dir, "part-00000.jsonl.gpg"), join(dir, "plain.jsonl"), key.passphrase)
+          return readFileSync(join(dir, "plain.jsonl"), "utf8")
+        })
+      ).pipe(Effect.provide(NodeContext.layer))
+    )
+    expect(readdirSync(dir).filter((f) => f.startsWith("part-"))).toEqual(["part-00000.jsonl.gpg"])
+    expect(decrypted).toBe('{"messages":[{"role":"user","content":"q1"},{"role":"assistant","content":"a1"}]}\n')
   })
 })

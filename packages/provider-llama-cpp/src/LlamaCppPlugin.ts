@@ -7,14 +7,19 @@ import { definePlugin, type Plugin } from "@synthline/core/Plugin"
 import { plugin as llm } from "@synthline/llm/LlmPlugin"
 import * as Provider from "@synthline/llm/Provider"
 import { createRequire } from "node:module"
-import { name, provider } from "./LlamaCpp.js"
+import { name, Options, provider } from "./LlamaCpp.js"
 
 const pkg: { readonly version: string } = createRequire(import.meta.url)("../package.json")
 
 /** The version of @synthline/provider-llama-cpp. */
 export const version: string = pkg.version
 
-Provider.register(name, provider)
+Provider.register(name, provider, {
+  description:
+    "A GGUF model run inside the synthline process by node-llama-cpp: no server, no API key. `path` is the model file (relative to the pipeline file) or an hf: URI; endpoints and api_key are not used.",
+  packageName: "@synthline/provider-llama-cpp",
+  options: Options
+})
 
 /** The `llama-cpp` plugin (no stages of its own: it adds a provider to `models`). */
 export const plugin: Plugin = definePlugin({

@@ -1,0 +1,105 @@
+/**
+ * A team plugin whose stage calls a model: ACME's topic labeller. It asks a model from the
+ * pipeline's `models` section to file each first user instruction under one of the team's
+ * topics, and writes the topic into a field. The model client — endpoints, concurrency, rate
+ * limits, retries, the response cache, usage in the manifest — is @synthline/llm's, which the
+ * plugin lists in its `dependencies`. Loaded from a pipeline file as a local `.ts` file:
+ *
+ *   plugins: ["./plugins/acme-topics.ts"]
+ *   models:
+ *     small: { model: Qwen/Qwen2.5-7B-Instruct, endpoints: ["${VLLM_URL}/v1"] }
+ *   stages:
+ *     - use: acme-topics/label
+ *       model: small
+ *       topics: [coding, math, writing]
+ */
+import { definePlugin, Stage } from "@synthline/core"
+import { StageError } from "@synthline/core/Errors"
+import llm from "@synthline/llm"
+import type { Completion } from "@synthline/llm/Chat"
+import { Models } from "@synthline/llm/Models"
+import * as Seed from "@synthline/llm/Seed"
+import { Effect, Option, Schema, Stream } from "effect"
+
+const LabelConfig = Schema.Struct({
+  model: Schema.String.annotations({ description: "A model name from the models section." }),
+  topics: Schema.Array(Schema.String).pipe(Schema.minItems(1)).annotations({ description: "The topics an instruction may get." }),
+  other: Schema.optionalWith(Schema.String.annotations({ description: "Topic of instructions that fit none of topics.", default: "other" }), {
+    default: () => "other"
+  }),
+  output: Schema.optionalWith(Schema.String.annotations({ description: "Field that receives the topic.", default: "acme_topic" }), {
+    default: () => "acme_topic"
+  })
+})
+
+/** A row as this stage reads it: an LMSYS-Chat-1M row after `core/first-turn`. */
+interface Row {
+  readonly conversation_id?: unknown
+  readonly conversation?: unknown
+  readonly [field: string]: unknown
+}
+
+/** The first user message, or undefined. */
+const instructionOf = (row: Row): string | undefined => {
+  const first: unknown = Array.isArray(row.conversation) ? row.conversation[0] : undefined
+  return typeof first === "object" && first !== null && "content" in first && typeof first.content === "string" ? first.content : undefined
+}
+
+/** The topic an answer names: the first listed topic it contains, else `other`. */
+export const topicOf = (answer: string, topics: ReadonlyArray<string>, other: string): string =>
+  topics.find((t) => answer.toLowerCase().includes(t.toLowerCase())) ?? other
+
+/** `acme-topics/label`: one short model call per row, answers from the cache on a rerun. */
+export const label = Stage.make({
+  id: "acme-topics/label",
+  description: "Labels each first user instruction with one of the team's topics, asked of a model from the models section.",
+  config: LabelConfig,
+  requires: ["conversation"],
+  provides: (config) => [config.output],
+  make: (config, ctx) =>
+    Effect.gen(function* () {
+      // The Models service comes from @synthline/llm (a dependency of this plugin); an unknown
+      // model name fails the stage before any row is read.
+      const models = yield* Models
+      const model = yield* models.get(config.model).pipe(Effect.mapError((e) => new StageError({ stage: ctx.stageId, reason: e.message })))
+      const system = `Answer with exactly one word: the topic of the user's message, one of ${config.topics.join(", ")}, or ${config.other}.`
+
+      // One call per row: `model.complete` balances, limits, retries and caches it.
+      const ask = (row: Row): Effect.Effect<{ readonly row: Row; readonly answer?: Completion; readonly error?: string }> => {
+        const text = instructionOf(row)
+        if (text === undefined) return Effect.succeed({ row, error: "the row has no first user message" })
+        const id = typeof row.conversation_id === "string" ? row.conversation_id : text
+        return model
+          .complete({
+            messages: [
+              { role: "system", content: system },
+              { role: "user", content: text }
+            ],
+            temperature: 0,
+            max_tokens: 8,
+            // The same row gets the same seed, hence the same cache key, in every run.
+            seed: Seed.forRequest(ctx.seed, ctx.stageId, id, 0)
+          })
+          .pipe(
+            Effect.map((answer) => ({ row, answer })),
+            Effect.catchAll((e) => Effect.succeed({ row, error: e.message }))
+          )
+      }
+
+      return (rows) =>
+        rows.pipe(
+          // Bounded concurrency, results in input order: a rerun writes the same bytes.
+          Stream.mapEffect(ask, { concurrency: model.capacity }),
+          Stream.filterMap(({ row, answer, error }) => {
+            if (answer === undefined) {
+              ctx.reject(row, `${ctx.stageId}: ${error ?? "no answer"}`)
+              return Option.none()
+            }
+            return Option.some({ ...row, [config.output]: topicOf(answer.content, config.topics, config.other) })
+          })
+        )
+    })
+})
+
+/** The plugin: stage ids start with its name; @synthline/llm brings the models and cache sections. */
+export default definePlugin({ name: "acme-topics", version: "1.0.0", stages: [label], dependencies: [llm] })
