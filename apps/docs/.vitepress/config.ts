@@ -18,6 +18,7 @@ const guide: DefaultTheme.SidebarItem = {
     { text: "Getting started", link: "/guide/getting-started" },
     { text: "Concepts", link: "/guide/concepts" },
     { text: "The LMSYS-Chat-1M-Synth recipe", link: "/guide/recipe" },
+    { text: "Run locally without a server", link: "/guide/local" },
     { text: "Running at scale", link: "/guide/scale" },
     { text: "Troubleshooting", link: "/guide/troubleshooting" }
   ]

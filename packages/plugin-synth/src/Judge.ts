@@ -2,8 +2,10 @@
  * `synth/judge`: scores every answer in `synthesized_assistant_responses` with a judge model
  * (temperature 0) and writes `synthesized_response_scoring_annotations`, one per answer:
  * `{ response_token_length, judgement, repetition_flag, preference_score }`. The shipped prompt
- * asks for reasoning first, then a 0–10 score as `[[x]]`; see {@link parseScore} for how the
- * score is read. `response_token_length` is the answer's completion tokens as reported by the
+ * asks for reasoning first, then a 0–10 score as `[[x]]`; with `structured: true` it asks for a
+ * JSON object `{ reasoning, score }` through a JSON schema (`response_format` `json_schema`), which
+ * a constrained-decoding provider (llama-cpp grammars, vLLM guided decoding) always keeps to, so
+ * the score always parses. See {@link parseScore} for how the score is read. `response_token_length` is the answer's completion tokens as reported by the
  * generating call (the side field `synthesized_response_token_lengths` written by
  * `synth/generate`, removed here); without it, a rough count (characters / 4) is used.
  */
@@ -33,6 +35,30 @@ export const defaultJudgePrompt: string = `[Instruction]
 
 First explain your evaluation in a few sentences. Then rate the answer on a scale of 0 to 10 and write the rating strictly in this format: "[[rating]]", for example "Rating: [[7]]".`
 
+/** The shipped judge prompt with `structured: true`: the same task, answered as a JSON object. */
+export const defaultStructuredJudgePrompt: string = `[Instruction]
+{{instruction}}
+
+[The start of the assistant's answer]
+{{response}}
+[The end of the assistant's answer]
+
+First explain your evaluation in a few sentences. Then rate the answer on a scale of 0 to 10. Answer with a JSON object only: {"reasoning": "<your evaluation>", "score": <an integer from 0 to 10>}.`
+
+/**
+ * The JSON schema of a structured judgement: the reasoning first (so the model explains before it
+ * scores), then an integer score 0..10; `maxReasoningChars` caps the reasoning's length.
+ */
+export const judgementSchema = (maxReasoningChars?: number): { readonly [key: string]: unknown } => ({
+  type: "object",
+  properties: {
+    reasoning: maxReasoningChars === undefined ? { type: "string" } : { type: "string", maxLength: maxReasoningChars },
+    score: { type: "integer", minimum: 0, maximum: 10 }
+  },
+  required: ["reasoning", "score"],
+  additionalProperties: false
+})
+
 const NUMBER = "(-?\\d+(?:\\.\\d+)?)"
 const BRACKETS = new RegExp(`\\[\\[\\s*${NUMBER}\\s*\\]\\]`, "g")
 const OUT_OF_TEN = new RegExp(`${NUMBER}\\s*/\\s*10(?![\\d.])`, "g")
@@ -48,12 +74,31 @@ const lastMatch = (text: string, re: RegExp): number | undefined => {
 export const normalizeScore = (raw: number): number =>
   !Number.isFinite(raw) || raw < 0 || raw > 100 ? -1 : raw > 10 ? raw / 10 : raw
 
+/** The `score` of a judgement that is a whole JSON object (a number, or a number in a string), else undefined. */
+const jsonScore = (judgement: string): number | undefined => {
+  const text = judgement.trim()
+  if (!text.startsWith("{")) return undefined
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (typeof parsed !== "object" || parsed === null || !("score" in parsed)) return undefined
+  const score: unknown = parsed.score
+  if (typeof score === "number") return score
+  return typeof score === "string" && /^\s*-?\d+(?:\.\d+)?\s*$/.test(score) ? Number(score) : undefined
+}
+
 /**
- * The score in a judgement: the last `[[x]]`; else the last `x/10`; else a JSON object's
- * `"score"`; then {@link normalizeScore}. Nothing found gives -1.
+ * The score in a judgement: when the whole judgement is a JSON object with a `"score"` (a
+ * structured judgement), that score, whatever its reasoning text says; else the last `[[x]]`;
+ * else the last `x/10`; else a JSON `"score"` inside the text; then {@link normalizeScore}.
+ * Nothing found gives -1.
  */
 export const parseScore = (judgement: string): number => {
-  const raw = lastMatch(judgement, BRACKETS) ?? lastMatch(judgement, OUT_OF_TEN) ?? lastMatch(judgement, JSON_SCORE)
+  const raw =
+    jsonScore(judgement) ?? lastMatch(judgement, BRACKETS) ?? lastMatch(judgement, OUT_OF_TEN) ?? lastMatch(judgement, JSON_SCORE)
   return raw === undefined ? -1 : normalizeScore(raw)
 }
 
@@ -69,9 +114,25 @@ const JudgeConfigSchema = Schema.Struct({
     default: () => "synthesized_response_scoring_annotations"
   }),
   system: Schema.optionalWith(Schema.String.annotations(doc("Judge system prompt.")), { default: () => defaultJudgeSystem }),
-  prompt: Schema.optionalWith(
-    Schema.String.annotations(doc("Judge prompt template with {{instruction}} and {{response}}.")),
-    { default: () => defaultJudgePrompt }
+  prompt: Schema.optional(
+    Schema.String.annotations(
+      doc("Judge prompt template with {{instruction}} and {{response}}. Default: the shipped prompt asking for [[x]], or with structured: true for a JSON object.")
+    )
+  ),
+  structured: Schema.optionalWith(
+    Schema.Boolean.annotations(
+      doc(
+        'Ask for a JSON object {"reasoning": string, "score": integer 0..10} through a JSON schema (response_format json_schema, strict), so a provider with constrained decoding (llama-cpp grammars, vLLM guided decoding) always returns a parseable score; the judgement stored is that JSON text and its score is read first.'
+      )
+    ),
+    { default: () => false }
+  ),
+  max_reasoning_chars: Schema.optional(
+    Schema.Int.pipe(Schema.positive()).annotations(
+      doc(
+        "With structured: true, the longest reasoning the schema allows (maxLength), so a small model cannot run on inside the string until max_tokens; enforced by llama-cpp grammars, check that an HTTP server's structured output supports maxLength."
+      )
+    )
   ),
   repetition_tokens: Schema.optionalWith(
     Schema.Int.pipe(Schema.nonNegative()).annotations(doc("repetition_flag is true when the answer's completion tokens exceed this.")),
@@ -87,7 +148,7 @@ const JudgeConfigSchema = Schema.Struct({
       doc("Extra request body fields for the judge (merged over the model's extra_body).")
     ),
     { default: () => ({}) })
-})
+}).pipe(Schema.filter((c) => c.structured || c.max_reasoning_chars === undefined || "max_reasoning_chars needs structured: true"))
 
 /** Options of `synth/judge`. */
 export type JudgeConfig = typeof JudgeConfigSchema.Type
@@ -113,7 +174,10 @@ export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchem
       const model: Model = yield* models
         .get(config.model)
         .pipe(Effect.mapError((e) => new StageError({ stage: ctx.stageId, reason: e.message })))
-      const prompt = Template.parse(config.prompt)
+      const prompt = Template.parse(config.prompt ?? (config.structured ? defaultStructuredJudgePrompt : defaultJudgePrompt))
+      const format = config.structured
+        ? { type: "json_schema", json_schema: { name: "judgement", schema: judgementSchema(config.max_reasoning_chars), strict: true } }
+        : undefined
       const system = Template.parse(config.system)
 
       const score = (instruction: string, response: string, tokens: number, key: string, i: number) => {
@@ -123,7 +187,13 @@ export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchem
         const messages: Array<Message> = []
         if ("text" in s && s.text !== "") messages.push({ role: "system", content: s.text })
         messages.push({ role: "user", content: "text" in u ? u.text : `${instruction}\n\n${response}` })
-        const base: ChatRequest = { messages, temperature: config.temperature, max_tokens: config.max_tokens, extra: config.extra }
+        const base: ChatRequest = {
+          messages,
+          temperature: config.temperature,
+          max_tokens: config.max_tokens,
+          response_format: format,
+          extra: config.extra
+        }
         const repetition_flag = tokens > config.repetition_tokens
         return model
           .complete(config.seed ? { ...base, seed: Seed.forRequest(ctx.seed, ctx.stageId, key, i) } : base, { sampleIndex: i })

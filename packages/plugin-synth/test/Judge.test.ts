@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest"
+import { Schema } from "effect"
 import { runStage } from "@synthline/core/Testing"
-import { judge, normalizeScore, parseScore } from "../src/Judge.js"
+import { judge, judgementSchema, normalizeScore, parseScore } from "../src/Judge.js"
 import { run, withServer } from "./support.js"
 
 describe("parseScore", () => {
@@ -23,7 +24,17 @@ describe("parseScore", () => {
     ["negative gives -1", "[[-3]]", -1],
     ["0 is a score", "[[0]]", 0],
     ["unparsable gives -1", "A fine answer, I would rate it highly.", -1],
-    ["empty gives -1", "", -1]
+    ["empty gives -1", "", -1],
+    // A whole JSON judgement (structured output): its score wins over what the reasoning quotes.
+    ["a JSON judgement's score", '{"reasoning": "Clear and correct.", "score": 7}', 7],
+    ["JSON score beats [[x]] in the reasoning", '{"reasoning": "Not worth [[2]], more like [[9]].", "score": 6}', 6],
+    ["JSON score beats x/10 in the reasoning", '{"reasoning": "Some would say 3/10; I do not.", "score": 8}', 8],
+    ["JSON score beats an unclosed [[ in the reasoning", '{"reasoning": "It writes [[ and 10/10 verbatim", "score": 0}', 0],
+    ["JSON judgement with whitespace around it", '  \n{ "reasoning": "ok",\n  "score": 5 }\n', 5],
+    ["JSON score in exponent form is read as a number", '{"reasoning": "x", "score": 4E74}', -1],
+    ["a JSON judgement above 10 is divided by 10", '{"reasoning": "x", "score": 85}', 8.5],
+    ["a JSON judgement without a score falls back to the text rules", '{"reasoning": "Rating: [[4]]"}', 4],
+    ["a cut-off JSON judgement falls back to the text rules", '{"reasoning": "Rating: [[4]] so", "score": 9', 4]
   ])("%s", (_, text, expected) => {
     expect(parseScore(text)).toBe(expected)
   })
@@ -80,4 +91,80 @@ describe("synth/judge", () => {
         expect((low.rows[0]!.synthesized_response_scoring_annotations as Array<{ repetition_flag: boolean }>)[0]!.repetition_flag).toBe(true)
       }
     ))
+})
+
+describe("synth/judge structured: true", () => {
+  const rows = [
+    {
+      conversation_id: "s",
+      translated_conversation: [{ role: "user", content: "質問 s" }],
+      synthesized_assistant_responses: [
+        { role: "assistant", content: "first" },
+        { role: "assistant", content: "second" },
+        { role: "assistant", content: "third" }
+      ],
+      synthesized_response_token_lengths: [5, 6, 7]
+    }
+  ]
+  // A constrained-decoding server: answers the JSON schema's shape; the reasoning quotes
+  // other score formats, which must not win over the JSON score.
+  const answers: { readonly [k: string]: string } = {
+    first: '{"reasoning": "Better than a [[2]] answer, though not 10/10.", "score": 7}',
+    second: '{"reasoning": "It prints [[ and x/10 literally.", "score": 0}',
+    third: '{ "reasoning": "Fine.", "score": 10 }'
+  }
+  const reply = (req: { readonly messages: ReadonlyArray<{ readonly content: string }> }): string => {
+    const u = req.messages[req.messages.length - 1]!.content
+    const key = Object.keys(answers).find((k) => u.includes(`\n${k}\n`))
+    return key === undefined ? "no such answer" : answers[key]!
+  }
+
+  it("asks for a JSON schema with reasoning and an integer score 0..10, stores the JSON answer, reads its score", () =>
+    withServer({ record: true, chat: reply }, async (server) => {
+      const r = await run(server, runStage(judge, { model: "judge", structured: true }, rows))
+      expect(r.rejected).toEqual([])
+      expect(r.rows[0]!.synthesized_response_scoring_annotations).toEqual([
+        { response_token_length: 5, judgement: answers.first, repetition_flag: false, preference_score: 7 },
+        { response_token_length: 6, judgement: answers.second, repetition_flag: false, preference_score: 0 },
+        { response_token_length: 7, judgement: answers.third, repetition_flag: false, preference_score: 10 }
+      ])
+      expect(server.requests).toHaveLength(3)
+      for (const q of server.requests) {
+        const body = q.body as { response_format: unknown; temperature: number; messages: Array<{ content: string }> }
+        expect(body.response_format).toEqual({
+          type: "json_schema",
+          json_schema: {
+            name: "judgement",
+            strict: true,
+            schema: {
+              type: "object",
+              properties: { reasoning: { type: "string" }, score: { type: "integer", minimum: 0, maximum: 10 } },
+              required: ["reasoning", "score"],
+              additionalProperties: false
+            }
+          }
+        })
+        expect(body.temperature).toBe(0)
+        // The shipped structured prompt asks for the JSON object, not for [[rating]].
+        expect(body.messages[1]!.content).toContain('{"reasoning": "<your evaluation>", "score": <an integer from 0 to 10>}')
+        expect(body.messages[1]!.content).not.toContain("[[rating]]")
+      }
+    }))
+
+  it("max_reasoning_chars caps the reasoning in the schema; a custom prompt is kept; without structured no response_format is sent", () =>
+    withServer({ record: true, chat: reply }, async (server) => {
+      await run(server, runStage(judge, { model: "judge", structured: true, max_reasoning_chars: 300, prompt: "Judge {{response}} for {{instruction}}" }, rows))
+      const body = server.requests[0]!.body as { response_format: { json_schema: { schema: unknown } }; messages: Array<{ content: string }> }
+      expect(body.response_format.json_schema.schema).toEqual(judgementSchema(300))
+      expect(judgementSchema(300)).toMatchObject({ properties: { reasoning: { type: "string", maxLength: 300 } } })
+      expect(body.messages[1]!.content).toBe("Judge first for 質問 s")
+      const plain = await run(server, runStage(judge, { model: "judge" }, rows))
+      expect(server.requests[3]!.body).not.toHaveProperty("response_format")
+      // The JSON answers still score through parseScore without structured: true.
+      expect((plain.rows[0]!.synthesized_response_scoring_annotations as Array<{ preference_score: number }>).map((a) => a.preference_score)).toEqual([7, 0, 10])
+    }))
+
+  it("rejects max_reasoning_chars without structured: true", () => {
+    expect(() => Schema.decodeUnknownSync(judge.config)({ model: "judge", max_reasoning_chars: 100 })).toThrow("max_reasoning_chars needs structured: true")
+  })
 })

@@ -106,6 +106,44 @@ interface Request {
  */
 const isJsonSchema = (u: unknown): u is GbnfJsonSchema => isObject(u)
 
+/** The largest integer range {@link boundIntegers} turns into an enum. */
+const MAX_INTEGER_ENUM = 1000
+
+const lowerBound = (node: { readonly [key: string]: unknown }): number | undefined => {
+  const min = num(node.minimum)
+  const exclusive = num(node.exclusiveMinimum)
+  const bounds = [min !== undefined ? Math.ceil(min) : undefined, exclusive !== undefined ? Math.floor(exclusive) + 1 : undefined]
+  const set = bounds.filter((b) => b !== undefined)
+  return set.length === 0 ? undefined : Math.max(...set)
+}
+
+const upperBound = (node: { readonly [key: string]: unknown }): number | undefined => {
+  const max = num(node.maximum)
+  const exclusive = num(node.exclusiveMaximum)
+  const bounds = [max !== undefined ? Math.floor(max) : undefined, exclusive !== undefined ? Math.ceil(exclusive) - 1 : undefined]
+  const set = bounds.filter((b) => b !== undefined)
+  return set.length === 0 ? undefined : Math.min(...set)
+}
+
+/**
+ * node-llama-cpp's JSON-schema grammars know no numeric bounds (`minimum`, `maximum` are
+ * ignored, and its integers may even take an exponent). An `integer` with both bounds and at
+ * most 1000 values becomes the `enum` of those values, so the grammar keeps to the range (a
+ * judge's `score` 0..10); other numbers pass through unbounded.
+ */
+export const boundIntegers = (u: unknown): unknown => {
+  if (Array.isArray(u)) return u.map(boundIntegers)
+  if (!isObject(u)) return u
+  const out: { [key: string]: unknown } = {}
+  for (const [k, v] of Object.entries(u)) out[k] = k === "enum" || k === "const" ? v : boundIntegers(v)
+  if (out.type !== "integer" || "enum" in out || "const" in out) return out
+  const lo = lowerBound(out)
+  const hi = upperBound(out)
+  if (lo === undefined || hi === undefined || hi < lo || hi - lo >= MAX_INTEGER_ENUM) return out
+  const { minimum: _min, maximum: _max, exclusiveMinimum: _emin, exclusiveMaximum: _emax, ...rest } = out
+  return { ...rest, enum: Array.from({ length: hi - lo + 1 }, (_, i) => lo + i) }
+}
+
 /** The JSON schema a `response_format` asks for, `"json"` for `json_object`, or why it is not usable. */
 const responseFormat = (u: unknown): Either.Either<"json" | GbnfJsonSchema | undefined, string> => {
   if (u === undefined || u === null) return Either.right(undefined)
@@ -114,7 +152,7 @@ const responseFormat = (u: unknown): Either.Either<"json" | GbnfJsonSchema | und
   if (u.type === "json_object") return Either.right("json")
   if (u.type === "json_schema") {
     const spec = u.json_schema
-    const schema = isObject(spec) ? spec.schema : undefined
+    const schema = isObject(spec) ? boundIntegers(spec.schema) : undefined
     return isJsonSchema(schema)
       ? Either.right(schema)
       : Either.left("response_format.json_schema.schema must be a JSON schema object")

@@ -5,7 +5,7 @@ import * as Sample from "@synthline/core/Sample"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { synthline } from "../../cli/test/support.js"
-import { parseBody } from "../src/LlamaCpp.js"
+import { boundIntegers, parseBody } from "../src/LlamaCpp.js"
 import { client, run, tempDir, writeTinyModel } from "./support.js"
 
 const dir = tempDir("llama")
@@ -81,8 +81,50 @@ describe("llama-cpp provider", () => {
           expect(typeof parsed.note).toBe("string")
           expect(parsed.note.length).toBeLessThanOrEqual(12)
         }
+        // Integer bounds hold (node-llama-cpp alone ignores minimum/maximum): the structured
+        // judge's schema gives a score 0..10, also greedy, where the reasoning is cut by maxLength.
+        const judgement = {
+          type: "object",
+          properties: { reasoning: { type: "string", maxLength: 40 }, score: { type: "integer", minimum: 0, maximum: 10 } },
+          required: ["reasoning", "score"],
+          additionalProperties: false
+        }
+        for (const [seed, temperature] of [[1, 0], [2, 0.8], [3, 1.5], [4, 1.5]] as const) {
+          const a = yield* m.complete(
+            ask("Rate this.", { seed, temperature, max_tokens: 200, response_format: { type: "json_schema", json_schema: { name: "judgement", schema: judgement, strict: true } } })
+          )
+          expect(a.finish_reason).toBe("stop")
+          const parsed = JSON.parse(a.content)
+          expect(Object.keys(parsed)).toEqual(["reasoning", "score"])
+          expect(parsed.reasoning.length).toBeLessThanOrEqual(40)
+          expect(Number.isInteger(parsed.score) && parsed.score >= 0 && parsed.score <= 10).toBe(true)
+        }
       })
     ))
+
+  it("turns bounded integers of a JSON schema into enums for the grammar", () => {
+    expect(boundIntegers({ type: "integer", minimum: 0, maximum: 3, description: "d" })).toEqual({ type: "integer", enum: [0, 1, 2, 3], description: "d" })
+    expect(boundIntegers({ type: "integer", exclusiveMinimum: 0, exclusiveMaximum: 3 })).toEqual({ type: "integer", enum: [1, 2] })
+    expect(boundIntegers({ type: "integer", minimum: 0.5, maximum: 2.5 })).toEqual({ type: "integer", enum: [1, 2] })
+    // Nested anywhere; numbers, one-sided, huge or empty ranges and explicit enums are left alone.
+    const nested = {
+      type: "object",
+      properties: {
+        a: { type: "array", items: { type: "integer", minimum: 1, maximum: 2 } },
+        b: { type: "number", minimum: 0, maximum: 1 },
+        c: { type: "integer", minimum: 0 },
+        d: { type: "integer", minimum: 0, maximum: 5000 },
+        e: { type: "integer", minimum: 3, maximum: 1 },
+        f: { type: "integer", minimum: 0, maximum: 9, enum: [2, 4] }
+      }
+    }
+    expect(boundIntegers(nested)).toEqual({ ...nested, properties: { ...nested.properties, a: { type: "array", items: { type: "integer", enum: [1, 2] } } } })
+    const r = parseBody({
+      messages: [{ role: "user", content: "u" }],
+      response_format: { type: "json_schema", json_schema: { name: "j", schema: { type: "object", properties: { score: { type: "integer", minimum: 0, maximum: 2 } } } } }
+    })
+    expect(r._tag === "Right" && r.right.format).toEqual({ type: "object", properties: { score: { type: "integer", enum: [0, 1, 2] } } })
+  })
 
   it("says what is wrong with a missing model file, bad options or a bad request", () =>
     run(
