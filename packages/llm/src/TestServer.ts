@@ -89,6 +89,11 @@ export interface TestServer {
   readonly failAll: (fault: Fault | undefined) => void
   /** Changes the latency. */
   readonly setLatency: (ms: number) => void
+  /**
+   * Resolves once no client connection is open and no request is being handled: every request a
+   * client wrote before it went away has been counted.
+   */
+  readonly settled: () => Promise<void>
   /** Stops the server, cutting open connections. */
   readonly close: () => Promise<void>
 }
@@ -113,6 +118,9 @@ const readBody = (req: IncomingMessage): Promise<string> =>
     req.on("data", (b: Buffer) => parts.push(b))
     req.on("end", () => resolve(Buffer.concat(parts).toString("utf8")))
     req.on("error", reject)
+    req.on("close", () => {
+      if (!req.complete) reject(new Error("the client went away before the body ended"))
+    })
   })
 
 /** Starts a server on 127.0.0.1 with a random port. */
@@ -222,8 +230,14 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
     return send(res, 404, { error: { message: `no route ${path}` } })
   }
 
+  let handling = 0
   const server = createServer((req, res) => {
-    handle(req, res).catch((e: unknown) => send(res, 500, { error: { message: String(e) } }))
+    handling++
+    handle(req, res)
+      .catch((e: unknown) => send(res, 500, { error: { message: String(e) } }))
+      .finally(() => {
+        handling--
+      })
   })
   server.keepAliveTimeout = 60_000
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
@@ -241,6 +255,10 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
     },
     setLatency: (ms) => {
       latency = ms
+    },
+    settled: async () => {
+      const open = () => new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n))))
+      while (handling > 0 || (await open()) > 0) await new Promise((r) => setTimeout(r, 5))
     },
     close: () =>
       new Promise<void>((resolve) => {

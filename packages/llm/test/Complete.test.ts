@@ -239,6 +239,9 @@ describe("llm/complete from a pipeline file", () => {
         }, 2)
       })
       await exited
+      // Requests the killed process had already written may still be buffered or waiting out the
+      // server's latency: count only once the server has handled every one of them.
+      await server.settled()
       const cacheFile = join(work, "killed.sqlite")
       const db = new Database(cacheFile, { readonly: true })
       const cached = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM responses").get()!.n
