@@ -21,7 +21,7 @@ import {
   resolveModel
 } from "./Config.js"
 import { isRetryable, LlmConfigError, LlmRequestError } from "./Errors.js"
-import { Balancer, type Outcome } from "./internal/balancer.js"
+import { Balancer, type Outcome, type Slot } from "./internal/balancer.js"
 import { TokenBucket } from "./internal/bucket.js"
 import * as Provider from "./Provider.js"
 import * as Usage from "./Usage.js"
@@ -167,6 +167,32 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
     }
   })
 
+/** An attempt's result with the endpoint slot it used. */
+type Attempted<A> =
+  | { readonly slot: Slot; readonly ok: true; readonly value: A }
+  | { readonly slot: Slot; readonly ok: false; readonly failure: Provider.AttemptFailure }
+
+// Fibers waiting on answers resume after the I/O that delivered them, in small batches: the
+// first batch on a timer (after undici's check-phase turn that writes the requests just started
+// on the freed connections), the next ones each after another turn of the event loop. A burst
+// of answers thus turns into a burst of new requests first, and the work on the answers never
+// holds the thread long enough to delay the answers arriving next.
+const resumeQueue: Array<() => void> = []
+let resumeHead = 0
+const resumeBatch = 32
+const flushResumes = (): void => {
+  const end = Math.min(resumeQueue.length, resumeHead + resumeBatch)
+  while (resumeHead < end) resumeQueue[resumeHead++]!()
+  if (resumeHead < resumeQueue.length) setImmediate(flushResumes)
+  else {
+    resumeQueue.length = 0
+    resumeHead = 0
+  }
+}
+const afterIo = (f: () => void): void => {
+  if (resumeQueue.push(f) === 1) setTimeout(flushResumes, 0)
+}
+
 const sleep = (ms: number): Effect.Effect<void> => (ms <= 0 ? Effect.void : Effect.sleep(Duration.millis(ms)))
 
 const makeModel = (
@@ -203,31 +229,78 @@ const makeModel = (
   const retryMax = Duration.toMillis(config.retry_max)
   const capacity = transport.endpoints.reduce((n, e) => n + e.capacity, 0)
 
+  const outcomeOf = (failure: Provider.AttemptFailure | undefined): Outcome =>
+    failure === undefined ? "ok" : failure.kind === "rate_limited" || !isRetryable(failure.kind) ? "neutral" : "failed"
+
+  const taken = (slot: Slot): void => {
+    usage.requests++
+    usage.endpoints[endpointIds[slot.index]!]!.requests++
+  }
+
+  /** One attempt through the transport's Effect form: an endpoint slot, the attempt, the slot back. */
+  const attemptOnSlot = <A>(attempt: (index: number) => Effect.Effect<A, Provider.AttemptFailure>): Effect.Effect<Attempted<A>> =>
+    Effect.gen(function* () {
+      const slot = yield* balancer.acquire
+      taken(slot)
+      const result = yield* attempt(slot.index).pipe(
+        Effect.either,
+        Effect.onInterrupt(() => Effect.sync(() => balancer.release(slot, "neutral")))
+      )
+      const r: Attempted<A> = result._tag === "Right" ? { slot, ok: true, value: result.right } : { slot, ok: false, failure: result.left }
+      balancer.release(slot, outcomeOf(r.ok ? undefined : r.failure))
+      return r
+    })
+
+  /**
+   * One attempt through the transport's callback form. The request starts inside the callback
+   * that frees its slot, and the slot is given back (starting the next waiting request) inside
+   * the callback that ends it; the fiber hears of the result only after the I/O phase, so a
+   * burst of answers turns into a burst of new requests before any answer is processed.
+   */
+  const startOnSlot = (start: NonNullable<Provider.Transport["start"]>, payload: object): Effect.Effect<Attempted<Omit<Completion, "cached">>> =>
+    Effect.async<Attempted<Omit<Completion, "cached">>>((resume) => {
+      let slot: Slot | undefined
+      let cancel: (() => void) | undefined
+      const withdraw = balancer.submit((s) => {
+        slot = s
+        taken(s)
+        cancel = start(s.index, payload, timeoutMs, (result) => {
+          cancel = undefined
+          const r: Attempted<Omit<Completion, "cached">> = Provider.isFailure(result)
+            ? { slot: s, ok: false, failure: result }
+            : { slot: s, ok: true, value: result }
+          balancer.release(s, outcomeOf(r.ok ? undefined : r.failure))
+          afterIo(() => resume(Effect.succeed(r)))
+        })
+      })
+      return Effect.sync(() => {
+        if (slot === undefined) withdraw()
+        else if (cancel !== undefined) {
+          cancel()
+          cancel = undefined
+          balancer.release(slot, "neutral")
+        }
+      })
+    })
+
   /**
    * The attempt loop every call shares: rate limits, an endpoint slot from the balancer, the
    * transport's attempt, usage, retries with backoff (or `Retry-After`) for retryable failures.
    */
   const attempts = <A extends { readonly usage: Completion["usage"] }>(
     estimate: number,
-    attempt: (index: number) => Effect.Effect<A, Provider.AttemptFailure>,
+    attempt: () => Effect.Effect<Attempted<A>>,
     onSuccess: (answer: A) => void
   ): Effect.Effect<A, LlmRequestError> =>
     Effect.gen(function* () {
       for (let n = 1; ; n++) {
         if (rpm !== undefined) yield* sleep(rpm.reserve(1))
         if (tpm !== undefined) yield* sleep(tpm.reserve(estimate))
-        const slot = yield* balancer.acquire
-        const ep = usage.endpoints[endpointIds[slot.index]!]!
-        usage.requests++
-        ep.requests++
         if (n > 1) usage.retries++
-        const result = yield* attempt(slot.index).pipe(
-          Effect.either,
-          Effect.onInterrupt(() => Effect.sync(() => balancer.release(slot, "neutral")))
-        )
-        if (result._tag === "Right") {
-          balancer.release(slot, "ok")
-          const answer = result.right
+        const r = yield* attempt()
+        const ep = usage.endpoints[endpointIds[r.slot.index]!]!
+        if (r.ok) {
+          const answer = r.value
           const tokens = answer.usage.prompt_tokens + answer.usage.completion_tokens
           if (tpm !== undefined && tokens > 0) tpm.refund(estimate - tokens)
           usage.completions++
@@ -238,9 +311,7 @@ const makeModel = (
           onSuccess(answer)
           return answer
         }
-        const failure = result.left
-        const outcome: Outcome = failure.kind === "rate_limited" || !isRetryable(failure.kind) ? "neutral" : "failed"
-        balancer.release(slot, outcome)
+        const failure = r.failure
         if (tpm !== undefined) tpm.refund(estimate)
         Usage.bump(usage.errors, failure.kind)
         Usage.bump(ep.errors, failure.kind)
@@ -248,7 +319,7 @@ const makeModel = (
           Usage.bump(usage.failures, failure.kind)
           return yield* new LlmRequestError({
             model: config.name,
-            endpoint: endpointIds[slot.index]!,
+            endpoint: endpointIds[r.slot.index]!,
             kind: failure.kind,
             status: failure.status,
             detail: failure.detail,
@@ -284,9 +355,10 @@ const makeModel = (
 
   const send = (request: ChatRequest, key: string): Effect.Effect<Completion, LlmRequestError> => {
     const payload = body(config.model, request, config.extra_body)
+    const start = transport.start
     return attempts(
       estimateTokens(request),
-      (index) => transport.send(index, payload, timeoutMs),
+      start !== undefined ? () => startOnSlot(start, payload) : () => attemptOnSlot((index) => transport.send(index, payload, timeoutMs)),
       (answer) => {
         if (answer.finish_reason === "length") usage.truncated++
         if (key !== "") cache.put(key, config.model, answer)
@@ -332,7 +404,8 @@ const makeModel = (
       }
       return attempts(
         Math.ceil(JSON.stringify(full).length / 4),
-        (index) =>
+        () =>
+          attemptOnSlot((index) =>
           post(index, route, full, timeoutMs).pipe(
             Effect.flatMap((raw): Effect.Effect<{ readonly text: string; readonly value: A; readonly usage: Completion["usage"] }, Provider.AttemptFailure> => {
               const value = decode(raw.text)
@@ -340,6 +413,7 @@ const makeModel = (
                 ? Effect.fail({ kind: "bad_response", detail: value.left })
                 : Effect.succeed({ text: raw.text, value: value.right, usage: usageOf(raw.text) })
             })
+          )
           ),
         (answer) => {
           if (key !== "") cache.put(key, config.model, { content: answer.text, finish_reason: null, usage: answer.usage })

@@ -9,7 +9,7 @@ import { Effect, Redacted, type Schema, type Scope } from "effect"
 import { type Completion, parseResponse, preview } from "./Chat.js"
 import type { ResolvedModel } from "./Config.js"
 import { type FailureKind, LlmConfigError } from "./Errors.js"
-import { type HttpTarget, post, retryAfterMs, target } from "./internal/http.js"
+import { begin, type HttpTarget, post, retryAfterMs, target } from "./internal/http.js"
 
 /** A failed attempt, before retries are decided. */
 export interface AttemptFailure {
@@ -36,6 +36,18 @@ export interface Transport {
     body: object,
     timeoutMs: number
   ) => Effect.Effect<Omit<Completion, "cached">, AttemptFailure>
+  /**
+   * Optional callback form of `send`: starts the request now and calls `ended` exactly once, from
+   * the I/O callback that completes it, unless the returned cancel function runs first. The client
+   * uses it to hand a freed endpoint slot to the next waiting request before doing anything else
+   * with the answer, so a fleet with fixed latency stays saturated (DESIGN §5).
+   */
+  readonly start?: (
+    index: number,
+    body: object,
+    timeoutMs: number,
+    ended: (result: Omit<Completion, "cached"> | AttemptFailure) => void
+  ) => () => void
   /**
    * Sends a JSON body to another route of endpoint `index` (e.g. `/moderations`, next to
    * `/chat/completions` under the base URL) and returns the 2xx answer's text; non-2xx answers
@@ -165,7 +177,8 @@ export const classifyError = (status: number, text: string, retryAfter: string |
   return { kind: "bad_request", detail, status }
 }
 
-const isFailure = (u: Omit<Completion, "cached"> | AttemptFailure): u is AttemptFailure => "kind" in u
+/** Whether what a transport gave back is a failed attempt. */
+export const isFailure = (u: Omit<Completion, "cached"> | AttemptFailure): u is AttemptFailure => "kind" in u
 
 /** The built-in OpenAI-compatible HTTP provider. */
 export const openai: ProviderFactory = (model) =>
@@ -193,16 +206,20 @@ export const openai: ProviderFactory = (model) =>
     if (secret !== undefined && secret !== "") headers.authorization = `Bearer ${secret}`
     // The key never leaves in a message, even if a server echoes it.
     const scrub = (s: string): string => (secret !== undefined && secret.length >= 4 ? s.split(secret).join("<redacted>") : s)
+    const start: NonNullable<Transport["start"]> = (index, body, timeoutMs, ended) =>
+      begin(targets[index]!, headers, JSON.stringify(body), timeoutMs, (r) => {
+        if (!r.ok) return ended({ kind: r.failure.kind, detail: scrub(r.failure.detail) })
+        const c = classify(r.answer.status, r.answer.text, r.answer.retryAfter)
+        ended(isFailure(c) ? { ...c, detail: scrub(c.detail) } : c)
+      })
     return {
       endpoints: model.endpoints.map((url) => ({ id: displayUrl(url), capacity: model.concurrency })),
+      start,
       send: (index, body, timeoutMs) =>
-        post(targets[index]!, headers, JSON.stringify(body), timeoutMs).pipe(
-          Effect.mapError((f): AttemptFailure => ({ kind: f.kind, detail: scrub(f.detail) })),
-          Effect.flatMap((answer) => {
-            const r = classify(answer.status, answer.text, answer.retryAfter)
-            return isFailure(r) ? Effect.fail({ ...r, detail: scrub(r.detail) }) : Effect.succeed(r)
-          })
-        ),
+        Effect.async<Omit<Completion, "cached">, AttemptFailure>((resume) => {
+          const cancel = start(index, body, timeoutMs, (r) => resume(isFailure(r) ? Effect.fail(r) : Effect.succeed(r)))
+          return Effect.sync(cancel)
+        }),
       post: (index, route, body, timeoutMs) =>
         post({ ...targets[index]!, path: `${basePaths[index]!}${route}` }, headers, JSON.stringify(body), timeoutMs).pipe(
           Effect.mapError((f): AttemptFailure => ({ kind: f.kind, detail: scrub(f.detail) })),

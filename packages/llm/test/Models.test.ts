@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { Effect, Either } from "effect"
+import { Effect, Either, Fiber } from "effect"
 import * as RunContext from "@synthline/core/RunContext"
 import * as Provider from "../src/Provider.js"
 import * as TestServer from "../src/TestServer.js"
@@ -71,6 +71,33 @@ describe("Models: requests over real HTTP", () => {
     } finally {
       await slow.close()
       await quick.close()
+    }
+  })
+
+  it("gives the slot back when a request is interrupted, in flight or still queued, and the next request goes out", async () => {
+    const server = await TestServer.start({ latencyMs: 300, record: true })
+    try {
+      const answer = await run(
+        Effect.gen(function* () {
+          const models = yield* client({ m: { model: "x", endpoints: [server.baseUrl], concurrency: 1, ...fast } })
+          const model = yield* models.get("m")
+          const inFlight = yield* Effect.fork(model.complete(ask("first")))
+          const queued = yield* Effect.fork(model.complete(ask("second")))
+          yield* Effect.sleep("50 millis")
+          yield* Fiber.interrupt(queued)
+          yield* Fiber.interrupt(inFlight)
+          server.setLatency(1)
+          return yield* model.complete(ask("third")).pipe(Effect.timeout("5 seconds"))
+        })
+      )
+      expect(answer.content).toMatch(/: third$/)
+      // The interrupted first request reached the server; the queued second never did.
+      const asked = server.requests.map((r) => JSON.stringify(r.body))
+      expect(asked).toHaveLength(2)
+      expect(asked[0]).toContain("first")
+      expect(asked[1]).toContain("third")
+    } finally {
+      await server.close()
     }
   })
 

@@ -19,6 +19,8 @@ export interface Slot {
 /** How a request on an endpoint ended, for its health. */
 export type Outcome = "ok" | "failed" | "neutral"
 
+const noop = (): void => {}
+
 export class Balancer {
   readonly slots: Array<Slot>
   private readonly waiters: Array<(slot: Slot) => void> = []
@@ -103,6 +105,28 @@ export class Balancer {
       })
     })
   })
+
+  /**
+   * Runs `job` with an endpoint now if one has room and nobody is waiting, else queues it; a
+   * queued job runs synchronously inside the {@link release} that frees its endpoint, so a
+   * request can start from the very callback that ended the previous one. Returns a function
+   * that takes a job still waiting out of the queue.
+   */
+  submit(job: (slot: Slot) => void): () => void {
+    if (this.waiters.length === 0) {
+      const s = this.pick()
+      if (s !== undefined) {
+        job(s)
+        return noop
+      }
+    }
+    this.waiters.push(job)
+    this.wakeAfterCooldown()
+    return () => {
+      const i = this.waiters.indexOf(job)
+      if (i >= 0) this.waiters.splice(i, 1)
+    }
+  }
 
   /** Gives an endpoint back with the outcome of its request. */
   release(s: Slot, outcome: Outcome): void {

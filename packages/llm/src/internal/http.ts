@@ -96,6 +96,14 @@ class Collector implements Dispatcher.DispatchHandler {
     else this.reason = reason
   }
 
+  /** Aborts the request and drops its outcome: `done` is not called. */
+  cancel(reason: Error): void {
+    if (this.done === undefined) return
+    this.done = undefined
+    if (this.abortFn !== undefined) this.abortFn(reason)
+    else this.reason = reason
+  }
+
   onConnect(abort: (reason?: Error) => void): void {
     if (this.reason !== undefined) abort(this.reason)
     else this.abortFn = abort
@@ -135,6 +143,43 @@ class Collector implements Dispatcher.DispatchHandler {
   }
 }
 
+/** How one {@link begin} ended: the answer, or why there is none. */
+export type Ended = { readonly ok: true; readonly answer: HttpAnswer } | { readonly ok: false; readonly failure: WireFailure }
+
+/**
+ * Starts a POST of `body` as JSON now and calls `ended` exactly once, from the I/O callback that
+ * completes it (or from the timer), unless cancelled first. Returns the cancel function. This is
+ * the callback-level form that lets the client hand a freed connection to the next request
+ * before any other work (see `Models`); {@link post} is the same as an Effect.
+ */
+export const begin = (
+  t: HttpTarget,
+  headers: { readonly [key: string]: string },
+  body: string,
+  timeoutMs: number,
+  ended: (r: Ended) => void
+): (() => void) => {
+  let timedOut = false
+  const collector = new Collector((e, answer) => {
+    clearTimeout(timer)
+    if (answer !== undefined) ended({ ok: true, answer })
+    else ended({ ok: false, failure: timedOut ? { kind: "timeout", detail: `no complete answer within ${timeoutMs} ms` } : describe(e) })
+  })
+  const timer = setTimeout(() => {
+    timedOut = true
+    collector.abort(new Error(`no complete answer within ${timeoutMs} ms`))
+  }, timeoutMs)
+  try {
+    t.dispatcher.dispatch({ origin: t.origin, path: t.path, method: "POST", headers, body }, collector)
+  } catch (e) {
+    collector.onError(e instanceof Error ? e : new Error(String(e)))
+  }
+  return () => {
+    clearTimeout(timer)
+    collector.cancel(new Error("interrupted"))
+  }
+}
+
 /** POSTs `body` as JSON; fails with a {@link WireFailure} on timeout or a broken connection. */
 export const post = (
   t: HttpTarget,
@@ -143,25 +188,8 @@ export const post = (
   timeoutMs: number
 ): Effect.Effect<HttpAnswer, WireFailure> =>
   Effect.async<HttpAnswer, WireFailure>((resume) => {
-    let timedOut = false
-    const collector = new Collector((e, answer) => {
-      clearTimeout(timer)
-      if (answer !== undefined) resume(Effect.succeed(answer))
-      else resume(Effect.fail(timedOut ? { kind: "timeout", detail: `no complete answer within ${timeoutMs} ms` } : describe(e)))
-    })
-    const timer = setTimeout(() => {
-      timedOut = true
-      collector.abort(new Error(`no complete answer within ${timeoutMs} ms`))
-    }, timeoutMs)
-    try {
-      t.dispatcher.dispatch({ origin: t.origin, path: t.path, method: "POST", headers, body }, collector)
-    } catch (e) {
-      collector.onError(e instanceof Error ? e : new Error(String(e)))
-    }
-    return Effect.sync(() => {
-      clearTimeout(timer)
-      collector.abort(new Error("interrupted"))
-    })
+    const cancel = begin(t, headers, body, timeoutMs, (r) => resume(r.ok ? Effect.succeed(r.answer) : Effect.fail(r.failure)))
+    return Effect.sync(cancel)
   })
 
 /** Milliseconds a `Retry-After` header asks for (seconds or an HTTP date), or undefined. */

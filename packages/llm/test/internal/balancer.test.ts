@@ -24,6 +24,30 @@ describe("Balancer", () => {
     expect(next.index).toBe(0)
   })
 
+  it("runs a submitted job at once when there is room, else inside the release that frees a slot, in arrival order; a withdrawn job never runs", async () => {
+    const b = new Balancer([1], 3, 1000, 8000, () => 0)
+    const ran: Array<string> = []
+    b.submit(() => ran.push("a"))
+    expect(ran).toEqual(["a"])
+    b.submit(() => ran.push("b"))
+    const withdrawC = b.submit(() => ran.push("c"))
+    b.submit(() => ran.push("d"))
+    // Mixed with Effect callers, the queue stays in arrival order.
+    const waiting = Effect.runFork(b.acquire)
+    expect(ran).toEqual(["a"])
+    withdrawC()
+    b.release(b.slots[0]!, "ok")
+    // Synchronously, before release returns: the next job holds the slot.
+    expect(ran).toEqual(["a", "b"])
+    expect(b.slots[0]!.outstanding).toBe(1)
+    b.release(b.slots[0]!, "ok")
+    expect(ran).toEqual(["a", "b", "d"])
+    expect(waiting.unsafePoll()).toBe(null)
+    b.release(b.slots[0]!, "ok")
+    expect(b.slots[0]!.outstanding).toBe(1)
+    expect((await Effect.runPromise(Fiber.join(waiting))).index).toBe(0)
+  })
+
   it("cools a failing endpoint down, probes it with one request, and doubles the cool-down when the probe fails", () => {
     let now = 0
     const b = new Balancer([4, 4], 2, 1000, 8000, () => now)

@@ -178,13 +178,17 @@ const plainValues = (values: Decoded): ArrayLike<unknown> => {
 }
 
 /** Decodes every page of one column chunk into levels and values. */
-const decodeChunk = (
+/**
+ * Decodes one column chunk into its leaf, a page per step: the generator yields after every
+ * page and returns a problem, or undefined when the chunk decoded.
+ */
+function* decodeChunk(
   bytes: Uint8Array,
   decoder: ColumnDecoder,
   maxDef: number,
   numValues: number,
   leaf: Leaf
-): string | undefined => {
+): Generator<void, string | undefined, void> {
   const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }
   let dictionary: Decoded | undefined
   const defs: Array<Uint8Array> = []
@@ -235,6 +239,7 @@ const decodeChunk = (
     vals.push(plainValues(values))
     entries += count
     nValues += values.length
+    yield
   }
   leaf.def = concat(defs, entries)
   leaf.rep = concat(reps, entries)
@@ -326,6 +331,9 @@ const treePath = (root: SchemaTree, path: ReadonlyArray<string>): Array<SchemaTr
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /** Fetches and decodes the wanted top-level columns of row group `k`. */
+/** Longest stretch of decoding between turns of the event loop, in milliseconds. */
+const sliceMs = 5
+
 export const prepareRowGroup = async (
   file: AsyncBuffer,
   metadata: FileMetaData,
@@ -384,10 +392,14 @@ export const prepareRowGroup = async (
         s.data = new Uint8Array(await file.slice(s.start, s.end))
       })
     )
-    leaves.forEach(({ leaf, tree }, i) => {
+    // Decoding a row group takes hundreds of milliseconds; it gives the event loop a turn every
+    // few milliseconds so that work sharing the thread (model requests in flight) keeps moving.
+    let slice = performance.now()
+    for (let i = 0; i < leaves.length; i++) {
+      const { leaf, tree } = leaves[i]!
       const r = ranges[i]!
       const span = spans.find((s) => s.start <= r.start && r.end <= s.end)
-      if (span === undefined) return
+      if (span === undefined) continue
       const bytes = span.data.subarray(r.start - span.start, r.end - span.start)
       const element = tree[tree.length - 1]!.element
       const decoder: ColumnDecoder = {
@@ -400,9 +412,17 @@ export const prepareRowGroup = async (
         compressors,
         utf8: true
       }
-      const problem = decodeChunk(bytes, decoder, leaf.maxDef, Number(r.meta.num_values), leaf)
-      if (problem !== undefined) failure ??= `column ${leaf.path}: ${problem}`
-    })
+      const steps = decodeChunk(bytes, decoder, leaf.maxDef, Number(r.meta.num_values), leaf)
+      let step = steps.next()
+      while (step.done !== true) {
+        if (performance.now() - slice > sliceMs) {
+          await new Promise<void>((resolve) => setImmediate(resolve))
+          slice = performance.now()
+        }
+        step = steps.next()
+      }
+      if (step.value !== undefined) failure ??= `column ${leaf.path}: ${step.value}`
+    }
   } catch (e) {
     // hyparquet's decoders throw on malformed pages.
     return { _tag: "Corrupt", reason: errorText(e) }
