@@ -103,7 +103,7 @@ export const llmSaturation: Benchmark = {
             unit: "% of C/L",
             figure: (100 * rate) / limit,
             budget: { op: ">=", value: 95 },
-            baseline: limit,
+            baseline: 100,
             ratio: rate / limit,
             detail: { rows, requests_per_s: rate, limit_per_s: limit, wall_ms: runs.map((m) => m.wallMs), cpu_ms: runs.map((m) => m.cpuMs) }
           })
