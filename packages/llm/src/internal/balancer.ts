@@ -90,20 +90,9 @@ export class Balancer {
   }
 
   /** Waits for an endpoint with room; interruption leaves the queue. */
-  readonly acquire: Effect.Effect<Slot> = Effect.suspend(() => {
-    if (this.waiters.length === 0) {
-      const s = this.pick()
-      if (s !== undefined) return Effect.succeed(s)
-    }
-    return Effect.async<Slot>((resume) => {
-      const waiter = (s: Slot) => resume(Effect.succeed(s))
-      this.waiters.push(waiter)
-      this.wakeAfterCooldown()
-      return Effect.sync(() => {
-        const i = this.waiters.indexOf(waiter)
-        if (i >= 0) this.waiters.splice(i, 1)
-      })
-    })
+  readonly acquire: Effect.Effect<Slot> = Effect.async<Slot>((resume) => {
+    const withdraw = this.submit((s) => resume(Effect.succeed(s)))
+    return Effect.sync(withdraw)
   })
 
   /**
