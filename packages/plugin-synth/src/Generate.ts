@@ -18,7 +18,7 @@ import { type Model, Models } from "@synthline/llm/Models"
 import * as Seed from "@synthline/llm/Seed"
 import { Effect, Schema } from "effect"
 import { SynthesizedAssistantResponses, tokenLengthsField } from "./Fields.js"
-import { doc, keyOf, ordered, Rejected, stringAt, top } from "./internal/shared.js"
+import { doc, extraOption, keyOf, ordered, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
 
 const GenerateConfigSchema = Schema.Struct({
   model: Schema.String.annotations(doc("A model name from the models section.")),
@@ -48,14 +48,8 @@ const GenerateConfigSchema = Schema.Struct({
     Schema.Literal("drop-answer", "keep").annotations(doc("An answer cut off by max_tokens: leave it out, or keep it.")),
     { default: () => "drop-answer" as const }
   ),
-  seed: Schema.optionalWith(
-    Schema.Boolean.annotations(doc("Send a per-request seed derived from (pipeline seed, stage id, conversation_id, answer index).")),
-    { default: () => true }),
-  extra: Schema.optionalWith(
-    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(
-      doc("Extra request body fields for this stage (merged over the model's extra_body), e.g. { top_k: 64 }.")
-    ),
-    { default: () => ({}) })
+  seed: seedOption,
+  extra: extraOption("Extra request body fields for this stage (merged over the model's extra_body), e.g. { top_k: 64 }.")
 })
 
 /** Options of `synth/generate`. */

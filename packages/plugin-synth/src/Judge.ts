@@ -19,7 +19,7 @@ import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
 import { Effect, Schema } from "effect"
 import { type ScoringAnnotation, ScoringAnnotations, tokenLengthsField } from "./Fields.js"
-import { doc, keyOf, ordered, Rejected, stringAt, top } from "./internal/shared.js"
+import { doc, extraOption, keyOf, ordered, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
 
 /** The shipped judge system prompt. */
 export const defaultJudgeSystem: string =
@@ -140,14 +140,8 @@ const JudgeConfigSchema = Schema.Struct({
   ),
   temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)).annotations(doc("Judge sampling temperature.")), { default: () => 0 }),
   max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(doc("Most tokens in one judgement; a judgement cut off here scores -1.")), { default: () => 1024 }),
-  seed: Schema.optionalWith(
-    Schema.Boolean.annotations(doc("Send a per-request seed derived from (pipeline seed, stage id, conversation_id, answer index).")),
-    { default: () => true }),
-  extra: Schema.optionalWith(
-    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(
-      doc("Extra request body fields for the judge (merged over the model's extra_body).")
-    ),
-    { default: () => ({}) })
+  seed: seedOption,
+  extra: extraOption("Extra request body fields for the judge (merged over the model's extra_body).")
 }).pipe(Schema.filter((c) => c.structured || c.max_reasoning_chars === undefined || "max_reasoning_chars needs structured: true"))
 
 /** Options of `synth/judge`. */

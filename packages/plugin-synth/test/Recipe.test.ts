@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest"
 import { createHash } from "node:crypto"
-import { readdirSync, readFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { gunzipSync } from "node:zlib"
 import { Schema } from "effect"
-import { synthline, tree } from "../../cli/test/support.js"
+import { readParts, synthline, tree } from "../../cli/test/support.js"
 import type * as TestServer from "@synthline/llm/TestServer"
 import { SynthFields } from "../src/Fields.js"
 import { isJapanese } from "../src/Preserve.js"
@@ -14,19 +13,6 @@ const repo = join(import.meta.dirname, "../../..")
 const recipe = join(repo, "examples/lmsys-chat-1m-synth-ja.pipeline.yaml")
 const sftRecipe = join(repo, "examples/lmsys-chat-1m-synth-ja.sft.pipeline.yaml")
 const work = tempDir("recipe")
-
-const readParts = (dir: string, pattern: RegExp): Array<{ [k: string]: unknown }> =>
-  readdirSync(dir)
-    .filter((f) => pattern.test(f))
-    .sort()
-    .flatMap((f) => {
-      const bytes = readFileSync(join(dir, f))
-      return (f.endsWith(".gz") ? gunzipSync(bytes) : bytes)
-        .toString("utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l) => JSON.parse(l))
-    })
 
 const h = (s: string): number => createHash("sha256").update(s).digest().readUInt32LE(0)
 

@@ -1,10 +1,10 @@
 /**
- * Helpers shared by the synth stages: option documentation, the in-order reject marker, dotted
+ * Helpers shared by the synth stages: option documentation and shared options, the in-order reject marker, dotted
  * field paths, and the ordered model-call window.
  */
 import { getPath, parsePath, type Row } from "@synthline/core/Row"
 import type { StageContext } from "@synthline/core/Stage"
-import { Chunk, Effect, Stream } from "effect"
+import { Chunk, Effect, Schema, Stream } from "effect"
 import type { StageError } from "@synthline/core/Errors"
 
 type Obj = { readonly [key: string]: unknown }
@@ -13,6 +13,18 @@ type Obj = { readonly [key: string]: unknown }
 export const doc = (description: string, extra: Obj = {}): { readonly jsonSchema: Obj } => ({
   jsonSchema: { description, ...extra }
 })
+
+/** The `seed` option of the stages that ask for several answers per row. */
+export const seedOption = Schema.optionalWith(
+  Schema.Boolean.annotations(doc("Send a per-request seed derived from (pipeline seed, stage id, conversation_id, answer index).")),
+  { default: () => true }
+)
+
+/** The `extra` option: request body fields of one stage, merged over the model's extra_body. */
+export const extraOption = (description: string) =>
+  Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(doc(description)), {
+    default: () => ({})
+  })
 
 /** A row that goes to rejects, with the reason (kept in order until the ordered merge). */
 export class Rejected {
