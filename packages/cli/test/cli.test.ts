@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path"
 import * as YAML from "yaml"
 import { gunzipSync } from "node:zlib"
-import { repoRoot, start, synthline, tempDir, tree } from "./support.js"
+import { gzipParts, readParts, repoRoot, start, synthline, tempDir, tree } from "./support.js"
 
 const work = tempDir("cli")
 const data = join(work, "data")
@@ -27,18 +27,6 @@ ${extra}sink: { type: jsonl, path: ${out}, compression: gzip, shard_rows: 3000 }
   )
   return file
 }
-
-const readRows = (dir: string): Array<Record<string, unknown>> =>
-  readdirSync(dir)
-    .filter((f) => /^part-.*\.jsonl\.gz$/.test(f))
-    .sort()
-    .flatMap((f) =>
-      gunzipSync(readFileSync(join(dir, f)))
-        .toString("utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l) => JSON.parse(l))
-    )
 
 describe("synthline CLI", () => {
   it("prints help with every command and exits 0", async () => {
@@ -97,7 +85,7 @@ describe("synthline CLI", () => {
     const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"))
     expect(manifest.status).toBe("complete")
     expect(manifest.source.rows_read).toBe(12000)
-    const rows = readRows(out)
+    const rows = readParts(out, gzipParts)
     expect(rows.length).toBe(manifest.outputs.main.rows)
     expect(rows.every((row) => (row.conversation as Array<unknown>).length === 1)).toBe(true)
     expect(rows.every((row) => row.language === "English" || row.language === "Japanese")).toBe(true)
@@ -138,7 +126,7 @@ describe("synthline CLI", () => {
       return g.stdout
     })
     const rows = plain.flatMap((b) => gunzipSync(b).toString("utf8").split("\n").filter((l) => l !== ""))
-    expect(rows).toEqual(readRows(join(work, "out-run")).map((row) => JSON.stringify(row)))
+    expect(rows).toEqual(readParts(join(work, "out-run"), gzipParts).map((row) => JSON.stringify(row)))
 
     // synthline decrypt gives the same bytes; a wrong source fails without output.
     const target = join(work, "decrypted.jsonl.gz")
@@ -163,7 +151,7 @@ describe("synthline CLI", () => {
   }, 180_000)
 
   it("the union of --shard 0/3..2/3 equals the unsharded output, and merge joins the manifests", async () => {
-    const whole = readRows(join(work, "out-run")).map((r) => JSON.stringify(r))
+    const whole = readParts(join(work, "out-run"), gzipParts).map((r) => JSON.stringify(r))
     const file = pipelineFile("sharded", "out-sharded")
     // dedup is stateful; drop it so shards are comparable row by row.
     writeFileSync(file, readFileSync(file, "utf8").replace(/ {2}- use: core\/dedup\n {4}output: duplicate_user_instruction\n/, ""))
@@ -172,8 +160,8 @@ describe("synthline CLI", () => {
     expect((await synthline(["run", unsharded])).code).toBe(0)
     for (const i of [0, 1, 2]) expect((await synthline(["run", file, "--shard", `${i}/3`])).code).toBe(0)
     expect(existsSync(join(work, "out-sharded", "README.md"))).toBe(false)
-    const union = readRows(join(work, "out-sharded")).map((r) => JSON.stringify(r)).sort()
-    const reference = readRows(join(work, "out-unsharded")).map((r) => JSON.stringify(r)).sort()
+    const union = readParts(join(work, "out-sharded"), gzipParts).map((r) => JSON.stringify(r)).sort()
+    const reference = readParts(join(work, "out-unsharded"), gzipParts).map((r) => JSON.stringify(r)).sort()
     expect(union.length).toBe(reference.length)
     expect(union).toEqual(reference)
     expect(whole.length).toBe(reference.length)
@@ -256,7 +244,7 @@ describe("synthline CLI", () => {
 
   it("bad input: rejects with file and line, exit 1 past --max-errors, 0 within", async () => {
     const dir = join(work, "bad")
-    const lines = readRows(join(work, "out-run")).slice(0, 5).map((r) => JSON.stringify(r))
+    const lines = readParts(join(work, "out-run"), gzipParts).slice(0, 5).map((r) => JSON.stringify(r))
     const input = [lines[0], "{not json", lines[1], JSON.stringify({ ...JSON.parse(lines[2]!), turn: "two" }), lines[3]].join("\n")
     mkdirSync(dir, { recursive: true })
     writeFileSync(join(dir, "in.jsonl"), `${input}\n`)

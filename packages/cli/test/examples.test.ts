@@ -7,24 +7,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as TestServer from "@synthline/llm/TestServer"
-import { readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { gunzipSync } from "node:zlib"
-import { repoRoot, synthline, tempDir } from "./support.js"
+import { gzipParts, readParts, repoRoot, synthline, tempDir } from "./support.js"
 
 const work = tempDir("examples")
-
-const readRows = (dir: string): Array<Record<string, unknown>> =>
-  readdirSync(dir)
-    .filter((f) => /^part-.*\.jsonl\.gz$/.test(f))
-    .sort()
-    .flatMap((f) =>
-      gunzipSync(readFileSync(join(dir, f)))
-        .toString("utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l) => JSON.parse(l))
-    )
 
 /** The test model's answer to an instruction: a topic named in a sentence, chosen by its length. */
 const answer = (instruction: string): string => ["It is about Coding.", "math", "Writing, I think.", "no idea"][instruction.length % 4]!
@@ -61,7 +48,7 @@ sink: { type: jsonl, path: out }
       )
       const r = await synthline(["run", file])
       expect(r.code, r.stderr).toBe(0)
-      const rows = readRows(join(work, "out"))
+      const rows = readParts(join(work, "out"), gzipParts)
       expect(rows).toHaveLength(40)
       for (const row of rows) {
         expect(row.acme_topic).toBe(topic((row.conversation as Array<{ content: string }>)[0]!.content))
@@ -76,7 +63,7 @@ sink: { type: jsonl, path: out }
       const again = await synthline(["run", file, "--fresh"])
       expect(again.code, again.stderr).toBe(0)
       expect(server.counts.chat).toBe(40)
-      expect(readRows(join(work, "out"))).toEqual(rows)
+      expect(readParts(join(work, "out"), gzipParts)).toEqual(rows)
       expect(JSON.parse(readFileSync(join(work, "out/manifest.json"), "utf8")).model_usage.small).toMatchObject({ calls: 40, requests: 0, cache_hits: 40 })
     } finally {
       await server.close()

@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { join, relative } from "node:path"
+import { gunzipSync } from "node:zlib"
 
 export const repoRoot = join(import.meta.dirname, "../../..")
 const bin = join(repoRoot, "packages/cli/src/bin.ts")
@@ -58,3 +59,22 @@ export const tree = (dir: string, skip: (rel: string) => boolean = (r) => r.star
   walk(dir)
   return out
 }
+
+/** Part files of a jsonl sink, plain or gzip. */
+export const jsonlParts = /^part-.*\.jsonl(\.gz)?$/
+/** Part files of a gzip jsonl sink. */
+export const gzipParts = /^part-.*\.jsonl\.gz$/
+
+/** Every row of the files in `dir` whose names match `pattern`, in file name order (`.gz` files are gunzipped). */
+export const readParts = <T = { [key: string]: unknown }>(dir: string, pattern: RegExp = jsonlParts): Array<T> =>
+  readdirSync(dir)
+    .filter((f) => pattern.test(f))
+    .sort()
+    .flatMap((f) => {
+      const bytes = readFileSync(join(dir, f))
+      return (f.endsWith(".gz") ? gunzipSync(bytes) : bytes)
+        .toString("utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l): T => JSON.parse(l))
+    })

@@ -2,10 +2,9 @@ import { describe, expect, it } from "vitest"
 import Database from "better-sqlite3"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { gunzipSync } from "node:zlib"
 import { Effect, Schema } from "effect"
 import { runStage } from "@synthline/core/Testing"
-import { start as startCli, synthline, tree } from "../../cli/test/support.js"
+import { gzipParts, readParts, start as startCli, synthline, tree } from "../../cli/test/support.js"
 import { complete } from "../src/Complete.js"
 import { ModelsSection } from "../src/Config.js"
 import { layerWith } from "../src/Models.js"
@@ -144,18 +143,6 @@ describe("llm/complete", () => {
 // after kill -9.
 
 const work = tempDir("pipeline")
-const readOut = (dir: string): Array<Record<string, unknown>> =>
-  readdirSync(dir)
-    .filter((f) => /^part-.*\.jsonl\.gz$/.test(f))
-    .sort()
-    .flatMap((f) =>
-      gunzipSync(readFileSync(join(dir, f)))
-        .toString("utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l) => JSON.parse(l))
-    )
-
 const pipeline = (name: string, url: string, cache = `${name}.sqlite`) => {
   const file = join(work, `${name}.pipeline.yaml`)
   writeFileSync(
@@ -197,7 +184,7 @@ describe("llm/complete from a pipeline file", () => {
       expect(r.stderr).not.toContain("SECRET")
       expect(r.code).toBe(0)
       const out = join(work, "out-plain")
-      const rows = readOut(out)
+      const rows = readParts(out, gzipParts)
       expect(rows).toHaveLength(400)
       for (const row of rows) expect(row.reply).toMatch(/^answer [0-9a-f]{8}: Reply to: /)
       const manifestText = readFileSync(join(out, "manifest.json"), "utf8")

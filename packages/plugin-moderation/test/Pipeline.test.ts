@@ -2,8 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest"
 import * as TestServer from "@synthline/llm/TestServer"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { gunzipSync } from "node:zlib"
-import { synthline } from "../../cli/test/support.js"
+import { readParts, synthline } from "../../cli/test/support.js"
 
 // From pipeline files, through the real CLI, on `synthline sample` data.
 
@@ -17,20 +16,6 @@ type Rec = {
   readonly openai_moderation: ReadonlyArray<{ readonly flagged: boolean }>
   readonly [key: string]: unknown
 }
-
-/** Every row of the part files (jsonl or jsonl.gz) under a folder, in file order. */
-const readOut = (dir: string): Array<Rec> =>
-  readdirSync(dir)
-    .filter((f) => /^part-.*\.jsonl(\.gz)?$/.test(f))
-    .sort()
-    .flatMap((f) => {
-      const bytes = readFileSync(join(dir, f))
-      return (f.endsWith(".gz") ? gunzipSync(bytes) : bytes)
-        .toString("utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l): Rec => JSON.parse(l))
-    })
 
 /** The sample rows, read independently of synthline's sources (plain JSON lines). */
 const sampleRows = (): Array<Rec> =>
@@ -82,8 +67,8 @@ branches:
     const flagged = all.filter((row) => row.openai_moderation.some((m) => m.flagged))
     expect(flagged.length).toBeGreaterThan(0)
     expect(flagged.length).toBeLessThan(all.length)
-    const main = readOut(join(work, "out-split"))
-    const unsafe = readOut(join(work, "out-split+unsafe"))
+    const main = readParts<Rec>(join(work, "out-split"))
+    const unsafe = readParts<Rec>(join(work, "out-split+unsafe"))
     expect(main.length).toBe(all.length - flagged.length)
     expect(unsafe.length).toBe(flagged.length)
     expect(ids(unsafe)).toEqual(ids(flagged))
@@ -140,8 +125,8 @@ branches:
       expect(r.code).toBe(0)
       const all = sampleRows()
       const expected = all.filter((row) => row.conversation.some((m) => m.role === "user" && violent(m.content)))
-      const main = readOut(join(work, "out-chain"))
-      const unsafe = readOut(join(work, "out-chain+unsafe"))
+      const main = readParts<Rec>(join(work, "out-chain"))
+      const unsafe = readParts<Rec>(join(work, "out-chain+unsafe"))
       expect(expected.length).toBeGreaterThan(0)
       expect(ids(unsafe)).toEqual(ids(expected))
       expect(main.length).toBe(all.length - expected.length)
@@ -160,7 +145,7 @@ branches:
       const fresh = await synthline(["run", file, "--fresh"])
       expect(fresh.code).toBe(0)
       expect(server.counts.moderation).toBe(requests + 2)
-      expect(ids(readOut(join(work, "out-chain+unsafe")))).toEqual(ids(expected))
+      expect(ids(readParts<Rec>(join(work, "out-chain+unsafe")))).toEqual(ids(expected))
     } finally {
       await server.close()
     }

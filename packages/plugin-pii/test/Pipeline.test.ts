@@ -4,43 +4,15 @@ import type { Row } from "@synthline/core/Row"
 import * as Sample from "@synthline/core/Sample"
 import * as Testing from "@synthline/core/Testing"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { gunzipSync } from "node:zlib"
 import { redact } from "../src/Redact.js"
+import { gzipParts, readParts, synthline } from "../../cli/test/support.js"
 
-const repoRoot = join(import.meta.dirname, "../../..")
-const bin = join(repoRoot, "packages/cli/src/bin.ts")
 mkdirSync(join(import.meta.dirname, ".tmp"), { recursive: true })
 const work = mkdtempSync(join(import.meta.dirname, ".tmp", "pipeline-"))
 const ROWS = 1200
 const SEED = 21
-
-/** Runs the CLI from source, as a user would (`synthline run FILE`). */
-const synthline = (args: ReadonlyArray<string>): Promise<{ code: number | null; stdout: string; stderr: string }> => {
-  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@synthline/source", bin, ...args], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  let stdout = ""
-  let stderr = ""
-  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d))
-  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d))
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })))
-}
-
-const readRows = (dir: string): Array<Row> =>
-  readdirSync(dir)
-    .filter((f) => /^part-.*\.jsonl\.gz$/.test(f))
-    .sort()
-    .flatMap((f) =>
-      gunzipSync(readFileSync(join(dir, f)))
-        .toString("utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l): Row => JSON.parse(l))
-    )
 
 const pipeline = (name: string, stages: string, branches = ""): string => {
   const file = join(work, `${name}.pipeline.yaml`)
@@ -72,7 +44,7 @@ describe("pipeline file through the CLI", () => {
     const file = pipeline("redact", "  - use: pii/redact\n")
     const r = await synthline(["run", file])
     expect(r.code, r.stderr).toBe(0)
-    const rows = readRows(join(work, "out-redact"))
+    const rows = readParts<Row>(join(work, "out-redact"), gzipParts)
     expect(rows.length).toBe(ROWS)
     const byId = new Map(rows.map((x) => [x.conversation_id, x]))
     let checked = 0
@@ -100,8 +72,8 @@ describe("pipeline file through the CLI", () => {
     )
     const r = await synthline(["run", file])
     expect(r.code, r.stderr).toBe(0)
-    const main = readRows(join(work, "out-wo-pii"))
-    const routed = readRows(join(work, "out-wo-pii+pii"))
+    const main = readParts<Row>(join(work, "out-wo-pii"), gzipParts)
+    const routed = readParts<Row>(join(work, "out-wo-pii+pii"), gzipParts)
     const withPii = sample.filter((s) => s.pii.some((p) => p.valid !== false))
     expect(routed.map((x) => x.conversation_id).sort()).toEqual(withPii.map((s) => s.record.conversation_id).sort())
     expect(main.length).toBe(ROWS - withPii.length)

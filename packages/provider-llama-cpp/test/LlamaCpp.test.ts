@@ -1,10 +1,9 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { gunzipSync } from "node:zlib"
 import * as Sample from "@synthline/core/Sample"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
-import { synthline } from "../../cli/test/support.js"
+import { gzipParts, readParts, synthline } from "../../cli/test/support.js"
 import { boundIntegers, parseBody } from "../src/LlamaCpp.js"
 import { client, run, tempDir, writeTinyModel } from "./support.js"
 
@@ -176,18 +175,6 @@ describe("llama-cpp provider", () => {
 // ---------------------------------------------------------------------------------------------
 // From a pipeline file, through the CLI.
 
-const readOut = (out: string): Array<{ [k: string]: unknown }> =>
-  readdirSync(out)
-    .filter((f) => /^part-.*\.jsonl\.gz$/.test(f))
-    .sort()
-    .flatMap((f) =>
-      gunzipSync(readFileSync(join(out, f)))
-        .toString("utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l) => JSON.parse(l))
-    )
-
 describe("llm/complete on provider: llama-cpp from a pipeline file", () => {
   it("produces answers and JSON, uses the cache on rerun, and reports usage in the manifest", async () => {
     mkdirSync(join(dir, "data"), { recursive: true })
@@ -227,7 +214,7 @@ sink: { type: jsonl, path: out }
     expect(r.stderr).not.toContain("node-llama-cpp")
     expect(r.code).toBe(0)
     const out = join(dir, "out")
-    const rows = readOut(out)
+    const rows = readParts(out, gzipParts)
     expect(rows).toHaveLength(6)
     for (const row of rows) {
       expect(typeof row.reply).toBe("string")
@@ -241,7 +228,7 @@ sink: { type: jsonl, path: out }
 
     const again = await synthline(["run", file, "--fresh"])
     expect(again.code).toBe(0)
-    expect(readOut(out)).toEqual(rows)
+    expect(readParts(out, gzipParts)).toEqual(rows)
     const cached = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")).model_usage.local
     expect(cached).toMatchObject({ calls: 12, cache_hits: 12, requests: 0 })
   }, 120_000)

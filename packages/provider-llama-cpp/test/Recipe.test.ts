@@ -1,28 +1,14 @@
-import { readdirSync, readFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { gunzipSync } from "node:zlib"
 import { SynthFields } from "@synthline/plugin-synth/Fields"
 import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { synthline, tree } from "../../cli/test/support.js"
+import { readParts, synthline, tree } from "../../cli/test/support.js"
 import { tempDir, writeTinyModel } from "./support.js"
 
 const repo = join(import.meta.dirname, "../../..")
 const recipe = join(repo, "examples/lmsys-chat-1m-synth-ja.local.pipeline.yaml")
 const work = tempDir("recipe")
-
-const readParts = (dir: string): Array<{ [k: string]: unknown }> =>
-  readdirSync(dir)
-    .filter((f) => /^part-.*\.jsonl(\.gz)?$/.test(f))
-    .sort()
-    .flatMap((f) => {
-      const bytes = readFileSync(join(dir, f))
-      return (f.endsWith(".gz") ? gunzipSync(bytes) : bytes)
-        .toString("utf8")
-        .split("\n")
-        .filter((l) => l !== "")
-        .map((l) => JSON.parse(l))
-    })
 
 /** The main output's row: the LMSYS-Chat-1M fields we look at plus every LMSYS-Chat-1M-Synth field. */
 const OutputRow = Schema.Struct({
