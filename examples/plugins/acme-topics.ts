@@ -14,12 +14,10 @@
  *       topics: [coding, math, writing]
  */
 import { definePlugin, Stage } from "@synthline/core"
-import { StageError } from "@synthline/core/Errors"
 import llm from "@synthline/llm"
-import type { Completion } from "@synthline/llm/Chat"
-import { Models } from "@synthline/llm/Models"
+import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
-import { Effect, Option, Schema, Stream } from "effect"
+import { Effect, Either, Schema } from "effect"
 
 const LabelConfig = Schema.Struct({
   model: Schema.String.annotations({ description: "A model name from the models section." }),
@@ -60,44 +58,36 @@ export const label = Stage.make({
     Effect.gen(function* () {
       // The Models service comes from @synthline/llm (a dependency of this plugin); an unknown
       // model name fails the stage before any row is read.
-      const models = yield* Models
-      const model = yield* models.get(config.model).pipe(Effect.mapError((e) => new StageError({ stage: ctx.stageId, reason: e.message })))
+      const model = yield* ModelStage.model(ctx, config.model)
       const system = `Answer with exactly one word: the topic of the user's message, one of ${config.topics.join(", ")}, or ${config.other}.`
 
-      // One call per row: `model.complete` balances, limits, retries and caches it.
-      const ask = (row: Row): Effect.Effect<{ readonly row: Row; readonly answer?: Completion; readonly error?: string }> => {
+      // One row's outcome: the labelled row, or a reject with the reason. `ModelStage.ask`
+      // answers from the cache synchronously when it can; otherwise the call is balanced,
+      // limited, retried and cached by the model client.
+      const one = (row: Row): ModelStage.Pending => {
         const text = instructionOf(row)
-        if (text === undefined) return Effect.succeed({ row, error: "the row has no first user message" })
+        if (text === undefined) return new ModelStage.Reject(row, "the row has no first user message")
         const id = typeof row.conversation_id === "string" ? row.conversation_id : text
-        return model
-          .complete({
-            messages: [
-              { role: "system", content: system },
-              { role: "user", content: text }
-            ],
-            temperature: 0,
-            max_tokens: 8,
-            // The same row gets the same seed, hence the same cache key, in every run.
-            seed: Seed.forRequest(ctx.seed, ctx.stageId, id, 0)
-          })
-          .pipe(
-            Effect.map((answer) => ({ row, answer })),
-            Effect.catchAll((e) => Effect.succeed({ row, error: e.message }))
-          )
+        const request = {
+          messages: [
+            { role: "system", content: system },
+            { role: "user", content: text }
+          ],
+          temperature: 0,
+          max_tokens: 8,
+          // The same row gets the same seed, hence the same cache key, in every run.
+          seed: Seed.forRequest(ctx.seed, ctx.stageId, id, 0)
+        }
+        return ModelStage.map(ModelStage.ask(model, [{ request }]), ([answer]): ModelStage.Outcome =>
+          answer !== undefined && Either.isRight(answer)
+            ? { ...row, [config.output]: topicOf(answer.right.content, config.topics, config.other) }
+            : new ModelStage.Reject(row, answer !== undefined && Either.isLeft(answer) ? answer.left.message : "no answer")
+        )
       }
 
-      return (rows) =>
-        rows.pipe(
-          // Bounded concurrency, results in input order: a rerun writes the same bytes.
-          Stream.mapEffect(ask, { concurrency: model.capacity }),
-          Stream.filterMap(({ row, answer, error }) => {
-            if (answer === undefined) {
-              ctx.reject(row, `${ctx.stageId}: ${error ?? "no answer"}`)
-              return Option.none()
-            }
-            return Option.some({ ...row, [config.output]: topicOf(answer.content, config.topics, config.other) })
-          })
-        )
+      // Rows are admitted while the model has free slots, finish in any order and leave in
+      // input order (rejects too), so a rerun writes the same bytes.
+      return ModelStage.perRow(ctx, model, one)
     })
 })
 

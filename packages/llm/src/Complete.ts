@@ -5,13 +5,13 @@
  * after retries, whose template misses a field, or whose answer is cut off or unparsable go to
  * rejects with the reason. Output order equals input order, so reruns are byte-identical.
  */
-import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
-import { Chunk, Effect, Schema, Stream } from "effect"
-import { type ChatRequest, type Completion, type Message, preview } from "./Chat.js"
+import { Effect, Either, Schema } from "effect"
+import { type Completion, type Message, preview } from "./Chat.js"
 import type { LlmRequestError } from "./Errors.js"
-import { type Model, Models } from "./Models.js"
+import type { Model, Models } from "./Models.js"
+import * as ModelStage from "./ModelStage.js"
 import * as Seed from "./Seed.js"
 import * as Template from "./Template.js"
 
@@ -66,7 +66,7 @@ const CompleteConfigSchema = Schema.Struct({
 /** Options of `llm/complete`. */
 export type CompleteConfig = typeof CompleteConfigSchema.Type
 
-/** Why one sample failed. */
+/** One sample's answer as the stage keeps it, or why not. */
 type SampleResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string }
 
 /** The `response_format` a config asks for, if any. */
@@ -81,16 +81,6 @@ const responseFormat = (config: CompleteConfig): unknown =>
 export const rowKey = (row: Row, messages: ReadonlyArray<Message>): string =>
   typeof row.conversation_id === "string" ? row.conversation_id : JSON.stringify(messages)
 
-/**
- * How many rows a model stage takes at once: chunks of about capacity ÷ n rows (so one chunk
- * can fill every request slot), four chunks in flight, so the server stays busy while one
- * chunk waits for its slowest answer or a retry. Memory stays bounded by 4 chunks of rows.
- */
-export const windowOf = (capacity: number, n: number): { readonly rowsPerChunk: number; readonly chunksInFlight: number } => ({
-  rowsPerChunk: Math.max(16, Math.min(2048, Math.ceil(capacity / n))),
-  chunksInFlight: 4
-})
-
 /** The reason a failed call gives in rejects. */
 export const reasonOf = (e: LlmRequestError): string => e.message
 
@@ -104,10 +94,7 @@ export const complete: Stage<CompleteConfig, Row, Row, Models, typeof CompleteCo
   provides: (c) => [c.output],
   make: (config, ctx) =>
     Effect.gen(function* () {
-      const models = yield* Models
-      const model: Model = yield* models
-        .get(config.model)
-        .pipe(Effect.mapError((e) => new StageError({ stage: ctx.stageId, reason: e.message })))
+      const model: Model = yield* ModelStage.model(ctx, config.model)
       const system = config.system !== undefined ? Template.parse(config.system) : undefined
       const user = Template.parse(config.user)
       const format = responseFormat(config)
@@ -126,34 +113,23 @@ export const complete: Stage<CompleteConfig, Row, Row, Models, typeof CompleteCo
         }
       }
 
-      // A chunk of rows: cached answers are taken synchronously, the others requested
-      // concurrently (the client's balancer bounds what is in flight); rows and rejects come
-      // out in input order, so a rerun's output and rejects are byte-identical.
-      const processChunk = (chunk: Chunk.Chunk<Row>): Effect.Effect<Chunk.Chunk<Row>> => {
-        const rows = Chunk.toReadonlyArray(chunk)
-        const results: Array<Array<SampleResult | undefined> | string> = []
-        const pending: Array<Effect.Effect<void>> = []
-        for (const row of rows) {
-          const messages: Array<Message> = []
-          if (system !== undefined) {
-            const r = system.render(row)
-            if ("missing" in r) {
-              results.push(`system template field ${r.missing} is missing`)
-              continue
-            }
-            messages.push({ role: "system", content: r.text })
-          }
-          const u = user.render(row)
-          if ("missing" in u) {
-            results.push(`user template field ${u.missing} is missing`)
-            continue
-          }
-          messages.push({ role: "user", content: u.text })
-          const key = rowKey(row, messages)
-          const samples: Array<SampleResult | undefined> = new Array(config.n)
-          results.push(samples)
-          for (let i = 0; i < config.n; i++) {
-            const request: ChatRequest = {
+      // One row: its n requests (answered synchronously when all are cached), the answers judged
+      // by the stage's rules; the row leaves in input order (ModelStage), so reruns are byte-identical.
+      const one = (row: Row): ModelStage.Pending => {
+        const messages: Array<Message> = []
+        if (system !== undefined) {
+          const r = system.render(row)
+          if ("missing" in r) return new ModelStage.Reject(row, `system template field ${r.missing} is missing`)
+          messages.push({ role: "system", content: r.text })
+        }
+        const u = user.render(row)
+        if ("missing" in u) return new ModelStage.Reject(row, `user template field ${u.missing} is missing`)
+        messages.push({ role: "user", content: u.text })
+        const key = rowKey(row, messages)
+        const asks: Array<ModelStage.Ask> = []
+        for (let i = 0; i < config.n; i++) {
+          asks.push({
+            request: {
               messages,
               temperature: config.temperature,
               top_p: config.top_p,
@@ -162,57 +138,22 @@ export const complete: Stage<CompleteConfig, Row, Row, Models, typeof CompleteCo
               response_format: format,
               extra: config.extra,
               seed: config.seed ? Seed.forRequest(ctx.seed, ctx.stageId, key, i) : undefined
-            }
-            const answer = model.prepare(request, { sampleIndex: i })
-            if (!Effect.isEffect(answer)) samples[i] = judge(answer)
-            else {
-              pending.push(
-                answer.pipe(
-                  Effect.match({
-                    onSuccess: (a) => {
-                      samples[i] = judge(a)
-                    },
-                    onFailure: (e) => {
-                      samples[i] = { ok: false, error: reasonOf(e) }
-                    }
-                  })
-                )
-              )
-            }
-          }
+            },
+            options: { sampleIndex: i }
+          })
         }
-        const assemble = (): Chunk.Chunk<Row> => {
-          const out: Array<Row> = []
-          for (let k = 0; k < rows.length; k++) {
-            const row = rows[k]!
-            const r = results[k]!
-            if (typeof r === "string") {
-              ctx.reject(row, `${ctx.stageId}: ${r}`)
-              continue
-            }
-            const ok: Array<unknown> = []
-            let error: string | undefined
-            for (const s of r) {
-              if (s?.ok === true) ok.push(s.value)
-              else error ??= s?.error ?? "no answer"
-            }
-            if (ok.length === 0) ctx.reject(row, `${ctx.stageId}: ${error ?? "no answer"}`)
-            else out.push({ ...row, [config.output]: config.n === 1 ? ok[0] : ok })
+        return ModelStage.map(ModelStage.ask(model, asks), (answers): ModelStage.Outcome => {
+          const ok: Array<unknown> = []
+          let error: string | undefined
+          for (const a of answers) {
+            const s = Either.isRight(a) ? judge(a.right) : { ok: false as const, error: reasonOf(a.left) }
+            if (s.ok) ok.push(s.value)
+            else error ??= s.error
           }
-          return Chunk.unsafeFromArray(out)
-        }
-        return pending.length === 0
-          ? Effect.sync(assemble)
-          : Effect.all(pending, { concurrency: "unbounded", discard: true }).pipe(Effect.map(assemble))
+          if (ok.length === 0) return new ModelStage.Reject(row, error ?? "no answer")
+          return { ...row, [config.output]: config.n === 1 ? ok[0] : ok }
+        })
       }
-
-      const { rowsPerChunk, chunksInFlight } = windowOf(model.capacity, config.n)
-      return (rows) =>
-        rows.pipe(
-          Stream.rechunk(rowsPerChunk),
-          Stream.chunks,
-          Stream.mapEffect(processChunk, { concurrency: chunksInFlight }),
-          Stream.flattenChunks
-        )
+      return ModelStage.perRow(ctx, model, one)
     })
 })

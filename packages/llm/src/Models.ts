@@ -7,6 +7,7 @@
  * counting everything into the run manifest's `model_usage`.
  */
 import { RunError } from "@synthline/core/Errors"
+import type { Gate } from "@synthline/core/Rowwise"
 import { RunContext, type UsageRegistry } from "@synthline/core/RunContext"
 import { Context, Duration, Effect, Either, Layer, Schema, Scope } from "effect"
 import { isAbsolute, resolve } from "node:path"
@@ -94,6 +95,11 @@ export interface Model {
   readonly request: <A>(route: string, body: object, options: RequestOptions<A>) => Effect.Effect<RouteAnswer<A>, LlmRequestError>
   /** Its usage counters so far. */
   readonly usage: () => Usage.ModelUsage
+  /**
+   * How busy it is, for request-level admission (`@synthline/core/Rowwise`): requests accepted
+   * but not yet on an endpoint slot (rate limits, back-off, every slot taken) and its capacity.
+   */
+  readonly load: Gate
 }
 
 /** The model client service. */
@@ -232,22 +238,66 @@ const makeModel = (
   const outcomeOf = (failure: Provider.AttemptFailure | undefined): Outcome =>
     failure === undefined ? "ok" : failure.kind === "rate_limited" || !isRetryable(failure.kind) ? "neutral" : "failed"
 
-  const taken = (slot: Slot): void => {
+  // Requests accepted and not on a slot yet, and who wants to hear when slots free up.
+  let backlog = 0
+  const listeners = new Set<() => void>()
+  const notify = (): void => {
+    for (const l of listeners) l()
+  }
+  const release = (slot: Slot, outcome: Outcome): void => {
+    balancer.release(slot, outcome)
+    notify()
+  }
+  const load: Gate = {
+    backlog: () => backlog,
+    capacity,
+    subscribe: (listener) => {
+      listeners.add(listener)
+      return () => void listeners.delete(listener)
+    }
+  }
+
+  /** A call's place in the backlog: counted from its first attempt until it holds a slot, again while it backs off. */
+  const queueEntry = () => {
+    let queued = false
+    return {
+      enter: (): void => {
+        if (!queued) {
+          queued = true
+          backlog++
+        }
+      },
+      leave: (): void => {
+        if (queued) {
+          queued = false
+          backlog--
+          notify()
+        }
+      }
+    }
+  }
+  type QueueEntry = ReturnType<typeof queueEntry>
+
+  const taken = (slot: Slot, entry: QueueEntry): void => {
+    entry.leave()
     usage.requests++
     usage.endpoints[endpointIds[slot.index]!]!.requests++
   }
 
   /** One attempt through the transport's Effect form: an endpoint slot, the attempt, the slot back. */
-  const attemptOnSlot = <A>(attempt: (index: number) => Effect.Effect<A, Provider.AttemptFailure>): Effect.Effect<Attempted<A>> =>
+  const attemptOnSlot = <A>(
+    attempt: (index: number) => Effect.Effect<A, Provider.AttemptFailure>,
+    entry: QueueEntry
+  ): Effect.Effect<Attempted<A>> =>
     Effect.gen(function* () {
       const slot = yield* balancer.acquire
-      taken(slot)
+      taken(slot, entry)
       const result = yield* attempt(slot.index).pipe(
         Effect.either,
-        Effect.onInterrupt(() => Effect.sync(() => balancer.release(slot, "neutral")))
+        Effect.onInterrupt(() => Effect.sync(() => release(slot, "neutral")))
       )
       const r: Attempted<A> = result._tag === "Right" ? { slot, ok: true, value: result.right } : { slot, ok: false, failure: result.left }
-      balancer.release(slot, outcomeOf(r.ok ? undefined : r.failure))
+      release(slot, outcomeOf(r.ok ? undefined : r.failure))
       return r
     })
 
@@ -257,19 +307,23 @@ const makeModel = (
    * the callback that ends it; the fiber hears of the result only after the I/O phase, so a
    * burst of answers turns into a burst of new requests before any answer is processed.
    */
-  const startOnSlot = (start: NonNullable<Provider.Transport["start"]>, payload: object): Effect.Effect<Attempted<Omit<Completion, "cached">>> =>
+  const startOnSlot = (
+    start: NonNullable<Provider.Transport["start"]>,
+    payload: object,
+    entry: QueueEntry
+  ): Effect.Effect<Attempted<Omit<Completion, "cached">>> =>
     Effect.async<Attempted<Omit<Completion, "cached">>>((resume) => {
       let slot: Slot | undefined
       let cancel: (() => void) | undefined
       const withdraw = balancer.submit((s) => {
         slot = s
-        taken(s)
+        taken(s, entry)
         cancel = start(s.index, payload, timeoutMs, (result) => {
           cancel = undefined
           const r: Attempted<Omit<Completion, "cached">> = Provider.isFailure(result)
             ? { slot: s, ok: false, failure: result }
             : { slot: s, ok: true, value: result }
-          balancer.release(s, outcomeOf(r.ok ? undefined : r.failure))
+          release(s, outcomeOf(r.ok ? undefined : r.failure))
           afterIo(() => resume(Effect.succeed(r)))
         })
       })
@@ -278,7 +332,7 @@ const makeModel = (
         else if (cancel !== undefined) {
           cancel()
           cancel = undefined
-          balancer.release(slot, "neutral")
+          release(slot, "neutral")
         }
       })
     })
@@ -289,15 +343,17 @@ const makeModel = (
    */
   const attempts = <A extends { readonly usage: Completion["usage"] }>(
     estimate: number,
-    attempt: () => Effect.Effect<Attempted<A>>,
+    attempt: (entry: QueueEntry) => Effect.Effect<Attempted<A>>,
     onSuccess: (answer: A) => void
-  ): Effect.Effect<A, LlmRequestError> =>
-    Effect.gen(function* () {
+  ): Effect.Effect<A, LlmRequestError> => {
+    const entry = queueEntry()
+    return Effect.gen(function* () {
       for (let n = 1; ; n++) {
+        entry.enter()
         if (rpm !== undefined) yield* sleep(rpm.reserve(1))
         if (tpm !== undefined) yield* sleep(tpm.reserve(estimate))
         if (n > 1) usage.retries++
-        const r = yield* attempt()
+        const r = yield* attempt(entry)
         const ep = usage.endpoints[endpointIds[r.slot.index]!]!
         if (r.ok) {
           const answer = r.value
@@ -329,9 +385,11 @@ const makeModel = (
         }
         const backoff = Math.min(retryMax, retryBase * 2 ** (n - 1)) * (0.5 + Math.random() * 0.5)
         const delay = failure.retryAfterMs !== undefined ? Math.min(retryMax, failure.retryAfterMs) : backoff
+        entry.enter()
         yield* sleep(delay)
       }
-    })
+    }).pipe(Effect.ensuring(Effect.sync(entry.leave)))
+  }
 
   const prepare = (request: ChatRequest, options?: CallOptions): Completion | Effect.Effect<Completion, LlmRequestError> => {
     usage.calls++
@@ -358,7 +416,9 @@ const makeModel = (
     const start = transport.start
     return attempts(
       estimateTokens(request),
-      start !== undefined ? () => startOnSlot(start, payload) : () => attemptOnSlot((index) => transport.send(index, payload, timeoutMs)),
+      start !== undefined
+        ? (entry) => startOnSlot(start, payload, entry)
+        : (entry) => attemptOnSlot((index) => transport.send(index, payload, timeoutMs), entry),
       (answer) => {
         if (answer.finish_reason === "length") usage.truncated++
         if (key !== "") cache.put(key, config.model, answer)
@@ -404,7 +464,7 @@ const makeModel = (
       }
       return attempts(
         Math.ceil(JSON.stringify(full).length / 4),
-        () =>
+        (entry) =>
           attemptOnSlot((index) =>
           post(index, route, full, timeoutMs).pipe(
             Effect.flatMap((raw): Effect.Effect<{ readonly text: string; readonly value: A; readonly usage: Completion["usage"] }, Provider.AttemptFailure> => {
@@ -413,8 +473,7 @@ const makeModel = (
                 ? Effect.fail({ kind: "bad_response", detail: value.left })
                 : Effect.succeed({ text: raw.text, value: value.right, usage: usageOf(raw.text) })
             })
-          )
-          ),
+          ), entry),
         (answer) => {
           if (key !== "") cache.put(key, config.model, { content: answer.text, finish_reason: null, usage: answer.usage })
         }
@@ -428,6 +487,7 @@ const makeModel = (
     prepare,
     request,
     usage: () => usage,
+    load,
     close: () => balancer.close()
   }
 }

@@ -8,12 +8,12 @@
 import { type ModerationCategory, moderationCategories } from "@synthline/core/Record"
 import { describeValue, type Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
-import { StageError } from "@synthline/core/Errors"
 import { type Message, preview } from "@synthline/llm/Chat"
-import { reasonOf, windowOf } from "@synthline/llm/Complete"
-import { type Model, Models } from "@synthline/llm/Models"
+import { reasonOf } from "@synthline/llm/Complete"
+import type { Model, Models } from "@synthline/llm/Models"
+import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
-import { Chunk, Effect, Either, Schema, Stream } from "effect"
+import { Effect, Either, Schema } from "effect"
 
 type Obj = { readonly [key: string]: unknown }
 
@@ -293,13 +293,6 @@ const messagesOf = (field: string, value: unknown): ReadonlyArray<Message> | str
 
 type Outcome = Either.Either<ReadonlyArray<Annotation>, string>
 
-/** A row that goes to rejects, with the reason (kept in order until the chunk is assembled). */
-class Rejected {
-  constructor(
-    readonly row: Row,
-    readonly reason: string
-  ) {}
-}
 
 const moderationResults =
   (count: number) =>
@@ -332,10 +325,7 @@ export const classify: Stage<ClassifyConfig, Row, Row, Models, ClassifyOptions> 
   provides: (c) => [outputOf(c)],
   make: (config, ctx) =>
     Effect.gen(function* () {
-      const models = yield* Models
-      const model: Model = yield* models
-        .get(config.model)
-        .pipe(Effect.mapError((e) => new StageError({ stage: ctx.stageId, reason: e.message })))
+      const model: Model = yield* ModelStage.model(ctx, config.model)
       const output = outputOf(config)
 
       const viaOpenai = (messages: ReadonlyArray<Message>): Effect.Effect<Outcome> => {
@@ -401,38 +391,17 @@ export const classify: Stage<ClassifyConfig, Row, Row, Models, ClassifyOptions> 
           })
         )
 
-      const one = (row: Row): Effect.Effect<Row | Rejected> => {
+      const one = (row: Row): ModelStage.Pending => {
         const messages = messagesOf(config.field, row[config.field])
-        if (typeof messages === "string") return Effect.succeed(new Rejected(row, messages))
+        if (typeof messages === "string") return new ModelStage.Reject(row, messages)
         if (messages.length === 0) return Effect.succeed({ ...row, [output]: [] })
         const key = typeof row.conversation_id === "string" ? row.conversation_id : JSON.stringify(messages)
         const run = config.provider === "openai" ? viaOpenai(messages) : viaGuard(messages, key)
         return run.pipe(
-          Effect.map((r): Row | Rejected => (Either.isRight(r) ? { ...row, [output]: r.right } : new Rejected(row, r.left)))
+          Effect.map((r): ModelStage.Outcome => (Either.isRight(r) ? { ...row, [output]: r.right } : new ModelStage.Reject(row, r.left)))
         )
       }
 
-      // A chunk of rows is classified concurrently (the client's balancer bounds what is in
-      // flight); rows and rejects leave in input order, so reruns are byte-identical.
-      const processChunk = (chunk: Chunk.Chunk<Row>): Effect.Effect<Chunk.Chunk<Row>> =>
-        Effect.forEach(chunk, one, { concurrency: "unbounded" }).pipe(
-          Effect.map((results) => {
-            const out: Array<Row> = []
-            for (const r of results) {
-              if (r instanceof Rejected) ctx.reject(r.row, `${ctx.stageId}: ${r.reason}`)
-              else out.push(r)
-            }
-            return Chunk.unsafeFromArray(out)
-          })
-        )
-
-      const { rowsPerChunk, chunksInFlight } = windowOf(model.capacity, config.provider === "openai" ? 1 : 2)
-      return (rows) =>
-        rows.pipe(
-          Stream.rechunk(rowsPerChunk),
-          Stream.chunks,
-          Stream.mapEffect(processChunk, { concurrency: chunksInFlight }),
-          Stream.flattenChunks
-        )
+      return ModelStage.perRow(ctx, model, one)
     })
 })

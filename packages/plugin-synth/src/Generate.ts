@@ -9,14 +9,14 @@
  * completion tokens of each kept answer go to the side field `synthesized_response_token_lengths`
  * for `synth/judge`'s `response_token_length`; the judge removes it.
  */
-import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
 import type { ChatRequest, Message } from "@synthline/llm/Chat"
-import { reasonOf, windowOf } from "@synthline/llm/Complete"
-import { type Model, Models } from "@synthline/llm/Models"
+import { reasonOf } from "@synthline/llm/Complete"
+import type { Model, Models } from "@synthline/llm/Models"
+import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
-import { Effect, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
 import { SynthesizedAssistantResponses, tokenLengthsField } from "./Fields.js"
 import { doc, extraOption, keyOf, ordered, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
 
@@ -72,16 +72,13 @@ export const generate: Stage<GenerateConfig, Row, Row, Models, typeof GenerateCo
   fields: (c) => ({ [c.output]: SynthesizedAssistantResponses, [c.model_field]: Schema.String }),
   make: (config, ctx) =>
     Effect.gen(function* () {
-      const models = yield* Models
-      const model: Model = yield* models
-        .get(config.model)
-        .pipe(Effect.mapError((e) => new StageError({ stage: ctx.stageId, reason: e.message })))
-      const one = (row: Row): Effect.Effect<Row | Rejected> => {
+      const model: Model = yield* ModelStage.model(ctx, config.model)
+      const one = (row: Row): ModelStage.Pending => {
         if (isFlagged(row, config.skip_if)) {
-          return Effect.succeed({ ...row, [config.output]: [], [config.model_field]: model.model, [tokenLengthsField]: [] })
+          return { ...row, [config.output]: [], [config.model_field]: model.model, [tokenLengthsField]: [] }
         }
         const text = stringAt(row, config.instruction)
-        if (text === undefined) return Effect.succeed(new Rejected(row, `field ${config.instruction} is not a string`))
+        if (text === undefined) return new Rejected(row, `field ${config.instruction} is not a string`)
         const messages: Array<Message> = []
         if (config.system !== undefined) messages.push({ role: "system", content: config.system })
         messages.push({ role: "user", content: text })
@@ -93,38 +90,27 @@ export const generate: Stage<GenerateConfig, Row, Row, Models, typeof GenerateCo
           extra: config.extra
         }
         const key = keyOf(row, text)
-        return Effect.forEach(
-          Array.from({ length: config.n }, (_, i) => i),
-          (i) =>
-            model
-              .complete(config.seed ? { ...base, seed: Seed.forRequest(ctx.seed, ctx.stageId, key, i) } : base, {
-                sampleIndex: i
-              })
-              .pipe(
-                Effect.map((c) =>
-                  c.finish_reason === "length" && config.on_length === "drop-answer"
-                    ? { ok: false as const, error: "an answer was cut off at max_tokens" }
-                    : { ok: true as const, content: c.content, tokens: c.usage.completion_tokens }
-                ),
-                Effect.catchAll((e) => Effect.succeed({ ok: false as const, error: reasonOf(e) }))
-              ),
-          { concurrency: config.n }
-        ).pipe(
-          Effect.map((results): Row | Rejected => {
-            const kept = results.flatMap((r) => (r.ok ? [r] : []))
-            if (kept.length === 0) {
-              const first = results.find((r) => !r.ok)
-              return new Rejected(row, first !== undefined && !first.ok ? first.error : "no answer")
-            }
-            return {
-              ...row,
-              [config.output]: kept.map((r) => ({ role: "assistant", content: r.content })),
-              [config.model_field]: model.model,
-              [tokenLengthsField]: kept.map((r) => r.tokens)
-            }
-          })
-        )
+        const asks = Array.from({ length: config.n }, (_, i) => ({
+          request: config.seed ? { ...base, seed: Seed.forRequest(ctx.seed, ctx.stageId, key, i) } : base,
+          options: { sampleIndex: i }
+        }))
+        return ModelStage.map(ModelStage.ask(model, asks), (answers): Row | Rejected => {
+          const kept: Array<{ readonly content: string; readonly tokens: number }> = []
+          let error: string | undefined
+          for (const a of answers) {
+            if (Either.isLeft(a)) error ??= reasonOf(a.left)
+            else if (a.right.finish_reason === "length" && config.on_length === "drop-answer") error ??= "an answer was cut off at max_tokens"
+            else kept.push({ content: a.right.content, tokens: a.right.usage.completion_tokens })
+          }
+          if (kept.length === 0) return new Rejected(row, error ?? "no answer")
+          return {
+            ...row,
+            [config.output]: kept.map((r) => ({ role: "assistant", content: r.content })),
+            [config.model_field]: model.model,
+            [tokenLengthsField]: kept.map((r) => r.tokens)
+          }
+        })
       }
-      return ordered(ctx, windowOf(model.capacity, config.n), one)
+      return ordered(ctx, model, one)
     })
 })

@@ -9,15 +9,15 @@
  * generating call (the side field `synthesized_response_token_lengths` written by
  * `synth/generate`, removed here); without it, a rough count (characters / 4) is used.
  */
-import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
 import type { ChatRequest, Message } from "@synthline/llm/Chat"
-import { reasonOf, windowOf } from "@synthline/llm/Complete"
-import { type Model, Models } from "@synthline/llm/Models"
+import { reasonOf } from "@synthline/llm/Complete"
+import type { Model, Models } from "@synthline/llm/Models"
+import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
-import { Effect, Schema } from "effect"
+import { Effect, Either, Schema } from "effect"
 import { type ScoringAnnotation, ScoringAnnotations, tokenLengthsField } from "./Fields.js"
 import { doc, extraOption, keyOf, ordered, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
 
@@ -164,17 +164,14 @@ export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchem
   removes: () => [tokenLengthsField],
   make: (config, ctx) =>
     Effect.gen(function* () {
-      const models = yield* Models
-      const model: Model = yield* models
-        .get(config.model)
-        .pipe(Effect.mapError((e) => new StageError({ stage: ctx.stageId, reason: e.message })))
+      const model: Model = yield* ModelStage.model(ctx, config.model)
       const prompt = Template.parse(config.prompt ?? (config.structured ? defaultStructuredJudgePrompt : defaultJudgePrompt))
       const format = config.structured
         ? { type: "json_schema", json_schema: { name: "judgement", schema: judgementSchema(config.max_reasoning_chars), strict: true } }
         : undefined
       const system = Template.parse(config.system)
 
-      const score = (instruction: string, response: string, tokens: number, key: string, i: number) => {
+      const request = (instruction: string, response: string, key: string, i: number): ModelStage.Ask => {
         const fill = { instruction, response }
         const s = system.render(fill)
         const u = prompt.render(fill)
@@ -188,48 +185,39 @@ export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchem
           response_format: format,
           extra: config.extra
         }
-        const repetition_flag = tokens > config.repetition_tokens
-        return model
-          .complete(config.seed ? { ...base, seed: Seed.forRequest(ctx.seed, ctx.stageId, key, i) } : base, { sampleIndex: i })
-          .pipe(
-            Effect.map(
-              (c): ScoringAnnotation => ({
-                response_token_length: tokens,
-                judgement: c.content,
-                repetition_flag,
-                preference_score: c.finish_reason === "length" ? -1 : parseScore(c.content)
-              })
-            ),
-            Effect.catchAll((e) =>
-              Effect.succeed<ScoringAnnotation>({
-                response_token_length: tokens,
-                judgement: `judge call failed: ${reasonOf(e)}`,
-                repetition_flag,
-                preference_score: -1
-              })
-            )
-          )
+        return { request: config.seed ? { ...base, seed: Seed.forRequest(ctx.seed, ctx.stageId, key, i) } : base, options: { sampleIndex: i } }
       }
 
-      const one = (row: Row): Effect.Effect<Row | Rejected> => {
+      const one = (row: Row): ModelStage.Pending => {
         const answers = answerTexts(row[config.responses])
-        if (answers === undefined) return Effect.succeed(new Rejected(row, `field ${config.responses} is not a list of messages`))
+        if (answers === undefined) return new Rejected(row, `field ${config.responses} is not a list of messages`)
         const { [tokenLengthsField]: lengths, ...rest } = row
-        if (answers.length === 0) return Effect.succeed({ ...rest, [config.output]: [] })
+        if (answers.length === 0) return { ...rest, [config.output]: [] }
         const instruction = stringAt(row, config.instruction)
-        if (instruction === undefined) return Effect.succeed(new Rejected(row, `field ${config.instruction} is not a string`))
+        if (instruction === undefined) return new Rejected(row, `field ${config.instruction} is not a string`)
         const counted = Array.isArray(lengths) ? lengths : []
         const key = keyOf(row, instruction)
-        return Effect.forEach(
-          answers,
-          (a, i) => {
-            const n: unknown = counted[i]
-            const tokens = typeof n === "number" ? n : Math.ceil(a.length / 4)
-            return score(instruction, a, tokens, key, i)
-          },
-          { concurrency: answers.length }
-        ).pipe(Effect.map((annotations): Row => ({ ...rest, [config.output]: annotations })))
+        const tokens = answers.map((a, i) => {
+          const n: unknown = counted[i]
+          return typeof n === "number" ? n : Math.ceil(a.length / 4)
+        })
+        const asks = answers.map((a, i) => request(instruction, a, key, i))
+        return ModelStage.map(ModelStage.ask(model, asks), (results): Row => ({
+          ...rest,
+          [config.output]: results.map((r, i): ScoringAnnotation => {
+            const response_token_length = tokens[i]!
+            const repetition_flag = response_token_length > config.repetition_tokens
+            return Either.isRight(r)
+              ? {
+                  response_token_length,
+                  judgement: r.right.content,
+                  repetition_flag,
+                  preference_score: r.right.finish_reason === "length" ? -1 : parseScore(r.right.content)
+                }
+              : { response_token_length, judgement: `judge call failed: ${reasonOf(r.left)}`, repetition_flag, preference_score: -1 }
+          })
+        }))
       }
-      return ordered(ctx, windowOf(model.capacity, 6), one)
+      return ordered(ctx, model, one)
     })
 })

@@ -10,7 +10,6 @@ import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
 import type { Message } from "@synthline/llm/Chat"
-import { windowOf } from "@synthline/llm/Complete"
 import { type Model, Models } from "@synthline/llm/Models"
 import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
@@ -124,6 +123,6 @@ export const multiturn: Stage<MultiturnConfig, Row, Row, Models, typeof Multitur
           return score >= config.min_score ? { ...row, [config.output]: [...conversation, { role: "assistant", content: answer }] } : none
         }).pipe(Effect.catchAll(() => Effect.succeed(none)))
       }
-      return ordered(ctx, windowOf(model.capacity, 3), one)
+      return ordered(ctx, [model, judgeModel], one)
     })
 })

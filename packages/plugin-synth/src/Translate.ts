@@ -11,14 +11,16 @@
  */
 import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
+import * as Rowwise from "@synthline/core/Rowwise"
+import type { Gate, Pending } from "@synthline/core/Rowwise"
 import { make, type Stage } from "@synthline/core/Stage"
-import { reasonOf, windowOf } from "@synthline/llm/Complete"
+import { reasonOf } from "@synthline/llm/Complete"
 import { post, retryAfterMs, target } from "@synthline/llm/Http"
 import { Models } from "@synthline/llm/Models"
 import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
 import { TranslatedConversation } from "./Fields.js"
-import { Chunk, Config, Duration, Effect, Option, Redacted, Schema, Stream } from "effect"
+import { Config, Duration, Effect, Fiber, Option, Redacted, Schema } from "effect"
 import { doc, keyOf as rowKey, ordered, Rejected, stringAt, top } from "./internal/shared.js"
 import { check, inTargetLanguage, protect, unprotect } from "./Preserve.js"
 import { keyOf, TranslationCache, type TranslationCacheService } from "./TranslationCache.js"
@@ -167,58 +169,96 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
     })
   }
 
-  /** Translates texts (cache first), checks each answer, retries broken ones protected, reports per text. */
-  const translate = (texts: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Outcome>> => {
-    const results: Array<Outcome | undefined> = texts.map((t) => {
-      usage.calls++
-      const hit = service.get(keyOf(t, config.target_lang, config.source_lang, config.formality))
-      if (hit !== undefined) usage.cache_hits++
-      return hit !== undefined ? { ok: true, text: hit } : undefined
-    })
-    const todo = texts.flatMap((_, i) => (results[i] === undefined ? [i] : []))
-    const groups: Array<Array<number>> = []
-    for (let i = 0; i < todo.length; i += config.batch_size) groups.push(todo.slice(i, i + config.batch_size))
-    return Effect.forEach(
-      groups,
-      (group) =>
-        request(
-          group.map((i) => texts[i]!),
-          false
-        ).pipe(
-          Effect.flatMap((answers) =>
-            Effect.forEach(
-              group,
-              (index, j) =>
-                Effect.gen(function* () {
-                  const source = texts[index]!
-                  let answer = answers[j]!
-                  let broken = check(source, answer)
-                  for (let attempt = 0; broken !== undefined && attempt < config.retries; attempt++) {
-                    const again = yield* request([protect(source)], true).pipe(Effect.either)
-                    if (again._tag === "Left") return { ok: false, error: again.left } satisfies Outcome
-                    answer = unprotect(again.right[0]!)
-                    broken = check(source, answer)
-                  }
-                  if (broken !== undefined) {
-                    return { ok: false, error: `${broken} (after ${config.retries + 1} attempts)` } satisfies Outcome
-                  }
-                  service.put(keyOf(source, config.target_lang, config.source_lang, config.formality), answer)
-                  return { ok: true, text: answer } satisfies Outcome
-                }),
-              { concurrency: 1 }
-            )
-          ),
-          Effect.catchAll((error) => Effect.succeed(group.map((): Outcome => ({ ok: false, error })))),
-          Effect.tap((outcomes) =>
-            Effect.sync(() => {
-              for (const [j, index] of group.entries()) results[index] = outcomes[j]!
-            })
-          )
-        ),
-      { concurrency: config.concurrency, discard: true }
-    ).pipe(Effect.map(() => results.map((r): Outcome => r ?? { ok: false, error: "not translated" })))
+  /** Translates one batch of texts, checks each answer, retries broken ones protected, reports per text. */
+  const translateGroup = (texts: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Outcome>> =>
+    request(texts, false).pipe(
+      Effect.flatMap((answers) =>
+        Effect.forEach(
+          texts,
+          (source, j) =>
+            Effect.gen(function* () {
+              let answer = answers[j]!
+              let broken = check(source, answer)
+              for (let attempt = 0; broken !== undefined && attempt < config.retries; attempt++) {
+                const again = yield* request([protect(source)], true).pipe(Effect.either)
+                if (again._tag === "Left") return { ok: false, error: again.left } satisfies Outcome
+                answer = unprotect(again.right[0]!)
+                broken = check(source, answer)
+              }
+              if (broken !== undefined) {
+                return { ok: false, error: `${broken} (after ${config.retries + 1} attempts)` } satisfies Outcome
+              }
+              service.put(keyOf(source, config.target_lang, config.source_lang, config.formality), answer)
+              return { ok: true, text: answer } satisfies Outcome
+            }),
+          { concurrency: 1 }
+        )
+      ),
+      Effect.catchAll((error) => Effect.succeed(texts.map((): Outcome => ({ ok: false, error }))))
+    )
+
+  // Texts waiting for a request: sent in batches of up to batch_size, at most `concurrency`
+  // requests at once; a batch leaves as soon as a request slot is free (after the rows admitted
+  // together have queued their texts), so DeepL is kept as busy as a chat model.
+  const waiting: Array<{ readonly text: string; readonly done: (o: Outcome) => void }> = []
+  let inFlight = 0
+  let flushing = false
+  const listeners = new Set<() => void>()
+  const fibers = new Set<Fiber.RuntimeFiber<void>>()
+  const flush = (): void => {
+    flushing = false
+    while (waiting.length > 0 && inFlight < config.concurrency) {
+      const batch = waiting.splice(0, config.batch_size)
+      inFlight++
+      const fiber = Effect.runFork(
+        translateGroup(batch.map((b) => b.text)).pipe(
+          Effect.map((outcomes) => {
+            for (const [j, b] of batch.entries()) b.done(outcomes[j] ?? { ok: false, error: "not translated" })
+          })
+        )
+      )
+      fibers.add(fiber)
+      fiber.addObserver(() => {
+        fibers.delete(fiber)
+        inFlight--
+        for (const l of listeners) l()
+        flush()
+      })
+    }
   }
-  return { translate, close: () => http.close() }
+  const load: Gate = {
+    backlog: () => waiting.length,
+    capacity: config.batch_size * config.concurrency,
+    subscribe: (listener) => {
+      listeners.add(listener)
+      return () => void listeners.delete(listener)
+    }
+  }
+
+  /** Translates one text: from the cache now, else with the next batch. */
+  const translate = (text: string): Outcome | Effect.Effect<Outcome> => {
+    usage.calls++
+    const hit = service.get(keyOf(text, config.target_lang, config.source_lang, config.formality))
+    if (hit !== undefined) {
+      usage.cache_hits++
+      return { ok: true, text: hit }
+    }
+    return Effect.async<Outcome>((resume) => {
+      const entry = { text, done: (o: Outcome) => resume(Effect.succeed(o)) }
+      waiting.push(entry)
+      if (!flushing) {
+        flushing = true
+        queueMicrotask(flush)
+      }
+      return Effect.sync(() => {
+        const i = waiting.indexOf(entry)
+        if (i >= 0) waiting.splice(i, 1)
+      })
+    })
+  }
+  const close = () =>
+    Effect.runPromise(Fiber.interruptAll([...fibers])).then(() => http.close())
+  return { translate, load, close }
 }
 
 /** `synth/translate` */
@@ -254,32 +294,14 @@ export const translate: Stage<TranslateConfig, Row, Row, Models | TranslationCac
         }
         const client = deeplClient(config, key, service)
         yield* Effect.addFinalizer(() => Effect.promise(() => client.close()))
-        const perChunk = config.batch_size * config.concurrency
-        return (rows) =>
-          rows.pipe(
-            Stream.rechunk(perChunk),
-            Stream.mapChunksEffect((chunk) => {
-              const prepared = Chunk.toReadonlyArray(chunk).map(pre)
-              const texts = prepared.flatMap((p) => (typeof p === "string" ? [p] : []))
-              return client.translate(texts).pipe(
-                Effect.map((outcomes) => {
-                  const out: Array<Row> = []
-                  let k = 0
-                  for (const [i, p] of prepared.entries()) {
-                    const row = Chunk.unsafeGet(chunk, i)
-                    if (p instanceof Rejected) ctx.reject(p.row, `${ctx.stageId}: ${p.reason}`)
-                    else if (typeof p !== "string") out.push(p)
-                    else {
-                      const o = outcomes[k++]!
-                      if (o.ok) out.push({ ...row, ...wrap(o.text) })
-                      else ctx.reject(row, `${ctx.stageId}: ${o.error}`)
-                    }
-                  }
-                  return Chunk.unsafeFromArray(out)
-                })
-              )
-            })
-          )
+        const one = (row: Row): Pending => {
+          const p = pre(row)
+          if (typeof p !== "string") return p
+          const o = client.translate(p)
+          const outcome = (r: Outcome): Row | Rejected => (r.ok ? { ...row, ...wrap(r.text) } : new Rejected(row, r.error))
+          return Effect.isEffect(o) ? Effect.map(o, outcome) : outcome(o)
+        }
+        return Rowwise.transform({ ctx, one, gates: [client.load] })
       }
 
       const models = yield* Models
@@ -322,6 +344,6 @@ export const translate: Stage<TranslateConfig, Row, Row, Models | TranslationCac
           return new Rejected(row, `${last} (after ${config.retries + 1} attempts)`)
         })
       }
-      return ordered(ctx, windowOf(model.capacity, 1), one)
+      return ordered(ctx, model, one)
     })
 })

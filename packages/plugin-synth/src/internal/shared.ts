@@ -1,11 +1,13 @@
 /**
- * Helpers shared by the synth stages: option documentation and shared options, the in-order reject marker, dotted
- * field paths, and the ordered model-call window.
+ * Helpers shared by the synth stages: option documentation and shared options, the in-order reject and drop
+ * markers, dotted field paths, and the ordered model-stage transform.
  */
 import { getPath, parsePath, type Row } from "@synthline/core/Row"
-import type { StageContext } from "@synthline/core/Stage"
-import { Chunk, Effect, Schema, Stream } from "effect"
-import type { StageError } from "@synthline/core/Errors"
+import type { Pending } from "@synthline/core/Rowwise"
+import type { StageContext, Transform } from "@synthline/core/Stage"
+import type { Model } from "@synthline/llm/Models"
+import { perRow } from "@synthline/llm/ModelStage"
+import { Schema } from "effect"
 
 type Obj = { readonly [key: string]: unknown }
 
@@ -26,21 +28,8 @@ export const extraOption = (description: string) =>
     default: () => ({})
   })
 
-/** A row that goes to rejects, with the reason (kept in order until the ordered merge). */
-export class Rejected {
-  constructor(
-    readonly row: Row,
-    readonly reason: string
-  ) {}
-}
-
-/** A row that is dropped with a reason (kept in order until the ordered merge). */
-export class Dropped {
-  constructor(
-    readonly row: Row,
-    readonly reason: string
-  ) {}
-}
+/** A row that goes to rejects, with the reason (reported in input order). */
+export { Reject as Rejected, Drop as Dropped } from "@synthline/core/Rowwise"
 
 /** Reads the string at a dotted path, or undefined. */
 export const stringAt = (row: unknown, path: string): string | undefined => {
@@ -56,32 +45,12 @@ export const keyOf = (row: Row, fallback: string): string =>
   typeof row.conversation_id === "string" ? row.conversation_id : fallback
 
 /**
- * Runs `one` over the rows chunk by chunk (the window from `windowOf` in `@synthline/llm/Complete`:
- * `rowsPerChunk` rows per chunk, all of a chunk's calls at once, `chunksInFlight` chunks at a time),
- * keeping input order, and reports the {@link Rejected} and {@link Dropped} markers through the
- * context after the ordered merge. The model's own concurrency and rate limits bound the requests.
+ * The stage's transform from the outcome of one row (the model-stage helper of `@synthline/llm`):
+ * rows are admitted one request at a time while the models have room, and leave in input order
+ * with their rejects and drops reported in that order.
  */
-export const ordered =
-  (
-    ctx: StageContext,
-    window: { readonly rowsPerChunk: number; readonly chunksInFlight: number },
-    one: (row: Row) => Effect.Effect<Row | Rejected | Dropped>
-  ) =>
-  (rows: Stream.Stream<Row, StageError>): Stream.Stream<Row, StageError> =>
-    rows.pipe(
-      Stream.rechunk(window.rowsPerChunk),
-      Stream.chunks,
-      Stream.mapEffect((chunk) => Effect.forEach(chunk, one, { concurrency: "unbounded" }), {
-        concurrency: window.chunksInFlight
-      }),
-      Stream.map((results) => {
-        const out: Array<Row> = []
-        for (const r of results) {
-          if (r instanceof Rejected) ctx.reject(r.row, `${ctx.stageId}: ${r.reason}`)
-          else if (r instanceof Dropped) ctx.drop(r.row, r.reason)
-          else out.push(r)
-        }
-        return Chunk.unsafeFromArray(out)
-      }),
-      Stream.flattenChunks
-    )
+export const ordered = (
+  ctx: StageContext,
+  models: Model | ReadonlyArray<Model>,
+  one: (row: Row) => Pending
+): Transform<Row, Row> => perRow(ctx, models, one)

@@ -1,0 +1,400 @@
+/**
+ * Row-wise stages with request-level admission: the scheduling every model stage shares.
+ *
+ * A row-wise stage is a function from one row to its outcome (the new row, a {@link Reject} or
+ * a {@link Drop}), synchronous when it needs no call (a cached answer, a skipped row) and an
+ * Effect otherwise. The scheduler admits rows one by one while the stage's models have room
+ * (their {@link Gate}s: requests queued for an endpoint slot stay below a low-water mark), so
+ * every endpoint slot is refilled as soon as it frees up, never when a chunk's slowest call
+ * ends. Rows finish out of order and leave in input order through a reorder buffer bounded in
+ * bytes: when it is full (behind a straggler) admission pauses instead of memory growing.
+ *
+ * Consecutive row-wise stages are fused by the runner ({@link fuse}): a row goes on to the next
+ * stage as soon as it is through the previous one, so in `generate → judge` the judge starts on
+ * a row the moment its answers exist and both models stay busy. Rejects, drops and counters are
+ * reported at the in-order exit, so the output, the rejects and the stats are the same bytes
+ * whatever the timing.
+ */
+import { Cause, Chunk, Effect, Exit, Fiber, Option, Queue, Runtime, Stream } from "effect"
+import type { StageError } from "./Errors.js"
+import type { Row } from "./Row.js"
+import type { StageContext, Transform } from "./Stage.js"
+
+/** A row the stage cannot process: it goes to rejects with the reason (prefixed with the stage id). */
+export class Reject {
+  constructor(
+    readonly row: Row,
+    readonly reason: string
+  ) {}
+}
+
+/** A row the stage drops with a reason (counted; sent to the stage's `route` branch when it has one). */
+export class Drop {
+  constructor(
+    readonly row: Row,
+    readonly reason: string
+  ) {}
+}
+
+/** What one row became in a stage. */
+export type Outcome = Row | Reject | Drop
+
+/** The outcome of a row, now or after calls. */
+export type Pending = Outcome | Effect.Effect<Outcome>
+
+/**
+ * How busy what a stage calls is: a model's requests queued for an endpoint slot (waiting on a
+ * rate limit, a retry back-off or a free slot) and how many it runs at once.
+ */
+export interface Gate {
+  /** Requests accepted but not on an endpoint slot yet. */
+  readonly backlog: () => number
+  /** Requests it runs at once. */
+  readonly capacity: number
+  /** Calls `listener` whenever the backlog may have dropped (a slot was given back); returns the unsubscribe. */
+  readonly subscribe: (listener: () => void) => () => void
+}
+
+/** One row-wise stage. */
+export interface Step {
+  /** The stage's context: rejects and drops are reported through it, in input order. */
+  readonly ctx: StageContext
+  /** The outcome of one row. Must not fail: a failed call is a {@link Reject}. */
+  readonly one: (row: Row) => Pending
+  /** What the stage calls (its models); none for a stage that only computes. */
+  readonly gates: ReadonlyArray<Gate>
+  /** Bound of the reorder buffer in bytes when the stage runs alone (default {@link defaultBufferBytes}). */
+  readonly bufferBytes?: number | undefined
+}
+
+/** The default bound of a reorder buffer: 256 MiB of rows (estimated) in flight or waiting for their turn. */
+export const defaultBufferBytes = 256 * 1024 * 1024
+
+/** Symbol under which a row-wise transform carries its {@link Step}, so the runner can fuse it. */
+export const StepKey: unique symbol = Symbol.for("@synthline/core/Rowwise/Step")
+
+/** A transform made from a {@link Step}. */
+export interface RowwiseTransform extends Transform<Row, Row> {
+  readonly [StepKey]: Step
+}
+
+/** The step of a transform made by {@link transform}, if it is one. */
+export const stepOf = (t: Transform<Row, Row>): Step | undefined => (t as Partial<RowwiseTransform>)[StepKey]
+
+/** Options of {@link fuse}. */
+export interface FuseOptions {
+  /** Bound of the reorder buffer in bytes (default: the smallest of the steps', else {@link defaultBufferBytes}). */
+  readonly bufferBytes?: number | undefined
+  /**
+   * Called for every row at the in-order exit with the input row and the index of the step that
+   * rejected or dropped it (`steps.length` when it passed every step): the runner's counters.
+   */
+  readonly observe?: ((input: Row, stop: number) => void) | undefined
+}
+
+/** A row-wise stage as a stream transform (alone; the runner fuses neighbours). */
+export const transform = (step: Step): RowwiseTransform => {
+  const t = (rows: Stream.Stream<Row, StageError>) => fuse([step])(rows)
+  return Object.assign(t, { [StepKey]: step })
+}
+
+/**
+ * A rough size of a row in memory, in bytes: two per string character plus a little per value
+ * and key. Conservative for one-byte strings, which V8 stores in one byte each.
+ */
+export const approxBytes = (v: unknown): number => {
+  switch (typeof v) {
+    case "string":
+      return 16 + 2 * v.length
+    case "object": {
+      if (v === null) return 8
+      if (Array.isArray(v)) {
+        let n = 16
+        for (const x of v) n += approxBytes(x)
+        return n
+      }
+      let n = 32
+      const o = v as { readonly [key: string]: unknown }
+      for (const k in o) n += 16 + k.length + approxBytes(o[k])
+      return n
+    }
+    default:
+      return 8
+  }
+}
+
+/** What a fiber, a map entry and closures cost per row in flight, on top of the row itself. */
+const perRowOverhead = 1024
+
+/** Rows emitted downstream at once when more are ready; fewer wait at most {@link flushMs}. */
+const emitRows = 512
+const flushMs = 10
+
+interface Done {
+  readonly outcome: Outcome
+  readonly stop: number
+}
+
+interface Entry {
+  readonly input: Row
+  bytes: number
+  done: Done | undefined
+}
+
+type Item =
+  | { readonly _tag: "rows"; readonly rows: Chunk.Chunk<Row>; readonly bytes: number }
+  | { readonly _tag: "end" }
+  | { readonly _tag: "fail"; readonly cause: Cause.Cause<StageError> }
+
+const isEnd = (o: Outcome): o is Reject | Drop => o instanceof Reject || o instanceof Drop
+
+/** Requests a gate may have queued before the first stage of a chain stops admitting rows. */
+const lowWater = (g: Gate): number => Math.max(8, Math.ceil(g.capacity / 4))
+
+/**
+ * Runs consecutive row-wise steps as one: each row goes through the steps in turn as soon as
+ * the previous one is done with it, rows are admitted while the first step's models have room,
+ * later steps' models have at most one capacity queued and the buffer has room, and rows leave
+ * in input order.
+ */
+export const fuse =
+  (steps: ReadonlyArray<Step>, options: FuseOptions = {}): Transform<Row, Row> =>
+  (input) =>
+    Stream.unwrapScoped(
+      Effect.gen(function* () {
+        const bound =
+          options.bufferBytes ??
+          steps.reduce<number | undefined>((m, s) => (s.bufferBytes === undefined ? m : Math.min(m ?? s.bufferBytes, s.bufferBytes)), undefined) ??
+          defaultBufferBytes
+        const observe = options.observe
+        const runtime = yield* Effect.runtime<never>()
+        const runFork = Runtime.runFork(runtime)
+        const out = yield* Queue.unbounded<Item>()
+        const pull = yield* Stream.toPull(input)
+
+        // ---- state
+        const entries = new Map<number, Entry>()
+        let admitted = 0
+        let head = 0
+        let heldBytes = 0 // rows admitted and not yet emitted
+        let outBytes = 0 // rows emitted and not yet taken downstream
+        const inbox: Array<Chunk.Chunk<Row>> = []
+        let inboxAt = 0 // index into inbox[0]
+        let upstreamDone = false
+        let failure: Cause.Cause<StageError> | undefined
+        let upstreamFailure: Cause.Cause<StageError> | undefined
+        let finished = false
+        const running = new Set<Fiber.RuntimeFiber<Done>>()
+        let readerWake: (() => void) | undefined
+        let flushTimer: ReturnType<typeof setTimeout> | undefined
+        let forceFlush = false
+
+        // ---- the pump: emit what is ready in order, admit what fits; runs on every event
+        let scheduled = false
+        let pumping = false
+        let again = false
+        const schedule = (): void => {
+          if (scheduled || finished) return
+          scheduled = true
+          queueMicrotask(() => {
+            scheduled = false
+            pump()
+          })
+        }
+        const unsubscribe: Array<() => void> = []
+        for (const s of steps) for (const g of s.gates) unsubscribe.push(g.subscribe(schedule))
+
+        const open = (): boolean => {
+          if (heldBytes + outBytes >= bound) return false
+          for (const g of steps[0]!.gates) if (g.backlog() >= lowWater(g)) return false
+          for (let i = 1; i < steps.length; i++) for (const g of steps[i]!.gates) if (g.backlog() >= g.capacity) return false
+          return true
+        }
+
+        const continueFrom = (k: number, row: Row): Done | Effect.Effect<Done> => {
+          let cur = row
+          for (let i = k; i < steps.length; i++) {
+            const r = steps[i]!.one(cur)
+            if (Effect.isEffect(r)) {
+              return Effect.flatMap(r, (o): Effect.Effect<Done> => {
+                if (isEnd(o)) return Effect.succeed({ outcome: o, stop: i })
+                const next = continueFrom(i + 1, o)
+                return Effect.isEffect(next) ? next : Effect.succeed(next)
+              })
+            }
+            if (isEnd(r)) return { outcome: r, stop: i }
+            cur = r
+          }
+          return { outcome: cur, stop: steps.length }
+        }
+
+        const settle = (entry: Entry, done: Done): void => {
+          entry.done = done
+          const bytes = isEnd(done.outcome) ? perRowOverhead : approxBytes(done.outcome) + perRowOverhead
+          heldBytes += bytes - entry.bytes
+          entry.bytes = bytes
+        }
+
+        const admit = (row: Row): void => {
+          const seq = admitted++
+          const entry: Entry = { input: row, bytes: approxBytes(row) + perRowOverhead, done: undefined }
+          heldBytes += entry.bytes
+          entries.set(seq, entry)
+          const r = continueFrom(0, row)
+          if (!Effect.isEffect(r)) {
+            settle(entry, r)
+            return
+          }
+          const fiber = runFork(r)
+          running.add(fiber)
+          fiber.addObserver((exit) => {
+            running.delete(fiber)
+            if (Exit.isSuccess(exit)) settle(entry, exit.value)
+            else if (!Cause.isInterruptedOnly(exit.cause)) failure ??= exit.cause
+            schedule()
+          })
+        }
+
+        const emit = (): void => {
+          const rows: Array<Row> = []
+          let bytes = 0
+          for (;;) {
+            const e = entries.get(head)
+            if (e === undefined || e.done === undefined) break
+            entries.delete(head)
+            head++
+            const { outcome, stop } = e.done
+            observe?.(e.input, stop)
+            if (outcome instanceof Reject) {
+              const ctx = steps[stop]!.ctx
+              ctx.reject(outcome.row, `${ctx.stageId}: ${outcome.reason}`)
+              heldBytes -= e.bytes
+            } else if (outcome instanceof Drop) {
+              steps[stop]!.ctx.drop(outcome.row, outcome.reason)
+              heldBytes -= e.bytes
+            } else {
+              rows.push(outcome)
+              bytes += e.bytes
+            }
+          }
+          if (rows.length > 0) {
+            heldBytes -= bytes
+            outBytes += bytes
+            out.unsafeOffer({ _tag: "rows", rows: Chunk.unsafeFromArray(rows), bytes })
+          }
+        }
+
+        /** Rows ready at the head, counted up to `emitRows`. */
+        const readyAtHead = (): number => {
+          let n = 0
+          for (let s = head; n < emitRows; s++) {
+            const e = entries.get(s)
+            if (e === undefined || e.done === undefined) break
+            n++
+          }
+          return n
+        }
+
+        const pump = (): void => {
+          if (pumping) {
+            again = true
+            return
+          }
+          pumping = true
+          try {
+            do {
+              again = false
+              if (finished) return
+              if (failure !== undefined) {
+                finished = true
+                out.unsafeOffer({ _tag: "fail", cause: failure })
+                return
+              }
+              // Admit from the inbox while there is room.
+              while (inbox.length > 0 && open()) {
+                const chunk = inbox[0]!
+                if (inboxAt >= chunk.length) {
+                  inbox.shift()
+                  inboxAt = 0
+                  readerWake?.()
+                  continue
+                }
+                admit(Chunk.unsafeGet(chunk, inboxAt++))
+              }
+              if (inbox.length > 0 && inboxAt >= inbox[0]!.length) {
+                inbox.shift()
+                inboxAt = 0
+                readerWake?.()
+              }
+              const drained = upstreamDone && inbox.length === 0
+              const ready = readyAtHead()
+              if (ready >= emitRows || (ready > 0 && (drained || forceFlush || running.size === 0))) {
+                forceFlush = false
+                emit()
+              } else if (ready > 0 && flushTimer === undefined) {
+                flushTimer = setTimeout(() => {
+                  flushTimer = undefined
+                  forceFlush = true
+                  schedule()
+                }, flushMs)
+              }
+              if (drained && head === admitted) {
+                finished = true
+                out.unsafeOffer(upstreamFailure === undefined ? { _tag: "end" } : { _tag: "fail", cause: upstreamFailure })
+                return
+              }
+            } while (again)
+          } finally {
+            pumping = false
+          }
+        }
+
+        // ---- the reader: keeps up to two chunks of upstream rows ready for admission
+        const waitForRoom = Effect.async<void>((resume) => {
+          if (inbox.length < 2) return resume(Effect.void)
+          readerWake = () => {
+            readerWake = undefined
+            resume(Effect.void)
+          }
+        })
+        const reader = Effect.gen(function* () {
+          for (;;) {
+            yield* waitForRoom
+            const next = yield* Effect.exit(pull)
+            if (Exit.isSuccess(next)) {
+              if (next.value.length > 0) inbox.push(next.value)
+              schedule()
+              continue
+            }
+            const end = Cause.flipCauseOption(next.cause)
+            if (Option.isSome(end)) upstreamFailure = end.value
+            upstreamDone = true
+            schedule()
+            return
+          }
+        })
+        yield* Effect.forkScoped(reader)
+        yield* Effect.addFinalizer(() =>
+          Effect.gen(function* () {
+            finished = true
+            if (flushTimer !== undefined) clearTimeout(flushTimer)
+            for (const u of unsubscribe) u()
+            yield* Fiber.interruptAll([...running])
+          })
+        )
+
+        const take = Effect.flatMap(Queue.take(out), (item): Effect.Effect<Chunk.Chunk<Row>, Option.Option<StageError>> => {
+          switch (item._tag) {
+            case "rows":
+              outBytes -= item.bytes
+              schedule()
+              return Effect.succeed(item.rows)
+            case "end":
+              return Effect.fail(Option.none())
+            case "fail":
+              return Effect.failCause(Cause.map(item.cause, Option.some))
+          }
+        })
+        return Stream.repeatEffectChunkOption(take)
+      })
+    )
