@@ -52,16 +52,25 @@ const run = Command.make(
       Options.withDefault(0),
       Options.withDescription("Rejected rows tolerated; past it the run stops (resumably) with exit code 1.")
     ),
+    bufferMb: Options.integer("buffer-mb").pipe(
+      Options.optional,
+      Options.withDescription(
+        "Memory bound (MB) of each model stage's reorder buffer: rows in flight or waiting to leave in input order. Default 256."
+      )
+    ),
     json
   },
-  ({ file, shard, fresh, maxErrors, json }) =>
+  ({ file, shard, fresh, maxErrors, bufferMb, json }) =>
     Effect.gen(function* () {
       const resolved = yield* (yield* Pipeline).load(file)
       const s = (yield* Runner).resolveShard(Option.getOrUndefined(shard), process.env)
       if (Either.isLeft(s)) return yield* usage(s.left)
       const write = (t: string) => void (json ? process.stdout : process.stderr).write(t)
       const reporter = json ? Progress.json(write) : process.stderr.isTTY ? Progress.tty(write) : Progress.plain(write)
-      yield* (yield* Runner).run(resolved, { shard: s.right, fresh, maxErrors, reporter })
+      const mb = Option.getOrUndefined(bufferMb)
+      if (mb !== undefined && mb < 1) return yield* usage(`--buffer-mb must be at least 1, got ${mb}`)
+      const bufferBytes = mb === undefined ? undefined : mb * 1024 * 1024
+      yield* (yield* Runner).run(resolved, { shard: s.right, fresh, maxErrors, reporter, bufferBytes })
     })
 ).pipe(Command.withDescription("Run a pipeline file; resumes where an interrupted run stopped."))
 

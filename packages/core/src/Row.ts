@@ -27,6 +27,18 @@ export const withOrigin = <A extends object>(row: A, from: Origin): A => {
   return row
 }
 
+/** Symbol key under which a row carries the sequence number of its work unit in the run. */
+export const UnitKey: unique symbol = Symbol.for("@synthline/core/Row/Unit")
+
+/** The work unit a row belongs to (set by the runner; copied by object spread, ignored by JSON). */
+export const unitOf = (row: Row): number | undefined => (row as { readonly [UnitKey]?: number })[UnitKey]
+
+/** Tags a row with its work unit (mutates and returns it). */
+export const withUnit = <A extends object>(row: A, seq: number): A => {
+  Reflect.set(row, UnitKey, seq)
+  return row
+}
+
 /** Formats an origin as `file:line` or `file#row`. */
 export const formatOrigin = (o: Origin | undefined): string =>
   o === undefined ? "<unknown>" : o.line !== undefined ? `${o.file}:${o.line}` : o.row !== undefined ? `${o.file}#${o.row}` : o.file

@@ -18,11 +18,12 @@ import * as Progress from "./Progress.js"
 import type { Registry } from "./Registry.js"
 import * as Release from "./Release.js"
 import * as RunContext from "./RunContext.js"
-import { type Origin, origin, type Row } from "./Row.js"
+import { type Origin, origin, type Row, unitOf, withUnit } from "./Row.js"
+import * as Rowwise from "./Rowwise.js"
 import * as Shard from "./Shard.js"
 import type { OutputFile, SinkCheckpoint, SinkWriter } from "./Sink.js"
 import * as Sinks from "./Sinks.js"
-import type { SourceReject, WorkUnit } from "./Source.js"
+import type { SourceReject } from "./Source.js"
 import type { StageContext, Transform } from "./Stage.js"
 
 /** Options of a run. */
@@ -33,6 +34,11 @@ export interface RunOptions {
   /** Rejected rows tolerated; past it the run stops after the current unit with exit code 1. Default 0. */
   readonly maxErrors?: number | undefined
   readonly reporter?: Progress.Reporter | undefined
+  /**
+   * Bound in bytes of each model-stage reorder buffer (rows in flight or waiting for their turn
+   * to leave in input order); default `Rowwise.defaultBufferBytes`.
+   */
+  readonly bufferBytes?: number | undefined
 }
 
 /** What a run did. */
@@ -121,6 +127,73 @@ const emptyStats = (stages: ReadonlyArray<StageUse>, branches: ReadonlyArray<str
     rejected: 0
   }))
 })
+
+/** What one work unit adds to the run's counters, rejects, routed rows and journals until it commits. */
+interface UnitDelta {
+  rows_read: number
+  source_rejected: number
+  rows_written: number
+  rejected: number
+  stages: Array<{ rows_in: number; rows_out: number; dropped: { [reason: string]: number }; routed: number; rejected: number }>
+  /** Rejects in a fixed order: the source's first, then each stage's, each in row order. */
+  rejects: Array<Array<RejectRecord>>
+  /** Rows each stage routed to its branch, in row order. */
+  routes: Array<Array<Row>>
+  /** Journal entries each stage appended. */
+  journals: Array<Array<string>>
+}
+
+const emptyDelta = (stages: number): UnitDelta => ({
+  rows_read: 0,
+  source_rejected: 0,
+  rows_written: 0,
+  rejected: 0,
+  stages: Array.from({ length: stages }, () => ({ rows_in: 0, rows_out: 0, dropped: {}, routed: 0, rejected: 0 })),
+  rejects: Array.from({ length: stages + 1 }, () => []),
+  routes: Array.from({ length: stages }, () => []),
+  journals: Array.from({ length: stages }, () => [])
+})
+
+/** Adds a committed unit's counters to the run's. */
+const mergeDelta = (stats: RunStats, d: UnitDelta): void => {
+  stats.rows_read += d.rows_read
+  stats.source_rejected += d.source_rejected
+  stats.rows_written += d.rows_written
+  stats.rejected += d.rejected
+  for (const [i, st] of d.stages.entries()) {
+    const to = stats.stages[i]!
+    to.rows_in += st.rows_in
+    to.rows_out += st.rows_out
+    to.routed += st.routed
+    to.rejected += st.rejected
+    for (const [reason, n] of Object.entries(st.dropped)) to.dropped[reason] = (to.dropped[reason] ?? 0) + n
+  }
+}
+
+/** Splits chunks that hold rows of several units, so a stateful stage sees one unit per chunk. */
+const splitByUnit = <E, R>(stream: Stream.Stream<Row, E, R>): Stream.Stream<Row, E, R> =>
+  stream.pipe(
+    Stream.chunks,
+    Stream.mapConcat((c): Array<Chunk.Chunk<Row>> => {
+      if (c.length === 0) return []
+      const rows = Chunk.toReadonlyArray(c)
+      if (unitOf(rows[0]!) === unitOf(rows[rows.length - 1]!)) return [c]
+      const out: Array<Chunk.Chunk<Row>> = []
+      let start = 0
+      let cur = unitOf(rows[0]!)
+      for (let k = 1; k < rows.length; k++) {
+        const u = unitOf(rows[k]!)
+        if (u !== undefined && u !== cur) {
+          out.push(Chunk.unsafeFromArray(rows.slice(start, k)))
+          start = k
+          cur = u
+        }
+      }
+      out.push(Chunk.unsafeFromArray(rows.slice(start)))
+      return out
+    }),
+    Stream.flattenChunks
+  )
 
 /** A line of `rejects/*.jsonl`. */
 export interface RejectRecord {
@@ -323,119 +396,179 @@ const runScoped = (
       usage
     })
 
-    // ---- journals and stages
-    const pendingRejects: Array<RejectRecord> = []
-    const pendingRoutes = new Map<string, Array<Row>>([...pipeline.branches.keys()].map((k) => [k, []]))
-    let currentUnit = ""
-    const journalBuffers = new Map<string, Array<string>>()
-    const journalBytes = new Map<string, number>()
+    // ---- what each unit contributes until it commits
+    // Units overlap: the source reads unit k+1 while stages still work on unit k's last rows
+    // (a model stage keeps its slots full across the boundary). Every row carries its unit, so
+    // counters, rejects, routed rows and journal entries are kept per unit and committed in
+    // unit order when the sink has seen the last of a unit's rows: a resumed run sees exactly
+    // the units it committed, whatever was in flight when it stopped.
+    const branchOf = pipeline.stages.map((s) => s.route)
+    const deltas = new Map<number, UnitDelta>()
+    const deltaOf = (seq: number): UnitDelta => {
+      let d = deltas.get(seq)
+      if (d === undefined) {
+        d = emptyDelta(pipeline.stages.length)
+        deltas.set(seq, d)
+      }
+      return d
+    }
+    // The unit whose rows a stage received last (for journal entries and untagged rows).
+    const stageUnit: Array<number> = pipeline.stages.map(() => unitsDone)
+    const unitAt = (row: Row, i: number): number => unitOf(row) ?? stageUnit[i]!
+
     const transforms: Array<Transform<Row, Row>> = []
     for (const [i, use] of pipeline.stages.entries()) {
-      const st = stats.stages[i]!
       const file = `${state}/journal-${pad(i)}.log`
       const recovered = yield* recoverJournal(fs, file, marker?.journals[use.instanceId] ?? 0)
-      journalBytes.set(use.instanceId, marker?.journals[use.instanceId] ?? 0)
-      const buffer: Array<string> = []
-      journalBuffers.set(use.instanceId, buffer)
-      const routeTo = use.route !== undefined ? pendingRoutes.get(use.route) : undefined
       const ctx: StageContext = {
         stageId: use.instanceId,
         seed: pipeline.seed,
         baseDir: pipeline.baseDir,
         drop: (row, reason) => {
-          if (routeTo !== undefined) {
+          const d = deltaOf(unitAt(row, i))
+          const st = d.stages[i]!
+          if (branchOf[i] !== undefined) {
             st.routed++
-            routeTo.push(row)
+            d.routes[i]!.push(row)
           } else {
             st.dropped[reason] = (st.dropped[reason] ?? 0) + 1
           }
         },
         reject: (row, error) => {
-          st.rejected++
-          stats.rejected++
-          pendingRejects.push({ stage: use.instanceId, error, source: origin(row) ?? null, unit: currentUnit, row })
+          const seq = unitAt(row, i)
+          const d = deltaOf(seq)
+          d.stages[i]!.rejected++
+          d.rejected++
+          d.rejects[i + 1]!.push({ stage: use.instanceId, error, source: origin(row) ?? null, unit: units[seq]?.id ?? "", row })
         },
-        journal: { recovered, append: (entry) => void buffer.push(entry) }
+        journal: { recovered, append: (entry) => void deltaOf(stageUnit[i]!).journals[i]!.push(entry) }
       }
       transforms.push(yield* use.stage.make(use.config, ctx).pipe(Effect.provide(services)))
     }
+    const journalBytes = new Map<string, number>(pipeline.stages.map((use) => [use.instanceId, marker?.journals[use.instanceId] ?? 0]))
 
-    // ---- per unit
-    const snapshot = (): Progress.Snapshot => ({
-      unitsDone: stats.units_done,
-      units: units.length,
-      rowsRead: stats.rows_read,
-      rowsTotal,
-      rowsWritten: stats.rows_written,
-      rejected: stats.rejected,
-      elapsedMs: Date.now() - started,
-      stages: stats.stages.map((s) => ({ id: s.id, rowsIn: s.rows_in, rowsOut: s.rows_out }))
-    })
-
-    const drain = Effect.gen(function* () {
-      if (pendingRejects.length > 0) {
-        const records = pendingRejects.splice(0, pendingRejects.length)
-        yield* rejectsWriter.write(Chunk.unsafeFromArray(records.map((r) => ({ ...r, row: trimRaw(r.row) }))))
+    // ---- progress
+    const snapshot = (): Progress.Snapshot => {
+      let rowsRead = stats.rows_read
+      let rowsWritten = stats.rows_written
+      let rejected = stats.rejected
+      const stages = stats.stages.map((s) => ({ id: s.id, rowsIn: s.rows_in, rowsOut: s.rows_out }))
+      for (const d of deltas.values()) {
+        rowsRead += d.rows_read
+        rowsWritten += d.rows_written
+        rejected += d.rejected
+        for (const [i, st] of d.stages.entries()) {
+          stages[i]!.rowsIn += st.rows_in
+          stages[i]!.rowsOut += st.rows_out
+        }
       }
-      for (const [name, rows] of pendingRoutes) {
-        if (rows.length === 0) continue
-        const chunk = Chunk.unsafeFromArray(rows.splice(0, rows.length))
-        stats.branch_rows[name] = (stats.branch_rows[name] ?? 0) + chunk.length
-        observeBranch.get(name)?.(chunk)
-        yield* branchWriters.get(name)!.write(chunk)
-      }
-    })
-
-    const sourceIO = {
-      reject: (r: SourceReject) => {
-        stats.source_rejected++
-        stats.rejected++
-        pendingRejects.push({ stage: "source", error: r.error, source: r.origin, unit: currentUnit, row: r.raw })
+      return {
+        unitsDone: stats.units_done,
+        units: units.length,
+        rowsRead,
+        rowsTotal,
+        rowsWritten,
+        rejected,
+        elapsedMs: Date.now() - started,
+        stages
       }
     }
 
-    const processUnit = (unit: WorkUnit, seq: number) =>
+    // ---- the row stream: every remaining unit, in order, each row tagged with its unit
+    const source: Stream.Stream<Row, SourceError | StageError, FileSystem.FileSystem | Path.Path> = Stream.fromIterable(
+      units.slice(unitsDone).map((unit, k) => [unit, unitsDone + k] as const)
+    ).pipe(
+      Stream.flatMap(
+        ([unit, seq]) => {
+          const io = {
+            reject: (r: SourceReject) => {
+              const d = deltaOf(seq)
+              d.source_rejected++
+              d.rejected++
+              d.rejects[0]!.push({ stage: "source", error: r.error, source: r.origin, unit: unit.id, row: r.raw })
+            }
+          }
+          return pipeline.source.def.read(unit, pipeline.source.config, io, env).pipe(
+            Stream.mapChunks((c) => {
+              deltaOf(seq).rows_read += c.length
+              for (const row of c) withUnit(row, seq)
+              return c
+            })
+          )
+        },
+        { concurrency: 1 }
+      ),
+      Stream.bufferChunks({ capacity: 4 })
+    )
+
+    /** Counts a chunk into per-unit counters (rows of one unit come together, in unit order). */
+    const countChunk = (c: Chunk.Chunk<Row>, i: number, field: "rows_in" | "rows_out"): void => {
+      if (c.length === 0) return
+      const first = unitAt(Chunk.unsafeGet(c, 0), i)
+      const last = unitAt(Chunk.unsafeGet(c, c.length - 1), i)
+      if (first === last) deltaOf(first).stages[i]![field] += c.length
+      else for (const row of c) deltaOf(unitAt(row, i)).stages[i]![field]++
+      if (field === "rows_in") stageUnit[i] = last
+    }
+
+    let stream: Stream.Stream<Row, SourceError | StageError, FileSystem.FileSystem | Path.Path> = source
+    for (let i = 0; i < transforms.length; ) {
+      // Consecutive row-wise stages (model stages) run fused: a row moves on as soon as it is through one.
+      let j = i
+      while (j < transforms.length && Rowwise.stepOf(transforms[j]!) !== undefined) j++
+      if (j - i >= 2 || (j - i === 1 && options.bufferBytes !== undefined)) {
+        const first = i
+        const steps = transforms.slice(i, j).map((t) => Rowwise.stepOf(t)!)
+        const fused = Rowwise.fuse(steps, {
+          bufferBytes: options.bufferBytes,
+          observe: (input, stop) => {
+            const d = deltaOf(unitAt(input, first))
+            for (let k = 0; k < steps.length && k <= stop; k++) {
+              const st = d.stages[first + k]!
+              st.rows_in++
+              if (k < stop) st.rows_out++
+            }
+          }
+        })
+        stream = fused(stream as Stream.Stream<Row, StageError>)
+        i = j
+        continue
+      }
+      const idx = i
+      const stateful = pipeline.stages[idx]!.stage.stateful === true
+      const entering = (stateful ? splitByUnit(stream) : stream).pipe(
+        Stream.mapChunks((c) => {
+          countChunk(c, idx, "rows_in")
+          return c
+        })
+      ) as Stream.Stream<Row, StageError>
+      stream = transforms[idx]!(entering).pipe(
+        Stream.mapChunks((c) => {
+          countChunk(c, idx, "rows_out")
+          return c
+        })
+      )
+      i++
+    }
+
+    // ---- commits, in unit order
+    const commitUnit = (seq: number) =>
       Effect.gen(function* () {
-        currentUnit = unit.id
-        let stream: Stream.Stream<Row, SourceError | StageError, FileSystem.FileSystem | Path.Path> = pipeline.source.def
-          .read(unit, pipeline.source.config, sourceIO, env)
-          .pipe(
-            Stream.mapChunks((c) => {
-              stats.rows_read += c.length
-              return c
-            }),
-            Stream.bufferChunks({ capacity: 4 })
-          )
-        for (const [i, t] of transforms.entries()) {
-          const st = stats.stages[i]!
-          const counted = stream.pipe(
-            Stream.mapChunks((c) => {
-              st.rows_in += c.length
-              return c
-            })
-          ) as Stream.Stream<Row, StageError>
-          stream = t(counted).pipe(
-            Stream.mapChunks((c) => {
-              st.rows_out += c.length
-              return c
-            })
-          )
+        const d = deltaOf(seq)
+        deltas.delete(seq)
+        const records = d.rejects.flat()
+        if (records.length > 0) {
+          yield* rejectsWriter.write(Chunk.unsafeFromArray(records.map((r) => ({ ...r, row: trimRaw(r.row) }))))
         }
-        yield* stream.pipe(
-          Stream.bufferChunks({ capacity: 4 }),
-          Stream.runForEachChunk((chunk) =>
-            Effect.gen(function* () {
-              if (chunk.length > 0) {
-                yield* mainWriter.write(chunk)
-                stats.rows_written += chunk.length
-                observeMain(chunk)
-              }
-              yield* drain
-              reporter.report({ type: "progress", snapshot: snapshot() })
-            })
-          )
-        )
-        yield* drain
+        for (const [i, rows] of d.routes.entries()) {
+          const name = branchOf[i]
+          if (name === undefined || rows.length === 0) continue
+          const chunk = Chunk.unsafeFromArray(rows)
+          stats.branch_rows[name] = (stats.branch_rows[name] ?? 0) + chunk.length
+          observeBranch.get(name)?.(chunk)
+          yield* branchWriters.get(name)!.write(chunk)
+        }
+        mergeDelta(stats, d)
         // Commit: sinks, then journals, then the marker that makes the unit done.
         const main = yield* mainWriter.commit
         const rejects = yield* rejectsWriter.commit
@@ -443,11 +576,10 @@ const runScoped = (
         for (const [name, w] of branchWriters) branches[name] = yield* w.commit
         const journals: { [id: string]: number } = {}
         for (const [i, use] of pipeline.stages.entries()) {
-          const buffer = journalBuffers.get(use.instanceId)!
+          const entries = d.journals[i]!
           let bytes = journalBytes.get(use.instanceId) ?? 0
-          if (buffer.length > 0) {
-            const text = `${buffer.splice(0, buffer.length).join("\n")}\n`
-            bytes += yield* appendDurable(`${state}/journal-${pad(i)}.log`, text)
+          if (entries.length > 0) {
+            bytes += yield* appendDurable(`${state}/journal-${pad(i)}.log`, `${entries.join("\n")}\n`)
             journalBytes.set(use.instanceId, bytes)
           }
           journals[use.instanceId] = bytes
@@ -456,24 +588,58 @@ const runScoped = (
         const m: Marker = {
           version: 1,
           seq,
-          unit: unit.id,
+          unit: units[seq]!.id,
           stats,
           sinks: { main, rejects, branches },
           journals,
           usage: usage.snapshot()
         }
         yield* writeAtomic(fs, `${state}/units/${pad(seq)}.json`, JSON.stringify(m))
-        reporter.report({ type: "unit", unit: unit.id, snapshot: snapshot() })
+        reporter.report({ type: "unit", unit: units[seq]!.id, snapshot: snapshot() })
       })
 
     let stopped: string | undefined
-    for (let seq = unitsDone; seq < units.length; seq++) {
-      yield* processUnit(units[seq]!, seq)
-      if (stats.rejected > maxErrors) {
-        stopped = `${stats.rejected} rows rejected, more than --max-errors ${maxErrors}; see ${sinkDir}/rejects/ (a rerun with a higher --max-errors resumes from here)`
-        break
-      }
-    }
+    let sinkUnit = unitsDone
+    /** Commits every unit before `upTo`; false when the run must stop (too many rejects). */
+    const commitBefore = (upTo: number) =>
+      Effect.gen(function* () {
+        for (; sinkUnit < upTo; sinkUnit++) {
+          yield* commitUnit(sinkUnit)
+          if (stats.rejected > maxErrors) {
+            stopped = `${stats.rejected} rows rejected, more than --max-errors ${maxErrors}; see ${sinkDir}/rejects/ (a rerun with a higher --max-errors resumes from here)`
+            return false
+          }
+        }
+        return true
+      })
+    const write = (rows: Array<Row>, seq: number) =>
+      Effect.gen(function* () {
+        const chunk = Chunk.unsafeFromArray(rows)
+        yield* mainWriter.write(chunk)
+        deltaOf(seq).rows_written += chunk.length
+        observeMain(chunk)
+      })
+    yield* stream.pipe(
+      Stream.chunks,
+      Stream.runForEachWhile((chunk) =>
+        Effect.gen(function* () {
+          let run: Array<Row> = []
+          for (const row of chunk) {
+            const seq = unitOf(row) ?? sinkUnit
+            if (seq > sinkUnit) {
+              if (run.length > 0) yield* write(run, sinkUnit)
+              run = []
+              if (!(yield* commitBefore(seq))) return false
+            }
+            run.push(row)
+          }
+          if (run.length > 0) yield* write(run, sinkUnit)
+          reporter.report({ type: "progress", snapshot: snapshot() })
+          return true
+        })
+      )
+    )
+    if (stopped === undefined) yield* commitBefore(units.length)
 
     // ---- finish
     const finishedAt = new Date().toISOString()
