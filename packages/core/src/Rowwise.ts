@@ -245,7 +245,7 @@ export const fuse =
             settle(entry, r)
             return
           }
-          const fiber = runFork(r)
+          const fiber = runFork(r, { immediate: true })
           running.add(fiber)
           fiber.addObserver((exit) => {
             running.delete(fiber)

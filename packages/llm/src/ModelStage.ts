@@ -87,6 +87,7 @@ export const ask = (m: Model, asks: ReadonlyArray<Ask>): Answers | Effect.Effect
     }
   }
   if (later.length === 0) return all
+  if (later.length === 1) return Effect.as(later[0]!, all)
   return Effect.all(later, { concurrency: "unbounded", discard: true }).pipe(Effect.as(all))
 }
 
