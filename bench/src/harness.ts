@@ -8,6 +8,7 @@ import { cpus, totalmem } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type BenchOptions, type ManifestFacts, type ManifestLike, median, type ResultRow, row, validateManifest } from "./lib.js"
+import { llmOccupancy } from "./llm-occupancy.js"
 import { llmSaturation } from "./llm-saturation.js"
 import { type ChildResult, rssMethod, runChild } from "./measure.js"
 
@@ -414,7 +415,7 @@ export const offlinePii: Benchmark = {
   }
 }
 
-export const benchmarks: ReadonlyArray<Benchmark> = [offlineCore, offlineCoreScaling, offlinePii, piiThroughput, cliStartup, llmSaturation]
+export const benchmarks: ReadonlyArray<Benchmark> = [offlineCore, offlineCoreScaling, offlinePii, piiThroughput, cliStartup, llmSaturation, llmOccupancy]
 
 /** What one invocation produced. */
 export interface BenchReport {

@@ -1,10 +1,10 @@
 /**
  * A local OpenAI-compatible (and DeepL-compatible) HTTP server for tests and benchmarks, on
  * 127.0.0.1 with a random port. It answers `POST /v1/chat/completions`, `POST /v1/moderations`
- * and `POST /v2/translate` after a configurable latency, can be told to fail (429 with
- * Retry-After, 500, hang until the client gives up, drop the connection, garbage bodies,
- * truncated answers), and counts every request (also over HTTP: `GET /_counts`). Plugin
- * authors test their model stages on it.
+ * and `POST /v2/translate` after a configurable latency (fixed, or drawn per chat request), can
+ * be told to fail (429 with Retry-After, 500, hang until the client gives up, drop the
+ * connection, garbage bodies, truncated answers), and counts every request (also over HTTP:
+ * `GET /_counts`). Plugin authors test their model stages on it.
  */
 import { createHash } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
@@ -45,6 +45,14 @@ export type Fault =
 export interface TestServerOptions {
   /** Delay before every answer, in ms (default 0). */
   readonly latencyMs?: number
+  /**
+   * Delay before one chat answer, in ms, overriding `latencyMs` (and `setLatency`) for chat
+   * requests with a `messages` list: called once per such request as soon as its body has been
+   * read, before the wait, with the request (the same object `chat` later gets) and its 1-based
+   * arrival order `n` among chat requests. Lets a benchmark draw heavy-tailed answer times per
+   * request and stamp arrivals. Other requests keep `latencyMs`.
+   */
+  readonly latency?: (request: ReceivedChat, n: number) => number
   /** Answers chat requests (default: a deterministic echo of the last message and the seed). */
   readonly chat?: (request: ReceivedChat, n: number) => ChatReply | Fault | string
   /** Translates one text for `/v2/translate` (default: `[<target>] <text>`). */
@@ -130,6 +138,7 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
   let always: Fault | undefined
   const counts: Counts = { chat: 0, translate: 0, moderation: 0, faults: 0, total: 0 }
   const requests: TestServer["requests"] = []
+  let chatArrivals = 0
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: { [k: string]: string } = {}) => {
     const text = typeof body === "string" ? body : JSON.stringify(body)
@@ -165,28 +174,23 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
     counts.total++
     const path = (req.url ?? "/").split("?")[0] ?? "/"
     const authorization = req.headers.authorization
-    if (options.record === true) requests.push({ path, body: safeParse(text), authorization })
-    if (latency > 0) await new Promise((r) => setTimeout(r, latency))
+    const body = safeParse(text)
+    if (options.record === true) requests.push({ path, body, authorization })
+    const chatRequest = path.endsWith("/chat/completions") && req.method === "POST" ? toChat(body) : undefined
+    const wait = options.latency !== undefined && chatRequest !== undefined ? options.latency(chatRequest, ++chatArrivals) : latency
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait))
     if (options.apiKey !== undefined) {
       const ok = authorization === `Bearer ${options.apiKey}` || authorization === `DeepL-Auth-Key ${options.apiKey}`
       if (!ok) return send(res, 401, { error: { message: "invalid api key", type: "auth" } })
     }
     const fault = queue.shift() ?? always
     if (req.method !== "POST") return send(res, 405, { error: { message: "POST only" } })
-    const body = safeParse(text)
     if (path.endsWith("/chat/completions")) {
       counts.chat++
       if (fault !== undefined) return applyFault(res, fault)
-      if (!isObject(body) || !Array.isArray(body.messages)) return send(res, 400, { error: { message: "messages is required" } })
-      const messages = body.messages.filter(isObject).map((m) => ({ role: String(m.role), content: String(m.content) }))
-      const request: ReceivedChat = {
-        model: String(body.model),
-        messages,
-        seed: typeof body.seed === "number" ? body.seed : undefined,
-        temperature: typeof body.temperature === "number" ? body.temperature : undefined,
-        max_tokens: typeof body.max_tokens === "number" ? body.max_tokens : undefined,
-        body
-      }
+      if (chatRequest === undefined) return send(res, 400, { error: { message: "messages is required" } })
+      const request = chatRequest
+      const messages = request.messages
       const answer = options.chat !== undefined ? options.chat(request, counts.chat) : echo(request)
       if (isFault(answer)) return applyFault(res, answer)
       const reply: ChatReply = typeof answer === "string" ? { content: answer } : answer
@@ -267,6 +271,19 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
       })
   }
 }
+
+/** The chat request in a body, or undefined when it has no `messages` list. */
+const toChat = (body: unknown): ReceivedChat | undefined =>
+  isObject(body) && Array.isArray(body.messages)
+    ? {
+        model: String(body.model),
+        messages: body.messages.filter(isObject).map((m) => ({ role: String(m.role), content: String(m.content) })),
+        seed: typeof body.seed === "number" ? body.seed : undefined,
+        temperature: typeof body.temperature === "number" ? body.temperature : undefined,
+        max_tokens: typeof body.max_tokens === "number" ? body.max_tokens : undefined,
+        body
+      }
+    : undefined
 
 const safeParse = (text: string): unknown => {
   try {
