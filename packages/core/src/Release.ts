@@ -122,7 +122,11 @@ export const keyFromDir = (dir: string): Effect.Effect<ReleaseKey, SourceError, 
         catch: (e) => new SourceError({ file: abs, reason: `cannot list files: ${String(e)}` })
       })
     if ((yield* list(["**/*.parquet"])).length > 0) {
-      return yield* keyFromSource(Sources.parquet, { path: "**/*.parquet", validate: "none" }, abs)
+      return yield* keyFromSource(
+        Sources.parquet,
+        { path: "**/*.parquet", validate: "none", unit_rows: Sources.defaultUnitRows },
+        abs
+      )
     }
     const jsonl: Array<string> = []
     for (const pattern of ["**/*.jsonl", "**/*.jsonl.gz"]) if ((yield* list([pattern])).length > 0) jsonl.push(pattern)

@@ -1,6 +1,7 @@
 /**
- * Sources: a source turns its config into an ordered list of work units (file × row group,
- * or one whole JSON-lines file) and reads one unit as a row stream. Rows that cannot be
+ * Sources: a source turns its config into an ordered list of work units (file × row range of
+ * at most `unit_rows` rows for parquet, or one whole JSON-lines file) and reads one unit as a
+ * row stream. Rows that cannot be
  * decoded are not fatal: they go to `io.reject` with the file and line or row, and reading
  * goes on. Only a unit that cannot be opened at all fails the stream.
  */
@@ -11,15 +12,24 @@ import type { Origin, Row } from "./Row.js"
 
 /** A deterministic piece of input: processed, checkpointed and sharded as a whole. */
 export interface WorkUnit {
-  /** Stable id, e.g. `data/train-00000-of-00006.parquet#rg2`, relative to the pipeline's folder. */
+  /**
+   * Stable id, relative to the pipeline's folder: `data/train-00000-of-00006.parquet#rg2` for a
+   * whole row group, `data/train-00000-of-00006.parquet#rg2:10000-20000` for rows 10,000 to
+   * 20,000 (end exclusive, counted from the row group's first row) of a row group split by
+   * `unit_rows`, the file itself for a whole JSON-lines file.
+   */
   readonly id: string
   /** Absolute path of the file the unit reads. */
   readonly file: string
   /** Row group index (parquet), absent for whole files. */
   readonly rowGroup?: number
+  /** First row of the unit, counted from the row group's first row; absent for a whole row group. */
+  readonly rowStart?: number
+  /** End of the unit (exclusive), counted from the row group's first row; absent for a whole row group. */
+  readonly rowEnd?: number
   /** Number of rows if known before reading (parquet metadata). */
   readonly rows?: number
-  /** Bytes on disk the unit covers if known (for progress). */
+  /** Bytes on disk the unit covers if known (for progress): a row range gets its share of the row group's bytes by rows. */
   readonly bytes?: number
 }
 

@@ -1,6 +1,7 @@
 /**
  * The built-in sources: `jsonl` (JSON lines, plain or gzip; one work unit per file) and
- * `parquet` (one work unit per row group, read with hyparquet). `path` is a file or glob, or a
+ * `parquet` (work units of at most `unit_rows` rows, whatever the file's row-group layout;
+ * read with hyparquet). `path` is a file or glob, or a
  * list of them, relative to the pipeline folder (Hugging Face layouts such as
  * `data/train-*.parquet` work); matches are sorted so a plan is deterministic. Rows that cannot
  * be decoded or do not match the LMSYS-Chat-1M record go to rejects with their file and line
@@ -22,6 +23,9 @@ export const Validate: Schema.Literal<["lmsys", "none"]> = Schema.Literal("lmsys
 
 /** Default longest JSON line accepted: 64 MiB. */
 export const defaultMaxLineBytes: number = 64 * 1024 * 1024
+
+/** Default most rows in one parquet work unit: 10,000. */
+export const defaultUnitRows: number = 10_000
 
 // Option docs live in `jsonSchema` annotations (what `synthline stages` and the docs show), not in
 // `description`, which would replace the wording of decode errors.
@@ -66,19 +70,34 @@ export type JsonlConfig = typeof JsonlConfig.Type
 
 const parquetFields = {
   path: pathOption,
-  validate: validateOption
+  validate: validateOption,
+  unit_rows: Schema.optionalWith(
+    Schema.Int.pipe(Schema.positive()).annotations({
+      jsonSchema: {
+        type: "integer",
+        exclusiveMinimum: 0,
+        description:
+          "Most rows in one work unit (the grain of commits, resume and --shard): a row group with more rows is split into consecutive ranges of this many rows (the last one shorter), read without decoding the whole row group.",
+        default: defaultUnitRows
+      }
+    }),
+    { default: () => defaultUnitRows }
+  )
 }
 
-/** Options of the `parquet` source: `path`, `validate` (default `lmsys`). */
+/** Options of the `parquet` source: `path`, `validate` (default `lmsys`), `unit_rows` (default 10,000). */
 export const ParquetConfig: Schema.Struct<typeof parquetFields> = Schema.Struct(parquetFields)
 
 /** Decoded options of the `parquet` source. */
 export type ParquetConfig = typeof ParquetConfig.Type
 
-/** JSON lines (`.jsonl`, `.json`, gzip detected by its magic bytes); one work unit per file. */
+/**
+ * JSON lines (`.jsonl`, `.json`, gzip detected by its magic bytes); one work unit per file (a
+ * gzip file cannot be split without decompressing it, so there is no `unit_rows`).
+ */
 export const jsonl: Source.SourceDefinition<JsonlConfig> = Source.make<JsonlConfig>({
   type: "jsonl",
-  description: "JSON lines files (plain or gzip), one row per line; one work unit per file",
+  description: "JSON lines files (plain or gzip), one row per line; one work unit per file (files are not split: split large inputs into several files)",
   config: JsonlConfig,
   plan: (config, env) =>
     Effect.map(expandInputs(config.path, env.baseDir), (files) => files.map((f) => ({ id: f.rel, file: f.abs }))),
@@ -96,14 +115,18 @@ export const jsonl: Source.SourceDefinition<JsonlConfig> = Source.make<JsonlConf
 const topLevel = (columns: ReadonlyArray<string> | undefined): ReadonlyArray<string> | undefined =>
   columns === undefined ? undefined : [...new Set(columns.map((c) => c.split(".")[0]!))]
 
-/** Parquet files read with hyparquet (snappy, gzip, zstd, brotli, lz4); one work unit per row group. */
+/**
+ * Parquet files read with hyparquet (snappy, gzip, zstd, brotli, lz4); a work unit per row group,
+ * or per range of `unit_rows` rows of a larger one.
+ */
 export const parquet: Source.SourceDefinition<ParquetConfig> = Source.make<ParquetConfig>({
   type: "parquet",
-  description: "Parquet files (e.g. Hugging Face data/train-*.parquet); one work unit per row group",
+  description:
+    "Parquet files (e.g. Hugging Face data/train-*.parquet); one work unit per row group, or per unit_rows rows of a larger row group",
   config: ParquetConfig,
   plan: (config, env) =>
     Effect.flatMap(expandInputs(config.path, env.baseDir), (files) =>
-      Effect.map(Effect.forEach(files, planParquet), (units) => units.flat())
+      Effect.map(Effect.forEach(files, (f) => planParquet(f, config.unit_rows)), (units) => units.flat())
     ),
   read: (unit, config, io, env) => {
     const columns = topLevel(env.columns)

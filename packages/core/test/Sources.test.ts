@@ -1,16 +1,21 @@
 import { NodeContext } from "@effect/platform-node"
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { beforeAll, describe, expect, it } from "@effect/vitest"
+import { Chunk, Effect, Exit, Schema, Stream } from "effect"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet"
 import { compressors } from "hyparquet-compressors"
-import { prepareRowGroup } from "../src/internal/io/parquetAssemble.js"
-import { plainValue } from "../src/internal/io/parquetRead.js"
+import { cursorCache, prepareRowGroup } from "../src/internal/io/parquetAssemble.js"
+import { plainValue, unitFile } from "../src/internal/io/parquetRead.js"
 import { lmsysFields } from "../src/Record.js"
+import * as Reference from "../src/Reference.js"
 import { origin } from "../src/Row.js"
+import * as Sample from "../src/Sample.js"
+import * as Shard from "../src/Shard.js"
+import type { WorkUnit } from "../src/Source.js"
 import * as Sources from "../src/Sources.js"
 import { asJson, lmsysParquetSchema, lmsysRow, readAll, tempDir, writeFile, writeLmsysParquet } from "./support/io.js"
+import { duckdbOneRowGroup, farSnappy, footer, hyparquetRows, pagesOf, v1Row, writeV1Parquet } from "./support/parquetFiles.js"
 
 const lines = (rows: ReadonlyArray<unknown>, eol = "\n"): string => rows.map((r) => JSON.stringify(r) + eol).join("")
 
@@ -359,6 +364,307 @@ describe("parquet row assembly", () => {
         expect(prepared._tag).toBe("Unsupported")
         const got = yield* readAll(Sources.parquet, { path: "map.parquet", validate: "none" }, dir)
         expect(asJson(got.rows)).toEqual([{ m: { a: 1, b: 2 } }, { m: null }])
+      })
+    ))
+})
+
+describe("parquet units of unit_rows rows", () => {
+  // Files shared by the tests below, written once: LMSYS sample rows as DuckDB writes them with
+  // one row group (no page index; the content column is one page of > 8 MB, read as a snappy
+  // stream), the same with DuckDB's V2 encodings, the sample writer's own file with one row
+  // group (data page v2, ~1 MB pages), and a hand-written data page v1 file whose pages cut rows.
+  const seed = 11
+  const n = 5000
+  const dir = tempDir()
+  const duck = path.join(dir, "duck.parquet")
+  const duckV2 = path.join(dir, "duck-v2.parquet")
+  const sampleOne = path.join(dir, "sample-one", "data", "train-00000-of-00001.parquet")
+  const v1 = path.join(dir, "v1.parquet")
+  const v1Rows = Array.from({ length: 150 }, (_, i) => v1Row(i))
+  const records = Array.from(Sample.records(seed, n))
+
+  beforeAll(async () => {
+    await duckdbOneRowGroup(dir, duck, n, seed)
+    await duckdbOneRowGroup(dir, duckV2, n, seed, "V2")
+    await Effect.runPromise(
+      Sample.generate({ rows: 3000, out: path.join(dir, "sample-one"), format: "parquet", shards: 1, seed, rowGroupRows: 1_000_000 }).pipe(
+        Effect.provide(NodeContext.layer)
+      )
+    )
+    writeV1Parquet(v1, v1Rows, 29)
+  })
+
+  const ids = (units: ReadonlyArray<WorkUnit>) => units.map((u) => u.id)
+
+  it.effect("plans ranges of unit_rows rows for a DuckDB file with one row group: ids, rows, ranges, bytes", () =>
+    run(
+      Effect.gen(function* () {
+        const meta = yield* Effect.promise(() => footer(duck))
+        expect(meta.row_groups.map((g) => Number(g.num_rows))).toEqual([n])
+        expect(meta.row_groups[0]!.columns.every((c) => c.offset_index_offset === undefined)).toBe(true)
+        const config = Schema.decodeUnknownSync(Sources.parquet.config)({ path: "duck.parquet", unit_rows: 1200 })
+        const units = yield* Sources.parquet.plan(config, { baseDir: dir })
+        expect(units.map((u) => [u.id, u.rowGroup, u.rowStart, u.rowEnd, u.rows])).toEqual([
+          ["duck.parquet#rg0:0-1200", 0, 0, 1200, 1200],
+          ["duck.parquet#rg0:1200-2400", 0, 1200, 2400, 1200],
+          ["duck.parquet#rg0:2400-3600", 0, 2400, 3600, 1200],
+          ["duck.parquet#rg0:3600-4800", 0, 3600, 4800, 1200],
+          ["duck.parquet#rg0:4800-5000", 0, 4800, 5000, 200]
+        ])
+        expect(units.every((u) => u.file === duck && unitFile(u) === "duck.parquet" && (u.bytes ?? 0) > 0)).toBe(true)
+        expect(units.reduce((s, u) => s + (u.bytes ?? 0), 0)).toBe(Number(meta.row_groups[0]!.total_compressed_size))
+        expect(yield* Sources.parquet.plan(config, { baseDir: dir })).toEqual(units)
+        // A row group of at most unit_rows rows stays one unit with the id it always had.
+        const whole = yield* Sources.parquet.plan(Schema.decodeUnknownSync(Sources.parquet.config)({ path: "duck.parquet", unit_rows: n }), { baseDir: dir })
+        expect(whole).toEqual([{ id: "duck.parquet#rg0", file: duck, rowGroup: 0, rows: n, bytes: units.reduce((s, u) => s + (u.bytes ?? 0), 0) }])
+        const byDefault = Schema.decodeUnknownSync(Sources.parquet.config)({ path: "duck.parquet" })
+        expect(byDefault.unit_rows).toBe(10_000)
+        expect(ids(yield* Sources.parquet.plan(byDefault, { baseDir: dir }))).toEqual(["duck.parquet#rg0"])
+        for (const bad of [0, -5, 1.5, "10"]) {
+          expect(() => Schema.decodeUnknownSync(Sources.parquet.config)({ path: "duck.parquet", unit_rows: bad })).toThrow()
+        }
+        expect(Reference.optionsOf(Sources.parquet.config).find((o) => o.name === "unit_rows")).toEqual({
+          name: "unit_rows",
+          type: "integer",
+          required: false,
+          default: 10_000,
+          description: expect.stringContaining("work unit")
+        })
+      })
+    ))
+
+  it.effect("reads every unit of a DuckDB file: the rows of the unsplit file, in order, with their origins", () =>
+    run(
+      Effect.gen(function* () {
+        const pages = yield* Effect.promise(() => pagesOf(duck, 0, "conversation.list.element.content"))
+        expect(pages.map((p) => p.type)).toEqual(["DATA_PAGE"])
+        expect(pages[0]!.uncompressed).toBeGreaterThan(8 * 1024 * 1024)
+        // Whole arrays compared as JSON text: toEqual over 5,000 nested rows takes seconds.
+        const expected = JSON.stringify(records)
+        const origins = (file: string) => JSON.stringify(records.map((_, row) => ({ file, row })))
+        cursorCache.clear()
+        const split = yield* readAll(Sources.parquet, { path: "duck.parquet", unit_rows: 1200 }, dir)
+        expect(split.units).toHaveLength(5)
+        expect(split.rejects).toEqual([])
+        expect(JSON.stringify(split.rows)).toBe(expected)
+        expect(JSON.stringify(split.rows.map(origin))).toBe(origins("duck.parquet"))
+        expect(cursorCache.size).toBe(0)
+        const whole = yield* readAll(Sources.parquet, { path: "duck.parquet", unit_rows: 1_000_000, validate: "none" }, dir)
+        expect(whole.units).toHaveLength(1)
+        expect(JSON.stringify(whole.rows)).toBe(expected)
+        expect(JSON.stringify(whole.rows.map(origin))).toBe(origins("duck.parquet"))
+        // DuckDB's V2 encodings (DELTA_LENGTH_BYTE_ARRAY strings), and only some columns.
+        const v2 = yield* readAll(Sources.parquet, { path: "duck-v2.parquet", unit_rows: 777, validate: "none" }, dir)
+        expect(v2.units).toHaveLength(7)
+        expect(JSON.stringify(v2.rows)).toBe(expected)
+        expect(JSON.stringify(v2.rows.map(origin))).toBe(origins("duck-v2.parquet"))
+        const some = yield* readAll(Sources.parquet, { path: "duck.parquet", unit_rows: 1500 }, dir, ["conversation_id", "openai_moderation.0.flagged"])
+        expect(JSON.stringify(some.rows)).toBe(JSON.stringify(records.map((r) => ({ conversation_id: r.conversation_id, openai_moderation: r.openai_moderation }))))
+      })
+    ))
+
+  it.effect("reads a unit in the middle alone, and units out of order, each exactly its range", () =>
+    run(
+      Effect.gen(function* () {
+        const config = Schema.decodeUnknownSync(Sources.parquet.config)({ path: "duck.parquet", unit_rows: 1200 })
+        const env = { baseDir: dir }
+        const units = yield* Sources.parquet.plan(config, env)
+        const readUnit = (u: WorkUnit) =>
+          Effect.map(Stream.runCollect(Sources.parquet.read(u, config, { reject: () => expect.unreachable() }, env)), Chunk.toReadonlyArray)
+        for (const order of [[2], [4, 3, 1], [1, 1, 0]]) {
+          cursorCache.clear()
+          for (const k of order) {
+            const u = units[k]!
+            const rows = yield* readUnit(u)
+            expect(JSON.stringify(rows)).toBe(JSON.stringify(records.slice(u.rowStart, u.rowEnd)))
+            expect(rows.map(origin)).toEqual(records.slice(u.rowStart, u.rowEnd).map((_, i) => ({ file: "duck.parquet", row: u.rowStart! + i })))
+          }
+        }
+        const outside = yield* Effect.exit(readUnit({ ...units[4]!, id: "duck.parquet#rg0:4800-5200", rowEnd: 5200 }))
+        expect(String(outside)).toMatch(/rows 4800-5200 are not in row group 0 \(it has 5000 rows\)/)
+      })
+    ))
+
+  /**
+   * Rows `[start, end)` of row group 0 read with the fast assembler, the bytes it fetched, the
+   * largest single fetch, and the bytes it fetched of the `path` column chunk.
+   */
+  const readRange = async (file: string, start: number, end: number, key?: string, path = "conversation.list.element.content") => {
+    const buffer = await asyncBufferFromFile(file)
+    const metadata = await parquetMetadataAsync(buffer)
+    const chunk = metadata.row_groups[0]!.columns.find((c) => c.meta_data?.path_in_schema.join(".") === path)?.meta_data
+    const from = Number(chunk?.data_page_offset ?? 0n)
+    const to = from + Number(chunk?.total_compressed_size ?? 0n)
+    let fetched = 0
+    let largest = 0
+    let ofChunk = 0
+    const counted = {
+      byteLength: buffer.byteLength,
+      slice: (a: number, b = buffer.byteLength) => {
+        fetched += b - a
+        largest = Math.max(largest, b - a)
+        ofChunk += Math.max(0, Math.min(b, to) - Math.max(a, from))
+        return buffer.slice(a, b)
+      }
+    }
+    const prepared = await prepareRowGroup(counted, metadata, 0, undefined, { start, end }, key)
+    if (prepared._tag !== "Ok") throw new Error(prepared.reason)
+    return { rows: prepared.reader.next(end - start + 1), fetched, largest, ofChunk, chunkBytes: to - from }
+  }
+
+  it.effect("ranges that start and end at page boundaries and inside pages (data page v2, rows aligned to pages)", () =>
+    Effect.promise(async () => {
+      const all = JSON.parse(JSON.stringify(records.slice(0, 3000)))
+      const pages = (await pagesOf(sampleOne, 0, "conversation.list.element.content")).filter((p) => p.type === "DATA_PAGE_V2")
+      expect(pages.length).toBeGreaterThan(4)
+      const bounds: Array<number> = []
+      for (const p of pages.slice(0, -1)) bounds.push((bounds[bounds.length - 1] ?? 0) + p.rows!)
+      const [b1, b2, b3] = [bounds[0]!, bounds[1]!, bounds[2]!]
+      const ranges: Array<readonly [number, number]> = [
+        [0, b1], [b1, b2], [b1 - 1, b1 + 1], [b1, b1 + 1], [b1 - 1, b1], [b1 + 1, b3 - 1], [b2, 3000], [17, 2999], [2999, 3000], [0, 3000]
+      ]
+      for (const [start, end] of ranges) {
+        cursorCache.clear()
+        expect(JSON.stringify((await readRange(sampleOne, start, end)).rows), `rows ${start}-${end}`).toBe(JSON.stringify(all.slice(start, end)))
+      }
+      // Ranges in order continue one cursor: each byte of the row group is fetched about once,
+      // in windows, never a whole column chunk at once.
+      cursorCache.clear()
+      const meta = await footer(sampleOne)
+      const chunkBytes = Number(meta.row_groups[0]!.columns.find((c) => c.meta_data?.path_in_schema.join(".") === "conversation.list.element.content")!.meta_data!.total_compressed_size)
+      const groupBytes = Number(meta.row_groups[0]!.total_compressed_size)
+      let fetched = 0
+      let largest = 0
+      const got: Array<unknown> = []
+      for (let start = 0; start < 3000; start += b1 + 3) {
+        const r = await readRange(sampleOne, start, Math.min(3000, start + b1 + 3), "sample-one")
+        got.push(...r.rows)
+        fetched += r.fetched
+        largest = Math.max(largest, r.largest)
+      }
+      expect(JSON.stringify(got)).toBe(JSON.stringify(all))
+      expect(cursorCache.size).toBe(0)
+      expect(largest).toBeLessThanOrEqual(1 << 20)
+      expect(largest).toBeLessThan(chunkBytes)
+      expect(fetched).toBeLessThan(groupBytes * 1.5)
+      // A kept cursor past a range's start is not used for it.
+      cursorCache.clear()
+      for (const [start, end] of [[0, 100], [50, 150], [149, 151], [150, 400], [399, 400]] as const) {
+        expect(JSON.stringify((await readRange(sampleOne, start, end, "sample-one")).rows), `rows ${start}-${end}`).toBe(JSON.stringify(all.slice(start, end)))
+      }
+      // A range at the end read cold skips the content pages before it by their headers alone.
+      cursorCache.clear()
+      const last = await readRange(sampleOne, 2900, 3000)
+      expect(last.rows).toEqual(all.slice(2900))
+      expect(last.ofChunk).toBeLessThan(last.chunkBytes / 3)
+    }))
+
+  it.effect("ranges over data page v1 pages that cut rows, with a dictionary-encoded list column", () =>
+    Effect.promise(async () => {
+      const expected = JSON.parse(JSON.stringify(v1Rows))
+      expect(await hyparquetRows(v1)).toEqual(expected)
+      // Some tags page starts inside a row: the row's list continues on the next page.
+      const entries = v1Rows.map((r) => Math.max(1, r.tags?.length ?? 1))
+      const starts = [0]
+      for (const e of entries) starts.push(starts[starts.length - 1]! + e)
+      const cuts = Array.from({ length: Math.floor(starts[starts.length - 1]! / 29) }, (_, k) => 29 * (k + 1))
+      expect(cuts.some((c) => !starts.includes(c))).toBe(true)
+      for (let start = 0; start < v1Rows.length; start += 3) {
+        for (const size of [1, 2, 13, 40]) {
+          const end = Math.min(v1Rows.length, start + size)
+          cursorCache.clear()
+          expect((await readRange(v1, start, end)).rows, `rows ${start}-${end}`).toEqual(expected.slice(start, end))
+        }
+      }
+    }))
+
+  it.effect("the source splits the v1 file at any unit_rows, and shards of split units read exactly their rows", () =>
+    run(
+      Effect.gen(function* () {
+        const expected = JSON.parse(JSON.stringify(v1Rows))
+        for (const unitRows of [1, 7, 29, 149]) {
+          cursorCache.clear()
+          const got = yield* readAll(Sources.parquet, { path: "v1.parquet", unit_rows: unitRows, validate: "none" }, dir)
+          expect(got.units).toHaveLength(Math.ceil(150 / unitRows))
+          expect(asJson(got.rows)).toEqual(expected)
+          expect(got.rows.map(origin)).toEqual(expected.map((_: unknown, row: number) => ({ file: "v1.parquet", row })))
+        }
+        // Shards of split units: round-robin units, together every row exactly once.
+        const env = { baseDir: dir }
+        for (const [options, count, rows] of [
+          [{ path: "v1.parquet", unit_rows: 20 }, 3, 150],
+          [{ path: "duck.parquet", unit_rows: 1000 }, 2, n]
+        ] as const) {
+          const config = Schema.decodeUnknownSync(Sources.parquet.config)({ ...options, validate: "none" })
+          const units = yield* Sources.parquet.plan(config, env)
+          expect(units).toHaveLength(Math.ceil(rows / options.unit_rows))
+          const seen: Array<string> = []
+          for (let index = 0; index < count; index++) {
+            cursorCache.clear()
+            const mine = Shard.select(units, { index, count })
+            expect(ids(mine)).toEqual(ids(units).filter((_, i) => i % count === index))
+            for (const u of mine) {
+              const got = Chunk.toReadonlyArray(yield* Stream.runCollect(Sources.parquet.read(u, config, { reject: () => expect.unreachable() }, env)))
+              const want = options.path === "v1.parquet" ? expected.slice(u.rowStart, u.rowEnd) : records.slice(u.rowStart, u.rowEnd)
+              expect(JSON.stringify(got)).toBe(JSON.stringify(want))
+              for (const r of got) seen.push(JSON.stringify(origin(r)))
+            }
+          }
+          expect(seen).toHaveLength(rows)
+          expect(new Set(seen).size).toBe(rows)
+        }
+      })
+    ))
+
+  it.effect("a large page whose snappy stream reaches too far back for streaming is decompressed whole", () =>
+    run(
+      Effect.gen(function* () {
+        // 24 notes of 400 KB in one ~10 MB page (read as a stream), compressed with back
+        // references one note back: past what the stream keeps.
+        const note = "n".repeat(100) + Array.from({ length: 400 * 1024 - 100 }, (_, i) => String.fromCharCode(97 + ((i * 7919) % 26))).join("")
+        const rows = Array.from({ length: 24 }, (_, id) => ({ id, tags: [`t${id % 3}`], note }))
+        writeV1Parquet(path.join(dir, "far.parquet"), rows, 1000, farSnappy(4 + note.length))
+        const pages = yield* Effect.promise(() => pagesOf(path.join(dir, "far.parquet"), 0, "note"))
+        expect(pages[0]!.uncompressed).toBeGreaterThan(8 * 1024 * 1024)
+        const got = yield* readAll(Sources.parquet, { path: "far.parquet", unit_rows: 5, validate: "none" }, dir)
+        expect(got.rejects).toEqual([])
+        expect(got.units).toHaveLength(5)
+        expect(JSON.stringify(got.rows)).toBe(JSON.stringify(rows))
+      })
+    ))
+
+  it.effect("the hyparquet fallback (a map column) reads ranges too", () =>
+    run(
+      Effect.gen(function* () {
+        const { parquetWriteBuffer } = yield* Effect.promise(() => import("hyparquet-writer"))
+        const maps = Array.from({ length: 25 }, (_, i) => (i % 6 === 5 ? null : { a: i, b: i * 2 }))
+        writeFile(
+          path.join(dir, "maps.parquet"),
+          new Uint8Array(
+            parquetWriteBuffer({
+              schema: [
+                { name: "root", num_children: 2 },
+                { name: "id", type: "INT32", repetition_type: "REQUIRED" },
+                { name: "m", repetition_type: "OPTIONAL", converted_type: "MAP", num_children: 1 },
+                { name: "key_value", repetition_type: "REPEATED", num_children: 2 },
+                { name: "key", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "REQUIRED" },
+                { name: "value", type: "INT32", repetition_type: "OPTIONAL" }
+              ],
+              columnData: [
+                { name: "id", data: maps.map((_, i) => i) },
+                { name: "m", data: maps }
+              ]
+            })
+          )
+        )
+        const expected = maps.map((m, id) => ({ id, m }))
+        const got = yield* readAll(Sources.parquet, { path: "maps.parquet", unit_rows: 4, validate: "none" }, dir)
+        expect(ids(got.units)).toEqual(Array.from({ length: 7 }, (_, k) => `maps.parquet#rg0:${4 * k}-${Math.min(25, 4 * k + 4)}`))
+        expect(asJson(got.rows)).toEqual(expected)
+        expect(got.rows.map(origin)).toEqual(expected.map((_, row) => ({ file: "maps.parquet", row })))
+        const config = Schema.decodeUnknownSync(Sources.parquet.config)({ path: "maps.parquet", unit_rows: 4, validate: "none" })
+        const middle = yield* Stream.runCollect(Sources.parquet.read(got.units[3]!, config, { reject: () => expect.unreachable() }, { baseDir: dir }))
+        expect(asJson(Chunk.toReadonlyArray(middle))).toEqual(expected.slice(12, 16))
       })
     ))
 })

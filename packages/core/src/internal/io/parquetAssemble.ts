@@ -1,29 +1,45 @@
 /**
- * A fast row reader for one parquet row group, built on hyparquet's page decoders. hyparquet's
- * `parquetRead` assembles nested columns leaf by leaf into nested arrays and then zips them into
- * objects, which for LMSYS-Chat-1M's `openai_moderation` (22 leaves under list<struct<struct>>)
- * costs most of the read time and holds the whole row group as objects at once. Here each leaf
- * column chunk is decoded once into compact definition/repetition levels and values, and rows
- * are assembled directly (Dremel record assembly) in batches, so only one batch of row objects
- * exists at a time. Values come out as plain JSON: INT64 as numbers (strings when unsafe),
- * nulls as `null`, dates as ISO strings, raw bytes as base64.
+ * A fast row reader for a row range of one parquet row group, built on hyparquet's page
+ * decoders. hyparquet's `parquetRead` assembles nested columns leaf by leaf into nested arrays
+ * and then zips them into objects, which for LMSYS-Chat-1M's `openai_moderation` (22 leaves
+ * under list<struct<struct>>) costs most of the read time and holds the whole row group as
+ * objects at once. Here each leaf column chunk is read page by page with a cursor: pages wholly
+ * before the range are skipped (by their header alone when it says how many rows a page holds —
+ * data page v2, or a column that is not repeated — else by counting entries with repetition
+ * level 0; no page index is needed, DuckDB writes none), only the levels and values of the
+ * range's rows are kept, and reading stops where the range ends. Compressed bytes are fetched
+ * in windows of about a MiB (or one page), never a whole column chunk; the values of a large
+ * snappy page of strings (DuckDB writes pages of up to ~100 MB) are decompressed as they are
+ * read (`snappyStream.ts`) instead of all at once. Rows are then assembled directly (Dremel
+ * record assembly) in batches, so only one batch of row objects exists at a time. Values come
+ * out as plain JSON: INT64 as numbers (strings when unsafe), nulls as `null`, dates as ISO
+ * strings, raw bytes as base64.
  *
- * Schemas it does not handle (MAP, VARIANT, other exotic layouts) return `undefined` so the
+ * The cursors of the last ranges read are kept (at most two, keyed by file, row group and
+ * columns; each holds one decoded page and one read window per leaf column), so reading the
+ * ranges of a row group in order continues where the previous range stopped instead of
+ * skipping its pages again. The cache is only an optimisation: a range read cold gives the same
+ * rows.
+ *
+ * Schemas it does not handle (MAP, VARIANT, other exotic layouts) return `Unsupported` so the
  * caller falls back to `parquetRead`; its output equals `parquetRead`'s (tests compare them).
  */
 import type { AsyncBuffer, FileMetaData, SchemaElement } from "hyparquet"
 import { parquetSchema } from "hyparquet"
 import { compressors } from "hyparquet-compressors"
 import { parquetHeader } from "hyparquet/src/column.js"
-import { convert, convertWithDictionary, DEFAULT_PARSERS } from "hyparquet/src/convert.js"
+import type { ColumnDecoder, DataReader, DecodedArray, Encoding, PageHeader } from "hyparquet/src/types.js"
+import { convert, DEFAULT_PARSERS } from "hyparquet/src/convert.js"
 import { decompressPage, readDataPage, readDataPageV2 } from "hyparquet/src/datapage.js"
+import { readRleBitPackedHybrid } from "hyparquet/src/encoding.js"
 import { readPlain } from "hyparquet/src/plain.js"
+import { getMaxDefinitionLevel, getMaxRepetitionLevel } from "hyparquet/src/schema.js"
+import { snappyUncompress } from "hyparquet/src/snappy.js"
 import { concat } from "./lines.js"
+import { SnappyReader, TooFarBack } from "./snappyStream.js"
 
 type SchemaTree = ReturnType<typeof parquetSchema>
-type ColumnDecoder = Parameters<typeof readDataPage>[2]
-type Decoded = ReturnType<typeof convert>
-type Encoding = Parameters<typeof convertWithDictionary>[2]
+type Decoded = DecodedArray
 type ChunkMeta = NonNullable<FileMetaData["row_groups"][number]["columns"][number]["meta_data"]>
 
 /** One decoded leaf column of a row group, with a read cursor. */
@@ -177,81 +193,449 @@ const plainValues = (values: Decoded): ArrayLike<unknown> => {
   return out
 }
 
-/** Decodes every page of one column chunk into levels and values. */
+/** Bytes fetched at once when reading pages in order (a page larger than this is fetched whole). */
+const windowBytes = 1 << 20
+/** Bytes fetched to read one page header while skipping pages (more when a header is longer). */
+const headerProbeBytes = 16 * 1024
+
 /**
- * Decodes one column chunk into its leaf, a page per step: the generator yields after every
- * page and returns a problem, or undefined when the chunk decoded.
+ * The bytes of one column chunk, read in order through one window of the file: only the bytes
+ * of the page being decoded (and up to `windowBytes` after it) are held.
  */
-function* decodeChunk(
-  bytes: Uint8Array,
-  decoder: ColumnDecoder,
-  maxDef: number,
-  numValues: number,
-  leaf: Leaf
-): Generator<void, string | undefined, void> {
-  const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }
-  let dictionary: Decoded | undefined
-  const defs: Array<Uint8Array> = []
-  const reps: Array<Uint8Array> = []
-  const vals: Array<ArrayLike<unknown>> = []
-  let entries = 0
-  let nValues = 0
-  const { codec, type, element } = decoder
-  while (entries < numValues && reader.offset < bytes.byteLength) {
-    const header = parquetHeader(reader)
-    const page = new Uint8Array(bytes.buffer, bytes.byteOffset + reader.offset, header.compressed_page_size)
-    reader.offset += header.compressed_page_size
-    let levels: ReturnType<typeof readDataPage>
-    let count: number
-    let encoding: Encoding
-    if (header.type === "DICTIONARY_PAGE") {
-      const diph = header.dictionary_page_header
-      if (diph === undefined) return "dictionary page header missing"
-      const raw = decompressPage(page, header.uncompressed_page_size, codec, compressors)
-      const plain = readPlain({ view: new DataView(raw.buffer, raw.byteOffset, raw.byteLength), offset: 0 }, type, diph.num_values, element.type_length)
-      dictionary = convert(plain, decoder)
-      continue
-    } else if (header.type === "DATA_PAGE") {
-      const daph = header.data_page_header
-      if (daph === undefined) return "data page header missing"
-      const raw = decompressPage(page, header.uncompressed_page_size, codec, compressors)
-      levels = readDataPage(raw, daph, decoder)
-      count = daph.num_values
-      encoding = daph.encoding
-    } else if (header.type === "DATA_PAGE_V2") {
-      const daph2 = header.data_page_header_v2
-      if (daph2 === undefined) return "data page v2 header missing"
-      levels = readDataPageV2(page, header, decoder)
-      count = daph2.num_values
-      encoding = daph2.encoding
-    } else {
-      continue
+class ChunkBytes {
+  private window: Uint8Array = new Uint8Array(0)
+  private windowStart = 0
+
+  constructor(
+    private readonly file: AsyncBuffer,
+    /** Offset of the next page header. */
+    public offset: number,
+    readonly end: number
+  ) {}
+
+  /** The bytes from `from` to the end of the window, at least up to `to` (fetching `ahead` bytes when it must read). */
+  async at(from: number, to: number, ahead: number): Promise<Uint8Array> {
+    const held = this.windowStart + this.window.byteLength
+    if (from < this.windowStart || to > held) {
+      const end = Math.min(this.end, Math.max(to, from + ahead))
+      this.window = new Uint8Array(await this.file.slice(from, end))
+      this.windowStart = from
+      if (this.window.byteLength < to - from) throw new Error(`column chunk ends at byte ${from + this.window.byteLength}, before ${to}`)
     }
-    const def = new Uint8Array(count)
-    const dl = levels.definitionLevels
-    if (dl !== undefined && dl.length > 0) def.set(dl)
-    else def.fill(maxDef)
-    const rep = new Uint8Array(count)
-    if (levels.repetitionLevels.length > 0) rep.set(levels.repetitionLevels)
-    const values = convertWithDictionary(levels.dataPage, dictionary, encoding, decoder)
-    defs.push(def)
-    reps.push(rep)
-    vals.push(plainValues(values))
-    entries += count
-    nValues += values.length
-    yield
+    return this.window.subarray(from - this.windowStart)
   }
-  leaf.def = concat(defs, entries)
-  leaf.rep = concat(reps, entries)
-  if (vals.length === 1) leaf.values = vals[0]!
-  else {
-    const out = new Array<unknown>(nValues)
-    let at = 0
-    for (const v of vals) for (let i = 0; i < v.length; i++) out[at++] = v[i]
-    leaf.values = out
+
+  /** Drops the window once every byte in it is read. */
+  release(): void {
+    if (this.offset >= this.windowStart + this.window.byteLength) this.window = new Uint8Array(0)
   }
-  leaf.n = entries
+
+  /** Reads the page header at `offset`; returns it with its length in bytes. */
+  async header(ahead: number): Promise<{ readonly header: PageHeader; readonly length: number }> {
+    let probe = Math.min(this.end - this.offset, headerProbeBytes)
+    while (true) {
+      const bytes = await this.at(this.offset, this.offset + probe, Math.max(ahead, probe))
+      const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 }
+      try {
+        const header = parquetHeader(reader)
+        return { header, length: reader.offset }
+      } catch (e) {
+        // A header longer than the bytes at hand (large statistics): read more, up to the chunk's end.
+        if (!(e instanceof RangeError) || this.offset + bytes.byteLength >= this.end) throw e
+        probe = Math.min(this.end - this.offset, bytes.byteLength * 4)
+      }
+    }
+  }
+}
+
+/** Raw values of a page's defined entries, not yet converted to JSON values. */
+type RawValues =
+  /** PLAIN BYTE_ARRAY: value `i` is `bytes[offsets[i] + 4, offsets[i + 1])` (after its 4-byte length). */
+  | { readonly _tag: "Bytes"; readonly bytes: Uint8Array; readonly offsets: Uint32Array }
+  /** Indices into the column chunk's dictionary. */
+  | { readonly _tag: "Indexed"; readonly data: Uint32Array }
+  /** Booleans as 0/1 bytes. */
+  | { readonly _tag: "Bools"; readonly data: Uint8Array }
+  /** Values as hyparquet decodes them (numbers in typed arrays; other encodings). */
+  | { readonly _tag: "Plain"; readonly data: Decoded }
+  /**
+   * PLAIN BYTE_ARRAY values of a large snappy page, decompressed as they are read: `next` is the
+   * value the stream is at; the stream's bytes from `valuesAt` on are the values.
+   */
+  | { readonly _tag: "Stream"; readonly stream: SnappyReader; readonly body: Uint8Array; readonly valuesAt: number; readonly count: number; next: number }
+
+/** A decoded data page: levels and raw values, with a read position. */
+interface Page {
+  readonly n: number
+  /** Definition level per entry, or undefined when the leaf has none (every entry defined). */
+  readonly def: Uint8Array | undefined
+  /** Repetition level per entry, or undefined when the leaf is not repeated (every entry starts a row). */
+  readonly rep: Uint8Array | undefined
+  values: RawValues
+  /** Next entry. */
+  pos: number
+  /** Next value (defined entries before `pos`). */
+  vpos: number
+}
+
+/** The levels and values of the rows a leaf took for one range, in pieces. */
+interface Taken {
+  readonly defs: Array<Uint8Array>
+  readonly reps: Array<Uint8Array>
+  readonly values: Array<ArrayLike<unknown>>
+  entries: number
+  nValues: number
+}
+
+const bitWidth = (max: number): number => 32 - Math.clz32(max)
+
+/**
+ * Pages this large (uncompressed) are streamed when they hold PLAIN strings, and otherwise
+ * decompressed with hyparquet's JavaScript snappy straight into their output: the faster
+ * WebAssembly one holds input and output in a fresh wasm memory and copies the output out,
+ * three times a page's size at once.
+ */
+const largePageBytes = 8 * 1024 * 1024
+
+const decompress = (body: Uint8Array, size: number, codec: ColumnDecoder["codec"]): Uint8Array => {
+  if (codec !== "SNAPPY" || size < largePageBytes) return decompressPage(body, size, codec, compressors)
+  const out = new Uint8Array(size)
+  snappyUncompress(body, out)
+  return out
+}
+
+const readerOf = (bytes: Uint8Array): DataReader => ({ view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset: 0 })
+
+/** RLE/bit-packed levels into bytes; `length` undefined reads a 4-byte length first (data page v1). */
+const readLevels = (reader: DataReader, max: number, n: number, length: number | undefined): Uint8Array | undefined => {
+  if (max === 0) return undefined
+  const out = new Uint8Array(n)
+  readRleBitPackedHybrid(reader, bitWidth(max), out, length)
+  return out
+}
+
+/**
+ * Decodes the values of a data page compactly: byte arrays as offsets into the page, booleans
+ * and dictionary indices as typed arrays; undefined for encodings left to hyparquet.
+ */
+const readValues = (reader: DataReader, encoding: Encoding, decoder: ColumnDecoder, count: number): RawValues | undefined => {
+  const { type } = decoder
+  const view = reader.view
+  if (encoding === "PLAIN") {
+    if (type === "BYTE_ARRAY") {
+      const offsets = new Uint32Array(count + 1)
+      let at = reader.offset
+      for (let i = 0; i < count; i++) {
+        offsets[i] = at
+        at += 4 + view.getUint32(at, true)
+      }
+      if (at > view.byteLength) throw new Error(`byte array values run past the page (${at} > ${view.byteLength})`)
+      offsets[count] = at
+      return { _tag: "Bytes", bytes: new Uint8Array(view.buffer, view.byteOffset, view.byteLength), offsets }
+    }
+    if (type === "BOOLEAN") {
+      const out = new Uint8Array(count)
+      const at = reader.offset
+      for (let i = 0; i < count; i++) out[i] = (view.getUint8(at + (i >> 3)) >> (i & 7)) & 1
+      return { _tag: "Bools", data: out }
+    }
+    return { _tag: "Plain", data: readPlain(reader, type, count, decoder.element.type_length) }
+  }
+  if (encoding === "RLE" && type === "BOOLEAN") {
+    const out = new Uint8Array(count)
+    readRleBitPackedHybrid(reader, 1, out)
+    return { _tag: "Bools", data: out }
+  }
+  if (encoding === "PLAIN_DICTIONARY" || encoding === "RLE_DICTIONARY") {
+    const width = view.getUint8(reader.offset++)
+    const out = new Uint32Array(count)
+    if (width > 0) readRleBitPackedHybrid(reader, width, out, view.byteLength - reader.offset)
+    return { _tag: "Indexed", data: out }
+  }
   return undefined
+}
+
+const definedCount = (def: Uint8Array | undefined, maxDef: number, n: number): number => {
+  if (def === undefined) return n
+  let k = 0
+  for (let i = 0; i < n; i++) if (def[i] === maxDef) k++
+  return k
+}
+
+/** Levels read from a snappy stream: a 4-byte length, then RLE/bit-packed levels. */
+const streamLevels = (stream: SnappyReader, max: number, n: number): Uint8Array | undefined => {
+  if (max === 0) return undefined
+  const length = stream.u32()
+  return readLevels(readerOf(stream.read(length)), max, n, length)
+}
+
+/** Whether a page's values are read from a snappy stream instead of decompressing it whole. */
+const streams = (header: PageHeader, decoder: ColumnDecoder, encoding: Encoding): boolean =>
+  decoder.codec === "SNAPPY" && decoder.type === "BYTE_ARRAY" && encoding === "PLAIN" && header.uncompressed_page_size >= largePageBytes
+
+/** Decodes the levels of a large data page and leaves its values in a snappy stream (undefined if it cannot). */
+const streamPage = (header: PageHeader, body: Uint8Array, maxDef: number, maxRep: number): Page | undefined => {
+  const v2 = header.data_page_header_v2
+  try {
+    if (v2 === undefined) {
+      const n = header.data_page_header?.num_values ?? 0
+      const stream = new SnappyReader(body)
+      if (stream.total !== header.uncompressed_page_size) throw new Error(`snappy length ${stream.total}, page header ${header.uncompressed_page_size}`)
+      const rep = streamLevels(stream, maxRep, n)
+      const def = streamLevels(stream, maxDef, n)
+      const values: RawValues = { _tag: "Stream", stream, body, valuesAt: stream.position, count: definedCount(def, maxDef, n), next: 0 }
+      return { n, def, rep, values, pos: 0, vpos: 0 }
+    }
+    const n = v2.num_values
+    const reader = readerOf(body)
+    const rep = readLevels(reader, maxRep, n, v2.repetition_levels_byte_length)
+    reader.offset = v2.repetition_levels_byte_length
+    const def = readLevels(reader, maxDef, n, v2.definition_levels_byte_length)
+    const data = body.subarray(v2.repetition_levels_byte_length + v2.definition_levels_byte_length)
+    const values: RawValues = { _tag: "Stream", stream: new SnappyReader(data), body: data, valuesAt: 0, count: definedCount(def, maxDef, n), next: 0 }
+    return { n, def, rep, values, pos: 0, vpos: 0 }
+  } catch (e) {
+    if (e instanceof TooFarBack) return undefined
+    throw e
+  }
+}
+
+/** The values of a streamed page decompressed whole (when its stream reaches too far back). */
+const wholeValues = (raw: Extract<RawValues, { _tag: "Stream" }>, decoder: ColumnDecoder): RawValues => {
+  const out = new Uint8Array(raw.stream.total)
+  snappyUncompress(raw.body, out)
+  const reader = readerOf(out)
+  reader.offset = raw.valuesAt
+  const values = readValues(reader, "PLAIN", decoder, raw.count)
+  if (values === undefined) throw new Error("cannot decode the page's values")
+  return values
+}
+
+/** Decodes one data page (v1 or v2) from its compressed body. */
+const decodePage = (header: PageHeader, body: Uint8Array, decoder: ColumnDecoder, maxDef: number, maxRep: number): Page => {
+  const { codec } = decoder
+  const v2 = header.data_page_header_v2
+  const encoding = v2?.encoding ?? header.data_page_header?.encoding
+  if (encoding !== undefined && streams(header, decoder, encoding)) {
+    const page = streamPage(header, body, maxDef, maxRep)
+    if (page !== undefined) return page
+  }
+  let n: number
+  let def: Uint8Array | undefined
+  let rep: Uint8Array | undefined
+  let values: RawValues | undefined
+  if (v2 === undefined) {
+    const daph = header.data_page_header
+    if (daph === undefined) throw new Error("data page header missing")
+    const raw = decompress(body, header.uncompressed_page_size, codec)
+    const reader = readerOf(raw)
+    n = daph.num_values
+    rep = readLevels(reader, maxRep, n, undefined)
+    def = readLevels(reader, maxDef, n, undefined)
+    values = readValues(reader, daph.encoding, decoder, definedCount(def, maxDef, n))
+    if (values === undefined) {
+      const page = readDataPage(raw, daph, decoder)
+      values = { _tag: "Plain", data: page.dataPage }
+    }
+  } else {
+    n = v2.num_values
+    const reader = readerOf(body)
+    rep = readLevels(reader, maxRep, n, v2.repetition_levels_byte_length)
+    reader.offset = v2.repetition_levels_byte_length
+    def = readLevels(reader, maxDef, n, v2.definition_levels_byte_length)
+    const levelsLength = v2.repetition_levels_byte_length + v2.definition_levels_byte_length
+    const data =
+      v2.is_compressed === false
+        ? body.subarray(levelsLength)
+        : decompress(body.subarray(levelsLength), header.uncompressed_page_size - levelsLength, codec)
+    values = readValues(readerOf(data), v2.encoding, decoder, definedCount(def, maxDef, n))
+    if (values === undefined) {
+      const page = readDataPageV2(body, header, decoder)
+      values = { _tag: "Plain", data: page.dataPage }
+    }
+  }
+  return { n, def, rep, values, pos: 0, vpos: 0 }
+}
+
+const sliceOf = (data: Decoded, from: number, to: number): Decoded => data.slice(from, to)
+
+/** Gives the event loop a turn when decoding has run for `sliceMs` since the last one. */
+const yieldNow = async (clock: { at: number }): Promise<void> => {
+  if (performance.now() - clock.at > sliceMs) {
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    clock.at = performance.now()
+  }
+}
+
+/**
+ * A read position in one leaf column chunk of a row group: `row` rows have started before it.
+ * `advance` moves forward to the start of a row, keeping the entries it passes or not; it reads
+ * pages in order and never goes back.
+ */
+class LeafCursor {
+  /** Rows (entries with repetition level 0) before the position. */
+  row = 0
+  /** Entries of the chunk in the pages read or skipped so far. */
+  private entries = 0
+  private page: Page | undefined
+  private dictionary: ArrayLike<unknown> | undefined
+
+  constructor(
+    private readonly bytes: ChunkBytes,
+    private readonly decoder: ColumnDecoder,
+    private readonly maxDef: number,
+    private readonly maxRep: number,
+    private readonly numValues: number
+  ) {}
+
+  /**
+   * Decodes the next data page, first skipping whole pages whose rows all come before `before`
+   * when the header says how many rows a page holds. False at the end of the chunk.
+   */
+  private async nextPage(before: number, clock: { at: number }): Promise<boolean> {
+    const { bytes, decoder } = this
+    while (this.entries < this.numValues && bytes.offset < bytes.end) {
+      await yieldNow(clock)
+      const { header, length } = await bytes.header(this.row < before ? headerProbeBytes : windowBytes)
+      const bodyStart = bytes.offset + length
+      const bodyEnd = bodyStart + header.compressed_page_size
+      const isData = header.type === "DATA_PAGE" || header.type === "DATA_PAGE_V2"
+      if (isData) {
+        const v2 = header.data_page_header_v2
+        const count = v2?.num_values ?? header.data_page_header?.num_values ?? 0
+        const rows = v2 !== undefined ? v2.num_rows : this.maxRep > 0 ? undefined : count
+        if (rows !== undefined && rows > 0 && this.row + rows <= before) {
+          this.row += rows
+          this.entries += count
+          bytes.offset = bodyEnd
+          bytes.release()
+          continue
+        }
+      } else if (header.type !== "DICTIONARY_PAGE") {
+        bytes.offset = bodyEnd
+        bytes.release()
+        continue
+      }
+      const body = (await bytes.at(bodyStart, bodyEnd, windowBytes)).subarray(0, header.compressed_page_size)
+      bytes.offset = bodyEnd
+      if (!isData) {
+        const diph = header.dictionary_page_header
+        if (diph === undefined) throw new Error("dictionary page header missing")
+        const raw = decompress(body, header.uncompressed_page_size, decoder.codec)
+        this.dictionary = plainValues(convert(readPlain(readerOf(raw), decoder.type, diph.num_values, decoder.element.type_length), decoder))
+        bytes.release()
+        continue
+      }
+      const page = decodePage(header, body, decoder, this.maxDef, this.maxRep)
+      bytes.release()
+      this.page = page
+      this.entries += page.n
+      return true
+    }
+    return false
+  }
+
+  /** Converts values `[from, to)` of a page to plain JSON values. */
+  private values(page: Page, from: number, to: number): ArrayLike<unknown> {
+    const raw = page.values
+    if (raw._tag === "Stream") {
+      try {
+        return this.streamed(raw, from, to)
+      } catch (e) {
+        if (!(e instanceof TooFarBack)) throw e
+        page.values = wholeValues(raw, this.decoder)
+        return this.values(page, from, to)
+      }
+    }
+    switch (raw._tag) {
+      case "Bytes": {
+        const { bytes, offsets } = raw
+        const views = new Array<Uint8Array>(to - from)
+        for (let i = from; i < to; i++) views[i - from] = bytes.subarray(offsets[i]! + 4, offsets[i + 1]!)
+        return plainValues(convert(views, this.decoder))
+      }
+      case "Indexed": {
+        const dict = this.dictionary
+        if (dict === undefined) throw new Error("dictionary-encoded page without a dictionary page")
+        const out = new Array<unknown>(to - from)
+        for (let i = from; i < to; i++) out[i - from] = dict[raw.data[i]!]
+        return out
+      }
+      case "Bools": {
+        const out = new Array<boolean>(to - from)
+        for (let i = from; i < to; i++) out[i - from] = raw.data[i] === 1
+        return out
+      }
+      case "Plain":
+        return plainValues(convert(sliceOf(raw.data, from, to), this.decoder))
+    }
+  }
+
+  /** Values `[from, to)` of a streamed page: skips to `from`, copies the values' bytes out, converts them. */
+  private streamed(raw: Extract<RawValues, { _tag: "Stream" }>, from: number, to: number): ArrayLike<unknown> {
+    const stream = raw.stream
+    for (; raw.next < from; raw.next++) stream.skip(stream.u32())
+    const ends = new Uint32Array(to - from)
+    let bytes = new Uint8Array(64 * 1024)
+    let used = 0
+    for (let i = 0; i < to - from; i++) {
+      const length = stream.u32()
+      if (used + length > bytes.byteLength) {
+        const grown = new Uint8Array(Math.max(used + length, bytes.byteLength * 2))
+        grown.set(bytes.subarray(0, used))
+        bytes = grown
+      }
+      stream.readInto(length, bytes, used)
+      used += length
+      ends[i] = used
+      raw.next++
+    }
+    const views = new Array<Uint8Array>(to - from)
+    let at = 0
+    for (let i = 0; i < views.length; i++) {
+      views[i] = bytes.subarray(at, ends[i]!)
+      at = ends[i]!
+    }
+    return plainValues(convert(views, this.decoder))
+  }
+
+  /**
+   * Moves to the start of row `end` (or the end of the chunk); with `out`, keeps the levels and
+   * values of the entries passed.
+   */
+  async advance(end: number, out: Taken | undefined, clock: { at: number }): Promise<void> {
+    while (true) {
+      const page = this.page
+      if (page === undefined || page.pos >= page.n) {
+        this.page = undefined
+        if (!(await this.nextPage(out === undefined ? end : this.row, clock))) return
+        continue
+      }
+      const { rep, def, n, pos: from, vpos: vfrom } = page
+      const maxDef = this.maxDef
+      let pos = from
+      let vpos = vfrom
+      let row = this.row
+      for (; pos < n; pos++) {
+        if (rep === undefined || rep[pos] === 0) {
+          if (row === end) break
+          row++
+        }
+        if (def === undefined || def[pos] === maxDef) vpos++
+      }
+      if (out !== undefined && pos > from) {
+        out.defs.push(def === undefined ? new Uint8Array(pos - from).fill(maxDef) : def.subarray(from, pos))
+        out.reps.push(rep === undefined ? new Uint8Array(pos - from) : rep.subarray(from, pos))
+        out.values.push(this.values(page, vfrom, vpos))
+        out.entries += pos - from
+        out.nValues += vpos - vfrom
+      }
+      page.pos = pos
+      page.vpos = vpos
+      this.row = row
+      if (pos < n) return
+    }
+  }
 }
 
 /** Skips one null/empty entry in every leaf under a node. */
@@ -330,19 +714,53 @@ const treePath = (root: SchemaTree, path: ReadonlyArray<string>): Array<SchemaTr
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
-/** Fetches and decodes the wanted top-level columns of row group `k`. */
 /** Longest stretch of decoding between turns of the event loop, in milliseconds. */
 const sliceMs = 5
 
+/** Rows `[start, end)` of a row group, counted from its first row. */
+export interface RowRange {
+  readonly start: number
+  readonly end: number
+}
+
+/** The cursors of one row group's wanted leaf columns, in leaf order. */
+type GroupCursor = ReadonlyArray<LeafCursor>
+
+/** Positioned cursors kept between reads of the ranges of a row group, by `cursorKey`. */
+const cursors = new Map<string, GroupCursor>()
+/** Cursors kept at most: each holds one decoded page and one read window per leaf column. */
+const cursorsKept = 2
+
+/** The cursor cache, for tests: how many are kept, and clearing it. */
+export const cursorCache = {
+  get size(): number {
+    return cursors.size
+  },
+  clear: (): void => cursors.clear()
+}
+
+/**
+ * Reads rows `range` (default: all) of the wanted top-level columns of row group `k`. With a
+ * `cursorKey` (naming the file's identity and the columns), a read that ends before the row
+ * group does leaves its cursors for the next range of the same key, so reading ranges in order
+ * decodes each page once; a range before a kept cursor's position starts over.
+ */
 export const prepareRowGroup = async (
   file: AsyncBuffer,
   metadata: FileMetaData,
   k: number,
-  columns: ReadonlyArray<string> | undefined
+  columns: ReadonlyArray<string> | undefined,
+  range?: RowRange,
+  cursorKey?: string
 ): Promise<Prepared> => {
   const schema = parquetSchema(metadata)
   const group = metadata.row_groups[k]!
-  const rows = Number(group.num_rows)
+  const groupRows = Number(group.num_rows)
+  const { start, end } = range ?? { start: 0, end: groupRows }
+  if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start <= end && end <= groupRows)) {
+    return { _tag: "Corrupt", reason: `rows ${start}-${end} are outside the row group's ${groupRows} rows` }
+  }
+  const rows = end - start
   const wanted = columns === undefined ? schema.children : schema.children.filter((c) => columns.includes(c.element.name))
   const chunkByPath = new Map<string, (typeof group.columns)[number]>()
   for (const c of group.columns) {
@@ -369,65 +787,68 @@ export const prepareRowGroup = async (
     if (isUnsupported(node)) return { _tag: "Unsupported", reason: node.unsupported }
     top.push([tree.element.name, node])
   }
-  // Fetch the byte ranges of the chunks, merging neighbours.
-  type Range = { readonly start: number; readonly end: number; readonly meta: ChunkMeta }
-  const ranges: Array<Range> = []
-  for (const { leaf } of leaves) {
+  const metas: Array<ChunkMeta> = []
+  for (const { leaf, tree } of leaves) {
     const meta = chunkByPath.get(leaf.path.split(".").join("\u0000"))?.meta_data
     if (meta === undefined) return { _tag: "Corrupt", reason: `column chunk ${leaf.path} is missing from the row group` }
-    const dict = meta.dictionary_page_offset
-    const start = Number(dict !== undefined && dict > 0n && dict < meta.data_page_offset ? dict : meta.data_page_offset)
-    ranges.push({ start, end: start + Number(meta.total_compressed_size), meta })
+    if (getMaxDefinitionLevel(tree) !== leaf.maxDef) return { _tag: "Unsupported", reason: `levels of ${leaf.path}` }
+    metas.push(meta)
   }
-  const spans: Array<{ start: number; end: number; data: Uint8Array }> = []
-  for (const r of [...ranges].sort((a, b) => a.start - b.start)) {
-    const last = spans[spans.length - 1]
-    if (last !== undefined && r.start - last.end < 1 << 20) last.end = Math.max(last.end, r.end)
-    else spans.push({ start: r.start, end: r.end, data: new Uint8Array(0) })
-  }
-  let failure: string | undefined
-  try {
-    await Promise.all(
-      spans.map(async (s) => {
-        s.data = new Uint8Array(await file.slice(s.start, s.end))
-      })
-    )
-    // Decoding a row group takes hundreds of milliseconds; it gives the event loop a turn every
-    // few milliseconds so that work sharing the thread (model requests in flight) keeps moving.
-    let slice = performance.now()
-    for (let i = 0; i < leaves.length; i++) {
-      const { leaf, tree } = leaves[i]!
-      const r = ranges[i]!
-      const span = spans.find((s) => s.start <= r.start && r.end <= s.end)
-      if (span === undefined) continue
-      const bytes = span.data.subarray(r.start - span.start, r.end - span.start)
-      const element = tree[tree.length - 1]!.element
+  const key = cursorKey === undefined ? undefined : `${cursorKey}\u0000${k}`
+  let group0 = key === undefined ? undefined : cursors.get(key)
+  if (key !== undefined) cursors.delete(key)
+  if (group0 !== undefined && (group0.length !== leaves.length || group0.some((c) => c.row > start))) group0 = undefined
+  const leafCursors: GroupCursor =
+    group0 ??
+    leaves.map(({ tree }, i) => {
+      const meta = metas[i]!
+      const dict = meta.dictionary_page_offset
+      const at = Number(dict !== undefined && dict > 0n && dict < meta.data_page_offset ? dict : meta.data_page_offset)
       const decoder: ColumnDecoder = {
-        pathInSchema: r.meta.path_in_schema,
-        type: r.meta.type,
-        element,
+        pathInSchema: meta.path_in_schema,
+        type: meta.type,
+        element: tree[tree.length - 1]!.element,
         schemaPath: tree,
-        codec: r.meta.codec,
+        codec: meta.codec,
         parsers: DEFAULT_PARSERS,
         compressors,
         utf8: true
       }
-      const steps = decodeChunk(bytes, decoder, leaf.maxDef, Number(r.meta.num_values), leaf)
-      let step = steps.next()
-      while (step.done !== true) {
-        if (performance.now() - slice > sliceMs) {
-          await new Promise<void>((resolve) => setImmediate(resolve))
-          slice = performance.now()
-        }
-        step = steps.next()
+      const chunk = new ChunkBytes(file, at, at + Number(meta.total_compressed_size))
+      return new LeafCursor(chunk, decoder, getMaxDefinitionLevel(tree), getMaxRepetitionLevel(tree), Number(meta.num_values))
+    })
+  try {
+    // Decoding takes hundreds of milliseconds; it gives the event loop a turn every few
+    // milliseconds so that work sharing the thread (model requests in flight) keeps moving.
+    const clock = { at: performance.now() }
+    for (let i = 0; i < leaves.length; i++) {
+      const leaf = leaves[i]!.leaf
+      const cursor = leafCursors[i]!
+      await cursor.advance(start, undefined, clock)
+      const taken: Taken = { defs: [], reps: [], values: [], entries: 0, nValues: 0 }
+      await cursor.advance(end, taken, clock)
+      leaf.def = concat(taken.defs, taken.entries)
+      leaf.rep = concat(taken.reps, taken.entries)
+      if (taken.values.length === 1) leaf.values = taken.values[0]!
+      else {
+        const out = new Array<unknown>(taken.nValues)
+        let at = 0
+        for (const v of taken.values) for (let j = 0; j < v.length; j++) out[at++] = v[j]
+        leaf.values = out
       }
-      if (step.value !== undefined) failure ??= `column ${leaf.path}: ${step.value}`
+      leaf.n = taken.entries
     }
   } catch (e) {
     // hyparquet's decoders throw on malformed pages.
     return { _tag: "Corrupt", reason: errorText(e) }
   }
-  if (failure !== undefined) return { _tag: "Corrupt", reason: failure }
+  if (key !== undefined && end < groupRows) {
+    cursors.set(key, leafCursors)
+    for (const old of cursors.keys()) {
+      if (cursors.size <= cursorsKept) break
+      cursors.delete(old)
+    }
+  }
   // Structural checks, so assembly cannot run past a leaf.
   for (const { leaf } of leaves) {
     let starts = 0
@@ -436,7 +857,9 @@ export const prepareRowGroup = async (
       if (leaf.rep[i] === 0) starts++
       if (leaf.def[i] === leaf.maxDef) defined++
     }
-    if (starts !== rows) return { _tag: "Corrupt", reason: `column ${leaf.path} has ${starts} rows, the row group ${rows}` }
+    if (starts !== rows) {
+      return { _tag: "Corrupt", reason: `column ${leaf.path} has ${starts} rows in rows ${start}-${end} of the row group, expected ${rows}` }
+    }
     if (defined !== leaf.values.length) {
       return { _tag: "Corrupt", reason: `column ${leaf.path} has ${leaf.values.length} values for ${defined} defined entries` }
     }
@@ -447,9 +870,9 @@ export const prepareRowGroup = async (
     reader: {
       rows,
       next: (max) => {
-        const end = Math.min(rows, done + max)
-        const out = new Array<{ [key: string]: unknown }>(end - done)
-        for (let r = 0; done < end; r++, done++) {
+        const stop = Math.min(rows, done + max)
+        const out = new Array<{ [key: string]: unknown }>(stop - done)
+        for (let r = 0; done < stop; r++, done++) {
           const row: { [key: string]: unknown } = {}
           for (const [name, node] of top) row[name] = read(node)
           out[r] = row

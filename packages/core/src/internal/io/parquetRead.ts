@@ -1,8 +1,9 @@
 /**
- * Reading parquet with hyparquet, one row group at a time: planning turns each file's footer
- * into one work unit per row group; reading decodes one row group (only the wanted top-level
- * columns) with the fast assembler in `parquetAssemble.ts` (falling back to hyparquet's
- * `parquetRead` for schemas it does not handle) and emits rows in chunks. INT64 values become
+ * Reading parquet with hyparquet, one row range at a time: planning turns each file's footer
+ * into work units of at most `unitRows` rows (a row group, or a run of rows within a larger
+ * one); reading decodes one unit's rows (only the wanted top-level columns) with the fast
+ * assembler in `parquetAssemble.ts` (falling back to hyparquet's `parquetRead` for schemas it
+ * does not handle) and emits rows in chunks. INT64 values become
  * numbers when safe, nested lists and structs come out as arrays and objects exactly like the
  * JSON form, nulls are `null`. A file whose footer or pages cannot be decoded becomes one
  * reject, never a failed run.
@@ -27,7 +28,13 @@ const isRecord = (v: object): v is { [key: string]: unknown } => !Array.isArray(
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 type Loaded =
-  | { readonly _tag: "Ok"; readonly metadata: FileMetaData; readonly file: Awaited<ReturnType<typeof asyncBufferFromFile>> }
+  | {
+      readonly _tag: "Ok"
+      readonly metadata: FileMetaData
+      readonly file: Awaited<ReturnType<typeof asyncBufferFromFile>>
+      /** The file's identity (path, size, modification time). */
+      readonly key: string
+    }
   | { readonly _tag: "Corrupt"; readonly reason: string }
 
 /** A few recently read footers, so reading unit after unit of one file parses its footer once. */
@@ -52,7 +59,7 @@ const load = (file: string): Effect.Effect<Loaded, SourceError> =>
           }
         }
         try {
-          return { _tag: "Ok", metadata: await pending, file: buffer }
+          return { _tag: "Ok", metadata: await pending, file: buffer, key }
         } catch (e) {
           footerCache.delete(key)
           return { _tag: "Corrupt", reason: `not a readable parquet file: ${errorText(e)}` }
@@ -61,17 +68,38 @@ const load = (file: string): Effect.Effect<Loaded, SourceError> =>
     )
   )
 
-/** Plans one file: a unit per row group, or one unit that reports the file as corrupt. */
-export const planParquet = (input: InputFile): Effect.Effect<ReadonlyArray<WorkUnit>, SourceError> =>
+/**
+ * Plans one file: a unit per row group of at most `unitRows` rows; a larger row group becomes
+ * consecutive ranges of `unitRows` rows (the last one shorter), each with a proportional share
+ * of the row group's bytes. A file whose footer cannot be read is one unit that reports it.
+ */
+export const planParquet = (input: InputFile, unitRows: number): Effect.Effect<ReadonlyArray<WorkUnit>, SourceError> =>
   Effect.map(load(input.abs), (loaded) => {
     if (loaded._tag === "Corrupt") return [{ id: input.rel, file: input.abs }]
-    return loaded.metadata.row_groups.map((rg, k): WorkUnit => {
-      let bytes = rg.total_compressed_size
-      if (bytes === undefined) {
-        bytes = 0n
-        for (const c of rg.columns) bytes += c.meta_data?.total_compressed_size ?? 0n
+    return loaded.metadata.row_groups.flatMap((rg, k): ReadonlyArray<WorkUnit> => {
+      let total = rg.total_compressed_size
+      if (total === undefined) {
+        total = 0n
+        for (const c of rg.columns) total += c.meta_data?.total_compressed_size ?? 0n
       }
-      return { id: `${input.rel}#rg${k}`, file: input.abs, rowGroup: k, rows: Number(rg.num_rows), bytes: Number(bytes) }
+      const bytes = Number(total)
+      const rows = Number(rg.num_rows)
+      const id = `${input.rel}#rg${k}`
+      if (rows <= unitRows) return [{ id, file: input.abs, rowGroup: k, rows, bytes }]
+      const units: Array<WorkUnit> = []
+      for (let start = 0; start < rows; start += unitRows) {
+        const end = Math.min(rows, start + unitRows)
+        units.push({
+          id: `${id}:${start}-${end}`,
+          file: input.abs,
+          rowGroup: k,
+          rowStart: start,
+          rowEnd: end,
+          rows: end - start,
+          bytes: Math.floor((bytes * end) / rows) - Math.floor((bytes * start) / rows)
+        })
+      }
+      return units
     })
   })
 
@@ -119,12 +147,12 @@ const arrayRows = (rows: Array<{ [key: string]: unknown }>): RowGroupRows => {
   }
 }
 
-/** Reads a row group with hyparquet's own assembly (schemas the fast reader does not handle). */
+/** Reads file rows `[rowStart, rowEnd)` with hyparquet's own assembly (schemas the fast reader does not handle). */
 const readWithHyparquet = async (
   file: Awaited<ReturnType<typeof asyncBufferFromFile>>,
   metadata: FileMetaData,
-  groupStart: number,
-  groupRows: number,
+  rowStart: number,
+  rowEnd: number,
   columns: ReadonlyArray<string> | undefined
 ): Promise<{ readonly ok: true; readonly rows: Array<{ [key: string]: unknown }> } | { readonly ok: false; readonly reason: string }> => {
   try {
@@ -132,8 +160,8 @@ const readWithHyparquet = async (
     await parquetRead({
       file,
       metadata,
-      rowStart: groupStart,
-      rowEnd: groupStart + groupRows,
+      rowStart,
+      rowEnd,
       ...(columns === undefined ? {} : { columns: [...columns] }),
       rowFormat: "object",
       compressors,
@@ -158,13 +186,13 @@ export interface ParquetReadOptions {
   readonly io: SourceIO
 }
 
-/** The relative file of a unit id (`data/x.parquet#rg3` → `data/x.parquet`). */
+/** The relative file of a unit id (`data/x.parquet#rg3` or `data/x.parquet#rg3:0-10000` → `data/x.parquet`). */
 export const unitFile = (unit: WorkUnit): string => {
   const at = unit.rowGroup === undefined ? -1 : unit.id.lastIndexOf("#rg")
   return at === -1 ? unit.id : unit.id.slice(0, at)
 }
 
-/** Streams the rows of one row group. */
+/** Streams the rows of one unit: a whole row group, or rows `rowStart`–`rowEnd` of it. */
 export const readParquet = (opts: ParquetReadOptions): Stream.Stream<Row, SourceError> =>
   Stream.unwrap(
     Effect.gen(function* () {
@@ -187,14 +215,22 @@ export const readParquet = (opts: ParquetReadOptions): Stream.Stream<Row, Source
       let groupStart = 0
       for (let i = 0; i < k; i++) groupStart += Number(groups[i]!.num_rows)
       const groupRows = Number(groups[k]!.num_rows)
+      const range = { start: unit.rowStart ?? 0, end: unit.rowEnd ?? groupRows }
+      if (!(0 <= range.start && range.start <= range.end && range.end <= groupRows)) {
+        return yield* new SourceError({
+          file: rel,
+          reason: `rows ${range.start}-${range.end} are not in row group ${k} (it has ${groupRows} rows)`
+        })
+      }
       const present = new Set(metadata.schema.slice(1).map((e) => e.name))
       const columns = opts.columns?.filter((c) => present.has(c))
       let reader: RowGroupRows
       if (columns !== undefined && columns.length === 0) {
-        reader = arrayRows(Array.from({ length: groupRows }, () => ({})))
+        reader = arrayRows(Array.from({ length: range.end - range.start }, () => ({})))
       } else {
+        const cursorKey = `${loaded.key}\u0000${columns?.join("\u0000") ?? "*"}`
         const prepared = yield* Effect.promise(() =>
-          prepareRowGroup(file, metadata, k, columns).catch(
+          prepareRowGroup(file, metadata, k, columns, range, cursorKey).catch(
             (e): Prepared => ({ _tag: "Corrupt", reason: errorText(e) })
           )
         )
@@ -203,9 +239,12 @@ export const readParquet = (opts: ParquetReadOptions): Stream.Stream<Row, Source
           const read =
             prepared._tag === "Corrupt"
               ? { ok: false as const, reason: prepared.reason }
-              : yield* Effect.promise(() => readWithHyparquet(file, metadata, groupStart, groupRows, columns))
+              : yield* Effect.promise(() =>
+                  readWithHyparquet(file, metadata, groupStart + range.start, groupStart + range.end, columns)
+                )
           if (!read.ok) {
-            io.reject({ origin: { file: rel }, error: `corrupt parquet row group ${k}: ${read.reason}`, raw: null })
+            const what = unit.rowStart === undefined ? `row group ${k}` : `row group ${k} rows ${range.start}-${range.end}`
+            io.reject({ origin: { file: rel }, error: `corrupt parquet ${what}: ${read.reason}`, raw: null })
             return Stream.empty
           }
           for (const row of read.rows) plainValue(row)
@@ -213,7 +252,7 @@ export const readParquet = (opts: ParquetReadOptions): Stream.Stream<Row, Source
         }
       }
       const check = opts.check
-      let index = groupStart
+      let index = groupStart + range.start
       const batch = (): Chunk.Chunk<Row> => {
         const rows = reader.next(chunkRows)
         const out: Array<Row> = []
