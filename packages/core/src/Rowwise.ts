@@ -115,7 +115,11 @@ export const approxBytes = (v: unknown): number => {
       }
       let n = 32
       const o = v as { readonly [key: string]: unknown }
-      for (const k in o) n += 16 + k.length + approxBytes(o[k])
+      const keys = Object.keys(o)
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]!
+        n += 16 + k.length + approxBytes(o[k])
+      }
       return n
     }
     default:
@@ -176,6 +180,7 @@ export const fuse =
         const entries = new Map<number, Entry>()
         let admitted = 0
         let head = 0
+        let readyEnd = 0 // the first row at or after head that is not done yet
         let heldBytes = 0 // rows admitted and not yet emitted
         let outBytes = 0 // rows emitted and not yet taken downstream
         const inbox: Array<Chunk.Chunk<Row>> = []
@@ -228,11 +233,35 @@ export const fuse =
           return { outcome: cur, stop: steps.length }
         }
 
-        const settle = (entry: Entry, done: Done): void => {
+        const settle = (seq: number, entry: Entry, done: Done): void => {
           entry.done = done
-          const bytes = isEnd(done.outcome) ? perRowOverhead : approxBytes(done.outcome) + perRowOverhead
+          const bytes = isEnd(done.outcome) ? perRowOverhead : resultBytes(entry, done.outcome)
           heldBytes += bytes - entry.bytes
           entry.bytes = bytes
+          if (seq === readyEnd) {
+            readyEnd++
+            for (;;) {
+              const e = entries.get(readyEnd)
+              if (e === undefined || e.done === undefined) break
+              readyEnd++
+            }
+          }
+        }
+
+        /** The estimate of a result row: the input's, adjusted for the top-level fields a stage set or removed. */
+        const resultBytes = (entry: Entry, out: Row): number => {
+          const input = entry.input
+          let bytes = entry.bytes
+          for (const k of Object.keys(out)) {
+            const v = out[k]
+            const before = input[k]
+            if (v === before) continue
+            bytes += approxBytes(v) - (before === undefined ? -16 - k.length : approxBytes(before))
+          }
+          if (Object.keys(input).length > Object.keys(out).length) {
+            for (const k of Object.keys(input)) if (!(k in out)) bytes -= 16 + k.length + approxBytes(input[k])
+          }
+          return bytes
         }
 
         const admit = (row: Row): void => {
@@ -242,14 +271,14 @@ export const fuse =
           entries.set(seq, entry)
           const r = continueFrom(0, row)
           if (!Effect.isEffect(r)) {
-            settle(entry, r)
+            settle(seq, entry, r)
             return
           }
           const fiber = runFork(r, { immediate: true })
           running.add(fiber)
           fiber.addObserver((exit) => {
             running.delete(fiber)
-            if (Exit.isSuccess(exit)) settle(entry, exit.value)
+            if (Exit.isSuccess(exit)) settle(seq, entry, exit.value)
             else if (!Cause.isInterruptedOnly(exit.cause)) failure ??= exit.cause
             schedule()
           })
@@ -258,12 +287,10 @@ export const fuse =
         const emit = (): void => {
           const rows: Array<Row> = []
           let bytes = 0
-          for (;;) {
-            const e = entries.get(head)
-            if (e === undefined || e.done === undefined) break
+          for (; head < readyEnd; head++) {
+            const e = entries.get(head)!
             entries.delete(head)
-            head++
-            const { outcome, stop } = e.done
+            const { outcome, stop } = e.done!
             observe?.(e.input, stop)
             if (outcome instanceof Reject) {
               const ctx = steps[stop]!.ctx
@@ -282,17 +309,6 @@ export const fuse =
             outBytes += bytes
             out.unsafeOffer({ _tag: "rows", rows: Chunk.unsafeFromArray(rows), bytes })
           }
-        }
-
-        /** Rows ready at the head, counted up to `emitRows`. */
-        const readyAtHead = (): number => {
-          let n = 0
-          for (let s = head; n < emitRows; s++) {
-            const e = entries.get(s)
-            if (e === undefined || e.done === undefined) break
-            n++
-          }
-          return n
         }
 
         const pump = (): void => {
@@ -327,7 +343,7 @@ export const fuse =
                 readerWake?.()
               }
               const drained = upstreamDone && inbox.length === 0
-              const ready = readyAtHead()
+              const ready = readyEnd - head
               if (ready >= emitRows || (ready > 0 && (drained || forceFlush || running.size === 0))) {
                 forceFlush = false
                 emit()
