@@ -79,9 +79,11 @@ export const ask = (m: Model, asks: ReadonlyArray<Ask>): Answers | Effect.Effect
     else {
       later.push(
         Effect.either(r).pipe(
-          Effect.map((e) => {
-            all[i] = e
-          })
+          Effect.tap((e) =>
+            Effect.sync(() => {
+              all[i] = e
+            })
+          )
         )
       )
     }

@@ -204,7 +204,7 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
   let inFlight = 0
   let flushing = false
   const listeners = new Set<() => void>()
-  const fibers = new Set<Fiber.RuntimeFiber<void>>()
+  const fibers = new Set<Fiber.RuntimeFiber<unknown>>()
   const flush = (): void => {
     flushing = false
     while (waiting.length > 0 && inFlight < config.concurrency) {
@@ -212,9 +212,11 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
       inFlight++
       const fiber = Effect.runFork(
         translateGroup(batch.map((b) => b.text)).pipe(
-          Effect.map((outcomes) => {
-            for (const [j, b] of batch.entries()) b.done(outcomes[j] ?? { ok: false, error: "not translated" })
-          })
+          Effect.tap((outcomes) =>
+            Effect.sync(() => {
+              for (const [j, b] of batch.entries()) b.done(outcomes[j] ?? { ok: false, error: "not translated" })
+            })
+          )
         )
       )
       fibers.add(fiber)
