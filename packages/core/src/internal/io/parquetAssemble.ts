@@ -289,16 +289,19 @@ interface Taken {
 
 const bitWidth = (max: number): number => 32 - Math.clz32(max)
 
+/** Snappy pages of PLAIN strings this large (uncompressed) are read as a stream. */
+const streamPageBytes = 8 * 1024 * 1024
+
 /**
- * Pages this large (uncompressed) are streamed when they hold PLAIN strings, and otherwise
- * decompressed with hyparquet's JavaScript snappy straight into their output: the faster
- * WebAssembly one holds input and output in a fresh wasm memory and copies the output out,
- * three times a page's size at once.
+ * Snappy pages this large (uncompressed) are decompressed with hyparquet's JavaScript snappy,
+ * straight into their output: the faster WebAssembly one instantiates a wasm memory per page
+ * that holds input and output, then copies the output out — garbage of twice a page's size
+ * per page, which adds up to hundreds of MB when every leaf column has one multi-MB page.
  */
-const largePageBytes = 8 * 1024 * 1024
+const jsSnappyBytes = 2 * 1024 * 1024
 
 const decompress = (body: Uint8Array, size: number, codec: ColumnDecoder["codec"]): Uint8Array => {
-  if (codec !== "SNAPPY" || size < largePageBytes) return decompressPage(body, size, codec, compressors)
+  if (codec !== "SNAPPY" || size < jsSnappyBytes) return decompressPage(body, size, codec, compressors)
   const out = new Uint8Array(size)
   snappyUncompress(body, out)
   return out
@@ -371,7 +374,7 @@ const streamLevels = (stream: SnappyReader, max: number, n: number): Uint8Array 
 
 /** Whether a page's values are read from a snappy stream instead of decompressing it whole. */
 const streams = (header: PageHeader, decoder: ColumnDecoder, encoding: Encoding): boolean =>
-  decoder.codec === "SNAPPY" && decoder.type === "BYTE_ARRAY" && encoding === "PLAIN" && header.uncompressed_page_size >= largePageBytes
+  decoder.codec === "SNAPPY" && decoder.type === "BYTE_ARRAY" && encoding === "PLAIN" && header.uncompressed_page_size >= streamPageBytes
 
 /** Decodes the levels of a large data page and leaves its values in a snappy stream (undefined if it cannot). */
 const streamPage = (header: PageHeader, body: Uint8Array, maxDef: number, maxRep: number): Page | undefined => {
@@ -533,6 +536,49 @@ class LeafCursor {
       return true
     }
     return false
+  }
+
+  /**
+   * Drops what the cursor has read of its page once that is at least a quarter of it, copying
+   * the rest: a kept cursor then holds about what later ranges still need (DuckDB writes one
+   * page per leaf for a whole row group of moderation scores).
+   */
+  compact(): void {
+    const page = this.page
+    if (page === undefined || page.pos < page.n / 4 || page.n < 4096) return
+    const { pos, vpos } = page
+    const raw = page.values
+    let values: RawValues
+    switch (raw._tag) {
+      case "Stream":
+        values = raw
+        break
+      case "Bytes": {
+        const base = raw.offsets[vpos]!
+        const offsets = raw.offsets.slice(vpos)
+        for (let i = 0; i < offsets.length; i++) offsets[i] = offsets[i]! - base
+        values = { _tag: "Bytes", bytes: raw.bytes.slice(base, raw.offsets[raw.offsets.length - 1]), offsets }
+        break
+      }
+      case "Indexed":
+        values = { _tag: "Indexed", data: raw.data.slice(vpos) }
+        break
+      case "Bools":
+        values = { _tag: "Bools", data: raw.data.slice(vpos) }
+        break
+      case "Plain":
+        values = { _tag: "Plain", data: sliceOf(raw.data, vpos, raw.data.length) }
+        break
+    }
+    this.page = {
+      n: page.n - pos,
+      def: page.def?.slice(pos),
+      rep: page.rep?.slice(pos),
+      values,
+      pos: 0,
+      // A stream counts its values from the page's first.
+      vpos: raw._tag === "Stream" ? vpos : 0
+    }
   }
 
   /** Converts values `[from, to)` of a page to plain JSON values. */
@@ -843,6 +889,7 @@ export const prepareRowGroup = async (
     return { _tag: "Corrupt", reason: errorText(e) }
   }
   if (key !== undefined && end < groupRows) {
+    for (const c of leafCursors) c.compact()
     cursors.set(key, leafCursors)
     for (const old of cursors.keys()) {
       if (cursors.size <= cursorsKept) break
