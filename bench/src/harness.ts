@@ -11,6 +11,7 @@ import { type BenchOptions, type ManifestFacts, type ManifestLike, median, type 
 import { llmOccupancy } from "./llm-occupancy.js"
 import { llmSaturation } from "./llm-saturation.js"
 import { type ChildResult, rssMethod, runChild } from "./measure.js"
+import { parquetRange } from "./parquet-range.js"
 
 export const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 export const repoRoot = resolve(benchDir, "..")
@@ -415,7 +416,7 @@ export const offlinePii: Benchmark = {
   }
 }
 
-export const benchmarks: ReadonlyArray<Benchmark> = [offlineCore, offlineCoreScaling, offlinePii, piiThroughput, cliStartup, llmSaturation, llmOccupancy]
+export const benchmarks: ReadonlyArray<Benchmark> = [offlineCore, offlineCoreScaling, offlinePii, piiThroughput, cliStartup, llmSaturation, llmOccupancy, parquetRange]
 
 /** What one invocation produced. */
 export interface BenchReport {
