@@ -181,6 +181,11 @@ export const fuse =
         let admitted = 0
         let head = 0
         let readyEnd = 0 // the first row at or after head that is not done yet
+        let waiting = 0 // rows whose outcome is not known yet
+        // Every row waiting on calls has at least one, so at most all slots plus the queue the
+        // gates allow: a bound that holds even when a stage's calls reach its model's backlog late.
+        const gated = steps.flatMap((s) => s.gates)
+        const waitingCap = gated.length === 0 ? Number.POSITIVE_INFINITY : gated.reduce((n, g) => n + g.capacity + lowWater(g), 0)
         let heldBytes = 0 // rows admitted and not yet emitted
         let outBytes = 0 // rows emitted and not yet taken downstream
         const inbox: Array<Chunk.Chunk<Row>> = []
@@ -211,6 +216,7 @@ export const fuse =
 
         const open = (): boolean => {
           if (heldBytes + outBytes >= bound) return false
+          if (waiting >= waitingCap) return false
           for (const g of steps[0]!.gates) if (g.backlog() >= lowWater(g)) return false
           for (let i = 1; i < steps.length; i++) for (const g of steps[i]!.gates) if (g.backlog() >= g.capacity) return false
           return true
@@ -274,10 +280,12 @@ export const fuse =
             settle(seq, entry, r)
             return
           }
+          waiting++
           const fiber = runFork(r, { immediate: true })
           running.add(fiber)
           fiber.addObserver((exit) => {
             running.delete(fiber)
+            waiting--
             if (Exit.isSuccess(exit)) settle(seq, entry, exit.value)
             else if (!Cause.isInterruptedOnly(exit.cause)) failure ??= exit.cause
             schedule()

@@ -113,6 +113,34 @@ describe("Rowwise: request-level admission", () => {
     expect(out.map((r) => r.conversation_id)).toEqual(rowsOf(300).map((r) => r.conversation_id))
   })
 
+  it("admits at most the slots plus the allowed queue of rows when a stage's calls reach the model's backlog late", async () => {
+    const model = fakeModel(8)
+    const rec = recordingContext("test/stage")
+    let admittedMax = 0
+    let admitted = 0
+    const t = Rowwise.transform({
+      ctx: rec.context,
+      gates: [model.gate],
+      // The call joins the model only after a timer, so the backlog looks empty while rows are admitted.
+      one: (row) => {
+        admitted++
+        admittedMax = Math.max(admittedMax, admitted)
+        return Effect.sleep(1).pipe(
+          Effect.zipRight(model.call(String(row.conversation_id), 2)),
+          Effect.map(() => {
+            admitted--
+            return row
+          })
+        )
+      }
+    })
+    const out = await collect(t(Stream.fromIterable(rowsOf(2000))))
+    expect(out).toHaveLength(2000)
+    // 8 slots + a queue of 8 (the low-water mark): never the 2,000 rows the bytes would allow.
+    expect(admittedMax).toBeLessThanOrEqual(16)
+    expect(model.stats().maxInFlight).toBe(8)
+  })
+
   it("reports rejects and drops in input order, with the stage id, whatever order the calls end in", async () => {
     const model = fakeModel(16)
     const rec = recordingContext("test/stage")

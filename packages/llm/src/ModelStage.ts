@@ -9,7 +9,7 @@ import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import * as Rowwise from "@synthline/core/Rowwise"
 import type { StageContext, Transform } from "@synthline/core/Stage"
-import { Effect, Either } from "effect"
+import { Effect, Either, Fiber, Runtime } from "effect"
 import type { ChatRequest, Completion } from "./Chat.js"
 import type { LlmRequestError } from "./Errors.js"
 import { type CallOptions, type Model, Models } from "./Models.js"
@@ -90,8 +90,28 @@ export const ask = (m: Model, asks: ReadonlyArray<Ask>): Answers | Effect.Effect
   }
   if (later.length === 0) return all
   if (later.length === 1) return Effect.as(later[0]!, all)
-  return Effect.all(later, { concurrency: "unbounded", discard: true }).pipe(Effect.as(all))
+  return Effect.as(startAll(later), all)
 }
+
+/**
+ * Runs calls side by side, each started at once in its own fiber (where `Effect.all` would start
+ * them on the scheduler's next turn), so they join the model's backlog before the stage admits
+ * its next row. Interrupting it interrupts them.
+ */
+const startAll = (calls: ReadonlyArray<Effect.Effect<void>>): Effect.Effect<void> =>
+  Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+    Effect.async<void>((resume) => {
+      let left = calls.length
+      const fork = Runtime.runFork(runtime)
+      const fibers = calls.map((call) => fork(call, { immediate: true }))
+      for (const f of fibers) {
+        f.addObserver(() => {
+          if (--left === 0) resume(Effect.void)
+        })
+      }
+      return Fiber.interruptAll(fibers)
+    })
+  )
 
 /**
  * Continues with a value now or later: `f` right away when `p` is not an Effect. (Not named
