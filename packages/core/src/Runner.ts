@@ -195,6 +195,9 @@ const splitByUnit = <E, R>(stream: Stream.Stream<Row, E, R>): Stream.Stream<Row,
     Stream.flattenChunks
   )
 
+/** Ends the row stream early when the run must stop (more rejects than --max-errors). */
+const stopRun: unique symbol = Symbol("@synthline/core/Runner/stop")
+
 /** A line of `rejects/*.jsonl`. */
 export interface RejectRecord {
   readonly stage: string
@@ -619,9 +622,9 @@ const runScoped = (
         deltaOf(seq).rows_written += chunk.length
         observeMain(chunk)
       })
+    // (runForEachChunk, not Stream.chunks + runForEachWhile: that pair holds far more rows in memory.)
     yield* stream.pipe(
-      Stream.chunks,
-      Stream.runForEachWhile((chunk) =>
+      Stream.runForEachChunk((chunk) =>
         Effect.gen(function* () {
           let run: Array<Row> = []
           for (const row of chunk) {
@@ -629,14 +632,17 @@ const runScoped = (
             if (seq > sinkUnit) {
               if (run.length > 0) yield* write(run, sinkUnit)
               run = []
-              if (!(yield* commitBefore(seq))) return false
+              if (!(yield* commitBefore(seq))) return yield* Effect.fail(stopRun)
             }
             run.push(row)
           }
           if (run.length > 0) yield* write(run, sinkUnit)
           reporter.report({ type: "progress", snapshot: snapshot() })
-          return true
         })
+      ),
+      Effect.catchIf(
+        (e): e is typeof stopRun => e === stopRun,
+        () => Effect.void
       )
     )
     if (stopped === undefined) yield* commitBefore(units.length)
