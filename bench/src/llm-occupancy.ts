@@ -5,13 +5,17 @@
  * log-normal (median 400 ms, sigma 1.2, capped at 15 s), with C slots over 4 endpoints per
  * model. The servers stamp every request's arrival and answer; from the stamps: occupancy
  * (time-averaged requests in flight ÷ C while work remains), serving span ÷ ideal (Σ latency ÷
- * C), and for a fixed 100 ms latency requests/s ÷ C/L; plus the peak RSS of n = 10 at C = 2048
- * with and without one 60 s straggler. See bench/README.md for the exact definitions.
+ * C), and for a fixed 100 ms latency requests/s ÷ C/L; plus the memory bound of the reorder
+ * buffer: peak RSS of n = 10 at C = 2048 with one 60 s straggler at --buffer-mb 64 and 256, and
+ * without it. Every case checks that the sink holds every row, complete, in input order. See
+ * bench/README.md for the exact definitions.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
+import { approxBytes } from "@synthline/core/Rowwise"
+import { records } from "@synthline/core/Sample"
 import type { Benchmark, Context } from "./harness.js"
 import { benchDir, ensureSample, parquetGlob, repoRoot, runCli } from "./harness.js"
 import { type ManifestLike, type ResultRow, row, validateManifest } from "./lib.js"
@@ -22,6 +26,12 @@ const LOGNORMAL: Mode = { latency: "lognormal", median_ms: 400, sigma: 1.2, max_
 const STRAGGLER_MS = 60_000
 /** The straggler is the k-th generate request to arrive (well inside the first wave of 2,048). */
 const STRAGGLER_INDEX = 1000
+/** Case e's answers: 6,000 bytes, so 4,000 rows × n 10 are ≈ 470 MiB estimated, above both bounds. */
+const E_ANSWER_BYTES = 6000
+/** The reorder buffer bounds case e runs with the straggler (MiB; 256 is the default). */
+const E_BOUNDS = [64, 256] as const
+/** What Rowwise adds to a row's estimate for its fiber, map entry and closures. */
+const PER_ROW_OVERHEAD = 1024
 
 // ---------------------------------------------------------------------------------------------
 // Measures (pure)
@@ -235,6 +245,8 @@ interface Case {
   /** Concurrency per endpoint (C = 4 × this). */
   readonly perEndpoint: number
   readonly mode: Mode
+  /** `--buffer-mb` (the reorder buffer's bound in MiB); the default 256 when absent. */
+  readonly bufferMb?: number
 }
 
 const pipelineText = (c: Case, glob: string, sink: string, cache: string, fleet: FleetProcess): string => {
@@ -270,6 +282,14 @@ interface Measured {
   readonly genStamps: ModelStamps
   /** Per output row, in order: the generate request ids of its answers and the judge request ids judging them. */
   readonly rowIds: ReadonlyArray<{ readonly gen: ReadonlyArray<number>; readonly judge: ReadonlyArray<number> }>
+  /**
+   * Per row: Rowwise's estimate of its input (the source record: what an admitted row counts
+   * while its calls run) and of its output (approxBytes + the per-row overhead), and the
+   * output's JSON line in UTF-8 bytes.
+   */
+  readonly rowInputEstimate: ReadonlyArray<number>
+  readonly rowEstimate: ReadonlyArray<number>
+  readonly rowUtf8: ReadonlyArray<number>
 }
 
 const TAG = /^«g:(\d+)» /
@@ -280,14 +300,25 @@ const jsonlFiles = (dir: string): Array<string> =>
     .sort()
     .map((f) => join(dir, f))
 
-/** Reads the sink, checking every row has n answers (and n valid scores); returns the request ids per row. */
-const readRows = async (sink: string, c: Case): Promise<Array<{ gen: Array<number> }>> => {
-  const out: Array<{ gen: Array<number> }> = []
+interface SinkRow {
+  readonly gen: Array<number>
+  readonly id: string
+  readonly estimate: number
+  readonly utf8: number
+}
+
+/**
+ * Reads the sink, checking every row has n answers (and n valid scores); returns the request
+ * ids per row, its conversation_id, Rowwise's estimate of it and its UTF-8 bytes.
+ */
+const readRows = async (sink: string, c: Case): Promise<Array<SinkRow>> => {
+  const out: Array<SinkRow> = []
   for (const file of jsonlFiles(sink)) {
     const lines = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Number.POSITIVE_INFINITY })
     for await (const line of lines) {
       if (line.trim() === "") continue
       const r = JSON.parse(line) as {
+        conversation_id?: string
         synthesized_assistant_responses?: Array<{ content?: string }>
         synthesized_response_scoring_annotations?: Array<{ preference_score?: number }>
       }
@@ -304,10 +335,20 @@ const readRows = async (sink: string, c: Case): Promise<Array<{ gen: Array<numbe
           throw new Error(`${c.id}: row ${out.length} has ${scores.length} judgements (or a failed one), expected ${c.n} scored`)
         }
       }
-      out.push({ gen })
+      out.push({ gen, id: String(r.conversation_id), estimate: approxBytes(r) + PER_ROW_OVERHEAD, utf8: Buffer.byteLength(line) })
     }
   }
   return out
+}
+
+/** Checks that the sink's rows are the sample's rows in input order (by conversation_id). */
+export const checkInputOrder = (what: string, sinkIds: ReadonlyArray<string>, sourceIds: ReadonlyArray<string>): void => {
+  if (sinkIds.length !== sourceIds.length) throw new Error(`${what}: the sink holds ${sinkIds.length} rows, the source ${sourceIds.length}`)
+  for (let i = 0; i < sourceIds.length; i++) {
+    if (sinkIds[i] !== sourceIds[i]) {
+      throw new Error(`${what}: row ${i} of the sink is conversation ${sinkIds[i]}, the source's row ${i} is ${sourceIds[i]} (not in input order)`)
+    }
+  }
 }
 
 const jobsOf = (s: ModelStamps, what: string): Array<Job> =>
@@ -329,7 +370,7 @@ const runCase = async (ctx: Context, c: Case, fleet: FleetProcess): Promise<Meas
   writeFileSync(file, pipelineText(c, parquetGlob(sample), sink, cache, fleet))
   await reset(fleet.control, c.mode)
   ctx.log(`llm-occupancy ${c.id}: ${c.title}`)
-  const r = await runCli(["run", file, "--fresh"])
+  const r = await runCli(["run", file, "--fresh", ...(c.bufferMb === undefined ? [] : ["--buffer-mb", String(c.bufferMb)])])
   if (r.code !== 0) throw new Error(`synthline run ${file} failed (exit ${r.code ?? r.signal}):\n${(r.stderr || r.stdout).slice(-1500)}`)
   const manifestPath = join(sink, "manifest.json")
   if (!existsSync(manifestPath)) throw new Error(`synthline run wrote no manifest at ${manifestPath}`)
@@ -339,6 +380,14 @@ const runCase = async (ctx: Context, c: Case, fleet: FleetProcess): Promise<Meas
   if ((manifest.rejects?.count ?? 0) !== 0) throw new Error(`${c.id}: ${manifest.rejects?.count} rows went to rejects`)
   const rows = await readRows(sink, c)
   if (rows.length !== c.rows) throw new Error(`${c.id}: the sink holds ${rows.length} rows, the manifest says ${c.rows}`)
+  // The sample's rows in source order (the generator is deterministic in seed and index).
+  const sourceIds: Array<string> = []
+  const rowInputEstimate: Array<number> = []
+  for (const s of records(ctx.options.seed, c.rows)) {
+    sourceIds.push(s.conversation_id)
+    rowInputEstimate.push(approxBytes(s) + PER_ROW_OVERHEAD)
+  }
+  checkInputOrder(c.id, rows.map((x) => x.id), sourceIds)
   const occ = await stamps(fleet.control)
   const g = occ.models.gen
   const jd = occ.models.judge
@@ -379,7 +428,10 @@ const runCase = async (ctx: Context, c: Case, fleet: FleetProcess): Promise<Meas
     gen: gen.map((j) => ({ ...j, available: first })),
     judge,
     genStamps: g,
-    rowIds
+    rowIds,
+    rowInputEstimate,
+    rowEstimate: rows.map((x) => x.estimate),
+    rowUtf8: rows.map((x) => x.utf8)
   }
 }
 
@@ -506,8 +558,19 @@ const casesFor = (rows: number): ReadonlyArray<Case> => {
     { id: "b", title: `generate n=10, C=512, ${at(1200)} rows, log-normal`, rows: at(1200), n: 10, judge: false, perEndpoint: 128, mode: LOGNORMAL },
     { id: "c", title: `generate n=2 → judge, C=512 each, ${at(6000)} rows, log-normal`, rows: at(6000), n: 2, judge: true, perEndpoint: 128, mode: LOGNORMAL },
     { id: "d", title: `generate n=1, C=512, ${at(60_000)} rows, fixed 100 ms`, rows: at(60_000), n: 1, judge: false, perEndpoint: 128, mode: { latency: "fixed", fixed_ms: 100, straggler: null, answer_bytes: 16 } },
-    { id: "e", title: `generate n=10, C=2048, ${at(4000)} rows, log-normal + one ${STRAGGLER_MS / 1000} s straggler`, rows: at(4000), n: 10, judge: false, perEndpoint: 512, mode: { ...LOGNORMAL, straggler: { model: "gen", index: STRAGGLER_INDEX, ms: STRAGGLER_MS } } },
-    { id: "e0", title: `generate n=10, C=2048, ${at(4000)} rows, log-normal, no straggler`, rows: at(4000), n: 10, judge: false, perEndpoint: 512, mode: LOGNORMAL }
+    ...E_BOUNDS.map(
+      (mb): Case => ({
+        id: `e${mb}`,
+        title: `generate n=10, C=2048, ${at(4000)} rows, ${E_ANSWER_BYTES} B answers, log-normal + one ${STRAGGLER_MS / 1000} s straggler, --buffer-mb ${mb}`,
+        rows: at(4000),
+        n: 10,
+        judge: false,
+        perEndpoint: 512,
+        mode: { ...LOGNORMAL, answer_bytes: E_ANSWER_BYTES, straggler: { model: "gen", index: STRAGGLER_INDEX, ms: STRAGGLER_MS } },
+        bufferMb: mb
+      })
+    ),
+    { id: "e0", title: `generate n=10, C=2048, ${at(4000)} rows, ${E_ANSWER_BYTES} B answers, log-normal, no straggler, default buffer`, rows: at(4000), n: 10, judge: false, perEndpoint: 512, mode: { ...LOGNORMAL, answer_bytes: E_ANSWER_BYTES } }
   ]
 }
 
@@ -520,7 +583,8 @@ export const llmOccupancy: Benchmark = {
   run: async (ctx) => {
     // SYNTHLINE_BENCH_OCCUPANCY_CASES=a,c runs only those cases (for working on one of them).
     const pick = (process.env.SYNTHLINE_BENCH_OCCUPANCY_CASES ?? "").split(",").filter((s) => s !== "")
-    const cases = casesFor(ctx.options.rows).filter((c) => pick.length === 0 || pick.includes(c.id) || (c.id === "e0" && pick.includes("e")))
+    // `e` brings all of its runs (e64, e256, e0).
+    const cases = casesFor(ctx.options.rows).filter((c) => pick.length === 0 || pick.includes(c.id) || (c.id.startsWith("e") && pick.includes("e")))
     const fleet = await startFleet()
     const results: Array<ResultRow> = []
     const runs = ctx.options.runs
@@ -539,9 +603,9 @@ export const llmOccupancy: Benchmark = {
       }
       const d = measured.get("d")
       if (d) results.push(fixedRateRow(d))
-      const e = measured.get("e")
       const e0 = measured.get("e0")
-      if (e && e0) results.push(...memoryRows(e, e0))
+      const withStraggler = E_BOUNDS.flatMap((mb) => measured.get(`e${mb}`) ?? [])
+      if (e0 && withStraggler.length > 0) results.push(...memoryRows(withStraggler, e0))
     } finally {
       fleet.child.kill("SIGTERM")
     }
@@ -579,36 +643,109 @@ const fixedRateRow = (d: Measured): ResultRow => {
   })
 }
 
-/** (e) peak RSS with one straggler and without. */
-const memoryRows = (e: Measured, e0: Measured): Array<ResultRow> => {
-  const es = spanOf(e.gen)
+/**
+ * (e) the reorder buffer's bound: peak RSS with one 60 s straggler at each bound, against the
+ * same rows without it; the straggler's row and what the buffer held when it came back.
+ */
+const memoryRows = (runs: ReadonlyArray<Measured>, e0: Measured): Array<ResultRow> => {
+  const sum = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
   const e0s = spanOf(e0.gen)
-  const detail = {
-    rows: e.rows,
-    n: 10,
-    C: 2048,
-    straggler: { index: STRAGGLER_INDEX, ms: STRAGGLER_MS },
-    rss_mb_with_straggler: e.rssBytes / MB,
-    rss_mb_without: e0.rssBytes / MB,
-    wall_ms_with_straggler: round(e.wallMs),
-    wall_ms_without: round(e0.wallMs),
-    occupancy_pct_with_straggler: pct(occupancy(e.gen, 2048, es.firstArrival, es.lastArrival)),
-    occupancy_pct_without: pct(occupancy(e0.gen, 2048, e0s.firstArrival, e0s.lastArrival)),
-    span_ms_with_straggler: round(es.lastArrival - es.firstArrival),
-    span_ms_without: round(e0s.lastArrival - e0s.firstArrival),
+  // What a buffer without a bound would hold behind the straggler: the rows the run without it
+  // finished within 60 s of its first request (here: all of them), Rowwise's estimate of them.
+  const e0Done = e0.rowIds.map((r) => Math.max(...r.gen.map((id) => e0.gen[id]!.completion)))
+  const unboundedRows = e0Done.flatMap((t, i) => (t - e0s.firstArrival <= STRAGGLER_MS ? [i] : []))
+  const without = {
+    rss_mb: e0.rssBytes / MB,
+    wall_ms: round(e0.wallMs),
+    occupancy_pct: pct(occupancy(e0.gen, 2048, e0s.firstArrival, e0s.lastArrival)),
+    span_ms: round(e0s.lastArrival - e0s.firstArrival),
     ideal_ms: round(e0s.sumLatency / 2048),
-    cli_cpu_ms: [e.cpuMs, e0.cpuMs]
+    cli_cpu_ms: e0.cpuMs,
+    estimated_mb_all_rows: sum(e0.rowEstimate) / MB,
+    utf8_mb_all_rows: sum(e0.rowUtf8) / MB,
+    rows_done_within_60_s: unboundedRows.length,
+    estimated_mb_done_within_60_s: sum(unboundedRows.map((i) => e0.rowEstimate[i]!)) / MB
   }
-  return [
-    row({
-      name: `llm-occupancy e peak RSS, ${STRAGGLER_MS / 1000} s straggler`,
-      unit: "MB",
-      figure: e.rssBytes / MB,
-      budget: null,
-      baseline: e0.rssBytes / MB,
-      ratio: e.rssBytes / e0.rssBytes,
-      detail
-    }),
-    row({ name: "llm-occupancy e peak RSS, no straggler", unit: "MB", figure: e0.rssBytes / MB, budget: null, baseline: null, ratio: null, detail })
-  ]
+  const out: Array<ResultRow> = []
+  for (const m of runs) {
+    const mb = m.c.bufferMb!
+    const s = spanOf(m.gen)
+    const straggler = m.gen[STRAGGLER_INDEX - 1]!
+    const rowDone = m.rowIds.map((r) => Math.max(...r.gen.map((id) => m.gen[id]!.completion)))
+    const stragglerRow = m.rowIds.findIndex((r) => r.gen.includes(STRAGGLER_INDEX - 1))
+    // The rows after the straggler's that were finished when its answer came: all held in the buffer.
+    const held = rowDone.flatMap((t, i) => (i > stragglerRow && t < straggler.completion ? [i] : []))
+    // When admission stopped (the last row admitted, i.e. first request sent, before the release):
+    // the rows from the straggler's on, done (counted at their output's estimate) and still
+    // waiting on calls (counted at their input's, until their answers come).
+    const rowFirst = m.rowIds.map((r) => Math.min(...r.gen.map((id) => m.gen[id]!.arrival)))
+    const behind = rowFirst.flatMap((t, i) => (i >= stragglerRow && t < straggler.completion ? [i] : []))
+    const stop = Math.max(...behind.map((i) => rowFirst[i]!))
+    const doneAtStop = behind.filter((i) => rowDone[i]! <= stop)
+    const openAtStop = behind.filter((i) => rowDone[i]! > stop)
+    const mbOf = (xs: ReadonlyArray<number>, of: ReadonlyArray<number>) => sum(xs.map((i) => of[i]!)) / MB
+    const detail = {
+      rows: m.rows,
+      n: m.c.n,
+      C: 2048,
+      answer_bytes: E_ANSWER_BYTES,
+      buffer_mb: mb,
+      straggler: { index: STRAGGLER_INDEX, ms: STRAGGLER_MS, row: stragglerRow },
+      rss_mb: m.rssBytes / MB,
+      rss_mb_without: e0.rssBytes / MB,
+      rss_growth_mb: (m.rssBytes - e0.rssBytes) / MB,
+      wall_ms: round(m.wallMs),
+      occupancy_pct_while_straggler_out: pct(occupancy(m.gen, 2048, straggler.arrival, straggler.completion)),
+      occupancy_pct: pct(occupancy(m.gen, 2048, s.firstArrival, s.lastArrival)),
+      span_ms: round(s.lastArrival - s.firstArrival),
+      makespan_ms: round(s.lastCompletion - s.firstArrival),
+      held_at_release: {
+        rows: held.length,
+        estimated_mb: mbOf(held, m.rowEstimate),
+        utf8_mb: mbOf(held, m.rowUtf8)
+      },
+      when_admission_stopped: {
+        ms_after_first_request: round(stop - s.firstArrival),
+        rows_done: doneAtStop.length,
+        estimated_mb_done: mbOf(doneAtStop, m.rowEstimate),
+        rows_waiting_on_calls: openAtStop.length,
+        estimated_mb_waiting_as_admitted: mbOf(openAtStop, m.rowInputEstimate),
+        estimated_mb_waiting_once_answered: mbOf(openAtStop, m.rowEstimate)
+      },
+      cli_cpu_ms: m.cpuMs,
+      without
+    }
+    out.push(
+      row({
+        name: `llm-occupancy e peak RSS, ${STRAGGLER_MS / 1000} s straggler, --buffer-mb ${mb}`,
+        unit: "MB",
+        figure: m.rssBytes / MB,
+        budget: null,
+        baseline: e0.rssBytes / MB,
+        ratio: m.rssBytes / e0.rssBytes,
+        detail
+      }),
+      row({
+        // Rowwise's own estimate of the rows it held while the straggler was out, against the bound.
+        name: `llm-occupancy e reorder buffer at release (estimated), --buffer-mb ${mb}`,
+        unit: "MB",
+        figure: detail.held_at_release.estimated_mb,
+        budget: null,
+        baseline: mb,
+        ratio: detail.held_at_release.estimated_mb / mb,
+        detail
+      }),
+      row({
+        name: `llm-occupancy e RSS with straggler − without, --buffer-mb ${mb}`,
+        unit: "MB",
+        figure: (m.rssBytes - e0.rssBytes) / MB,
+        budget: { op: "<=", value: mb },
+        baseline: null,
+        ratio: null,
+        detail
+      })
+    )
+  }
+  out.push(row({ name: "llm-occupancy e peak RSS, no straggler", unit: "MB", figure: e0.rssBytes / MB, budget: null, baseline: null, ratio: null, detail: without }))
+  return out
 }

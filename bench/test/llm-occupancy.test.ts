@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 // harness.ts first: it and llm-occupancy.ts import each other, and its `benchmarks` list needs llm-occupancy's export.
 import "../src/harness.js"
-import { type Job, inFlightIntegral, occupancy, replayIdeal, spanOf, workOccupancy } from "../src/llm-occupancy.js"
+import { checkInputOrder, type Job, inFlightIntegral, occupancy, replayIdeal, spanOf, workOccupancy } from "../src/llm-occupancy.js"
 import { defaultMode, drawLatency, type Fleet, startFleet } from "../src/llm-occupancy-server.js"
 
 const job = (arrival: number, completion: number, available = 0): Job => ({ available, arrival, completion })
@@ -44,6 +44,12 @@ describe("llm-occupancy measures", () => {
     const s = spanOf(gen)
     expect(s).toMatchObject({ requests: 4, firstArrival: 0, lastArrival: 20, lastCompletion: 30, sumLatency: 60, longest: 30 })
     expect(occupancy(gen, 2, s.firstArrival, s.lastArrival)).toBe(1)
+  })
+
+  it("checkInputOrder accepts the source's rows in order and rejects a swap or a missing row", () => {
+    expect(() => checkInputOrder("x", ["a", "b", "c"], ["a", "b", "c"])).not.toThrow()
+    expect(() => checkInputOrder("x", ["a", "c", "b"], ["a", "b", "c"])).toThrow(/row 1 of the sink is conversation c.*not in input order/)
+    expect(() => checkInputOrder("x", ["a", "b"], ["a", "b", "c"])).toThrow(/holds 2 rows, the source 3/)
   })
 })
 
