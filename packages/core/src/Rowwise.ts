@@ -141,6 +141,9 @@ interface Done {
 
 interface Entry {
   readonly input: Row
+  /** The input row's estimate. */
+  readonly inputBytes: number
+  /** What the row counts for in the buffer now: its input plus a reservation for its answers, then its result. */
   bytes: number
   done: Done | undefined
 }
@@ -182,6 +185,7 @@ export const fuse =
         let head = 0
         let readyEnd = 0 // the first row at or after head that is not done yet
         let waiting = 0 // rows whose outcome is not known yet
+        let growth: number | undefined // how much a row's answers add to it, on average (bytes)
         // Every row waiting on calls has at least one, so at most all slots plus the queue the
         // gates allow: a bound that holds even when a stage's calls reach its model's backlog late.
         const gated = steps.flatMap((s) => s.gates)
@@ -244,6 +248,7 @@ export const fuse =
           const bytes = isEnd(done.outcome) ? perRowOverhead : resultBytes(entry, done.outcome)
           heldBytes += bytes - entry.bytes
           entry.bytes = bytes
+          if (!isEnd(done.outcome)) growth = growth === undefined ? bytes - entry.inputBytes : 0.9 * growth + 0.1 * (bytes - entry.inputBytes)
           if (seq === readyEnd) {
             readyEnd++
             for (;;) {
@@ -257,7 +262,7 @@ export const fuse =
         /** The estimate of a result row: the input's, adjusted for the top-level fields a stage set or removed. */
         const resultBytes = (entry: Entry, out: Row): number => {
           const input = entry.input
-          let bytes = entry.bytes
+          let bytes = entry.inputBytes
           for (const k of Object.keys(out)) {
             const v = out[k]
             const before = input[k]
@@ -272,7 +277,8 @@ export const fuse =
 
         const admit = (row: Row): void => {
           const seq = admitted++
-          const entry: Entry = { input: row, bytes: approxBytes(row) + perRowOverhead, done: undefined }
+          const inputBytes = approxBytes(row) + perRowOverhead
+          const entry: Entry = { input: row, inputBytes, bytes: inputBytes, done: undefined }
           heldBytes += entry.bytes
           entries.set(seq, entry)
           const r = continueFrom(0, row)
@@ -281,6 +287,12 @@ export const fuse =
             return
           }
           waiting++
+          // Reserve what the answers of recent rows added (before any row is back: an equal share
+          // of the bound for each row that may wait), so rows still waiting on calls count at
+          // about their final size when admission decides.
+          const reserve = growth === undefined ? (Number.isFinite(waitingCap) ? bound / waitingCap : 0) : Math.max(0, growth)
+          entry.bytes += reserve
+          heldBytes += reserve
           const fiber = runFork(r, { immediate: true })
           running.add(fiber)
           fiber.addObserver((exit) => {

@@ -113,6 +113,27 @@ describe("Rowwise: request-level admission", () => {
     expect(out.map((r) => r.conversation_id)).toEqual(rowsOf(300).map((r) => r.conversation_id))
   })
 
+  it("counts rows still waiting on calls at the size their answers will give them, so the bound holds behind a straggler", async () => {
+    const model = fakeModel(8)
+    const rec = recordingContext("test/stage")
+    const answer = "z".repeat(4000) // small rows, answers of about 8 KB as estimated
+    const t = Rowwise.transform({
+      ctx: rec.context,
+      gates: [model.gate],
+      bufferBytes: 100_000,
+      one: (row) =>
+        model.call(String(row.conversation_id), row.conversation_id === "c0" ? "hold" : 1).pipe(Effect.map(() => ({ ...row, answer })))
+    })
+    const done = collect(t(Stream.fromIterable(rowsOf(300))))
+    await until(() => model.stats().finished >= 5)
+    await new Promise((r) => setTimeout(r, 100))
+    // About 100 KB ÷ 9 KB rows: without the reservation the 16 rows waiting on calls (8 slots + 8
+    // queued) would be admitted at their input size and land on top of a full buffer.
+    expect(model.stats().started).toBeLessThanOrEqual(14)
+    model.release("c0")
+    expect(await done).toHaveLength(300)
+  })
+
   it("admits at most the slots plus the allowed queue of rows when a stage's calls reach the model's backlog late", async () => {
     const model = fakeModel(8)
     const rec = recordingContext("test/stage")
