@@ -346,21 +346,15 @@ export const fuse =
                 out.unsafeOffer({ _tag: "fail", cause: failure })
                 return
               }
-              // Admit from the inbox while there is room.
-              while (inbox.length > 0 && open()) {
-                const chunk = inbox[0]!
-                if (inboxAt >= chunk.length) {
+              // Admit from the inbox while there is room; a spent chunk makes room for the reader.
+              for (;;) {
+                if (inbox.length > 0 && inboxAt >= inbox[0]!.length) {
                   inbox.shift()
                   inboxAt = 0
                   readerWake?.()
-                  continue
                 }
-                admit(Chunk.unsafeGet(chunk, inboxAt++))
-              }
-              if (inbox.length > 0 && inboxAt >= inbox[0]!.length) {
-                inbox.shift()
-                inboxAt = 0
-                readerWake?.()
+                if (inbox.length === 0 || !open()) break
+                admit(Chunk.unsafeGet(inbox[0]!, inboxAt++))
               }
               const drained = upstreamDone && inbox.length === 0
               const ready = readyEnd - head

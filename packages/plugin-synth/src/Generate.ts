@@ -18,7 +18,7 @@ import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
 import { Effect, Either, Schema } from "effect"
 import { SynthesizedAssistantResponses, tokenLengthsField } from "./Fields.js"
-import { doc, extraOption, keyOf, ordered, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
+import { doc, extraOption, keyOf, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
 
 const GenerateConfigSchema = Schema.Struct({
   model: Schema.String.annotations(doc("A model name from the models section.")),
@@ -111,6 +111,6 @@ export const generate: Stage<GenerateConfig, Row, Row, Models, typeof GenerateCo
           }
         })
       }
-      return ordered(ctx, model, one)
+      return ModelStage.perRow(ctx, model, one)
     })
 })

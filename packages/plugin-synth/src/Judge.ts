@@ -19,7 +19,7 @@ import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
 import { Effect, Either, Schema } from "effect"
 import { type ScoringAnnotation, ScoringAnnotations, tokenLengthsField } from "./Fields.js"
-import { doc, extraOption, keyOf, ordered, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
+import { doc, extraOption, keyOf, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
 
 /** The shipped judge system prompt. */
 export const defaultJudgeSystem: string =
@@ -218,6 +218,6 @@ export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchem
           })
         }))
       }
-      return ordered(ctx, model, one)
+      return ModelStage.perRow(ctx, model, one)
     })
 })

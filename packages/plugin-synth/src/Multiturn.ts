@@ -11,11 +11,12 @@ import type { Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
 import type { Message } from "@synthline/llm/Chat"
 import { type Model, Models } from "@synthline/llm/Models"
+import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
 import { Effect, Schema } from "effect"
 import { MultiturnConversation } from "./Fields.js"
-import { doc, keyOf, ordered, type Rejected, stringAt, top } from "./internal/shared.js"
+import { doc, keyOf, type Rejected, stringAt, top } from "./internal/shared.js"
 import { parseScore } from "./Judge.js"
 
 /** The shipped prompt that writes the second user turn. */
@@ -123,6 +124,6 @@ export const multiturn: Stage<MultiturnConfig, Row, Row, Models, typeof Multitur
           return score >= config.min_score ? { ...row, [config.output]: [...conversation, { role: "assistant", content: answer }] } : none
         }).pipe(Effect.catchAll(() => Effect.succeed(none)))
       }
-      return ordered(ctx, [model, judgeModel], one)
+      return ModelStage.perRow(ctx, [model, judgeModel], one)
     })
 })

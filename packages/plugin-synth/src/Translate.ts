@@ -17,11 +17,12 @@ import { make, type Stage } from "@synthline/core/Stage"
 import { reasonOf } from "@synthline/llm/Complete"
 import { post, retryAfterMs, target } from "@synthline/llm/Http"
 import { Models } from "@synthline/llm/Models"
+import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
 import { TranslatedConversation } from "./Fields.js"
 import { Config, Duration, Effect, Fiber, Option, Redacted, Schema } from "effect"
-import { doc, keyOf as rowKey, ordered, Rejected, stringAt, top } from "./internal/shared.js"
+import { doc, keyOf as rowKey, Rejected, stringAt, top } from "./internal/shared.js"
 import { check, inTargetLanguage, protect, unprotect } from "./Preserve.js"
 import { keyOf, TranslationCache, type TranslationCacheService } from "./TranslationCache.js"
 
@@ -346,6 +347,6 @@ export const translate: Stage<TranslateConfig, Row, Row, Models | TranslationCac
           return new Rejected(row, `${last} (after ${config.retries + 1} attempts)`)
         })
       }
-      return ordered(ctx, model, one)
+      return ModelStage.perRow(ctx, model, one)
     })
 })

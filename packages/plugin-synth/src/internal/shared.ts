@@ -1,12 +1,8 @@
 /**
  * Helpers shared by the synth stages: option documentation and shared options, the in-order reject and drop
- * markers, dotted field paths, and the ordered model-stage transform.
+ * markers and dotted field paths.
  */
 import { getPath, parsePath, type Row } from "@synthline/core/Row"
-import type { Pending } from "@synthline/core/Rowwise"
-import type { StageContext, Transform } from "@synthline/core/Stage"
-import type { Model } from "@synthline/llm/Models"
-import { perRow } from "@synthline/llm/ModelStage"
 import { Schema } from "effect"
 
 type Obj = { readonly [key: string]: unknown }
@@ -43,14 +39,3 @@ export const top = (path: string): string => path.split(".")[0]!
 /** A conversation id for seeds: `conversation_id`, else a fallback text. */
 export const keyOf = (row: Row, fallback: string): string =>
   typeof row.conversation_id === "string" ? row.conversation_id : fallback
-
-/**
- * The stage's transform from the outcome of one row (the model-stage helper of `@synthline/llm`):
- * rows are admitted one request at a time while the models have room, and leave in input order
- * with their rejects and drops reported in that order.
- */
-export const ordered = (
-  ctx: StageContext,
-  models: Model | ReadonlyArray<Model>,
-  one: (row: Row) => Pending
-): Transform<Row, Row> => perRow(ctx, models, one)
