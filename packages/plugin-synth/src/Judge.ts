@@ -61,7 +61,10 @@ export const judgementSchema = (maxReasoningChars?: number): { readonly [key: st
 
 const NUMBER = "(-?\\d+(?:\\.\\d+)?)"
 const BRACKETS = new RegExp(`\\[\\[\\s*${NUMBER}\\s*\\]\\]`, "g")
-const OUT_OF_TEN = new RegExp(`${NUMBER}\\s*/\\s*10(?![\\d.])`, "g")
+// `x/10`, the number possibly in markdown bold (`**8**/10`); the `10` must end there: not followed by
+// a digit (`8/100`) nor by a decimal point and a digit (`8/10.5`). A full stop, a closing
+// parenthesis or bold, a Japanese full stop and the end of the text all end it.
+const OUT_OF_TEN = new RegExp(`${NUMBER}\\s*(?:\\*\\*|__)?\\s*/\\s*10(?!\\d|\\.\\d)`, "g")
 const JSON_SCORE = new RegExp(`"score"\\s*:\\s*"?${NUMBER}`, "g")
 
 const lastMatch = (text: string, re: RegExp): number | undefined => {
@@ -93,12 +96,17 @@ const jsonScore = (judgement: string): number | undefined => {
 /**
  * The score in a judgement: when the whole judgement is a JSON object with a `"score"` (a
  * structured judgement), that score, whatever its reasoning text says; else the last `[[x]]`;
- * else the last `x/10`; else a JSON `"score"` inside the text; then {@link normalizeScore}.
+ * else the last `x/10` (ended by anything but a digit or a decimal point followed by a digit, so
+ * `8/10.`, `(8/10)`, `8/10。` and markdown bold around the score or its number are read, `8/100` and
+ * `8/10.5` are not);
+ * else a JSON `"score"` inside the text; then {@link normalizeScore}. The text rules read
+ * full-width digits, slash, brackets and decimal point (`８／１０`) as their ASCII forms (NFKC).
  * Nothing found gives -1.
  */
 export const parseScore = (judgement: string): number => {
-  const raw =
-    jsonScore(judgement) ?? lastMatch(judgement, BRACKETS) ?? lastMatch(judgement, OUT_OF_TEN) ?? lastMatch(judgement, JSON_SCORE)
+  // The text rules read full-width forms too (８／１０, ［［８］］, ７．５): NFKC folds them to ASCII.
+  const text = judgement.normalize("NFKC")
+  const raw = jsonScore(judgement) ?? lastMatch(text, BRACKETS) ?? lastMatch(text, OUT_OF_TEN) ?? lastMatch(text, JSON_SCORE)
   return raw === undefined ? -1 : normalizeScore(raw)
 }
 

@@ -12,6 +12,29 @@ describe("parseScore", () => {
     ["x/10 when there are no brackets", "Overall 6/10, solid.", 6],
     ["the last x/10", "first 3/10 then 7 / 10", 7],
     ["x/10 beats JSON", '{"score": 2} so 5/10', 5],
+    // Every way a score ends a sentence or a line.
+    ["x/10 ending a sentence", "Mostly correct but terse. I would give it 8/10.", 8],
+    ["x/10 with a decimal, ending a sentence", "Good overall: 7.5/10.", 7.5],
+    ["x/10 ending a line", "Score: 6/10\nThe answer is fine.", 6],
+    ["x/10 at the very end", "Score: 6/10", 6],
+    ["x/10 followed by an exclamation mark", "Excellent work, 9/10!", 9],
+    ["x/10 followed by a comma or semicolon", "9/10; nothing to add", 9],
+    ["x/10 in parentheses", "A reasonable answer (7/10) overall", 7],
+    ["x/10 in parentheses ending a sentence", "A reasonable answer (7/10).", 7],
+    ["x/10 in markdown bold", "**Rating: 8/10**", 8],
+    ["x/10 bolded alone", "Final score: **8/10**.", 8],
+    ["x/10 with the number in bold", "Final score: **8**/10", 8],
+    ["x/10 in quotes", 'I rate it "4/10".', 4],
+    ["x/10 followed by the Japanese full stop", "簡潔だが正確です。評価は8/10。", 8],
+    ["x/10 followed by the Japanese comma", "評価は8/10、良い回答です。", 8],
+    ["full-width digits and slash", "評価：８／１０", 8],
+    ["full-width digits and slash with the Japanese full stop", "総合評価は７／１０。", 7],
+    ["a full-width score with a full-width decimal point", "評価：７．５／１０。", 7.5],
+    ["half-width number, full-width slash", "評価：8／10。", 8],
+    ["full-width brackets", "評価：［［６］］", 6],
+    ["x/10.5 is not x/10", "It scores 8/10.5 on some odd scale", -1],
+    ["x/105 is not x/10", "It scores 8/105", -1],
+    ["x/10 beside x/10.5: the x/10", "Not 3/10.5 but 8/10.", 8],
     ["x/100 is not x/10", "score 80/100", -1],
     ["JSON score", 'Reasoning...\n{"reason": "ok", "score": 4}', 4],
     ["JSON score as a string", '{"score": "6"}', 6],
@@ -67,7 +90,7 @@ describe("synth/judge", () => {
           const u = req.messages[req.messages.length - 1]!.content
           if (u.includes("truncated judge")) return { content: "The answer is [[9", finish_reason: "length" }
           if (u.includes("failing judge")) return { fault: "status", status: 400 }
-          if (u.includes("long answer")) return "Repetitive. 3/10"
+          if (u.includes("long answer")) return "Repetitive, but mostly correct. I would give it 3/10."
           return "Helpful and correct. Rating: [[8]]"
         }
       },
@@ -76,7 +99,7 @@ describe("synth/judge", () => {
         expect(r.rejected).toEqual([])
         expect(r.rows[0]!.synthesized_response_scoring_annotations).toEqual([
           { response_token_length: 12, judgement: "Helpful and correct. Rating: [[8]]", repetition_flag: false, preference_score: 8 },
-          { response_token_length: 2500, judgement: "Repetitive. 3/10", repetition_flag: true, preference_score: 3 },
+          { response_token_length: 2500, judgement: "Repetitive, but mostly correct. I would give it 3/10.", repetition_flag: true, preference_score: 3 },
           { response_token_length: 30, judgement: "The answer is [[9", repetition_flag: false, preference_score: -1 },
           expect.objectContaining({ response_token_length: 40, repetition_flag: false, preference_score: -1 })
         ])
