@@ -47,19 +47,22 @@ export const ModerationCategories = Schema.Struct({
 /** The 11 category booleans of one moderation result. */
 export type ModerationCategories = typeof ModerationCategories.Type
 
-/** The 11 category scores (0..1) of one moderation result. */
+// Numbers are `Schema.Finite`: JSON's 1e400 parses to Infinity, which JSON output would write as null.
+const score = Schema.Finite
+
+/** The 11 category scores (0..1, finite) of one moderation result. */
 export const ModerationCategoryScores = Schema.Struct({
-  harassment: Schema.Number,
-  "harassment/threatening": Schema.Number,
-  hate: Schema.Number,
-  "hate/threatening": Schema.Number,
-  "self-harm": Schema.Number,
-  "self-harm/instructions": Schema.Number,
-  "self-harm/intent": Schema.Number,
-  sexual: Schema.Number,
-  "sexual/minors": Schema.Number,
-  violence: Schema.Number,
-  "violence/graphic": Schema.Number
+  harassment: score,
+  "harassment/threatening": score,
+  hate: score,
+  "hate/threatening": score,
+  "self-harm": score,
+  "self-harm/instructions": score,
+  "self-harm/intent": score,
+  sexual: score,
+  "sexual/minors": score,
+  violence: score,
+  "violence/graphic": score
 })
 /** The 11 category scores of one moderation result. */
 export type ModerationCategoryScores = typeof ModerationCategoryScores.Type
@@ -78,8 +81,8 @@ export const LmsysRecord = Schema.Struct({
   conversation_id: Schema.String,
   model: Schema.String,
   conversation: Schema.Array(Message),
-  /** Number of user turns; an integer (annotated so dataset cards say int64, keeping the fast guard). */
-  turn: Schema.Number.annotations({ jsonSchema: { type: "integer" } }),
+  /** Number of user turns; a finite number, annotated integer so dataset cards say int64. */
+  turn: Schema.Finite.annotations({ jsonSchema: { type: "integer" } }),
   language: Schema.String,
   openai_moderation: Schema.Array(ModerationResult),
   redacted: Schema.Boolean

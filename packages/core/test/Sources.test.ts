@@ -143,6 +143,31 @@ describe("jsonl source", () => {
       })
     ))
 
+  it.effect("rejects a number out of range (1e400) where the record expects a number, naming file and line", () =>
+    run(
+      Effect.gen(function* () {
+        const dir = tempDir()
+        const good = JSON.stringify(lmsysRow(0))
+        const turn = JSON.stringify(lmsysRow(1)).replace(/"turn":\d+/, '"turn":1e400')
+        const score = JSON.stringify(lmsysRow(2)).replace(/"harassment":[0-9.e-]+/, '"harassment":-1e999')
+        writeFile(path.join(dir, "n.jsonl"), `${good}\n${turn}\n${score}\n`)
+        const got = yield* readAll(Sources.jsonl, { path: "n.jsonl" }, dir)
+        expect(asJson(got.rows)).toEqual([lmsysRow(0)])
+        expect(got.rejects.map((r) => [r.origin, r.error, r.raw])).toEqual([
+          [
+            { file: "n.jsonl", line: 2 },
+            "does not match the LMSYS-Chat-1M record: turn: expected a finite number, got Infinity (a number out of range, e.g. 1e400)",
+            turn
+          ],
+          [
+            { file: "n.jsonl", line: 3 },
+            "does not match the LMSYS-Chat-1M record: openai_moderation[0].category_scores.harassment: expected a finite number, got -Infinity (a number out of range, e.g. 1e400)",
+            score
+          ]
+        ])
+      })
+    ))
+
   it.effect("keeps the rows before a truncated gzip end and rejects the rest once", () =>
     run(
       Effect.gen(function* () {

@@ -3,7 +3,7 @@
  * (extra fields allowed). The check is a compiled `Schema.is`; the readable message naming the
  * field path (`conversation[0].content: expected string, got number`) is built only on failure.
  */
-import { Either, ParseResult, Schema, type SchemaAST } from "effect"
+import { Either, Option, ParseResult, Schema, SchemaAST } from "effect"
 import { LmsysRecord } from "../../Record.js"
 
 /** Returns `undefined` when the row is fine, else why it is not. */
@@ -70,6 +70,9 @@ export const describeIssue = (issue: ParseResult.ParseIssue): string => {
         continue
       case "Type": {
         const where = path.length > 0 ? `${formatPath(path)}: ` : ""
+        if (typeof cur.actual === "number" && !Number.isFinite(cur.actual)) {
+          return `${where}expected a finite number, got ${cur.actual}${Number.isNaN(cur.actual) ? "" : " (a number out of range, e.g. 1e400)"}`
+        }
         return `${where}expected ${expected(cur.ast)}, got ${kindOf(cur.actual)}`
       }
       case "Missing":
@@ -88,7 +91,7 @@ const isObject = (u: unknown): u is { readonly [key: string]: unknown } =>
 
 /**
  * A plain-closure guard for the schema subset records use (structs of required fields, arrays,
- * string/number/boolean), exact for that subset and several times faster than `Schema.is`;
+ * string/number/boolean, refinements such as finite numbers), exact for that subset and several times faster than `Schema.is`;
  * `undefined` for anything else.
  */
 const fastGuard = (ast: SchemaAST.AST): Guard | undefined => {
@@ -99,6 +102,14 @@ const fastGuard = (ast: SchemaAST.AST): Guard | undefined => {
       return (u) => typeof u === "number"
     case "BooleanKeyword":
       return (u) => typeof u === "boolean"
+    case "Refinement": {
+      if (ast.from._tag === "NumberKeyword" && ast.annotations[SchemaAST.SchemaIdAnnotationId] === Schema.FiniteSchemaId) {
+        return (u) => typeof u === "number" && Number.isFinite(u)
+      }
+      const from = fastGuard(ast.from)
+      if (from === undefined) return undefined
+      return (u) => from(u) && Option.isNone(ast.filter(u, {}, ast))
+    }
     case "TupleType": {
       if (ast.elements.length > 0 || ast.rest.length !== 1) return undefined
       const item = fastGuard(ast.rest[0]!.type)
