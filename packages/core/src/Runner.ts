@@ -444,7 +444,8 @@ const runScoped = (
           d.rejected++
           d.rejects[i + 1]!.push({ stage: use.instanceId, error, source: origin(row) ?? null, unit: units[seq]?.id ?? "", row })
         },
-        journal: { recovered, append: (entry) => void deltaOf(stageUnit[i]!).journals[i]!.push(entry) }
+        journal: { recovered, append: (entry) => void deltaOf(stageUnit[i]!).journals[i]!.push(entry) },
+        source: pipeline.source
       }
       transforms.push(yield* use.stage.make(use.config, ctx).pipe(Effect.provide(services)))
     }

@@ -7,6 +7,7 @@
 import { Chunk, type Effect, Schema, type Scope, Stream } from "effect"
 import type { StageError } from "./Errors.js"
 import type { Row } from "./Row.js"
+import type { AnySource } from "./Source.js"
 
 /** An append-only, durable log a stateful stage keeps so it can resume exactly. */
 export interface Journal {
@@ -30,6 +31,11 @@ export interface StageContext {
   readonly reject: (row: Row, error: string) => void
   /** This stage's durable state journal. */
   readonly journal: Journal
+  /**
+   * The pipeline's source with its decoded config (the whole input, before sharding), for a stage
+   * that reads the dataset itself (a first pass); absent outside a pipeline run.
+   */
+  readonly source?: { readonly def: AnySource; readonly config: unknown } | undefined
 }
 
 /** A stream transformation made by a stage. */

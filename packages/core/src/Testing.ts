@@ -21,6 +21,8 @@ export interface RunStageOptions {
   readonly baseDir?: string
   /** Rows per chunk fed to the stage (default: chunks of up to 4096 rows, as `Stream.fromIterable`). */
   readonly chunkSize?: number
+  /** The pipeline source the stage sees in {@link StageContext.source} (default none). */
+  readonly source?: StageContext["source"]
 }
 
 /** A dropped row and its reason. */
@@ -81,7 +83,8 @@ export const recordingContext = (stageId: string, options: RunStageOptions = {})
       append: (entry) => {
         journal.push(entry)
       }
-    }
+    },
+    source: options.source
   }
   return { context, dropped, rejected, journal, droppedByReason }
 }

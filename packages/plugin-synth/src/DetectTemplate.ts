@@ -8,9 +8,10 @@
  * whose skeleton — occurs at least `min_count` times in the dataset is a template, labelled with
  * the family's name or else with the skeleton text itself.
  *
- * Two passes, bounded memory: when the stage is made, it reads the dataset named by
- * `counts_from` (the pipeline's own input, by a core source type: `jsonl` or `parquet`) once and
- * counts skeleton hashes in a count-min sketch of fixed size (4 × 2^20 counters, 16 MB; counts
+ * Two passes, bounded memory: when the stage is made, it reads the pipeline's own source (all of
+ * it, whatever the shard: the stage context's `source`) — or, when set, the dataset named by
+ * `counts_from` (a core source type, `jsonl` or `parquet`; for a run that must count a larger
+ * dataset than it reads) — once and counts skeleton hashes in a count-min sketch of fixed size (4 × 2^20 counters, 16 MB; counts
  * are never under-estimated, and over-estimated by about rows × 2.7 / 2^20 at most with high
  * probability). Then the row stream is labelled. Because the first pass always covers the whole
  * dataset, every shard of a sharded run and every resumed run sees the same counts and gives
@@ -18,6 +19,7 @@
  */
 import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
+import type { SourceDefinition, SourceEnv } from "@synthline/core/Source"
 import * as Sources from "@synthline/core/Sources"
 import { make, mapChunks, type Stage } from "@synthline/core/Stage"
 import type { FileSystem, Path } from "@effect/platform"
@@ -107,10 +109,16 @@ const DetectTemplateConfigSchema = Schema.Struct({
     ),
     { default: () => defaultLabels }
   ),
-  counts_from: Schema.Struct({
-    type: Schema.Literal("jsonl", "parquet").annotations(doc("Source type of the dataset counted in the first pass.")),
-    path: Sources.InputPaths.annotations(doc("Files or globs of the dataset (usually the pipeline's source path)."))
-  }).annotations(doc("The dataset whose skeletons are counted in the first pass (read once when the stage starts)."))
+  counts_from: Schema.optional(
+    Schema.Struct({
+      type: Schema.Literal("jsonl", "parquet").annotations(doc("Source type of the dataset counted in the first pass.")),
+      path: Sources.InputPaths.annotations(doc("Files or globs of the dataset."))
+    }).annotations(
+      doc(
+        "The dataset whose skeletons are counted in the first pass (read once when the stage starts). Default: the pipeline's own source, all of it whatever the shard; set it when the counts must cover a larger dataset than the pipeline reads."
+      )
+    )
+  )
 })
 
 /** Options of `synth/detect-template`. */
@@ -141,40 +149,39 @@ export const detectTemplate: Stage<
         const named = labels.find((l) => l.re.test(s))
         return named !== undefined ? `\u0000${named.label}` : s
       }
-      const env = { baseDir: ctx.baseDir }
-      const fail = (e: { readonly message: string }) => new StageError({ stage: ctx.stageId, reason: `counts_from: ${e.message}` })
+      const count = (row: Row): void => {
+        const t = stringAt(row, config.field)
+        if (t !== undefined && t.trim() !== "") sketch.add(familyOf(skeleton(t)))
+      }
       const io = { reject: () => undefined }
-      if (config.counts_from.type === "jsonl") {
-        const source = Sources.jsonl
-        const sc = Schema.decodeUnknownSync(source.config)({ path: config.counts_from.path, validate: "none" })
-        const units = yield* source.plan(sc, env).pipe(Effect.mapError(fail))
-        for (const unit of units) {
-          yield* source.read(unit, sc, io, env).pipe(
-            Stream.runForEach((row) =>
-              Effect.sync(() => {
-                const t = stringAt(row, config.field)
-                if (t !== undefined && t.trim() !== "") sketch.add(familyOf(skeleton(t)))
-              })
-            ),
-            Effect.mapError(fail)
-          )
-        }
+      /** The first pass: every unit of `source`, in order, each row counted. */
+      const countAll = <C>(source: SourceDefinition<C>, sc: C, env: SourceEnv, what: string) => {
+        const fail = (e: { readonly message: string }) => new StageError({ stage: ctx.stageId, reason: `${what}: ${e.message}` })
+        return Effect.gen(function* () {
+          const units = yield* source.plan(sc, env).pipe(Effect.mapError(fail))
+          for (const unit of units) {
+            yield* source.read(unit, sc, io, env).pipe(
+              Stream.runForEach((row) => Effect.sync(() => count(row))),
+              Effect.mapError(fail)
+            )
+          }
+        })
+      }
+      const env = { baseDir: ctx.baseDir }
+      if (config.counts_from?.type === "jsonl") {
+        const sc = Schema.decodeUnknownSync(Sources.jsonl.config)({ path: config.counts_from.path, validate: "none" })
+        yield* countAll(Sources.jsonl, sc, env, "counts_from")
+      } else if (config.counts_from?.type === "parquet") {
+        const sc = Schema.decodeUnknownSync(Sources.parquet.config)({ path: config.counts_from.path, validate: "none" })
+        yield* countAll(Sources.parquet, sc, { ...env, columns: [top(config.field)] }, "counts_from")
+      } else if (ctx.source !== undefined) {
+        // The pipeline's own source, planned whole (a shard of a sharded run counts every unit too).
+        yield* countAll(ctx.source.def, ctx.source.config, { ...env, columns: [top(config.field)] }, `source ${ctx.source.def.type}`)
       } else {
-        const source = Sources.parquet
-        const sc = Schema.decodeUnknownSync(source.config)({ path: config.counts_from.path, validate: "none" })
-        const pEnv = { ...env, columns: [top(config.field)] }
-        const units = yield* source.plan(sc, pEnv).pipe(Effect.mapError(fail))
-        for (const unit of units) {
-          yield* source.read(unit, sc, io, pEnv).pipe(
-            Stream.runForEach((row) =>
-              Effect.sync(() => {
-                const t = stringAt(row, config.field)
-                if (t !== undefined && t.trim() !== "") sketch.add(familyOf(skeleton(t)))
-              })
-            ),
-            Effect.mapError(fail)
-          )
-        }
+        return yield* new StageError({
+          stage: ctx.stageId,
+          reason: "counts_from is unset and there is no pipeline source to count here (outside a pipeline run): set counts_from"
+        })
       }
       return mapChunks<Row, Row>((row) => {
         const t = stringAt(row, config.field)

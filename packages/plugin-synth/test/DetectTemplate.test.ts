@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { readParts, synthline } from "../../cli/test/support.js"
 import { NodeContext } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Effect, Schema } from "effect"
+import * as Sources from "@synthline/core/Sources"
 import { runStage } from "@synthline/core/Testing"
 import { CountMin, detectTemplate, skeleton } from "../src/DetectTemplate.js"
 import { flagEmpty } from "../src/FlagEmpty.js"
@@ -64,6 +66,14 @@ describe("synth/detect-template", () => {
     expect(label("e")).toBeNull()
   })
 
+  it("without counts_from, counts the source the stage is given (the pipeline's): the same labels", async () => {
+    const source = { def: Sources.jsonl, config: Schema.decodeUnknownSync(Sources.jsonl.config)({ path: file, validate: "none" }) }
+    const bySource = await Effect.runPromise(runStage(detectTemplate, {}, rows, { source }).pipe(Effect.provide(NodeContext.layer)))
+    const byPath = await go({})
+    expect(bySource.rows.map((r) => r.is_template_instruction)).toEqual(byPath.rows.map((r) => r.is_template_instruction))
+    expect(bySource.rows.filter((r) => r.is_template_instruction === "company introduction")).toHaveLength(24)
+  })
+
   it("min_count and labels are configurable; counts come from the whole dataset, so a shard of the rows gets the same labels", async () => {
     const strict = await go({ min_count: 22 })
     expect(strict.rows.find((x) => x.conversation_id === "s0")!.is_template_instruction).toBeNull()
@@ -77,6 +87,65 @@ describe("synth/detect-template", () => {
       "chemical safety",
       "chemical safety"
     ])
+  })
+})
+
+describe("synth/detect-template without counts_from", () => {
+  const work = tempDir("templates-cli")
+  const pipeline = (name: string, stage: string): string => {
+    const file = join(work, `${name}.pipeline.yaml`)
+    writeFileSync(
+      file,
+      `name: ${name}
+plugins: ["@synthline/plugin-synth"]
+source: { type: parquet, path: "data/data/train-*.parquet", unit_rows: 100 }
+stages:
+${stage}
+sink: { type: jsonl, path: out-${name} }
+`
+    )
+    return file
+  }
+  const labels = (name: string) =>
+    readParts<{ conversation_id: string; is_template_instruction: string | null }>(join(work, `out-${name}`)).map((r) => [
+      r.conversation_id,
+      r.is_template_instruction
+    ])
+
+  it("a bare `- use: synth/detect-template` validates and counts the pipeline's own source: the labels of counts_from over the same files, in every shard", async () => {
+    expect((await synthline(["sample", "--rows", "600", "--format", "parquet", "--shards", "2", "--seed", "5", "--out", join(work, "data")])).code).toBe(0)
+    const bare = pipeline("bare", "  - use: synth/detect-template\n    min_count: 3")
+    const named = pipeline(
+      "named",
+      '  - use: synth/detect-template\n    min_count: 3\n    counts_from: { type: parquet, path: "data/data/train-*.parquet" }'
+    )
+    const validated = await synthline(["validate", bare])
+    expect(validated.stderr).toBe("")
+    expect(validated.code).toBe(0)
+    const a = await synthline(["run", bare])
+    expect(a.code, a.stderr).toBe(0)
+    const b = await synthline(["run", named])
+    expect(b.code, b.stderr).toBe(0)
+    const byDefault = labels("bare")
+    expect(byDefault).toHaveLength(600)
+    expect(byDefault).toEqual(labels("named"))
+    // The counts are real: the sample's company introductions form a family, and most rows are no template.
+    expect(byDefault.filter(([, l]) => l === "company introduction").length).toBeGreaterThanOrEqual(3)
+    expect(byDefault.filter(([, l]) => l === null).length).toBeGreaterThan(400)
+    // A shard counts the whole source too, so its rows get the labels of the whole run.
+    const shard = pipeline("shard", "  - use: synth/detect-template\n    min_count: 3")
+    const s = await synthline(["run", shard, "--shard", "1/2"])
+    expect(s.code, s.stderr).toBe(0)
+    const part = labels("shard")
+    expect(part.length).toBeGreaterThan(0)
+    expect(part.length).toBeLessThan(600)
+    const whole = new Map(byDefault.map(([id, l]) => [id, l]))
+    expect(part).toEqual(part.map(([id]) => [id, whole.get(id!)]))
+  }, 120_000)
+
+  it("outside a pipeline run (no source), a missing counts_from is a clear error", async () => {
+    const r = await Effect.runPromise(runStage(detectTemplate, {}, []).pipe(Effect.provide(NodeContext.layer), Effect.flip))
+    expect(r.message).toBe("stage synth/detect-template: counts_from is unset and there is no pipeline source to count here (outside a pipeline run): set counts_from")
   })
 })
 
