@@ -187,6 +187,62 @@ describe("jsonl source", () => {
       })
     ))
 
+  it.effect("reads every row before trailing bytes after the last gzip member, and rejects the junk once with its byte offset", () =>
+    run(
+      Effect.gen(function* () {
+        const dir = tempDir()
+        const rows = Array.from({ length: 50 }, (_, i) => lmsysRow(i))
+        const text = lines(rows)
+        const member = zlib.gzipSync(text)
+        const junk = Buffer.from("this is not gzip data\n")
+        writeFile(path.join(dir, "junk.jsonl.gz"), Buffer.concat([member, junk]))
+        // The same rows as two members (what the jsonl sink writes), the last line without its newline.
+        const half = text.indexOf("\n", text.length / 2) + 1
+        writeFile(
+          path.join(dir, "two.jsonl.gz"),
+          Buffer.concat([zlib.gzipSync(text.slice(0, half)), zlib.gzipSync(text.slice(half, -1)), junk])
+        )
+        for (const [file, size] of [["junk.jsonl.gz", member.length], ["two.jsonl.gz", undefined]] as const) {
+          const got = yield* readAll(Sources.jsonl, { path: file }, dir)
+          expect(asJson(got.rows)).toEqual(rows)
+          expect(got.rejects).toHaveLength(1)
+          const at = size ?? got.rejects[0]!.error.match(/at byte (\d+)/)?.[1]
+          expect(got.rejects[0]!.origin).toEqual({ file })
+          expect(got.rejects[0]!.error).toBe(
+            `${junk.length} trailing bytes at byte ${at} after the last gzip member are not gzip data (ignored; the 50 lines before them were read)`
+          )
+          expect(got.rejects[0]!.raw).toBe(junk.toString("utf8"))
+        }
+        // Zero padding after the last member (tape blocks, preallocated files) is not an error.
+        writeFile(path.join(dir, "pad.jsonl.gz"), Buffer.concat([member, Buffer.alloc(512)]))
+        const padded = yield* readAll(Sources.jsonl, { path: "pad.jsonl.gz" }, dir)
+        expect(asJson(padded.rows)).toEqual(rows)
+        expect(padded.rejects).toEqual([])
+      })
+    ))
+
+  it.effect("a gzip file cut inside its last line rejects that line with the text it has", () =>
+    run(
+      Effect.gen(function* () {
+        const dir = tempDir()
+        const rows = Array.from({ length: 50 }, (_, i) => lmsysRow(i))
+        const text = lines(rows)
+        // Flush after 49.5 lines, so the bytes up to there decompress on their own.
+        const cut = text.indexOf("\n", text.length - 200) - 100
+        const z = zlib.createGzip()
+        const parts: Array<Buffer> = []
+        z.on("data", (b: Buffer) => parts.push(b))
+        yield* Effect.promise(() => new Promise<void>((resolve) => z.write(text.slice(0, cut), () => z.flush(() => resolve()))))
+        writeFile(path.join(dir, "cut.jsonl.gz"), Buffer.concat(parts))
+        const got = yield* readAll(Sources.jsonl, { path: "cut.jsonl.gz" }, dir)
+        expect(asJson(got.rows)).toEqual(rows.slice(0, 49))
+        expect(got.rejects).toHaveLength(1)
+        expect(got.rejects[0]!.origin).toEqual({ file: "cut.jsonl.gz", line: 50 })
+        expect(got.rejects[0]!.error).toBe("truncated gzip stream: unexpected end of file after line 49")
+        expect(got.rejects[0]!.raw).toBe(text.slice(text.lastIndexOf("\n", cut - 1) + 1, cut))
+      })
+    ))
+
   it.effect("reads a 10 MB message, and rejects lines longer than max_line_bytes", () =>
     run(
       Effect.gen(function* () {

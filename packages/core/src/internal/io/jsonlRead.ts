@@ -2,15 +2,17 @@
  * Reading one JSON-lines file (plain or gzip) as a row stream in constant memory: the file is
  * streamed, gunzipped when its first bytes are the gzip magic, split into lines incrementally
  * and parsed one line at a time. Bad lines go to `io.reject` with file and line; a truncated or
- * corrupt gzip stream ends the unit with one reject after the rows decoded so far.
+ * corrupt gzip stream ends the unit with one reject after the rows decoded so far (the cut line's
+ * text in it); bytes after the last gzip member that are not gzip data give one reject naming
+ * their byte offset, after every row of the members before them.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Chunk, Data, Effect, Option, Stream } from "effect"
-import * as zlib from "node:zlib"
+import { createReadStream } from "node:fs"
 import { SourceError } from "../../Errors.js"
 import { type Row, withOrigin } from "../../Row.js"
 import type { SourceIO } from "../../Source.js"
+import { GunzipFailure, gunzip } from "./gunzip.js"
 import { type LineEvent, LineSplitter } from "./lines.js"
 import { kindOf, lmsysMismatch, type RowCheck } from "./validate.js"
 
@@ -25,7 +27,9 @@ export interface JsonlReadOptions {
   readonly io: SourceIO
 }
 
-class GzipBroken extends Data.TaggedError("GzipBroken")<{ readonly cause: unknown }> {}
+class GzipBroken extends Data.TaggedError("GzipBroken")<{ readonly cause: GunzipFailure }> {}
+
+const lossy = new TextDecoder("utf-8", { fatal: false })
 
 const readChunk = 1024 * 1024
 
@@ -95,12 +99,15 @@ export const readJsonl = (opts: JsonlReadOptions): Stream.Stream<Row, SourceErro
     Effect.gen(function* () {
       const fs = yield* FileSystem.FileSystem
       const gzip = yield* isGzipFile(opts.file)
-      const raw = fs
-        .stream(opts.file, { chunkSize: readChunk })
-        .pipe(Stream.mapError((e) => new SourceError({ file: opts.rel, reason: `cannot read: ${e.message}` })))
       const bytes: Stream.Stream<Uint8Array, SourceError | GzipBroken> = gzip
-        ? raw.pipe(NodeStream.pipeThroughDuplex(() => zlib.createGunzip(), (cause) => new GzipBroken({ cause })))
-        : raw
+        ? Stream.fromAsyncIterable(gunzip(createReadStream(opts.file, { highWaterMark: readChunk })), (cause) =>
+            cause instanceof GunzipFailure
+              ? new GzipBroken({ cause })
+              : new SourceError({ file: opts.rel, reason: `cannot read: ${errorText(cause)}` })
+          )
+        : fs
+            .stream(opts.file, { chunkSize: readChunk })
+            .pipe(Stream.mapError((e) => new SourceError({ file: opts.rel, reason: `cannot read: ${e.message}` })))
       const splitter = new LineSplitter(opts.maxLineBytes)
       const events: Array<LineEvent> = []
       const step = (chunk: Uint8Array, last: boolean): Chunk.Chunk<Row> => {
@@ -114,16 +121,26 @@ export const readJsonl = (opts: JsonlReadOptions): Stream.Stream<Row, SourceErro
       return bytes.pipe(
         Stream.mapConcatChunk((chunk) => step(chunk, false)),
         Stream.concat(Stream.suspend(() => Stream.fromChunk(step(new Uint8Array(0), true)))),
-        Stream.catchTag("GzipBroken", (e) =>
+        Stream.catchTag("GzipBroken", ({ cause }) =>
           Stream.suspend(() => {
+            if (cause.kind === "trailing") {
+              // Every member before the junk is complete: its last line, even without a newline, is a row.
+              const rows = step(new Uint8Array(0), true)
+              const lines = splitter.lines
+              opts.io.reject({
+                origin: { file: opts.rel },
+                error: `${cause.trailing?.bytes} trailing bytes at byte ${cause.offset} after the last gzip member are not gzip data (ignored; the ${lines} lines before them were read)`,
+                raw: lossy.decode(cause.trailing?.head)
+              })
+              return Stream.fromChunk(rows)
+            }
             const after = splitter.lines
-            const reason = errorText(e.cause)
-            const truncated = /unexpected end of file/i.test(reason)
             opts.io.reject({
               origin: { file: opts.rel, line: after + 1 },
-              error: truncated
-                ? `truncated gzip stream: unexpected end of file after line ${after}`
-                : `corrupt gzip stream after line ${after}: ${reason}`,
+              error:
+                cause.kind === "truncated"
+                  ? `truncated gzip stream: ${cause.detail} after line ${after}`
+                  : `corrupt gzip stream at byte ${cause.offset}, after line ${after}: ${cause.detail}`,
               raw: splitter.partial ?? ""
             })
             return Stream.empty
