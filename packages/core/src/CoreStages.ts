@@ -6,7 +6,7 @@
  */
 import { Chunk, Effect, Schema, Stream } from "effect"
 import { StageError } from "./Errors.js"
-import { FirstSeen, seededUnit } from "./internal/hash.js"
+import { FirstSeen, hashInto, hexOf, seededUnit } from "./internal/hash.js"
 import { describeValue, getPath, origin, parsePath, type Row, withOrigin } from "./Row.js"
 import { type AnyStage, make, mapChunks, type Stage, type StageContext } from "./Stage.js"
 
@@ -301,43 +301,110 @@ export const dedup: Stage<DedupConfig, Row, Row, never, DedupOptions> = make({
   requires: (config) => ["conversation_id", config.field],
   provides: (config) => (config.drop ? [] : [config.output]),
   stateful: true,
+  central: {
+    open: (_config, recovered, stageId) =>
+      Effect.gen(function* () {
+        const first = new FirstSeen()
+        for (let i = 0; i < recovered.length; i++) {
+          const entry = recovered[i]!
+          if (!DEDUP_ENTRY.test(entry)) {
+            return yield* new StageError({
+              stage: stageId,
+              reason: `journal entry ${i + 1} is not "<hash>\\t<conversation_id>": ${JSON.stringify(entry.slice(0, 80))}`
+            })
+          }
+          first.firstOrSetDigest(entry.slice(0, 32), unescapeLine(entry.slice(33)))
+        }
+        return {
+          decide: (request: DedupRequest, journal) => {
+            const { hashes, ids } = request
+            const firsts: Array<string | null> = new Array(ids.length)
+            for (let k = 0; k < ids.length; k++) {
+              const at = 4 * k
+              const firstId = first.firstOrSetWords(hashes[at]!, hashes[at + 1]!, hashes[at + 2]!, hashes[at + 3]!, ids[k]!)
+              if (firstId === undefined) {
+                journal(`${hexOf(hashes, at)}\t${escapeLine(ids[k]!)}`)
+                firsts[k] = null
+              } else firsts[k] = firstId
+            }
+            return firsts
+          }
+        }
+      })
+  },
   make: (config, ctx) =>
     Effect.gen(function* () {
-      const first = new FirstSeen()
-      const recovered = ctx.journal.recovered
-      for (let i = 0; i < recovered.length; i++) {
-        const entry = recovered[i]!
-        if (!DEDUP_ENTRY.test(entry)) {
-          return yield* new StageError({
-            stage: ctx.stageId,
-            reason: `journal entry ${i + 1} is not "<hash>\\t<conversation_id>": ${JSON.stringify(entry.slice(0, 80))}`
-          })
-        }
-        first.firstOrSetDigest(entry.slice(0, 32), unescapeLine(entry.slice(33)))
-      }
+      const decide = yield* deciderOf(ctx)
       const keys = parsePath(config.field)
       const normalize = config.normalize === "exact" ? (s: string) => s : normalizeText
       const output = config.output
       const dropDuplicates = config.drop
       const unmarked = (row: Row): Row => (dropDuplicates ? row : { ...row, [output]: null })
-      return mapChunks<Row, Row>((row) => {
-        const id = row.conversation_id
-        if (typeof id !== "string") return rejectField(ctx, row, "conversation_id", "a string")
-        const value = getPath(row, keys)
-        if (value === undefined || value === null) return unmarked(row)
-        if (typeof value !== "string") return rejectField(ctx, row, config.field, "a string")
-        const text = normalize(value)
-        if (text.length === 0) return unmarked(row)
-        const firstId = first.firstOrSet(text, id)
-        if (firstId === undefined) {
-          ctx.journal.append(`${first.lastDigest()}\t${escapeLine(id)}`)
-          return unmarked(row)
-        }
-        if (dropDuplicates) return void ctx.drop(row, "duplicate")
-        return { ...row, [output]: firstId }
-      })
+      return (rows: Stream.Stream<Row, StageError>): Stream.Stream<Row, StageError> =>
+        rows.pipe(
+          Stream.mapChunksEffect((chunk) => {
+            // Rows without a text to compare are decided here; the rest by the run's first-seen state.
+            const out: Array<Row | undefined> = []
+            const asked: Array<number> = []
+            const ids: Array<string> = []
+            const hashes = new Uint32Array(4 * chunk.length)
+            for (const row of chunk) {
+              const id = row.conversation_id
+              if (typeof id !== "string") {
+                out.push(rejectField(ctx, row, "conversation_id", "a string"))
+                continue
+              }
+              const value = getPath(row, keys)
+              if (value === undefined || value === null) {
+                out.push(unmarked(row))
+                continue
+              }
+              if (typeof value !== "string") {
+                out.push(rejectField(ctx, row, config.field, "a string"))
+                continue
+              }
+              const text = normalize(value)
+              if (text.length === 0) {
+                out.push(unmarked(row))
+                continue
+              }
+              hashInto(text, hashes, 4 * ids.length)
+              ids.push(id)
+              asked.push(out.length)
+              out.push(row)
+            }
+            if (ids.length === 0) return Effect.succeed(present(out))
+            return Effect.map(decide({ hashes: hashes.subarray(0, 4 * ids.length), ids } satisfies DedupRequest), (answer) => {
+              const firsts = answer as ReadonlyArray<string | null>
+              for (let k = 0; k < asked.length; k++) {
+                const at = asked[k]!
+                const row = out[at]!
+                const firstId = firsts[k]
+                if (firstId === null || firstId === undefined) out[at] = unmarked(row)
+                else if (dropDuplicates) out[at] = void ctx.drop(row, "duplicate")
+                else out[at] = { ...row, [output]: firstId }
+              }
+              return present(out)
+            })
+          })
+        )
     })
 })
+
+/** What `core/dedup` asks its first-seen state for one chunk: the texts' hashes (4 words each) and ids. */
+interface DedupRequest {
+  readonly hashes: Uint32Array
+  readonly ids: ReadonlyArray<string>
+}
+
+const present = (rows: ReadonlyArray<Row | undefined>): Chunk.Chunk<Row> =>
+  Chunk.unsafeFromArray(rows.filter((r): r is Row => r !== undefined))
+
+/** The stage's `decide`, or a clear error when the stage is made outside a run that provides one. */
+const deciderOf = (ctx: StageContext): Effect.Effect<(request: unknown) => Effect.Effect<unknown, StageError>, StageError> =>
+  ctx.decide !== undefined
+    ? Effect.succeed(ctx.decide)
+    : Effect.fail(new StageError({ stage: ctx.stageId, reason: "this stage keeps run-wide state and needs a runner that provides decide" }))
 
 // ---------------------------------------------------------------------------------------------
 // core/limit
@@ -363,37 +430,46 @@ export const limit: Stage<LimitConfig, Row, Row, never, LimitOptions> = make({
   requires: [],
   provides: [],
   stateful: true,
-  make: (config, ctx) =>
-    Effect.gen(function* () {
-      const recovered = ctx.journal.recovered
-      let count = 0
-      if (recovered.length > 0) {
-        const last = recovered[recovered.length - 1]!
-        if (!/^\d+$/.test(last)) {
-          return yield* new StageError({
-            stage: ctx.stageId,
-            reason: `journal entry ${recovered.length} is not a row count: ${JSON.stringify(last.slice(0, 80))}`
-          })
+  central: {
+    open: (config, recovered, stageId) =>
+      Effect.gen(function* () {
+        let count = 0
+        if (recovered.length > 0) {
+          const last = recovered[recovered.length - 1]!
+          if (!/^\d+$/.test(last)) {
+            return yield* new StageError({
+              stage: stageId,
+              reason: `journal entry ${recovered.length} is not a row count: ${JSON.stringify(last.slice(0, 80))}`
+            })
+          }
+          count = Number(last)
         }
-        count = Number(last)
-      }
-      const max = config.rows
+        return {
+          // The request is a chunk's row count; the answer how many of its first rows are kept.
+          decide: (rows: number, journal) => {
+            const kept = Math.max(0, Math.min(rows, config.rows - count))
+            if (kept > 0) {
+              count += kept
+              journal(String(count))
+            }
+            return kept
+          }
+        }
+      })
+  },
+  make: (_config, ctx) =>
+    Effect.gen(function* () {
+      const decide = yield* deciderOf(ctx)
       return (rows: Stream.Stream<Row, StageError>): Stream.Stream<Row, StageError> =>
         rows.pipe(
-          Stream.mapChunks((chunk) => {
-            const before = count
-            const out: Array<Row> = []
-            for (const row of chunk) {
-              if (count < max) {
-                count++
-                out.push(row)
-              } else {
-                ctx.drop(row, "limit")
-              }
-            }
-            if (count !== before) ctx.journal.append(String(count))
-            return Chunk.unsafeFromArray(out)
-          })
+          Stream.mapChunksEffect((chunk) =>
+            Effect.map(decide(chunk.length), (answer) => {
+              const kept = answer as number
+              const rows = Chunk.toReadonlyArray(chunk)
+              for (let k = kept; k < rows.length; k++) ctx.drop(rows[k]!, "limit")
+              return kept === rows.length ? chunk : Chunk.unsafeFromArray(rows.slice(0, kept))
+            })
+          )
         )
     })
 })

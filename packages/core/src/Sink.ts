@@ -37,9 +37,30 @@ export interface SinkOpenOptions {
   readonly sourceKey?: Effect.Effect<Redacted.Redacted<string>, SinkError, FileSystem.FileSystem | Path.Path> | undefined
 }
 
+/**
+ * Rows encoded where they were made (a worker thread): one JSON line per row in `text`, each
+ * ending in `\n`, and the same bytes as one complete gzip member when the sink gzips.
+ */
+export interface EncodedRows {
+  readonly rows: number
+  readonly text: Uint8Array
+  readonly gzip?: Uint8Array | undefined
+}
+
+/** How a sink wants rows encoded before they reach it (see {@link SinkWriter.writeEncoded}). */
+export interface SinkEncoding {
+  /** gzip level of the member each work unit becomes; absent for plain JSON lines. */
+  readonly gzipLevel?: number | undefined
+}
+
 /** An open sink. Not safe for concurrent calls; the runner calls it from one fiber. */
 export interface SinkWriter {
   readonly write: (rows: Chunk.Chunk<Row>) => Effect.Effect<void, SinkError>
+  /**
+   * Appends rows already encoded as {@link SinkDefinition.encoding} says; the files are
+   * byte-identical to `write` of the same rows. Only sinks that declare an encoding have it.
+   */
+  readonly writeEncoded?: ((rows: EncodedRows) => Effect.Effect<void, SinkError>) | undefined
   /** Flushes and makes durable everything written so far; returns the checkpoint to resume from. */
   readonly commit: Effect.Effect<SinkCheckpoint, SinkError>
   /** Completes the files in progress, renames them to their final names, and lists every file of this writer. */
@@ -61,6 +82,11 @@ export interface SinkDefinition<Config extends SinkBaseConfig = SinkBaseConfig> 
     config: Config,
     options: SinkOpenOptions
   ) => Effect.Effect<SinkWriter, SinkError, Scope.Scope | FileSystem.FileSystem | Path.Path>
+  /**
+   * How rows may be encoded off the runner's thread (worker threads encode each unit's rows so
+   * the main thread only appends bytes); absent: rows reach `write` as objects.
+   */
+  readonly encoding?: ((config: Config) => SinkEncoding) | undefined
 }
 
 /** Any sink definition, as held in plugin registries. */

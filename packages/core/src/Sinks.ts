@@ -105,6 +105,7 @@ export const jsonl: Sink.SinkDefinition<JsonlConfig> = Sink.make<JsonlConfig>({
   type: "jsonl",
   description: "JSON lines part files (gzip by default), rotated every shard_rows rows; resumable byte for byte",
   config: JsonlConfig,
+  encoding: (config) => ({ gzipLevel: config.compression === "gzip" ? config.gzip_level : undefined }),
   open: (config, options) =>
     Effect.gen(function* () {
       const encrypt = config.encrypt === "source-key" ? yield* releaseKey(config, options) : undefined
@@ -144,6 +145,8 @@ export const parquet: Sink.SinkDefinition<ParquetConfig> = Sink.make<ParquetConf
   type: "parquet",
   description: "Parquet part files (snappy, schema inferred from the rows), rotated every shard_rows rows; resumable",
   config: ParquetConfig,
+  // Parts are spooled as JSON lines and become parquet when complete.
+  encoding: () => ({}),
   open: (config, options) =>
     openPartWriter({
       ...options,

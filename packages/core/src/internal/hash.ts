@@ -127,6 +127,19 @@ export const hash128 = (text: string, seed = 0): readonly [number, number, numbe
   return [out[0]!, out[1]!, out[2]!, out[3]!]
 }
 
+/** Writes the 128-bit hash of a string into `to[at..at+3]` (h1..h4). */
+export const hashInto = (text: string, to: Uint32Array, at: number, seed = 0): void => {
+  murmur128(text, seed)
+  to[at] = out[0]!
+  to[at + 1] = out[1]!
+  to[at + 2] = out[2]!
+  to[at + 3] = out[3]!
+}
+
+/** 32 lowercase hex digits of the hash held in `words[at..at+3]`. */
+export const hexOf = (words: Uint32Array, at: number): string =>
+  hex8(words[at]!) + hex8(words[at + 1]!) + hex8(words[at + 2]!) + hex8(words[at + 3]!)
+
 /** A uniform number in [0, 1) from the hash of a string (53 bits of it). */
 export const unit = (text: string, seed = 0): number => {
   murmur128(text, seed)
@@ -183,7 +196,8 @@ export class FirstSeen {
     return hex8(this.last[0]!) + hex8(this.last[1]!) + hex8(this.last[2]!) + hex8(this.last[3]!)
   }
 
-  private firstOrSetWords(h1: number, h2: number, h3: number, h4: number, value: string): string | undefined {
+  /** Like {@link firstOrSet} for a hash given as four 32-bit words (as {@link hashInto} writes them). */
+  firstOrSetWords(h1: number, h2: number, h3: number, h4: number, value: string): string | undefined {
     const i = this.find(this.keys, this.slots, this.mask, h1, h2, h3, h4)
     const at = this.slots[i]!
     if (at !== 0) return this.values[at - 1]

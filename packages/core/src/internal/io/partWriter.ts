@@ -17,7 +17,9 @@ import { Chunk, Effect, ExecutionStrategy, Exit, Redacted, Scope } from "effect"
 import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet"
 import { SinkError } from "../../Errors.js"
 import type { Row } from "../../Row.js"
-import type { OutputFile, SinkOpenOptions, SinkWriter } from "../../Sink.js"
+import type { EncodedRows, OutputFile, SinkOpenOptions, SinkWriter } from "../../Sink.js"
+import { lineEnd } from "../exec/encode.js"
+import * as zlib from "node:zlib"
 import { GzipMember } from "./gzip.js"
 import { spoolToParquet } from "./parquetWrite.js"
 import { decryptFile, encryptFile } from "../release/openpgp.js"
@@ -203,9 +205,9 @@ export const openPartWriter = (
 
     const gzipError = (e: Error) => new SinkError({ path: at(progressName(part)), reason: `gzip: ${e.message}` })
 
-    const put = (text: string) =>
+    const put = (text: string | Uint8Array) =>
       Effect.gen(function* () {
-        const data = Buffer.from(text, "utf8")
+        const data = typeof text === "string" ? Buffer.from(text, "utf8") : text
         if (format._tag === "jsonl" && format.gzipLevel !== undefined) {
           if (member === undefined) member = new GzipMember(format.gzipLevel)
           yield* append(yield* member.write(data).pipe(Effect.mapError(gzipError)))
@@ -307,6 +309,34 @@ export const openPartWriter = (
         }
       })
 
+    /**
+     * Rows a worker encoded: a unit that fits the part in progress is appended as it came (its
+     * gzip member whole); one that crosses a part boundary is cut at the boundary's line and
+     * each piece goes through the part's own member, as `write` would have done.
+     */
+    const writeEncoded = (encoded: EncodedRows): Effect.Effect<void, SinkError> =>
+      Effect.gen(function* () {
+        yield* notFinished
+        const { text } = encoded
+        let done = 0
+        let at = 0
+        while (done < encoded.rows) {
+          const room = shardRows > 0 ? shardRows - rowsInPart : encoded.rows - done
+          const take = Math.min(room, encoded.rows - done)
+          if (done === 0 && take === encoded.rows && member === undefined) {
+            const level = format._tag === "jsonl" ? format.gzipLevel : undefined
+            yield* append(level === undefined ? text : (encoded.gzip ?? zlib.gzipSync(text, { level })))
+          } else {
+            const end = lineEnd(text, at, take)
+            yield* put(text.subarray(at, end))
+            at = end
+          }
+          done += take
+          rowsInPart += take
+          if (shardRows > 0 && rowsInPart >= shardRows) yield* completePart
+        }
+      }).pipe(Effect.provide(context))
+
     const commit: Effect.Effect<Checkpoint, SinkError> = Effect.gen(function* () {
       yield* notFinished
       yield* seal
@@ -332,5 +362,5 @@ export const openPartWriter = (
       return [...files]
     }).pipe(Effect.provide(context))
 
-    return { write, commit, finish }
+    return { write, writeEncoded, commit, finish }
   })

@@ -1,0 +1,101 @@
+/**
+ * Decisions of stateful stages taken in unit order, wherever the units' rows are processed.
+ * A stage with `central` (see `Stage.Central`) asks its decider one request per chunk; with
+ * worker threads the requests of different units arrive in any order, so each stage serves a
+ * unit's requests only once every earlier unit is closed at that stage (its rows are past
+ * the stage). The state then evolves exactly as in one thread reading the units in order.
+ */
+import { Effect } from "effect"
+import { StageError } from "../../Errors.js"
+import type { Decider } from "../../Stage.js"
+
+/** `StageContext.decide` for a decider in the runner's own thread: answers at once, in stream order. */
+export const localDecide =
+  (decider: Decider<unknown, unknown>, stageId: string, journal: (entry: string) => void) =>
+  (request: unknown): Effect.Effect<unknown, StageError> =>
+    Effect.try({
+      try: () => decider.decide(request, journal),
+      catch: (e) => new StageError({ stage: stageId, reason: e instanceof Error ? e.message : String(e) })
+    })
+
+interface Waiting {
+  readonly seq: number
+  readonly request: unknown
+  readonly reply: (response: Either) => void
+}
+
+/** A decision, or why the decider failed. */
+export type Either = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: string }
+
+/** One stage's ordered decisions. */
+class StageQueue {
+  /** Every unit below this one is closed at the stage. */
+  private next: number
+  private readonly closed = new Set<number>()
+  private readonly waiting: Array<Waiting> = []
+
+  constructor(
+    private readonly decider: Decider<unknown, unknown>,
+    first: number,
+    private readonly journal: (seq: number, entry: string) => void
+  ) {
+    this.next = first
+  }
+
+  request(seq: number, request: unknown, reply: (response: Either) => void): void {
+    if (seq <= this.next) this.serve(seq, request, reply)
+    else this.waiting.push({ seq, request, reply })
+  }
+
+  close(seq: number): void {
+    if (seq < this.next) return
+    this.closed.add(seq)
+    while (this.closed.delete(this.next)) this.next++
+    if (this.waiting.length === 0) return
+    // Serve in unit order, each unit's requests in arrival order.
+    const ready = this.waiting.filter((w) => w.seq <= this.next).sort((a, b) => a.seq - b.seq)
+    if (ready.length === 0) return
+    for (const w of ready) this.waiting.splice(this.waiting.indexOf(w), 1)
+    for (const w of ready) this.serve(w.seq, w.request, w.reply)
+  }
+
+  private serve(seq: number, request: unknown, reply: (response: Either) => void): void {
+    let response: Either
+    try {
+      response = { ok: true, value: this.decider.decide(request, (entry) => this.journal(seq, entry)) }
+    } catch (e) {
+      response = { ok: false, error: e instanceof Error ? e.message : String(e) }
+    }
+    reply(response)
+  }
+}
+
+/** The ordered decisions of every stage of a run that has a decider. */
+export class Coordinator {
+  private readonly queues: Map<number, StageQueue>
+
+  constructor(
+    deciders: ReadonlyMap<number, Decider<unknown, unknown>>,
+    first: number,
+    journal: (stage: number, seq: number, entry: string) => void
+  ) {
+    this.queues = new Map([...deciders].map(([i, d]) => [i, new StageQueue(d, first, (seq, e) => journal(i, seq, e))]))
+  }
+
+  /** Asks stage `stage`'s decider on behalf of unit `seq`; `reply` runs once it is that unit's turn. */
+  request(stage: number, seq: number, request: unknown, reply: (response: Either) => void): void {
+    const q = this.queues.get(stage)
+    if (q === undefined) reply({ ok: false, error: `stage ${stage} takes no central decisions` })
+    else q.request(seq, request, reply)
+  }
+
+  /** Unit `seq` has no more requests for `stage`. */
+  close(stage: number, seq: number): void {
+    this.queues.get(stage)?.close(seq)
+  }
+
+  /** Unit `seq` has no more requests for any stage (its result is in). */
+  closeAll(seq: number): void {
+    for (const q of this.queues.values()) q.close(seq)
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * What one work unit adds to a run until it commits: counters, rejects, routed rows and journal
+ * entries. Made where the unit's rows are processed (the runner's thread or a worker) and
+ * merged into the run's stats when the unit commits, in unit order.
+ */
+import type { Origin, Row } from "../../Row.js"
+
+/** A line of `rejects/*.jsonl`. */
+export interface RejectRecord {
+  readonly stage: string
+  readonly error: string
+  readonly source: Origin | null
+  readonly unit: string
+  readonly row: unknown
+}
+
+/** Per-stage counters of one unit. */
+export interface StageDelta {
+  rows_in: number
+  rows_out: number
+  dropped: { [reason: string]: number }
+  routed: number
+  rejected: number
+}
+
+/** What one work unit adds to the run's counters, rejects, routed rows and journals until it commits. */
+export interface UnitDelta {
+  rows_read: number
+  source_rejected: number
+  rows_written: number
+  rejected: number
+  stages: Array<StageDelta>
+  /** Rejects in a fixed order: the source's first, then each stage's, each in row order. */
+  rejects: Array<Array<RejectRecord>>
+  /** Rows each stage routed to its branch, in row order. */
+  routes: Array<Array<Row>>
+  /** Journal entries each stage appended. */
+  journals: Array<Array<string>>
+}
+
+/** The delta of a unit nothing has happened to yet. */
+export const emptyDelta = (stages: number): UnitDelta => ({
+  rows_read: 0,
+  source_rejected: 0,
+  rows_written: 0,
+  rejected: 0,
+  stages: Array.from({ length: stages }, () => ({ rows_in: 0, rows_out: 0, dropped: {}, routed: 0, rejected: 0 })),
+  rejects: Array.from({ length: stages + 1 }, () => []),
+  routes: Array.from({ length: stages }, () => []),
+  journals: Array.from({ length: stages }, () => [])
+})

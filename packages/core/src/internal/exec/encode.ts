@@ -1,0 +1,51 @@
+/**
+ * Encoding a work unit's rows for the main sink where they were made (a worker thread): JSON
+ * lines as UTF-8, plus the whole unit as one gzip member when the sink gzips. The main thread
+ * then only appends bytes (see `SinkWriter.writeEncoded`). Deflate output depends only on the
+ * bytes of a member, not on how they were fed, so a member made here equals the one the
+ * writer makes when it is given the same rows one chunk at a time.
+ */
+import * as zlib from "node:zlib"
+import type { Row } from "../../Row.js"
+import type { EncodedRows } from "../../Sink.js"
+
+/** A row that `JSON.stringify` could not encode. */
+export class EncodeError extends Error {
+  constructor(
+    readonly index: number,
+    reason: string
+  ) {
+    super(`cannot encode a row as JSON: ${reason}`)
+  }
+}
+
+/** Encodes rows as JSON lines (and a gzip member at `gzipLevel`, when given). */
+export const encodeRows = (rows: ReadonlyArray<Row>, gzipLevel: number | undefined): EncodedRows => {
+  const parts: Array<string> = []
+  for (let i = 0; i < rows.length; i++) {
+    let line: string
+    try {
+      line = JSON.stringify(rows[i])
+    } catch (e) {
+      throw new EncodeError(i, e instanceof Error ? e.message : String(e))
+    }
+    parts.push(line)
+  }
+  const text = rows.length === 0 ? new Uint8Array(0) : Buffer.from(`${parts.join("\n")}\n`, "utf8")
+  const gzip = gzipLevel !== undefined && rows.length > 0 ? zlib.gzipSync(text, { level: gzipLevel }) : undefined
+  return { rows: rows.length, text, gzip }
+}
+
+/**
+ * The byte offset just past line `n` (1-based count of lines) of JSON-lines text; JSON text
+ * never holds a raw newline, so each `\n` ends a row.
+ */
+export const lineEnd = (text: Uint8Array, from: number, lines: number): number => {
+  let at = from
+  for (let k = 0; k < lines; k++) {
+    const nl = text.indexOf(10, at)
+    if (nl < 0) return text.length
+    at = nl + 1
+  }
+  return at
+}
