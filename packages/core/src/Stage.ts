@@ -36,6 +36,29 @@ export interface StageContext {
    * that reads the dataset itself (a first pass); absent outside a pipeline run.
    */
   readonly source?: { readonly def: AnySource; readonly config: unknown } | undefined
+  /**
+   * Asks the stage's {@link Central} decider (stages that declare one): one request per chunk,
+   * answered in unit order whichever thread processes the chunk's unit.
+   */
+  readonly decide?: ((request: unknown) => Effect.Effect<unknown, StageError>) | undefined
+}
+
+/**
+ * The decisions of a stateful stage, taken by the runner in unit order (so the stage can run
+ * in worker threads: the rows stay there, only requests and answers travel). The stage's
+ * transform computes a small request per chunk (hashes, a row count), calls
+ * {@link StageContext.decide} once for that chunk, and applies the answer. Requests and answers
+ * must be structured-cloneable (plain data, typed arrays).
+ */
+export interface Central<Config = unknown, Request = unknown, Response = unknown> {
+  /** The decision state, rebuilt from the journal entries of committed units. */
+  readonly open: (config: Config, recovered: ReadonlyArray<string>, stageId: string) => Effect.Effect<Decider<Request, Response>, StageError>
+}
+
+/** A stateful stage's decision state (see {@link Central}). */
+export interface Decider<Request, Response> {
+  /** Decides one chunk's request; `journal` appends an entry that becomes durable with the unit. Throws on a bad request. */
+  readonly decide: (request: Request, journal: (entry: string) => void) => Response
 }
 
 /** A stream transformation made by a stage. */
@@ -65,6 +88,13 @@ export interface Stage<
   readonly make: (config: Config, ctx: StageContext) => Effect.Effect<Transform<In, Out>, StageError, Scope.Scope | R>
   /** Whether the stage keeps state across rows (journaled; the runner never shards it silently). */
   readonly stateful?: boolean
+  /**
+   * Where a stateful stage's state lives when its rows are processed in worker threads: a
+   * stateful stage with `central` runs in workers, one without runs the whole pipeline in the
+   * runner's thread.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: requests and answers are the stage's own
+  readonly central?: Central<Config, any, any>
   /**
    * Schemas of the fields the stage provides, by field name (may depend on the config). Dataset
    * cards derive their `features` from them; fields without one are inferred from the rows.

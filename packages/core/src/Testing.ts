@@ -7,6 +7,7 @@
 import { Effect, type ParseResult, Schema, type Scope, Stream } from "effect"
 import type { StageError } from "./Errors.js"
 import type { Row } from "./Row.js"
+import * as Central from "./internal/exec/central.js"
 import type { Stage, StageContext } from "./Stage.js"
 
 /** Options of {@link runStage} and {@link recordingContext}. */
@@ -113,7 +114,14 @@ export const runStage = <Config, In extends Row, Out extends Row, R, ConfigInput
     Effect.gen(function* () {
       const decoded = yield* decodeConfig(stage, config)
       const recorder = recordingContext(stage.id, options)
-      const transform = yield* stage.make(decoded, recorder.context)
+      const { stageId, journal } = recorder.context
+      // A stage with run-wide decisions gets them answered here, in row order, as in a run.
+      const decider = stage.central === undefined ? undefined : yield* stage.central.open(decoded, journal.recovered, stageId)
+      const context =
+        decider === undefined
+          ? recorder.context
+          : { ...recorder.context, decide: Central.localDecide(decider, stageId, (entry) => void recorder.journal.push(entry)) }
+      const transform = yield* stage.make(decoded, context)
       const input = Stream.fromIterable(rows)
       const chunked = options.chunkSize === undefined ? input : input.pipe(Stream.rechunk(options.chunkSize))
       const out = yield* Stream.runCollect(transform(chunked))
