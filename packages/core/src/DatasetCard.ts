@@ -79,18 +79,173 @@ export const dataFileGlobs = (files: ReadonlyArray<OutputFile>): ReadonlyArray<s
   return [...globs].sort()
 }
 
-const secretKey = /([\w-]*(?:api[_-]?key|auth[_-]?key|access[_-]?key|token(?!s)|secret|password|passwd|credential)[\w-]*["']?\s*:[ \t]*)("[^"\n]*"|'[^'\n]*'|[^\s,}#][^,}#\n]*)/gi
-const urlPassword = /(\b[a-z][\w+.-]*:\/\/[^\s:@/]+:)([^\s@/]+)@/gi
+const anywhere = new Set(["secret", "password", "passwd", "passphrase", "credential", "credentials", "authorization", "cookie", "bearer", "apikey"])
+const last = new Set(["key", "token", "auth", "salt", "pwd"])
 
 /**
- * The pipeline file text for a card: as written (environment references such as `${VAR}` are
- * kept, never interpolated), with literal values of secret-looking keys (`*key*`, `*token*` but not `*tokens*`,
- * `*secret*`, `*password*`) and passwords in URLs replaced by `<redacted>`.
+ * Whether an option name holds a secret: `api_key`, `auth_key`, `x-api-key`, `Authorization`,
+ * `access_token`, `password`, `client_secret`, `salt`, `cookie`, ... (not `max_tokens`,
+ * `source_key_from` or `key_file`).
  */
-export const redactPipelineText = (text: string): string =>
-  text
-    .replace(secretKey, (whole, key: string, value: string) => (value.includes("${") ? whole : `${key}<redacted>`))
-    .replace(urlPassword, (whole, head: string, pass: string) => (pass.includes("${") ? whole : `${head}<redacted>@`))
+export const isSecretKey = (key: string): boolean => {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== "")
+  const end = words[words.length - 1]
+  return (end !== undefined && last.has(end)) || words.some((w) => anywhere.has(w))
+}
+
+/** A value made only of `${VAR}` references (after an optional scheme word such as `Bearer`): not a secret. */
+const isReference = (value: string): boolean =>
+  value.includes("${") && /^\s*(?:[A-Za-z][\w-]*\s+)?$/.test(value.replace(/\$\{[^}]*\}/g, ""))
+
+const mask = "<redacted>"
+
+/** The replacement of a scalar's source text, in the same style (plain, quoted or block). */
+const masked = (node: YAML.Scalar): string =>
+  node.type === "QUOTE_DOUBLE" ? `"${mask}"` : node.type === "QUOTE_SINGLE" ? `'${mask}'` : mask
+
+const urlEnd = new Set([" ", "\t", "\n", "\r", '"', "'", "<", ">", "`", ",", "]", "}", ")"])
+const isSchemeChar = (c: string): boolean => /[A-Za-z0-9+.-]/.test(c)
+
+/**
+ * Masks the credentials of every URL in a text: the password of its user-info (or the whole
+ * user-info when it has no password) and every query value; `${VAR}` references are kept.
+ * One pass over the text: linear in its length.
+ */
+export const redactUrls = (text: string): string => {
+  const out: Array<string> = []
+  let copied = 0
+  /** The position after the character at `i`, a `${VAR}` reference counting as one. */
+  const step = (i: number): number => {
+    if (text[i] === "$" && text[i + 1] === "{") {
+      const close = text.indexOf("}", i + 2)
+      const stop = text.indexOf("\n", i + 2)
+      if (close >= 0 && (stop < 0 || close < stop)) return close + 1
+    }
+    return i + 1
+  }
+  const ends = (i: number, also: string): boolean => i >= text.length || urlEnd.has(text[i]!) || also.includes(text[i]!)
+  let at = text.indexOf("://")
+  while (at >= 0) {
+    let s = at
+    while (s > 0 && at - s < 32 && isSchemeChar(text[s - 1]!)) s--
+    let i = at + 3
+    if (s === at || !/[A-Za-z]/.test(text[s]!)) {
+      at = text.indexOf("://", i)
+      continue
+    }
+    // Authority: up to the first / ? # or end of the URL; user-info before its last @.
+    let authEnd = i
+    let lastAt = -1
+    while (!ends(authEnd, "/?#")) {
+      if (text[authEnd] === "@") lastAt = authEnd
+      authEnd = step(authEnd)
+    }
+    if (lastAt >= 0) {
+      const info = text.slice(i, lastAt)
+      const colon = info.indexOf(":")
+      const user = colon < 0 ? "" : info.slice(0, colon)
+      const pass = colon < 0 ? info : info.slice(colon + 1)
+      if (pass !== "" && !isReference(pass)) {
+        out.push(text.slice(copied, i), colon < 0 ? mask : `${user}:${mask}`)
+        copied = lastAt
+      }
+    }
+    i = authEnd
+    while (!ends(i, "?#")) i = step(i)
+    if (text[i] === "?") {
+      i++
+      while (!ends(i, "#")) {
+        let j = i
+        while (!ends(j, "&#=")) j = step(j)
+        if (text[j] === "=") {
+          const v0 = j + 1
+          let v1 = v0
+          while (!ends(v1, "&#")) v1 = step(v1)
+          const value = text.slice(v0, v1)
+          if (value !== "" && !isReference(value)) {
+            out.push(text.slice(copied, v0), mask)
+            copied = v1
+          }
+          j = v1
+        }
+        i = text[j] === "&" ? j + 1 : j
+      }
+    }
+    at = text.indexOf("://", Math.max(i, at + 3))
+  }
+  out.push(text.slice(copied))
+  return out.join("")
+}
+
+/**
+ * The pipeline file text for a card: as written (comments and layout kept, environment
+ * references such as `${VAR}` kept, never interpolated), with secrets masked as `<redacted>`.
+ * Masking works on the parsed document, whatever the scalar style (plain, quoted, block
+ * `|`/`>-`): the value of every secret-named option ({@link isSecretKey}, headers such as
+ * `Authorization` or `x-api-key` in `extra_body` included), every value that holds one of
+ * `secrets` (the run's `Redacted` values and secret-named `${VAR}` values), and the user-info
+ * and query values of URLs. Linear in the length of the text.
+ */
+export const redactPipelineText = (text: string, secrets: ReadonlyArray<string> = []): string => {
+  const doc = YAML.parseDocument(text, { uniqueKeys: false })
+  if (doc.errors.length > 0) return "# (the pipeline file no longer parses, so it is not shown)"
+  const known = secrets.filter((x) => x.length >= 4)
+  const ranges: Array<readonly [number, number, string]> = []
+  const maskScalar = (node: YAML.Scalar): void => {
+    const range = node.range
+    if (range === undefined || range === null) return
+    if (typeof node.value === "string" && isReference(node.value)) return
+    const source = text.slice(range[0], range[1])
+    // A block scalar's range ends after its last line break: keep the break.
+    ranges.push([range[0], range[1], source.endsWith("\n") ? `${masked(node)}\n` : masked(node)])
+  }
+  const maskAll = (node: unknown): void => {
+    if (YAML.isScalar(node)) maskScalar(node)
+    else if (YAML.isCollection(node)) {
+      YAML.visit(node, {
+        Scalar: (key, n) => {
+          if (key !== "key") maskScalar(n)
+        }
+      })
+    }
+  }
+  YAML.visit(doc, {
+    Pair: (_, pair) => {
+      if (YAML.isScalar(pair.key) && isSecretKey(String(pair.key.value))) {
+        maskAll(pair.value)
+        return YAML.visit.SKIP
+      }
+      return undefined
+    },
+    Scalar: (_, node) => {
+      const value = node.value
+      if (known.length > 0 && typeof value === "string" && known.some((x) => value.includes(x))) maskScalar(node)
+    }
+  })
+  ranges.sort((a, b) => a[0] - b[0])
+  const out: Array<string> = []
+  let copied = 0
+  for (const [from, to, replacement] of ranges) {
+    if (from < copied) continue
+    out.push(text.slice(copied, from), replacement)
+    copied = to
+  }
+  out.push(text.slice(copied))
+  return scrubText(redactUrls(out.join("")), known)
+}
+
+/** Replaces every occurrence of each secret (longest first) by `<redacted>`. */
+const scrubText = (text: string, secrets: ReadonlyArray<string>): string => {
+  let result = text
+  for (const x of [...secrets].sort((a, b) => b.length - a.length)) {
+    if (x.length >= 4 && result.includes(x)) result = result.split(x).join(mask)
+  }
+  return result
+}
 
 /** What {@link render} needs. */
 export interface RenderInput {
@@ -101,6 +256,8 @@ export interface RenderInput {
   readonly branch?: string | undefined
   /** The pipeline file's text as written, if there is a file. */
   readonly pipelineText?: string | undefined
+  /** Values that must not appear in the card (the run's secrets); each is replaced by `<redacted>`. */
+  readonly secrets?: ReadonlyArray<string> | undefined
 }
 
 const num = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) ? u : 0)
@@ -159,7 +316,7 @@ export const render = (input: RenderInput): string => {
   if (input.pipelineText === undefined) {
     out.push("The pipeline was composed in code; its stages:", "", ...manifest.stages.map((s) => `- \`${s.id}\``), "")
   } else {
-    const text = redactPipelineText(input.pipelineText).replace(/\n+$/, "")
+    const text = redactPipelineText(input.pipelineText, input.secrets).replace(/\n+$/, "")
     const fence = text.includes("```") ? "~~~~" : "```"
     out.push(`The pipeline file \`${manifest.pipeline_file?.split("/").pop() ?? ""}\`:`, "", `${fence}yaml`, text, fence, "")
   }
@@ -234,13 +391,15 @@ export const render = (input: RenderInput): string => {
       ""
     )
   }
-  return out.join("\n")
+  return scrubText(out.join("\n"), input.secrets ?? [])
 }
 
 /** Where {@link writeAll} writes cards. */
 export interface WriteOptions {
   /** The pipeline file (its text becomes the card's recipe); absent for pipelines composed in code. */
   readonly pipelineFile?: string | undefined
+  /** Values that must not appear in any card (the run's secrets). */
+  readonly secrets?: ReadonlyArray<string> | undefined
   readonly dirs: { readonly main: string; readonly branches: { readonly [name: string]: string } }
 }
 
@@ -258,7 +417,7 @@ export const writeAll = (
     const write = (dir: string, output: SinkOutput, branch: string | undefined) =>
       Effect.gen(function* () {
         const file = path.join(dir, fileName)
-        const card = render({ manifest, output, branch, pipelineText: text })
+        const card = render({ manifest, output, branch, pipelineText: text, secrets: options.secrets })
         yield* fs.makeDirectory(dir, { recursive: true })
         yield* fs.writeFileString(`${file}.tmp`, card)
         yield* fs.rename(`${file}.tmp`, file)

@@ -10,6 +10,7 @@ import { dirname, resolve } from "node:path"
 import { pipeArguments } from "effect/Pipeable"
 import * as YAML from "yaml"
 import { PipelineFileError, type PluginLoadError } from "./Errors.js"
+import { isSecretName } from "./Secrets.js"
 import { didYouMean } from "./Suggest.js"
 import { type LmsysRecord, lmsysFields } from "./Record.js"
 import * as Registry from "./Registry.js"
@@ -58,6 +59,11 @@ export interface ResolvedPipeline {
   readonly normalized: unknown
   /** sha256 of the normalized pipeline, plugin versions and seed. */
   readonly fingerprint: string
+  /**
+   * Values of the `${VAR}` references whose name contains KEY, TOKEN, SECRET or PASSWORD: a run
+   * never writes them (see `Secrets`).
+   */
+  readonly secrets?: ReadonlyArray<string> | undefined
 }
 
 const coreKeys = ["name", "description", "seed", "plugins", "source", "stages", "sink", "branches"] as const
@@ -113,10 +119,14 @@ const fail = (doc: Doc, path: Path, reason: string, stage?: string, key = false)
   })
 }
 
-/** Replaces `${VAR}` and `${VAR:-default}` in every string; `$${` escapes a literal `${`. */
+/**
+ * Replaces `${VAR}` and `${VAR:-default}` in every string; `$${` escapes a literal `${`. The
+ * values of secret-named variables (KEY, TOKEN, SECRET, PASSWORD) are added to `secrets`.
+ */
 const interpolate = (
   doc: Doc,
-  env: { readonly [key: string]: string | undefined }
+  env: { readonly [key: string]: string | undefined },
+  secrets: Set<string> = new Set()
 ): Either.Either<unknown, PipelineFileError> => {
   let error: PipelineFileError | undefined
   const walk = (v: unknown, path: Array<string | number>): unknown => {
@@ -125,7 +135,10 @@ const interpolate = (
       return v.replace(/\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (whole, esc: string, name: string, def?: string) => {
         if (esc === "$") return whole.slice(1)
         const value = env[name]
-        if (value !== undefined && value !== "") return value
+        if (value !== undefined && value !== "") {
+          if (isSecretName(name)) secrets.add(value)
+          return value
+        }
         if (def !== undefined) return def
         error ??= fail(doc, path, `environment variable ${name} is not set (write \${${name}:-default} for a default)`)
         return whole
@@ -224,7 +237,8 @@ export const decode = (
 ): Effect.Effect<ResolvedPipeline, PipelineFileError | PluginLoadError> =>
   Effect.gen(function* () {
     const doc = yield* parseText(file, text)
-    const value = yield* interpolate(doc, options.env ?? process.env)
+    const secrets = new Set<string>()
+    const value = yield* interpolate(doc, options.env ?? process.env, secrets)
     if (!isRecord(value)) return yield* fail(doc, [], "a pipeline file must be a mapping with name, source, stages and sink")
     const baseDir = dirname(resolve(file))
 
@@ -362,7 +376,8 @@ export const decode = (
       branches,
       sections,
       normalized,
-      fingerprint: fingerprintOf(normalized, registry)
+      fingerprint: fingerprintOf(normalized, registry),
+      secrets: [...secrets]
     }
   })
 

@@ -18,6 +18,7 @@ import * as Progress from "./Progress.js"
 import type { Registry } from "./Registry.js"
 import * as Release from "./Release.js"
 import * as RunContext from "./RunContext.js"
+import * as Secrets from "./Secrets.js"
 import { type Origin, origin, type Row, unitOf, withUnit } from "./Row.js"
 import * as Rowwise from "./Rowwise.js"
 import * as Shard from "./Shard.js"
@@ -216,12 +217,19 @@ const trimRaw = (raw: unknown): unknown =>
 export const run = (
   pipeline: ResolvedPipeline,
   options: RunOptions = {}
-): Effect.Effect<RunResult, RunError | SinkError | SourceError | StageError, FileSystem.FileSystem | Path.Path> =>
-  Effect.scoped(runScoped(pipeline, options))
+): Effect.Effect<RunResult, RunError | SinkError | SourceError | StageError, FileSystem.FileSystem | Path.Path> => {
+  // No secret leaves in a manifest, reject, marker, card, progress event or error message.
+  const scrub = Secrets.ofPipeline(pipeline)
+  const reporter = options.reporter ?? Progress.silent
+  return Effect.scoped(
+    runScoped(pipeline, { ...options, reporter: { report: (e) => reporter.report(scrub.event(e)) } }, scrub)
+  ).pipe(Effect.mapError(scrub.error))
+}
 
 const runScoped = (
   pipeline: ResolvedPipeline,
-  options: RunOptions
+  options: RunOptions,
+  scrub: Secrets.Scrubber
 ): Effect.Effect<
   RunResult,
   RunError | SinkError | SourceError | StageError,
@@ -562,7 +570,9 @@ const runScoped = (
         deltas.delete(seq)
         const records = d.rejects.flat()
         if (records.length > 0) {
-          yield* rejectsWriter.write(Chunk.unsafeFromArray(records.map((r) => ({ ...r, row: trimRaw(r.row) }))))
+          yield* rejectsWriter.write(
+            Chunk.unsafeFromArray(records.map((r) => ({ ...r, error: scrub.text(r.error), row: scrub.json(trimRaw(r.row)) })))
+          )
         }
         for (const [i, rows] of d.routes.entries()) {
           const name = branchOf[i]
@@ -596,9 +606,9 @@ const runScoped = (
           stats,
           sinks: { main, rejects, branches },
           journals,
-          usage: usage.snapshot()
+          usage: scrub.record(usage.snapshot())
         }
-        yield* writeAtomic(fs, `${state}/units/${pad(seq)}.json`, JSON.stringify(m))
+        yield* writeAtomic(fs, `${state}/units/${pad(seq)}.json`, scrub.text(JSON.stringify(m)))
         reporter.report({ type: "unit", unit: units[seq]!.id, snapshot: snapshot() })
       })
 
@@ -655,7 +665,7 @@ const runScoped = (
     const branchFiles: { [name: string]: ReadonlyArray<OutputFile> } = {}
     if (stopped === undefined) for (const [name, w] of branchWriters) branchFiles[name] = yield* w.finish
 
-    const manifest = Manifest.make({
+    const made = Manifest.make({
       pipeline,
       shard,
       status: stopped === undefined ? "complete" : "stopped",
@@ -669,13 +679,16 @@ const runScoped = (
       mainFiles,
       rejectFiles,
       branchFiles,
-      modelUsage: usage.snapshot()
+      modelUsage: scrub.record(usage.snapshot())
     })
+    const manifestText = `${scrub.text(JSON.stringify(made, null, 2))}\n`
+    const manifest: Manifest.Manifest = scrub.secrets.length === 0 ? made : JSON.parse(manifestText)
     // Dataset cards, before the manifest that marks the run complete (a crash in between redoes
     // both): for a whole run now; a sharded run gets them from `synthline merge`.
     if (stopped === undefined && shard.count === 1) {
       yield* DatasetCard.writeAll(manifest, {
         pipelineFile: pipeline.file,
+        secrets: scrub.secrets,
         dirs: {
           main: sinkDir,
           branches: Object.fromEntries(
@@ -684,7 +697,7 @@ const runScoped = (
         }
       }).pipe(Effect.mapError((e) => runError(e.message)))
     }
-    yield* writeAtomic(fs, manifestPath, `${JSON.stringify(manifest, null, 2)}\n`)
+    yield* writeAtomic(fs, manifestPath, manifestText)
     reporter.report({
       type: "finish",
       status: stopped === undefined ? "complete" : "stopped",

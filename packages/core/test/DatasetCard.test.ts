@@ -220,4 +220,54 @@ describe("DatasetCard", () => {
       `token: <redacted>\nkey_file: ${envRef("K")}\nurl: http://u:<redacted>@h/`
     )
   })
+
+  it("masks secrets by the parsed document, whatever the scalar style; references, comments and other options stay as written", () => {
+    const text = `# models (keys below)
+models:
+  a:
+    api_key:
+      sk-next-line-secret-1
+  b:
+    api_key: >-
+      sk-folded-secret-2
+    max_tokens: 100
+  c:
+    endpoints: ["https://api.example/v1?api_key=sk-query-secret-3&region=${envRef("REGION")}", "http://bob:pw-secret-4@h:8000/v1"]
+    extra_body:
+      headers:
+        Authorization: Bearer sk-header-secret-5
+        x-api-key: 'sk-header-secret-6'
+        X-Trace: keep-me
+    api_key: "${envRef("OPENAI_API_KEY")}"
+    token: "Bearer ${envRef("TOKEN")}"
+  d: { api_key: [sk-flow-secret-7], concurrency: 4 }
+  e:
+    api_key: |
+      sk-literal-secret-8
+stages:
+  - use: pii/redact
+    salt: literal-salt-9
+  - use: synth/generate
+    system: "a prompt that quotes sk-planted-10 as it is"
+sink: { type: jsonl, path: out, encrypt: source-key, source_key_from: ../dataset }
+`
+    const out = DatasetCard.redactPipelineText(text, ["sk-planted-10"])
+    for (let i = 1; i <= 10; i++) expect(out).not.toMatch(new RegExp(`secret-${i}\\b|salt-${i}\\b|planted-${i}\\b`))
+    const parsed = YAML.parse(out)
+    expect(parsed.models.a.api_key).toBe("<redacted>")
+    expect(parsed.models.b).toEqual({ api_key: "<redacted>", max_tokens: 100 })
+    expect(parsed.models.c.endpoints).toEqual([
+      `https://api.example/v1?api_key=<redacted>&region=${envRef("REGION")}`,
+      "http://bob:<redacted>@h:8000/v1"
+    ])
+    expect(parsed.models.c.extra_body.headers).toEqual({ Authorization: "<redacted>", "x-api-key": "<redacted>", "X-Trace": "keep-me" })
+    expect(parsed.models.c.api_key).toBe(envRef("OPENAI_API_KEY"))
+    expect(parsed.models.c.token).toBe(`Bearer ${envRef("TOKEN")}`)
+    expect(parsed.models.d).toEqual({ api_key: ["<redacted>"], concurrency: 4 })
+    expect(parsed.models.e.api_key.trim()).toBe("<redacted>")
+    expect(parsed.stages[0].salt).toBe("<redacted>")
+    expect(parsed.stages[1].system).toBe("<redacted>")
+    expect(parsed.sink).toEqual({ type: "jsonl", path: "out", encrypt: "source-key", source_key_from: "../dataset" })
+    expect(out).toContain("# models (keys below)")
+  })
 })
