@@ -39,8 +39,11 @@ export class Drop {
 /** What one row became in a stage. */
 export type Outcome = Row | Reject | Drop
 
-/** The outcome of a row, now or after calls. */
-export type Pending = Outcome | Effect.Effect<Outcome>
+/**
+ * The outcome of a row, now or after calls. The Effect fails only to stop the whole stage with a
+ * {@link StageError} (a damaged response cache, a model whose every endpoint stays down).
+ */
+export type Pending = Outcome | Effect.Effect<Outcome, StageError>
 
 /**
  * How busy what a stage calls is: a model's requests queued for an endpoint slot (waiting on a
@@ -59,7 +62,7 @@ export interface Gate {
 export interface Step {
   /** The stage's context: rejects and drops are reported through it, in input order. */
   readonly ctx: StageContext
-  /** The outcome of one row. Must not fail: a failed call is a {@link Reject}. */
+  /** The outcome of one row. A failed call is a {@link Reject}; a StageError stops the stage (and the run). */
   readonly one: (row: Row) => Pending
   /** What the stage calls (its models); none for a stage that only computes. */
   readonly gates: ReadonlyArray<Gate>
@@ -198,7 +201,7 @@ export const fuse =
         let failure: Cause.Cause<StageError> | undefined
         let upstreamFailure: Cause.Cause<StageError> | undefined
         let finished = false
-        const running = new Set<Fiber.RuntimeFiber<Done>>()
+        const running = new Set<Fiber.RuntimeFiber<Done, StageError>>()
         let readerWake: (() => void) | undefined
         let flushTimer: ReturnType<typeof setTimeout> | undefined
         let forceFlush = false
@@ -226,12 +229,12 @@ export const fuse =
           return true
         }
 
-        const continueFrom = (k: number, row: Row): Done | Effect.Effect<Done> => {
+        const continueFrom = (k: number, row: Row): Done | Effect.Effect<Done, StageError> => {
           let cur = row
           for (let i = k; i < steps.length; i++) {
             const r = steps[i]!.one(cur)
             if (Effect.isEffect(r)) {
-              return Effect.flatMap(r, (o): Effect.Effect<Done> => {
+              return Effect.flatMap(r, (o): Effect.Effect<Done, StageError> => {
                 if (isEnd(o)) return Effect.succeed({ outcome: o, stop: i })
                 const next = continueFrom(i + 1, o)
                 return Effect.isEffect(next) ? next : Effect.succeed(next)

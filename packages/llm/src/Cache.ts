@@ -1,28 +1,35 @@
 /**
  * The persistent response cache: answers keyed by the full request (model, messages, sampling
  * parameters, seed, sample index) in a SQLite file, so a rerun or a resumed run sends no
- * request whose answer is cached. Each answer is committed as it arrives (WAL journal), so a
- * `kill -9` loses at most the requests that were in flight.
+ * request whose answer is cached. Each answer is committed on its own as it arrives, before the
+ * caller uses it (WAL journal), so a `kill -9` loses at most the requests that were in flight.
+ * A file SQLite cannot read (damaged) is an {@link LlmCacheError} that says how to go on.
  */
 import Database from "better-sqlite3"
 import { createHash } from "node:crypto"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
-import { Effect, type Scope } from "effect"
+import { Effect, Either, type Scope } from "effect"
 import type { ChatRequest, Completion } from "./Chat.js"
 import type { CacheMode } from "./Config.js"
-import { LlmConfigError } from "./Errors.js"
+import { LlmCacheError, LlmConfigError } from "./Errors.js"
+
+type Answer = Omit<Completion, "cached">
 
 /** A response cache. */
 export interface ResponseCache {
   readonly mode: CacheMode
-  /** The cached answer for a key, if any. */
-  readonly get: (key: string) => Omit<Completion, "cached"> | undefined
-  /** Stores an answer (a no-op unless the mode is `read-write`). */
-  readonly put: (key: string, model: string, answer: Omit<Completion, "cached">) => void
+  /** The cached answer for a key, if any; a {@link LlmCacheError} when the file cannot be read (damaged). */
+  readonly lookup: (key: string) => Either.Either<Answer | undefined, LlmCacheError>
+  /** Stores and commits an answer (a no-op unless the mode is `read-write`); a {@link LlmCacheError} when it cannot. */
+  readonly store: (key: string, model: string, answer: Answer) => Either.Either<void, LlmCacheError>
+  /** {@link lookup} that throws the {@link LlmCacheError}. */
+  readonly get: (key: string) => Answer | undefined
+  /** {@link store} that throws the {@link LlmCacheError}. */
+  readonly put: (key: string, model: string, answer: Answer) => void
   /** Number of answers stored. */
   readonly size: () => number
-  /** Commits the answers not yet written. */
+  /** Kept for callers of earlier versions: every answer is committed by `store` already. */
   readonly flush: () => void
 }
 
@@ -68,19 +75,33 @@ const canonical = (u: unknown): unknown => {
   )
 }
 
-/** A cache that stores nothing. */
-export const off: ResponseCache = { mode: "off", get: () => undefined, put: () => undefined, size: () => 0, flush: () => undefined }
+const nothing = Either.right(undefined)
 
-const BATCH = 256
-const FLUSH_MS = 50
+/** A cache that stores nothing. */
+export const off: ResponseCache = {
+  mode: "off",
+  lookup: () => nothing,
+  store: () => nothing,
+  get: () => undefined,
+  put: () => undefined,
+  size: () => 0,
+  flush: () => undefined
+}
+
+/** SQLite's codes for a file that is not (any more) a valid database. */
+const damagedCodes = new Set(["SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_CORRUPT_INDEX", "SQLITE_CORRUPT_SEQUENCE", "SQLITE_CORRUPT_VTAB"])
+
+/** The cache error for what SQLite threw. */
+const cacheError = (file: string, operation: LlmCacheError["operation"], e: unknown, mode?: CacheMode): LlmCacheError => {
+  const code = typeof e === "object" && e !== null && "code" in e ? String(e.code) : ""
+  const detail = e instanceof Error ? e.message : String(e)
+  return new LlmCacheError({ file, operation, mode, detail, damaged: damagedCodes.has(code) || /malformed|not a database/i.test(detail) })
+}
 
 /** Opens (creating when needed, unless read-only) the SQLite cache at `file`, closed with the scope. */
 export const open = (file: string, mode: CacheMode): Effect.Effect<ResponseCache, LlmConfigError, Scope.Scope> => {
   if (mode === "off") return Effect.succeed(off)
-  const failure = (e: unknown) =>
-    new LlmConfigError({
-      reason: `cannot open the response cache ${file} (${mode}): ${e instanceof Error ? e.message : String(e)}`
-    })
+  const failure = (e: unknown) => new LlmConfigError({ reason: cacheError(file, "open", e, mode).message })
   return Effect.acquireRelease(
     Effect.try({
       try: () => {
@@ -91,15 +112,15 @@ export const open = (file: string, mode: CacheMode): Effect.Effect<ResponseCache
     }),
     (db) => Effect.sync(() => db.close())
   ).pipe(
-    Effect.flatMap((db) => Effect.try({ try: () => statements(db, mode), catch: failure })),
-    // Released before the database closes (finalizers run in reverse order).
-    Effect.tap((cache) => Effect.addFinalizer(() => Effect.sync(() => cache.flush())))
+    Effect.flatMap((db) => Effect.try({ try: () => statements(file, db, mode), catch: failure }))
   )
 }
 
-const statements = (db: Database.Database, mode: "read-write" | "read-only"): ResponseCache => {
+const statements = (file: string, db: Database.Database, mode: "read-write" | "read-only"): ResponseCache => {
   db.pragma("busy_timeout = 10000")
   if (mode === "read-write") {
+    // WAL with synchronous NORMAL: a commit appends to the log without an fsync, so committing
+    // each answer on its own costs microseconds and survives kill -9 (not a power cut).
     db.pragma("journal_mode = WAL")
     db.pragma("synchronous = NORMAL")
     db.exec(
@@ -117,49 +138,43 @@ const statements = (db: Database.Database, mode: "read-write" | "read-only"): Re
         )
       : undefined
   const count = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM responses")
-  type Answer = Omit<Completion, "cached">
-  const pending = new Map<string, { readonly model: string; readonly answer: Answer }>()
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const writeAll = insert
-    ? db.transaction((entries: ReadonlyArray<[string, { readonly model: string; readonly answer: Answer }]>) => {
-        const now = Date.now()
-        for (const [k, { model, answer: a }] of entries) {
-          insert.run(k, model, a.content, a.finish_reason, a.usage.prompt_tokens, a.usage.completion_tokens, now)
-        }
-      })
-    : undefined
-  const flush = (): void => {
-    if (timer !== undefined) clearTimeout(timer)
-    timer = undefined
-    if (pending.size === 0 || writeAll === undefined) return
-    const entries = [...pending]
-    pending.clear()
-    writeAll(entries)
+  const lookup = (k: string): Either.Either<Answer | undefined, LlmCacheError> => {
+    try {
+      const r = select.get(k)
+      return Either.right(
+        r === undefined
+          ? undefined
+          : {
+              content: r.content,
+              finish_reason: r.finish_reason,
+              usage: { prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens }
+            }
+      )
+    } catch (e) {
+      return Either.left(cacheError(file, "read", e))
+    }
+  }
+  // Each answer is its own transaction (autocommit): committed before the caller uses it.
+  const store = (k: string, model: string, a: Answer): Either.Either<void, LlmCacheError> => {
+    if (insert === undefined) return nothing
+    try {
+      insert.run(k, model, a.content, a.finish_reason, a.usage.prompt_tokens, a.usage.completion_tokens, Date.now())
+      return nothing
+    } catch (e) {
+      return Either.left(cacheError(file, "write", e))
+    }
+  }
+  const orThrow = <A>(r: Either.Either<A, LlmCacheError>): A => {
+    if (Either.isLeft(r)) throw r.left
+    return r.right
   }
   return {
     mode,
-    get: (k) => {
-      const p = pending.get(k)
-      if (p !== undefined) return p.answer
-      const r = select.get(k)
-      return r === undefined
-        ? undefined
-        : {
-            content: r.content,
-            finish_reason: r.finish_reason,
-            usage: { prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens }
-          }
-    },
-    put: (k, model, answer) => {
-      if (writeAll === undefined) return
-      pending.set(k, { model, answer })
-      if (pending.size >= BATCH) flush()
-      else if (timer === undefined) timer = setTimeout(flush, FLUSH_MS)
-    },
-    size: () => {
-      flush()
-      return count.get()?.n ?? 0
-    },
-    flush
+    lookup,
+    store,
+    get: (k) => orThrow(lookup(k)),
+    put: (k, model, answer) => orThrow(store(k, model, answer)),
+    size: () => count.get()?.n ?? 0,
+    flush: () => undefined
   }
 }

@@ -47,5 +47,44 @@ export class LlmConfigError extends Data.TaggedError("LlmConfigError")<{
   }
 }
 
+/** The SQLite response cache cannot be read or written (a damaged file, a full disk). Stops the run. */
+export class LlmCacheError extends Data.TaggedError("LlmCacheError")<{
+  readonly file: string
+  readonly operation: "open" | "read" | "write"
+  /** The cache mode, when opening. */
+  readonly mode?: string | undefined
+  /** What SQLite said. */
+  readonly detail: string
+  /** Whether the file itself is damaged (SQLite found it malformed or not a database). */
+  readonly damaged: boolean
+}> {
+  override get message(): string {
+    const what = this.damaged ? "the file is damaged" : "it cannot be used"
+    return `cannot ${this.operation} the response cache ${this.file}${this.mode !== undefined ? ` (${this.mode})` : ""}: ${this.detail}. ${what[0]!.toUpperCase()}${what.slice(1)}: set cache: { mode: off } in the pipeline file to go on without it (answers are asked again and not stored), or delete ${this.file} (with its -wal and -shm files) to start an empty cache${this.damaged ? "" : ", or free disk space"}. Completed work units are kept: the same command resumes from the first unfinished one`
+  }
+}
+
+/**
+ * Every endpoint of a model has kept failing for longer than `down_limit`: the run stops (it
+ * resumes when run again) instead of waiting on endpoints that do not answer.
+ */
+export class LlmUnavailableError extends Data.TaggedError("LlmUnavailableError")<{
+  readonly model: string
+  readonly endpoints: ReadonlyArray<string>
+  /** How long they have all been failing, in ms. */
+  readonly downMs: number
+  /** The last failure, as the endpoint gave it. */
+  readonly lastError: string
+}> {
+  override get message(): string {
+    const s = Math.round(this.downMs / 1000)
+    return `model ${this.model}: no endpoint has answered for ${s} s (${this.endpoints.join(", ")}); last error: ${this.lastError}. The run stops here: completed work units are kept, and the same command resumes once an endpoint answers (see down_limit in the models section)`
+  }
+}
+
+/** Whether a defect is one of the errors that stop a run (a damaged cache, a model that stays down). */
+export const isFatal = (u: unknown): u is LlmCacheError | LlmUnavailableError =>
+  u instanceof LlmCacheError || u instanceof LlmUnavailableError
+
 /** Every error of @synthline/llm. */
-export type LlmError = LlmRequestError | LlmConfigError
+export type LlmError = LlmRequestError | LlmConfigError | LlmCacheError | LlmUnavailableError

@@ -9,9 +9,9 @@ import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import * as Rowwise from "@synthline/core/Rowwise"
 import type { StageContext, Transform } from "@synthline/core/Stage"
-import { Effect, Either, Fiber, Runtime } from "effect"
+import { Cause, Effect, Either, Exit, Fiber, Option, Runtime } from "effect"
 import type { ChatRequest, Completion } from "./Chat.js"
-import type { LlmRequestError } from "./Errors.js"
+import { isFatal, type LlmCacheError, type LlmRequestError, type LlmUnavailableError } from "./Errors.js"
 import { type CallOptions, type Model, Models } from "./Models.js"
 
 /** A row the stage cannot process (to rejects, with the reason). */
@@ -45,10 +45,21 @@ export const perRow = (
 ): Transform<Row, Row> =>
   Rowwise.transform({
     ctx,
-    one,
+    one: (row) => {
+      const p = one(row)
+      return Effect.isEffect(p) ? Effect.catchSomeDefect(p, (d) => (isFatal(d) ? Option.some(stop(ctx, d)) : Option.none())) : p
+    },
     gates: (Array.isArray(models) ? models : [models]).map((m: Model) => m.load),
     bufferBytes: options.bufferBytes
   })
+
+/**
+ * What stops the stage (and the run) when a model cannot go on — a damaged response cache, every
+ * endpoint down past `down_limit`: a {@link StageError} with the model's own message. Rows already
+ * committed stay; the run resumes from the first unfinished work unit.
+ */
+const stop = (ctx: StageContext, e: LlmCacheError | LlmUnavailableError): Effect.Effect<never, StageError> =>
+  Effect.fail(new StageError({ stage: ctx.stageId, reason: e.message }))
 
 /** The model named in a stage's options, with a failure that names the stage. */
 export const model = (ctx: StageContext, name: string): Effect.Effect<Model, StageError, Models> =>
@@ -102,11 +113,16 @@ const startAll = (calls: ReadonlyArray<Effect.Effect<void>>): Effect.Effect<void
   Effect.flatMap(Effect.runtime<never>(), (runtime) =>
     Effect.async<void>((resume) => {
       let left = calls.length
+      let failed = false
       const fork = Runtime.runFork(runtime)
       const fibers = calls.map((call) => fork(call, { immediate: true }))
       for (const f of fibers) {
-        f.addObserver(() => {
-          if (--left === 0) resume(Effect.void)
+        f.addObserver((exit) => {
+          // A call that died (a damaged cache, a model that stays down) ends the row's wait at once.
+          if (!failed && Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+            failed = true
+            resume(Effect.zipRight(Fiber.interruptAll(fibers), Effect.failCause(exit.cause)))
+          } else if (--left === 0 && !failed) resume(Effect.void)
         })
       }
       return Fiber.interruptAll(fibers)

@@ -21,7 +21,7 @@ import {
   type ResolvedModel,
   resolveModel
 } from "./Config.js"
-import { isRetryable, LlmConfigError, LlmRequestError } from "./Errors.js"
+import { isRetryable, type LlmCacheError, LlmConfigError, LlmRequestError } from "./Errors.js"
 import { Balancer, type Outcome, type Slot } from "./internal/balancer.js"
 import { TokenBucket } from "./internal/bucket.js"
 import * as Provider from "./Provider.js"
@@ -344,7 +344,7 @@ const makeModel = (
   const attempts = <A extends { readonly usage: Completion["usage"] }>(
     estimate: number,
     attempt: (entry: QueueEntry) => Effect.Effect<Attempted<A>>,
-    onSuccess: (answer: A) => void
+    onSuccess: (answer: A) => Either.Either<void, LlmCacheError> | undefined
   ): Effect.Effect<A, LlmRequestError> => {
     const entry = queueEntry()
     return Effect.gen(function* () {
@@ -364,7 +364,9 @@ const makeModel = (
           usage.completion_tokens += answer.usage.completion_tokens
           ep.prompt_tokens += answer.usage.prompt_tokens
           ep.completion_tokens += answer.usage.completion_tokens
-          onSuccess(answer)
+          // Committed to the cache before anyone sees it: a kill from here on never asks it again.
+          const stored = onSuccess(answer)
+          if (stored !== undefined && Either.isLeft(stored)) return yield* Effect.die(stored.left)
           return answer
         }
         const failure = r.failure
@@ -396,10 +398,11 @@ const makeModel = (
     const sampleIndex = options?.sampleIndex ?? 0
     const key = cache.mode === "off" ? "" : Cache.key(config.model, request, config.extra_body, sampleIndex)
     if (key !== "") {
-      const hit = cache.get(key)
-      if (hit !== undefined) {
+      const hit = cache.lookup(key)
+      if (Either.isLeft(hit)) return Effect.die(hit.left)
+      if (hit.right !== undefined) {
         usage.cache_hits++
-        return { ...hit, cached: true }
+        return { ...hit.right, cached: true }
       }
     }
     return send(request, key)
@@ -421,7 +424,7 @@ const makeModel = (
         : (entry) => attemptOnSlot((index) => transport.send(index, payload, timeoutMs), entry),
       (answer) => {
         if (answer.finish_reason === "length") usage.truncated++
-        if (key !== "") cache.put(key, config.model, answer)
+        return key !== "" ? cache.store(key, config.model, answer) : undefined
       }
     ).pipe(Effect.map((answer) => ({ ...answer, cached: false })))
   }
@@ -454,7 +457,9 @@ const makeModel = (
         return options.parse(json)
       }
       if (key !== "") {
-        const hit = cache.get(key)
+        const found = cache.lookup(key)
+        if (Either.isLeft(found)) return Effect.die(found.left)
+        const hit = found.right
         // A cached answer decoded once; one the parser now refuses (changed code) is asked again.
         const value = hit !== undefined ? decode(hit.content) : undefined
         if (hit !== undefined && value !== undefined && Either.isRight(value)) {
@@ -474,9 +479,7 @@ const makeModel = (
                 : Effect.succeed({ text: raw.text, value: value.right, usage: usageOf(raw.text) })
             })
           ), entry),
-        (answer) => {
-          if (key !== "") cache.put(key, config.model, { content: answer.text, finish_reason: null, usage: answer.usage })
-        }
+        (answer) => (key !== "" ? cache.store(key, config.model, { content: answer.text, finish_reason: null, usage: answer.usage }) : undefined)
       ).pipe(Effect.map((answer) => ({ value: answer.value, usage: answer.usage, cached: false })))
     })
   return {
