@@ -9,6 +9,7 @@ import { Effect } from "effect"
 import * as CorePlugin from "./CorePlugin.js"
 import * as DatasetCard from "./DatasetCard.js"
 import { RunError } from "./Errors.js"
+import * as Lock from "./internal/io/lock.js"
 import type { ResolvedPipeline } from "./Pipeline.js"
 import * as Profile from "./Profile.js"
 import type { RunStats, StageStats } from "./Runner.js"
@@ -232,6 +233,10 @@ export const mergeDirs = (
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    // It writes into the first folder: not while a run writes there (nor another merge).
+    const lockDir = path.join(dirs[0]!, "_state")
+    yield* Lock.acquire(path.join(lockDir, "merge.lock"), "synthline merge", dirs[0]!, () => {})
+    yield* Lock.refuseIfHeld(yield* Lock.liveLocks(lockDir, (name) => name !== "merge.lock"), dirs[0]!)
     const found: Array<{ file: string; manifest: Manifest }> = []
     for (const dir of dirs) {
       const names = yield* fs
@@ -267,4 +272,4 @@ export const mergeDirs = (
       }
     }).pipe(Effect.mapError((e) => new RunError({ reason: e.message, exitCode: 1 })))
     return { manifest, path: out }
-  })
+  }).pipe(Effect.scoped)

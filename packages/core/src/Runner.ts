@@ -3,13 +3,15 @@
  * work and writing overlapping and memory bounded. After every unit it commits all sinks,
  * stage journals and cumulative stats into a completion marker under `<sink>/_state/`, so a
  * rerun after `kill -9` resumes and the output equals an uninterrupted run byte for byte.
- * Every run writes `manifest.json` into the sink folder.
+ * Every run writes `manifest.json` into the sink folder. While it runs, it holds a lock file
+ * (`_state/run.lock`, one per shard), so a second process into the same folder refuses.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Chunk, Context, Effect, Either, Layer, Option, Schema, type Scope, Stream } from "effect"
 import { RunError, SinkError, type SourceError, type StageError } from "./Errors.js"
 import * as DatasetCard from "./DatasetCard.js"
+import * as Lock from "./internal/io/lock.js"
 import * as Manifest from "./Manifest.js"
 import type { ResolvedPipeline, StageUse } from "./Pipeline.js"
 import type { Plugin } from "./Plugin.js"
@@ -105,6 +107,9 @@ const fsError =
 /** The state folder of a shard inside the sink folder. */
 export const stateDir = (sinkDir: string, shard: Shard.Shard): string =>
   `${sinkDir}/_state/${shard.count === 1 ? "run" : Shard.prefix(shard)}`
+
+/** The lock file a run of a shard holds in the sink folder while it runs (`_state/run.lock` unsharded). */
+export const lockFile = (sinkDir: string, shard: Shard.Shard): string => `${stateDir(sinkDir, shard)}.lock`
 
 /** The manifest file of a shard inside the sink folder. */
 export const manifestFile = (sinkDir: string, shard: Shard.Shard): string =>
@@ -249,6 +254,12 @@ const runScoped = (
     const manifestPath = manifestFile(sinkDir, shard)
     const prefix = Shard.prefix(shard)
     const shardLabel = shard.count === 1 ? "unsharded" : `shard ${shard.index}/${shard.count}`
+
+    // ---- one process at a time writes a shard of this sink folder (and none while a merge writes it)
+    yield* Lock.acquire(lockFile(sinkDir, shard), "synthline run", sinkDir, (message) =>
+      reporter.report({ type: "warning", message })
+    )
+    yield* Lock.refuseIfHeld(yield* Lock.liveLocks(`${sinkDir}/_state`, (name) => name === "merge.lock"), sinkDir)
 
     // ---- plan work units
     const env = { baseDir: pipeline.baseDir }
