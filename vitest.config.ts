@@ -22,6 +22,6 @@ const project = (name: string, root = `packages/${name}`, env: Record<string, st
 export default defineConfig({
   test: {
     poolOptions: { forks: { execArgv: ["--conditions=@synthline/source"] } },
-    projects: [project("core"), project("cli"), project("bench", "bench", { SYNTHLINE_BENCH_CLI: "source" }), project("plugin-moderation"), project("llm"), project("plugin-synth"), project("plugin-pii"), project("provider-llama-cpp"), project("examples", "examples"), project("docs", "apps/docs")]
+    projects: [project("core"), project("cli"), project("bench", "bench", { SYNTHLINE_BENCH_CLI: "source" }), project("plugin-moderation"), project("llm"), project("plugin-synth"), project("plugin-pii"), project("plugin-dedup"), project("provider-llama-cpp"), project("examples", "examples"), project("docs", "apps/docs")]
   }
 })

@@ -1,0 +1,202 @@
+/**
+ * `dedup/near-dedup`: near-duplicate instructions by MinHash-LSH. Each text is normalized (as
+ * `core/dedup`), cut into word n-grams — or character n-grams for Japanese and Chinese, which
+ * are written without spaces — and summarised by a MinHash signature; rows sharing an LSH band
+ * are candidates, kept when their estimated Jaccard similarity reaches `threshold`, and joined
+ * into clusters by union-find. The first row of a cluster in input order is kept (`null` in
+ * `output`); every other row gets that row's `conversation_id`, or is dropped (`near-duplicate`)
+ * with `drop: true` (add `route:` to send it to a branch).
+ *
+ * Two passes, like `synth/detect-template`: when the stage is made it reads the whole dataset
+ * once (the pipeline's own source — every unit, whatever the shard — or `index_from`) and builds
+ * the index; then it labels the row stream by `conversation_id`. Every shard of a sharded run
+ * and every resumed run builds the same index from the same dataset, so the labels are those of
+ * one uninterrupted run; nothing is journaled.
+ */
+import type { FileSystem, Path } from "@effect/platform"
+import { normalizeText } from "@synthline/core/CoreStages"
+import { StageError } from "@synthline/core/Errors"
+import { describeValue, getPath, parsePath, type Row } from "@synthline/core/Row"
+import { make, mapChunks, type Stage } from "@synthline/core/Stage"
+import { Effect, Schema } from "effect"
+import { LshIndex } from "./internal/lsh.js"
+import { DatasetRef, doc, FieldName, FieldPath, firstPass, top } from "./internal/shared.js"
+import { optimalBanding, permutations, shingles, signature, unitOf } from "./MinHash.js"
+
+/** Weights of the band/row optimisation: candidates are verified, so a missed pair costs more than a false candidate. */
+const FP_WEIGHT = 0.2
+const FN_WEIGHT = 0.8
+
+const NearDedupConfigSchema = Schema.Struct({
+  field: Schema.optionalWith(
+    FieldPath.annotations(
+      doc("Dotted path of the text compared, in the rows and in the indexed dataset.", {
+        default: "conversation.0.content"
+      })
+    ),
+    { exact: true, default: () => "conversation.0.content" }
+  ),
+  output: Schema.optionalWith(
+    FieldName.annotations(
+      doc("Field that receives the conversation_id of the cluster's first row (null on first rows and unique rows).", {
+        default: "near_duplicate_of"
+      })
+    ),
+    { exact: true, default: () => "near_duplicate_of" }
+  ),
+  threshold: Schema.optionalWith(
+    Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)).annotations(
+      doc("Estimated Jaccard similarity of the shingle sets at or above which two texts are near-duplicates.", {
+        default: 0.8,
+        exclusiveMinimum: 0,
+        maximum: 1
+      })
+    ),
+    { exact: true, default: () => 0.8 }
+  ),
+  num_perm: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(8, 1024)).annotations(
+      doc("Hash functions in a MinHash signature (more: closer estimates, slower).", { default: 128, minimum: 8, maximum: 1024 })
+    ),
+    { exact: true, default: () => 128 }
+  ),
+  bands: Schema.optionalWith(
+    Schema.Int.pipe(Schema.positive()).annotations(
+      doc("LSH bands (set with `rows`); default: chosen from threshold and num_perm by the S-curve optimisation.", {
+        type: "integer",
+        minimum: 1
+      })
+    ),
+    { exact: true }
+  ),
+  rows: Schema.optionalWith(
+    Schema.Int.pipe(Schema.positive()).annotations(
+      doc("Signature values per LSH band (set with `bands`; bands × rows ≤ num_perm).", { type: "integer", minimum: 1 })
+    ),
+    { exact: true }
+  ),
+  tokens: Schema.optionalWith(
+    Schema.Literal("auto", "word", "char").annotations(
+      doc(
+        "Shingle unit: `auto` uses characters for text written without spaces (mostly Han, Hiragana or Katakana) and words otherwise; `word` or `char` forces one.",
+        { default: "auto" }
+      )
+    ),
+    { exact: true, default: () => "auto" as const }
+  ),
+  ngram: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(1, 64)).annotations(doc("Words per shingle.", { default: 3, minimum: 1, maximum: 64 })),
+    { exact: true, default: () => 3 }
+  ),
+  char_ngram: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(1, 256)).annotations(
+      doc("Characters per shingle, for character shingles.", { default: 5, minimum: 1, maximum: 256 })
+    ),
+    { exact: true, default: () => 5 }
+  ),
+  normalize: Schema.optionalWith(
+    Schema.Literal("whitespace-case", "exact").annotations(
+      doc(
+        "Before shingling: `whitespace-case` applies NFKC and lowercases (as core/dedup); `exact` keeps the text as it is. Punctuation and whitespace only separate tokens either way.",
+        { default: "whitespace-case" }
+      )
+    ),
+    { exact: true, default: () => "whitespace-case" as const }
+  ),
+  drop: Schema.optionalWith(
+    Schema.Boolean.annotations(
+      doc("Drop near-duplicates (reason `near-duplicate`; with `route:` they go to that branch) instead of marking them; the output field is then not written.", {
+        default: false
+      })
+    ),
+    { exact: true, default: () => false }
+  ),
+  index_from: Schema.optionalWith(
+    DatasetRef.annotations(
+      doc(
+        "The dataset indexed in the first pass. Default: the pipeline's own source, all of it whatever the shard; set it to index a larger dataset than the pipeline reads."
+      )
+    ),
+    { exact: true }
+  )
+}).pipe(
+  Schema.filter((c) => {
+    if ((c.bands === undefined) !== (c.rows === undefined)) return "set both bands and rows, or neither"
+    if (c.bands !== undefined && c.rows !== undefined && c.bands * c.rows > c.num_perm) {
+      return `bands × rows (${c.bands} × ${c.rows} = ${c.bands * c.rows}) must not exceed num_perm (${c.num_perm})`
+    }
+    return true
+  })
+)
+
+/** Options of `dedup/near-dedup`, decoded. */
+export type NearDedupConfig = typeof NearDedupConfigSchema.Type
+/** Options of `dedup/near-dedup`, as written in a pipeline file. */
+export type NearDedupOptions = typeof NearDedupConfigSchema.Encoded
+
+/** The bands and rows a config uses: as set, or chosen from `threshold` and `num_perm`. */
+export const banding = (config: NearDedupConfig): { readonly bands: number; readonly rows: number } =>
+  config.bands !== undefined && config.rows !== undefined
+    ? { bands: config.bands, rows: config.rows }
+    : optimalBanding(config.threshold, config.num_perm, FP_WEIGHT, FN_WEIGHT)
+
+/**
+ * The shingler and signer of a config: text → signature, or `undefined` for a text with no
+ * tokens. The signature array is reused between calls.
+ */
+export const signer = (config: NearDedupConfig): ((text: string) => Int32Array | undefined) => {
+  const perms = permutations(config.num_perm)
+  const sig = new Int32Array(config.num_perm)
+  const normalize = config.normalize === "exact" ? (s: string) => s : normalizeText
+  return (text) => {
+    const t = normalize(text)
+    const unit = unitOf(t, config.tokens)
+    const hs = shingles(t, unit, unit === "char" ? config.char_ngram : config.ngram)
+    return hs.length === 0 ? undefined : signature(hs, perms, sig)
+  }
+}
+
+/** `dedup/near-dedup` */
+export const nearDedup: Stage<NearDedupConfig, Row, Row, FileSystem.FileSystem | Path.Path, NearDedupOptions> = make({
+  id: "dedup/near-dedup",
+  description:
+    "Mark (or drop) near-duplicate rows by MinHash-LSH over word or character n-grams, with the conversation_id of the cluster's first row (two passes, bounded memory).",
+  config: NearDedupConfigSchema,
+  requires: (c) => ["conversation_id", top(c.field)],
+  provides: (c) => (c.drop ? [] : [c.output]),
+  fields: (c): { readonly [name: string]: Schema.Schema.Any } => (c.drop ? {} : { [c.output]: Schema.NullOr(Schema.String) }),
+  make: (config, ctx) =>
+    Effect.gen(function* () {
+      const { bands, rows } = banding(config)
+      const index = new LshIndex(permutations(config.num_perm), bands, rows)
+      const keys = parsePath(config.field)
+      const sign = signer(config)
+      yield* firstPass(ctx, config.index_from, ["conversation_id", top(config.field)], "index_from", (chunk) => {
+        for (const row of chunk) {
+          const id = row.conversation_id
+          const text = getPath(row, keys)
+          if (typeof id !== "string" || typeof text !== "string") continue
+          const sig = sign(text)
+          if (sig !== undefined) index.add(id, sig)
+        }
+      })
+      const { firstOf } = index.resolve(config.threshold)
+      const output = config.output
+      const dropping = config.drop
+      return mapChunks<Row, Row>((row) => {
+        const id = row.conversation_id
+        if (typeof id !== "string") {
+          ctx.reject(row, `field \`conversation_id\` is ${describeValue(id)}; expected a string`)
+          return undefined
+        }
+        const first = firstOf.get(id)
+        if (first === undefined) return dropping ? row : { ...row, [output]: null }
+        if (dropping) return void ctx.drop(row, "near-duplicate")
+        return { ...row, [output]: first }
+      })
+    }).pipe(
+      Effect.catchAllDefect((d) =>
+        Effect.fail(new StageError({ stage: ctx.stageId, reason: `building the index failed: ${d instanceof Error ? d.message : String(d)}` }))
+      )
+    )
+})

@@ -1,0 +1,136 @@
+/**
+ * The near-duplicate index of the first pass: per row its id, an 8-bit MinHash signature and one
+ * 32-bit hash per LSH band, in fixed-size blocks of typed arrays (no copy when it grows). When
+ * every row is in, each band is sorted once (one packed Float64Array at a time), rows sharing a
+ * band hash are verified by their estimated Jaccard similarity and joined by union-find, the
+ * smallest row index of a cluster being its root: the first occurrence in input order.
+ */
+import { bandHash, type Permutations, similarity8 } from "../MinHash.js"
+
+const BLOCK_BITS = 16
+const BLOCK = 1 << BLOCK_BITS
+const MASK = BLOCK - 1
+/** Earlier members of a bucket a row is compared with, at most. */
+const MAX_COMPARISONS = 16
+
+/** What resolving the index found. */
+export interface Resolution {
+  /** conversation_id of every row that is a near-duplicate → conversation_id of its cluster's first row. */
+  readonly firstOf: Map<string, string>
+  /** Rows indexed (with a non-empty text). */
+  readonly rows: number
+  /** Clusters of two or more rows. */
+  readonly clusters: number
+  /** Candidate pairs compared (rows sharing a band with an earlier row). */
+  readonly compared: number
+}
+
+/** The first-pass index. */
+export class LshIndex {
+  private readonly ids: Array<string> = []
+  private readonly sigBlocks: Array<Uint8Array> = []
+  private readonly bandBlocks: Array<Array<Int32Array>>
+  private n = 0
+
+  constructor(
+    readonly perms: Permutations,
+    readonly bands: number,
+    readonly rows: number
+  ) {
+    this.bandBlocks = Array.from({ length: bands }, () => [])
+  }
+
+  /** Rows added so far. */
+  get size(): number {
+    return this.n
+  }
+
+  /** Bytes held by the typed arrays (signatures and band hashes), for reports. */
+  get bytes(): number {
+    return this.sigBlocks.length * BLOCK * (this.perms.numPerm + 4 * this.bands)
+  }
+
+  /** Adds a row: its id and its full signature. */
+  add(id: string, sig: Int32Array): void {
+    const i = this.n++
+    const block = i >>> BLOCK_BITS
+    const at = i & MASK
+    if (at === 0) {
+      this.sigBlocks.push(new Uint8Array(BLOCK * this.perms.numPerm))
+      for (const b of this.bandBlocks) b.push(new Int32Array(BLOCK))
+    }
+    this.ids.push(id)
+    const sigs = this.sigBlocks[block]!
+    const numPerm = this.perms.numPerm
+    const base = at * numPerm
+    for (let k = 0; k < numPerm; k++) sigs[base + k] = sig[k]! & 0xff
+    for (let b = 0; b < this.bands; b++) this.bandBlocks[b]![block]![at] = bandHash(sig, b, this.rows)
+  }
+
+  private estimate(i: number, j: number): number {
+    const p = this.perms.numPerm
+    return similarity8(this.sigBlocks[i >>> BLOCK_BITS]!, (i & MASK) * p, this.sigBlocks[j >>> BLOCK_BITS]!, (j & MASK) * p, p)
+  }
+
+  /** Clusters the rows: pairs sharing a band and estimated at `threshold` or more are joined. */
+  resolve(threshold: number): Resolution {
+    const n = this.n
+    const parent = new Int32Array(n)
+    for (let i = 0; i < n; i++) parent[i] = i
+    const find = (x: number): number => {
+      while (parent[x] !== x) {
+        parent[x] = parent[parent[x]!]!
+        x = parent[x]!
+      }
+      return x
+    }
+    // Keys pack (band hash, row index) into a double: idxBits for the index, the rest of the 53 bits for the hash.
+    const idxBits = Math.max(1, Math.ceil(Math.log2(n + 1)))
+    const hashBits = Math.min(32, 53 - idxBits)
+    const shift = 32 - hashBits
+    const scale = 2 ** idxBits
+    let compared = 0
+    const keys = new Float64Array(n)
+    for (let b = 0; b < this.bands; b++) {
+      const blocks = this.bandBlocks[b]!
+      for (let i = 0; i < n; i++) keys[i] = (blocks[i >>> BLOCK_BITS]![i & MASK]! >>> 0 >>> shift) * scale + i
+      keys.sort()
+      let start = 0
+      while (start < n) {
+        const h = Math.floor(keys[start]! / scale)
+        let end = start + 1
+        while (end < n && Math.floor(keys[end]! / scale) === h) end++
+        for (let p = start + 1; p < end; p++) {
+          const j = keys[p]! % scale
+          const limit = Math.min(p, start + MAX_COMPARISONS)
+          for (let q = start; q < limit; q++) {
+            const i = keys[q]! % scale
+            const ri = find(i)
+            const rj = find(j)
+            if (ri === rj) break
+            compared++
+            if (this.estimate(i, j) >= threshold) {
+              if (ri < rj) parent[rj] = ri
+              else parent[ri] = rj
+              break
+            }
+          }
+        }
+        start = end
+      }
+      // The band's hashes are no longer needed.
+      blocks.length = 0
+    }
+    const firstOf = new Map<string, string>()
+    const roots = new Set<number>()
+    for (let i = 0; i < n; i++) {
+      const r = find(i)
+      if (r === i) continue
+      roots.add(r)
+      const id = this.ids[i]!
+      const first = this.ids[r]!
+      if (id !== first && !firstOf.has(id)) firstOf.set(id, first)
+    }
+    return { firstOf, rows: n, clusters: roots.size, compared }
+  }
+}
