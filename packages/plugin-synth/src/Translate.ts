@@ -109,9 +109,62 @@ type Outcome = { readonly ok: true; readonly text: string } | { readonly ok: fal
 
 const isObject = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null
 
+const MASK = "<redacted>"
+
+const decoded = (s: string): string => {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
+}
+
+/**
+ * Masks what must never leave in a message, even when a server echoes it in an error body: the
+ * key, and the parts of the base URL that may hold one (user-info, query values, path segments of
+ * 8 characters or more), each as written, percent-encoded (either hex case) and JSON-escaped.
+ */
+export const deeplMasker = (key: string, baseUrl: string): ((text: string) => string) => {
+  const parts = [key]
+  try {
+    const url = new URL(baseUrl)
+    parts.push(decoded(url.username), decoded(url.password))
+    for (const [, value] of url.searchParams) parts.push(value)
+    for (const segment of url.pathname.split("/")) if (decoded(segment).length >= 8) parts.push(decoded(segment))
+  } catch {
+    parts.push(baseUrl)
+  }
+  const forms = new Set<string>()
+  for (const part of parts) {
+    if (part.length < 4) continue
+    for (const form of [part, encodeURIComponent(part), encodeURI(part), JSON.stringify(part).slice(1, -1)]) {
+      forms.add(form)
+      forms.add(form.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()))
+    }
+  }
+  const list = [...forms].sort((a, b) => b.length - a.length)
+  return (text) => {
+    let out = text
+    for (const form of list) if (out.includes(form)) out = out.split(form).join(MASK)
+    return out
+  }
+}
+
+/** Whether a base URL is an http(s) URL. */
+const isHttpUrl = (s: string): boolean => {
+  try {
+    const { protocol } = new URL(s)
+    return protocol === "http:" || protocol === "https:"
+  } catch {
+    return false
+  }
+}
+
 /** The DeepL client of one stage: translates a batch of texts (at most 50). */
 const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, service: TranslationCacheService) => {
   const origin = config.base_url !== undefined && config.base_url !== "" ? config.base_url : deeplBaseUrl(Redacted.value(key))
+  // The key never leaves in a reject: not from the base URL, the auth header, or a server's echo of them.
+  const mask = deeplMasker(Redacted.value(key), origin)
   const http = target(origin, "/v2/translate", config.concurrency)
   const display = `${new URL(origin).origin}/v2/translate`
   const usage = service.usage
@@ -154,7 +207,8 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
           } else {
             retryable = status === 429 || status >= 500
             wait = retryAfterMs(r.right.retryAfter)
-            reason = `DeepL ${display}: status ${status}${status === 456 ? " (quota exceeded)" : status === 403 ? " (authorization failed)" : ""}: ${text.slice(0, 200)}`
+            // Masked before it is cut, so no part of a secret survives at the cut.
+            reason = `DeepL ${display}: status ${status}${status === 456 ? " (quota exceeded)" : status === 403 ? " (authorization failed)" : ""}: ${mask(text).slice(0, 200)}`
           }
         } else {
           retryable = true
@@ -162,7 +216,7 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
         }
         if (!retryable || attempt > config.max_retries) {
           usage.failures++
-          return yield* Effect.fail(reason)
+          return yield* Effect.fail(mask(reason))
         }
         const backoff = Math.min(30_000, config.retry_base_ms * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5)
         yield* Effect.sleep(Duration.millis(wait !== undefined ? Math.min(60_000, wait) : backoff))
@@ -294,6 +348,10 @@ export const translate: Stage<TranslateConfig, Row, Row, Models | TranslationCac
             stage: ctx.stageId,
             reason: "provider deepl needs a key: set DEEPL_AUTH_KEY in the environment (or set auth_key from another environment variable)"
           })
+        }
+        if (config.base_url !== undefined && config.base_url !== "" && !isHttpUrl(config.base_url)) {
+          // Not echoed: a base URL may hold a key.
+          return yield* new StageError({ stage: ctx.stageId, reason: "base_url is not an http(s) URL (such as https://api.deepl.com)" })
         }
         const client = deeplClient(config, key, service)
         yield* Effect.addFinalizer(() => Effect.promise(() => client.close()))

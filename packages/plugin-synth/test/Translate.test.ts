@@ -1,10 +1,16 @@
 import { describe, expect, it } from "vitest"
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { createServer, type IncomingMessage, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { join, relative } from "node:path"
+import { gunzipSync } from "node:zlib"
+import { synthline } from "../../cli/test/support.js"
 import { Effect, Layer } from "effect"
 import { runStage } from "@synthline/core/Testing"
 import { check, inTargetLanguage, isJapanese, protect, unprotect } from "../src/Preserve.js"
-import { deeplBaseUrl, translate } from "../src/Translate.js"
+import { deeplBaseUrl, deeplMasker, translate } from "../src/Translate.js"
 import * as TranslationCache from "../src/TranslationCache.js"
-import { run, withServer } from "./support.js"
+import { noModels, run, tempDir, withServer } from "./support.js"
 
 const row = (i: number, content: string) => ({ conversation_id: `c${i}`, conversation: [{ role: "user", content }] })
 
@@ -122,6 +128,170 @@ describe("synth/translate with deepl", () => {
       expect(b.rows).toEqual(a.rows)
       expect(server.counts.translate).toBe(1)
     }))
+})
+
+/**
+ * A DeepL-like server on 127.0.0.1 that fails every request and echoes what it received — the
+ * request line, the URL (also percent-encoded), every header — in its error body, as debugging
+ * proxies and some gateways do. `status` picks the status per text.
+ */
+const echoServer = async (status: (text: string) => number): Promise<{ readonly url: string; readonly requests: () => number; readonly close: () => Promise<void> }> => {
+  let requests = 0
+  const body = (req: IncomingMessage): Promise<string> =>
+    new Promise((resolve) => {
+      let b = ""
+      req.setEncoding("utf8").on("data", (d: string) => (b += d))
+      req.on("end", () => resolve(b))
+    })
+  const server: Server = createServer((req, res) => {
+    requests++
+    void body(req).then((b) => {
+      let text = ""
+      try {
+        text = (JSON.parse(b) as { text: Array<string> }).text.join(" ")
+      } catch {}
+      const echo = `${"-".repeat(120)} ${req.method} ${req.url} (${encodeURIComponent(req.url ?? "")}) headers ${JSON.stringify(req.headers)} auth=${encodeURIComponent(req.headers.authorization ?? "")}`
+      res.writeHead(status(text), { "content-type": "text/plain" }).end(echo)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => requests,
+    close: () => new Promise((resolve) => server.close(() => resolve()))
+  }
+}
+
+describe("synth/translate with deepl: secrets in what a server echoes", () => {
+  it("masks the key (in the base URL's path and the auth header), the base URL's user-info and long path segments in a 4xx/5xx body echoed into a reject", async () => {
+    const key = "dk-planted-4b9e1c77:fx"
+    const token = "pt7Hq2Lw9Zx3"
+    const server = await echoServer((t) => (t.includes("five") ? 503 : t.includes("four-two-nine") ? 429 : 403))
+    try {
+      const base = server.url.replace("http://", `http://proxyuser:${token}@`)
+      const r = await Effect.runPromise(
+        runStage(
+          translate,
+          { provider: "deepl", base_url: `${base}/deepl/${key}/t/${token}`, auth_key: key, max_retries: 0, batch_size: 1 },
+          [row(0, "Hello four"), row(1, "Hello five"), row(2, "Hello four-two-nine")]
+        ).pipe(Effect.provide(TranslationCache.layerOff), Effect.provide(noModels()))
+      )
+      expect(server.requests()).toBe(3)
+      const errors = r.rejected.map((x) => x.error)
+      expect(errors).toHaveLength(3)
+      // The reasons are there, with the body the server sent (masked).
+      expect(errors[0]).toMatch(/^synth\/translate: DeepL http:\/\/127\.0\.0\.1:\d+\/v2\/translate: status 403 \(authorization failed\): -+ POST \/deepl\/<redacted>\/t\/<redacted>\/v2\/translate/)
+      expect(errors[1]).toMatch(/status 503/)
+      expect(errors[2]).toMatch(/status 429/)
+      for (const e of errors) {
+        expect(e).toContain("<redacted>")
+        for (const planted of [key, encodeURIComponent(key), "dk-planted-4b9e1c77", token, "proxyuser"]) expect(e).not.toContain(planted)
+      }
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe("deeplMasker", () => {
+  it("masks the key and the base URL's user-info, query values and long path segments, as written, percent-encoded and JSON-escaped", () => {
+    const mask = deeplMasker('k"ey:fx-2468', "https://alice:pw-13579@proxy.example/deepl/seg-abcdefgh/v2?token=q-97531&x=1")
+    const echoed = [
+      'k"ey:fx-2468',
+      "k%22ey%3Afx-2468",
+      "k%22ey%3afx-2468",
+      'k\\"ey:fx-2468',
+      "pw-13579",
+      "alice",
+      "seg-abcdefgh",
+      "q-97531"
+    ].join(" | ")
+    expect(mask(`echo: ${echoed} | deepl | v2 | x=1`)).toBe(
+      "echo: <redacted> | <redacted> | <redacted> | <redacted> | <redacted> | <redacted> | <redacted> | <redacted> | deepl | v2 | x=1"
+    )
+  })
+})
+
+describe("synth/translate with deepl: secrets in a run's files", () => {
+  const work = tempDir("deepl-secrets")
+  /** Every file under `dir`, gunzipped where it is gzip, as text. */
+  const files = (dir: string): Array<{ readonly rel: string; readonly text: string }> => {
+    const out: Array<{ rel: string; text: string }> = []
+    const walk = (d: string) => {
+      for (const name of readdirSync(d)) {
+        const p = join(d, name)
+        if (statSync(p).isDirectory()) walk(p)
+        else {
+          const bytes = readFileSync(p)
+          out.push({ rel: relative(dir, p), text: (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString("utf8") })
+        }
+      }
+    }
+    walk(dir)
+    return out
+  }
+
+  it("a key in a DeepL base URL and auth header, echoed by the server in 4xx/5xx bodies, is in no reject nor any other file the run writes", async () => {
+    expect((await synthline(["sample", "--rows", "100", "--format", "jsonl", "--seed", "4", "--out", join(work, "data")])).code).toBe(0)
+    const key = "dk-planted-51c0ffee:fx"
+    let n = 0
+    const server = await echoServer(() => [403, 500, 400][n++ % 3]!)
+    try {
+      const file = join(work, "deepl.pipeline.yaml")
+      writeFileSync(
+        file,
+        `name: deepl-secrets
+plugins: ["@synthline/plugin-synth"]
+source: { type: jsonl, path: "data/data/*.jsonl" }
+cache: { path: cache.sqlite }
+stages:
+  - use: core/select
+    languages: [English]
+  - use: core/first-turn
+  - use: core/limit
+    rows: 9
+  - use: synth/translate
+    provider: deepl
+    base_url: "\${DEEPL_PROXY}/deepl/\${DL_CRED}/via/\${ROUTE_ID}"
+    auth_key: "\${DL_CRED}"
+    max_retries: 0
+    batch_size: 1
+sink: { type: jsonl, path: out }
+`
+      )
+      // ROUTE_ID: a proxy's access token in the base URL's path, which only the stage knows to mask.
+      const route = "rt9Kx72mPq4v"
+      const r = await synthline(["run", file, "--max-errors", "100"], { DEEPL_PROXY: server.url, DL_CRED: key, ROUTE_ID: route })
+      expect([0, 1], r.stderr).toContain(r.code)
+      expect(server.requests()).toBe(9)
+      const written = files(join(work, "out"))
+      const rejects = written.filter((f) => f.rel.startsWith("rejects/")).map((f) => f.text).join("")
+      // The rejects hold the servers' answers, masked.
+      expect(rejects).toMatch(/status 403 \(authorization failed\)/)
+      expect(rejects).toMatch(/status 500/)
+      expect(rejects).toMatch(/status 400/)
+      expect(rejects).toContain("/deepl/<redacted>/via/<redacted>/v2/translate")
+      const leaks = [key, encodeURIComponent(key), "dk-planted-51c0ffee", route].flatMap((planted) => [
+        ...written.filter((f) => f.text.includes(planted)).map((f) => `${f.rel}: ${planted}`),
+        ...(r.stdout.includes(planted) || r.stderr.includes(planted) ? [`output: ${planted}`] : [])
+      ])
+      expect(leaks).toEqual([])
+    } finally {
+      await server.close()
+    }
+  }, 120_000)
+
+  it("a base_url that is not an http(s) URL is a stage error that does not print it", async () => {
+    const e = await Effect.runPromise(
+      runStage(translate, { provider: "deepl", base_url: "127.0.0.1:9/deepl/dk-planted-0a1b2c3d", auth_key: "dk-planted-0a1b2c3d" }, [row(0, "Hi")]).pipe(
+        Effect.provide(TranslationCache.layerOff),
+        Effect.provide(noModels()),
+        Effect.flip
+      )
+    )
+    expect(e.message).toBe("stage synth/translate: base_url is not an http(s) URL (such as https://api.deepl.com)")
+  })
 })
 
 describe("synth/translate with llm", () => {

@@ -35,6 +35,15 @@ export const models = (server: TestServer.TestServer): Layer.Layer<Models> =>
     env: {}
   })
 
+/** An empty models section (for a stage that requires `Models` but, as configured, calls none: DeepL). */
+export const noModels = (): Layer.Layer<Models> =>
+  layerWith({
+  models: Schema.decodeUnknownSync(ModelsSection)({}),
+  cache: { path: "unused", mode: "off" },
+  baseDir: tempDir("models"),
+  env: {}
+})
+
 /** Runs an effect that needs models and the Node platform. */
 export const run = <A, E>(server: TestServer.TestServer, effect: Effect.Effect<A, E, Models | NodeContext.NodeContext>): Promise<A> =>
   Effect.runPromise(effect.pipe(Effect.provide(Layer.merge(models(server), NodeContext.layer))))
