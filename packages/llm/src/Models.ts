@@ -10,7 +10,7 @@ import { RunError } from "@synthline/core/Errors"
 import type { Gate } from "@synthline/core/Rowwise"
 import { RunContext, type UsageRegistry } from "@synthline/core/RunContext"
 import { Context, Duration, Effect, Either, Layer, Schema, Scope } from "effect"
-import { isAbsolute, resolve } from "node:path"
+import { isAbsolute, join, resolve } from "node:path"
 import * as Cache from "./Cache.js"
 import { type ChatRequest, type Completion, body, estimateTokens, preview } from "./Chat.js"
 import {
@@ -124,6 +124,11 @@ export interface MakeOptions {
   readonly env?: { readonly [key: string]: string | undefined }
   /** Where usage is reported (default: nowhere). */
   readonly usage?: UsageRegistry
+  /**
+   * The run's state folder: each model keeps a log of the requests it sends there, so a resumed
+   * run counts those a kill cut off (default: none, counters live in memory only).
+   */
+  readonly stateDir?: string | undefined
 }
 
 /** Makes the client. Models and the cache are opened on first use and closed with the scope. */
@@ -165,7 +170,11 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
           }
           const transport = yield* Scope.extend(factory(resolved, { baseDir: options.baseDir }), scope)
           const c = yield* openCache
-          const model = makeModel(resolved, transport, c, options.usage)
+          const log = (usage: Usage.ModelUsage, endpoints: ReadonlyArray<string>) =>
+            options.stateDir === undefined
+              ? Usage.noWireLog
+              : Usage.openWireLog(join(options.stateDir, `llm-usage-${encodeURIComponent(name)}.log`), usage, endpoints)
+          const model = makeModel(resolved, transport, c, options.usage, log)
           yield* Scope.addFinalizer(scope, Effect.sync(() => model.close()))
           made.set(name, model)
           return model
@@ -205,7 +214,8 @@ const makeModel = (
   config: ResolvedModel,
   transport: Provider.Transport,
   cache: Cache.ResponseCache,
-  registry: UsageRegistry | undefined
+  registry: UsageRegistry | undefined,
+  openLog: (usage: Usage.ModelUsage, endpoints: ReadonlyArray<string>) => Usage.WireLog
 ): Model & { readonly close: () => void } => {
   const endpointIds = transport.endpoints.map((e) => e.id)
   let usage = Usage.make(config.model, endpointIds, undefined)
@@ -213,6 +223,8 @@ const makeModel = (
     const recovered = registry.register(config.name, () => usage)
     usage = Usage.make(config.model, endpointIds, recovered)
   }
+  // Requests, answers and failed attempts are logged as they happen (replayed on resume).
+  const wire = openLog(usage, endpointIds)
   const balancer = new Balancer(
     transport.endpoints.map((e) => e.capacity),
     config.failure_threshold,
@@ -282,6 +294,7 @@ const makeModel = (
     entry.leave()
     usage.requests++
     usage.endpoints[endpointIds[slot.index]!]!.requests++
+    wire.request(slot.index)
   }
 
   /** One attempt through the transport's Effect form: an endpoint slot, the attempt, the slot back. */
@@ -352,7 +365,10 @@ const makeModel = (
         entry.enter()
         if (rpm !== undefined) yield* sleep(rpm.reserve(1))
         if (tpm !== undefined) yield* sleep(tpm.reserve(estimate))
-        if (n > 1) usage.retries++
+        if (n > 1) {
+          usage.retries++
+          wire.retry()
+        }
         const r = yield* attempt(entry)
         const ep = usage.endpoints[endpointIds[r.slot.index]!]!
         if (r.ok) {
@@ -364,6 +380,7 @@ const makeModel = (
           usage.completion_tokens += answer.usage.completion_tokens
           ep.prompt_tokens += answer.usage.prompt_tokens
           ep.completion_tokens += answer.usage.completion_tokens
+          wire.answer(r.slot.index, answer.usage.prompt_tokens, answer.usage.completion_tokens)
           // Committed to the cache before anyone sees it: a kill from here on never asks it again.
           const stored = onSuccess(answer)
           if (stored !== undefined && Either.isLeft(stored)) return yield* Effect.die(stored.left)
@@ -373,6 +390,7 @@ const makeModel = (
         if (tpm !== undefined) tpm.refund(estimate)
         Usage.bump(usage.errors, failure.kind)
         Usage.bump(ep.errors, failure.kind)
+        wire.error(r.slot.index, failure.kind)
         if (!isRetryable(failure.kind) || n > config.max_retries) {
           Usage.bump(usage.failures, failure.kind)
           return yield* new LlmRequestError({
@@ -491,7 +509,10 @@ const makeModel = (
     request,
     usage: () => usage,
     load,
-    close: () => balancer.close()
+    close: () => {
+      balancer.close()
+      wire.close()
+    }
   }
 }
 
@@ -512,7 +533,8 @@ export const layer: Layer.Layer<Models, RunError, RunContext> = Layer.scoped(
       models: models ?? {},
       cache: cache !== undefined && isCache(cache) ? cache : undefined,
       baseDir: run.baseDir,
-      usage: run.usage
+      usage: run.usage,
+      stateDir: run.stateDir
     })
   })
 )

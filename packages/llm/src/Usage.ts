@@ -1,8 +1,10 @@
 /**
  * Usage accounting per model and endpoint: requests, retries, failures by kind, cache hits,
  * prompt and completion tokens. Reported into the run manifest's `model_usage` and continued
- * from the last committed work unit when a run resumes.
+ * when a run resumes: what went over the wire from a durable log of the run's state folder (so a
+ * request a kill cut off is still counted), the rest from the last committed work unit.
  */
+import { closeSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs"
 import type { FailureKind } from "./Errors.js"
 
 /** Counters of one endpoint. */
@@ -89,4 +91,131 @@ export const make = (model: string, endpoints: ReadonlyArray<string>, recovered:
 /** Adds one to a by-kind counter. */
 export const bump = (counts: { [kind: string]: number }, kind: FailureKind): void => {
   counts[kind] = (counts[kind] ?? 0) + 1
+}
+
+/**
+ * The counters of what went over the wire — requests, retries, answers and their tokens, failed
+ * attempts — kept in an append-only file of the run's state folder as they happen, so a resumed
+ * run counts the requests a `kill -9` cut off too (the manifest's `requests` equals what the
+ * servers received). The other counters (calls, cache hits, failures) follow the work units.
+ */
+export interface WireLog {
+  /** A request goes out on endpoint `endpoint` (index into the endpoints). */
+  readonly request: (endpoint: number) => void
+  /** A retry starts. */
+  readonly retry: () => void
+  /** An answer came back. */
+  readonly answer: (endpoint: number, promptTokens: number, completionTokens: number) => void
+  /** An attempt failed. */
+  readonly error: (endpoint: number, kind: FailureKind) => void
+  readonly close: () => void
+}
+
+/** The wire counters of {@link ModelUsage}. */
+type Wire = Pick<ModelUsage, "requests" | "retries" | "completions" | "errors" | "prompt_tokens" | "completion_tokens" | "endpoints">
+
+const wireOf = (u: ModelUsage): Wire => ({
+  requests: u.requests,
+  retries: u.retries,
+  completions: u.completions,
+  errors: u.errors,
+  prompt_tokens: u.prompt_tokens,
+  completion_tokens: u.completion_tokens,
+  endpoints: u.endpoints
+})
+
+const endpointUsage = (u: ModelUsage, id: string): EndpointUsage =>
+  (u.endpoints[id] ??= { requests: 0, errors: {}, prompt_tokens: 0, completion_tokens: 0 })
+
+/**
+ * Replays the wire log at `file` into `usage` (replacing its wire counters: the log holds every
+ * request of the run, the work-unit snapshot only those before the last commit), compacts it to
+ * one summary line and opens it for appending. Without a readable log, `usage` is kept as it is.
+ */
+export const openWireLog = (file: string, usage: ModelUsage, endpoints: ReadonlyArray<string>): WireLog => {
+  let text: string | undefined
+  try {
+    text = readFileSync(file, "utf8")
+  } catch {
+    text = undefined
+  }
+  if (text !== undefined) replay(text, usage, endpoints)
+  let fd: number | undefined
+  try {
+    // Compacted: the summary and the endpoint list, then one short line per event.
+    const tmp = `${file}.tmp`
+    writeFileSync(tmp, `s ${JSON.stringify(wireOf(usage))}\nE ${JSON.stringify(endpoints)}\n`)
+    renameSync(tmp, file)
+    fd = openSync(file, "a")
+  } catch {
+    fd = undefined
+  }
+  const write = (line: string): void => {
+    if (fd === undefined) return
+    try {
+      writeSync(fd, line)
+    } catch {
+      // Counting is not worth stopping a run for: the work-unit snapshot still counts.
+      fd = undefined
+    }
+  }
+  return {
+    request: (e) => write(`r ${e}\n`),
+    retry: () => write("R\n"),
+    answer: (e, p, q) => write(`a ${e} ${p} ${q}\n`),
+    error: (e, kind) => write(`e ${e} ${kind}\n`),
+    close: () => {
+      if (fd !== undefined) closeSync(fd)
+      fd = undefined
+    }
+  }
+}
+
+/** Replaces the wire counters of `usage` with those a log holds; a log that does not parse changes nothing. */
+const replay = (text: string, usage: ModelUsage, endpoints: ReadonlyArray<string>): void => {
+  try {
+    const replayed = make(usage.model, endpoints, undefined)
+    let ids: ReadonlyArray<string> = endpoints
+    for (const line of text.split("\n")) {
+      const [tag, a, b, c] = line.split(" ")
+      const id = ids[Number(a)]
+      if (tag === "s") {
+        // A summary: the counters when the log was last compacted (the rest of the line is JSON).
+        const restored = make(usage.model, endpoints, JSON.parse(line.slice(2)))
+        Object.assign(replayed, wireOf(restored))
+      } else if (tag === "E") {
+        const listed: unknown = JSON.parse(line.slice(2))
+        if (Array.isArray(listed)) ids = listed.map(String)
+      } else if (tag === "r" && id !== undefined) {
+        replayed.requests++
+        endpointUsage(replayed, id).requests++
+      } else if (tag === "R") replayed.retries++
+      else if (tag === "a" && id !== undefined) {
+        const p = Number(b) || 0
+        const q = Number(c) || 0
+        const ep = endpointUsage(replayed, id)
+        replayed.completions++
+        replayed.prompt_tokens += p
+        replayed.completion_tokens += q
+        ep.prompt_tokens += p
+        ep.completion_tokens += q
+      } else if (tag === "e" && id !== undefined && b !== undefined) {
+        replayed.errors[b] = (replayed.errors[b] ?? 0) + 1
+        const ep = endpointUsage(replayed, id)
+        ep.errors[b] = (ep.errors[b] ?? 0) + 1
+      }
+    }
+    Object.assign(usage, wireOf(replayed))
+  } catch {
+    // A damaged log: keep the counters of the last committed work unit.
+  }
+}
+
+/** A wire log that keeps nothing (outside a run). */
+export const noWireLog: WireLog = {
+  request: () => undefined,
+  retry: () => undefined,
+  answer: () => undefined,
+  error: () => undefined,
+  close: () => undefined
 }
