@@ -12,7 +12,7 @@ import { RunError } from "./Errors.js"
 import * as Lock from "./internal/io/lock.js"
 import type { ResolvedPipeline } from "./Pipeline.js"
 import * as Profile from "./Profile.js"
-import type { RunStats, StageStats } from "./Runner.js"
+import type { LostUnit, RunStats, StageStats } from "./Runner.js"
 import type * as Shard from "./Shard.js"
 import type { OutputFile } from "./Sink.js"
 
@@ -38,7 +38,16 @@ export interface Manifest {
   readonly status: "complete" | "stopped"
   readonly resumed: boolean
   readonly timings: { readonly started_at: string; readonly finished_at: string; readonly wall_ms: number }
-  readonly source: { readonly type: string; readonly units: number; readonly rows_read: number; readonly rejected: number }
+  readonly source: {
+    readonly type: string
+    readonly units: number
+    readonly rows_read: number
+    readonly rejected: number
+    /** Rows lost with units that could not be read (`null`: some unit's size is unknown); they count against --max-errors. */
+    readonly rows_lost?: number | null
+    /** Each unit that could not be read: file, row group, row range, rows lost and why. */
+    readonly lost?: ReadonlyArray<LostUnit>
+  }
   readonly stages: ReadonlyArray<StageStats>
   readonly rejects: { readonly count: number; readonly path: string; readonly files: ReadonlyArray<OutputFile> }
   readonly outputs: { readonly main: SinkOutput; readonly branches: { readonly [name: string]: SinkOutput } }
@@ -99,7 +108,9 @@ export const make = (input: MakeInput): Manifest => {
       type: pipeline.source.def.type,
       units: input.unitsTotal,
       rows_read: stats.rows_read,
-      rejected: stats.source_rejected
+      rejected: stats.source_rejected,
+      rows_lost: (stats.lost ?? []).reduce<number | null>((n, l) => (n === null || l.rows === null ? null : n + l.rows), 0),
+      lost: stats.lost ?? []
     },
     stages: stats.stages,
     rejects: { count: stats.rejected, path: "rejects", files: input.rejectFiles },
@@ -200,7 +211,12 @@ export const merge = (
           ...acc.source,
           units: acc.source.units + m.source.units,
           rows_read: acc.source.rows_read + m.source.rows_read,
-          rejected: acc.source.rejected + m.source.rejected
+          rejected: acc.source.rejected + m.source.rejected,
+          rows_lost:
+            acc.source.rows_lost === null || m.source.rows_lost === null
+              ? null
+              : (acc.source.rows_lost ?? 0) + (m.source.rows_lost ?? 0),
+          lost: [...(acc.source.lost ?? []), ...(m.source.lost ?? [])]
         },
         stages: sumStages(acc.stages, m.stages),
         model_usage: sumUsage(acc.model_usage, m.model_usage),

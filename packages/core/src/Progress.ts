@@ -19,6 +19,8 @@ export interface Snapshot {
   readonly rowsTotal?: number | undefined
   readonly rowsWritten: number
   readonly rejected: number
+  /** Rows lost with units the source could not read (`rows` null when unknown), and where. */
+  readonly lost?: { readonly rows: number | null; readonly where: string } | undefined
   readonly elapsedMs: number
   readonly stages: ReadonlyArray<StageProgress>
 }
@@ -72,7 +74,7 @@ const eta = (s: Snapshot): string => {
 }
 
 const line = (s: Snapshot): string =>
-  `units ${s.unitsDone}/${s.units} · read ${fmt(s.rowsRead)}${s.rowsTotal !== undefined ? `/${fmt(s.rowsTotal)}` : ""} · written ${fmt(s.rowsWritten)} · ${fmt(Math.round(rate(s)))} rows/s · ETA ${eta(s)}${s.rejected > 0 ? ` · rejected ${fmt(s.rejected)}` : ""}`
+  `units ${s.unitsDone}/${s.units} · read ${fmt(s.rowsRead)}${s.rowsTotal !== undefined ? `/${fmt(s.rowsTotal)}` : ""} · written ${fmt(s.rowsWritten)} · ${fmt(Math.round(rate(s)))} rows/s · ETA ${eta(s)}${s.rejected > 0 ? ` · rejected ${fmt(s.rejected)}` : ""}${s.lost !== undefined ? ` · lost ${s.lost.rows === null ? "an unknown number of" : fmt(s.lost.rows)} rows in ${s.lost.where}` : ""}`
 
 const finishText = (e: Extract<RunEvent, { type: "finish" }>): string =>
   e.status === "already-complete"

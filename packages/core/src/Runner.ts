@@ -26,7 +26,7 @@ import * as Rowwise from "./Rowwise.js"
 import * as Shard from "./Shard.js"
 import type { OutputFile, SinkCheckpoint, SinkWriter } from "./Sink.js"
 import * as Sinks from "./Sinks.js"
-import type { SourceReject } from "./Source.js"
+import type { LostRows, SourceReject } from "./Source.js"
 import type { StageContext, Transform } from "./Stage.js"
 
 /** Options of a run. */
@@ -73,6 +73,35 @@ export interface RunStats {
   stages: Array<StageStats>
   /** What the rows written to the main sink and to each branch look like (for dataset cards). */
   profiles: { main: Profile.Profile; branches: { [branch: string]: Profile.Profile } }
+  /** Units (or parts) the source could not read, with the rows lost in each (absent in markers of older runs). */
+  lost?: Array<LostUnit>
+}
+
+/** Rows lost with a unit the source could not read: where, how many, and why. */
+export interface LostUnit extends LostRows {
+  readonly unit: string
+  readonly error: string
+}
+
+/**
+ * What counts against `--max-errors`: every rejected row, and every row lost with a unit that
+ * could not be read (a lost unit is one reject record but all its rows); `Infinity` when a unit
+ * of unknown size was lost.
+ */
+export const errorCount = (stats: Pick<RunStats, "rejected" | "lost">): number => {
+  let n = stats.rejected
+  for (const l of stats.lost ?? []) n += (l.rows ?? Number.POSITIVE_INFINITY) - 1
+  return n
+}
+
+/** Rows lost in all (`null` when some lost unit's size is unknown), and where, in words. */
+export const lostSummary = (lost: ReadonlyArray<LostUnit>): { readonly rows: number | null; readonly where: string } => {
+  let rows: number | null = 0
+  for (const l of lost) rows = rows === null || l.rows === null ? null : rows + l.rows
+  const place = (l: LostUnit): string =>
+    l.row_group === undefined ? l.file : `${l.file} row group ${l.row_group} (rows ${l.row_start}-${l.row_end})`
+  const shown = lost.slice(0, 3).map(place).join(", ")
+  return { rows, where: lost.length > 3 ? `${shown} and ${lost.length - 3} more` : shown }
 }
 
 interface Marker {
@@ -122,6 +151,7 @@ const emptyStats = (stages: ReadonlyArray<StageUse>, branches: ReadonlyArray<str
   rows_written: 0,
   branch_rows: Object.fromEntries([...branches].map((b) => [b, 0])),
   rejected: 0,
+  lost: [],
   profiles: { main: Profile.empty(), branches: Object.fromEntries([...branches].map((b) => [b, Profile.empty()])) },
   stages: stages.map((s) => ({
     id: s.instanceId,
@@ -147,6 +177,8 @@ interface UnitDelta {
   routes: Array<Array<Row>>
   /** Journal entries each stage appended. */
   journals: Array<Array<string>>
+  /** Units the source could not read. */
+  lost: Array<LostUnit>
 }
 
 const emptyDelta = (stages: number): UnitDelta => ({
@@ -157,7 +189,8 @@ const emptyDelta = (stages: number): UnitDelta => ({
   stages: Array.from({ length: stages }, () => ({ rows_in: 0, rows_out: 0, dropped: {}, routed: 0, rejected: 0 })),
   rejects: Array.from({ length: stages + 1 }, () => []),
   routes: Array.from({ length: stages }, () => []),
-  journals: Array.from({ length: stages }, () => [])
+  journals: Array.from({ length: stages }, () => []),
+  lost: []
 })
 
 /** Adds a committed unit's counters to the run's. */
@@ -166,6 +199,7 @@ const mergeDelta = (stats: RunStats, d: UnitDelta): void => {
   stats.source_rejected += d.source_rejected
   stats.rows_written += d.rows_written
   stats.rejected += d.rejected
+  if (d.lost.length > 0) stats.lost = [...(stats.lost ?? []), ...d.lost]
   for (const [i, st] of d.stages.entries()) {
     const to = stats.stages[i]!
     to.rows_in += st.rows_in
@@ -211,6 +245,8 @@ export interface RejectRecord {
   readonly source: Origin | null
   readonly unit: string
   readonly row: unknown
+  /** For a unit the source could not read: the rows lost with it, and where. */
+  readonly lost?: LostRows
 }
 
 const MAX_REJECT_RAW = 1_000_000
@@ -475,11 +511,13 @@ const runScoped = (
       let rowsRead = stats.rows_read
       let rowsWritten = stats.rows_written
       let rejected = stats.rejected
+      const lost = [...(stats.lost ?? [])]
       const stages = stats.stages.map((s) => ({ id: s.id, rowsIn: s.rows_in, rowsOut: s.rows_out }))
       for (const d of deltas.values()) {
         rowsRead += d.rows_read
         rowsWritten += d.rows_written
         rejected += d.rejected
+        lost.push(...d.lost)
         for (const [i, st] of d.stages.entries()) {
           stages[i]!.rowsIn += st.rows_in
           stages[i]!.rowsOut += st.rows_out
@@ -492,6 +530,7 @@ const runScoped = (
         rowsTotal,
         rowsWritten,
         rejected,
+        ...(lost.length > 0 ? { lost: lostSummary(lost) } : {}),
         elapsedMs: Date.now() - started,
         stages
       }
@@ -508,7 +547,15 @@ const runScoped = (
               const d = deltaOf(seq)
               d.source_rejected++
               d.rejected++
-              d.rejects[0]!.push({ stage: "source", error: r.error, source: r.origin, unit: unit.id, row: r.raw })
+              d.rejects[0]!.push({
+                stage: "source",
+                error: r.error,
+                source: r.origin,
+                unit: unit.id,
+                row: r.raw,
+                ...(r.lost === undefined ? {} : { lost: r.lost })
+              })
+              if (r.lost !== undefined) d.lost.push({ ...r.lost, unit: unit.id, error: r.error })
             }
           }
           return pipeline.source.def.read(unit, pipeline.source.config, io, env).pipe(
@@ -630,8 +677,13 @@ const runScoped = (
       Effect.gen(function* () {
         for (; sinkUnit < upTo; sinkUnit++) {
           yield* commitUnit(sinkUnit)
-          if (stats.rejected > maxErrors) {
-            stopped = `${stats.rejected} rows rejected, more than --max-errors ${maxErrors}; see ${sinkDir}/rejects/ (a rerun with a higher --max-errors resumes from here)`
+          const errors = errorCount(stats)
+          if (errors > maxErrors) {
+            const lost = lostSummary(stats.lost ?? [])
+            stopped =
+              lost.rows === null
+                ? `rows of unknown number were lost (${lost.where}: the file cannot be read), which --max-errors cannot allow; see ${sinkDir}/rejects/ (repair or remove the file, then rerun)`
+                : `${errors} rows rejected${lost.rows > 0 ? ` or lost (${lost.rows} lost with unreadable units: ${lost.where})` : ""}, more than --max-errors ${maxErrors}; see ${sinkDir}/rejects/ (a rerun with a higher --max-errors resumes from here)`
             return false
           }
         }

@@ -33,12 +33,26 @@ export interface WorkUnit {
   readonly bytes?: number
 }
 
+/** Rows lost with a unit (or part of one) that could not be read, and where they were. */
+export interface LostRows {
+  readonly file: string
+  readonly row_group?: number
+  /** First row of the lost range, counted from the file's first row. */
+  readonly row_start?: number
+  /** End of the lost range (exclusive), counted from the file's first row. */
+  readonly row_end?: number
+  /** How many rows; `null` when unknown (a parquet file whose footer cannot be read). */
+  readonly rows: number | null
+}
+
 /** A row the source could not decode. */
 export interface SourceReject {
   readonly origin: Origin
   readonly error: string
   /** The raw input: the line text (JSON lines) or the partially decoded row. */
   readonly raw: unknown
+  /** Set when the reject stands for many rows: a unit that could not be read at all. */
+  readonly lost?: LostRows | undefined
 }
 
 /** Callbacks the runner gives a source while it reads a unit. */

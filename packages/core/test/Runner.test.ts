@@ -8,12 +8,14 @@ import { join } from "node:path"
 import * as CoreStages from "../src/CoreStages.js"
 import * as Errors from "../src/Errors.js"
 import * as Pipeline from "../src/Pipeline.js"
+import * as Progress from "../src/Progress.js"
 import * as Registry from "../src/Registry.js"
 import * as Runner from "../src/Runner.js"
 import * as Sample from "../src/Sample.js"
 import * as Sinks from "../src/Sinks.js"
 import * as Sources from "../src/Sources.js"
 import * as Stage from "../src/Stage.js"
+import { duckdbOneRowGroup, footer } from "./support/parquetFiles.js"
 
 const dir = mkdtempSync(join(tmpdir(), "synthline-runner-"))
 mkdirSync(join(dir, "in"))
@@ -133,4 +135,98 @@ describe("typed composition", () => {
     const ok = start.pipe(Pipeline.through(CoreStages.firstTurn, { with_answer: true }))
     expect(ok.stages[0]!.config).toEqual({ with_answer: true })
   })
+})
+
+describe("units the source cannot read", () => {
+  const flipPageHeader = async (file: string, k: number): Promise<void> => {
+    const meta = await footer(file)
+    const chunk = meta.row_groups[k]!.columns.find((c) => c.meta_data?.path_in_schema.join(".") === "conversation_id")!
+    const bytes = readFileSync(file)
+    const at = Number(chunk.meta_data!.data_page_offset)
+    bytes[at] = bytes[at]! ^ 0xff
+    writeFileSync(file, bytes)
+  }
+
+  const parquetRun = (base: string, out: string, options: Runner.RunOptions, unitRows?: number) =>
+    Effect.gen(function* () {
+      const registry = yield* Registry.fromPlugins([])
+      const pipeline = Pipeline.from(Sources.parquet, { path: "data/*.parquet", ...(unitRows === undefined ? {} : { unit_rows: unitRows }) }).pipe(
+        Pipeline.to(Sinks.jsonl, { path: out, compression: "none" }, { name: "lost", seed: 1, baseDir: base, registry })
+      )
+      const result = yield* Effect.either(Runner.run(pipeline, options))
+      const manifest = JSON.parse(readFileSync(join(base, out, "manifest.json"), "utf8"))
+      // Every rejects file, committed or not (a stopped run leaves them under their temporary name).
+      const rejectsDir = join(base, out, "rejects")
+      const rejects = readdirSync(rejectsDir)
+        .sort()
+        .flatMap((f) => readFileSync(join(rejectsDir, f), "utf8").split("\n").filter((l) => l !== ""))
+        .map((l) => JSON.parse(l))
+      return { result, manifest, rows: lines(join(base, out)), rejects }
+    })
+
+  it.effect("a corrupt page loses its row group: the rows lost count against --max-errors, and the manifest, reject and summary say where", () =>
+    Effect.gen(function* () {
+      const base = mkdtempSync(join(tmpdir(), "synthline-lost-"))
+      yield* Sample.generate({ rows: 1000, out: join(base, "s"), format: "parquet", shards: 1, seed: 3, rowGroupRows: 100 })
+      mkdirSync(join(base, "data"))
+      const file = join(base, "data/train.parquet")
+      writeFileSync(file, readFileSync(join(base, "s/data/train-00000-of-00001.parquet")))
+      yield* Effect.promise(() => flipPageHeader(file, 3))
+      let text = ""
+      const stopped = yield* parquetRun(base, "out", { maxErrors: 1, reporter: Progress.plain((t) => void (text += t)) })
+      expect(Either.isLeft(stopped.result)).toBe(true)
+      if (Either.isLeft(stopped.result)) {
+        expect(stopped.result.left.message).toContain(
+          "100 rows rejected or lost (100 lost with unreadable units: data/train.parquet row group 3 (rows 300-400)), more than --max-errors 1"
+        )
+      }
+      expect(stopped.manifest.status).toBe("stopped")
+      const where = { file: "data/train.parquet", row_group: 3, row_start: 300, row_end: 400, rows: 100 }
+      expect(stopped.manifest.source.rows_lost).toBe(100)
+      expect(stopped.manifest.source.lost).toEqual([expect.objectContaining({ ...where, unit: "data/train.parquet#rg3" })])
+      expect(stopped.rejects).toEqual([
+        expect.objectContaining({ stage: "source", lost: where, error: expect.stringMatching(/^corrupt parquet row group 3: .*; 100 rows lost \(rows 300-400 of the file\)$/) })
+      ])
+      expect(text).toContain("stopped: ")
+      expect(text).toContain("rejected 1 · lost 100 rows in data/train.parquet row group 3 (rows 300-400)")
+      // Allowed: the run resumes and completes, and the manifest still counts the rows lost.
+      const done = yield* parquetRun(base, "out", { maxErrors: 100 })
+      expect(Either.isRight(done.result)).toBe(true)
+      expect(done.rows.length).toBe(900)
+      expect(done.manifest.outputs.main.rows).toBe(900)
+      expect(done.manifest.source.rows_lost).toBe(100)
+    }).pipe(Effect.provide(NodeContext.layer)), 60_000)
+
+  it.effect("a DuckDB file with a corrupt page loses the rows of every unit that needs it; a truncated file loses an unknown number and always fails", () =>
+    Effect.gen(function* () {
+      const base = mkdtempSync(join(tmpdir(), "synthline-lost-"))
+      mkdirSync(join(base, "data"))
+      const file = join(base, "data/duck.parquet")
+      yield* Effect.promise(() => duckdbOneRowGroup(base, file, 1000, 5))
+      const good = readFileSync(file)
+      yield* Effect.promise(() => flipPageHeader(file, 0))
+      const flipped = yield* parquetRun(base, "out-duck", { maxErrors: 1000 }, 250)
+      expect(Either.isRight(flipped.result)).toBe(true)
+      expect(flipped.manifest.source.rows_lost).toBe(1000)
+      expect(flipped.manifest.source.lost.map((l: { row_start: number; row_end: number }) => [l.row_start, l.row_end])).toEqual([
+        [0, 250],
+        [250, 500],
+        [500, 750],
+        [750, 1000]
+      ])
+      const short = yield* parquetRun(base, "out-duck-999", { maxErrors: 999 }, 250)
+      expect(Either.isLeft(short.result)).toBe(true)
+
+      writeFileSync(file, good.subarray(0, Math.floor(good.length / 2)))
+      const cut = yield* parquetRun(base, "out-cut", { maxErrors: 1_000_000 })
+      expect(Either.isLeft(cut.result)).toBe(true)
+      if (Either.isLeft(cut.result)) {
+        expect(cut.result.left.message).toContain(
+          "rows of unknown number were lost (data/duck.parquet: the file cannot be read), which --max-errors cannot allow"
+        )
+      }
+      expect(cut.manifest.source.rows_lost).toBe(null)
+      expect(cut.manifest.source.lost).toEqual([expect.objectContaining({ file: "data/duck.parquet", rows: null })])
+      expect(cut.rejects[0].error).toMatch(/^corrupt parquet file: .*all its rows are lost \(how many is unknown: the footer cannot be read\)$/)
+    }).pipe(Effect.provide(NodeContext.layer)), 60_000)
 })

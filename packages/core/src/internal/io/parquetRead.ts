@@ -6,7 +6,8 @@
  * does not handle) and emits rows in chunks. INT64 values become
  * numbers when safe, nested lists and structs come out as arrays and objects exactly like the
  * JSON form, nulls are `null`. A file whose footer or pages cannot be decoded becomes one
- * reject, never a failed run.
+ * reject, never a failed run; the reject says which rows were lost with it (all of a unit's,
+ * from the footer's counts, or an unknown number when the footer itself is unreadable).
  */
 import type { FileMetaData } from "hyparquet"
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from "hyparquet"
@@ -201,8 +202,9 @@ export const readParquet = (opts: ParquetReadOptions): Stream.Stream<Row, Source
       if (loaded._tag === "Corrupt" || unit.rowGroup === undefined) {
         io.reject({
           origin: { file: rel },
-          error: loaded._tag === "Corrupt" ? `corrupt parquet file: ${loaded.reason}` : "corrupt parquet file",
-          raw: null
+          error: `corrupt parquet file: ${loaded._tag === "Corrupt" ? `${loaded.reason}; ` : ""}all its rows are lost (how many is unknown: the footer cannot be read)`,
+          raw: null,
+          lost: { file: rel, rows: null }
         })
         return Stream.empty
       }
@@ -244,7 +246,14 @@ export const readParquet = (opts: ParquetReadOptions): Stream.Stream<Row, Source
                 )
           if (!read.ok) {
             const what = unit.rowStart === undefined ? `row group ${k}` : `row group ${k} rows ${range.start}-${range.end}`
-            io.reject({ origin: { file: rel }, error: `corrupt parquet ${what}: ${read.reason}`, raw: null })
+            const from = groupStart + range.start
+            const to = groupStart + range.end
+            io.reject({
+              origin: { file: rel, row: from },
+              error: `corrupt parquet ${what}: ${read.reason}; ${to - from} rows lost (rows ${from}-${to} of the file)`,
+              raw: null,
+              lost: { file: rel, row_group: k, row_start: from, row_end: to, rows: to - from }
+            })
             return Stream.empty
           }
           for (const row of read.rows) plainValue(row)
