@@ -9,6 +9,7 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import type { FileSystem, Path, Terminal } from "@effect/platform"
 import { Console, Effect, Either, Option, Redacted } from "effect"
 import { exitCodeOf, RunError } from "@synthline/core/Errors"
+import type { Plan, PlanIssue } from "@synthline/core/Pipeline"
 import * as Progress from "@synthline/core/Progress"
 import { createRequire } from "node:module"
 
@@ -39,6 +40,36 @@ const usage = (reason: string): RunError => new RunError({ reason, exitCode: 2 }
 
 const out = (text: string) => Effect.sync(() => void process.stdout.write(text.endsWith("\n") ? text : `${text}\n`))
 
+/** `file:line:column: stage id: message`, the way pipeline-file errors read. */
+const located = (file: string, i: PlanIssue): string =>
+  `${file}${i.line !== undefined ? `:${i.line}:${i.column ?? 1}` : ""}: stage ${i.stage}: ${i.message}`
+
+/** Prints the plan's warnings (a branch that skips a `pii/*` stage, ...) to stderr. */
+const printWarnings = (file: string, checked: Plan) =>
+  Effect.sync(() => {
+    for (const w of checked.warnings) process.stderr.write(`warning: ${located(file, w)}\n`)
+  })
+
+/** Fails with exit code 2 when a stage requires a field nothing before it provides. */
+const failUnmet = (file: string, checked: Plan) =>
+  checked.issues.length === 0
+    ? Effect.void
+    : Effect.fail(new RunError({ reason: checked.issues.map((i) => located(file, i)).join("\nerror: "), exitCode: 2 }))
+
+/**
+ * Loads a pipeline file and checks its stage chain as `plan` does, before any work: warnings go
+ * to stderr, an unmet requirement fails with exit code 2.
+ */
+const loadChecked = (file: string) =>
+  Effect.gen(function* () {
+    const P = yield* Pipeline
+    const pipeline = yield* P.load(file)
+    const checked = P.plan(pipeline)
+    yield* printWarnings(file, checked)
+    yield* failUnmet(file, checked)
+    return { pipeline, checked }
+  })
+
 const run = Command.make(
   "run",
   {
@@ -58,33 +89,48 @@ const run = Command.make(
         "Memory bound (MB) of each model stage's reorder buffer: rows in flight or waiting to leave in input order. Default 256."
       )
     ),
+    workers: Options.integer("workers").pipe(
+      Options.optional,
+      Options.withDescription(
+        "Worker threads that process whole work units (read, stages, encoding); 1 runs everything in one thread. Default: one per core when the run has several units and its stages can use workers (no model stages)."
+      )
+    ),
     json
   },
-  ({ file, shard, fresh, maxErrors, bufferMb, json }) =>
+  ({ file, shard, fresh, maxErrors, bufferMb, workers, json }) =>
     Effect.gen(function* () {
-      const resolved = yield* (yield* Pipeline).load(file)
+      const { pipeline: resolved, checked } = yield* loadChecked(file)
       const s = (yield* Runner).resolveShard(Option.getOrUndefined(shard), process.env)
       if (Either.isLeft(s)) return yield* usage(s.left)
       const write = (t: string) => void (json ? process.stdout : process.stderr).write(t)
       const reporter = json ? Progress.json(write) : process.stderr.isTTY ? Progress.tty(write) : Progress.plain(write)
+      // The plan's warnings are on stderr already; --json carries them as events too.
+      if (json) for (const w of checked.warnings) reporter.report({ type: "warning", message: located(file, w) })
       const mb = Option.getOrUndefined(bufferMb)
       if (mb !== undefined && mb < 1) return yield* usage(`--buffer-mb must be at least 1, got ${mb}`)
       const bufferBytes = mb === undefined ? undefined : mb * 1024 * 1024
-      yield* (yield* Runner).run(resolved, { shard: s.right, fresh, maxErrors, reporter, bufferBytes })
+      const threads = Option.getOrUndefined(workers)
+      if (threads !== undefined && threads < 1) return yield* usage(`--workers must be at least 1, got ${threads}`)
+      yield* (yield* Runner).run(resolved, { shard: s.right, fresh, maxErrors, reporter, bufferBytes, workers: threads ?? "auto" })
     })
 ).pipe(Command.withDescription("Run a pipeline file; resumes where an interrupted run stopped."))
 
 const validate = Command.make("validate", { file }, ({ file }) =>
   Effect.gen(function* () {
-    const p = yield* (yield* Pipeline).load(file)
+    const { pipeline: p } = yield* loadChecked(file)
     yield* out(`${file}: valid (${p.stages.length} stages, fingerprint ${p.fingerprint.slice(0, 12)})`)
   })
-).pipe(Command.withDescription("Check a pipeline file: syntax, plugins, stage ids and options."))
+).pipe(
+  Command.withDescription(
+    "Check a pipeline file: syntax, size, plugins, stage ids, options, and that every field a stage requires is provided before it."
+  )
+)
 
 const plan = Command.make("plan", { file, json }, ({ file, json }) =>
   Effect.gen(function* () {
     const p = yield* (yield* Pipeline).load(file)
     const checked = (yield* Pipeline).plan(p)
+    yield* printWarnings(file, checked)
     if (json) {
       yield* out(JSON.stringify(checked, null, 2))
     } else {
@@ -100,14 +146,13 @@ const plan = Command.make("plan", { file, json }, ({ file, json }) =>
       ]
       yield* out(lines.join("\n"))
     }
-    if (checked.issues.length > 0) {
-      return yield* new RunError({
-        reason: checked.issues.map((i) => `${file}${i.line !== undefined ? `:${i.line}` : ""}: stage ${i.stage} ${i.message}`).join("\n"),
-        exitCode: 2
-      })
-    }
+    yield* failUnmet(file, checked)
   })
-).pipe(Command.withDescription("Show the stage chain with requires/provides checked, and the fingerprint."))
+).pipe(
+  Command.withDescription(
+    "Show the stage chain with requires/provides checked, warnings (a branch that skips a pii stage), and the fingerprint."
+  )
+)
 
 const registryFor = (file: Option.Option<string>, plugins: ReadonlyArray<string>) =>
   Effect.gen(function* () {
@@ -176,9 +221,14 @@ const sample = Command.make(
     rowGroupRows: Options.integer("row-group-rows").pipe(
       Options.optional,
       Options.withDescription("Rows per parquet row group (the unit of work when reading).")
+    ),
+    nearDuplicates: Options.boolean("near-duplicates").pipe(
+      Options.withDescription(
+        "Plant near-duplicate families and benchmark-like prompts, with ground truth in near_duplicates_truth.jsonl and benchmark_truth.jsonl."
+      )
     )
   },
-  ({ rows, out: dir, format, shards, seed, rowGroupRows }) =>
+  ({ rows, out: dir, format, shards, seed, rowGroupRows, nearDuplicates }) =>
     Effect.gen(function* () {
       if (rows < 1 || shards < 1) return yield* usage("--rows and --shards must be at least 1")
       const summary = yield* (yield* Sample).generate({
@@ -187,7 +237,8 @@ const sample = Command.make(
         format,
         shards,
         seed,
-        ...(Option.isSome(rowGroupRows) ? { rowGroupRows: rowGroupRows.value } : {})
+        ...(Option.isSome(rowGroupRows) ? { rowGroupRows: rowGroupRows.value } : {}),
+        ...(nearDuplicates ? { nearDuplicates } : {})
       })
       yield* out(JSON.stringify(summary, null, 2))
     })

@@ -3,7 +3,9 @@
  * benchmarks (`synthline sample`). Same schema and file layout as the published dataset
  * (`data/train-0000k-of-0000K.parquet`), modelled on its statistics, written in bounded memory one
  * row group at a time, with the personal data planted in it recorded in `pii_truth.jsonl` so PII
- * detectors can be scored, and the options and counts in `sample.json`.
+ * detectors can be scored, and the options and counts in `sample.json`. With `nearDuplicates`,
+ * it also plants near-duplicate families and benchmark-like prompts, with their ground truth in
+ * `near_duplicates_truth.jsonl` and `benchmark_truth.jsonl` and the benchmark in `benchmark.jsonl`.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
@@ -12,7 +14,8 @@ import { Data, Effect, Fiber, Stream } from "effect"
 import type { LmsysRecord } from "./Record.js"
 import { LmsysParquetWriter } from "./internal/sample/parquet.js"
 import { Rng } from "./internal/sample/prng.js"
-import { generateRow } from "./internal/sample/rows.js"
+import { type BenchmarkItem, benchmarkItems } from "./internal/sample/families.js"
+import { conversationIdOf, generateRow } from "./internal/sample/rows.js"
 
 /** Options of {@link generate}. */
 export interface SampleOptions {
@@ -27,6 +30,40 @@ export interface SampleOptions {
   readonly seed: number
   /** Rows per parquet row group (and per write for JSON lines); default 10,000. */
   readonly rowGroupRows?: number
+  /**
+   * Plant near-duplicate families and benchmark-like prompts (default false: the sample is then
+   * exactly what it was without the option), with their ground truth in sidecar files.
+   */
+  readonly nearDuplicates?: boolean
+}
+
+/** What is planted in a row with `nearDuplicates`: a member of a near-duplicate family, or a benchmark prompt. */
+export type Planted =
+  | {
+      readonly kind: "near-duplicate"
+      /** Family number (rows of one family lie within one window of 256 rows). */
+      readonly family: number
+      /** Row index of the family's first row (the one a near-dedup stage keeps). */
+      readonly first: number
+      /** `base` for the first row, else the edits applied: `words`, `number`, `punctuation`, `variant`, joined by `+`. */
+      readonly edit: string
+    }
+  | { readonly kind: "benchmark"; readonly benchmark: string; readonly item: number }
+
+/** One line of `near_duplicates_truth.jsonl`: a row of a planted family. */
+export interface NearDuplicateTruth {
+  readonly conversation_id: string
+  readonly family: number
+  /** conversation_id of the family's first row (equal to `conversation_id` on it). */
+  readonly first: string
+  readonly edit: string
+}
+
+/** One line of `benchmark_truth.jsonl`: a row whose instruction holds a benchmark prompt. */
+export interface BenchmarkTruth {
+  readonly conversation_id: string
+  readonly benchmark: string
+  readonly item: number
 }
 
 /** The kinds of personal data planted in the sample. */
@@ -55,6 +92,8 @@ export interface SampleRow {
   readonly pii: ReadonlyArray<PiiSpan>
   /** Template kind ("company introduction", "chemical article", ...) or null. */
   readonly template: string | null
+  /** What was planted in the row, with `nearDuplicates`. */
+  readonly planted?: Planted
 }
 
 /** One written file: path relative to the output directory, rows and bytes. */
@@ -85,6 +124,17 @@ export interface SampleSummary {
   readonly languages: Readonly<Record<string, number>>
   /** Conversations per `model` value. */
   readonly models: Readonly<Record<string, number>>
+  /** With `nearDuplicates`: the truth files and how many rows were planted. */
+  readonly nearDuplicates?: {
+    readonly truth: string
+    /** Rows in planted families (first rows included). */
+    readonly rows: number
+    /** Rows of planted families that are not their family's first row. */
+    readonly duplicates: number
+    readonly benchmarkTruth: string
+    readonly benchmark: string
+    readonly benchmarkRows: number
+  }
 }
 
 /** Sample generation failed: bad options or a file that cannot be written. */
@@ -99,6 +149,28 @@ export class SampleError extends Data.TaggedError("SampleError")<{
 
 /** Name of the truth file listing planted personal data, in the output directory. */
 export const piiTruthFile: string = "pii_truth.jsonl"
+
+/** Name of the truth file of planted near-duplicate families (with `nearDuplicates`). */
+export const nearDuplicatesTruthFile: string = "near_duplicates_truth.jsonl"
+
+/** Name of the truth file of rows holding benchmark prompts (with `nearDuplicates`). */
+export const benchmarkTruthFile: string = "benchmark_truth.jsonl"
+
+/** Name of the MT-Bench-shaped benchmark file written beside the data (with `nearDuplicates`). */
+export const benchmarkFile: string = "benchmark.jsonl"
+
+/** The sample's MT-Bench-shaped benchmark (written for this project; no published benchmark text). */
+export const benchmark: ReadonlyArray<BenchmarkItem> = benchmarkItems
+
+/** The ground-truth line of a planted row, for `near_duplicates_truth.jsonl` or `benchmark_truth.jsonl`. */
+export const truthOf = (seed: number, r: SampleRow): NearDuplicateTruth | BenchmarkTruth | undefined => {
+  const p = r.planted
+  if (p === undefined) return undefined
+  const id = r.record.conversation_id
+  return p.kind === "near-duplicate"
+    ? { conversation_id: id, family: p.family, first: conversationIdOf(seed, p.first), edit: p.edit }
+    : { conversation_id: id, benchmark: p.benchmark, item: p.item }
+}
 
 /** Name of the file recording options and counts, in the output directory. */
 export const summaryFile: string = "sample.json"
@@ -116,21 +188,29 @@ export const shardRange = (rows: number, shards: number, k: number): readonly [n
   Math.floor(((k + 1) * rows) / shards)
 ]
 
+/** What {@link row}, {@link rows} and {@link records} plant besides personal data. */
+export interface RowOptions {
+  /** Plant near-duplicate families and benchmark prompts (as {@link SampleOptions.nearDuplicates}). */
+  readonly nearDuplicates?: boolean
+}
+
 /** Row `index` of the sample for `seed`, with its planted personal data. */
-export const row = (seed: number, index: number): SampleRow => generateRow(seed, index)
+export const row = (seed: number, index: number, options: RowOptions = {}): SampleRow =>
+  generateRow(seed, index, new Rng(), options.nearDuplicates === true)
 
 /** Rows `[start, start + count)` of the sample for `seed`, generated lazily. */
-export const rows = (seed: number, count: number, start: number = 0): Iterable<SampleRow> => ({
+export const rows = (seed: number, count: number, start: number = 0, options: RowOptions = {}): Iterable<SampleRow> => ({
   *[Symbol.iterator]() {
     const rng = new Rng()
-    for (let i = start; i < start + count; i++) yield generateRow(seed, i, rng)
+    const plant = options.nearDuplicates === true
+    for (let i = start; i < start + count; i++) yield generateRow(seed, i, rng, plant)
   }
 })
 
 /** The records `[start, start + count)` of the sample for `seed`, generated lazily. */
-export const records = (seed: number, count: number, start: number = 0): Iterable<LmsysRecord> => ({
+export const records = (seed: number, count: number, start: number = 0, options: RowOptions = {}): Iterable<LmsysRecord> => ({
   *[Symbol.iterator]() {
-    for (const r of rows(seed, count, start)) yield r.record
+    for (const r of rows(seed, count, start, options)) yield r.record
   }
 })
 
@@ -164,6 +244,9 @@ class Counts {
   flagged = 0
   redacted = 0
   templates = 0
+  familyRows = 0
+  familyDuplicates = 0
+  benchmarkRows = 0
   readonly languages = new Map<string, number>()
   readonly models = new Map<string, number>()
 
@@ -177,6 +260,10 @@ class Counts {
     if (rec.openai_moderation.some((m) => m.flagged)) this.flagged++
     if (rec.redacted) this.redacted++
     if (r.template !== null) this.templates++
+    if (r.planted?.kind === "near-duplicate") {
+      this.familyRows++
+      if (r.planted.edit !== "base") this.familyDuplicates++
+    } else if (r.planted?.kind === "benchmark") this.benchmarkRows++
     this.languages.set(rec.language, (this.languages.get(rec.language) ?? 0) + 1)
     this.models.set(rec.model, (this.models.get(rec.model) ?? 0) + 1)
   }
@@ -228,6 +315,10 @@ export const generate = (
 
     const counts = new Counts()
     const rng = new Rng()
+    const plant = options.nearDuplicates === true
+    // Ground truth of planted rows (about 1.3% of rows), kept until the end.
+    const familyLines = new Lines()
+    const benchmarkLines = new Lines()
     const files: Array<SampleFile> = []
     const piiPath = path.join(out, piiTruthFile)
 
@@ -255,8 +346,13 @@ export const generate = (
                 const n = Math.min(groupRows, end - g)
                 const [chunk, pii] = yield* encode(tmp, () => {
                   for (let i = 0; i < n; i++) {
-                    const r = generateRow(seed, g + i, rng)
+                    const r = generateRow(seed, g + i, rng, plant)
                     counts.add(r)
+                    if (r.planted !== undefined) {
+                      const t = truthOf(seed, r)!
+                      if (r.planted.kind === "near-duplicate") familyLines.add(JSON.stringify(t))
+                      else benchmarkLines.add(JSON.stringify(t))
+                    }
                     if (parquet !== undefined) parquet.append(r.record)
                     else lines.add(JSON.stringify(r.record))
                     for (const span of r.pii) piiLines.add(JSON.stringify(span))
@@ -291,6 +387,31 @@ export const generate = (
       })
     ).pipe(Effect.flatMap((piiTmp) => fs.rename(piiTmp, piiPath).pipe(Effect.mapError(platform(piiPath)))))
 
+    const planted = plant
+      ? {
+          nearDuplicates: {
+            truth: nearDuplicatesTruthFile,
+            rows: counts.familyRows,
+            duplicates: counts.familyDuplicates,
+            benchmarkTruth: benchmarkTruthFile,
+            benchmark: benchmarkFile,
+            benchmarkRows: counts.benchmarkRows
+          }
+        }
+      : {}
+    if (plant) {
+      const files: ReadonlyArray<readonly [string, Uint8Array]> = [
+        [nearDuplicatesTruthFile, familyLines.take()],
+        [benchmarkTruthFile, benchmarkLines.take()],
+        [benchmarkFile, new TextEncoder().encode(benchmarkItems.map((b) => `${JSON.stringify(b)}\n`).join(""))]
+      ]
+      for (const [name, bytes] of files) {
+        const file = path.join(out, name)
+        yield* fs.writeFile(`${file}.tmp`, bytes).pipe(Effect.mapError(platform(file)))
+        yield* fs.rename(`${file}.tmp`, file).pipe(Effect.mapError(platform(file)))
+      }
+    }
+
     const summary: SampleSummary = {
       out,
       format,
@@ -305,7 +426,8 @@ export const generate = (
       redactedConversations: counts.redacted,
       templateConversations: counts.templates,
       languages: histogram(counts.languages),
-      models: histogram(counts.models)
+      models: histogram(counts.models),
+      ...planted
     }
     const { out: _out, ...recorded } = summary
     const summaryPath = path.join(out, summaryFile)

@@ -352,3 +352,55 @@ describe("Sample.records", () => {
     expect(near).toBeGreaterThan(50)
   })
 })
+
+describe("near-duplicate families and benchmark prompts (nearDuplicates)", () => {
+  it("leaves every other row as it is without the option, and plants families whose later rows edit the first", () => {
+    const plain = [...Sample.rows(7, 3000)]
+    const planted = [...Sample.rows(7, 3000, 0, { nearDuplicates: true })]
+    const families = new Map<number, Array<Sample.SampleRow>>()
+    let benchmarkRows = 0
+    for (let i = 0; i < plain.length; i++) {
+      const p = planted[i]!.planted
+      if (p === undefined) expect(planted[i]).toEqual(plain[i])
+      else if (p.kind === "benchmark") {
+        benchmarkRows++
+        const item = Sample.benchmark.find((b) => b.question_id === p.item)!
+        expect(planted[i]!.record.conversation[0]!.content).toContain(item.turns[0])
+      } else {
+        expect(planted[i]!.record.conversation_id).toBe(plain[i]!.record.conversation_id)
+        families.set(p.family, [...(families.get(p.family) ?? []), planted[i]!])
+      }
+    }
+    expect(families.size).toBeGreaterThan(5)
+    expect(benchmarkRows).toBeGreaterThanOrEqual(0)
+    for (const members of families.values()) {
+      const [first, ...rest] = members
+      expect(first!.planted).toMatchObject({ edit: "base" })
+      for (const m of rest) {
+        expect(m.planted).toMatchObject({ kind: "near-duplicate", first: plain.indexOf(plain.find((r) => r.record.conversation_id === first!.record.conversation_id)!) })
+        expect(Sample.truthOf(7, m)).toMatchObject({ first: first!.record.conversation_id })
+        expect(m.record.conversation[0]!.content).not.toBe("")
+        expect(m.record.redacted).toBe(false)
+        expect(m.pii).toEqual([])
+      }
+    }
+    // Row i depends on (seed, i) only.
+    expect(Sample.row(7, 2999, { nearDuplicates: true })).toEqual(planted[2999])
+  })
+
+  it.scoped("writes the truth files and the benchmark beside the data, and nothing extra without the option", () =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* tempDir
+      const on = yield* Sample.generate({ rows: 2000, out: `${dir}/on`, format: "jsonl", shards: 1, seed: 3, nearDuplicates: true })
+      const truth = (yield* readLines(`${dir}/on/${Sample.nearDuplicatesTruthFile}`)) as Array<Sample.NearDuplicateTruth>
+      expect(truth.length).toBe(on.nearDuplicates!.rows)
+      expect(truth.filter((t) => t.first !== t.conversation_id).length).toBe(on.nearDuplicates!.duplicates)
+      expect((yield* readLines(`${dir}/on/${Sample.benchmarkFile}`)).length).toBe(Sample.benchmark.length)
+      expect(yield* fs.exists(`${dir}/on/${Sample.benchmarkTruthFile}`)).toBe(true)
+      const off = yield* Sample.generate({ rows: 200, out: `${dir}/off`, format: "jsonl", shards: 1, seed: 3 })
+      expect(off.nearDuplicates).toBeUndefined()
+      expect(yield* fs.exists(`${dir}/off/${Sample.nearDuplicatesTruthFile}`)).toBe(false)
+    }).pipe(Effect.provide(NodeContext.layer))
+  )
+})

@@ -14,7 +14,6 @@
  * one uninterrupted run; nothing is journaled.
  */
 import type { FileSystem, Path } from "@effect/platform"
-import { normalizeText } from "@synthline/core/CoreStages"
 import { StageError } from "@synthline/core/Errors"
 import { describeValue, getPath, parsePath, type Row } from "@synthline/core/Row"
 import { make, mapChunks, type Stage } from "@synthline/core/Stage"
@@ -147,7 +146,7 @@ export const banding = (config: NearDedupConfig): { readonly bands: number; read
 export const signer = (config: NearDedupConfig): ((text: string) => Int32Array | undefined) => {
   const perms = permutations(config.num_perm)
   const sig = new Int32Array(config.num_perm)
-  const normalize = config.normalize === "exact" ? (s: string) => s : normalizeText
+  const normalize = config.normalize === "exact" ? (s: string) => s : foldText
   return (text) => {
     const t = normalize(text)
     const unit = unitOf(t, config.tokens)
@@ -155,6 +154,14 @@ export const signer = (config: NearDedupConfig): ((text: string) => Int32Array |
     return hs.length === 0 ? undefined : signature(hs, perms, sig)
   }
 }
+
+const NON_ASCII = /[^\x00-\x7f]/
+
+/**
+ * `core/dedup`'s `whitespace-case` normalization as far as shingles see it (whitespace only
+ * separates tokens): NFKC — skipped for ASCII text, which it leaves unchanged — and lowercase.
+ */
+export const foldText = (text: string): string => (NON_ASCII.test(text) ? text.normalize("NFKC") : text).toLowerCase()
 
 /** `dedup/near-dedup` */
 export const nearDedup: Stage<NearDedupConfig, Row, Row, FileSystem.FileSystem | Path.Path, NearDedupOptions> = make({

@@ -7,6 +7,7 @@
 import type { Message, ModerationResult } from "../../Record.js"
 import { codeBlocks, flaggedPrompts, type LanguageBank, languages, models } from "./corpus.js"
 import type { PiiSpan, PiiType, SampleRow } from "../../Sample.js"
+import { planted } from "./families.js"
 import { carrier, drawPii } from "./pii.js"
 import { Rng, Weighted } from "./prng.js"
 import { template, templateRates } from "./templates.js"
@@ -44,6 +45,11 @@ const hex32 = (rng: Rng): string => {
   }
   return s
 }
+
+const idRng = new Rng()
+
+/** The conversation_id of row `index` (its first draws), without generating the row. */
+export const conversationIdOf = (seed: number, index: number): string => hex32(idRng.reseed(seed, STREAM_ROW, index))
 
 /** A phrase split at its `{topic}` placeholders. */
 type Phrase = ReadonlyArray<string>
@@ -294,8 +300,14 @@ const plant = (rng: Rng, text: string, spans: Array<Span>): string => {
 
 const emptySpans: ReadonlyArray<PiiSpan> = []
 
-/** Generates row `index` of the sample for `seed`, reusing `rng` (reseeded). */
-export const generateRow = (seed: number, index: number, rng: Rng = new Rng()): SampleRow => {
+/**
+ * Generates row `index` of the sample for `seed`, reusing `rng` (reseeded). With `withPlanted`, a
+ * row chosen for a near-duplicate family or a benchmark prompt gets that instruction (and no
+ * template, redaction, personal data or moderation flag, so its ground truth stays exact);
+ * every other row is the same as without it.
+ */
+export const generateRow = (seed: number, index: number, rng: Rng = new Rng(), withPlanted = false): SampleRow => {
+  const plan = withPlanted ? planted(seed, index) : undefined
   rng.reseed(seed, STREAM_ROW, index)
   const conversation_id = hex32(rng)
   const model = modelTable.pick(rng)
@@ -311,16 +323,17 @@ export const generateRow = (seed: number, index: number, rng: Rng = new Rng()): 
       break
     }
   }
-  const isTemplate = t < templateTotal
+  if (plan !== undefined) templateKind = undefined
+  const isTemplate = plan === undefined && t < templateTotal
   const languageIndex = isTemplate ? 0 : languageTable.index(rng)
   const bank = banks[languageIndex]
   const topic = rng.pick(bank.topics)
 
   const multi = rng.chance(isTemplate ? 0.1 : 0.34)
   const turn = multi ? Math.min(20, 2 + Math.floor(Math.log(1 - rng.float()) / Math.log(0.66))) : 1
-  const redacted = !isTemplate && rng.chance(REDACTED_RATE)
-  const flaggedConversation = rng.chance(FLAGGED_RATE)
-  const hasPii = rng.chance(PII_RATE)
+  const redacted = !isTemplate && rng.chance(REDACTED_RATE) && plan === undefined
+  const flaggedConversation = rng.chance(FLAGGED_RATE) && plan === undefined
+  const hasPii = rng.chance(PII_RATE) && plan === undefined
 
   // Moderation categories of a flagged conversation.
   let flags = 0
@@ -350,6 +363,7 @@ export const generateRow = (seed: number, index: number, rng: Rng = new Rng()): 
       firstPrompt = rng.pick(flaggedPrompts[primary])
     } else firstPrompt = composePrompt(rng, bank, topic)
     if (rng.chance(EMPTY_USER_RATE)) firstPrompt = rng.pick(whitespace)
+    if (plan !== undefined) firstPrompt = plan.prompt
     firstAnswer = rng.chance(LOOP_RATE) ? loopAnswer(rng, bank, topic) : composeAnswer(rng, bank, topic, answerChars(rng, bank))
   }
   if (redacted && firstPrompt.trim() !== "") [firstPrompt, firstAnswer] = redact(rng, bank, firstPrompt, firstAnswer)
@@ -405,9 +419,15 @@ export const generateRow = (seed: number, index: number, rng: Rng = new Rng()): 
     openai_moderation[m] = moderation(rng, f)
   }
 
+  const record = { conversation_id, model, conversation, turn, language: plan?.language ?? bank.language, openai_moderation, redacted }
+  if (plan === undefined) return { record, pii, template: templateName }
   return {
-    record: { conversation_id, model, conversation, turn, language: bank.language, openai_moderation, redacted },
+    record,
     pii,
-    template: templateName
+    template: templateName,
+    planted:
+      plan.kind === "family"
+        ? { kind: "near-duplicate", family: plan.family, first: plan.first, edit: plan.edit }
+        : { kind: "benchmark", benchmark: "mt-bench-like", item: plan.item.question_id }
   }
 }

@@ -1,0 +1,149 @@
+/**
+ * Both stages through the real CLI, as child processes, on a `--near-duplicates` sample: the
+ * planted families are found; a sharded run (then `synthline merge`) and a run killed and
+ * rerun write the same rows as one uninterrupted run; a missing benchmark file is refused
+ * before any row is written.
+ */
+import { NodeContext } from "@effect/platform-node"
+import * as Sample from "@synthline/core/Sample"
+import { Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { beforeAll, describe, expect, it } from "vitest"
+import { tempDir } from "./support.js"
+
+const repoRoot = join(import.meta.dirname, "../../..")
+const bin = join(repoRoot, "packages/cli/src/bin.ts")
+const argv = (args: ReadonlyArray<string>) => ["--import", "tsx", "--conditions=@synthline/source", bin, ...args]
+
+const start = (args: ReadonlyArray<string>): ChildProcess => spawn(process.execPath, argv(args), { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
+
+const synthline = (args: ReadonlyArray<string>): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+  const child = start(args)
+  let stdout = ""
+  let stderr = ""
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d))
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d))
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })))
+}
+
+type Out = { conversation_id: string; near_duplicate_of: string | null; contamination: { item: number } | null }
+
+const parts = (dir: string): Array<Out> =>
+  readdirSync(dir)
+    .filter((f) => /^part-.*\.jsonl$/.test(f))
+    .sort()
+    .flatMap((f) =>
+      readFileSync(join(dir, f), "utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+        .map((l) => JSON.parse(l) as Out)
+    )
+
+const ROWS = 3000
+
+describe("dedup stages through the CLI", () => {
+  const work = tempDir("cli")
+  const data = join(work, "data")
+  const pipeline = (name: string) => {
+    const file = join(work, `${name}.pipeline.yaml`)
+    writeFileSync(
+      file,
+      `name: ${name}
+seed: 42
+plugins: ["@synthline/plugin-dedup"]
+source:
+  type: parquet
+  path: data/data/train-*.parquet
+  unit_rows: 250
+stages:
+  - use: dedup/near-dedup
+  - use: dedup/decontaminate
+    benchmarks:
+      - path: data/benchmark.jsonl
+        name: mt-bench-like
+  - use: core/fields
+    keep: [conversation_id, near_duplicate_of, contamination]
+sink:
+  type: jsonl
+  path: out-${name}
+  compression: none
+`
+    )
+    return file
+  }
+
+  beforeAll(async () => {
+    await Effect.runPromise(
+      Sample.generate({ rows: ROWS, out: data, format: "parquet", shards: 2, seed: 42, nearDuplicates: true }).pipe(Effect.provide(NodeContext.layer))
+    )
+    const r = await synthline(["run", pipeline("whole")])
+    expect(r.code, r.stderr).toBe(0)
+  }, 120_000)
+
+  it("marks every planted near-duplicate with its family's first row and flags the planted benchmark prompts", () => {
+    const out = parts(join(work, "out-whole"))
+    expect(out).toHaveLength(ROWS)
+    const by = new Map(out.map((r) => [r.conversation_id, r]))
+    const truth = readFileSync(join(data, Sample.nearDuplicatesTruthFile), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    const duplicates = truth.filter((t) => t.first !== t.conversation_id)
+    expect(duplicates.length).toBeGreaterThan(10)
+    for (const t of truth) expect(by.get(t.conversation_id)!.near_duplicate_of).toBe(t.first === t.conversation_id ? null : t.first)
+    const bench = readFileSync(join(data, Sample.benchmarkTruthFile), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    expect(bench.length).toBeGreaterThan(0)
+    for (const t of bench) expect(by.get(t.conversation_id)!.contamination).toMatchObject({ benchmark: "mt-bench-like", item: t.item })
+  })
+
+  it("--shard 0/2 and 1/2, then merge, write exactly the rows of the unsharded run", async () => {
+    const file = pipeline("sharded")
+    for (const i of [0, 1]) {
+      const r = await synthline(["run", file, "--shard", `${i}/2`])
+      expect(r.code, r.stderr).toBe(0)
+    }
+    expect((await synthline(["merge", join(work, "out-sharded")])).code).toBe(0)
+    const key = (r: Out) => JSON.stringify(r)
+    expect(parts(join(work, "out-sharded")).map(key).sort()).toEqual(parts(join(work, "out-whole")).map(key).sort())
+  }, 180_000)
+
+  it("a run killed after some units and rerun writes the same bytes as one uninterrupted run", async () => {
+    const file = pipeline("killed")
+    const out = join(work, "out-killed")
+    const markers = join(out, "_state/run/units")
+    const child = start(["run", file])
+    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        const n = existsSync(markers) ? readdirSync(markers).filter((f) => f.endsWith(".json")).length : 0
+        if (n >= 3 || child.exitCode !== null) {
+          clearInterval(poll)
+          child.kill("SIGKILL")
+          resolve()
+        }
+      }, 5)
+    })
+    await exited
+    expect(existsSync(join(out, "manifest.json"))).toBe(false)
+    const r = await synthline(["run", file])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toContain("resuming")
+    const bytes = (dir: string) =>
+      readdirSync(dir)
+        .filter((f) => /^part-/.test(f))
+        .sort()
+        .map((f) => readFileSync(join(dir, f), "utf8"))
+    expect(bytes(out)).toEqual(bytes(join(work, "out-whole")))
+  }, 180_000)
+
+  it("refuses a benchmark file that does not exist before writing any row, naming it", async () => {
+    const file = pipeline("missing")
+    writeFileSync(file, readFileSync(file, "utf8").replace("data/benchmark.jsonl", "data/no-such-benchmark.jsonl"))
+    const r = await synthline(["run", file])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain("benchmark data/no-such-benchmark.jsonl: cannot read")
+    expect(r.stderr).toContain("no such file")
+    expect(r.stderr).not.toMatch(/fiber|at .*\.ts:\d+/)
+    const out = join(work, "out-missing")
+    expect(existsSync(out) ? readdirSync(out).filter((f) => /^part-/.test(f)) : []).toEqual([])
+  }, 60_000)
+})
