@@ -155,7 +155,7 @@ export const signer = (config: NearDedupConfig): ((text: string) => Int32Array |
   }
 }
 
-const NON_ASCII = /[^\x00-\x7f]/
+const NON_ASCII = /[\u0080-\uffff]/
 
 /**
  * `core/dedup`'s `whitespace-case` normalization as far as shingles see it (whitespace only
