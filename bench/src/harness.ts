@@ -8,9 +8,11 @@ import { cpus, totalmem } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type BenchOptions, type ManifestFacts, type ManifestLike, median, type ResultRow, row, validateManifest } from "./lib.js"
+import { decontaminateBench } from "./decontaminate.js"
 import { llmOccupancy } from "./llm-occupancy.js"
 import { llmSaturation } from "./llm-saturation.js"
 import { type ChildResult, rssMethod, runChild } from "./measure.js"
+import { nearDedupBench } from "./near-dedup.js"
 import { parquetRange } from "./parquet-range.js"
 
 export const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), "..")
@@ -416,7 +418,7 @@ export const offlinePii: Benchmark = {
   }
 }
 
-export const benchmarks: ReadonlyArray<Benchmark> = [offlineCore, offlineCoreScaling, offlinePii, piiThroughput, cliStartup, llmSaturation, llmOccupancy, parquetRange]
+export const benchmarks: ReadonlyArray<Benchmark> = [offlineCore, offlineCoreScaling, offlinePii, piiThroughput, cliStartup, llmSaturation, llmOccupancy, parquetRange, nearDedupBench, decontaminateBench]
 
 /** What one invocation produced. */
 export interface BenchReport {
