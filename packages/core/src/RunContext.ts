@@ -26,6 +26,8 @@ export interface RunContextShape {
   /** Folder for this shard's durable state, or `undefined` outside a run (tests). */
   readonly stateDir: string | undefined
   readonly usage: UsageRegistry
+  /** Prints a warning through the run's progress reporter (a model's endpoint cooling down, say); absent outside a run. */
+  readonly warn?: ((message: string) => void) | undefined
 }
 
 /** The run a plugin's services are built for. */

@@ -451,7 +451,8 @@ const runScoped = (
       baseDir: pipeline.baseDir,
       seed: pipeline.seed,
       stateDir: state,
-      usage
+      usage,
+      warn: (message: string) => reporter.report({ type: "warning", message })
     })
 
     // ---- what each unit contributes until it commits

@@ -91,6 +91,22 @@ export const ModelConfig = Schema.Struct({
   cooldown: Schema.optionalWith(DurationFromInput.annotations(doc("First cool-down of a failing endpoint; doubled while it keeps failing.")), {
     default: () => Duration.seconds(5)
   }),
+  call_timeout: Schema.optionalWith(
+    DurationFromInput.annotations(
+      doc(
+        "Longest time one call may take, its retries and every wait included (rate limits, back-off, an endpoint cooling down). Past it the row goes to rejects with the endpoint's last error."
+      )
+    ),
+    { default: () => Duration.minutes(10) }
+  ),
+  down_limit: Schema.optionalWith(
+    DurationFromInput.annotations(
+      doc(
+        "How long every endpoint of the model may keep failing, none answering, before the run stops (resumably, exit 1) with the endpoints' last error."
+      )
+    ),
+    { default: () => Duration.minutes(5) }
+  ),
   extra_body: Schema.optionalWith(
     Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(
       doc("Fields added to every request body (vLLM's top_k, repetition_penalty, guided_json, ...).")

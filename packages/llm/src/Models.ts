@@ -9,7 +9,7 @@
 import { RunError } from "@synthline/core/Errors"
 import type { Gate } from "@synthline/core/Rowwise"
 import { RunContext, type UsageRegistry } from "@synthline/core/RunContext"
-import { Context, Duration, Effect, Either, Layer, Schema, Scope } from "effect"
+import { Context, Duration, Effect, Either, Layer, Schedule, Schema, Scope } from "effect"
 import { isAbsolute, join, resolve } from "node:path"
 import * as Cache from "./Cache.js"
 import { type ChatRequest, type Completion, body, estimateTokens, preview } from "./Chat.js"
@@ -21,7 +21,7 @@ import {
   type ResolvedModel,
   resolveModel
 } from "./Config.js"
-import { isRetryable, type LlmCacheError, LlmConfigError, LlmRequestError } from "./Errors.js"
+import { isRetryable, type LlmCacheError, LlmConfigError, LlmRequestError, LlmUnavailableError } from "./Errors.js"
 import { Balancer, type Outcome, type Slot } from "./internal/balancer.js"
 import { TokenBucket } from "./internal/bucket.js"
 import * as Provider from "./Provider.js"
@@ -129,6 +129,8 @@ export interface MakeOptions {
    * run counts those a kill cut off (default: none, counters live in memory only).
    */
   readonly stateDir?: string | undefined
+  /** Where notices go (an endpoint cooling down): the run's progress reporter (default: nowhere). */
+  readonly warn?: ((message: string) => void) | undefined
 }
 
 /** Makes the client. Models and the cache are opened on first use and closed with the scope. */
@@ -174,7 +176,7 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
             options.stateDir === undefined
               ? Usage.noWireLog
               : Usage.openWireLog(join(options.stateDir, `llm-usage-${encodeURIComponent(name)}.log`), usage, endpoints)
-          const model = makeModel(resolved, transport, c, options.usage, log)
+          const model = makeModel(resolved, transport, c, options.usage, log, options.warn ?? (() => undefined))
           yield* Scope.addFinalizer(scope, Effect.sync(() => model.close()))
           made.set(name, model)
           return model
@@ -215,7 +217,8 @@ const makeModel = (
   transport: Provider.Transport,
   cache: Cache.ResponseCache,
   registry: UsageRegistry | undefined,
-  openLog: (usage: Usage.ModelUsage, endpoints: ReadonlyArray<string>) => Usage.WireLog
+  openLog: (usage: Usage.ModelUsage, endpoints: ReadonlyArray<string>) => Usage.WireLog,
+  warn: (message: string) => void
 ): Model & { readonly close: () => void } => {
   const endpointIds = transport.endpoints.map((e) => e.id)
   let usage = Usage.make(config.model, endpointIds, undefined)
@@ -225,11 +228,24 @@ const makeModel = (
   }
   // Requests, answers and failed attempts are logged as they happen (replayed on resume).
   const wire = openLog(usage, endpointIds)
+  // The last failed attempt on each endpoint, and when: what a call that never got a slot
+  // reports, and how the client tells that every endpoint is down.
+  const lastFailure: Array<Provider.AttemptFailure | undefined> = endpointIds.map(() => undefined)
+  const failedAt: Array<number> = endpointIds.map(() => 0)
+  const describeFailure = (index: number, f: Provider.AttemptFailure): string =>
+    `${endpointIds[index]}: ${f.kind}${f.status !== undefined ? ` ${f.status}` : ""}: ${f.detail}`
   const balancer = new Balancer(
     transport.endpoints.map((e) => e.capacity),
     config.failure_threshold,
     Duration.toMillis(config.cooldown),
-    Math.max(Duration.toMillis(config.cooldown), 300_000)
+    Math.max(Duration.toMillis(config.cooldown), 300_000),
+    Date.now,
+    (slot, until) => {
+      const f = lastFailure[slot.index]
+      warn(
+        `model ${config.name}: endpoint ${endpointIds[slot.index]} is cooling down until ${new Date(until).toISOString()} after ${slot.failures} failures in a row${f !== undefined ? ` (last: ${f.kind}${f.status !== undefined ? ` ${f.status}` : ""}: ${f.detail})` : ""}; its calls wait for another endpoint or its next probe`
+      )
+    }
   )
   // Requests are paced smoothly (a burst of two seconds' worth); tokens may burst ten seconds'
   // worth, so one request's estimate (which counts max_tokens) fits and the correction from
@@ -243,6 +259,8 @@ const makeModel = (
       ? new TokenBucket(config.tokens_per_minute, Math.max(1, config.tokens_per_minute / 6))
       : undefined
   const timeoutMs = Duration.toMillis(config.timeout)
+  const callTimeoutMs = Duration.toMillis(config.call_timeout)
+  const downLimitMs = Duration.toMillis(config.down_limit)
   const retryBase = Duration.toMillis(config.retry_base)
   const retryMax = Duration.toMillis(config.retry_max)
   const capacity = transport.endpoints.reduce((n, e) => n + e.capacity, 0)
@@ -256,9 +274,55 @@ const makeModel = (
   const notify = (): void => {
     for (const l of listeners) l()
   }
+  let inFlight = 0
   const release = (slot: Slot, outcome: Outcome): void => {
+    inFlight--
     balancer.release(slot, outcome)
     notify()
+  }
+
+  // Every endpoint down: since `streakStart` no attempt succeeded and every endpoint failed.
+  // Past `down_limit`, with calls still waiting, the model is given up (the run stops, resumably).
+  let down: LlmUnavailableError | undefined
+  let streakStart: number | undefined
+  let downTimer: ReturnType<typeof setTimeout> | undefined
+  const armDownCheck = (ms: number): void => {
+    if (downTimer === undefined) downTimer = setTimeout(checkDown, Math.max(1, ms))
+  }
+  const checkDown = (): void => {
+    downTimer = undefined
+    if (streakStart === undefined || down !== undefined) return
+    const t = Date.now()
+    const since = streakStart
+    if (t - since < downLimitMs) return armDownCheck(since + downLimitMs - t)
+    const allFailed = failedAt.every((at) => at >= since)
+    if (!allFailed || backlog + inFlight === 0) return armDownCheck(Math.min(downLimitMs, 1000))
+    let last = 0
+    for (let i = 1; i < failedAt.length; i++) if (failedAt[i]! > failedAt[last]!) last = i
+    const f = lastFailure[last]
+    down = new LlmUnavailableError({
+      model: config.name,
+      endpoints: endpointIds,
+      downMs: t - since,
+      lastError: f !== undefined ? describeFailure(last, f) : "(none)"
+    })
+    balancer.fail()
+    notify()
+  }
+  /** Keeps each endpoint's last failure and the model's failing streak up to date. */
+  const observe = (index: number, failure: Provider.AttemptFailure | undefined): void => {
+    if (failure === undefined) {
+      streakStart = undefined
+      return
+    }
+    lastFailure[index] = failure
+    if (outcomeOf(failure) !== "failed") return
+    const t = Date.now()
+    failedAt[index] = t
+    if (streakStart === undefined) {
+      streakStart = t
+      armDownCheck(downLimitMs)
+    }
   }
   const load: Gate = {
     backlog: () => backlog,
@@ -292,6 +356,7 @@ const makeModel = (
 
   const taken = (slot: Slot, entry: QueueEntry): void => {
     entry.leave()
+    inFlight++
     usage.requests++
     usage.endpoints[endpointIds[slot.index]!]!.requests++
     wire.request(slot.index)
@@ -299,17 +364,20 @@ const makeModel = (
 
   /** One attempt through the transport's Effect form: an endpoint slot, the attempt, the slot back. */
   const attemptOnSlot = <A>(
-    attempt: (index: number) => Effect.Effect<A, Provider.AttemptFailure>,
-    entry: QueueEntry
-  ): Effect.Effect<Attempted<A>> =>
+    attempt: (index: number, timeoutMs: number) => Effect.Effect<A, Provider.AttemptFailure>,
+    entry: QueueEntry,
+    deadline: number
+  ): Effect.Effect<Attempted<A> | undefined> =>
     Effect.gen(function* () {
-      const slot = yield* balancer.acquire
+      const slot = yield* balancer.acquireWithin(deadline - Date.now())
+      if (slot === undefined) return undefined
       taken(slot, entry)
-      const result = yield* attempt(slot.index).pipe(
+      const result = yield* attempt(slot.index, Math.max(1, Math.min(timeoutMs, deadline - Date.now()))).pipe(
         Effect.either,
         Effect.onInterrupt(() => Effect.sync(() => release(slot, "neutral")))
       )
       const r: Attempted<A> = result._tag === "Right" ? { slot, ok: true, value: result.right } : { slot, ok: false, failure: result.left }
+      observe(slot.index, r.ok ? undefined : r.failure)
       release(slot, outcomeOf(r.ok ? undefined : r.failure))
       return r
     })
@@ -323,23 +391,28 @@ const makeModel = (
   const startOnSlot = (
     start: NonNullable<Provider.Transport["start"]>,
     payload: object,
-    entry: QueueEntry
-  ): Effect.Effect<Attempted<Omit<Completion, "cached">>> =>
-    Effect.async<Attempted<Omit<Completion, "cached">>>((resume) => {
+    entry: QueueEntry,
+    deadline: number
+  ): Effect.Effect<Attempted<Omit<Completion, "cached">> | undefined> =>
+    Effect.async<Attempted<Omit<Completion, "cached">> | undefined>((resume) => {
       let slot: Slot | undefined
       let cancel: (() => void) | undefined
-      const withdraw = balancer.submit((s) => {
-        slot = s
-        taken(s, entry)
-        cancel = start(s.index, payload, timeoutMs, (result) => {
-          cancel = undefined
-          const r: Attempted<Omit<Completion, "cached">> = Provider.isFailure(result)
-            ? { slot: s, ok: false, failure: result }
-            : { slot: s, ok: true, value: result }
-          release(s, outcomeOf(r.ok ? undefined : r.failure))
-          afterIo(() => resume(Effect.succeed(r)))
-        })
-      })
+      const withdraw = balancer.submit(
+        (s) => {
+          slot = s
+          taken(s, entry)
+          cancel = start(s.index, payload, Math.max(1, Math.min(timeoutMs, deadline - Date.now())), (result) => {
+            cancel = undefined
+            const r: Attempted<Omit<Completion, "cached">> = Provider.isFailure(result)
+              ? { slot: s, ok: false, failure: result }
+              : { slot: s, ok: true, value: result }
+            observe(s.index, r.ok ? undefined : r.failure)
+            release(s, outcomeOf(r.ok ? undefined : r.failure))
+            afterIo(() => resume(Effect.succeed(r)))
+          })
+        },
+        { afterMs: deadline - Date.now(), run: () => resume(Effect.succeed(undefined)) }
+      )
       return Effect.sync(() => {
         if (slot === undefined) withdraw()
         else if (cancel !== undefined) {
@@ -350,18 +423,51 @@ const makeModel = (
       })
     })
 
+  /** How a call's retries are spaced: jittered exponential backoff, or what `Retry-After` asks, up to `max_retries`. */
+  const retries = Schedule.exponential(Duration.millis(retryBase)).pipe(
+    Schedule.modifyDelay((_, d) => Duration.min(d, Duration.millis(retryMax))),
+    Schedule.jitteredWith({ min: 0.5, max: 1 }),
+    Schedule.intersect(Schedule.recurs(config.max_retries)),
+    Schedule.intersect(Schedule.identity<Provider.AttemptFailure>()),
+    Schedule.modifyDelay(([, f], d) => (f.retryAfterMs !== undefined ? Duration.millis(Math.min(retryMax, f.retryAfterMs)) : d)),
+    Schedule.whileInput((f: Provider.AttemptFailure) => isRetryable(f.kind))
+  )
+
+  /** The failure of a call that ran out of `call_timeout`: its own last error, else its endpoints' latest. */
+  const outOfTime = (n: number, own: { readonly index: number; readonly failure: Provider.AttemptFailure } | undefined) => {
+    let index = own?.index ?? 0
+    if (own === undefined) for (let i = 1; i < failedAt.length; i++) if (failedAt[i]! > failedAt[index]!) index = i
+    const f = own?.failure ?? lastFailure[index]
+    const kind = f?.kind ?? "timeout"
+    Usage.bump(usage.failures, kind)
+    return new LlmRequestError({
+      model: config.name,
+      endpoint: endpointIds[index]!,
+      kind,
+      status: f?.status,
+      detail: `${f?.detail ?? "no endpoint took the request"} (gave up at call_timeout ${Duration.format(config.call_timeout)}, retries and waits included)`,
+      attempts: n
+    })
+  }
+
   /**
    * The attempt loop every call shares: rate limits, an endpoint slot from the balancer, the
-   * transport's attempt, usage, retries with backoff (or `Retry-After`) for retryable failures.
+   * transport's attempt, usage, retries on the {@link retries} schedule for retryable failures,
+   * all within `call_timeout`; a model found down stops it.
    */
   const attempts = <A extends { readonly usage: Completion["usage"] }>(
     estimate: number,
-    attempt: (entry: QueueEntry) => Effect.Effect<Attempted<A>>,
+    attempt: (entry: QueueEntry, deadline: number) => Effect.Effect<Attempted<A> | undefined>,
     onSuccess: (answer: A) => Either.Either<void, LlmCacheError> | undefined
   ): Effect.Effect<A, LlmRequestError> => {
     const entry = queueEntry()
     return Effect.gen(function* () {
+      const deadline = Date.now() + callTimeoutMs
+      let driver: Schedule.ScheduleDriver<unknown, Provider.AttemptFailure> | undefined
+      let last: { readonly index: number; readonly failure: Provider.AttemptFailure } | undefined
       for (let n = 1; ; n++) {
+        if (down !== undefined) return yield* Effect.die(down)
+        if (Date.now() >= deadline) return yield* outOfTime(n - 1, last)
         entry.enter()
         if (rpm !== undefined) yield* sleep(rpm.reserve(1))
         if (tpm !== undefined) yield* sleep(tpm.reserve(estimate))
@@ -369,7 +475,13 @@ const makeModel = (
           usage.retries++
           wire.retry()
         }
-        const r = yield* attempt(entry)
+        const r = yield* attempt(entry, deadline)
+        if (r === undefined) {
+          // No slot before the deadline, or the model was given up while this call waited.
+          if (tpm !== undefined) tpm.refund(estimate)
+          if (down !== undefined) return yield* Effect.die(down)
+          return yield* outOfTime(n - 1, last)
+        }
         const ep = usage.endpoints[endpointIds[r.slot.index]!]!
         if (r.ok) {
           const answer = r.value
@@ -387,11 +499,16 @@ const makeModel = (
           return answer
         }
         const failure = r.failure
+        last = { index: r.slot.index, failure }
         if (tpm !== undefined) tpm.refund(estimate)
         Usage.bump(usage.errors, failure.kind)
         Usage.bump(ep.errors, failure.kind)
         wire.error(r.slot.index, failure.kind)
-        if (!isRetryable(failure.kind) || n > config.max_retries) {
+        driver ??= yield* Schedule.driver(retries)
+        entry.enter()
+        // The schedule sleeps the delay; it is done when the failure is not retryable or no retry is left.
+        const again = yield* Effect.either(driver.next(failure))
+        if (Either.isLeft(again)) {
           Usage.bump(usage.failures, failure.kind)
           return yield* new LlmRequestError({
             model: config.name,
@@ -403,10 +520,6 @@ const makeModel = (
             retryAfterMs: failure.retryAfterMs
           })
         }
-        const backoff = Math.min(retryMax, retryBase * 2 ** (n - 1)) * (0.5 + Math.random() * 0.5)
-        const delay = failure.retryAfterMs !== undefined ? Math.min(retryMax, failure.retryAfterMs) : backoff
-        entry.enter()
-        yield* sleep(delay)
       }
     }).pipe(Effect.ensuring(Effect.sync(entry.leave)))
   }
@@ -438,8 +551,8 @@ const makeModel = (
     return attempts(
       estimateTokens(request),
       start !== undefined
-        ? (entry) => startOnSlot(start, payload, entry)
-        : (entry) => attemptOnSlot((index) => transport.send(index, payload, timeoutMs), entry),
+        ? (entry, deadline) => startOnSlot(start, payload, entry, deadline)
+        : (entry, deadline) => attemptOnSlot((index, ms) => transport.send(index, payload, ms), entry, deadline),
       (answer) => {
         if (answer.finish_reason === "length") usage.truncated++
         return key !== "" ? cache.store(key, config.model, answer) : undefined
@@ -487,16 +600,16 @@ const makeModel = (
       }
       return attempts(
         Math.ceil(JSON.stringify(full).length / 4),
-        (entry) =>
-          attemptOnSlot((index) =>
-          post(index, route, full, timeoutMs).pipe(
+        (entry, deadline) =>
+          attemptOnSlot((index, ms) =>
+          post(index, route, full, ms).pipe(
             Effect.flatMap((raw): Effect.Effect<{ readonly text: string; readonly value: A; readonly usage: Completion["usage"] }, Provider.AttemptFailure> => {
               const value = decode(raw.text)
               return Either.isLeft(value)
                 ? Effect.fail({ kind: "bad_response", detail: value.left })
                 : Effect.succeed({ text: raw.text, value: value.right, usage: usageOf(raw.text) })
             })
-          ), entry),
+          ), entry, deadline),
         (answer) => (key !== "" ? cache.store(key, config.model, { content: answer.text, finish_reason: null, usage: answer.usage }) : undefined)
       ).pipe(Effect.map((answer) => ({ value: answer.value, usage: answer.usage, cached: false })))
     })
@@ -510,6 +623,8 @@ const makeModel = (
     usage: () => usage,
     load,
     close: () => {
+      if (downTimer !== undefined) clearTimeout(downTimer)
+      downTimer = undefined
       balancer.close()
       wire.close()
     }
@@ -534,7 +649,8 @@ export const layer: Layer.Layer<Models, RunError, RunContext> = Layer.scoped(
       cache: cache !== undefined && isCache(cache) ? cache : undefined,
       baseDir: run.baseDir,
       usage: run.usage,
-      stateDir: run.stateDir
+      stateDir: run.stateDir,
+      warn: run.warn
     })
   })
 )

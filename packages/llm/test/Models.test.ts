@@ -4,6 +4,9 @@ import * as RunContext from "@synthline/core/RunContext"
 import * as Provider from "../src/Provider.js"
 import * as TestServer from "../src/TestServer.js"
 import type { ModelUsage } from "../src/Usage.js"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { readParts, synthline } from "../../cli/test/support.js"
 import { ask, client, run, tempDir } from "./support.js"
 
 const fast = { retry_base: "5ms", retry_max: "2s", cooldown: "300ms" }
@@ -449,4 +452,91 @@ describe("Models: requests to other routes (Model.request)", () => {
     )
     expect(message).toBe("model c at local: bad_request: provider chat-only cannot send requests to /moderations")
   })
+})
+
+describe("dead endpoints, through the CLI", () => {
+  const work = tempDir("dead")
+  const rows = Array.from({ length: 20 }, (_, i) => JSON.stringify({ conversation_id: `c${i}`, model: "x", conversation: [{ role: "user", content: `question ${i}` }], turn: 1, language: "English", openai_moderation: [], redacted: false }))
+  writeFileSync(join(work, "in.jsonl"), `${rows.join("\n")}\n`)
+  const pipeline = (name: string, endpoints: ReadonlyArray<string>, model: string) => {
+    const file = join(work, `${name}.pipeline.yaml`)
+    writeFileSync(
+      file,
+      `name: dead
+plugins: ["@synthline/llm"]
+source: { type: jsonl, path: in.jsonl }
+models:
+  m: { model: test/model, endpoints: ${JSON.stringify(endpoints)}, ${model} }
+cache: { path: ${name}.sqlite }
+stages:
+  - use: llm/complete
+    model: m
+    user: "{{conversation.0.content}}"
+    output: reply
+sink: { type: jsonl, path: out-${name} }
+`
+    )
+    return file
+  }
+  const rejectsOf = (name: string): string => {
+    const dir = join(work, `out-${name}/rejects`)
+    return existsSync(dir) ? readdirSync(dir).map((f) => readFileSync(join(dir, f), "utf8")).join("") : ""
+  }
+  const expectNoDump = (stderr: string) => expect(stderr).not.toMatch(/FiberFailure|\n\s+at .+:\d+:\d+/)
+  const small = "timeout: 1s, max_retries: 2, retry_base: 10ms, cooldown: 100ms, failure_threshold: 2"
+
+  it("a closed port: progress says the endpoint cools down until when, then the run stops (exit 1) naming the model, endpoint and last error; no row is rejected and the rerun resumes", async () => {
+    const dead = "http://127.0.0.1:1/v1"
+    const r = await synthline(["run", pipeline("closed", [dead], `${small}, down_limit: 1s`)])
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stderr).toMatch(/warning: model m: endpoint http:\/\/127\.0\.0\.1:1\/v1 is cooling down until \d{4}-\d\d-\d\dT/)
+    expect(r.stderr).toContain("model m: no endpoint has answered")
+    expect(r.stderr).toContain(dead)
+    expect(r.stderr).toContain("ECONNREFUSED")
+    expectNoDump(r.stderr)
+    expect(rejectsOf("closed")).toBe("")
+    // Resumable: the same pipeline pointed at a live server finishes every row.
+    const server = await TestServer.start()
+    try {
+      const again = await synthline(["run", pipeline("closed", [server.baseUrl], `${small}, down_limit: 1s`)])
+      expect(again.code, again.stderr).toBe(0)
+      expect(readParts(join(work, "out-closed"))).toHaveLength(20)
+    } finally {
+      await server.close()
+    }
+  }, 120_000)
+
+  it("every endpoint answers 500: the run stops (exit 1) naming both endpoints and the server's error", async () => {
+    const a = await TestServer.start()
+    const b = await TestServer.start()
+    a.failAll({ fault: "status", status: 500 })
+    b.failAll({ fault: "status", status: 503 })
+    try {
+      const r = await synthline(["run", pipeline("five", [a.baseUrl, b.baseUrl], "timeout: 1s, max_retries: 50, retry_base: 10ms, cooldown: 100ms, failure_threshold: 2, down_limit: 1s")])
+      expect(r.code, r.stderr).toBe(1)
+      expect(r.stderr).toContain(`(${a.baseUrl}, ${b.baseUrl})`)
+      expect(r.stderr).toMatch(/last error: http:\/\/127\.0\.0\.1:\d+\/v1: server_error 50[03]: test server: status 50[03]/)
+      expectNoDump(r.stderr)
+      expect(rejectsOf("five")).toBe("")
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  }, 120_000)
+
+  it("a call that keeps timing out gives up at call_timeout: its row goes to rejects with the endpoint's last error, the other rows are answered", async () => {
+    const server = await TestServer.start({ chat: (r) => (r.messages[0]?.content === "question 7" ? { fault: "hang" } : TestServer.echo(r)) })
+    try {
+      const r = await synthline(["run", pipeline("slow", [server.baseUrl], "timeout: 300ms, max_retries: 100, retry_base: 10ms, failure_threshold: 1000, call_timeout: 2s"), "--max-errors", "5"])
+      expect(r.code, r.stderr).toBe(0)
+      const rejects = rejectsOf("slow")
+      expect(rejects.trim().split("\n")).toHaveLength(1)
+      expect(rejects).toContain("question 7")
+      expect(rejects).toContain(`model m at ${server.baseUrl}: timeout`)
+      expect(rejects).toContain("call_timeout 2s")
+      expectNoDump(r.stderr)
+    } finally {
+      await server.close()
+    }
+  }, 120_000)
 })

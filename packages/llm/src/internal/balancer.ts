@@ -2,7 +2,7 @@
  * Least-outstanding-requests balancing over a model's endpoints with per-endpoint concurrency.
  * An endpoint that fails `threshold` times in a row is cooled down (doubling up to a cap while
  * it keeps failing) and then probed with a single request before it takes load again.
- * Callers that find every endpoint busy wait in arrival order.
+ * Callers that find every endpoint busy wait in arrival order, each until its deadline at most.
  */
 import { Effect } from "effect"
 
@@ -21,18 +21,28 @@ export type Outcome = "ok" | "failed" | "neutral"
 
 const noop = (): void => {}
 
+/** A queued job: what runs with a slot, and what runs instead when it gives up (its deadline, or {@link Balancer.fail}). */
+interface Waiter {
+  readonly run: (slot: Slot) => void
+  readonly giveUp: (() => void) | undefined
+  timer: ReturnType<typeof setTimeout> | undefined
+}
+
 export class Balancer {
   readonly slots: Array<Slot>
-  private readonly waiters: Array<(slot: Slot) => void> = []
+  private readonly waiters: Array<Waiter> = []
   private timer: ReturnType<typeof setTimeout> | undefined
   private rr = 0
+  private failed = false
 
   constructor(
     capacities: ReadonlyArray<number>,
     private readonly threshold: number,
     private readonly baseCooldownMs: number,
     private readonly maxCooldownMs: number,
-    private readonly now: () => number = Date.now
+    private readonly now: () => number = Date.now,
+    /** Called when an endpoint starts a cool-down, with its end (ms since the epoch). */
+    private readonly onCooldown: (slot: Slot, until: number) => void = noop
   ) {
     this.slots = capacities.map((capacity, index) => ({
       index,
@@ -71,7 +81,9 @@ export class Balancer {
     while (this.waiters.length > 0) {
       const s = this.pick()
       if (s === undefined) break
-      this.waiters.shift()!(s)
+      const w = this.waiters.shift()!
+      if (w.timer !== undefined) clearTimeout(w.timer)
+      w.run(s)
     }
     if (this.waiters.length > 0) this.wakeAfterCooldown()
   }
@@ -89,6 +101,14 @@ export class Balancer {
     }, next - t + 1)
   }
 
+  /** Waits at most `ms` for an endpoint with room: `undefined` when it gives up (its deadline, or {@link fail}). */
+  acquireWithin(ms: number): Effect.Effect<Slot | undefined> {
+    return Effect.async<Slot | undefined>((resume) => {
+      const withdraw = this.submit((s) => resume(Effect.succeed(s)), { afterMs: ms, run: () => resume(Effect.succeed(undefined)) })
+      return Effect.sync(withdraw)
+    })
+  }
+
   /** Waits for an endpoint with room; interruption leaves the queue. */
   readonly acquire: Effect.Effect<Slot> = Effect.async<Slot>((resume) => {
     const withdraw = this.submit((s) => resume(Effect.succeed(s)))
@@ -101,7 +121,11 @@ export class Balancer {
    * request can start from the very callback that ended the previous one. Returns a function
    * that takes a job still waiting out of the queue.
    */
-  submit(job: (slot: Slot) => void): () => void {
+  submit(job: (slot: Slot) => void, giveUp?: { readonly afterMs: number; readonly run: () => void }): () => void {
+    if (this.failed) {
+      giveUp?.run()
+      return noop
+    }
     if (this.waiters.length === 0) {
       const s = this.pick()
       if (s !== undefined) {
@@ -109,11 +133,31 @@ export class Balancer {
         return noop
       }
     }
-    this.waiters.push(job)
-    this.wakeAfterCooldown()
-    return () => {
-      const i = this.waiters.indexOf(job)
+    const w: Waiter = { run: job, giveUp: giveUp?.run, timer: undefined }
+    const withdraw = (): void => {
+      if (w.timer !== undefined) clearTimeout(w.timer)
+      w.timer = undefined
+      const i = this.waiters.indexOf(w)
       if (i >= 0) this.waiters.splice(i, 1)
+    }
+    if (giveUp !== undefined) {
+      w.timer = setTimeout(() => {
+        w.timer = undefined
+        withdraw()
+        giveUp.run()
+      }, Math.max(0, giveUp.afterMs))
+    }
+    this.waiters.push(w)
+    this.wakeAfterCooldown()
+    return withdraw
+  }
+
+  /** From now on no job gets a slot: every queued job gives up, and so does every later one. */
+  fail(): void {
+    this.failed = true
+    for (const w of this.waiters.splice(0)) {
+      if (w.timer !== undefined) clearTimeout(w.timer)
+      w.giveUp?.()
     }
   }
 
@@ -131,9 +175,11 @@ export class Balancer {
         if (t >= s.cooldownUntil) {
           s.cooldownMs = Math.min(this.maxCooldownMs, s.cooldownMs * 2)
           s.cooldownUntil = t + s.cooldownMs
+          this.onCooldown(s, s.cooldownUntil)
         }
       } else if (++s.failures >= this.threshold) {
         s.cooldownUntil = t + s.cooldownMs
+        this.onCooldown(s, s.cooldownUntil)
       }
     }
     this.dispatch()
@@ -144,9 +190,10 @@ export class Balancer {
     return s.failures >= this.threshold && this.now() < s.cooldownUntil
   }
 
-  /** Stops the cool-down timer. */
+  /** Stops the cool-down timer and the queued jobs' deadlines. */
   close(): void {
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
+    for (const w of this.waiters) if (w.timer !== undefined) clearTimeout(w.timer)
   }
 }
