@@ -282,3 +282,31 @@ export const merge = (a: Profile, b: Profile): Profile => {
     preference_score_sum: a.preference_score_sum + b.preference_score_sum
   }
 }
+
+/**
+ * Adds the profile of one work unit's rows to `into` (in place), as if its rows had been
+ * observed one by one after the earlier units' (the `language` cap applies the same way).
+ */
+export const absorb = (into: Profile, unit: Profile): void => {
+  into.rows += unit.rows
+  const seen = new Set(into.fields)
+  for (const f of unit.fields) {
+    if (!seen.has(f)) {
+      seen.add(f)
+      into.fields.push(f)
+    }
+  }
+  for (const [f, shape] of Object.entries(unit.shapes)) {
+    const cur = into.shapes[f]
+    const next = mergeShape(cur, shape)
+    if (next !== cur) into.shapes[f] = next
+  }
+  for (const [lang, n] of Object.entries(unit.languages)) {
+    const key = lang in into.languages || Object.keys(into.languages).length < maxLanguages ? lang : "(other)"
+    into.languages[key] = (into.languages[key] ?? 0) + n
+  }
+  for (const [bucket, n] of Object.entries(unit.preference_scores)) {
+    into.preference_scores[bucket] = (into.preference_scores[bucket] ?? 0) + n
+  }
+  into.preference_score_sum += unit.preference_score_sum
+}

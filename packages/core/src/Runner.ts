@@ -7,27 +7,33 @@
  * (`_state/run.lock`, one per shard), so a second process into the same folder refuses.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
+import { availableParallelism } from "node:os"
 import * as Path from "@effect/platform/Path"
-import { Chunk, Context, Effect, Either, Layer, Option, Schema, type Scope, Stream } from "effect"
+import { Chunk, Effect, Either, Option, Schema, type Scope, Stream } from "effect"
 import { RunError, SinkError, type SourceError, type StageError } from "./Errors.js"
 import * as DatasetCard from "./DatasetCard.js"
 import * as Lock from "./internal/io/lock.js"
+import * as Central from "./internal/exec/central.js"
+import { emptyDelta, type LostUnit, sourceReject, type UnitDelta } from "./internal/exec/delta.js"
+import * as Pool from "./internal/exec/pool.js"
+import { pluginServices } from "./internal/exec/services.js"
+import type { UnitDone } from "./internal/exec/protocol.js"
 import * as Manifest from "./Manifest.js"
 import type { ResolvedPipeline, StageUse } from "./Pipeline.js"
-import type { Plugin } from "./Plugin.js"
 import * as Profile from "./Profile.js"
 import * as Progress from "./Progress.js"
-import type { Registry } from "./Registry.js"
 import * as Release from "./Release.js"
 import * as RunContext from "./RunContext.js"
 import * as Secrets from "./Secrets.js"
-import { type Origin, origin, type Row, unitOf, withUnit } from "./Row.js"
+import { origin, type Row, unitOf, withUnit } from "./Row.js"
 import * as Rowwise from "./Rowwise.js"
 import * as Shard from "./Shard.js"
 import type { OutputFile, SinkCheckpoint, SinkWriter } from "./Sink.js"
 import * as Sinks from "./Sinks.js"
-import type { LostRows, SourceReject } from "./Source.js"
-import type { StageContext, Transform } from "./Stage.js"
+import type { SourceReject } from "./Source.js"
+import type { Decider, StageContext, Transform } from "./Stage.js"
+
+export type { LostUnit, RejectRecord } from "./internal/exec/delta.js"
 
 /** Options of a run. */
 export interface RunOptions {
@@ -42,6 +48,14 @@ export interface RunOptions {
    * to leave in input order); default `Rowwise.defaultBufferBytes`.
    */
   readonly bufferBytes?: number | undefined
+  /**
+   * Worker threads that process whole work units (read, stages, encoding of the main sink's
+   * bytes) while this thread commits them in unit order. A number asks for that many (and
+   * warns when the pipeline must run in one thread); `auto` takes one per core when the run
+   * has units enough and runs in one thread, quietly, when the pipeline cannot use workers.
+   * Default 1: everything in the caller's thread.
+   */
+  readonly workers?: number | "auto" | undefined
 }
 
 /** What a run did. */
@@ -77,11 +91,6 @@ export interface RunStats {
   lost?: Array<LostUnit>
 }
 
-/** Rows lost with a unit the source could not read: where, how many, and why. */
-export interface LostUnit extends LostRows {
-  readonly unit: string
-  readonly error: string
-}
 
 /**
  * What counts against `--max-errors`: every rejected row, and every row lost with a unit that
@@ -164,35 +173,6 @@ const emptyStats = (stages: ReadonlyArray<StageUse>, branches: ReadonlyArray<str
   }))
 })
 
-/** What one work unit adds to the run's counters, rejects, routed rows and journals until it commits. */
-interface UnitDelta {
-  rows_read: number
-  source_rejected: number
-  rows_written: number
-  rejected: number
-  stages: Array<{ rows_in: number; rows_out: number; dropped: { [reason: string]: number }; routed: number; rejected: number }>
-  /** Rejects in a fixed order: the source's first, then each stage's, each in row order. */
-  rejects: Array<Array<RejectRecord>>
-  /** Rows each stage routed to its branch, in row order. */
-  routes: Array<Array<Row>>
-  /** Journal entries each stage appended. */
-  journals: Array<Array<string>>
-  /** Units the source could not read. */
-  lost: Array<LostUnit>
-}
-
-const emptyDelta = (stages: number): UnitDelta => ({
-  rows_read: 0,
-  source_rejected: 0,
-  rows_written: 0,
-  rejected: 0,
-  stages: Array.from({ length: stages }, () => ({ rows_in: 0, rows_out: 0, dropped: {}, routed: 0, rejected: 0 })),
-  rejects: Array.from({ length: stages + 1 }, () => []),
-  routes: Array.from({ length: stages }, () => []),
-  journals: Array.from({ length: stages }, () => []),
-  lost: []
-})
-
 /** Adds a committed unit's counters to the run's. */
 const mergeDelta = (stats: RunStats, d: UnitDelta): void => {
   stats.rows_read += d.rows_read
@@ -238,16 +218,6 @@ const splitByUnit = <E, R>(stream: Stream.Stream<Row, E, R>): Stream.Stream<Row,
 /** Ends the row stream early when the run must stop (more rejects than --max-errors). */
 const stopRun: unique symbol = Symbol("@synthline/core/Runner/stop")
 
-/** A line of `rejects/*.jsonl`. */
-export interface RejectRecord {
-  readonly stage: string
-  readonly error: string
-  readonly source: Origin | null
-  readonly unit: string
-  readonly row: unknown
-  /** For a unit the source could not read: the rows lost with it, and where. */
-  readonly lost?: LostRows
-}
 
 const MAX_REJECT_RAW = 1_000_000
 
@@ -476,9 +446,12 @@ const runScoped = (
     const unitAt = (row: Row, i: number): number => unitOf(row) ?? stageUnit[i]!
 
     const transforms: Array<Transform<Row, Row>> = []
+    const deciders = new Map<number, Decider<unknown, unknown>>()
     for (const [i, use] of pipeline.stages.entries()) {
       const file = `${state}/journal-${pad(i)}.log`
       const recovered = yield* recoverJournal(fs, file, marker?.journals[use.instanceId] ?? 0)
+      const decider = use.stage.central === undefined ? undefined : yield* use.stage.central.open(use.config, recovered, use.instanceId)
+      if (decider !== undefined) deciders.set(i, decider)
       const ctx: StageContext = {
         stageId: use.instanceId,
         seed: pipeline.seed,
@@ -501,7 +474,8 @@ const runScoped = (
           d.rejects[i + 1]!.push({ stage: use.instanceId, error, source: origin(row) ?? null, unit: units[seq]?.id ?? "", row })
         },
         journal: { recovered, append: (entry) => void deltaOf(stageUnit[i]!).journals[i]!.push(entry) },
-        source: pipeline.source
+        source: pipeline.source,
+        decide: decider === undefined ? undefined : Central.localDecide(decider, use.instanceId, (entry) => void deltaOf(stageUnit[i]!).journals[i]!.push(entry))
       }
       transforms.push(yield* use.stage.make(use.config, ctx).pipe(Effect.provide(services)))
     }
@@ -543,22 +517,7 @@ const runScoped = (
     ).pipe(
       Stream.flatMap(
         ([unit, seq]) => {
-          const io = {
-            reject: (r: SourceReject) => {
-              const d = deltaOf(seq)
-              d.source_rejected++
-              d.rejected++
-              d.rejects[0]!.push({
-                stage: "source",
-                error: r.error,
-                source: r.origin,
-                unit: unit.id,
-                row: r.raw,
-                ...(r.lost === undefined ? {} : { lost: r.lost })
-              })
-              if (r.lost !== undefined) d.lost.push({ ...r.lost, unit: unit.id, error: r.error })
-            }
-          }
+          const io = { reject: (r: SourceReject) => sourceReject(deltaOf(seq), unit.id, r) }
           return pipeline.source.def.read(unit, pipeline.source.config, io, env).pipe(
             Stream.mapChunks((c) => {
               deltaOf(seq).rows_read += c.length
@@ -697,8 +656,35 @@ const runScoped = (
         deltaOf(seq).rows_written += chunk.length
         observeMain(chunk)
       })
+    // ---- worker threads: they process whole units; here their results commit in unit order
+    const threads = workerPlan(options.workers, pipeline, transforms, units.length - unitsDone)
+    if (threads.warning !== undefined) reporter.report({ type: "warning", message: threads.warning })
+    const results =
+      threads.workers <= 1
+        ? undefined
+        : yield* Pool.start({
+            workers: threads.workers,
+            init: { file: pipeline.file!, fingerprint: pipeline.fingerprint, shard, unitIds },
+            first: unitsDone,
+            total: units.length,
+            coordinator: new Central.Coordinator(deciders, unitsDone, (i, seq, entry) => void deltaOf(seq).journals[i]!.push(entry))
+          })
+    const writeEncoded = mainWriter.writeEncoded
+    const commitResult = (r: UnitDone) =>
+      Effect.gen(function* () {
+        absorbDelta(deltaOf(r.seq), r.delta)
+        if (r.encoded !== undefined) {
+          if (writeEncoded === undefined) {
+            return yield* runError(`sink ${pipeline.sink.def.type} declares an encoding but cannot append encoded rows`)
+          }
+          yield* writeEncoded(r.encoded)
+        } else if (r.rows !== undefined && r.rows.length > 0) yield* mainWriter.write(Chunk.unsafeFromArray([...r.rows]))
+        Profile.absorb(stats.profiles.main, r.profile)
+        if (!(yield* commitBefore(r.seq + 1))) return yield* Effect.fail(stopRun)
+        reporter.report({ type: "progress", snapshot: snapshot() })
+      })
     // (runForEachChunk, not Stream.chunks + runForEachWhile: that pair holds far more rows in memory.)
-    yield* stream.pipe(
+    const consumeRows = stream.pipe(
       Stream.runForEachChunk((chunk) =>
         Effect.gen(function* () {
           let run: Array<Row> = []
@@ -714,7 +700,9 @@ const runScoped = (
           if (run.length > 0) yield* write(run, sinkUnit)
           reporter.report({ type: "progress", snapshot: snapshot() })
         })
-      ),
+      )
+    )
+    yield* (results === undefined ? consumeRows : Stream.runForEach(results, commitResult)).pipe(
       Effect.catchIf(
         (e): e is typeof stopRun => e === stopRun,
         () => Effect.void
@@ -773,29 +761,57 @@ const runScoped = (
     return { status: "complete" as const, manifestPath, manifest }
   })
 
-/**
- * Builds the services (`Plugin.layer`) of every plugin that owns a used stage, and of the
- * plugins those depend on, into the run's scope.
- */
-const pluginServices = (
-  registry: Registry,
-  stages: ReadonlyArray<StageUse>,
-  run: RunContext.RunContextShape
-): Effect.Effect<Context.Context<never>, RunError, Scope.Scope> => {
-  const byName = new Map(registry.plugins.map(({ plugin }) => [plugin.name, plugin]))
-  const needed = new Set<Plugin>()
-  const need = (plugin: Plugin | undefined): void => {
-    if (plugin === undefined || needed.has(plugin)) return
-    needed.add(plugin)
-    for (const dep of plugin.dependencies ?? []) need(byName.get(dep.name) ?? dep)
+/** Adds what a worker counted for a unit to the unit's delta (which holds the journal entries its decisions made here). */
+const absorbDelta = (into: UnitDelta, d: UnitDelta): void => {
+  into.rows_read += d.rows_read
+  into.source_rejected += d.source_rejected
+  into.rows_written += d.rows_written
+  into.rejected += d.rejected
+  for (const [i, st] of d.stages.entries()) {
+    const to = into.stages[i]!
+    to.rows_in += st.rows_in
+    to.rows_out += st.rows_out
+    to.routed += st.routed
+    to.rejected += st.rejected
+    for (const [reason, n] of Object.entries(st.dropped)) to.dropped[reason] = (to.dropped[reason] ?? 0) + n
   }
-  for (const use of stages) need(byName.get(use.stage.id.slice(0, use.stage.id.indexOf("/"))))
-  const layers = [...needed].flatMap((p) => (p.layer !== undefined ? [p.layer] : []))
-  if (layers.length === 0) return Effect.succeed(Context.empty())
-  const merged = Layer.mergeAll(layers[0]!, ...layers.slice(1)).pipe(
-    Layer.provide(Layer.succeed(RunContext.RunContext, run))
-  )
-  return Layer.build(merged)
+  for (const [i, records] of d.rejects.entries()) into.rejects[i]!.push(...records)
+  into.lost.push(...d.lost)
+  for (const [i, rows] of d.routes.entries()) into.routes[i]!.push(...rows)
+}
+
+/** Units a run should have before worker threads pay for their start (each loads the pipeline). */
+const minUnitsForWorkers = 2
+
+/**
+ * How many worker threads a run uses, and a warning when workers were asked for and the
+ * pipeline must run in one thread: a pipeline composed in code (workers load the file), a
+ * stage whose rows wait on calls (model clients share slots and caches in one thread), or a
+ * stateful stage without a central decider.
+ */
+export const workerPlan = (
+  requested: number | "auto" | undefined,
+  pipeline: ResolvedPipeline,
+  transforms: ReadonlyArray<Transform<Row, Row>>,
+  unitsLeft: number
+): { readonly workers: number; readonly warning?: string | undefined } => {
+  if (requested === undefined || requested === 1) return { workers: 1 }
+  const why = oneThreadReason(pipeline, transforms)
+  if (requested === "auto") {
+    if (why !== undefined || unitsLeft < minUnitsForWorkers) return { workers: 1 }
+    return { workers: Math.min(availableParallelism(), unitsLeft) }
+  }
+  if (why !== undefined) return { workers: 1, warning: `--workers ${requested}: running in one thread, because ${why}` }
+  return { workers: Math.max(1, Math.min(requested, unitsLeft)) }
+}
+
+const oneThreadReason = (pipeline: ResolvedPipeline, transforms: ReadonlyArray<Transform<Row, Row>>): string | undefined => {
+  if (pipeline.file === undefined) return "the pipeline was composed in code (worker threads load a pipeline file)"
+  const calls = pipeline.stages.find((_, i) => Rowwise.stepOf(transforms[i]!) !== undefined)
+  if (calls !== undefined) return `${calls.instanceId} waits on calls (model requests share endpoint slots and the response cache in one thread)`
+  const stateful = pipeline.stages.find((s) => s.stage.stateful === true && s.stage.central === undefined)
+  if (stateful !== undefined) return `${stateful.instanceId} keeps state across rows without a central decider`
+  return undefined
 }
 
 /** Writes a file under a temporary name and renames it into place. */

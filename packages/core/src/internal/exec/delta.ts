@@ -4,6 +4,7 @@
  * merged into the run's stats when the unit commits, in unit order.
  */
 import type { Origin, Row } from "../../Row.js"
+import type { LostRows, SourceReject } from "../../Source.js"
 
 /** A line of `rejects/*.jsonl`. */
 export interface RejectRecord {
@@ -12,6 +13,14 @@ export interface RejectRecord {
   readonly source: Origin | null
   readonly unit: string
   readonly row: unknown
+  /** For a unit the source could not read: the rows lost with it, and where. */
+  readonly lost?: LostRows
+}
+
+/** Rows lost with a unit the source could not read: where, how many, and why. */
+export interface LostUnit extends LostRows {
+  readonly unit: string
+  readonly error: string
 }
 
 /** Per-stage counters of one unit. */
@@ -36,6 +45,8 @@ export interface UnitDelta {
   routes: Array<Array<Row>>
   /** Journal entries each stage appended. */
   journals: Array<Array<string>>
+  /** Units the source could not read. */
+  lost: Array<LostUnit>
 }
 
 /** The delta of a unit nothing has happened to yet. */
@@ -47,5 +58,14 @@ export const emptyDelta = (stages: number): UnitDelta => ({
   stages: Array.from({ length: stages }, () => ({ rows_in: 0, rows_out: 0, dropped: {}, routed: 0, rejected: 0 })),
   rejects: Array.from({ length: stages + 1 }, () => []),
   routes: Array.from({ length: stages }, () => []),
-  journals: Array.from({ length: stages }, () => [])
+  journals: Array.from({ length: stages }, () => []),
+  lost: []
 })
+
+/** Records a row (or a whole unit) the source could not read into the unit's delta. */
+export const sourceReject = (d: UnitDelta, unit: string, r: SourceReject): void => {
+  d.source_rejected++
+  d.rejected++
+  d.rejects[0]!.push({ stage: "source", error: r.error, source: r.origin, unit, row: r.raw, ...(r.lost === undefined ? {} : { lost: r.lost }) })
+  if (r.lost !== undefined) d.lost.push({ ...r.lost, unit, error: r.error })
+}

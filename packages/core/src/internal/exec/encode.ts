@@ -19,22 +19,37 @@ export class EncodeError extends Error {
   }
 }
 
-/** Encodes rows as JSON lines (and a gzip member at `gzipLevel`, when given). */
-export const encodeRows = (rows: ReadonlyArray<Row>, gzipLevel: number | undefined): EncodedRows => {
-  const parts: Array<string> = []
-  for (let i = 0; i < rows.length; i++) {
+/** Gathers rows as JSON lines, then encodes them (and a gzip member at `gzipLevel`, when given). */
+export class LineEncoder {
+  private readonly lines: Array<string> = []
+
+  /** Rows so far. */
+  get rows(): number {
+    return this.lines.length
+  }
+
+  push(row: Row): void {
     let line: string
     try {
-      line = JSON.stringify(rows[i])
+      line = JSON.stringify(row)
     } catch (e) {
-      throw new EncodeError(i, e instanceof Error ? e.message : String(e))
+      throw new EncodeError(this.lines.length, e instanceof Error ? e.message : String(e))
     }
-    parts.push(line)
+    this.lines.push(line)
   }
-  const text = rows.length === 0 ? new Uint8Array(0) : Buffer.from(`${parts.join("\n")}\n`, "utf8")
-  const gzip = gzipLevel !== undefined && rows.length > 0 ? zlib.gzipSync(text, { level: gzipLevel }) : undefined
-  return { rows: rows.length, text, gzip }
+
+  finish(gzipLevel: number | undefined): EncodedRows {
+    const rows = this.lines.length
+    const text = rows === 0 ? new Uint8Array(0) : own(Buffer.from(`${this.lines.join("\n")}\n`, "utf8"))
+    this.lines.length = 0
+    const gzip = gzipLevel !== undefined && rows > 0 ? own(zlib.gzipSync(text, { level: gzipLevel })) : undefined
+    return { rows, text, gzip }
+  }
 }
+
+/** Bytes that own their whole ArrayBuffer (small Buffers share Node's pool), so it can be transferred. */
+const own = (b: Uint8Array): Uint8Array =>
+  b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b)
 
 /**
  * The byte offset just past line `n` (1-based count of lines) of JSON-lines text; JSON text

@@ -1,0 +1,208 @@
+/**
+ * A worker thread of the runner (see `pool.ts`): loads the pipeline file, plans the shard's
+ * units, makes the stages once, then processes each unit it is sent as one stream — read,
+ * stages, JSON (and gzip) encoding of the main sink's rows — and posts back the bytes and the
+ * unit's delta. Stages with a `central` decider see the unit as one chunk and ask the runner
+ * for their decisions, which it takes in unit order.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { Cause, type Chunk, Effect, type Scope, Stream } from "effect"
+import { parentPort, workerData } from "node:worker_threads"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import { SinkError, type SourceError, StageError } from "../../Errors.js"
+import * as Pipeline from "../../Pipeline.js"
+import * as Profile from "../../Profile.js"
+import { origin, type Row } from "../../Row.js"
+import * as Shard from "../../Shard.js"
+import type { SourceReject } from "../../Source.js"
+import type { StageContext, Transform } from "../../Stage.js"
+import { emptyDelta, sourceReject, type UnitDelta } from "./delta.js"
+import { EncodeError, LineEncoder } from "./encode.js"
+import type { FromWorker, ToWorker, WorkerFailure, WorkerInit } from "./protocol.js"
+
+const port = parentPort!
+const init = workerData as WorkerInit
+const post = (message: FromWorker, transfer?: ReadonlyArray<ArrayBuffer>): void =>
+  port.postMessage(message, transfer as Array<ArrayBuffer> | undefined)
+
+const failure = (e: unknown): WorkerFailure => {
+  if (typeof e === "object" && e !== null && "_tag" in e) {
+    const { _tag, ...fields } = e as { readonly _tag: string }
+    return { _tag, fields: JSON.parse(JSON.stringify(fields)), message: String((e as { readonly message?: unknown }).message) }
+  }
+  return { _tag: "Defect", fields: {}, message: e instanceof Error ? (e.stack ?? e.message) : String(e) }
+}
+
+// ---- answers to `decide`, by request id
+let nextId = 0
+const answers = new Map<number, (m: Extract<ToWorker, { t: "decided" }>) => void>()
+const units: Array<number> = []
+let ended = false
+let wake: (() => void) | undefined
+port.on("message", (m: ToWorker) => {
+  if (m.t === "decided") {
+    const resume = answers.get(m.id)
+    answers.delete(m.id)
+    resume?.(m)
+    return
+  }
+  if (m.t === "unit") units.push(m.seq)
+  else ended = true
+  const w = wake
+  wake = undefined
+  w?.()
+})
+
+/** The next unit to process, or undefined once the runner has no more. */
+const nextUnit: Effect.Effect<number | undefined> = Effect.async<number | undefined>((resume) => {
+  const take = (): boolean => {
+    if (units.length > 0) {
+      resume(Effect.succeed(units.shift()))
+      return true
+    }
+    if (ended) {
+      resume(Effect.succeed(undefined))
+      return true
+    }
+    return false
+  }
+  if (!take()) wake = () => void take()
+})
+
+const program = Effect.gen(function* () {
+  const pipeline = yield* Pipeline.load(init.file)
+  if (pipeline.fingerprint !== init.fingerprint) {
+    return yield* new StageError({ stage: "worker", reason: `${init.file} changed since the run started (another fingerprint); rerun` })
+  }
+  const env = { baseDir: pipeline.baseDir }
+  const planned = Shard.select(yield* pipeline.source.def.plan(pipeline.source.config, env), init.shard)
+  if (planned.length !== init.unitIds.length || planned.some((u, k) => u.id !== init.unitIds[k])) {
+    return yield* new StageError({ stage: "worker", reason: "the input changed since the run started (other work units); rerun" })
+  }
+  const stages = pipeline.stages
+  const encoding = pipeline.sink.def.encoding?.(pipeline.sink.config)
+  const declared = Profile.declaredShapes(pipeline)
+
+  // The unit being processed: the stages' callbacks write into its delta.
+  let seq = 0
+  let delta: UnitDelta = emptyDelta(stages.length)
+  const transforms: Array<Transform<Row, Row>> = []
+  for (const [i, use] of stages.entries()) {
+    const decide = (request: unknown) =>
+      Effect.async<unknown, StageError>((resume) => {
+        const id = nextId++
+        answers.set(id, (m) =>
+          resume(m.ok ? Effect.succeed(m.value) : Effect.fail(new StageError({ stage: use.instanceId, reason: m.error })))
+        )
+        post({ t: "decide", id, stage: i, seq, request })
+      })
+    const ctx: StageContext = {
+      stageId: use.instanceId,
+      seed: pipeline.seed,
+      baseDir: pipeline.baseDir,
+      drop: (row, reason) => {
+        const st = delta.stages[i]!
+        if (use.route !== undefined) {
+          st.routed++
+          delta.routes[i]!.push(row)
+        } else st.dropped[reason] = (st.dropped[reason] ?? 0) + 1
+      },
+      reject: (row, error) => {
+        delta.stages[i]!.rejected++
+        delta.rejected++
+        delta.rejects[i + 1]!.push({ stage: use.instanceId, error, source: origin(row) ?? null, unit: planned[seq]!.id, row })
+      },
+      journal: {
+        recovered: [],
+        append: () => {
+          throw new Error(`${use.instanceId} journals outside its central decider, which worker threads cannot keep`)
+        }
+      },
+      source: pipeline.source,
+      decide: use.stage.central === undefined ? undefined : decide
+    }
+    // Only stages of plugins without services run in workers (the runner checks), so nothing is left to provide.
+    transforms.push(yield* (use.stage.make(use.config, ctx) as Effect.Effect<Transform<Row, Row>, StageError, Scope.Scope>))
+  }
+
+  const count = (i: number, field: "rows_in" | "rows_out") =>
+    Stream.mapChunks((c: Chunk.Chunk<Row>) => {
+      delta.stages[i]![field] += c.length
+      return c
+    })
+
+  /** A central stage sees its unit as one chunk (one request); a unit with no row at it just closes. */
+  const wholeUnit =
+    (i: number) =>
+    <E, R>(rows: Stream.Stream<Row, E, R>): Stream.Stream<Row, E, R> =>
+    Stream.unwrap(
+      Effect.map(Stream.runCollect(rows), (all) => {
+        if (all.length > 0) return Stream.fromChunk(all)
+        post({ t: "close", stage: i, seq })
+        return Stream.empty
+      })
+    )
+
+  const processUnit = (k: number) =>
+    Effect.gen(function* () {
+      seq = k
+      delta = emptyDelta(stages.length)
+      const unit = planned[k]!
+      const io = { reject: (r: SourceReject) => sourceReject(delta, unit.id, r) }
+      let stream: Stream.Stream<Row, SourceError | StageError, FileSystem.FileSystem | Path.Path> = pipeline.source.def
+        .read(unit, pipeline.source.config, io, env)
+        .pipe(
+          Stream.mapChunks((c) => {
+            delta.rows_read += c.length
+            return c
+          })
+        )
+      for (const [i, use] of stages.entries()) {
+        if (use.stage.central !== undefined) stream = wholeUnit(i)(stream)
+        // (Stages are typed over StageError streams; source errors pass through them untouched.)
+        const entering = stream.pipe(count(i, "rows_in")) as Stream.Stream<Row, StageError>
+        stream = transforms[i]!(entering).pipe(count(i, "rows_out"))
+      }
+      const profile = Profile.empty()
+      const observe = Profile.observer(profile, declared)
+      const kept: Array<Row> = []
+      const encoder = new LineEncoder()
+      yield* Stream.runForEachChunk(stream, (c) =>
+        Effect.try({
+          try: () => {
+            observe(c)
+            delta.rows_written += c.length
+            if (encoding === undefined) for (const row of c) kept.push(row)
+            else for (const row of c) encoder.push(row)
+          },
+          catch: (e) =>
+            new SinkError({
+              path: pipeline.sink.config.path,
+              reason: e instanceof EncodeError ? `${e.message} (row ${e.index + 1} written of unit ${unit.id})` : String(e)
+            })
+        })
+      )
+      if (encoding === undefined) return post({ t: "done", seq: k, delta, rows: kept, profile })
+      const encoded = encoder.finish(encoding.gzipLevel)
+      const transfer = [encoded.text.buffer, ...(encoded.gzip !== undefined ? [encoded.gzip.buffer] : [])] as Array<ArrayBuffer>
+      post({ t: "done", seq: k, delta, encoded, profile }, [...new Set(transfer)])
+    })
+
+  post({ t: "ready" })
+  for (;;) {
+    const k = yield* nextUnit
+    if (k === undefined) return
+    yield* processUnit(k)
+  }
+})
+
+Effect.runPromise(
+  program.pipe(
+    Effect.scoped,
+    Effect.provide(NodeContext.layer),
+    Effect.catchAllCause((cause) =>
+      Effect.sync(() => post({ t: "failed", error: failure(Cause.squash(cause)) }))
+    )
+  )
+).then(() => port.close())
