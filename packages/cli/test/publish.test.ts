@@ -1,8 +1,10 @@
 /**
  * What we would publish works on its own: every non-private package under packages/ has
- * complete npm metadata; built and packed with `pnpm pack` (which rewrites workspace: ranges),
- * the tarballs install with plain `npm` into an empty folder outside the workspace, where the
- * installed `synthline` scaffolds a plugin, the plugin is built, packed and installed like a
+ * complete npm metadata; packed with `pnpm pack` (which rewrites workspace: ranges) from a copy
+ * of the workspace with no `dist` anywhere, as in a fresh clone (each package's `prepack` builds
+ * it, so a package can never be packed or published unbuilt), the tarballs install with plain
+ * `npm` into an empty folder outside the workspace, where the installed `synthline --help`
+ * works and the installed `synthline` scaffolds a plugin, the plugin is built, packed and installed like a
  * published one, and `synthline validate` and `synthline run` use it by its npm name next to
  * the installed moderation and PII plugins (the unsafe branch released encrypted and opened
  * again with `synthline decrypt`).
@@ -15,9 +17,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { basename, join } from "node:path"
 import { gunzipSync } from "node:zlib"
 import { repoRoot } from "./support.js"
 
@@ -83,6 +85,38 @@ const pnpm = (args: ReadonlyArray<string>, cwd: string): Promise<string> => {
     : ok("npx", ["-y", "pnpm@10.34.9", ...args], cwd)
 }
 
+/** What a fresh clone does not hold: build outputs, caches and test scratch folders. */
+const notInClone: ReadonlySet<string> = new Set(["dist", ".turbo", ".tmp", "coverage", "node_modules"])
+
+/**
+ * A copy of the workspace's root files and packages/ under `dir`, without any build output (the
+ * workspace's own dist/ folders, which other tests use, are left alone). The packages keep their
+ * node_modules links (relative, to each other and to the root's store), and the root's
+ * node_modules is linked, so no install is needed. Made a git repository like a clone (turbo
+ * hashes a package's inputs with git).
+ */
+const cleanCopy = async (dir: string): Promise<string> => {
+  mkdirSync(dir)
+  for (const f of ["package.json", "pnpm-workspace.yaml", "pnpm-lock.yaml", "turbo.json", "tsconfig.base.json", "LICENSE", ".gitignore"]) cpSync(join(repoRoot, f), join(dir, f))
+  symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"))
+  for (const folder of readdirSync(join(repoRoot, "packages"))) {
+    const from = join(repoRoot, "packages", folder)
+    const to = join(dir, "packages", folder)
+    cpSync(from, to, { recursive: true, verbatimSymlinks: true, filter: (src) => src === from || !notInClone.has(basename(src)) })
+    if (existsSync(join(from, "node_modules"))) cpSync(join(from, "node_modules"), join(to, "node_modules"), { recursive: true, verbatimSymlinks: true })
+  }
+  await ok("git", ["init", "--quiet"], dir)
+  await ok("git", ["add", "--all"], dir)
+  await ok("git", ["-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "--quiet", "--no-verify", "--message", "clone"], dir)
+  return dir
+}
+
+/** Files and folders named `name` under `dir` (node_modules not searched). */
+const findNamed = (dir: string, name: string): Array<string> =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.name === "node_modules" || !e.isDirectory() ? [] : e.name === name ? [join(dir, e.name)] : findNamed(join(dir, e.name), name)
+  )
+
 describe("publishable packages", () => {
   it("have complete npm metadata, exports with types, files and a README", () => {
     const pkgs = publishable()
@@ -115,12 +149,14 @@ describe("publishable packages", () => {
     "packed, installed with npm outside the workspace: new-plugin, build and install it, validate and run with it",
     async () => {
       const pkgs = publishable()
-      await pnpm(["run", "build"], repoRoot)
       const work = mkdtempSync(join(tmpdir(), "synthline-publish-"))
       try {
+        // As a fresh clone: no package is built before `pnpm pack`.
+        const clone = await cleanCopy(join(work, "clone"))
+        expect(findNamed(join(clone, "packages"), "dist")).toEqual([])
         const tarballs = join(work, "tarballs")
         mkdirSync(tarballs)
-        for (const p of pkgs) await pnpm(["pack", "--pack-destination", tarballs], p.dir)
+        for (const p of pkgs) await pnpm(["pack", "--pack-destination", tarballs], join(clone, "packages", p.folder))
         const packed = readdirSync(tarballs).filter((f) => f.endsWith(".tgz"))
         expect(packed.length).toBe(pkgs.length)
         const install: Array<string> = []
@@ -139,6 +175,7 @@ describe("publishable packages", () => {
         writeFileSync(join(app, "package.json"), JSON.stringify({ name: "publish-check", private: true, type: "module" }))
         await ok("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...install.map((f) => join(tarballs, f)), "typescript@5.9.3", "@types/node@^20.19.0"], app)
         const synthline = join(app, "node_modules/.bin/synthline")
+        expect(await ok(synthline, ["--help"], app)).toContain("instruction-tuning datasets")
 
         // Scaffold a plugin with the installed CLI, build it, pack it and install it like a published package.
         const created = await ok(synthline, ["new-plugin", "acme"], app)
