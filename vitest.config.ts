@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config"
 
 // One vitest run, one project per package. Sources are resolved through the
 // "@synthline/source" export condition so tests never need a build first.
-const project = (name: string, root = `packages/${name}`, env: Record<string, string> = {}) => ({
+const project = (name: string, root = `packages/${name}`, env: Record<string, string> = {}, globalSetup: ReadonlyArray<string> = []) => ({
   resolve: { conditions: ["@synthline/source"] },
   ssr: { resolve: { conditions: ["@synthline/source"], externalConditions: ["@synthline/source"] } },
   test: {
@@ -15,13 +15,15 @@ const project = (name: string, root = `packages/${name}`, env: Record<string, st
     poolOptions: { forks: { execArgv: ["--conditions=@synthline/source"] } },
     env: { NODE_OPTIONS: "--conditions=@synthline/source", ...env },
     testTimeout: 60_000,
-    hookTimeout: 60_000
+    hookTimeout: 60_000,
+    // System tools some tests drive for real (gpg, Chromium): found, or provided, before they start.
+    globalSetup: globalSetup.map((f) => `${import.meta.dirname}/scripts/${f}`)
   }
 })
 
 export default defineConfig({
   test: {
     poolOptions: { forks: { execArgv: ["--conditions=@synthline/source"] } },
-    projects: [project("core"), project("cli"), project("bench", "bench", { SYNTHLINE_BENCH_CLI: "source" }), project("plugin-moderation"), project("llm"), project("plugin-synth"), project("plugin-pii"), project("plugin-dedup"), project("provider-llama-cpp"), project("examples", "examples"), project("docs", "apps/docs")]
+    projects: [project("core", undefined, {}, ["gpg.setup.ts"]), project("cli", undefined, {}, ["gpg.setup.ts"]), project("bench", "bench", { SYNTHLINE_BENCH_CLI: "source" }), project("plugin-moderation"), project("llm"), project("plugin-synth"), project("plugin-pii"), project("plugin-dedup"), project("provider-llama-cpp"), project("examples", "examples"), project("docs", "apps/docs", {}, ["chromium.setup.ts"])]
   }
 })

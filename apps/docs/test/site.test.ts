@@ -1,6 +1,8 @@
 /**
  * The built docs site (`pnpm --filter docs build`, run by the test command before vitest),
- * served on 127.0.0.1 and driven by headless Chromium: every page loads without console errors,
+ * served on 127.0.0.1 and driven by headless Chromium (the system's, or the one the
+ * @sparticuz/chromium package ships: scripts/test-tools.ts, run as this project's globalSetup,
+ * finds or provides it): every page loads without console errors,
  * no internal link or anchor is broken, the local search finds a stage by its id, every stage
  * `synthline stages --json` lists for the workspace's plugins has a reference entry (and every
  * option a description), and every source, sink, plugin section (`models`, `cache`) and model
@@ -12,10 +14,17 @@ import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { extname, join, normalize } from "node:path"
 import { type Browser, chromium, type Page } from "playwright-core"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { pluginPackages, repoRoot } from "../scripts/workspace.js"
 
 const dist = join(import.meta.dirname, "../.vitepress/dist")
+
+declare module "vitest" {
+  interface ProvidedContext {
+    /** The browser the globalSetup found or provided (scripts/test-tools.ts). */
+    chromium: { readonly executablePath: string; readonly env: { readonly [name: string]: string }; readonly origin: string }
+  }
+}
 
 const types: { readonly [ext: string]: string } = {
   ".html": "text/html; charset=utf-8",
@@ -131,7 +140,8 @@ const links = new Map<string, Set<string>>()
 beforeAll(async () => {
   if (!existsSync(join(dist, "index.html"))) throw new Error(`${dist} is missing: run pnpm --filter docs build first (the test command does)`)
   ;({ server, origin } = await serve())
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: launchArgs })
+  const found = inject("chromium")
+  browser = await chromium.launch({ executablePath: found.executablePath, env: { ...process.env, ...found.env }, args: launchArgs })
   page = await browser.newPage()
 })
 
@@ -211,7 +221,8 @@ describe("docs site", () => {
       expect(visited.has(p), p).toBe(true)
     }
     expect(visited.size).toBeGreaterThan(20)
-  })
+    // Over 20 pages, one after another: room for a busy machine.
+  }, 240_000)
 
   it("every stage of `synthline stages --json` has a reference entry, and every option a description", async () => {
     const stages = await stagesJson()
