@@ -294,9 +294,15 @@ const makeModel = (
     if (streakStart === undefined || down !== undefined) return
     const t = Date.now()
     const since = streakStart
-    if (t - since < downLimitMs) return armDownCheck(since + downLimitMs - t)
+    if (t - since < downLimitMs) {
+      armDownCheck(since + downLimitMs - t)
+      return
+    }
     const allFailed = failedAt.every((at) => at >= since)
-    if (!allFailed || backlog + inFlight === 0) return armDownCheck(Math.min(downLimitMs, 1000))
+    if (!allFailed || backlog + inFlight === 0) {
+      armDownCheck(Math.min(downLimitMs, 1000))
+      return
+    }
     let last = 0
     for (let i = 1; i < failedAt.length; i++) if (failedAt[i]! > failedAt[last]!) last = i
     const f = lastFailure[last]

@@ -159,7 +159,8 @@ describe("a damaged response cache", () => {
     } finally {
       await server.close()
     }
-  }, 120_000)
+    // Five CLI runs: generous for a busy machine.
+  }, 240_000)
 
   it("a garbage header or a cut-off file: the same clear error before any work", async () => {
     const server = await TestServer.start()
