@@ -11,6 +11,7 @@ import { type BenchOptions, type ManifestFacts, type ManifestLike, median, type 
 import { decontaminateBench } from "./decontaminate.js"
 import { llmOccupancy } from "./llm-occupancy.js"
 import { llmSaturation } from "./llm-saturation.js"
+import { longOptions } from "./long-options.js"
 import { type ChildResult, rssMethod, runChild } from "./measure.js"
 import { nearDedupBench } from "./near-dedup.js"
 import { parquetRange } from "./parquet-range.js"
@@ -418,7 +419,7 @@ export const offlinePii: Benchmark = {
   }
 }
 
-export const benchmarks: ReadonlyArray<Benchmark> = [offlineCore, offlineCoreScaling, offlinePii, piiThroughput, cliStartup, llmSaturation, llmOccupancy, parquetRange, nearDedupBench, decontaminateBench]
+export const benchmarks: ReadonlyArray<Benchmark> = [offlineCore, offlineCoreScaling, offlinePii, piiThroughput, cliStartup, llmSaturation, llmOccupancy, parquetRange, longOptions, nearDedupBench, decontaminateBench]
 
 /** What one invocation produced. */
 export interface BenchReport {
