@@ -246,8 +246,9 @@ branches:
         rmSync(work, { recursive: true, force: true })
       }
     },
-    // About 2 minutes on an idle 2-core machine, most of it npm building better-sqlite3 (the
-    // response cache's SQLite driver) when no prebuilt binary can be fetched; room for a busy one.
-    480_000
+    // A few minutes on an idle 2-core machine: the prepack builds of every package (tsc), and npm
+    // building better-sqlite3 (the response cache's SQLite driver) when no prebuilt binary can be
+    // fetched; room for a busy one.
+    900_000
   )
 })
