@@ -28,6 +28,11 @@ export interface RunContextShape {
   readonly usage: UsageRegistry
   /** Prints a warning through the run's progress reporter (a model's endpoint cooling down, say); absent outside a run. */
   readonly warn?: ((message: string) => void) | undefined
+  /**
+   * Replaces the run's secrets by `<redacted>` in a text (see `Secrets`): for what a service
+   * writes itself (names of endpoints in state files, say); absent outside a run.
+   */
+  readonly scrub?: ((text: string) => string) | undefined
 }
 
 /** The run a plugin's services are built for. */

@@ -422,7 +422,8 @@ const runScoped = (
       seed: pipeline.seed,
       stateDir: state,
       usage,
-      warn: (message: string) => reporter.report({ type: "warning", message })
+      warn: (message: string) => reporter.report({ type: "warning", message }),
+      scrub: scrub.text
     })
 
     // ---- what each unit contributes until it commits

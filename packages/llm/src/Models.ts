@@ -131,6 +131,8 @@ export interface MakeOptions {
   readonly stateDir?: string | undefined
   /** Where notices go (an endpoint cooling down): the run's progress reporter (default: nowhere). */
   readonly warn?: ((message: string) => void) | undefined
+  /** Masks the run's secrets in what the client writes (endpoint names: a key may sit in a URL's path). */
+  readonly scrub?: ((text: string) => string) | undefined
 }
 
 /** Makes the client. Models and the cache are opened on first use and closed with the scope. */
@@ -170,7 +172,10 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
               reason: `model ${name}: unknown provider ${JSON.stringify(resolved.provider)} (available: ${Provider.names().join(", ")}; a provider package must be listed in plugins)`
             })
           }
-          const transport = yield* Scope.extend(factory(resolved, { baseDir: options.baseDir }), scope)
+          const opened = yield* Scope.extend(factory(resolved, { baseDir: options.baseDir }), scope)
+          const scrub = options.scrub
+          const transport =
+            scrub === undefined ? opened : { ...opened, endpoints: opened.endpoints.map((e) => ({ ...e, id: scrub(e.id) })) }
           const c = yield* openCache
           const log = (usage: Usage.ModelUsage, endpoints: ReadonlyArray<string>) =>
             options.stateDir === undefined
@@ -656,7 +661,8 @@ export const layer: Layer.Layer<Models, RunError, RunContext> = Layer.scoped(
       baseDir: run.baseDir,
       usage: run.usage,
       stateDir: run.stateDir,
-      warn: run.warn
+      warn: run.warn,
+      scrub: run.scrub
     })
   })
 )
