@@ -157,7 +157,8 @@ export const measurePipeline = async (
   pipelineFile: string,
   sinkDir: string,
   runs: number,
-  expectedRows?: number
+  expectedRows?: number,
+  extraArgs: ReadonlyArray<string> = []
 ): Promise<PipelineMeasure> => {
   const wallsMs: Array<number> = []
   const rssBytes: Array<number> = []
@@ -165,7 +166,7 @@ export const measurePipeline = async (
   const manifestPath = join(sinkDir, "manifest.json")
   for (let i = 0; i < runs; i++) {
     rmSync(sinkDir, { recursive: true, force: true })
-    const r = mustSucceed(`synthline run ${pipelineFile}`, await runCli(["run", pipelineFile, "--fresh"]))
+    const r = mustSucceed(`synthline run ${pipelineFile}`, await runCli(["run", pipelineFile, "--fresh", ...extraArgs]))
     if (!existsSync(manifestPath)) throw new Error(`synthline run wrote no manifest at ${manifestPath}`)
     const f = validateManifest(JSON.parse(readFileSync(manifestPath, "utf8")) as ManifestLike, expectedRows)
     if (facts && (facts.rowsRead !== f.rowsRead || facts.rowsWritten !== f.rowsWritten)) {
@@ -306,6 +307,33 @@ export const offlineCoreScaling: Benchmark = {
   }
 }
 
+export const offlineWorkers: Benchmark = {
+  name: "offline-workers",
+  description: "offline-core with --workers 1 and --workers 2 (worker threads process whole units): throughput ratio",
+  run: async (ctx) => {
+    const rows = ctx.options.rows
+    const sample = await ensureSample(rows, ctx.options.seed, ctx.dirs.data, ctx.log)
+    const measure = async (workers: number) => {
+      const work = join(ctx.dirs.out, `offline-workers-${rows}-w${workers}`)
+      mkdirSync(work, { recursive: true })
+      const file = join(work, "offline-core.pipeline.yaml")
+      writeFileSync(file, offlineCorePipeline(parquetGlob(sample), join(work, "sink")))
+      ctx.log(`offline-core --workers ${workers}: ${rows.toLocaleString("en-US")} rows × ${ctx.options.runs} runs`)
+      return measurePipeline(file, join(work, "sink"), ctx.options.runs, rows, ["--workers", String(workers)])
+    }
+    const one = await measure(1)
+    const two = await measure(2)
+    const perSecond = (m: PipelineMeasure) => m.facts.rowsRead / (median(m.wallsMs) / 1000)
+    const detail = { rows, w1: { wall_ms: one.wallsMs, rss_bytes: one.rssBytes }, w2: { wall_ms: two.wallsMs, rss_bytes: two.rssBytes } }
+    return [
+      row({ name: "offline-core --workers 1", unit: "conv/s", figure: perSecond(one), budget: null, baseline: null, ratio: null, detail }),
+      row({ name: "offline-core --workers 2", unit: "conv/s", figure: perSecond(two), budget: { op: ">=", value: 20_000 }, baseline: perSecond(one), ratio: perSecond(two) / perSecond(one), detail }),
+      row({ name: "--workers 2 ÷ --workers 1", unit: "×", figure: perSecond(two) / perSecond(one), budget: { op: ">=", value: 1.8 }, baseline: null, ratio: null, detail }),
+      row({ name: "offline-core --workers 2 peak RSS", unit: "MB", figure: mb(median(two.rssBytes)), budget: { op: "<=", value: 512 }, baseline: mb(median(one.rssBytes)), ratio: median(two.rssBytes) / median(one.rssBytes), detail })
+    ]
+  }
+}
+
 export const cliStartup: Benchmark = {
   name: "cli-startup",
   description: "synthline --help and synthline validate examples/quickstart.pipeline.yaml; baseline: bare `node -e 0`",
@@ -419,7 +447,7 @@ export const offlinePii: Benchmark = {
   }
 }
 
-export const benchmarks: ReadonlyArray<Benchmark> = [offlineCore, offlineCoreScaling, offlinePii, piiThroughput, cliStartup, llmSaturation, llmOccupancy, parquetRange, longOptions, nearDedupBench, decontaminateBench]
+export const benchmarks: ReadonlyArray<Benchmark> = [offlineCore, offlineCoreScaling, offlineWorkers, offlinePii, piiThroughput, cliStartup, llmSaturation, llmOccupancy, parquetRange, longOptions, nearDedupBench, decontaminateBench]
 
 /** What one invocation produced. */
 export interface BenchReport {

@@ -88,8 +88,8 @@ export const usage = `pnpm bench [--rows N] [--runs N] [--seed S] [--only NAME[,
   --rows N       sample conversations for the data benchmarks (default 1,000,000)
   --runs N       repetitions per benchmark, figure = median (default 3)
   --seed S       seed of the sample data (default 42)
-  --only NAME    run only these benchmarks (offline-core, offline-core-scaling, offline-pii, pii-throughput, cli-startup,
-                 llm-saturation, llm-occupancy, parquet-range, long-options, near-dedup, decontaminate)
+  --only NAME    run only these benchmarks (offline-core, offline-core-scaling, offline-workers, offline-pii,
+                 pii-throughput, cli-startup, llm-saturation, llm-occupancy, parquet-range, long-options, near-dedup, decontaminate)
   --no-baseline  skip the DuckDB baseline
   --no-write     do not write bench/results/*.json`
 
