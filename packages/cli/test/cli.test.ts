@@ -271,3 +271,187 @@ describe("synthline CLI", () => {
     expect(r.code).toBe(0)
   })
 })
+
+describe("synthline CLI: pipeline-file checks before any work (issue 16)", () => {
+  const dir16 = tempDir("issue16")
+  const file16 = (name: string, text: string): string => {
+    const f = join(dir16, `${name}.pipeline.yaml`)
+    writeFileSync(f, text)
+    return f
+  }
+  const chain = (name: string, out: string, stages: string, extra = "") =>
+    file16(
+      name,
+      `name: ${name}
+seed: 3
+${extra}source: { type: parquet, path: "data/data/train-*.parquet" }
+stages:
+  - use: core/select
+    languages: [English, Japanese]
+  - use: core/first-turn
+${stages}sink: { type: jsonl, path: ${out}, compression: gzip, shard_rows: 700 }
+`
+    )
+  const noTrace = (text: string) => {
+    expect(text).not.toMatch(/FiberFailure|^\s+at /m)
+    expect(text.trim().split("\n").length).toBeLessThan(4)
+  }
+
+  it("makes sample data", async () => {
+    const r = await synthline(["sample", "--rows", "3000", "--seed", "9", "--row-group-rows", "250", "--out", join(dir16, "data")])
+    expect(r.code, r.stderr).toBe(0)
+  })
+
+  it("validate and run refuse a stage whose required field nothing provides: exit 2, file:line:column and the stage, no output", async () => {
+    const f = chain("unmet", "out-unmet", "  - use: core/dedup\n    field: translated_conversation.0.content\n")
+    for (const command of ["validate", "run"]) {
+      const r = await synthline([command, f])
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr).toMatch(
+        /^error: .*unmet\.pipeline\.yaml:8:5: stage core\/dedup: requires field translated_conversation\.0\.content, which no earlier stage provides/
+      )
+      expect(r.stdout).not.toContain("valid")
+      noTrace(r.stderr)
+    }
+    expect(existsSync(join(dir16, "out-unmet"))).toBe(false)
+    // The field provided by an earlier stage under its options: valid.
+    const ok = chain("met", "out-met", "  - use: core/dedup\n    output: dup\n  - use: core/dedup\n    field: dup\n")
+    expect((await synthline(["validate", ok])).code).toBe(0)
+    const dropped = chain("dropped", "out-dropped", "  - use: core/dedup\n    output: dup\n    drop: true\n  - use: core/dedup\n    field: dup\n")
+    expect((await synthline(["validate", dropped])).stderr).toContain("stage core/dedup#2: requires field dup")
+  })
+
+  it("every example pipeline in examples/ validates", async () => {
+    const env = { VLLM_URL: "http://127.0.0.1:1", JUDGE_URL: "http://127.0.0.1:1", SYNTHLINE_MODEL: join(dir16, "model.gguf"), DEEPL_AUTH_KEY: "k:fx" }
+    const files = readdirSync(join(repoRoot, "examples")).filter((f) => f.endsWith(".pipeline.yaml"))
+    expect(files.length).toBeGreaterThanOrEqual(5)
+    for (const f of files) {
+      const r = await synthline(["validate", join(repoRoot, "examples", f)], env)
+      expect(r.code, `${f}: ${r.stderr}`).toBe(0)
+    }
+  }, 120_000)
+
+  it("a YAML alias bomb is a pipeline-file error: exit 2, file:line, no stack trace", async () => {
+    const levels = ["a", "b", "c", "d", "e", "f", "g", "h"]
+    const bomb = levels
+      .map((l, i) => `${l}: &${l} [${i === 0 ? Array(9).fill('"lol"').join(", ") : Array(9).fill(`*${levels[i - 1]}`).join(", ")}]`)
+      .join("\n")
+    const f = file16("bomb", `name: bomb\n${bomb}\nsource: { type: jsonl, path: x.jsonl }\nstages: []\nsink: { type: jsonl, path: out-bomb }\n`)
+    for (const command of ["validate", "plan", "run"]) {
+      const r = await synthline([command, f])
+      expect(r.code).toBe(2)
+      expect(r.stderr).toMatch(/^error: .*bomb\.pipeline\.yaml:3:\d+: refused: its YAML aliases expand more than 100 times \(an alias bomb/)
+      noTrace(r.stderr)
+    }
+  })
+
+  it("a pipeline file over 2 MiB is refused at once with its size", async () => {
+    const f = file16("huge", `name: huge\nsource: { type: jsonl, path: x.jsonl }\nstages:\n  - use: core/select\n    languages:\n${"      - English\n".repeat(400_000)}sink: { type: jsonl, path: out }\n`)
+    const started = Date.now()
+    const r = await synthline(["validate", f])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^error: .*huge\.pipeline\.yaml: the pipeline file is 6\.1 MiB \(\d+ bytes\), more than the 2\.0 MiB a pipeline file may have/)
+    expect(Date.now() - started).toBeLessThan(20_000)
+  })
+
+  it("a mistyped secret is not printed in the validation error", async () => {
+    const f = file16(
+      "key",
+      `name: key
+plugins: ["@synthline/llm"]
+source: { type: jsonl, path: x.jsonl }
+models:
+  m: { model: x, endpoints: ["http://127.0.0.1:1/v1"], api_key: [sk-live-0123456789abcdef] }
+stages: []
+sink: { type: jsonl, path: out }
+`
+    )
+    const r = await synthline(["validate", f])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/key\.pipeline\.yaml:5:\d+: invalid section models: m\.api_key: Expected string, actual a list \(not shown: the value is a secret\)/)
+    expect(r.stderr + r.stdout).not.toContain("sk-live")
+  })
+
+  it("a sink folder moved elsewhere resumes with the new path and ends byte-identical to an uninterrupted run", async () => {
+    const route = "  - use: core/select\n    languages: [English]\n    route: others\n"
+    const branches = (out: string) => `branches:\n  others: { type: jsonl, path: ${out}-others, compression: none }\n`
+    const make = (name: string, out: string) => {
+      const f = chain(name, out, route)
+      writeFileSync(f, `${readFileSync(f, "utf8").replace(`name: ${name}`, "name: moved")}${branches(out)}`)
+      return f
+    }
+    const reference = make("reference", "out-reference")
+    expect((await synthline(["run", reference])).code).toBe(0)
+
+    const first = make("first", "out-first")
+    const markers = join(dir16, "out-first/_state/run/units")
+    const child = start(["run", first])
+    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        const n = existsSync(markers) ? readdirSync(markers).filter((f) => f.endsWith(".json")).length : 0
+        if (n >= 3 || child.exitCode !== null) {
+          clearInterval(poll)
+          child.kill("SIGKILL")
+          resolve()
+        }
+      }, 5)
+    })
+    await exited
+    expect(existsSync(join(dir16, "out-first/manifest.json"))).toBe(false)
+    // Copied to a "bigger disk", with its branch folder; the pipeline now names the new place.
+    mkdirSync(join(dir16, "moved"), { recursive: true })
+    for (const suffix of ["", "-others"]) spawnSync("cp", ["-a", join(dir16, `out-first${suffix}`), join(dir16, `moved/out${suffix}`)])
+    const moved = make("moved", "moved/out")
+    const r = await synthline(["run", moved])
+    expect(r.stderr).not.toContain("different pipeline")
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toContain("resuming")
+    const strip = ({ "README.md": _card, ...files }: Record<string, string>) => files
+    expect(strip(tree(join(dir16, "moved/out")))).toEqual(strip(tree(join(dir16, "out-reference"))))
+    // (The dataset cards quote the pipeline file, which names the paths.)
+    expect(strip(tree(join(dir16, "moved/out-others")))).toEqual(strip(tree(join(dir16, "out-reference-others"))))
+    expect(readParts(join(dir16, "moved/out-others")).length).toBeGreaterThan(0)
+    // Complete: a rerun from the new place is a no-op, and a changed output option is another pipeline.
+    expect((await synthline(["run", moved])).stderr).toContain("already complete")
+    writeFileSync(moved, readFileSync(moved, "utf8").replace("shard_rows: 700", "shard_rows: 800"))
+    const changed = await synthline(["run", moved])
+    expect(changed.code).toBe(2)
+    expect(changed.stderr).toContain("holds a run of a different pipeline")
+  }, 120_000)
+
+  it("warns (stderr, and --json) when a route sends rows around a pii stage; the run still works", async () => {
+    const f = chain(
+      "routed",
+      "out-routed",
+      "  - use: moderation/filter\n    action: route\n    route: unsafe\n  - use: pii/redact\n",
+      'plugins: ["@synthline/plugin-moderation", "@synthline/plugin-pii"]\n'
+    )
+    writeFileSync(f, `${readFileSync(f, "utf8")}branches:\n  unsafe: { type: jsonl, path: out-routed-unsafe }\n`)
+    const warning =
+      /warning: .*routed\.pipeline\.yaml:9:5: stage moderation\/filter: routes rows to branch unsafe before pii\/redact \(line 12\), which the main path passes: the branch receives personal data unredacted/
+    for (const command of ["validate", "plan"]) {
+      const r = await synthline([command, f])
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stderr).toMatch(warning)
+    }
+    const plan = await synthline(["plan", "--json", f])
+    expect(JSON.parse(plan.stdout).warnings).toEqual([
+      { stage: "moderation/filter", line: 9, column: 5, message: expect.stringContaining("the branch receives personal data unredacted") }
+    ])
+    const run = await synthline(["run", "--json", f])
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stderr).toMatch(warning)
+    const events = run.stdout.trim().split("\n").map((l) => JSON.parse(l))
+    expect(events.filter((e) => e.type === "warning").map((e) => e.message)).toEqual([expect.stringContaining("before pii/redact (line 12)")])
+    // Redacting before the route: no warning.
+    const safe = chain(
+      "redacted-first",
+      "out-safe",
+      "  - use: pii/redact\n  - use: moderation/filter\n    action: route\n    route: unsafe\n",
+      'plugins: ["@synthline/plugin-moderation", "@synthline/plugin-pii"]\n'
+    )
+    writeFileSync(safe, `${readFileSync(safe, "utf8")}branches:\n  unsafe: { type: jsonl, path: out-safe-unsafe }\n`)
+    expect((await synthline(["plan", safe])).stderr).not.toContain("warning")
+  }, 120_000)
+})

@@ -4,7 +4,7 @@
  * composed in TypeScript with row types checked at compile time.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Effect, Either, ParseResult, type Pipeable, Schema, type SchemaAST } from "effect"
+import { Effect, Either, Option, ParseResult, type Pipeable, Schema, SchemaAST } from "effect"
 import { createHash } from "node:crypto"
 import { dirname, resolve } from "node:path"
 import { pipeArguments } from "effect/Pipeable"
@@ -32,6 +32,7 @@ export interface StageUse {
   readonly route?: string | undefined
   /** Where it is declared in the pipeline file. */
   readonly line?: number | undefined
+  readonly column?: number | undefined
 }
 
 /** A source or sink with its decoded config. */
@@ -55,7 +56,7 @@ export interface ResolvedPipeline {
   readonly branches: ReadonlyMap<string, Configured<AnySink, SinkBaseConfig>>
   /** Decoded plugin sections (`models`, `cache`, ...). */
   readonly sections: { readonly [key: string]: unknown }
-  /** Normalized JSON form (defaults filled) the fingerprint hashes. */
+  /** Normalized JSON form (defaults filled) the fingerprint hashes; sink and branch paths are left out. */
   readonly normalized: unknown
   /** sha256 of the normalized pipeline, plugin versions and seed. */
   readonly fingerprint: string
@@ -79,10 +80,36 @@ interface Doc {
 const isRecord = (u: unknown): u is { readonly [key: string]: unknown } =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
+/**
+ * Largest pipeline file accepted by default: 2 MiB. Pipeline files are a few kilobytes; this
+ * leaves room for long prompts while bounding the time and memory of parsing (a 50 MB file took
+ * 84 s and 3 GB).
+ */
+export const maxPipelineFileBytes: number = 2 * 1024 * 1024
+
+/** Most alias expansions a pipeline file may make (the `yaml` library's count; it refuses "billion laughs"). */
+export const maxAliasCount: number = 100
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split("\n")[0]!
+
+const sizeText = (bytes: number): string =>
+  bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`
+
+const tooLarge = (file: string, bytes: number, limit: number): PipelineFileError =>
+  new PipelineFileError({
+    file,
+    reason: `the pipeline file is ${sizeText(bytes)} (${bytes} bytes), more than the ${sizeText(limit)} a pipeline file may have; keep data (word lists, examples) out of it`
+  })
+
 /** Parses YAML/JSON text keeping positions. */
 const parseText = (file: string, text: string): Either.Either<Doc, PipelineFileError> => {
   const lineCounter = new YAML.LineCounter()
-  const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
+  let doc: YAML.Document.Parsed
+  try {
+    doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
+  } catch (e) {
+    return Either.left(new PipelineFileError({ file, reason: `cannot parse the pipeline file: ${errorText(e)}` }))
+  }
   const first = doc.errors[0]
   if (first !== undefined) {
     const p = lineCounter.linePos(first.pos[0])
@@ -106,7 +133,37 @@ const parseText = (file: string, text: string): Either.Either<Doc, PipelineFileE
     const p = lineCounter.linePos(range[0])
     return { line: p.line, column: p.col }
   }
-  return Either.right({ file, value: doc.toJS({ maxAliasCount: 100 }), at })
+  let value: unknown
+  try {
+    value = doc.toJS({ maxAliasCount })
+  } catch (e) {
+    // The yaml library refuses an alias bomb ("billion laughs") with an exception: name the first
+    // alias, where the expansion starts.
+    const message = errorText(e)
+    const excessive = /excessive alias count/i.test(message)
+    let alias: YAML.Alias | undefined
+    if (/alias/i.test(message)) {
+      YAML.visit(doc, {
+        Alias: (_key, node) => {
+          alias = node
+          return YAML.visit.BREAK
+        }
+      })
+    }
+    const p = alias?.range != null ? lineCounter.linePos(alias.range[0]) : undefined
+    return Either.left(
+      new PipelineFileError({
+        file,
+        ...(p !== undefined ? { line: p.line, column: p.col } : {}),
+        reason: excessive
+          ? `refused: its YAML aliases expand more than ${maxAliasCount} times (an alias bomb, "billion laughs"); write the values out instead of aliasing them`
+          : e instanceof RangeError
+            ? "cannot read the pipeline file: it nests too deeply"
+            : `cannot read the pipeline file: ${message}`
+      })
+    )
+  }
+  return Either.right({ file, value, at })
 }
 
 const fail = (doc: Doc, path: Path, reason: string, stage?: string, key = false): PipelineFileError => {
@@ -172,7 +229,134 @@ const fieldNames = (ast: SchemaAST.AST): ReadonlyArray<string> => {
   }
 }
 
-/** Decodes `input` with `schema`, turning the first issue into a positioned error. */
+/**
+ * Whether an option's name marks its value as a secret: it contains key, token (not tokens:
+ * `max_tokens` is a count), secret, password or authorization.
+ */
+export const isSecretKey = (name: string): boolean => /key|token(?!s)|secret|passw(?:or)?d|authorization/i.test(name)
+
+/** Whether values checked against `ast` are decoded as `Redacted` (through optional, refinements, unions). */
+const isRedactedAst = (ast: SchemaAST.AST): boolean => {
+  switch (ast._tag) {
+    case "Declaration": {
+      const tc: unknown = ast.annotations[SchemaAST.TypeConstructorAnnotationId]
+      return isRecord(tc) && tc._tag === "effect/Redacted"
+    }
+    case "Transformation":
+      return isRedactedAst(ast.to)
+    case "Refinement":
+      return isRedactedAst(ast.from)
+    case "Suspend":
+      return isRedactedAst(ast.f())
+    case "Union":
+      return ast.types.some(isRedactedAst)
+    default:
+      return false
+  }
+}
+
+/** The (encoded-side) ASTs that check the value at `seg` inside a value checked by `ast`. */
+const childAsts = (ast: SchemaAST.AST, seg: string | number): ReadonlyArray<SchemaAST.AST> => {
+  switch (ast._tag) {
+    case "Transformation":
+    case "Refinement":
+      return childAsts(ast.from, seg)
+    case "Suspend":
+      return childAsts(ast.f(), seg)
+    case "Union":
+      return ast.types.flatMap((t) => childAsts(t, seg))
+    case "TypeLiteral": {
+      const ps = ast.propertySignatures.find((p) => p.name === seg)
+      return ps !== undefined ? [ps.type] : ast.indexSignatures.map((s) => s.type)
+    }
+    case "TupleType": {
+      const element = typeof seg === "number" ? ast.elements[seg] : undefined
+      return element !== undefined ? [element.type] : ast.rest.map((r) => r.type)
+    }
+    default:
+      return []
+  }
+}
+
+const redactedMark = "<redacted>"
+
+/**
+ * `value` with every secret replaced by `<redacted>`: values under a secret-looking key and values
+ * the schema decodes as `Redacted`. The replaced strings and numbers go to `hidden`.
+ */
+const maskSecrets = (asts: ReadonlyArray<SchemaAST.AST>, value: unknown, secret: boolean, hidden: Array<string>): unknown => {
+  if (secret || asts.some(isRedactedAst)) {
+    const leaves = (u: unknown): void => {
+      if (typeof u === "string" || typeof u === "number") hidden.push(String(u))
+      else if (Array.isArray(u)) u.forEach(leaves)
+      else if (isRecord(u)) Object.values(u).forEach(leaves)
+    }
+    leaves(value)
+    return redactedMark
+  }
+  if (Array.isArray(value)) return value.map((x, i) => maskSecrets(asts.flatMap((a) => childAsts(a, i)), x, false, hidden))
+  if (isRecord(value)) {
+    const out: { [key: string]: unknown } = {}
+    for (const [k, x] of Object.entries(value)) out[k] = maskSecrets(asts.flatMap((a) => childAsts(a, k)), x, isSecretKey(k), hidden)
+    return out
+  }
+  return value
+}
+
+const valueAt = (value: unknown, path: ReadonlyArray<string | number>): unknown => {
+  let v = value
+  for (const seg of path) {
+    if (Array.isArray(v) && typeof seg === "number") v = v[seg]
+    else if (isRecord(v)) v = v[String(seg)]
+    else return undefined
+  }
+  return v
+}
+
+const kindOf = (u: unknown): string =>
+  Array.isArray(u) ? "a list" : u === null ? "null" : typeof u === "object" ? "a mapping" : typeof u === "string" ? "a string" : typeof u === "number" ? "a number" : typeof u
+
+/**
+ * An issue's message without the secrets it may echo (`Expected string, actual ["sk-…"]`): at a
+ * secret the actual value is described, not shown; elsewhere secrets inside it are masked; and
+ * every secret string left (and `secrets`, the values of secret-named `${VAR}`s) is replaced.
+ */
+const withoutSecrets = (
+  ast: SchemaAST.AST,
+  input: unknown,
+  path: Path,
+  issuePath: ReadonlyArray<string | number>,
+  message: string,
+  secrets: Iterable<string>
+): string => {
+  const hidden: Array<string> = []
+  const prefixSecret = path.some((seg) => typeof seg === "string" && isSecretKey(seg))
+  const masked = maskSecrets([ast], input, prefixSecret, hidden)
+  let asts: ReadonlyArray<SchemaAST.AST> = [ast]
+  let secret = prefixSecret || asts.some(isRedactedAst)
+  for (const seg of issuePath) {
+    asts = asts.flatMap((a) => childAsts(a, seg))
+    if ((typeof seg === "string" && isSecretKey(seg)) || asts.some(isRedactedAst)) secret = true
+  }
+  let out = message
+  const at = out.indexOf(", actual ")
+  if (at >= 0 && (secret || hidden.length > 0)) {
+    const actual = valueAt(input, issuePath)
+    const shown = secret
+      ? `${kindOf(actual)} (not shown: the value is a secret)`
+      : (JSON.stringify(valueAt(masked, issuePath)) ?? String(actual))
+    out = `${out.slice(0, at)}, actual ${shown}`
+  }
+  for (const s of [...hidden, ...secrets].filter((x) => x.length >= 4).sort((a, b) => b.length - a.length)) {
+    for (const form of new Set([s, JSON.stringify(s).slice(1, -1)])) if (out.includes(form)) out = out.split(form).join(redactedMark)
+  }
+  return out
+}
+
+/**
+ * Decodes `input` with `schema`, turning the first issue into a positioned error. The error never
+ * shows a secret: a value under a secret-looking key or decoded as `Redacted`, or one of `secrets`.
+ */
 const decodeAt = <A>(
   doc: Doc,
   // biome-ignore lint/suspicious/noExplicitAny: configs of any encoded shape
@@ -180,20 +364,23 @@ const decodeAt = <A>(
   input: unknown,
   path: Path,
   what: string,
-  stage?: string
+  stage?: string,
+  secrets: Iterable<string> = []
 ): Either.Either<A, PipelineFileError> => {
   const result = Schema.decodeUnknownEither(schema, { onExcessProperty: "error", errors: "all" })(input)
   if (Either.isRight(result)) return Either.right(result.right)
   const issues = ParseResult.ArrayFormatter.formatErrorSync(result.left)
   const issue = issues.find((i) => i._tag === "Unexpected") ?? issues[0]!
-  const full = [...path, ...issue.path.map((p) => (typeof p === "symbol" ? String(p) : p))]
+  const issuePath = issue.path.map((p) => (typeof p === "symbol" ? String(p) : p))
+  const full = [...path, ...issuePath]
   if (issue._tag === "Unexpected" && issue.path.length > 0) {
     const key = String(issue.path[issue.path.length - 1])
     const names = issue.path.length === 1 ? fieldNames(schema.ast) : []
     return Either.left(fail(doc, full, `unknown option ${key} for ${what}${didYouMean(key, names)}`, stage, true))
   }
   const where = issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""
-  return Either.left(fail(doc, full, `invalid ${what}: ${where}${issue.message}`, stage))
+  const message = withoutSecrets(schema.ast, input, path, issuePath, issue.message, secrets)
+  return Either.left(fail(doc, full, `invalid ${what}: ${where}${message}`, stage))
 }
 
 const canonical = (v: unknown): string => {
@@ -223,10 +410,24 @@ export const fingerprintOf = (normalized: unknown, registry: Registry.Registry):
 const encodeBack = (schema: Schema.Schema<any, any>, value: unknown): unknown =>
   Either.getOrElse(Schema.encodeUnknownEither(schema)(value), () => value)
 
+/**
+ * What a sink contributes to the fingerprint: its type and every option that decides the bytes
+ * it writes (format, compression, `shard_rows`, ...), but not `path`, where it writes them. A
+ * sink folder moved or copied elsewhere and run with the new path resumes.
+ */
+const sinkFingerprint = (def: AnySink, config: SinkBaseConfig): unknown => {
+  const encoded = encodeBack(def.config, config)
+  if (!isRecord(encoded)) return { type: def.type }
+  const { path: _where, ...options } = encoded
+  return { type: def.type, ...options }
+}
+
 /** Options for {@link decode}. */
 export interface DecodeOptions {
   /** Environment for `${VAR}` interpolation (default `process.env`). */
   readonly env?: { readonly [key: string]: string | undefined }
+  /** Largest pipeline file accepted, in bytes (default {@link maxPipelineFileBytes}). */
+  readonly maxBytes?: number
 }
 
 /** Decodes pipeline-file text (YAML or JSON); `file` names it in errors and sets the base folder. */
@@ -236,6 +437,12 @@ export const decode = (
   options: DecodeOptions = {}
 ): Effect.Effect<ResolvedPipeline, PipelineFileError | PluginLoadError> =>
   Effect.gen(function* () {
+    const limit = options.maxBytes ?? maxPipelineFileBytes
+    // A UTF-16 unit is at most 3 bytes of UTF-8: a short text needs no count.
+    if (text.length * 3 > limit) {
+      const bytes = Buffer.byteLength(text, "utf8")
+      if (bytes > limit) return yield* tooLarge(file, bytes, limit)
+    }
     const doc = yield* parseText(file, text)
     const secrets = new Set<string>()
     const value = yield* interpolate(doc, options.env ?? process.env, secrets)
@@ -284,13 +491,13 @@ export const decode = (
     }
 
     const src = yield* typed(value.source, ["source"], "source", registry.sources)
-    const sourceConfig = yield* decodeAt(doc, src.def.config, src.options, ["source"], `source ${src.def.type}`)
+    const sourceConfig = yield* decodeAt(doc, src.def.config, src.options, ["source"], `source ${src.def.type}`, undefined, secrets)
 
     const sinkOf = (raw: unknown, path: Path) =>
       Effect.gen(function* () {
         const s = yield* typed(raw, path, "sink", registry.sinks)
-        const config: SinkBaseConfig = yield* decodeAt(doc, s.def.config, s.options, path, `sink ${s.def.type}`)
-        return { def: s.def, config, normalized: { type: s.def.type, ...(encodeBack(s.def.config, config) as object) } }
+        const config: SinkBaseConfig = yield* decodeAt(doc, s.def.config, s.options, path, `sink ${s.def.type}`, undefined, secrets)
+        return { def: s.def, config, normalized: sinkFingerprint(s.def, config) }
       })
     const sink = yield* sinkOf(value.sink, ["sink"])
 
@@ -341,9 +548,9 @@ export const decode = (
       const instanceId = id ?? (n === 1 ? use : `${use}#${n}`)
       if (ids.has(instanceId)) return yield* fail(doc, [...path, "id"], `stage id ${instanceId} is used twice`, use)
       ids.add(instanceId)
-      const config = yield* decodeAt(doc, stage.config, opts, path, `stage ${use}`, use)
+      const config = yield* decodeAt(doc, stage.config, opts, path, `stage ${use}`, use, secrets)
       const pos = doc.at(path)
-      stages.push({ index, instanceId, stage, config, route, line: pos?.line })
+      stages.push({ index, instanceId, stage, config, route, line: pos?.line, column: pos?.column })
       stagesNormalized.push({ use, ...(route !== undefined ? { route } : {}), ...(id !== undefined ? { id } : {}), ...(encodeBack(stage.config, config) as object) })
     }
 
@@ -351,7 +558,7 @@ export const decode = (
     const sectionsNormalized: { [key: string]: unknown } = {}
     for (const [key, { schema, fingerprint }] of registry.sections) {
       if (value[key] === undefined) continue
-      sections[key] = yield* decodeAt(doc, schema, value[key], [key], `section ${key}`)
+      sections[key] = yield* decodeAt(doc, schema, value[key], [key], `section ${key}`, undefined, secrets)
       sectionsNormalized[key] = fingerprint !== undefined ? fingerprint(sections[key]) : encodeBack(schema, sections[key])
     }
 
@@ -388,16 +595,23 @@ export const load = (
 ): Effect.Effect<ResolvedPipeline, PipelineFileError | PluginLoadError, FileSystem.FileSystem> =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
+    // Refuse an oversized file before reading it.
+    const limit = options.maxBytes ?? maxPipelineFileBytes
+    const info = yield* fs.stat(file).pipe(Effect.option)
+    if (Option.isSome(info) && info.value.type === "File" && Number(info.value.size) > limit) {
+      return yield* tooLarge(file, Number(info.value.size), limit)
+    }
     const text = yield* fs
       .readFileString(file)
       .pipe(Effect.mapError((e) => new PipelineFileError({ file, reason: `cannot read the pipeline file: ${e.message}` })))
     return yield* decode(file, text, options)
   })
 
-/** One problem `plan` found in the chain of requires/provides. */
+/** One problem `plan` found in the chain of requires/provides, or a warning about it. */
 export interface PlanIssue {
   readonly stage: string
   readonly line?: number | undefined
+  readonly column?: number | undefined
   readonly message: string
 }
 
@@ -413,14 +627,36 @@ export interface PlanStep {
 /** The checked stage chain. */
 export interface Plan {
   readonly steps: ReadonlyArray<PlanStep>
+  /** Requirements no earlier stage meets: the pipeline cannot work (`validate`, `plan` and `run` exit 2). */
   readonly issues: ReadonlyArray<PlanIssue>
+  /** Things that work but are likely mistakes, such as rows routed to a branch around a `pii/*` stage. */
+  readonly warnings: ReadonlyArray<PlanIssue>
   readonly fingerprint: string
 }
 
+/**
+ * The top-level fields every row has when it leaves the source, or `undefined` when they are not
+ * known: a source read with `validate: none` (the output of another pipeline, say) may carry
+ * any field, so only fields an earlier stage removed are known to be missing.
+ */
+const sourceFields = (pipeline: ResolvedPipeline): ReadonlyArray<string> | undefined => {
+  const config = pipeline.source.config
+  return isRecord(config) && config.validate === "none" ? undefined : lmsysFields
+}
 
-/** Checks every stage's `requires` against what the source and earlier stages provide. */
+const lineOf = (use: StageUse): string => (use.line !== undefined ? ` (line ${use.line})` : "")
+
+/**
+ * Checks every stage's `requires` against what the source and earlier stages provide (a field an
+ * option of a stage provides only under some settings counts as provided only under them: the
+ * stage's `provides` is computed from its decoded options); and warns about branches that skip a
+ * `pii/*` stage the main path passes.
+ */
 export const plan = (pipeline: ResolvedPipeline): Plan => {
-  const available = new Set<string>(lmsysFields)
+  const known = sourceFields(pipeline)
+  const available = new Set<string>(known ?? [])
+  /** The stage that removed a field last (while no later stage provides it again). */
+  const removedBy = new Map<string, StageUse>()
   const steps: Array<PlanStep> = []
   const issues: Array<PlanIssue> = []
   for (const use of pipeline.stages) {
@@ -429,19 +665,53 @@ export const plan = (pipeline: ResolvedPipeline): Plan => {
     const removes = use.stage.removes?.(use.config) ?? []
     for (const req of requires) {
       const top = req.split(".")[0]!
-      if (!available.has(top)) {
-        issues.push({
-          stage: use.instanceId,
-          line: use.line,
-          message: `requires field ${req}, which no earlier stage provides${didYouMean(top, available)}`
-        })
-      }
+      if (available.has(top)) continue
+      const remover = removedBy.get(top)
+      if (known === undefined && remover === undefined) continue
+      const why =
+        remover !== undefined
+          ? `which stage ${remover.instanceId}${lineOf(remover)} removes`
+          : `which no earlier stage provides${didYouMean(top, available)}${
+              known === lmsysFields ? " (the source is checked as LMSYS-Chat-1M records; if its rows carry this field, set validate: none on the source)" : ""
+            }`
+      issues.push({ stage: use.instanceId, line: use.line, column: use.column, message: `requires field ${req}, ${why}` })
     }
-    for (const f of removes) available.delete(f)
-    for (const f of provides) available.add(f)
+    for (const f of removes) {
+      available.delete(f)
+      removedBy.set(f, use)
+    }
+    for (const f of provides) {
+      available.add(f)
+      removedBy.delete(f)
+    }
     steps.push({ instanceId: use.instanceId, requires, provides, removes, route: use.route })
   }
-  return { steps, issues, fingerprint: pipeline.fingerprint }
+  return { steps, issues, warnings: branchWarnings(pipeline), fingerprint: pipeline.fingerprint }
+}
+
+/**
+ * Rows a stage routes to a branch leave the main path there: they never reach the stages after
+ * it. When one of those is a `pii/*` stage, the branch receives personal data the main output
+ * has redacted (or marked): a warning per routing stage.
+ */
+const branchWarnings = (pipeline: ResolvedPipeline): Array<PlanIssue> => {
+  const warnings: Array<PlanIssue> = []
+  for (const [i, use] of pipeline.stages.entries()) {
+    if (use.route === undefined) continue
+    const skipped = pipeline.stages.slice(i + 1).filter((s) => s.stage.id.startsWith("pii/"))
+    if (skipped.length === 0) continue
+    const names = skipped.map((s) => `${s.instanceId}${lineOf(s)}`).join(", ")
+    const ids = skipped.map((s) => s.instanceId).join(", ")
+    warnings.push({
+      stage: use.instanceId,
+      line: use.line,
+      column: use.column,
+      message: `routes rows to branch ${use.route} before ${names}, which the main path passes: ${
+        skipped.some((s) => s.stage.id === "pii/redact") ? "the branch receives personal data unredacted" : `${ids} never sees the branch's rows`
+      }; move ${ids} before ${use.instanceId} if branch ${use.route} must not hold personal data`
+    })
+  }
+  return warnings
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -524,7 +794,8 @@ export const to =
       seed: options.seed ?? 0,
       source: { type: self.source.def.type, ...(encodeBack(self.source.def.config, self.source.config) as object) },
       stages: self.stages.map((s) => ({ use: s.stage.id, ...(encodeBack(s.stage.config, s.config) as object) })),
-      sink: { type: sink.type, ...(encodeBack(sink.config, config) as object) }
+      sink: sinkFingerprint(sink, config),
+      branches: Object.fromEntries(Object.entries(options.branches ?? {}).map(([name, b]) => [name, sinkFingerprint(b.def, b.config)]))
     }
     return {
       name: options.name,

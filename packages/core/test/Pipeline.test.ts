@@ -1,3 +1,4 @@
+import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
@@ -154,3 +155,190 @@ export default definePlugin({ name: "team", version: "0.0.1", stages: [shout] })
     }))
 })
 
+
+describe("pipeline-file checks (issue 16)", () => {
+  const bomb = `name: t
+lol1: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+lol2: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+lol3: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+lol4: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+lol5: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+source: { type: jsonl, path: a.jsonl }
+stages: []
+sink: { type: jsonl, path: out }
+`
+
+  it.effect("refuses a YAML alias bomb as a pipeline-file error with file:line", () =>
+    Effect.gen(function* () {
+      const r = yield* decode(bomb)
+      expect(Either.isLeft(r) && r.left._tag).toBe("PipelineFileError")
+      expect(Either.isLeft(r) && r.left.message).toMatch(/quickstart\.yaml:3:\d+: refused: its YAML aliases expand more than 100 times \(an alias bomb/)
+      // A few aliases are fine.
+      const few = yield* decode(`name: t\nlangs: &l [English]\nsource: { type: jsonl, path: a.jsonl }\nstages:\n  - use: core/select\n    languages: *l\nsink: { type: jsonl, path: out }\n`)
+      expect(Either.isLeft(few) && few.left.message).toContain("unknown top-level key langs")
+    }))
+
+  it.effect("refuses a pipeline file over the size limit, read or given as text, with a clear message", () =>
+    Effect.gen(function* () {
+      expect(Pipeline.maxPipelineFileBytes).toBe(2 * 1024 * 1024)
+      const padding = `# ${"x".repeat(Pipeline.maxPipelineFileBytes)}\n`
+      const text = yield* decode(`${valid}${padding}`)
+      expect(Either.isLeft(text) && text.left.message).toMatch(
+        /quickstart\.yaml: the pipeline file is 2\.0 MiB \(\d+ bytes\), more than the 2\.0 MiB a pipeline file may have/
+      )
+      const file = join(dir, "big.pipeline.yaml")
+      writeFileSync(file, `${valid}${padding}`)
+      const loaded = yield* Pipeline.load(file).pipe(Effect.either, Effect.provide(NodeContext.layer))
+      expect(Either.isLeft(loaded) && loaded.left.message).toContain("more than the 2.0 MiB a pipeline file may have")
+      // A long prompt well under the limit is fine; the limit can be raised.
+      const long = `${valid}${`# ${"x".repeat(1024 * 1024)}\n`}`
+      expect(Either.isRight(yield* decode(long))).toBe(true)
+      const raised = yield* Pipeline.decode(join(dir, "quickstart.yaml"), `${valid}${padding}`, { env: {}, maxBytes: 4 * 1024 * 1024 }).pipe(Effect.either)
+      expect(Either.isRight(raised)).toBe(true)
+    }))
+
+  it.effect("never echoes a secret in a validation error: Redacted options, secret-looking keys, secret ${VAR}s", () =>
+    Effect.gen(function* () {
+      writeFileSync(
+        join(dir, "vault.mjs"),
+        // Plain JavaScript (no tsx step per load): a plugin is a plain object.
+        `import { Effect, Schema } from "effect"
+const call = {
+  id: "vault/call",
+  description: "a stage with secrets among its options",
+  config: Schema.Struct({
+    auth: Schema.optional(Schema.Redacted(Schema.String)),
+    api_key: Schema.optional(Schema.String),
+    max_tokens: Schema.optional(Schema.Int),
+    endpoint: Schema.optional(Schema.Literal("a", "b")),
+    headers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
+  }),
+  requires: [],
+  provides: [],
+  make: () => Effect.succeed((rows) => rows)
+}
+export default { name: "vault", version: "0.0.1", stages: [call], sections: { vault: Schema.Struct({ token: Schema.String }) } }
+`
+      )
+      const withStage = (options: string, extra = "") =>
+        decode(`${valid.replace("  - use: core/first-turn", `  - use: vault/call\n${options}`)}plugins: ["./vault.mjs"]\n${extra}`, {
+          VAULT_TOKEN: "tok-from-env-31337"
+        })
+      const cases = [
+        ["    api_key: [sk-live-0123456789]\n", "sk-live-0123456789", /api_key: Expected string, actual a list \(not shown: the value is a secret\)/],
+        ["    auth: [hunter2-hunter2]\n", "hunter2-hunter2", /auth: Expected string, actual a list \(not shown/],
+        ["    auth: 12345678\n", "12345678", /auth: Expected string, actual a number \(not shown/],
+        ['    headers: { Authorization: ["Bearer sk-abcdef-999"] }\n', "sk-abcdef-999", /headers\.Authorization: .*not shown/],
+        ["    endpoint: c\n    api_key: sk-valid-but-echoed-77\n", "sk-valid-but-echoed-77", /endpoint: Expected "a", actual "c"/],
+        ['    endpoint: "https://x/?key=${VAULT_TOKEN}"\n', "tok-from-env-31337", /endpoint: Expected "a", actual "https:\/\/x\/\?key=<redacted>"/]
+      ] as const
+      for (const [options, secret, shape] of cases) {
+        const r = yield* withStage(options)
+        expect(Either.isLeft(r), options).toBe(true)
+        if (Either.isLeft(r)) {
+          expect(r.left.message, options).not.toContain(secret)
+          expect(r.left.message, options).toMatch(shape)
+        }
+      }
+      // A section given as a list of its fields: the whole value would be echoed; its secret is masked.
+      const section = yield* withStage("", 'vault: [{ token: "tok-in-a-list-4242" }]\n')
+      expect(Either.isLeft(section) && section.left.message).toMatch(/invalid section vault: .*actual \[\{"token":"<redacted>"\}\]/)
+      expect(Either.isLeft(section) && section.left.message).not.toContain("tok-in-a-list-4242")
+      // Not every name with "token" in it is a secret: max_tokens is a count, its value is shown.
+      const count = yield* withStage("    max_tokens: lots\n")
+      expect(Either.isLeft(count) && count.left.message).toContain('max_tokens: Expected number, actual "lots"')
+      expect(["api_key", "auth_key", "token", "access_token", "client_secret", "password", "Authorization"].every(Pipeline.isSecretKey)).toBe(true)
+      expect(["max_tokens", "repetition_tokens", "model", "path"].some(Pipeline.isSecretKey)).toBe(false)
+    }))
+
+  it.effect("fingerprints what decides the output, not where it is written: sink and branch paths are left out", () =>
+    Effect.gen(function* () {
+      const base = `${valid.replace("  - use: core/first-turn", "  - use: core/first-turn\n    route: held")}branches:\n  held: { type: jsonl, path: out-held }\n`
+      const fp = (text: string) =>
+        Effect.map(decode(text), (r) => (Either.isRight(r) ? r.right.fingerprint : `error: ${r.left.message}`))
+      const a = yield* fp(base)
+      expect(a).toMatch(/^[0-9a-f]{64}$/)
+      expect(yield* fp(base.replace("path: out }", "path: /mnt/bigger-disk/out }"))).toBe(a)
+      expect(yield* fp(base.replace("path: out-held", "path: /elsewhere/held"))).toBe(a)
+      // What changes the bytes written changes the fingerprint.
+      expect(yield* fp(base.replace("path: out }", "path: out, compression: none }"))).not.toBe(a)
+      expect(yield* fp(base.replace("path: out }", "path: out, shard_rows: 10 }"))).not.toBe(a)
+      expect(yield* fp(base.replace("path: out-held", "path: out-held, gzip_level: 9"))).not.toBe(a)
+      expect(yield* fp(base.replace('path: "data/*.jsonl"', 'path: "other/*.jsonl"'))).not.toBe(a)
+    }))
+})
+
+describe("Pipeline.plan (issue 16)", () => {
+  const planOf = (text: string) =>
+    Effect.map(decode(text), (r) => {
+      if (Either.isLeft(r)) throw new Error(r.left.message)
+      return Pipeline.plan(r.right)
+    })
+
+  it.effect("names file line, column and stage of an unmet requirement", () =>
+    Effect.gen(function* () {
+      const p = yield* planOf(`${valid}`.replace("  - use: core/first-turn", "  - use: core/first-turn\n  - use: core/dedup\n    field: translated_conversation.0.content"))
+      expect(p.issues).toEqual([
+        {
+          stage: "core/dedup",
+          line: 8,
+          column: 5,
+          message: expect.stringMatching(/^requires field translated_conversation\.0\.content, which no earlier stage provides/)
+        }
+      ])
+    }))
+
+  it.effect("a field provided only under some option values counts only under them", () =>
+    Effect.gen(function* () {
+      const chain = (drop: boolean) =>
+        valid.replace(
+          "  - use: core/first-turn",
+          `  - use: core/first-turn\n  - use: core/dedup\n    output: dup\n    drop: ${drop}\n  - use: core/select\n    redacted: false\n  - use: core/dedup\n    field: dup`
+        )
+      // dedup writes `dup` unless drop: true (then it drops the duplicates instead).
+      expect((yield* planOf(chain(false))).issues).toEqual([])
+      const dropped = yield* planOf(chain(true))
+      expect(dropped.issues.map((i) => [i.stage, i.message.split(",")[0]])).toEqual([["core/dedup#2", "requires field dup"]])
+      // Options that read a field only when set require it only when set.
+      expect((yield* planOf(valid.replace("languages: [English, Japanese]", "min_turns: 1"))).issues).toEqual([])
+    }))
+
+  it.effect("a source read with validate: none may carry any field; a field removed by an earlier stage is still missing", () =>
+    Effect.gen(function* () {
+      const open = valid
+        .replace('path: "data/*.jsonl" }', 'path: "data/*.jsonl", validate: none }')
+        .replace("  - use: core/first-turn", "  - use: core/dedup\n    field: best_response.content")
+      expect((yield* planOf(open)).issues).toEqual([])
+      const removed = yield* planOf(open.replace("  - use: core/dedup", "  - use: core/fields\n    drop: [best_response]\n  - use: core/dedup"))
+      expect(removed.issues.map((i) => i.message)).toEqual([expect.stringMatching(/^requires field best_response\.content, which stage core\/fields \(line \d+\) removes/)])
+      // Checked as LMSYS records, the message says how to declare an enriched input.
+      const lmsys = yield* planOf(open.replace(", validate: none", ""))
+      expect(lmsys.issues[0]!.message).toContain("set validate: none on the source")
+    }))
+
+  it.effect("warns when a route sends rows around a pii/* stage the main path passes", () =>
+    Effect.gen(function* () {
+      writeFileSync(
+        join(dir, "pii.mjs"),
+        `import { Effect, Schema } from "effect"
+const redact = { id: "pii/redact", description: "test double", config: Schema.Struct({}), requires: [], provides: [], make: () => Effect.succeed((rows) => rows) }
+export default { name: "pii", version: "0.0.1", stages: [redact] }
+`
+      )
+      const text = (stages: string) =>
+        `name: t\nplugins: ["./pii.mjs"]\nsource: { type: jsonl, path: a.jsonl }\nstages:\n${stages}sink: { type: jsonl, path: out }\nbranches:\n  held: { type: jsonl, path: out-held }\n`
+      const before = yield* planOf(text("  - use: core/first-turn\n    route: held\n  - use: pii/redact\n"))
+      expect(before.issues).toEqual([])
+      expect(before.warnings).toEqual([
+        {
+          stage: "core/first-turn",
+          line: 5,
+          column: 5,
+          message: expect.stringMatching(/^routes rows to branch held before pii\/redact \(line 7\), which the main path passes: the branch receives personal data unredacted/)
+        }
+      ])
+      // Redacting first, or a route after the pii stage, is quiet.
+      expect((yield* planOf(text("  - use: pii/redact\n  - use: core/first-turn\n    route: held\n"))).warnings).toEqual([])
+      expect((yield* planOf(text("  - use: pii/redact\n    route: held\n"))).warnings).toEqual([])
+    }))
+})
