@@ -319,7 +319,7 @@ ${stages}sink: { type: jsonl, path: ${out}, compression: gzip, shard_rows: 700 }
     expect((await synthline(["validate", ok])).code).toBe(0)
     const dropped = chain("dropped", "out-dropped", "  - use: core/dedup\n    output: dup\n    drop: true\n  - use: core/dedup\n    field: dup\n")
     expect((await synthline(["validate", dropped])).stderr).toContain("stage core/dedup#2: requires field dup")
-  })
+  }, 120_000)
 
   it("every example pipeline in examples/ validates", async () => {
     const env = { VLLM_URL: "http://127.0.0.1:1", JUDGE_URL: "http://127.0.0.1:1", SYNTHLINE_MODEL: join(dir16, "model.gguf"), DEEPL_AUTH_KEY: "k:fx" }
@@ -343,7 +343,7 @@ ${stages}sink: { type: jsonl, path: ${out}, compression: gzip, shard_rows: 700 }
       expect(r.stderr).toMatch(/^error: .*bomb\.pipeline\.yaml:3:\d+: refused: its YAML aliases expand more than 100 times \(an alias bomb/)
       noTrace(r.stderr)
     }
-  })
+  }, 120_000)
 
   it("a pipeline file over 2 MiB is refused at once with its size", async () => {
     const f = file16("huge", `name: huge\nsource: { type: jsonl, path: x.jsonl }\nstages:\n  - use: core/select\n    languages:\n${"      - English\n".repeat(400_000)}sink: { type: jsonl, path: out }\n`)
