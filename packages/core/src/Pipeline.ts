@@ -691,14 +691,15 @@ export const plan = (pipeline: ResolvedPipeline): Plan => {
 
 /**
  * Rows a stage routes to a branch leave the main path there: they never reach the stages after
- * it. When one of those is a `pii/*` stage, the branch receives personal data the main output
- * has redacted (or marked): a warning per routing stage.
+ * it. When one of those is `pii/redact`, the branch receives personal data the main output has
+ * redacted: a warning per routing stage. (`pii/scan` only annotates rows: a branch that skips
+ * it holds nothing the main output does not.)
  */
 const branchWarnings = (pipeline: ResolvedPipeline): Array<PlanIssue> => {
   const warnings: Array<PlanIssue> = []
   for (const [i, use] of pipeline.stages.entries()) {
     if (use.route === undefined) continue
-    const skipped = pipeline.stages.slice(i + 1).filter((s) => s.stage.id.startsWith("pii/"))
+    const skipped = pipeline.stages.slice(i + 1).filter((s) => s.stage.id === "pii/redact")
     if (skipped.length === 0) continue
     const names = skipped.map((s) => `${s.instanceId}${lineOf(s)}`).join(", ")
     const ids = skipped.map((s) => s.instanceId).join(", ")
@@ -706,9 +707,7 @@ const branchWarnings = (pipeline: ResolvedPipeline): Array<PlanIssue> => {
       stage: use.instanceId,
       line: use.line,
       column: use.column,
-      message: `routes rows to branch ${use.route} before ${names}, which the main path passes: ${
-        skipped.some((s) => s.stage.id === "pii/redact") ? "the branch receives personal data unredacted" : `${ids} never sees the branch's rows`
-      }; move ${ids} before ${use.instanceId} if branch ${use.route} must not hold personal data`
+      message: `routes rows to branch ${use.route} before ${names}, which the main path passes: the branch receives personal data unredacted; move ${ids} before ${use.instanceId} if branch ${use.route} must not hold personal data`
     })
   }
   return warnings

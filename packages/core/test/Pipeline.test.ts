@@ -316,13 +316,14 @@ describe("Pipeline.plan (issue 16)", () => {
       expect(lmsys.issues[0]!.message).toContain("set validate: none on the source")
     }))
 
-  it.effect("warns when a route sends rows around a pii/* stage the main path passes", () =>
+  it.effect("warns when a route sends rows around pii/redact, which the main path passes", () =>
     Effect.gen(function* () {
       writeFileSync(
         join(dir, "pii.mjs"),
         `import { Effect, Schema } from "effect"
 const redact = { id: "pii/redact", description: "test double", config: Schema.Struct({}), requires: [], provides: [], make: () => Effect.succeed((rows) => rows) }
-export default { name: "pii", version: "0.0.1", stages: [redact] }
+const scan = { ...redact, id: "pii/scan" }
+export default { name: "pii", version: "0.0.1", stages: [redact, scan] }
 `
       )
       const text = (stages: string) =>
@@ -340,5 +341,7 @@ export default { name: "pii", version: "0.0.1", stages: [redact] }
       // Redacting first, or a route after the pii stage, is quiet.
       expect((yield* planOf(text("  - use: pii/redact\n  - use: core/first-turn\n    route: held\n"))).warnings).toEqual([])
       expect((yield* planOf(text("  - use: pii/redact\n    route: held\n"))).warnings).toEqual([])
+      // pii/scan only annotates: a branch that skips it holds nothing the main output lacks.
+      expect((yield* planOf(text("  - use: core/first-turn\n    route: held\n  - use: pii/scan\n"))).warnings).toEqual([])
     }))
 })

@@ -12,6 +12,7 @@ import * as Sample from "../src/Sample.js"
 import * as Secrets from "../src/Secrets.js"
 import * as Sinks from "../src/Sinks.js"
 import * as Sources from "../src/Sources.js"
+import type { Row } from "../src/Row.js"
 import * as Stage from "../src/Stage.js"
 
 const tmpRoot = join(import.meta.dirname, ".tmp")
@@ -26,14 +27,16 @@ const planted = "salt-planted-0c4e2a"
 const leaky = Stage.make({
   id: "test/leaky",
   description: "rejects every third row with an error quoting its secret; fails when told to",
+  requires: [],
+  provides: [],
   config: Schema.Struct({ salt: Schema.Redacted(Schema.String), fail: Schema.optionalWith(Schema.Boolean, { default: () => false }) }),
   make: (config, ctx) =>
     config.fail
       ? Effect.fail(new StageError({ stage: ctx.stageId, reason: `the salt ${Redacted.value(config.salt)} is refused` }))
       : Effect.succeed(
-          Stage.mapChunks((row: { readonly conversation_id: string }) => {
+          Stage.mapChunks<Row, Row>((row) => {
             const secret = Redacted.value(config.salt)
-            if (Number.parseInt(row.conversation_id.slice(0, 4), 16) % 3 === 0) {
+            if (Number.parseInt(String(row.conversation_id).slice(0, 4), 16) % 3 === 0) {
               return void ctx.reject({ ...row, note: `salted with ${secret}` }, `cannot use salt ${secret}`)
             }
             return row
