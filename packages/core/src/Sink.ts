@@ -39,7 +39,8 @@ export interface SinkOpenOptions {
 
 /**
  * Rows encoded where they were made (a worker thread): one JSON line per row in `text`, each
- * ending in `\n`, and the same bytes as one complete gzip member when the sink gzips.
+ * ending in `\n`, or, when the sink gzips, those bytes as one complete gzip member in `gzip`
+ * (and `text` empty: the sink inflates the member only to cut it at a part boundary).
  */
 export interface EncodedRows {
   readonly rows: number

@@ -8,6 +8,7 @@ import * as zlib from "node:zlib"
 import type { Row } from "../src/Row.js"
 import type { OutputFile, SinkCheckpoint, SinkDefinition, SinkWriter } from "../src/Sink.js"
 import * as Sinks from "../src/Sinks.js"
+import { LineEncoder } from "../src/internal/exec/encode.js"
 import * as Sources from "../src/Sources.js"
 import { asJson, lmsysRow, readAll, tempDir, writeFile } from "./support/io.js"
 
@@ -289,4 +290,47 @@ describe("parquet sink", () => {
         expect(asJson(got.rows)).toEqual(data)
       })
     ))
+})
+
+describe("rows encoded in worker threads (writeEncoded)", () => {
+  const cases = [
+    { sink: Sinks.jsonl, options: { path: "out", shard_rows: 7 }, gzip: 6 },
+    { sink: Sinks.jsonl, options: { path: "out", compression: "none", shard_rows: 7 }, gzip: undefined },
+    { sink: Sinks.parquet, options: { path: "out", shard_rows: 7, row_group_rows: 3 }, gzip: undefined }
+  ] as const
+  for (const c of cases) {
+    it.effect(`gives the files write gives, units cut at part boundaries included (${c.sink.type}${c.gzip ? " gzip" : ""})`, () =>
+      run(
+        Effect.gen(function* () {
+          // Units of 5, 1, 9 and 4 rows against parts of 7: units end inside parts, parts inside units.
+          const units = [rows(0, 5), rows(5, 1), rows(6, 9), rows(15, 4)]
+          const byRows = tempDir()
+          const byBytes = tempDir()
+          yield* withWriter(c.sink, c.options, byRows, undefined, (w) =>
+            Effect.gen(function* () {
+              for (const u of units) {
+                yield* writeIn(w, u, 2)
+                yield* w.commit
+              }
+              return yield* w.finish
+            })
+          )
+          yield* withWriter(c.sink, c.options, byBytes, undefined, (w) =>
+            Effect.gen(function* () {
+              for (const u of units) {
+                const encoder = new LineEncoder()
+                for (const r of u) encoder.push(r)
+                yield* w.writeEncoded!(encoder.finish(c.gzip))
+                yield* w.commit
+              }
+              return yield* w.finish
+            })
+          )
+          expect(listing(byBytes)).toEqual(listing(byRows))
+          expect(listing(byRows).filter((f) => f.startsWith("part-"))).toHaveLength(3)
+          expect(filesOf(byBytes)).toEqual(filesOf(byRows))
+        })
+      )
+    )
+  }
 })

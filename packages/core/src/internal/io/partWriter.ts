@@ -317,7 +317,7 @@ export const openPartWriter = (
     const writeEncoded = (encoded: EncodedRows): Effect.Effect<void, SinkError> =>
       Effect.gen(function* () {
         yield* notFinished
-        const { text } = encoded
+        let text = encoded.text
         let done = 0
         let at = 0
         while (done < encoded.rows) {
@@ -327,6 +327,7 @@ export const openPartWriter = (
             const level = format._tag === "jsonl" ? format.gzipLevel : undefined
             yield* append(level === undefined ? text : (encoded.gzip ?? zlib.gzipSync(text, { level })))
           } else {
+            if (text.length === 0 && encoded.gzip !== undefined) text = zlib.gunzipSync(encoded.gzip)
             const end = lineEnd(text, at, take)
             yield* put(text.subarray(at, end))
             at = end
