@@ -11,6 +11,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import type { PlatformError } from "@effect/platform/Error"
 import { Data, Effect, Fiber, Stream } from "effect"
+import { gzip } from "node:zlib"
 import type { LmsysRecord } from "./Record.js"
 import { LmsysParquetWriter } from "./internal/sample/parquet.js"
 import { Rng } from "./internal/sample/prng.js"
@@ -103,6 +104,24 @@ export interface SampleFile {
   readonly bytes: number
 }
 
+/**
+ * How compressible the sample is: gzip (level 6) ratios measured on its first
+ * {@link gzipRatioRows} rows. Real chat text gzips about 3 : 1; the sample's text is built to match.
+ */
+export interface SampleGzipRatio {
+  /** Rows measured: the first min(rows, {@link gzipRatioRows}). */
+  readonly rows: number
+  /** The gzip level (6, the default of gzip and zlib). */
+  readonly level: number
+  /** UTF-8 bytes of those rows as JSON lines over their gzip size (moderation scores included). */
+  readonly jsonLines: number
+  /** UTF-8 bytes of their message text (one message per line) over its gzip size. */
+  readonly text: number
+}
+
+/** Rows the gzip ratios of `sample.json` are measured on (the first ones). */
+export const gzipRatioRows: number = 5000
+
 /** What {@link generate} wrote. */
 export interface SampleSummary {
   readonly out: string
@@ -124,6 +143,8 @@ export interface SampleSummary {
   readonly languages: Readonly<Record<string, number>>
   /** Conversations per `model` value. */
   readonly models: Readonly<Record<string, number>>
+  /** Gzip ratios of the first rows (absent when there are no rows). */
+  readonly gzipRatio?: SampleGzipRatio
   /** With `nearDuplicates`: the truth files and how many rows were planted. */
   readonly nearDuplicates?: {
     readonly truth: string
@@ -297,6 +318,41 @@ class Lines {
   }
 }
 
+/** Collects the first {@link gzipRatioRows} rows as JSON lines and as message text, then gzips both off the main thread. */
+class GzipProbe {
+  private readonly json = new Lines()
+  private readonly text = new Lines()
+  rows = 0
+
+  get open(): boolean {
+    return this.rows < gzipRatioRows
+  }
+
+  add(record: LmsysRecord, line: string): void {
+    this.rows++
+    this.json.add(line)
+    for (const m of record.conversation) this.text.add(m.content)
+  }
+
+  /** Gzips what was collected (in libuv's thread pool, while generation goes on). */
+  measure(): Effect.Effect<SampleGzipRatio | undefined, SampleError> {
+    const rows = this.rows
+    const json = new Uint8Array(this.json.take())
+    const text = new Uint8Array(this.text.take())
+    return rows === 0
+      ? Effect.succeed(undefined)
+      : Effect.map(Effect.all([gzipRatioOf(json), gzipRatioOf(text)], { concurrency: 2 }), ([jsonLines, text]) => ({ rows, level: 6, jsonLines, text }))
+  }
+}
+
+/** Bytes over gzip-level-6 bytes, to two decimals. */
+const gzipRatioOf = (bytes: Uint8Array): Effect.Effect<number, SampleError> =>
+  Effect.async<number, SampleError>((resume) => {
+    gzip(bytes, { level: 6 }, (e, out) => {
+      resume(e === null ? Effect.succeed(out.length === 0 ? 0 : Math.round((100 * bytes.length) / out.length) / 100) : Effect.fail(new SampleError({ path: "gzip", reason: e.message })))
+    })
+  })
+
 /**
  * Generates `rows` LMSYS-Chat-1M-shaped conversations into `out`: `data/train-*.{parquet,jsonl}`,
  * `pii_truth.jsonl` and `sample.json`. Files are written under a temporary name and renamed when
@@ -321,6 +377,8 @@ export const generate = (
     const benchmarkLines = new Lines()
     const files: Array<SampleFile> = []
     const piiPath = path.join(out, piiTruthFile)
+    const probe = new GzipProbe()
+    let probed: Fiber.RuntimeFiber<SampleGzipRatio | undefined, SampleError> | undefined
 
     yield* Effect.scoped(
       Effect.gen(function* () {
@@ -353,8 +411,14 @@ export const generate = (
                       if (r.planted.kind === "near-duplicate") familyLines.add(JSON.stringify(t))
                       else benchmarkLines.add(JSON.stringify(t))
                     }
-                    if (parquet !== undefined) parquet.append(r.record)
-                    else lines.add(JSON.stringify(r.record))
+                    if (parquet !== undefined) {
+                      parquet.append(r.record)
+                      if (probe.open) probe.add(r.record, JSON.stringify(r.record))
+                    } else {
+                      const line = JSON.stringify(r.record)
+                      lines.add(line)
+                      if (probe.open) probe.add(r.record, line)
+                    }
                     for (const span of r.pii) piiLines.add(JSON.stringify(span))
                   }
                   if (parquet !== undefined) parquet.endRowGroup()
@@ -362,6 +426,7 @@ export const generate = (
                   return [new Uint8Array(parquet !== undefined ? parquet.take() : lines.take()), new Uint8Array(piiLines.take())] as const
                 })
                 written += chunk.length
+                if (probed === undefined && !probe.open) probed = yield* Effect.fork(probe.measure())
                 if (inflight !== undefined) yield* Fiber.join(inflight)
                 inflight = yield* Effect.fork(
                   Effect.zipRight(write(chunk), pii.length > 0 ? piiOut.writeAll(pii).pipe(Effect.mapError(platform(piiTmp))) : Effect.void)
@@ -387,6 +452,7 @@ export const generate = (
       })
     ).pipe(Effect.flatMap((piiTmp) => fs.rename(piiTmp, piiPath).pipe(Effect.mapError(platform(piiPath)))))
 
+    const gzipRatio = yield* (probed === undefined ? probe.measure() : Fiber.join(probed))
     const planted = plant
       ? {
           nearDuplicates: {
@@ -427,6 +493,7 @@ export const generate = (
       templateConversations: counts.templates,
       languages: histogram(counts.languages),
       models: histogram(counts.models),
+      ...(gzipRatio === undefined ? {} : { gzipRatio }),
       ...planted
     }
     const { out: _out, ...recorded } = summary

@@ -2,7 +2,9 @@
  * Phrase banks for the sample generator: real text in the languages of LMSYS-Chat-1M (English
  * first, then Portuguese, Russian, Chinese, Spanish, German, French, Japanese, Italian, Korean
  * and a long tail), with the dataset's language names and approximate shares. Messages are
- * assembled from these banks; `{topic}` in a phrase is replaced by a topic of the same language.
+ * framed by these banks (prompts, openers, some sentences) around free text from the seed's
+ * lexicons, whose commonest words are the banks' own; `{topic}` in a phrase is replaced by a
+ * topic of the same language.
  */
 
 /** The phrases of one language. */

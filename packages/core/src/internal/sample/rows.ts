@@ -3,9 +3,12 @@
  * modelled on the dataset's published statistics (languages, models, turns, lengths, moderation,
  * redaction, duplicates, templates), with personal data planted at recorded offsets. Row `i`
  * depends only on `(seed, i)`: the generator reseeds from a hash of both for every row.
+ * Messages frame free text from the seed's lexicons (see `lexicon.ts`) with the phrase banks'
+ * prompts, openers and some of their sentences, so the text gzips about 3 : 1 like real chat.
  */
 import type { Message, ModerationResult } from "../../Record.js"
 import { codeBlocks, flaggedPrompts, type LanguageBank, languages, models } from "./corpus.js"
+import { codeBlock, type Lexicon, Lexicons } from "./lexicon.js"
 import type { PiiSpan, PiiType, SampleRow } from "../../Sample.js"
 import { planted } from "./families.js"
 import { carrier, drawPii } from "./pii.js"
@@ -100,18 +103,39 @@ const join = (bank: Bank, a: string, b: string): string => {
   return /[。！？!?.\n]$/.test(a) ? a + b : `${a}。${b}`
 }
 
-/** Appends sentences from `pool` to `start` until it reaches `target` characters, avoiding immediate repeats. */
-const extend = (rng: Rng, bank: Bank, start: string, target: number, pool: ReadonlyArray<Phrase>, topic: string): string => {
+/** The text of one row: its language's phrase bank, its lexicon for the seed, and the English lexicon (code). */
+interface Text {
+  readonly bank: Bank
+  readonly lex: Lexicon
+  readonly en: Lexicon
+}
+
+/** Share of body sentences taken from the phrase bank; the rest is free text from the lexicon. */
+const BANK_SENTENCE_RATE = 0.15
+
+/** One body sentence: now and then a phrase of the bank, mostly free text from the lexicon. */
+const bodySentence = (rng: Rng, t: Text, topic: string): string =>
+  rng.chance(BANK_SENTENCE_RATE) ? fill(rng.pick(t.bank.sentences), topic) : t.bank.language === "unknown" ? codeBlock(rng, t.en) : t.lex.text(rng, topic)
+
+/** Whether text ending in `piece` needs a full stop before the next sentence (scripts without spaces). */
+const needsStop = (piece: string): boolean => !/[。！？!?.\n]$/.test(piece)
+
+/** Appends, until `target` characters, sentences of `pool` (a share `poolShare`) and body sentences. */
+const extendMixed = (rng: Rng, t: Text, start: string, target: number, pool: ReadonlyArray<Phrase>, poolShare: number, topic: string): string => {
+  // Joined as `join` does, judging the end by the last piece, not the (long, unflattened) text.
+  const sep = t.bank.space
   let s = start
-  let last: Phrase | undefined
+  let open = s.length > 0 && sep === "" && needsStop(s)
   while (s.length < target) {
-    let next = rng.pick(pool)
-    if (next === last) next = rng.pick(pool)
-    last = next
-    s = join(bank, s, fill(next, topic))
+    const next = poolShare > 0 && rng.chance(poolShare) ? fill(rng.pick(pool), topic) : bodySentence(rng, t, topic)
+    s = s.length === 0 ? next : sep !== "" ? s + sep + next : open ? `${s}。${next}` : s + next
+    open = sep === "" && needsStop(next)
   }
   return s
 }
+
+/** Appends body sentences to `start` until it reaches `target` characters. */
+const extendFree = (rng: Rng, t: Text, start: string, target: number, topic: string): string => extendMixed(rng, t, start, target, [], 0, topic)
 
 const userChars = (rng: Rng, bank: Bank): number => Math.min(3000, rng.logNormal(100, 1.3)) * bank.charsPerToken
 const answerChars = (rng: Rng, bank: Bank): number => Math.min(4000, rng.logNormal(195, 0.9)) * bank.charsPerToken
@@ -127,37 +151,39 @@ const numbered: ReadonlyArray<string> = [
 ]
 
 /** A first user turn: a short fixed prompt now and then, else a prompt with context added. */
-const composePrompt = (rng: Rng, bank: Bank, topic: string): string => {
+const composePrompt = (rng: Rng, t: Text, topic: string): string => {
+  const bank = t.bank
   const base = fill(rng.pick(bank.prompts), topic)
   if (rng.chance(0.03)) return base
   let s = base
   if (bank.english) {
     s += ` ${rng.pick(numbered).replace("{n}", String(rng.range(10, 500))).replace("{k}", String(rng.range(2, 12)))}`
   } else {
-    s = join(bank, join(bank, s, fill(rng.pick(bank.details), topic)), fill(rng.pick(bank.sentences), topic))
+    s = join(bank, join(bank, s, fill(rng.pick(bank.details), topic)), bodySentence(rng, t, topic))
   }
   const target = userChars(rng, bank)
   if (s.length >= target) return s
   // Long prompts carry pasted material: more details, then text.
-  return extend(rng, bank, s, target, rng.chance(0.3) ? bank.details : bank.sentences, topic)
+  return rng.chance(0.3) ? extendMixed(rng, t, s, target, bank.details, 0.5, topic) : extendFree(rng, t, s, target, topic)
 }
 
-/** An answer composed from the bank: opener, body (sometimes a list or code), closing. */
-const composeAnswer = (rng: Rng, bank: Bank, topic: string, target: number): string => {
+/** An answer: opener, body of free text (sometimes a list or code), closing. */
+const composeAnswer = (rng: Rng, t: Text, topic: string, target: number): string => {
+  const bank = t.bank
   let s = fill(rng.pick(bank.openers), topic)
-  if (bank.english && rng.chance(0.1)) s += `\n\n${rng.pick(codeBlocks)}\n\n`
+  if (bank.english && rng.chance(0.1)) s += `\n\n${rng.chance(0.2) ? rng.pick(codeBlocks) : codeBlock(rng, t.en)}\n\n`
   if (bank.space === " " && rng.chance(0.3)) {
     let n = 1
     s += "\n\n"
-    while (s.length < target * 0.8) s += `${n++}. ${fill(rng.pick(bank.sentences), topic)}\n`
-    return extend(rng, bank, s, target, bank.sentences, topic)
+    while (s.length < target * 0.8) s += `${n++}. ${bodySentence(rng, t, topic)}\n`
   }
-  return extend(rng, bank, s, target, bank.sentences, topic)
+  return extendFree(rng, t, s, target, topic)
 }
 
 /** A degenerate answer repeating one sentence, as small 2023 models often produced. */
-const loopAnswer = (rng: Rng, bank: Bank, topic: string): string => {
-  const sentence = fill(rng.pick(bank.sentences), topic)
+const loopAnswer = (rng: Rng, t: Text, topic: string): string => {
+  const bank = t.bank
+  const sentence = bodySentence(rng, t, topic)
   const n = rng.range(60, 200)
   let s = fill(rng.pick(bank.openers), topic)
   for (let i = 0; i < n; i++) s += bank.space + sentence
@@ -165,9 +191,21 @@ const loopAnswer = (rng: Rng, bank: Bank, topic: string): string => {
 }
 
 /** A huge pasted document (20k+ characters) with an instruction. */
-const hugePrompt = (rng: Rng, bank: Bank, topic: string): string => {
+const hugePrompt = (rng: Rng, t: Text, topic: string): string => {
+  const bank = t.bank
   const head = bank.english ? rng.pick(["Summarize the following text:", "Translate the following text into French:", "Fix the grammar in this text:"]) : fill(rng.pick(bank.prompts), topic)
-  return extend(rng, bank, `${head}\n\n`, rng.range(20_000, 60_000), bank.sentences, topic)
+  return extendFree(rng, t, `${head}\n\n`, rng.range(20_000, 60_000), topic)
+}
+
+/** Lexicons of the most recently used seeds (building one costs a few milliseconds per language). */
+const lexiconCache: Array<Lexicons> = []
+
+const lexiconsOf = (seed: number): Lexicons => {
+  for (const l of lexiconCache) if (l.seed === seed) return l
+  const made = new Lexicons(seed, languages)
+  lexiconCache.unshift(made)
+  if (lexiconCache.length > 4) lexiconCache.pop()
+  return made
 }
 
 const poolRng = new Rng()
@@ -328,6 +366,8 @@ export const generateRow = (seed: number, index: number, rng: Rng = new Rng(), w
   const languageIndex = isTemplate ? 0 : languageTable.index(rng)
   const bank = banks[languageIndex]
   const topic = rng.pick(bank.topics)
+  const lexicons = lexiconsOf(seed)
+  const text: Text = { bank, lex: lexicons.get(languageIndex), en: lexicons.get(0) }
 
   const multi = rng.chance(isTemplate ? 0.1 : 0.34)
   const turn = multi ? Math.min(20, 2 + Math.floor(Math.log(1 - rng.float()) / Math.log(0.66))) : 1
@@ -352,27 +392,27 @@ export const generateRow = (seed: number, index: number, rng: Rng = new Rng(), w
     const tt = template(rng, templateKind)
     templateName = tt.kind
     firstPrompt = tt.prompt
-    firstAnswer = extend(rng, bank, tt.answer.join(" "), tt.answerChars, split(tt.answer), topic)
+    firstAnswer = extendMixed(rng, text, tt.answer.join(" "), tt.answerChars, split(tt.answer), 0.5, topic)
   } else {
-    if (rng.chance(HUGE_RATE)) firstPrompt = hugePrompt(rng, bank, topic)
+    if (rng.chance(HUGE_RATE)) firstPrompt = hugePrompt(rng, text, topic)
     else if (rng.chance(DUPLICATE_RATE)) {
       const u = rng.float()
       firstPrompt = variant(rng, poolPrompt(seed, languageIndex, Math.floor(POOL_SIZE * u * u * u)))
     } else if (flaggedConversation && bank.english && rng.chance(0.6)) {
       const primary = 31 - Math.clz32(flags & -flags)
       firstPrompt = rng.pick(flaggedPrompts[primary])
-    } else firstPrompt = composePrompt(rng, bank, topic)
+    } else firstPrompt = composePrompt(rng, text, topic)
     if (rng.chance(EMPTY_USER_RATE)) firstPrompt = rng.pick(whitespace)
     if (plan !== undefined) firstPrompt = plan.prompt
-    firstAnswer = rng.chance(LOOP_RATE) ? loopAnswer(rng, bank, topic) : composeAnswer(rng, bank, topic, answerChars(rng, bank))
+    firstAnswer = rng.chance(LOOP_RATE) ? loopAnswer(rng, text, topic) : composeAnswer(rng, text, topic, answerChars(rng, bank))
   }
   if (redacted && firstPrompt.trim() !== "") [firstPrompt, firstAnswer] = redact(rng, bank, firstPrompt, firstAnswer)
 
   const contents: Array<string> = [firstPrompt, firstAnswer]
   for (let k = 1; k < turn; k++) {
-    let followup = rng.chance(0.6) ? fill(rng.pick(bank.followups), rng.pick(bank.topics)) : composePrompt(rng, bank, rng.pick(bank.topics))
+    let followup = rng.chance(0.6) ? fill(rng.pick(bank.followups), rng.pick(bank.topics)) : composePrompt(rng, text, rng.pick(bank.topics))
     if (rng.chance(EMPTY_USER_RATE)) followup = rng.pick(whitespace)
-    contents.push(followup, composeAnswer(rng, bank, topic, answerChars(rng, bank)))
+    contents.push(followup, composeAnswer(rng, text, topic, answerChars(rng, bank)))
   }
 
   // Personal data, planted last so offsets refer to the final text.
