@@ -3,6 +3,7 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Schema, Stream } from "effect"
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet"
+import { gzipSync } from "node:zlib"
 import { type LmsysRecord, LmsysRecord as LmsysRecordSchema, moderationCategories } from "../src/Record.js"
 import * as Sample from "../src/Sample.js"
 
@@ -202,6 +203,55 @@ describe("Sample.generate", () => {
     }).pipe(Effect.provide(NodeContext.layer))
   )
 
+  it.scoped("writes text about as compressible as real chat (gzip ≈ 3:1), records the ratio in sample.json, and keeps the PII truth exact", () =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* tempDir
+      const summary = yield* Sample.generate({ rows: 5000, out: dir, format: "jsonl", shards: 1, seed: 0 })
+      const recorded = JSON.parse(yield* fs.readFileString(`${dir}/sample.json`))
+      expect(recorded.gzipRatio).toEqual(summary.gzipRatio)
+
+      // The recorded ratios are those of the written rows: JSON lines as in the data file, and the message text.
+      const data = yield* fs.readFile(`${dir}/${summary.files[0].path}`)
+      const rows = yield* readSample(dir, summary)
+      const text = Buffer.from(rows.flatMap((r) => r.conversation.map((m) => `${m.content}\n`)).join(""))
+      const ratio = (b: Uint8Array) => Math.round((100 * b.length) / gzipSync(b, { level: 6 }).length) / 100
+      expect(summary.gzipRatio).toEqual({ rows: 5000, level: 6, jsonLines: ratio(data), text: ratio(text) })
+      // Real chat text gzips about 3:1 (the phrase-bank text of earlier samples: 9.3:1).
+      expect(summary.gzipRatio!.jsonLines).toBeGreaterThanOrEqual(2.7)
+      expect(summary.gzipRatio!.jsonLines).toBeLessThanOrEqual(3.5)
+      expect(summary.gzipRatio!.text).toBeGreaterThanOrEqual(2.5)
+      expect(summary.gzipRatio!.text).toBeLessThanOrEqual(3.5)
+
+      // A large vocabulary with a Zipf-like head: many distinct words, the commonest far more frequent than the median.
+      const words = new Map<string, number>()
+      for (const r of rows) {
+        if (r.language !== "English") continue
+        for (const m of r.conversation) for (const w of m.content.toLowerCase().split(/[^a-z]+/)) if (w.length > 0) words.set(w, (words.get(w) ?? 0) + 1)
+      }
+      const freq = [...words.values()].sort((a, b) => b - a)
+      expect(words.size).toBeGreaterThan(20_000)
+      expect(freq[0]).toBeGreaterThan(100 * freq[Math.floor(freq.length / 2)])
+
+      // The planted personal data still sits exactly at the recorded offsets.
+      const byId = new Map(rows.map((r) => [r.conversation_id, r]))
+      const spans = (yield* readLines(`${dir}/pii_truth.jsonl`)).map((l) => Schema.decodeUnknownSync(PiiLine)(l))
+      expect(spans.length).toBe(summary.piiSpans)
+      expect(spans.length).toBeGreaterThan(100)
+      for (const s of spans) expect(byId.get(s.conversation_id)?.conversation[s.turn].content.slice(s.start, s.end)).toBe(s.value)
+    }).pipe(Effect.provide(NodeContext.layer)),
+    { timeout: 60_000 }
+  )
+
+  it.effect("records no gzip ratio for an empty sample", () =>
+    Effect.gen(function* () {
+      const dir = yield* Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectory({ prefix: "synthline-sample-" }))
+      const summary = yield* Sample.generate({ rows: 0, out: dir, format: "jsonl", shards: 1, seed: 0 })
+      expect(summary.gzipRatio).toBeUndefined()
+      yield* Effect.flatMap(FileSystem.FileSystem, (fs) => fs.remove(dir, { recursive: true }))
+    }).pipe(Effect.provide(NodeContext.layer))
+  )
+
   it.effect("rejects bad options with a SampleError", () =>
     Effect.gen(function* () {
       const bad = [
@@ -286,6 +336,21 @@ describe("Sample.records", () => {
     expect(text("Chinese")).toMatch(/[\u4e00-\u9fff]/)
     expect(text("Russian")).toMatch(/[\u0400-\u04ff]/)
     expect(text("Korean")).toMatch(/[\uac00-\ud7af]/)
+    // Free text, not only the banks' phrases, is written in the language's script.
+    const scriptShare = (language: string, script: RegExp) => {
+      const letters = [...text(language).replace(/NAME_\d+/g, "")].filter((c) => /\p{L}/u.test(c))
+      return letters.filter((c) => script.test(c)).length / letters.length
+    }
+    const scripts: ReadonlyArray<readonly [string, RegExp]> = [
+      ["Japanese", /[\u3040-\u30ff\u4e00-\u9fff]/],
+      ["Chinese", /[\u4e00-\u9fff]/],
+      ["Russian", /[\u0400-\u04ff]/],
+      ["Korean", /[\uac00-\ud7af]/],
+      ["Arabic", /[\u0600-\u06ff]/],
+      ["Hindi", /[\u0900-\u097f]/],
+      ["Thai", /[\u0e00-\u0e7f]/]
+    ]
+    for (const [language, script] of scripts) expect(scriptShare(language, script), language).toBeGreaterThan(0.9)
     for (const l of ["Portuguese", "Spanish", "German", "French", "Italian", "Arabic", "Polish", "Dutch", "Vietnamese", "Indonesian", "Turkish"]) {
       expect(count(records, (r) => r.language === l), l).toBeGreaterThan(0)
     }
