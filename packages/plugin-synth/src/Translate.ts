@@ -353,14 +353,33 @@ export const translate: Stage<TranslateConfig, Row, Row, Models | TranslationCac
           // Not echoed: a base URL may hold a key.
           return yield* new StageError({ stage: ctx.stageId, reason: "base_url is not an http(s) URL (such as https://api.deepl.com)" })
         }
-        const client = deeplClient(config, key, service)
+        // A damaged response cache stops the run with the cache's own message (what to do about
+        // it included), not a stack: the first failing read or write is kept and ends every row.
+        let damaged: StageError | undefined
+        const guard = <A>(f: () => A, otherwise: A): A => {
+          if (damaged !== undefined) return otherwise
+          try {
+            return f()
+          } catch (e) {
+            damaged = new StageError({ stage: ctx.stageId, reason: e instanceof Error ? e.message : String(e) })
+            return otherwise
+          }
+        }
+        const guarded: TranslationCacheService = {
+          usage: service.usage,
+          get: (k) => guard(() => service.get(k), undefined),
+          put: (k, text) => guard(() => service.put(k, text), undefined)
+        }
+        const client = deeplClient(config, key, guarded)
         yield* Effect.addFinalizer(() => Effect.promise(() => client.close()))
         const one = (row: Row): Pending => {
           const p = pre(row)
           if (typeof p !== "string") return p
+          if (damaged !== undefined) return Effect.fail(damaged)
           const o = client.translate(p)
-          const outcome = (r: Outcome): Row | Rejected => (r.ok ? { ...row, ...wrap(r.text) } : new Rejected(row, r.error))
-          return Effect.isEffect(o) ? Effect.map(o, outcome) : outcome(o)
+          const outcome = (r: Outcome): Effect.Effect<Row | Rejected, StageError> =>
+            damaged !== undefined ? Effect.fail(damaged) : Effect.succeed(r.ok ? { ...row, ...wrap(r.text) } : new Rejected(row, r.error))
+          return Effect.isEffect(o) ? Effect.flatMap(o, outcome) : outcome(o)
         }
         return Rowwise.transform({ ctx, one, gates: [client.load] })
       }

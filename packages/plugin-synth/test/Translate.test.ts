@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { closeSync, openSync, readdirSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs"
 import { createServer, type IncomingMessage, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { join, relative } from "node:path"
@@ -128,6 +128,31 @@ describe("synth/translate with deepl", () => {
       const b = await go()
       expect(b.rows).toEqual(a.rows)
       expect(server.counts.translate).toBe(1)
+    }))
+
+  it("a damaged cache stops the stage with the cache's own message (how to recover included), not a defect", () =>
+    withServer({ translate: toJa }, async (server) => {
+      const { tempDir } = await import("./support.js")
+      const file = `${tempDir("tdamaged")}/cache.sqlite`
+      const rows = Array.from({ length: 120 }, (_, i) => row(i, `Hello number ${i}. ${"Lorem ipsum dolor sit amet. ".repeat(30)}`))
+      const stage = (cacheFile: string) =>
+        runStage(translate, { provider: "deepl", base_url: server.url, auth_key: "k" }, rows).pipe(
+          Effect.provide(Layer.scoped(TranslationCache.TranslationCache, TranslationCache.make(cacheFile, "read-write")))
+        )
+      await run(server, stage(file))
+      // Every page after the schema and the table's root becomes garbage (the file is closed and checkpointed).
+      const pageSize = 4096
+      const pages = Math.floor(statSync(file).size / pageSize)
+      expect(pages).toBeGreaterThan(10)
+      const garbage = Buffer.alloc(pageSize, 0x5a)
+      const fd = openSync(file, "r+")
+      for (let p = 2; p < pages; p++) writeSync(fd, garbage, 0, pageSize, p * pageSize)
+      closeSync(fd)
+      // A typed failure (a defect would reject the promise instead of being flipped into the value).
+      const error = await run(server, Effect.flip(stage(file)))
+      expect(error.message).toContain(`response cache ${file}`)
+      expect(error.message).toContain("mode: off")
+      expect(error.message).toMatch(/^stage synth\/translate: /)
     }))
 })
 
