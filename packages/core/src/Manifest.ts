@@ -12,50 +12,16 @@ import { RunError } from "./Errors.js"
 import * as Lock from "./internal/io/lock.js"
 import type { ResolvedPipeline } from "./Pipeline.js"
 import * as Profile from "./Profile.js"
-import type { LostUnit, RunStats, StageStats } from "./Runner.js"
+import type { Manifest, RunStats, SinkOutput, StageStats } from "./internal/run/stats.js"
 import type * as Shard from "./Shard.js"
 import type { OutputFile } from "./Sink.js"
 
-/** Rows and files of one sink. */
-export interface SinkOutput {
-  readonly path: string
-  readonly type: string
-  readonly rows: number
-  readonly files: ReadonlyArray<OutputFile>
-  /** What the rows look like: fields with shapes, languages, preference scores (dataset cards use it). */
-  readonly profile?: Profile.Profile
-}
-
-/** The manifest written as `manifest.json` (or `manifest-0000i-of-0000n.json` per shard). */
-export interface Manifest {
-  readonly synthline: string
-  readonly name: string
-  readonly pipeline_file: string | null
-  readonly fingerprint: string
-  readonly seed: number
-  readonly plugins: ReadonlyArray<{ readonly name: string; readonly version: string; readonly specifier: string }>
-  readonly shard: { readonly index: number; readonly count: number } | null
-  readonly status: "complete" | "stopped"
-  readonly resumed: boolean
-  readonly timings: { readonly started_at: string; readonly finished_at: string; readonly wall_ms: number }
-  readonly source: {
-    readonly type: string
-    readonly units: number
-    readonly rows_read: number
-    readonly rejected: number
-    /** Rows lost with units that could not be read (`null`: some unit's size is unknown); they count against --max-errors. */
-    readonly rows_lost?: number | null
-    /** Each unit that could not be read: file, row group, row range, rows lost and why. */
-    readonly lost?: ReadonlyArray<LostUnit>
-  }
-  readonly stages: ReadonlyArray<StageStats>
-  readonly rejects: { readonly count: number; readonly path: string; readonly files: ReadonlyArray<OutputFile> }
-  readonly outputs: { readonly main: SinkOutput; readonly branches: { readonly [name: string]: SinkOutput } }
-  /** Model usage per model, filled by plugins that call models. */
-  readonly model_usage: { readonly [model: string]: unknown }
-  /** For merged manifests: the shard manifests it joins. */
-  readonly merged_from?: ReadonlyArray<string>
-}
+export type {
+  /** The manifest written as `manifest.json` (or `manifest-0000i-of-0000n.json` per shard). */
+  Manifest,
+  /** Rows and files of one sink. */
+  SinkOutput
+} from "./internal/run/stats.js"
 
 /** Inputs of {@link make}. */
 export interface MakeInput {

@@ -69,3 +69,27 @@ export const sourceReject = (d: UnitDelta, unit: string, r: SourceReject): void 
   d.rejects[0]!.push({ stage: "source", error: r.error, source: r.origin, unit, row: r.raw, ...(r.lost === undefined ? {} : { lost: r.lost }) })
   if (r.lost !== undefined) d.lost.push({ ...r.lost, unit, error: r.error })
 }
+
+/** Adds per-stage counters (`from`) into `into`, stage by stage. */
+export const addStageCounts = (into: ReadonlyArray<StageDelta>, from: ReadonlyArray<StageDelta>): void => {
+  for (const [i, st] of from.entries()) {
+    const to = into[i]!
+    to.rows_in += st.rows_in
+    to.rows_out += st.rows_out
+    to.routed += st.routed
+    to.rejected += st.rejected
+    for (const [reason, n] of Object.entries(st.dropped)) to.dropped[reason] = (to.dropped[reason] ?? 0) + n
+  }
+}
+
+/** Adds what a worker counted for a unit to the unit's delta (which holds the journal entries its decisions made here). */
+export const absorbDelta = (into: UnitDelta, d: UnitDelta): void => {
+  into.rows_read += d.rows_read
+  into.source_rejected += d.source_rejected
+  into.rows_written += d.rows_written
+  into.rejected += d.rejected
+  addStageCounts(into.stages, d.stages)
+  for (const [i, records] of d.rejects.entries()) into.rejects[i]!.push(...records)
+  into.lost.push(...d.lost)
+  for (const [i, rows] of d.routes.entries()) into.routes[i]!.push(...rows)
+}

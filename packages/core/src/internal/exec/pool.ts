@@ -59,13 +59,120 @@ const rebuild = (f: WorkerFailure): PoolError => {
   }
 }
 
+interface Slot {
+  readonly worker: Worker
+  outstanding: number
+  finished: boolean
+}
+
+/** Hands out units, collects their results, and gives them back in unit order. */
+class Dispatch {
+  private next: number
+  private taken: number
+  private readonly done = new Map<number, UnitDone>()
+  private failure: PoolError | undefined
+  private waiter: ((result: UnitDone | undefined) => void) | undefined
+  private endSent = false
+  private readonly window: number
+
+  constructor(
+    private readonly slots: ReadonlyArray<Slot>,
+    private readonly options: PoolOptions
+  ) {
+    this.next = options.first
+    this.taken = options.first
+    this.window = options.window ?? options.workers * 2 + 2
+    for (const w of slots) this.listen(w)
+    this.assign()
+  }
+
+  private signal(): void {
+    const w = this.waiter
+    if (w === undefined) return
+    if (this.failure !== undefined || this.done.has(this.taken) || this.taken >= this.options.total) {
+      this.waiter = undefined
+      const r = this.done.get(this.taken)
+      if (r !== undefined) this.done.delete(this.taken)
+      w(r)
+    }
+  }
+
+  private fail(e: PoolError): void {
+    this.failure ??= e
+    this.signal()
+  }
+
+  private assign(): void {
+    const { total } = this.options
+    while (this.failure === undefined && this.next < total && this.next < this.taken + this.window) {
+      let best = this.slots[0]!
+      for (const w of this.slots) if (w.outstanding < best.outstanding) best = w
+      if (best.outstanding >= 2) break
+      best.outstanding++
+      send(best, { t: "unit", seq: this.next++ })
+    }
+    if (this.next >= total && !this.endSent) {
+      this.endSent = true
+      for (const w of this.slots) send(w, { t: "end" })
+    }
+  }
+
+  private listen(w: Slot): void {
+    const { coordinator } = this.options
+    w.worker.on("message", (m: FromWorker) => {
+      switch (m.t) {
+        case "decide":
+          coordinator.request(m.stage, m.seq, m.request, (r) => {
+            send(w, r.ok ? { t: "decided", id: m.id, ok: true, value: r.value } : { t: "decided", id: m.id, ok: false, error: r.error })
+            // A worker asks once per unit and stage: the unit is past the stage.
+            coordinator.close(m.stage, m.seq)
+          })
+          return
+        case "close":
+          return coordinator.close(m.stage, m.seq)
+        case "done":
+          w.outstanding--
+          coordinator.closeAll(m.seq)
+          this.done.set(m.seq, m)
+          this.assign()
+          return this.signal()
+        case "failed":
+          return this.fail(rebuild(m.error))
+        case "ready":
+          return
+      }
+    })
+    w.worker.on("error", (e) => this.fail(new RunError({ reason: `a worker thread failed: ${e.stack ?? e.message}`, exitCode: 1 })))
+    w.worker.on("exit", (code) => {
+      w.finished = true
+      if (code !== 0 && this.failure === undefined) this.fail(new RunError({ reason: `a worker thread exited with code ${code}`, exitCode: 1 }))
+      else if (w.outstanding > 0 && this.failure === undefined) {
+        this.fail(new RunError({ reason: "a worker thread stopped with units still to process", exitCode: 1 }))
+      }
+    })
+  }
+
+  /** The next unit's result in unit order; fails with none once every unit was taken. */
+  readonly take: Effect.Effect<UnitDone, Option.Option<PoolError>> = Effect.async<UnitDone, Option.Option<PoolError>>((resume) => {
+    this.waiter = (r) => {
+      if (r !== undefined) {
+        this.taken++
+        this.assign()
+        resume(Effect.succeed(r))
+      } else if (this.failure !== undefined) resume(Effect.fail(Option.some(this.failure)))
+      else resume(Effect.fail(Option.none()))
+    }
+    this.signal()
+  })
+}
+
+const send = (w: Slot, m: ToWorker): void => w.worker.postMessage(m)
+
 /** Starts the workers in the scope; the stream gives every unit from `first` on, in unit order. */
 export const start = (options: PoolOptions): Effect.Effect<Stream.Stream<UnitDone, PoolError>, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const { total, coordinator } = options
-    const window = options.window ?? options.workers * 2 + 2
-    const workers = yield* Effect.acquireRelease(
-      Effect.sync(() =>
+    const slots = yield* Effect.acquireRelease(
+      Effect.sync((): ReadonlyArray<Slot> =>
         Array.from({ length: options.workers }, () => ({
           worker: spawn(options.init),
           outstanding: 0,
@@ -74,88 +181,5 @@ export const start = (options: PoolOptions): Effect.Effect<Stream.Stream<UnitDon
       ),
       (ws) => Effect.promise(() => Promise.all(ws.map((w) => w.worker.terminate())))
     )
-
-    let next = options.first
-    let taken = options.first
-    const done = new Map<number, UnitDone>()
-    let failure: PoolError | undefined
-    let waiter: ((result: UnitDone | undefined) => void) | undefined
-    let endSent = false
-
-    const signal = (): void => {
-      const w = waiter
-      if (w === undefined) return
-      if (failure !== undefined || done.has(taken) || taken >= total) {
-        waiter = undefined
-        const r = done.get(taken)
-        if (r !== undefined) done.delete(taken)
-        w(r)
-      }
-    }
-    const fail = (e: PoolError): void => {
-      failure ??= e
-      signal()
-    }
-    const send = (w: (typeof workers)[number], m: ToWorker): void => w.worker.postMessage(m)
-    const assign = (): void => {
-      while (failure === undefined && next < total && next < taken + window) {
-        let best = workers[0]!
-        for (const w of workers) if (w.outstanding < best.outstanding) best = w
-        if (best.outstanding >= 2) break
-        best.outstanding++
-        send(best, { t: "unit", seq: next++ })
-      }
-      if (next >= total && !endSent) {
-        endSent = true
-        for (const w of workers) send(w, { t: "end" })
-      }
-    }
-
-    for (const w of workers) {
-      w.worker.on("message", (m: FromWorker) => {
-        switch (m.t) {
-          case "decide":
-            coordinator.request(m.stage, m.seq, m.request, (r) => {
-              send(w, r.ok ? { t: "decided", id: m.id, ok: true, value: r.value } : { t: "decided", id: m.id, ok: false, error: r.error })
-              // A worker asks once per unit and stage: the unit is past the stage.
-              coordinator.close(m.stage, m.seq)
-            })
-            return
-          case "close":
-            return coordinator.close(m.stage, m.seq)
-          case "done":
-            w.outstanding--
-            coordinator.closeAll(m.seq)
-            done.set(m.seq, m)
-            assign()
-            return signal()
-          case "failed":
-            return fail(rebuild(m.error))
-          case "ready":
-            return
-        }
-      })
-      w.worker.on("error", (e) => fail(new RunError({ reason: `a worker thread failed: ${e.stack ?? e.message}`, exitCode: 1 })))
-      w.worker.on("exit", (code) => {
-        w.finished = true
-        if (code !== 0 && failure === undefined) fail(new RunError({ reason: `a worker thread exited with code ${code}`, exitCode: 1 }))
-        else if (w.outstanding > 0 && failure === undefined) {
-          fail(new RunError({ reason: "a worker thread stopped with units still to process", exitCode: 1 }))
-        }
-      })
-    }
-    assign()
-
-    const take: Effect.Effect<UnitDone, Option.Option<PoolError>> = Effect.async<UnitDone, Option.Option<PoolError>>((resume) => {
-      waiter = (r) => {
-        if (r !== undefined) {
-          taken++
-          assign()
-          resume(Effect.succeed(r))
-        } else if (failure !== undefined) resume(Effect.fail(Option.some(failure)))
-        else resume(Effect.fail(Option.none()))
-      }
-      signal()
-    })
-    return Stream.repeatEffectOption(take)
+    return Stream.repeatEffectOption(new Dispatch(slots, options).take)
   })

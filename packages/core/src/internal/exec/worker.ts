@@ -15,7 +15,7 @@ import * as Pipeline from "../../Pipeline.js"
 import * as Profile from "../../Profile.js"
 import { origin, type Row } from "../../Row.js"
 import * as Shard from "../../Shard.js"
-import type { SourceReject } from "../../Source.js"
+import type { SourceReject, WorkUnit } from "../../Source.js"
 import type { StageContext, Transform } from "../../Stage.js"
 import { emptyDelta, sourceReject, type UnitDelta } from "./delta.js"
 import { EncodeError, LineEncoder } from "./encode.js"
@@ -70,105 +70,133 @@ const nextUnit: Effect.Effect<number | undefined> = Effect.async<number | undefi
   if (!take()) wake = () => void take()
 })
 
-const program = Effect.gen(function* () {
+/** The unit being processed: the stages' callbacks write into its delta. */
+interface Current {
+  seq: number
+  delta: UnitDelta
+}
+
+/** Stage `i`'s context in a worker: drops, rejects and routed rows go to the current unit's delta, decisions to the runner. */
+const stageContext = (
+  pipeline: Pipeline.ResolvedPipeline,
+  planned: ReadonlyArray<WorkUnit>,
+  current: Current,
+  i: number,
+  use: Pipeline.StageUse
+): StageContext => {
+  const decide = (request: unknown) =>
+    Effect.async<unknown, StageError>((resume) => {
+      const id = nextId++
+      answers.set(id, (m) =>
+        resume(m.ok ? Effect.succeed(m.value) : Effect.fail(new StageError({ stage: use.instanceId, reason: m.error })))
+      )
+      post({ t: "decide", id, stage: i, seq: current.seq, request })
+    })
+  return {
+    stageId: use.instanceId,
+    seed: pipeline.seed,
+    baseDir: pipeline.baseDir,
+    drop: (row, reason) => {
+      const st = current.delta.stages[i]!
+      if (use.route !== undefined) {
+        st.routed++
+        current.delta.routes[i]!.push(row)
+      } else st.dropped[reason] = (st.dropped[reason] ?? 0) + 1
+    },
+    reject: (row, error) => {
+      current.delta.stages[i]!.rejected++
+      current.delta.rejected++
+      current.delta.rejects[i + 1]!.push({ stage: use.instanceId, error, source: origin(row) ?? null, unit: planned[current.seq]!.id, row })
+    },
+    journal: {
+      recovered: [],
+      append: () => {
+        throw new Error(`${use.instanceId} journals outside its central decider, which worker threads cannot keep`)
+      }
+    },
+    source: pipeline.source,
+    decide: use.stage.central === undefined ? undefined : decide
+  }
+}
+
+/** Loads the pipeline and checks it is the runner's, over the same units. */
+const load = Effect.gen(function* () {
   const pipeline = yield* Pipeline.load(init.file)
   if (pipeline.fingerprint !== init.fingerprint) {
     return yield* new StageError({ stage: "worker", reason: `${init.file} changed since the run started (another fingerprint); rerun` })
   }
-  const env = { baseDir: pipeline.baseDir }
-  const planned = Shard.select(yield* pipeline.source.def.plan(pipeline.source.config, env), init.shard)
+  const planned = Shard.select(yield* pipeline.source.def.plan(pipeline.source.config, { baseDir: pipeline.baseDir }), init.shard)
   if (planned.length !== init.unitIds.length || planned.some((u, k) => u.id !== init.unitIds[k])) {
     return yield* new StageError({ stage: "worker", reason: "the input changed since the run started (other work units); rerun" })
   }
-  const stages = pipeline.stages
-  const encoding = pipeline.sink.def.encoding?.(pipeline.sink.config)
-  const declared = Profile.declaredShapes(pipeline)
+  return { pipeline, planned }
+})
 
-  // The unit being processed: the stages' callbacks write into its delta.
-  let seq = 0
-  let delta: UnitDelta = emptyDelta(stages.length)
-  const transforms: Array<Transform<Row, Row>> = []
-  for (const [i, use] of stages.entries()) {
-    const decide = (request: unknown) =>
-      Effect.async<unknown, StageError>((resume) => {
-        const id = nextId++
-        answers.set(id, (m) =>
-          resume(m.ok ? Effect.succeed(m.value) : Effect.fail(new StageError({ stage: use.instanceId, reason: m.error })))
-        )
-        post({ t: "decide", id, stage: i, seq, request })
-      })
-    const ctx: StageContext = {
-      stageId: use.instanceId,
-      seed: pipeline.seed,
-      baseDir: pipeline.baseDir,
-      drop: (row, reason) => {
-        const st = delta.stages[i]!
-        if (use.route !== undefined) {
-          st.routed++
-          delta.routes[i]!.push(row)
-        } else st.dropped[reason] = (st.dropped[reason] ?? 0) + 1
-      },
-      reject: (row, error) => {
-        delta.stages[i]!.rejected++
-        delta.rejected++
-        delta.rejects[i + 1]!.push({ stage: use.instanceId, error, source: origin(row) ?? null, unit: planned[seq]!.id, row })
-      },
-      journal: {
-        recovered: [],
-        append: () => {
-          throw new Error(`${use.instanceId} journals outside its central decider, which worker threads cannot keep`)
-        }
-      },
-      source: pipeline.source,
-      decide: use.stage.central === undefined ? undefined : decide
-    }
-    // Only stages of plugins without services run in workers (the runner checks), so nothing is left to provide.
-    transforms.push(yield* (use.stage.make(use.config, ctx) as Effect.Effect<Transform<Row, Row>, StageError, Scope.Scope>))
-  }
-
+/** Unit `k` through every stage, as one stream. */
+const unitStream = (
+  pipeline: Pipeline.ResolvedPipeline,
+  unit: WorkUnit,
+  current: Current,
+  transforms: ReadonlyArray<Transform<Row, Row>>
+): Stream.Stream<Row, SourceError | StageError, FileSystem.FileSystem | Path.Path> => {
   const count = (i: number, field: "rows_in" | "rows_out") =>
     Stream.mapChunks((c: Chunk.Chunk<Row>) => {
-      delta.stages[i]![field] += c.length
+      current.delta.stages[i]![field] += c.length
       return c
     })
-
   /** A central stage sees its unit as one chunk (one request); a unit with no row at it just closes. */
   const wholeUnit =
     (i: number) =>
     <E, R>(rows: Stream.Stream<Row, E, R>): Stream.Stream<Row, E, R> =>
-    Stream.unwrap(
-      Effect.map(Stream.runCollect(rows), (all) => {
-        if (all.length > 0) return Stream.fromChunk(all)
-        post({ t: "close", stage: i, seq })
-        return Stream.empty
+      Stream.unwrap(
+        Effect.map(Stream.runCollect(rows), (all) => {
+          if (all.length > 0) return Stream.fromChunk(all)
+          post({ t: "close", stage: i, seq: current.seq })
+          return Stream.empty
+        })
+      )
+  const io = { reject: (r: SourceReject) => sourceReject(current.delta, unit.id, r) }
+  let stream: Stream.Stream<Row, SourceError | StageError, FileSystem.FileSystem | Path.Path> = pipeline.source.def
+    .read(unit, pipeline.source.config, io, { baseDir: pipeline.baseDir })
+    .pipe(
+      Stream.mapChunks((c) => {
+        current.delta.rows_read += c.length
+        return c
       })
     )
+  for (const [i, use] of pipeline.stages.entries()) {
+    if (use.stage.central !== undefined) stream = wholeUnit(i)(stream)
+    // (Stages are typed over StageError streams; source errors pass through them untouched.)
+    const entering = stream.pipe(count(i, "rows_in")) as Stream.Stream<Row, StageError>
+    stream = transforms[i]!(entering).pipe(count(i, "rows_out"))
+  }
+  return stream
+}
+
+const program = Effect.gen(function* () {
+  const { pipeline, planned } = yield* load
+  const stages = pipeline.stages
+  const encoding = pipeline.sink.def.encoding?.(pipeline.sink.config)
+  const declared = Profile.declaredShapes(pipeline)
+  const current: Current = { seq: 0, delta: emptyDelta(stages.length) }
+  const transforms: Array<Transform<Row, Row>> = []
+  for (const [i, use] of stages.entries()) {
+    const ctx = stageContext(pipeline, planned, current, i, use)
+    // Only stages of plugins without services run in workers (the runner checks), so nothing is left to provide.
+    transforms.push(yield* (use.stage.make(use.config, ctx) as Effect.Effect<Transform<Row, Row>, StageError, Scope.Scope>))
+  }
 
   const processUnit = (k: number) =>
     Effect.gen(function* () {
-      seq = k
-      delta = emptyDelta(stages.length)
+      current.seq = k
+      current.delta = emptyDelta(stages.length)
+      const delta = current.delta
       const unit = planned[k]!
-      const io = { reject: (r: SourceReject) => sourceReject(delta, unit.id, r) }
-      let stream: Stream.Stream<Row, SourceError | StageError, FileSystem.FileSystem | Path.Path> = pipeline.source.def
-        .read(unit, pipeline.source.config, io, env)
-        .pipe(
-          Stream.mapChunks((c) => {
-            delta.rows_read += c.length
-            return c
-          })
-        )
-      for (const [i, use] of stages.entries()) {
-        if (use.stage.central !== undefined) stream = wholeUnit(i)(stream)
-        // (Stages are typed over StageError streams; source errors pass through them untouched.)
-        const entering = stream.pipe(count(i, "rows_in")) as Stream.Stream<Row, StageError>
-        stream = transforms[i]!(entering).pipe(count(i, "rows_out"))
-      }
       const profile = Profile.empty()
       const observe = Profile.observer(profile, declared)
       const kept: Array<Row> = []
       const encoder = new LineEncoder()
-      yield* Stream.runForEachChunk(stream, (c) =>
+      yield* Stream.runForEachChunk(unitStream(pipeline, unit, current, transforms), (c) =>
         Effect.try({
           try: () => {
             observe(c)

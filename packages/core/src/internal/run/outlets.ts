@@ -1,0 +1,154 @@
+/**
+ * Outlets: where a committed unit's rows go besides the main sink. Each takes the unit's delta
+ * (`write`), then checkpoints (`commit`) and completes its files (`finish`) on its own:
+ * - rejects: the unit's reject records (scrubbed, oversized raw rows truncated) to `rejects/`;
+ * - routes: the rows each routing stage sent to its branch, to that branch's sink;
+ * - drops: dropped rows go nowhere, what remains of them (counts by stage and reason, with the
+ *   unit's other counters) folds into the run's stats.
+ * {@link open} opens the main sink and every outlet, resuming each from the checkpoint.
+ */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import { Chunk, Effect, Schema, type Scope } from "effect"
+import { SinkError } from "../../Errors.js"
+import type { ResolvedPipeline } from "../../Pipeline.js"
+import * as Profile from "../../Profile.js"
+import * as Release from "../../Release.js"
+import type { Row } from "../../Row.js"
+import type * as Secrets from "../../Secrets.js"
+import type { OutputFile, SinkCheckpoint, SinkWriter } from "../../Sink.js"
+import * as Sinks from "../../Sinks.js"
+import type { UnitDelta } from "../exec/delta.js"
+import type { Marker } from "./checkpoint.js"
+import { mergeDelta, type RunStats } from "./stats.js"
+
+/** Something a committed unit's delta flows into. */
+export interface Outlet<C, F> {
+  readonly write: (d: UnitDelta) => Effect.Effect<void, SinkError>
+  /** Makes what was written durable; its checkpoint goes into the unit's marker. */
+  readonly commit: Effect.Effect<C, SinkError>
+  /** Completes the files; lists them for the manifest. */
+  readonly finish: Effect.Effect<F, SinkError>
+}
+
+/** Raw rows longer than this are truncated in reject records. */
+const MAX_REJECT_RAW = 1_000_000
+
+const trimRaw = (raw: unknown): unknown =>
+  typeof raw === "string" && raw.length > MAX_REJECT_RAW ? `${raw.slice(0, MAX_REJECT_RAW)}… (truncated)` : raw
+
+/** The rejects outlet: source's records first, then each stage's, each in row order. */
+export const rejects = (writer: SinkWriter, scrub: Secrets.Scrubber): Outlet<SinkCheckpoint, ReadonlyArray<OutputFile>> => ({
+  write: (d) => {
+    const records = d.rejects.flat()
+    if (records.length === 0) return Effect.void
+    return writer.write(
+      Chunk.unsafeFromArray(records.map((r) => ({ ...r, error: scrub.text(r.error), row: scrub.json(trimRaw(r.row)) })))
+    )
+  },
+  commit: writer.commit,
+  finish: writer.finish
+})
+
+/** The routes outlet: each routing stage's rows to its branch (counted and profiled there). */
+export const routes = (
+  pipeline: ResolvedPipeline,
+  writers: ReadonlyMap<string, SinkWriter>,
+  stats: RunStats
+): Outlet<{ [name: string]: SinkCheckpoint }, { [name: string]: ReadonlyArray<OutputFile> }> => {
+  const declared = Profile.declaredShapes(pipeline)
+  const observe = new Map(
+    [...pipeline.branches.keys()].map((name) => {
+      stats.profiles.branches[name] ??= Profile.empty()
+      return [name, Profile.observer(stats.profiles.branches[name]!, declared)]
+    })
+  )
+  const branchOf = pipeline.stages.map((s) => s.route)
+  return {
+    write: (d) =>
+      Effect.gen(function* () {
+        for (const [i, rows] of d.routes.entries()) {
+          const name = branchOf[i]
+          if (name === undefined || rows.length === 0) continue
+          const chunk = Chunk.unsafeFromArray(rows)
+          stats.branch_rows[name] = (stats.branch_rows[name] ?? 0) + chunk.length
+          observe.get(name)?.(chunk)
+          yield* writers.get(name)!.write(chunk)
+        }
+      }),
+    commit: eachWriter(writers, (w) => w.commit),
+    finish: eachWriter(writers, (w) => w.finish)
+  }
+}
+
+/** `f` of every branch writer, by branch name. */
+const eachWriter = <A>(
+  writers: ReadonlyMap<string, SinkWriter>,
+  f: (w: SinkWriter) => Effect.Effect<A, SinkError>
+): Effect.Effect<{ [name: string]: A }, SinkError> =>
+  Effect.gen(function* () {
+    const out: { [name: string]: A } = {}
+    for (const [name, w] of writers) out[name] = yield* f(w)
+    return out
+  })
+
+/** The drops outlet: the unit's counters (drops by stage and reason among them) into the run's stats. */
+export const drops = (stats: RunStats): Outlet<void, void> => ({
+  write: (d) => Effect.sync(() => mergeDelta(stats, d)),
+  commit: Effect.void,
+  finish: Effect.void
+})
+
+/** The main sink with the profile of what it receives. */
+export interface Main {
+  readonly writer: SinkWriter
+  readonly observe: (rows: Chunk.Chunk<Row>) => void
+}
+
+/** Every place a run writes to. */
+export interface Outlets {
+  readonly main: Main
+  readonly rejects: Outlet<SinkCheckpoint, ReadonlyArray<OutputFile>>
+  readonly routes: Outlet<{ [name: string]: SinkCheckpoint }, { [name: string]: ReadonlyArray<OutputFile> }>
+  readonly drops: Outlet<void, void>
+}
+
+/**
+ * Opens the main sink, the rejects sink and every branch sink, resuming each from the marker
+ * (an encrypting sink asks for the release key of the pipeline's own source, derived once).
+ */
+export const open = (
+  pipeline: ResolvedPipeline,
+  at: {
+    readonly sinkDir: string
+    readonly prefix: string
+    readonly marker: Marker | undefined
+    readonly stats: RunStats
+    readonly scrub: Secrets.Scrubber
+  }
+): Effect.Effect<Outlets, SinkError, Scope.Scope | FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const path = yield* Path.Path
+    const { sinkDir, prefix, marker } = at
+    const sourceKey = yield* Effect.cached(
+      Release.keyFromSource(pipeline.source.def, pipeline.source.config, pipeline.baseDir).pipe(
+        Effect.map((k) => k.passphrase),
+        Effect.mapError((e) => new SinkError({ path: sinkDir, reason: `cannot derive the release key from the source: ${e.message}` }))
+      )
+    )
+    const opened = { prefix, baseDir: pipeline.baseDir, sourceKey }
+    const main = yield* pipeline.sink.def.open(pipeline.sink.config, { ...opened, dir: sinkDir, resume: marker?.sinks.main })
+    const rejectsConfig = Schema.decodeUnknownSync(Sinks.jsonl.config)({ path: "rejects", compression: "none" })
+    const rejectsWriter = yield* Sinks.jsonl.open(rejectsConfig, { dir: `${sinkDir}/rejects`, prefix, resume: marker?.sinks.rejects })
+    const branches = new Map<string, SinkWriter>()
+    for (const [name, b] of pipeline.branches) {
+      const dir = path.resolve(pipeline.baseDir, b.config.path)
+      branches.set(name, yield* b.def.open(b.config, { ...opened, dir, resume: marker?.sinks.branches[name] }))
+    }
+    return {
+      main: { writer: main, observe: Profile.observer(at.stats.profiles.main, Profile.declaredShapes(pipeline)) },
+      rejects: rejects(rejectsWriter, at.scrub),
+      routes: routes(pipeline, branches, at.stats),
+      drops: drops(at.stats)
+    }
+  })

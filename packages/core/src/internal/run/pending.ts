@@ -1,0 +1,89 @@
+/**
+ * Units in flight: what each unit not yet committed has contributed so far (its delta), and,
+ * per stage, the unit whose rows the stage received last.
+ *
+ * Units overlap: the source reads unit k+1 while stages still work on unit k's last rows (a
+ * model stage keeps its slots full across the boundary). Every row carries its unit, so
+ * counters, rejects, routed rows and journal entries are kept per unit and committed in unit
+ * order once the sink has seen the last of a unit's rows: a resumed run sees exactly the units
+ * it committed, whatever was in flight when it stopped.
+ */
+import type * as Progress from "../../Progress.js"
+import { type Row, unitOf } from "../../Row.js"
+import { emptyDelta, type UnitDelta } from "../exec/delta.js"
+import { lostSummary, type RunStats } from "./stats.js"
+
+/** The deltas of the units not yet committed, and where each stage is. */
+export class Pending {
+  private readonly deltas = new Map<number, UnitDelta>()
+  /** The unit whose rows each stage received last (for journal entries and untagged rows). */
+  readonly stageUnit: Array<number>
+
+  constructor(
+    private readonly stages: number,
+    first: number
+  ) {
+    this.stageUnit = Array.from({ length: stages }, () => first)
+  }
+
+  /** Unit `seq`'s delta (made on first use). */
+  of(seq: number): UnitDelta {
+    let d = this.deltas.get(seq)
+    if (d === undefined) {
+      d = emptyDelta(this.stages)
+      this.deltas.set(seq, d)
+    }
+    return d
+  }
+
+  /** Unit `seq`'s delta, forgotten here (it is being committed). */
+  take(seq: number): UnitDelta {
+    const d = this.of(seq)
+    this.deltas.delete(seq)
+    return d
+  }
+
+  /** The unit a row at stage `i` belongs to. */
+  unitAt(row: Row, i: number): number {
+    return unitOf(row) ?? this.stageUnit[i]!
+  }
+
+  /** Every delta not yet committed. */
+  values(): IterableIterator<UnitDelta> {
+    return this.deltas.values()
+  }
+}
+
+/** The run as the progress display sees it: committed stats plus what the units in flight added. */
+export const snapshot = (
+  stats: RunStats,
+  pending: Pending,
+  run: { readonly units: number; readonly rowsTotal: number | undefined; readonly started: number }
+): Progress.Snapshot => {
+  let rowsRead = stats.rows_read
+  let rowsWritten = stats.rows_written
+  let rejected = stats.rejected
+  const lost = [...(stats.lost ?? [])]
+  const stages = stats.stages.map((s) => ({ id: s.id, rowsIn: s.rows_in, rowsOut: s.rows_out }))
+  for (const d of pending.values()) {
+    rowsRead += d.rows_read
+    rowsWritten += d.rows_written
+    rejected += d.rejected
+    lost.push(...d.lost)
+    for (const [i, st] of d.stages.entries()) {
+      stages[i]!.rowsIn += st.rows_in
+      stages[i]!.rowsOut += st.rows_out
+    }
+  }
+  return {
+    unitsDone: stats.units_done,
+    units: run.units,
+    rowsRead,
+    rowsTotal: run.rowsTotal,
+    rowsWritten,
+    rejected,
+    ...(lost.length > 0 ? { lost: lostSummary(lost) } : {}),
+    elapsedMs: Date.now() - run.started,
+    stages
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * The stages of a run in the runner's own thread: each made with a context whose callbacks
+ * (drop, reject, journal, decide) write into the delta of the unit the row belongs to, its
+ * journal recovered from the checkpoint, and its central decider (if it has one) opened on it.
+ */
+import { type Context, Effect, type Scope } from "effect"
+import type { RunError, StageError } from "../../Errors.js"
+import type { ResolvedPipeline, StageUse } from "../../Pipeline.js"
+import { origin, type Row } from "../../Row.js"
+import type { Decider, StageContext, Transform } from "../../Stage.js"
+import * as Central from "../exec/central.js"
+import type { Checkpoint } from "./checkpoint.js"
+import type { Pending } from "./pending.js"
+
+/** The made stages: transforms in pipeline order, and the deciders by stage index. */
+export interface Stages {
+  readonly transforms: ReadonlyArray<Transform<Row, Row>>
+  readonly deciders: ReadonlyMap<number, Decider<unknown, unknown>>
+}
+
+/** Makes every stage of the pipeline (with the plugin services it needs). */
+export const make = (
+  pipeline: ResolvedPipeline,
+  checkpoint: Checkpoint,
+  pending: Pending,
+  unitIds: ReadonlyArray<string>,
+  services: Context.Context<never>
+): Effect.Effect<Stages, RunError | StageError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const transforms: Array<Transform<Row, Row>> = []
+    const deciders = new Map<number, Decider<unknown, unknown>>()
+    for (const [i, use] of pipeline.stages.entries()) {
+      const recovered = yield* checkpoint.recover(i, use)
+      const decider = use.stage.central === undefined ? undefined : yield* use.stage.central.open(use.config, recovered, use.instanceId)
+      if (decider !== undefined) deciders.set(i, decider)
+      const ctx = context(pipeline, i, use, { pending, unitIds, recovered, decider })
+      transforms.push(yield* use.stage.make(use.config, ctx).pipe(Effect.provide(services)))
+    }
+    return { transforms, deciders }
+  })
+
+/** Stage `i`'s context: its drops, rejects, journal entries and decisions go to the delta of their row's unit. */
+const context = (
+  pipeline: ResolvedPipeline,
+  i: number,
+  use: StageUse,
+  at: {
+    readonly pending: Pending
+    readonly unitIds: ReadonlyArray<string>
+    readonly recovered: ReadonlyArray<string>
+    readonly decider: Decider<unknown, unknown> | undefined
+  }
+): StageContext => {
+  const { pending, decider } = at
+  const journal = (entry: string): void => void pending.of(pending.stageUnit[i]!).journals[i]!.push(entry)
+  return {
+    stageId: use.instanceId,
+    seed: pipeline.seed,
+    baseDir: pipeline.baseDir,
+    drop: (row, reason) => {
+      const d = pending.of(pending.unitAt(row, i))
+      const st = d.stages[i]!
+      if (use.route !== undefined) {
+        st.routed++
+        d.routes[i]!.push(row)
+      } else {
+        st.dropped[reason] = (st.dropped[reason] ?? 0) + 1
+      }
+    },
+    reject: (row, error) => {
+      const seq = pending.unitAt(row, i)
+      const d = pending.of(seq)
+      d.stages[i]!.rejected++
+      d.rejected++
+      d.rejects[i + 1]!.push({ stage: use.instanceId, error, source: origin(row) ?? null, unit: at.unitIds[seq] ?? "", row })
+    },
+    journal: { recovered: at.recovered, append: journal },
+    source: pipeline.source,
+    decide: decider === undefined ? undefined : Central.localDecide(decider, use.instanceId, journal)
+  }
+}
