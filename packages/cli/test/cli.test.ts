@@ -121,7 +121,7 @@ describe("synthline CLI", () => {
     const home = join(work, "gnupg")
     mkdirSync(home, { recursive: true, mode: 0o700 })
     const plain = parts.map((f) => {
-      const g = spawnSync("gpg", ["--homedir", home, "--batch", "--quiet", "--passphrase", key, "-d", join(out, f)])
+      const g = spawnSync("gpg", ["--homedir", home, "--batch", "--quiet", "--passphrase", key, "-d", join(out, f)], { maxBuffer: 256 * 1024 * 1024 })
       expect(g.status).toBe(0)
       return g.stdout
     })

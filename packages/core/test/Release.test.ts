@@ -24,7 +24,7 @@ const jsonl = (rows: ReadonlyArray<unknown>): string => rows.map((r) => `${JSON.
 /** Runs the real gpg on a file; a throwaway home keeps the user's keyring out of it. */
 const gpgDecrypt = (file: string, passphrase: string): { readonly status: number | null; readonly stdout: Buffer } => {
   const home = temp("gnupg")
-  const r = spawnSync("gpg", ["--homedir", home, "--batch", "--quiet", "--passphrase", passphrase, "-d", file])
+  const r = spawnSync("gpg", ["--homedir", home, "--batch", "--quiet", "--passphrase", passphrase, "-d", file], { maxBuffer: 256 * 1024 * 1024 })
   rmSync(home, { recursive: true, force: true })
   return { status: r.status, stdout: r.stdout }
 }
