@@ -173,7 +173,9 @@ describe("units the source cannot read", () => {
       writeFileSync(file, readFileSync(join(base, "s/data/train-00000-of-00001.parquet")))
       yield* Effect.promise(() => flipPageHeader(file, 3))
       let text = ""
-      const stopped = yield* parquetRun(base, "out", { maxErrors: 1, reporter: Progress.plain((t) => void (text += t)) })
+      const stopped = yield* parquetRun(base, "out", { maxErrors: 1, reporter: Progress.plain((t) => {
+          text += t
+        }) })
       expect(Either.isLeft(stopped.result)).toBe(true)
       if (Either.isLeft(stopped.result)) {
         expect(stopped.result.left.message).toContain(
