@@ -9,7 +9,7 @@
  * is taken from another dataset: the syllable tables are written for this project, and the
  * bank words are the project's own phrase banks. A lexicon depends only on `(seed, language)`.
  */
-import type { LanguageBank } from "./corpus.js"
+import { englishBank, type LanguageBank } from "./corpus.js"
 import { Rng } from "./prng.js"
 
 const STREAM_LEXICON = 9001
@@ -202,7 +202,9 @@ export class Lexicon {
     /** Sentence-final punctuation to draw from. */
     readonly ends: ReadonlyArray<string>,
     /** The comma, with its space where the script uses one. */
-    readonly comma: string
+    readonly comma: string,
+    /** English words mixed into the text of other languages (empty for English). */
+    readonly foreign: ReadonlyArray<string>
   ) {
     this.wordLog = Math.log(words.length + 1)
     const n = Math.max(1, Math.round(words.length * PHRASES_PER_WORD))
@@ -333,7 +335,9 @@ const buildLexicon = (seed: number, languageIndex: number, bank: LanguageBank): 
   // Sentence pools sized by the language's share: enough variety for a million rows, cheap to build.
   const poolSize = bank.weight >= 100 ? 16_384 : bank.weight >= 9 ? 4096 : 1024
   const [ends, comma] = punctuation(bank.language)
-  return new Lexicon(rng, words, Math.min(own, Math.max(0, words.length - 1)), bank.space === "" ? "" : " ", cased, poolSize, ends, comma)
+  // Chat in other languages mixes in English words (terms, names of things), about 1 word in 80.
+  const foreign = bank.language === "English" || bank.language === "unknown" ? [] : bankWords(englishBank)
+  return new Lexicon(rng, words, Math.min(own, Math.max(0, words.length - 1)), bank.space === "" ? "" : " ", cased, poolSize, ends, comma, foreign)
 }
 
 /** The lexicons of every language for one seed, built when first used. */
@@ -401,6 +405,7 @@ export const sentence = (rng: Rng, lex: Lexicon, topic: string): string => {
     if (x < 22) w = number(rng)
     else if (x < 40) w = name(rng, lex)
     else if (x < 48) w = topic
+    else if (x < 60 && lex.foreign.length > 0) w = lex.foreign[zipf(rng, lex.foreign.length)]
     else w = lex.unit(rng)
     if (i === 0) s = lex.cased ? cap(w) : w
     else if (x >= 940 && i < n - 1) s += lex.comma + w
