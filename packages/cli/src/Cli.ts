@@ -92,7 +92,7 @@ const run = Command.make(
     workers: Options.integer("workers").pipe(
       Options.optional,
       Options.withDescription(
-        "Worker threads that process whole work units (read, stages, encoding); 1 runs everything in one thread. Default: one per core when the run has several units and its stages can use workers (no model stages)."
+        "Worker threads that process whole work units (read, stages, encoding); 1 runs everything in one thread. Default: one per core when the run has 2+ units and 50,000+ rows left and its stages can use workers (no model stages)."
       )
     ),
     json

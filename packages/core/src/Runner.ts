@@ -62,7 +62,8 @@ export interface RunOptions {
    * Worker threads that process whole work units (read, stages, encoding of the main sink's
    * bytes) while this thread commits them in unit order. A number asks for that many (and
    * warns when the pipeline must run in one thread); `auto` takes one per core when the run
-   * has units enough and runs in one thread, quietly, when the pipeline cannot use workers.
+   * has 2+ units and (when the source knows) 50,000+ rows left, and runs in one thread, quietly,
+   * when the pipeline cannot use workers or the run is too small to repay their start.
    * Default 1: everything in the caller's thread.
    */
   readonly workers?: number | "auto" | undefined

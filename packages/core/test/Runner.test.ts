@@ -3,13 +3,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Schema } from "effect"
 import { createHash } from "node:crypto"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { availableParallelism, tmpdir } from "node:os"
 import { join } from "node:path"
 import * as CoreStages from "../src/CoreStages.js"
 import * as Errors from "../src/Errors.js"
 import * as Pipeline from "../src/Pipeline.js"
 import * as Progress from "../src/Progress.js"
 import * as Registry from "../src/Registry.js"
+import type * as Row from "../src/Row.js"
 import * as Runner from "../src/Runner.js"
 import * as Sample from "../src/Sample.js"
 import * as Sinks from "../src/Sinks.js"
@@ -231,4 +232,33 @@ describe("units the source cannot read", () => {
       expect(cut.manifest.source.lost).toEqual([expect.objectContaining({ file: "data/duck.parquet", rows: null })])
       expect(cut.rejects[0].error).toMatch(/^corrupt parquet file: .*all its rows are lost \(how many is unknown: the footer cannot be read\)$/)
     }).pipe(Effect.provide(NodeContext.layer)), 60_000)
+})
+
+describe("workerPlan (how many worker threads a run uses)", () => {
+  it.effect("auto: one per core for a run of 2+ units and 50,000+ rows; one thread for a smaller run; a number asks for exactly that", () =>
+    Effect.gen(function* () {
+      const registry = yield* Registry.fromPlugins([])
+      const composed = Pipeline.from(Sources.jsonl, { path: "in/*.jsonl" }).pipe(
+        Pipeline.through(CoreStages.firstTurn, {}),
+        Pipeline.through(CoreStages.dedup, {}),
+        Pipeline.to(Sinks.jsonl, { path: "out" }, { name: "plan", baseDir: dir, registry })
+      )
+      // A pipeline file's pipeline (workers load the file) with only worker-capable stages.
+      const fromFile = { ...composed, file: join(dir, "plan.pipeline.yaml") }
+      const same: Stage.Transform<Row.Row, Row.Row> = (rows) => rows
+      const transforms = [same, same]
+      const cores = availableParallelism()
+      expect(Runner.workerPlan("auto", fromFile, transforms, 12, 12_000)).toEqual({ workers: 1 })
+      expect(Runner.workerPlan("auto", fromFile, transforms, 12, 120_000)).toEqual({ workers: Math.min(cores, 12) })
+      // Unknown row counts (JSON-lines files) go by units.
+      expect(Runner.workerPlan("auto", fromFile, transforms, 3, undefined)).toEqual({ workers: Math.min(cores, 3) })
+      expect(Runner.workerPlan("auto", fromFile, transforms, 1, 500_000)).toEqual({ workers: 1 })
+      expect(Runner.workerPlan(3, fromFile, transforms, 12, 1_000)).toEqual({ workers: 3 })
+      expect(Runner.workerPlan(8, fromFile, transforms, 2, 1_000)).toEqual({ workers: 2 })
+      expect(Runner.workerPlan(undefined, fromFile, transforms, 12, 500_000)).toEqual({ workers: 1 })
+      // A pipeline composed in code cannot be loaded by a worker: asked for, it says so.
+      expect(Runner.workerPlan("auto", composed, transforms, 12, 500_000)).toEqual({ workers: 1 })
+      expect(Runner.workerPlan(2, composed, transforms, 12, 500_000).warning).toContain("--workers 2: running in one thread, because the pipeline was composed in code")
+    }).pipe(Effect.provide(NodeContext.layer))
+  )
 })

@@ -48,7 +48,9 @@ const stopRun: unique symbol = Symbol("@synthline/core/Runner/stop")
 /** Runs the remaining units and commits all of them (or up to where the committer stops). */
 export const execute = (o: ExecuteOptions): Effect.Effect<void, ExecError, FileSystem.FileSystem | Path.Path | Scope.Scope> =>
   Effect.gen(function* () {
-    const threads = workerPlan(o.workers, o.pipeline, o.stages.transforms, o.units.length - o.unitsDone)
+    const left = o.units.slice(o.unitsDone)
+    const rowsLeft = left.every((u) => u.rows !== undefined) ? left.reduce((n, u) => n + (u.rows ?? 0), 0) : undefined
+    const threads = workerPlan(o.workers, o.pipeline, o.stages.transforms, left.length, rowsLeft)
     if (threads.warning !== undefined) o.reporter.report({ type: "warning", message: threads.warning })
     const work = threads.workers <= 1 ? inProcess(o) : yield* pooled(o, threads.workers)
     yield* work.pipe(
@@ -221,6 +223,12 @@ const splitByUnit = <E, R>(stream: Stream.Stream<Row, E, R>): Stream.Stream<Row,
 const minUnitsForWorkers = 2
 
 /**
+ * Rows (when the source knows them) a run should have before `auto` starts workers: below it
+ * one thread is done before the workers have loaded the pipeline and its plugins.
+ */
+export const minRowsForWorkers = 50_000
+
+/**
  * How many worker threads a run uses, and a warning when workers were asked for and the
  * pipeline must run in one thread: a pipeline composed in code (workers load the file), a
  * stage whose rows wait on calls (model clients share slots and caches in one thread), or a
@@ -230,12 +238,14 @@ export const workerPlan = (
   requested: number | "auto" | undefined,
   pipeline: ResolvedPipeline,
   transforms: ReadonlyArray<Transform<Row, Row>>,
-  unitsLeft: number
+  unitsLeft: number,
+  rowsLeft?: number | undefined
 ): { readonly workers: number; readonly warning?: string | undefined } => {
   if (requested === undefined || requested === 1) return { workers: 1 }
   const why = oneThreadReason(pipeline, transforms)
   if (requested === "auto") {
     if (why !== undefined || unitsLeft < minUnitsForWorkers) return { workers: 1 }
+    if (rowsLeft !== undefined && rowsLeft < minRowsForWorkers) return { workers: 1 }
     return { workers: Math.min(availableParallelism(), unitsLeft) }
   }
   if (why !== undefined) return { workers: 1, warning: `--workers ${requested}: running in one thread, because ${why}` }
