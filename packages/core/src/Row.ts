@@ -39,6 +39,15 @@ export const withUnit = <A extends object>(row: A, seq: number): A => {
   return row
 }
 
+/** Gives `to` the work unit of `from` when a stage made a new row object without it (mutates and returns `to`). */
+export const sameUnit = <A extends object>(from: Row, to: A): A => {
+  if (unitOf(to as Row) === undefined) {
+    const seq = unitOf(from)
+    if (seq !== undefined) withUnit(to, seq)
+  }
+  return to
+}
+
 /** Formats an origin as `file:line` or `file#row`. */
 export const formatOrigin = (o: Origin | undefined): string =>
   o === undefined ? "<unknown>" : o.line !== undefined ? `${o.file}:${o.line}` : o.row !== undefined ? `${o.file}#${o.row}` : o.file

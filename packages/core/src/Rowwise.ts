@@ -17,7 +17,7 @@
  */
 import { Cause, Chunk, Effect, Exit, Fiber, Option, Queue, Runtime, Stream } from "effect"
 import type { StageError } from "./Errors.js"
-import type { Row } from "./Row.js"
+import { type Row, sameUnit } from "./Row.js"
 import type { StageContext, Transform } from "./Stage.js"
 
 /** A row the stage cannot process: it goes to rejects with the reason (prefixed with the stage id). */
@@ -315,15 +315,16 @@ export const fuse =
             entries.delete(head)
             const { outcome, stop } = e.done!
             observe?.(e.input, stop)
+            // A row a stage built anew still belongs to its input's work unit.
             if (outcome instanceof Reject) {
               const ctx = steps[stop]!.ctx
-              ctx.reject(outcome.row, `${ctx.stageId}: ${outcome.reason}`)
+              ctx.reject(sameUnit(e.input, outcome.row), `${ctx.stageId}: ${outcome.reason}`)
               heldBytes -= e.bytes
             } else if (outcome instanceof Drop) {
-              steps[stop]!.ctx.drop(outcome.row, outcome.reason)
+              steps[stop]!.ctx.drop(sameUnit(e.input, outcome.row), outcome.reason)
               heldBytes -= e.bytes
             } else {
-              rows.push(outcome)
+              rows.push(sameUnit(e.input, outcome))
               bytes += e.bytes
             }
           }

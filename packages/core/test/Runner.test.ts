@@ -262,3 +262,25 @@ describe("workerPlan (how many worker threads a run uses)", () => {
     }).pipe(Effect.provide(NodeContext.layer))
   )
 })
+
+describe("work units through stages that build rows anew", () => {
+  it.effect("a stage that makes new row objects (core/fields keep) keeps each row in its unit: every unit commits its own rows", () =>
+    Effect.gen(function* () {
+      const registry = yield* Registry.fromPlugins([])
+      const piped = Pipeline.from(Sources.jsonl, { path: "in/*.jsonl" }).pipe(
+        Pipeline.through(CoreStages.fields, { keep: ["conversation_id", "model"] }),
+        Pipeline.to(Sinks.jsonl, { path: "out-fields", compression: "none", shard_rows: 0 }, { name: "fields", baseDir: dir, registry })
+      )
+      yield* Runner.run(piped, { fresh: true })
+      const marker = (seq: number) =>
+        JSON.parse(readFileSync(join(dir, "out-fields", "_state/run/units", `${String(seq).padStart(6, "0")}.json`), "utf8")) as {
+          stats: { rows_written: number }
+          sinks: { main: { rowsInPart: number } }
+        }
+      // Unit 0 is a.jsonl (150 rows): its commit holds its 150 rows, not the whole input.
+      expect(marker(0).stats.rows_written).toBe(150)
+      expect(marker(0).sinks.main.rowsInPart).toBe(150)
+      expect(marker(1).stats.rows_written).toBe(300)
+    }).pipe(Effect.provide(NodeContext.layer))
+  )
+})

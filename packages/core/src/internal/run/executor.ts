@@ -164,7 +164,7 @@ const fused = (o: ExecuteOptions, first: number, end: number) => {
   return (stream: Rows): Rows => transform(stream as Stream.Stream<Row, StageError>)
 }
 
-/** Stage `i` on its own, rows counted in and out per unit (a stateful stage sees one unit per chunk). */
+/** Stage `i` on its own, one unit per chunk, rows counted in and out per unit. */
 const counted = (o: ExecuteOptions, i: number) => {
   const { pending } = o
   /** Counts a chunk into per-unit counters (rows of one unit come together, in unit order). */
@@ -176,9 +176,11 @@ const counted = (o: ExecuteOptions, i: number) => {
     else for (const row of c) pending.of(pending.unitAt(row, i)).stages[i]![field]++
     if (field === "rows_in") pending.stageUnit[i] = last
   }
-  const stateful = o.pipeline.stages[i]!.stage.stateful === true
   return (stream: Rows): Rows => {
-    const entering = (stateful ? splitByUnit(stream) : stream).pipe(
+    // Every stage sees one unit per chunk, so a row it builds anew (without the unit tag, as
+    // `core/fields keep` does) is tagged with the unit of the chunk it came from: commits,
+    // counters and resumes follow units whatever the stage does to its rows.
+    const entering = splitByUnit(stream).pipe(
       Stream.mapChunks((c) => {
         count(c, "rows_in")
         return c
@@ -187,6 +189,8 @@ const counted = (o: ExecuteOptions, i: number) => {
     ) as Stream.Stream<Row, StageError>
     return o.stages.transforms[i]!(entering).pipe(
       Stream.mapChunks((c) => {
+        const seq = pending.stageUnit[i]!
+        for (const row of c) if (unitOf(row) === undefined) withUnit(row, seq)
         count(c, "rows_out")
         return c
       })
@@ -194,7 +198,7 @@ const counted = (o: ExecuteOptions, i: number) => {
   }
 }
 
-/** Splits chunks that hold rows of several units, so a stateful stage sees one unit per chunk. */
+/** Splits chunks that hold rows of several units, so a stage sees one unit per chunk. */
 const splitByUnit = <E, R>(stream: Stream.Stream<Row, E, R>): Stream.Stream<Row, E, R> =>
   stream.pipe(
     Stream.chunks,
