@@ -91,8 +91,13 @@ describe("usage across kill -9", () => {
 
       const manifest = JSON.parse(readFileSync(join(work, "out-killed/manifest.json"), "utf8"))
       const usage = manifest.model_usage.m
-      expect(usage.requests).toBe(arrivals)
-      expect(usage.endpoints[server.baseUrl].requests).toBe(arrivals)
+      // Every request the server received is counted. A request is logged as sent just before
+      // its bytes go out, so the kill can fall between the two: at most one per connection is
+      // counted that never arrived (it was 100 fewer counted than received before the log).
+      for (const counted of [usage.requests, usage.endpoints[server.baseUrl].requests]) {
+        expect(counted).toBeGreaterThanOrEqual(arrivals)
+        expect(counted - arrivals).toBeLessThanOrEqual(concurrency)
+      }
       expect(manifest.outputs.main.rows).toBe(600)
     } finally {
       await server.close()
