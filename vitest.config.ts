@@ -23,6 +23,9 @@ const project = (name: string, root = `packages/${name}`, env: Record<string, st
 
 export default defineConfig({
   test: {
+    // Two test files at a time even on 2 cores (vitest's default there is one): most files wait on
+    // CLI child processes and local servers, not on the test worker's own CPU.
+    maxWorkers: 2,
     poolOptions: { forks: { execArgv: ["--conditions=@synthline/source"] } },
     projects: [project("core", undefined, {}, ["gpg.setup.ts"]), project("cli", undefined, {}, ["gpg.setup.ts"]), project("bench", "bench", { SYNTHLINE_BENCH_CLI: "source" }), project("plugin-moderation"), project("llm"), project("plugin-synth"), project("plugin-pii"), project("plugin-dedup"), project("provider-llama-cpp"), project("examples", "examples"), project("docs", "apps/docs", {}, ["chromium.setup.ts"])]
   }
