@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path"
 import * as YAML from "yaml"
 import { gunzipSync } from "node:zlib"
-import { gzipParts, readParts, repoRoot, start, synthline, tempDir, tree } from "./support.js"
+import { gzipParts, readParts, repoRoot, killAfterUnits, synthline, tempDir, tree } from "./support.js"
 
 const work = tempDir("cli")
 const data = join(work, "data")
@@ -202,20 +202,7 @@ describe("synthline CLI", () => {
     const out = join(work, "out-killed")
     const markers = join(out, "_state/run/units")
     for (const after of [2, 7]) {
-      const child = start(["run", file])
-      const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))
-      // Kill once `after` units are committed, mid-way through the next one.
-      await new Promise<void>((resolve) => {
-        const poll = setInterval(() => {
-          const n = existsSync(markers) ? readdirSync(markers).filter((f) => f.endsWith(".json")).length : 0
-          if (n >= after || child.exitCode !== null) {
-            clearInterval(poll)
-            child.kill("SIGKILL")
-            resolve()
-          }
-        }, 5)
-      })
-      await exited
+      await killAfterUnits(["run", file], markers, after)
       expect(existsSync(join(out, "manifest.json"))).toBe(false)
     }
     const r = await synthline(["run", file])
@@ -385,19 +372,7 @@ sink: { type: jsonl, path: out }
 
     const first = make("first", "out-first")
     const markers = join(dir16, "out-first/_state/run/units")
-    const child = start(["run", first])
-    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        const n = existsSync(markers) ? readdirSync(markers).filter((f) => f.endsWith(".json")).length : 0
-        if (n >= 3 || child.exitCode !== null) {
-          clearInterval(poll)
-          child.kill("SIGKILL")
-          resolve()
-        }
-      }, 5)
-    })
-    await exited
+    await killAfterUnits(["run", first], markers, 3)
     expect(existsSync(join(dir16, "out-first/manifest.json"))).toBe(false)
     // Copied to a "bigger disk", with its branch folder; the pipeline now names the new place.
     mkdirSync(join(dir16, "moved"), { recursive: true })

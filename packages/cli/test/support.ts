@@ -1,7 +1,7 @@
 /** Test support: runs the real CLI from source as a separate process. */
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { join, relative } from "node:path"
 import { gunzipSync } from "node:zlib"
 
@@ -36,6 +36,27 @@ export const synthline = (args: ReadonlyArray<string>, env: Record<string, strin
 export const start = (args: ReadonlyArray<string>): ChildProcess => {
   const [cmd, argv] = cliArgs(args)
   return spawn(cmd, argv, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
+}
+
+/**
+ * Runs the CLI with `args` and kills it with SIGKILL once `markers` (a `_state/.../units`
+ * folder) holds `units` completion markers — mid-way through the next unit — or once it ends
+ * by itself; resolves when the process is gone.
+ */
+export const killAfterUnits = async (args: ReadonlyArray<string>, markers: string, units: number): Promise<void> => {
+  const child = start(args)
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      const n = existsSync(markers) ? readdirSync(markers).filter((f) => f.endsWith(".json")).length : 0
+      if (n >= units || child.exitCode !== null) {
+        clearInterval(poll)
+        child.kill("SIGKILL")
+        resolve()
+      }
+    }, 5)
+  })
+  await exited
 }
 
 /** A temporary folder inside the repo (so local plugins resolve workspace packages). */

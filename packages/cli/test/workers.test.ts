@@ -4,9 +4,9 @@
  * run in one thread says so when workers were asked for.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { gzipParts, readParts, start, synthline, tempDir, tree } from "./support.js"
+import { gzipParts, readParts, killAfterUnits, synthline, tempDir, tree } from "./support.js"
 
 const work = tempDir("workers")
 
@@ -123,19 +123,7 @@ describe("synthline run --workers", () => {
     const file = pipeline("killed", "out-killed")
     const markers = join(work, "out-killed", "_state/run/units")
     for (const after of [2, 6]) {
-      const child = start(["run", file, "--workers", "2"])
-      const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))
-      await new Promise<void>((resolve) => {
-        const poll = setInterval(() => {
-          const n = existsSync(markers) ? readdirSync(markers).filter((f) => f.endsWith(".json")).length : 0
-          if (n >= after || child.exitCode !== null) {
-            clearInterval(poll)
-            child.kill("SIGKILL")
-            resolve()
-          }
-        }, 5)
-      })
-      await exited
+      await killAfterUnits(["run", file, "--workers", "2"], markers, after)
       expect(existsSync(join(work, "out-killed", "manifest.json"))).toBe(false)
     }
     // The rest with another number of workers: units, not threads, decide the bytes.

@@ -8,7 +8,7 @@ import { existsSync, openSync, readdirSync, readFileSync, statSync, writeFileSyn
 import { join } from "node:path"
 import { start as startCli, synthline, tree } from "../../cli/test/support.js"
 import * as TestServer from "../src/TestServer.js"
-import { tempDir } from "./support.js"
+import { firstTurns, tempDir } from "./support.js"
 
 const work = tempDir("cache")
 
@@ -33,23 +33,6 @@ sink: { type: jsonl, path: out-${name} }
 `
   )
   return file
-}
-
-/** The first user message of every row of each sample file, by file. */
-const firstTurns = (): Array<Set<string>> => {
-  const dir = join(work, "data/data")
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".jsonl"))
-    .sort()
-    .map((f) => {
-      const texts = new Set<string>()
-      for (const line of readFileSync(join(dir, f), "utf8").split("\n")) {
-        if (line.trim() === "") continue
-        const row = JSON.parse(line) as { conversation: Array<{ content: string }> }
-        texts.add(`Reply to: ${row.conversation[0]!.content}`)
-      }
-      return texts
-    })
 }
 
 /** Rows in sample file `i`. */
@@ -88,7 +71,7 @@ describe("a damaged response cache", () => {
   it("garbage in the middle of the file: a clear error naming the file and how to recover, committed units kept, the run resumes with the cache off", async () => {
     const gen = await synthline(["sample", "--rows", "160", "--format", "jsonl", "--shards", "4", "--seed", "8", "--out", join(work, "data")])
     expect(gen.code, gen.stderr).toBe(0)
-    const files = firstTurns()
+    const files = firstTurns(join(work, "data/data"))
     expect(files).toHaveLength(4)
     // Texts only the later units hold (a sample repeats some first turns across files).
     const laterUnits = new Set([...files[2]!, ...files[3]!].filter((t) => !files[0]!.has(t) && !files[1]!.has(t)))

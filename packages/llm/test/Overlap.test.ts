@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from "vitest"
 import Database from "better-sqlite3"
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { readParts, gzipParts, start as startCli, synthline, tree } from "../../cli/test/support.js"
 import * as TestServer from "../src/TestServer.js"
-import { tempDir } from "./support.js"
+import { firstTurns, tempDir } from "./support.js"
 
 const work = tempDir("overlap")
 
@@ -36,30 +36,13 @@ sink: { type: jsonl, path: out-${name}, compression: gzip }
   return file
 }
 
-/** The first user message of every row of each sample file, by file. */
-const firstTurns = (): Array<Set<string>> => {
-  const dir = join(work, "data/data")
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".jsonl"))
-    .sort()
-    .map((f) => {
-      const texts = new Set<string>()
-      for (const line of readFileSync(join(dir, f), "utf8").split("\n")) {
-        if (line.trim() === "") continue
-        const row = JSON.parse(line) as { conversation: Array<{ content: string }> }
-        texts.add(`Reply to: ${row.conversation[0]!.content}`)
-      }
-      return texts
-    })
-}
-
 const lastMessage = (r: TestServer.ReceivedChat): string => r.messages[r.messages.length - 1]?.content ?? ""
 
 describe("overlapping work units", () => {
   it("starts the next unit's calls while a unit waits for a straggler; kill -9 in the overlap, rerun: the same bytes, no answered call sent again", async () => {
     const gen = await synthline(["sample", "--rows", "400", "--format", "jsonl", "--shards", "4", "--seed", "5", "--out", join(work, "data")])
     expect(gen.code).toBe(0)
-    const files = firstTurns()
+    const files = firstTurns(join(work, "data/data"))
     expect(files).toHaveLength(4)
     // The first unit's last row answers after 2.5 s, every other call after 5 ms.
     const straggler = [...files[0]!].pop()!

@@ -1,8 +1,8 @@
 /** Test support: a model client over local test servers, run as a promise. */
-import { mkdirSync, mkdtempSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, type Scope, Schema } from "effect"
-import * as RunContext from "@synthline/core/RunContext"
+import type * as RunContext from "@synthline/core/RunContext"
 import { CacheSection, ModelsSection } from "../src/Config.js"
 import { make, type ModelsService } from "../src/Models.js"
 
@@ -33,3 +33,21 @@ export const ask = (content: string, extra: { seed?: number; max_tokens?: number
   messages: [{ role: "user", content }],
   ...extra
 })
+
+/**
+ * The prompt `llm/complete` sends for the first user message ("Reply to: …") of every row of
+ * each JSON-lines sample file in `dir`, by file in name order.
+ */
+export const firstTurns = (dir: string): Array<Set<string>> =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith(".jsonl"))
+    .sort()
+    .map((f) => {
+      const texts = new Set<string>()
+      for (const line of readFileSync(join(dir, f), "utf8").split("\n")) {
+        if (line.trim() === "") continue
+        const row = JSON.parse(line) as { conversation: Array<{ content: string }> }
+        texts.add(`Reply to: ${row.conversation[0]!.content}`)
+      }
+      return texts
+    })

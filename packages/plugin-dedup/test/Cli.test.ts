@@ -7,26 +7,11 @@
 import { NodeContext } from "@effect/platform-node"
 import * as Sample from "@synthline/core/Sample"
 import { Effect } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
+import { killAfterUnits, synthline } from "../../cli/test/support.js"
 import { tempDir } from "./support.js"
-
-const repoRoot = join(import.meta.dirname, "../../..")
-const bin = join(repoRoot, "packages/cli/src/bin.ts")
-const argv = (args: ReadonlyArray<string>) => ["--import", "tsx", "--conditions=@synthline/source", bin, ...args]
-
-const start = (args: ReadonlyArray<string>): ChildProcess => spawn(process.execPath, argv(args), { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
-
-const synthline = (args: ReadonlyArray<string>): Promise<{ code: number | null; stdout: string; stderr: string }> => {
-  const child = start(args)
-  let stdout = ""
-  let stderr = ""
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d))
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d))
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })))
-}
 
 type Out = { conversation_id: string; near_duplicate_of: string | null; contamination: { item: number } | null }
 
@@ -110,19 +95,7 @@ sink:
     const file = pipeline("killed")
     const out = join(work, "out-killed")
     const markers = join(out, "_state/run/units")
-    const child = start(["run", file])
-    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()))
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        const n = existsSync(markers) ? readdirSync(markers).filter((f) => f.endsWith(".json")).length : 0
-        if (n >= 3 || child.exitCode !== null) {
-          clearInterval(poll)
-          child.kill("SIGKILL")
-          resolve()
-        }
-      }, 5)
-    })
-    await exited
+    await killAfterUnits(["run", file], markers, 3)
     expect(existsSync(join(out, "manifest.json"))).toBe(false)
     const r = await synthline(["run", file])
     expect(r.code, r.stderr).toBe(0)
