@@ -3,7 +3,7 @@
  * entries. Made where the unit's rows are processed (the runner's thread or a worker) and
  * merged into the run's stats when the unit commits, in unit order.
  */
-import type { Origin, Row } from "../../Row.js"
+import { type Origin, origin, type Row } from "../../Row.js"
 import type { LostRows, SourceReject } from "../../Source.js"
 
 /** A line of `rejects/*.jsonl`. */
@@ -61,6 +61,22 @@ export const emptyDelta = (stages: number): UnitDelta => ({
   journals: Array.from({ length: stages }, () => []),
   lost: []
 })
+
+/** Records a row stage `i` dropped: routed to the stage's branch when it has one, else counted by reason. */
+export const stageDrop = (d: UnitDelta, i: number, route: string | undefined, row: Row, reason: string): void => {
+  const st = d.stages[i]!
+  if (route !== undefined) {
+    st.routed++
+    d.routes[i]!.push(row)
+  } else st.dropped[reason] = (st.dropped[reason] ?? 0) + 1
+}
+
+/** Records a row stage `i` (instance `stage`) rejected, for the rejects of unit `unit`. */
+export const stageReject = (d: UnitDelta, i: number, stage: string, unit: string, row: Row, error: string): void => {
+  d.stages[i]!.rejected++
+  d.rejected++
+  d.rejects[i + 1]!.push({ stage, error, source: origin(row) ?? null, unit, row })
+}
 
 /** Records a row (or a whole unit) the source could not read into the unit's delta. */
 export const sourceReject = (d: UnitDelta, unit: string, r: SourceReject): void => {

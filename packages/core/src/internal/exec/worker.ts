@@ -13,11 +13,11 @@ import type * as Path from "@effect/platform/Path"
 import { SinkError, type SourceError, StageError } from "../../Errors.js"
 import * as Pipeline from "../../Pipeline.js"
 import * as Profile from "../../Profile.js"
-import { origin, type Row } from "../../Row.js"
+import type { Row } from "../../Row.js"
 import * as Shard from "../../Shard.js"
 import type { SourceReject, WorkUnit } from "../../Source.js"
 import type { StageContext, Transform } from "../../Stage.js"
-import { emptyDelta, sourceReject, type UnitDelta } from "./delta.js"
+import { emptyDelta, sourceReject, stageDrop, stageReject, type UnitDelta } from "./delta.js"
 import { EncodeError, LineEncoder } from "./encode.js"
 import type { FromWorker, ToWorker, WorkerFailure, WorkerInit } from "./protocol.js"
 
@@ -96,18 +96,8 @@ const stageContext = (
     stageId: use.instanceId,
     seed: pipeline.seed,
     baseDir: pipeline.baseDir,
-    drop: (row, reason) => {
-      const st = current.delta.stages[i]!
-      if (use.route !== undefined) {
-        st.routed++
-        current.delta.routes[i]!.push(row)
-      } else st.dropped[reason] = (st.dropped[reason] ?? 0) + 1
-    },
-    reject: (row, error) => {
-      current.delta.stages[i]!.rejected++
-      current.delta.rejected++
-      current.delta.rejects[i + 1]!.push({ stage: use.instanceId, error, source: origin(row) ?? null, unit: planned[current.seq]!.id, row })
-    },
+    drop: (row, reason) => stageDrop(current.delta, i, use.route, row, reason),
+    reject: (row, error) => stageReject(current.delta, i, use.instanceId, planned[current.seq]!.id, row, error),
     journal: {
       recovered: [],
       append: () => {

@@ -6,7 +6,8 @@
 import { type Context, Effect, type Scope } from "effect"
 import type { RunError, StageError } from "../../Errors.js"
 import type { ResolvedPipeline, StageUse } from "../../Pipeline.js"
-import { origin, type Row } from "../../Row.js"
+import type { Row } from "../../Row.js"
+import { stageDrop, stageReject } from "../exec/delta.js"
 import type { Decider, StageContext, Transform } from "../../Stage.js"
 import * as Central from "../exec/central.js"
 import type { Checkpoint } from "./checkpoint.js"
@@ -57,22 +58,10 @@ const context = (
     stageId: use.instanceId,
     seed: pipeline.seed,
     baseDir: pipeline.baseDir,
-    drop: (row, reason) => {
-      const d = pending.of(pending.unitAt(row, i))
-      const st = d.stages[i]!
-      if (use.route !== undefined) {
-        st.routed++
-        d.routes[i]!.push(row)
-      } else {
-        st.dropped[reason] = (st.dropped[reason] ?? 0) + 1
-      }
-    },
+    drop: (row, reason) => stageDrop(pending.of(pending.unitAt(row, i)), i, use.route, row, reason),
     reject: (row, error) => {
       const seq = pending.unitAt(row, i)
-      const d = pending.of(seq)
-      d.stages[i]!.rejected++
-      d.rejected++
-      d.rejects[i + 1]!.push({ stage: use.instanceId, error, source: origin(row) ?? null, unit: at.unitIds[seq] ?? "", row })
+      stageReject(pending.of(seq), i, use.instanceId, at.unitIds[seq] ?? "", row, error)
     },
     journal: { recovered: at.recovered, append: journal },
     source: pipeline.source,
