@@ -133,6 +133,38 @@ describe("synthline run --workers", () => {
     expect(outputs("out-killed")).toEqual(outputs("out-n1"))
   }, 240_000)
 
+  it("a plain JSON-lines file is split into units of unit_rows lines: the same bytes with 1 and 2 workers, and after kill -9", async () => {
+    const r = await synthline(["sample", "--rows", "3000", "--format", "jsonl", "--seed", "11", "--out", join(work, "jsonl")])
+    expect(r.code).toBe(0)
+    const lines = (name: string, out: string) => {
+      const file = join(work, `${name}.pipeline.yaml`)
+      writeFileSync(
+        file,
+        `name: lines
+source: { type: jsonl, path: "jsonl/data/train-*.jsonl", unit_rows: 400 }
+stages:
+  - use: core/first-turn
+  - use: core/dedup
+    output: duplicate_user_instruction
+sink: { type: jsonl, path: ${out}, compression: gzip, shard_rows: 1000 }
+`
+      )
+      return file
+    }
+    for (const n of [1, 2]) expect((await synthline(["run", lines(`l${n}`, `out-l${n}`), "--workers", String(n)])).code).toBe(0)
+    const manifest = JSON.parse(readFileSync(join(work, "out-l1", "manifest.json"), "utf8"))
+    expect(manifest.source.units).toBe(8)
+    expect(manifest.source.rows_read).toBe(3000)
+    // The parts' bytes (the dataset cards differ only by the pipeline file's name).
+    const parts = (out: string) => Object.fromEntries(Object.entries(tree(join(work, out))).filter(([f]) => f.startsWith("part-")))
+    expect(Object.keys(parts("out-l1")).filter((f) => f.startsWith("part-"))).toHaveLength(3)
+    expect(parts("out-l2")).toEqual(parts("out-l1"))
+    const file = lines("lk", "out-lk")
+    await killAfterUnits(["run", file, "--workers", "2"], join(work, "out-lk", "_state/run/units"), 3)
+    expect((await synthline(["run", file])).code).toBe(0)
+    expect(parts("out-lk")).toEqual(parts("out-l1"))
+  }, 240_000)
+
   it("a stage with state but no central decider runs the pipeline in one thread, and says so", async () => {
     const r = await synthline(["run", pipeline("counted", "out-counted", "  - use: team/counter\n"), "--workers", "2"])
     expect(r.code).toBe(0)

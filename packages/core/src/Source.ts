@@ -1,6 +1,7 @@
 /**
  * Sources: a source turns its config into an ordered list of work units (file × row range of
- * at most `unit_rows` rows for parquet, or one whole JSON-lines file) and reads one unit as a
+ * at most `unit_rows` rows: a parquet row range, a line range of a plain JSON-lines file, or a whole
+ * gzip JSON-lines file) and reads one unit as a
  * row stream. Rows that cannot be
  * decoded are not fatal: they go to `io.reject` with the file and line or row, and reading
  * goes on. Only a unit that cannot be opened at all fails the stream.
@@ -16,18 +17,23 @@ export interface WorkUnit {
    * Stable id, relative to the pipeline's folder: `data/train-00000-of-00006.parquet#rg2` for a
    * whole row group, `data/train-00000-of-00006.parquet#rg2:10000-20000` for rows 10,000 to
    * 20,000 (end exclusive, counted from the row group's first row) of a row group split by
-   * `unit_rows`, the file itself for a whole JSON-lines file.
+   * `unit_rows`, `data/a.jsonl#lines:0-10000` for lines 0 to 10,000 of a plain JSON-lines file
+   * split by `unit_rows`, the file itself for a whole JSON-lines file.
    */
   readonly id: string
   /** Absolute path of the file the unit reads. */
   readonly file: string
   /** Row group index (parquet), absent for whole files. */
   readonly rowGroup?: number
-  /** First row of the unit, counted from the row group's first row; absent for a whole row group. */
+  /** First row of the unit, counted from the row group's first row (parquet) or the file's first line (JSON lines); absent for a whole row group or file. */
   readonly rowStart?: number
-  /** End of the unit (exclusive), counted from the row group's first row; absent for a whole row group. */
+  /** End of the unit (exclusive), counted as `rowStart` is; absent for a whole row group or file. */
   readonly rowEnd?: number
-  /** Number of rows if known before reading (parquet metadata). */
+  /** First byte of the unit in its file, for a range of a plain JSON-lines file (it starts just after a newline). */
+  readonly byteStart?: number
+  /** End byte (exclusive) of the unit in its file, for a range of a plain JSON-lines file. */
+  readonly byteEnd?: number
+  /** Number of rows if known before reading (parquet metadata; the lines of a plain JSON-lines file). */
   readonly rows?: number
   /** Bytes on disk the unit covers if known (for progress): a row range gets its share of the row group's bytes by rows. */
   readonly bytes?: number

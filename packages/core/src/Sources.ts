@@ -1,5 +1,6 @@
 /**
- * The built-in sources: `jsonl` (JSON lines, plain or gzip; one work unit per file) and
+ * The built-in sources: `jsonl` (JSON lines, plain or gzip; units of at most `unit_rows` lines of
+ * a plain file, one unit per gzip file) and
  * `parquet` (work units of at most `unit_rows` rows, whatever the file's row-group layout;
  * read with hyparquet). `path` is a file or glob, or a
  * list of them, relative to the pipeline folder (Hugging Face layouts such as
@@ -9,7 +10,7 @@
  */
 import { Effect, Schema } from "effect"
 import { expandInputs } from "./internal/io/inputs.js"
-import { readJsonl } from "./internal/io/jsonlRead.js"
+import { jsonlUnitFile, planJsonl, readJsonl } from "./internal/io/jsonlRead.js"
 import { planParquet, readParquet, unitFile } from "./internal/io/parquetRead.js"
 import { rowCheck } from "./internal/io/validate.js"
 import * as Source from "./Source.js"
@@ -51,9 +52,25 @@ const validateOption = Schema.optionalWith(
   { default: () => "lmsys" as const }
 )
 
+const unitRowsOption = (what: string) =>
+  Schema.optionalWith(
+    Schema.Int.pipe(Schema.positive()).annotations({
+      jsonSchema: {
+        type: "integer",
+        exclusiveMinimum: 0,
+        description: `Most rows in one work unit (the grain of commits, resume and --shard): ${what}`,
+        default: defaultUnitRows
+      }
+    }),
+    { default: () => defaultUnitRows }
+  )
+
 const jsonlFields = {
   path: pathOption,
   validate: validateOption,
+  unit_rows: unitRowsOption(
+    "a plain file with more lines is split into consecutive ranges of this many lines (the last one shorter), each read from its own byte offset. A gzip file is one unit whatever its size (a deflate stream cannot be entered in the middle): split large gzip inputs into several files, or decompress them."
+  ),
   max_line_bytes: Schema.optionalWith(
     Schema.Int.pipe(Schema.positive()).annotations({
       jsonSchema: { type: "integer", exclusiveMinimum: 0, description: "Longest line accepted, in bytes; a longer line is rejected with its file and line.", default: defaultMaxLineBytes }
@@ -62,7 +79,7 @@ const jsonlFields = {
   )
 }
 
-/** Options of the `jsonl` source: `path`, `validate` (default `lmsys`), `max_line_bytes` (default 64 MiB). */
+/** Options of the `jsonl` source: `path`, `validate` (default `lmsys`), `max_line_bytes` (default 64 MiB), `unit_rows` (default 10,000; plain files only). */
 export const JsonlConfig: Schema.Struct<typeof jsonlFields> = Schema.Struct(jsonlFields)
 
 /** Decoded options of the `jsonl` source. */
@@ -71,17 +88,8 @@ export type JsonlConfig = typeof JsonlConfig.Type
 const parquetFields = {
   path: pathOption,
   validate: validateOption,
-  unit_rows: Schema.optionalWith(
-    Schema.Int.pipe(Schema.positive()).annotations({
-      jsonSchema: {
-        type: "integer",
-        exclusiveMinimum: 0,
-        description:
-          "Most rows in one work unit (the grain of commits, resume and --shard): a row group with more rows is split into consecutive ranges of this many rows (the last one shorter), read without decoding the whole row group.",
-        default: defaultUnitRows
-      }
-    }),
-    { default: () => defaultUnitRows }
+  unit_rows: unitRowsOption(
+    "a row group with more rows is split into consecutive ranges of this many rows (the last one shorter), read without decoding the whole row group."
   )
 }
 
@@ -92,22 +100,30 @@ export const ParquetConfig: Schema.Struct<typeof parquetFields> = Schema.Struct(
 export type ParquetConfig = typeof ParquetConfig.Type
 
 /**
- * JSON lines (`.jsonl`, `.json`, gzip detected by its magic bytes); one work unit per file (a
- * gzip file cannot be split without decompressing it, so there is no `unit_rows`).
+ * JSON lines (`.jsonl`, `.json`, gzip detected by its magic bytes). A plain file is split into
+ * work units of at most `unit_rows` lines (planning reads it once, counting newlines); a gzip
+ * file is one unit, since a deflate stream cannot be entered in the middle.
  */
 export const jsonl: Source.SourceDefinition<JsonlConfig> = Source.make<JsonlConfig>({
   type: "jsonl",
-  description: "JSON lines files (plain or gzip), one row per line; one work unit per file (files are not split: split large inputs into several files)",
+  description:
+    "JSON lines files (plain or gzip), one row per line; a plain file is split into work units of unit_rows lines, a gzip file is one unit (split large gzip inputs into several files)",
   config: JsonlConfig,
   plan: (config, env) =>
-    Effect.map(expandInputs(config.path, env.baseDir), (files) => files.map((f) => ({ id: f.rel, file: f.abs }))),
+    Effect.flatMap(expandInputs(config.path, env.baseDir), (files) =>
+      Effect.map(Effect.forEach(files, (f) => planJsonl(f, config.unit_rows)), (units) => units.flat())
+    ),
   read: (unit, config, io) =>
     readJsonl({
       file: unit.file,
-      rel: unit.id,
+      rel: jsonlUnitFile(unit),
       maxLineBytes: config.max_line_bytes,
       check: rowCheck(config.validate),
-      io
+      io,
+      range:
+        unit.byteStart === undefined || unit.byteEnd === undefined
+          ? undefined
+          : { byteStart: unit.byteStart, byteEnd: unit.byteEnd, lineStart: unit.rowStart ?? 0 }
     })
 })
 

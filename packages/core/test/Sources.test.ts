@@ -29,7 +29,8 @@ describe("jsonl source", () => {
         const rows = [lmsysRow(0), lmsysRow(1), lmsysRow(2)]
         writeFile(path.join(dir, "data/a.jsonl"), lines(rows))
         const got = yield* readAll(Sources.jsonl, { path: "data/a.jsonl" }, dir)
-        expect(got.units).toEqual([{ id: "data/a.jsonl", file: path.join(dir, "data/a.jsonl") }])
+        const text = lines(rows)
+        expect(got.units).toEqual([{ id: "data/a.jsonl", file: path.join(dir, "data/a.jsonl"), rows: 3, bytes: Buffer.byteLength(text) }])
         expect(asJson(got.rows)).toEqual(rows)
         expect(got.rows.map(origin)).toEqual([1, 2, 3].map((line) => ({ file: "data/a.jsonl", line })))
         expect(got.rejects).toEqual([])
@@ -95,6 +96,55 @@ describe("jsonl source", () => {
         expect(asJson(got.rows)).toEqual([lmsysRow(0), lmsysRow(1), lmsysRow(2)])
         expect(got.rows.map((r) => origin(r)?.line)).toEqual([1, 4, 6])
         expect(got.rejects).toEqual([])
+      })
+    ))
+
+  it.effect("splits a plain file into units of unit_rows lines, each read from its byte offset with its file's line numbers", () =>
+    run(
+      Effect.gen(function* () {
+        const dir = tempDir()
+        const rows = Array.from({ length: 25 }, (_, i) => lmsysRow(i))
+        // Line 14 (index 13) is broken, line 17 is blank, and the file has no newline at its end.
+        const text = rows.map((r, i) => (i === 13 ? "{oops" : i === 16 ? "" : JSON.stringify(r))).join("\n")
+        writeFile(path.join(dir, "a.jsonl"), text)
+        const got = yield* readAll(Sources.jsonl, { path: "a.jsonl", unit_rows: 10 }, dir)
+        expect(got.units.map((u) => [u.id, u.rows, u.rowStart, u.rowEnd])).toEqual([
+          ["a.jsonl#lines:0-10", 10, 0, 10],
+          ["a.jsonl#lines:10-20", 10, 10, 20],
+          ["a.jsonl#lines:20-25", 5, 20, 25]
+        ])
+        // The ranges tile the file: each starts just after a newline.
+        expect(got.units.map((u) => u.byteStart)).toEqual([0, got.units[0]!.byteEnd, got.units[1]!.byteEnd])
+        expect(got.units[2]!.byteEnd).toBe(Buffer.byteLength(text))
+        expect(text.slice(0, got.units[1]!.byteStart).split("\n")).toHaveLength(11)
+        const whole = yield* readAll(Sources.jsonl, { path: "a.jsonl" }, dir)
+        expect(whole.units.map((u) => u.id)).toEqual(["a.jsonl"])
+        expect(asJson(got.rows)).toEqual(asJson(whole.rows))
+        expect(got.rows.map(origin)).toEqual(whole.rows.map(origin))
+        expect(origin(got.rows[12]!)).toEqual({ file: "a.jsonl", line: 13 })
+        expect(origin(got.rows.at(-1)!)).toEqual({ file: "a.jsonl", line: 25 })
+        expect(got.rejects.map((r) => r.origin)).toEqual([{ file: "a.jsonl", line: 14 }])
+        // A unit read alone gives exactly its lines.
+        const config = Schema.decodeUnknownSync(Sources.jsonl.config)({ path: "a.jsonl", unit_rows: 10 })
+        const middle = yield* Stream.runCollect(Sources.jsonl.read(got.units[1]!, config, { reject: () => {} }, { baseDir: dir }))
+        expect(Chunk.toReadonlyArray(middle).map((r) => origin(r)?.line)).toEqual([11, 12, 13, 15, 16, 18, 19, 20])
+      })
+    ))
+
+  it.effect("a file of exactly k × unit_rows lines gives k units, and a gzip file stays one unit", () =>
+    run(
+      Effect.gen(function* () {
+        const dir = tempDir()
+        const rows = Array.from({ length: 20 }, (_, i) => lmsysRow(i))
+        writeFile(path.join(dir, "a.jsonl"), lines(rows))
+        writeFile(path.join(dir, "b.jsonl.gz"), zlib.gzipSync(lines(rows)))
+        const got = yield* readAll(Sources.jsonl, { path: ["a.jsonl", "b.jsonl.gz"], unit_rows: 10 }, dir)
+        expect(got.units.map((u) => u.id)).toEqual(["a.jsonl#lines:0-10", "a.jsonl#lines:10-20", "b.jsonl.gz"])
+        expect(asJson(got.rows)).toEqual([...rows, ...rows])
+        const shards = yield* Effect.forEach([0, 1, 2], (index) =>
+          Effect.sync(() => Shard.select(got.units, { index, count: 3 }).map((u) => u.id))
+        )
+        expect(shards.flat().sort()).toEqual(got.units.map((u) => u.id).sort())
       })
     ))
 

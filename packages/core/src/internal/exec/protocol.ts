@@ -1,6 +1,6 @@
 /**
  * Messages between the runner and its worker threads. A worker loads the pipeline file itself,
- * plans the same work units, and processes the units it is given: it reads them, runs the
+ * is given the runner's planned work units, and processes the ones it is sent: it reads them, runs the
  * stages and encodes the main sink's bytes; only encoded bytes, counters, rejects and routed
  * rows travel back. Stateful stages ask the runner for their decisions (`decide`), which it
  * takes in unit order.
@@ -8,15 +8,18 @@
 import type { Profile } from "../../Profile.js"
 import type { EncodedRows } from "../../Sink.js"
 import type { Row } from "../../Row.js"
+import type { WorkUnit } from "../../Source.js"
 import type { UnitDelta } from "./delta.js"
 
 /** What a worker is started with (`workerData`). */
 export interface WorkerInit {
   readonly file: string
   readonly fingerprint: string
-  readonly shard: { readonly index: number; readonly count: number }
-  /** Ids of the shard's planned units, to check the worker plans the same ones. */
-  readonly unitIds: ReadonlyArray<string>
+  /**
+   * The shard's planned units, as the runner planned them: a worker does not plan again (planning
+   * a plain JSON-lines file reads it whole, once is enough).
+   */
+  readonly units: ReadonlyArray<WorkUnit>
 }
 
 /** Runner → worker. */

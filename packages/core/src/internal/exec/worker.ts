@@ -1,6 +1,6 @@
 /**
- * A worker thread of the runner (see `pool.ts`): loads the pipeline file, plans the shard's
- * units, makes the stages once, then processes each unit it is sent as one stream — read,
+ * A worker thread of the runner (see `pool.ts`): loads the pipeline file, takes the shard's
+ * units as the runner planned them, makes the stages once, then processes each unit it is sent as one stream — read,
  * stages, JSON (and gzip) encoding of the main sink's rows — and posts back the bytes and the
  * unit's delta. Stages with a `central` decider see the unit as one chunk and ask the runner
  * for their decisions, which it takes in unit order.
@@ -14,7 +14,6 @@ import { SinkError, type SourceError, StageError } from "../../Errors.js"
 import * as Pipeline from "../../Pipeline.js"
 import * as Profile from "../../Profile.js"
 import type { Row } from "../../Row.js"
-import * as Shard from "../../Shard.js"
 import type { SourceReject, WorkUnit } from "../../Source.js"
 import type { StageContext, Transform } from "../../Stage.js"
 import { emptyDelta, sourceReject, stageDrop, stageReject, type UnitDelta } from "./delta.js"
@@ -109,17 +108,13 @@ const stageContext = (
   }
 }
 
-/** Loads the pipeline and checks it is the runner's, over the same units. */
+/** Loads the pipeline and checks it is the runner's; the units are the runner's. */
 const load = Effect.gen(function* () {
   const pipeline = yield* Pipeline.load(init.file)
   if (pipeline.fingerprint !== init.fingerprint) {
     return yield* new StageError({ stage: "worker", reason: `${init.file} changed since the run started (another fingerprint); rerun` })
   }
-  const planned = Shard.select(yield* pipeline.source.def.plan(pipeline.source.config, { baseDir: pipeline.baseDir }), init.shard)
-  if (planned.length !== init.unitIds.length || planned.some((u, k) => u.id !== init.unitIds[k])) {
-    return yield* new StageError({ stage: "worker", reason: "the input changed since the run started (other work units); rerun" })
-  }
-  return { pipeline, planned }
+  return { pipeline, planned: init.units }
 })
 
 /** Unit `k` through every stage, as one stream. */

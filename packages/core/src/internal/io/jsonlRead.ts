@@ -9,10 +9,12 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Chunk, Data, Effect, Option, Stream } from "effect"
 import { createReadStream } from "node:fs"
+import { open } from "node:fs/promises"
 import { SourceError } from "../../Errors.js"
 import { type Row, withOrigin } from "../../Row.js"
-import type { SourceIO } from "../../Source.js"
+import type { SourceIO, WorkUnit } from "../../Source.js"
 import { GunzipFailure, gunzip } from "./gunzip.js"
+import type { InputFile } from "./inputs.js"
 import { type LineEvent, LineSplitter } from "./lines.js"
 import { kindOf, lmsysMismatch, type RowCheck } from "./validate.js"
 
@@ -25,6 +27,8 @@ export interface JsonlReadOptions {
   readonly maxLineBytes: number
   readonly check: RowCheck | undefined
   readonly io: SourceIO
+  /** A range of a plain file: bytes `[byteStart, byteEnd)`, which start after line `lineStart`. */
+  readonly range?: { readonly byteStart: number; readonly byteEnd: number; readonly lineStart: number } | undefined
 }
 
 class GzipBroken extends Data.TaggedError("GzipBroken")<{ readonly cause: GunzipFailure }> {}
@@ -93,7 +97,70 @@ const decodeLines = (events: ReadonlyArray<LineEvent>, opts: JsonlReadOptions, o
   }
 }
 
-/** Streams the rows of one JSON-lines file. */
+const NL = 0x0a
+
+/**
+ * Plans one JSON-lines file. A plain file is read once, counting newlines: with more than
+ * `unitRows` lines it becomes consecutive units of `unitRows` lines (`data/a.jsonl#lines:0-10000`,
+ * line indexes from 0, end exclusive), each a byte range that starts just after a newline, so a
+ * unit is read without reading the lines before it. A file of at most `unitRows` lines is one
+ * unit with the file's own id. A gzip file is one unit: a deflate stream cannot be entered in
+ * the middle, so any range would inflate everything before it.
+ */
+export const planJsonl = (input: InputFile, unitRows: number): Effect.Effect<ReadonlyArray<WorkUnit>, SourceError, FileSystem.FileSystem> =>
+  Effect.flatMap(isGzipFile(input.abs), (gzip): Effect.Effect<ReadonlyArray<WorkUnit>, SourceError> =>
+    gzip
+      ? Effect.succeed([{ id: input.rel, file: input.abs }])
+      : Effect.tryPromise({
+          try: () => lineRanges(input, unitRows),
+          catch: (e) => new SourceError({ file: input.rel, reason: `cannot read: ${errorText(e)}` })
+        })
+  )
+
+const lineRanges = async (input: InputFile, unitRows: number): Promise<ReadonlyArray<WorkUnit>> => {
+  const handle = await open(input.abs, "r")
+  // Byte offsets just after every unitRows-th newline: where the next unit starts.
+  const cuts: Array<number> = []
+  let lines = 0
+  let offset = 0
+  let tail = false
+  try {
+    const buf = Buffer.allocUnsafe(readChunk)
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, readChunk, offset)
+      if (bytesRead === 0) break
+      const chunk = buf.subarray(0, bytesRead)
+      let at = chunk.indexOf(NL)
+      while (at !== -1) {
+        lines++
+        if (lines % unitRows === 0) cuts.push(offset + at + 1)
+        at = chunk.indexOf(NL, at + 1)
+      }
+      tail = chunk[bytesRead - 1] !== NL
+      offset += bytesRead
+    }
+  } finally {
+    await handle.close()
+  }
+  const total = lines + (tail ? 1 : 0)
+  if (total <= unitRows) return [{ id: input.rel, file: input.abs, rows: total, bytes: offset }]
+  // A cut at the very end (the last line ends a full unit) starts no unit.
+  const starts = [0, ...cuts.filter((c) => c < offset)]
+  return starts.map((byteStart, k) => {
+    const byteEnd = starts[k + 1] ?? offset
+    const rowStart = k * unitRows
+    const rowEnd = Math.min(total, rowStart + unitRows)
+    return { id: `${input.rel}#lines:${rowStart}-${rowEnd}`, file: input.abs, rowStart, rowEnd, rows: rowEnd - rowStart, byteStart, byteEnd, bytes: byteEnd - byteStart }
+  })
+}
+
+/** The relative file of a JSON-lines unit id (`data/a.jsonl#lines:0-10000` → `data/a.jsonl`). */
+export const jsonlUnitFile = (unit: WorkUnit): string => {
+  const at = unit.byteStart === undefined ? -1 : unit.id.lastIndexOf("#lines:")
+  return at === -1 ? unit.id : unit.id.slice(0, at)
+}
+
+/** Streams the rows of one JSON-lines file, or of a range of a plain one. */
 export const readJsonl = (opts: JsonlReadOptions): Stream.Stream<Row, SourceError, FileSystem.FileSystem> =>
   Stream.unwrap(
     Effect.gen(function* () {
@@ -106,9 +173,14 @@ export const readJsonl = (opts: JsonlReadOptions): Stream.Stream<Row, SourceErro
               : new SourceError({ file: opts.rel, reason: `cannot read: ${errorText(cause)}` })
           )
         : fs
-            .stream(opts.file, { chunkSize: readChunk })
+            .stream(
+              opts.file,
+              opts.range === undefined
+                ? { chunkSize: readChunk }
+                : { chunkSize: readChunk, offset: opts.range.byteStart, bytesToRead: opts.range.byteEnd - opts.range.byteStart }
+            )
             .pipe(Stream.mapError((e) => new SourceError({ file: opts.rel, reason: `cannot read: ${e.message}` })))
-      const splitter = new LineSplitter(opts.maxLineBytes)
+      const splitter = new LineSplitter(opts.maxLineBytes, opts.range?.lineStart ?? 0)
       const events: Array<LineEvent> = []
       const step = (chunk: Uint8Array, last: boolean): Chunk.Chunk<Row> => {
         events.length = 0

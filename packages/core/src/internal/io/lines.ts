@@ -53,10 +53,20 @@ export class LineSplitter {
   /** Bytes of the current unfinished line kept in `pieces`. */
   private kept = 0
   private overflow = false
-  private lineNo = 0
-  private first = true
+  private lineNo: number
+  private first: boolean
 
-  constructor(private readonly maxLineBytes: number) {}
+  /**
+   * `startLine`: lines before the first byte fed (a range of a file starts after them, and line
+   * numbers go on from there); a range that does not start the file has no byte order mark.
+   */
+  constructor(
+    private readonly maxLineBytes: number,
+    startLine = 0
+  ) {
+    this.lineNo = startLine
+    this.first = startLine === 0
+  }
 
   /** Number of complete lines seen so far (blank ones included). */
   get lines(): number {

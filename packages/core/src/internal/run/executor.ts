@@ -72,7 +72,7 @@ const pooled = (o: ExecuteOptions, workers: number) =>
     const { pipeline, pending, committer } = o
     const results = yield* Pool.start({
       workers,
-      init: { file: pipeline.file!, fingerprint: pipeline.fingerprint, shard: o.shard, unitIds: o.units.map((u) => u.id) },
+      init: { file: pipeline.file!, fingerprint: pipeline.fingerprint, units: o.units },
       first: o.unitsDone,
       total: o.units.length,
       coordinator: new Central.Coordinator(o.stages.deciders, o.unitsDone, (i, seq, entry) => void pending.of(seq).journals[i]!.push(entry))
