@@ -20,8 +20,9 @@ import { Effect, Either, Schema } from "effect"
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
 import { pathToFileURL } from "node:url"
-import { Application, type TypeDocOptions } from "typedoc"
+import { Application, PageEvent, type TypeDocOptions } from "typedoc"
 import type { PluginOptions } from "typedoc-plugin-markdown"
+import { escapeCode, escapeEmoji, escapeText } from "./markdown.js"
 import { pluginPackages, publishable, repoRoot, type WorkspacePackage } from "./workspace.js"
 
 const docsDir = join(repoRoot, "apps/docs")
@@ -29,11 +30,10 @@ const docsDir = join(repoRoot, "apps/docs")
 // ---------------------------------------------------------------------------------------------
 // Markdown helpers
 
-/** Text safe inside a markdown table cell and outside Vue interpolation. */
-const cell = (text: string): string =>
-  text.replace(/\\/g, "\\\\").replace(/\|/g, "\\|").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\n+/g, " ")
+/** Plain text as markdown that shows it as written (scripts/markdown.ts), safe inside a table cell. */
+const cell = (text: string): string => escapeText(text)
 
-const code = (text: string): string => `<code>${cell(text)}</code>`
+const code = (text: string): string => `<code>${escapeCode(text)}</code>`
 
 /** A default longer than this (as JSON) is shown below the table instead of in it (shipped prompts). */
 const longDefault = 60
@@ -422,6 +422,11 @@ const writeApi = async (): Promise<void> => {
     name: "synthline API"
   }
   const app = await Application.bootstrapWithPlugins(options)
+  // Doc comments are markdown on purpose, but `::)` in one must not become an emoji.
+  // (typedoc-plugin-markdown sends its pages through TypeDoc's own end-of-page event.)
+  app.renderer.on(PageEvent.END, (page) => {
+    if (page.contents !== undefined) page.contents = escapeEmoji(page.contents)
+  })
   const project = await app.convert()
   if (project === undefined) throw new Error("TypeDoc could not convert the packages")
   // Modules are named after their folder ("core/src"); show the npm name instead.
