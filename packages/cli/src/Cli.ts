@@ -12,6 +12,7 @@ import { exitCodeOf, RunError } from "@synthline/core/Errors"
 import type { Plan, PlanIssue } from "@synthline/core/Pipeline"
 import * as Progress from "@synthline/core/Progress"
 import { createRequire } from "node:module"
+import * as Submit from "./Submit.js"
 
 // The rest of core (parquet, gzip, yaml, plugin loading) is imported when a command needs it,
 // so `--help` and argument errors start fast.
@@ -297,7 +298,7 @@ const newPlugin = Command.make(
 /** The root command. */
 export const command = Command.make("synthline").pipe(
   Command.withDescription("Turn LLM conversation logs into curated and synthetic instruction-tuning datasets."),
-  Command.withSubcommands([run, validate, plan, stages, schema, merge, sample, releaseKey, decrypt, newPlugin])
+  Command.withSubcommands([run, validate, plan, stages, schema, merge, ...Submit.commands, sample, releaseKey, decrypt, newPlugin])
 )
 
 const runCommand = Command.run(command, { name: "synthline", version })
