@@ -12,6 +12,7 @@ import { exitCodeOf, RunError } from "@synthline/core/Errors"
 import type { Plan, PlanIssue } from "@synthline/core/Pipeline"
 import * as Progress from "@synthline/core/Progress"
 import { createRequire } from "node:module"
+import * as Help from "./Help.js"
 import * as Submit from "./Submit.js"
 
 // The rest of core (parquet, gzip, yaml, plugin loading) is imported when a command needs it,
@@ -24,6 +25,7 @@ const Manifest = Effect.promise(() => import("@synthline/core/Manifest"))
 const Sample = Effect.promise(() => import("@synthline/core/Sample"))
 const Release = Effect.promise(() => import("@synthline/core/Release"))
 const NewPlugin = Effect.promise(() => import("./NewPlugin.js"))
+const Head = Effect.promise(() => import("./Head.js"))
 
 const pkg: { readonly version: string } = createRequire(import.meta.url)("../package.json")
 
@@ -31,7 +33,7 @@ const pkg: { readonly version: string } = createRequire(import.meta.url)("../pac
 export const version: string = pkg.version
 
 const file = Args.file({ name: "FILE", exists: "yes" }).pipe(Args.withDescription("Pipeline file (YAML or JSON)."))
-const json = Options.boolean("json").pipe(Options.withDescription("Machine-readable JSON output."))
+const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of text."))
 const pluginOpt = Options.text("plugin").pipe(
   Options.repeated,
   Options.withDescription("Also load this plugin (npm name or path); repeatable.")
@@ -79,10 +81,10 @@ const run = Command.make(
       Options.optional,
       Options.withDescription("Take shard i of n (i/n). Defaults to SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX.")
     ),
-    fresh: Options.boolean("fresh").pipe(Options.withDescription("Start over, ignoring completion markers in the sink folder.")),
+    fresh: Options.boolean("fresh").pipe(Options.withDescription("Start over, ignoring completion markers in the sink folder (the old output is removed).")),
     maxErrors: Options.integer("max-errors").pipe(
       Options.withDefault(0),
-      Options.withDescription("Rejected rows tolerated; past it the run stops (resumably) with exit code 1.")
+      Options.withDescription("Rejected rows tolerated; past it the run stops (resumably) with exit code 1. Default 0.")
     ),
     bufferMb: Options.integer("buffer-mb").pipe(
       Options.optional,
@@ -175,6 +177,10 @@ const stages = Command.make("stages", { file: optionalFile, json, plugin: plugin
     const registry = yield* registryFor(file, plugin)
     const info = (yield* Reference).stages(registry)
     if (json) return yield* out(JSON.stringify(info, null, 2))
+    if (Option.isNone(file) && plugin.length === 0)
+      yield* Console.error(
+        "hint: these are core's stages only; name a pipeline FILE or --plugin NAME to list plugins' stages too, e.g. synthline stages --plugin @synthline/plugin-pii"
+      )
     const text = info
       .map((s) =>
         [
@@ -214,14 +220,19 @@ const merge = Command.make(
 const sample = Command.make(
   "sample",
   {
-    rows: Options.integer("rows").pipe(Options.withDescription("Number of conversations.")),
-    out: Options.directory("out").pipe(Options.withDescription("Output folder (gets data/train-*.parquet and pii_truth.jsonl).")),
-    format: Options.choice("format", ["parquet", "jsonl"]).pipe(Options.withDefault("parquet" as const)),
-    shards: Options.integer("shards").pipe(Options.withDefault(1), Options.withDescription("Number of files.")),
-    seed: Options.integer("seed").pipe(Options.withDefault(0)),
+    rows: Options.integer("rows").pipe(Options.withDescription("Number of conversations (required).")),
+    out: Options.directory("out").pipe(
+      Options.withDescription("Output folder (required); gets data/train-*.parquet, pii_truth.jsonl and sample.json.")
+    ),
+    format: Options.choice("format", ["parquet", "jsonl"]).pipe(
+      Options.withDefault("parquet" as const),
+      Options.withDescription("File format of the data files. Default parquet.")
+    ),
+    shards: Options.integer("shards").pipe(Options.withDefault(1), Options.withDescription("Number of files. Default 1.")),
+    seed: Options.integer("seed").pipe(Options.withDefault(0), Options.withDescription("Seed of the generator; the same seed gives the same bytes. Default 0.")),
     rowGroupRows: Options.integer("row-group-rows").pipe(
       Options.optional,
-      Options.withDescription("Rows per parquet row group (the unit of work when reading).")
+      Options.withDescription("Rows per parquet row group (and per write for jsonl). Default 10000.")
     ),
     nearDuplicates: Options.boolean("near-duplicates").pipe(
       Options.withDescription(
@@ -232,18 +243,57 @@ const sample = Command.make(
   ({ rows, out: dir, format, shards, seed, rowGroupRows, nearDuplicates }) =>
     Effect.gen(function* () {
       if (rows < 1 || shards < 1) return yield* usage("--rows and --shards must be at least 1")
-      const summary = yield* (yield* Sample).generate({
+      const S = yield* Sample
+      const progress = sampleProgress(rows)
+      const summary = yield* S.generate({
         rows,
         out: dir,
         format,
         shards,
         seed,
         ...(Option.isSome(rowGroupRows) ? { rowGroupRows: rowGroupRows.value } : {}),
-        ...(nearDuplicates ? { nearDuplicates } : {})
+        ...(nearDuplicates ? { nearDuplicates } : {}),
+        onProgress: progress.update
       })
-      yield* out(JSON.stringify(summary, null, 2))
+      progress.end()
+      const files = summary.files.length
+      yield* out(
+        [
+          `wrote ${fmt(summary.rows)} conversations to ${dir} (${files} ${files === 1 ? "file" : "files"}, ${format}, seed ${seed})`,
+          `  languages: ${Object.entries(summary.languages)
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 4)
+            .map(([l, n]) => `${l} ${fmt(n)}`)
+            .join(", ")}${Object.keys(summary.languages).length > 4 ? ", ..." : ""}`,
+          `  flagged by moderation: ${fmt(summary.flaggedConversations)} · with personal data: ${fmt(summary.conversationsWithPii)} (${fmt(summary.piiSpans)} spans in pii_truth.jsonl)`,
+          ...(summary.nearDuplicates !== undefined
+            ? [`  near-duplicates: ${fmt(summary.nearDuplicates.duplicates)} planted · benchmark-like prompts: ${fmt(summary.nearDuplicates.benchmarkRows)}`]
+            : []),
+          `details: ${S.summaryFile} in ${dir}`
+        ].join("\n")
+      )
     })
 ).pipe(Command.withDescription("Generate LMSYS-Chat-1M-shaped sample data (exact schema and file layout)."))
+
+const fmt = (n: number): string => n.toLocaleString("en-US")
+
+/** Progress of `sample` on stderr: a redrawn line on a terminal, a line per 10% otherwise. */
+const sampleProgress = (rows: number) => {
+  const tty = process.stderr.isTTY === true
+  let shown = -1
+  let last = 0
+  return {
+    update: (done: number) => {
+      const pct = Math.floor((done * 100) / rows)
+      const now = Date.now()
+      if (tty ? now - last < 200 && done < rows : Math.floor(pct / 10) === shown) return
+      last = now
+      shown = Math.floor(pct / 10)
+      process.stderr.write(`${tty ? "\r\x1b[2K" : ""}sample: ${fmt(done)}/${fmt(rows)} conversations (${pct}%)${tty ? "" : "\n"}`)
+    },
+    end: () => void (tty && shown >= 0 ? process.stderr.write("\n") : undefined)
+  }
+}
 
 const sourceDir = Options.directory("source", { exists: "yes" }).pipe(
   Options.withDescription("The original dataset folder (e.g. LMSYS-Chat-1M with data/train-*.parquet).")
@@ -270,6 +320,35 @@ const decrypt = Command.make(
       yield* out(`decrypted ${file} → ${done.out}`)
     })
 ).pipe(Command.withDescription("Decrypt a file written with encrypt: source-key, deriving the key from the source dataset."))
+
+const head = Command.make(
+  "head",
+  {
+    target: Args.path({ name: "DIR|FILE", exists: "yes" }).pipe(
+      Args.withDescription("A sink folder (its part files in order), a dataset folder (data/*), or one .jsonl, .jsonl.gz, .parquet or .gpg file.")
+    ),
+    rows: Options.integer("rows").pipe(Options.withAlias("n"), Options.withDefault(5), Options.withDescription("Rows to show. Default 5.")),
+    fields: Options.text("fields").pipe(
+      Options.optional,
+      Options.withDescription("Comma-separated fields to show, dotted paths allowed (conversation.0.content). Default: all.")
+    ),
+    source: Options.directory("source", { exists: "yes" }).pipe(
+      Options.optional,
+      Options.withDescription("The original dataset folder, whose content gives the key of .gpg files (as for decrypt).")
+    ),
+    width: Options.integer("width").pipe(Options.withDefault(200), Options.withDescription("Longest string shown before it is cut. Default 200.")),
+    json
+  },
+  ({ target, rows, fields, source, width, json }) =>
+    Effect.gen(function* () {
+      const H = yield* Head
+      if (width < 1) return yield* usage(`--width must be at least 1, got ${width}`)
+      const found = yield* H.head(target, { rows, source: Option.getOrUndefined(source) })
+      const names = Option.match(fields, { onNone: () => [], onSome: (f) => f.split(",").map((x) => x.trim()).filter((x) => x !== "") })
+      if (json) return yield* out(found.map((r) => JSON.stringify(H.select(r.row, names), (_, v) => (typeof v === "bigint" ? v.toString() : v))).join("\n"))
+      yield* out(found.length === 0 ? `${target}: no rows` : H.format(found, { fields: names, width, items: 5 }))
+    })
+).pipe(Command.withDescription("Print the first rows of a sink folder or a data file (jsonl, jsonl.gz, parquet, .gpg), pretty and cut short."))
 
 const newPlugin = Command.make(
   "new-plugin",
@@ -298,16 +377,59 @@ const newPlugin = Command.make(
 /** The root command. */
 export const command = Command.make("synthline").pipe(
   Command.withDescription("Turn LLM conversation logs into curated and synthetic instruction-tuning datasets."),
-  Command.withSubcommands([run, validate, plan, stages, schema, merge, ...Submit.commands, sample, releaseKey, decrypt, newPlugin])
+  Command.withSubcommands([run, validate, plan, stages, schema, merge, ...Submit.commands, head, sample, releaseKey, decrypt, newPlugin])
 )
 
 const runCommand = Command.run(command, { name: "synthline", version })
+
+// Example command lines of the help pages, by command.
+const examples: { readonly [command: string]: ReadonlyArray<string> } = {
+  "": [
+    "synthline sample --rows 10000 --out data/sample",
+    "synthline validate examples/quickstart.pipeline.yaml",
+    "synthline run examples/quickstart.pipeline.yaml",
+    "synthline head out/quickstart -n 3 --fields conversation_id,language"
+  ],
+  run: ["synthline run pipeline.yaml", "synthline run --fresh --workers 4 pipeline.yaml", "synthline run --shard 0/4 --json pipeline.yaml"],
+  validate: ["synthline validate pipeline.yaml"],
+  plan: ["synthline plan pipeline.yaml", "synthline plan --json pipeline.yaml"],
+  stages: ["synthline stages", "synthline stages pipeline.yaml", "synthline stages --plugin @synthline/plugin-pii --json"],
+  schema: ["synthline schema pipeline.yaml > pipeline.schema.json"],
+  merge: ["synthline merge out/ja"],
+  sample: ["synthline sample --rows 10000 --out data/sample", "synthline sample --rows 100000 --shards 6 --format jsonl --out data/big"],
+  "release-key": ["synthline release-key --source data/lmsys-chat-1m"],
+  decrypt: ["synthline decrypt --source data/lmsys-chat-1m out/ja/part-00000.jsonl.gz.gpg"],
+  "new-plugin": ["synthline new-plugin acme --dir plugins/acme"],
+  head: [
+    "synthline head out/ja",
+    "synthline head out/ja/part-00000.jsonl.gz -n 2 --fields conversation_id,conversation.0.content",
+    "synthline head out/ja-release --source data/lmsys-chat-1m"
+  ]
+}
+
+const helpFooter = [
+  "Shell completion: synthline --completions bash > ~/.local/share/bash-completion/completions/synthline",
+  "  (also zsh, fish, sh). See synthline <COMMAND> --help for a command's options."
+]
+
+/** How help pages print: with colour or not, and the CLI's examples and footer. */
+export const helpOptions = (color: boolean): Help.HelpOptions => ({ color, examples, footer: helpFooter })
 
 /** Runs the CLI on the user's arguments (`argv` without node and the script). */
 export const cli = (
   argv: ReadonlyArray<string>
 ): Effect.Effect<void, unknown, FileSystem.FileSystem | Path.Path | Terminal.Terminal> =>
-  runCommand(["node", "synthline", ...argv])
+  Effect.suspend(() => {
+    const checked = Help.check(command, argv, helpOptions(Help.useColor(process.stdout.isTTY, process.env)))
+    switch (checked._tag) {
+      case "Help":
+        return out(checked.text)
+      case "Refused":
+        return Effect.fail(usage(checked.message))
+      case "Run":
+        return runCommand(["node", "synthline", ...argv])
+    }
+  })
 
 /** Prints an error the way users see it and returns the exit code. */
 export const report = (error: unknown): Effect.Effect<number> =>

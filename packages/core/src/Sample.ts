@@ -36,6 +36,8 @@ export interface SampleOptions {
    * exactly what it was without the option), with their ground truth in sidecar files.
    */
   readonly nearDuplicates?: boolean
+  /** Called after each row group with the rows generated so far (for a progress display). */
+  readonly onProgress?: (rowsDone: number, rows: number) => void
 }
 
 /** What is planted in a row with `nearDuplicates`: a member of a near-duplicate family, or a benchmark prompt. */
@@ -432,6 +434,7 @@ export const generate = (
                 inflight = yield* Effect.fork(
                   Effect.zipRight(write(chunk), pii.length > 0 ? piiOut.writeAll(pii).pipe(Effect.mapError(platform(piiTmp))) : Effect.void)
                 )
+                options.onProgress?.(g + n, options.rows)
                 yield* Effect.yieldNow()
               }
               if (inflight !== undefined) yield* Fiber.join(inflight)
