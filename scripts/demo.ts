@@ -48,7 +48,7 @@ const program = Effect.gen(function* () {
     `output:   ${rel(join(root, "out/quickstart"))}/ (${m.outputs.main.files.map((f: { path: string }) => f.path).join(", ")})`,
     `branch:   ${rel(join(root, "out/quickstart+blocked"))}/ (${m.outputs.branches.blocked.rows} rows)`,
     `manifest: ${rel(manifestPath)}`,
-    "next: pnpm synthline plan examples/quickstart.pipeline.yaml · pnpm synthline stages · zcat out/quickstart/part-00000.jsonl.gz | head -1"
+    "next: npx -y pnpm@10.34.9 synthline plan examples/quickstart.pipeline.yaml · npx -y pnpm@10.34.9 synthline stages · zcat out/quickstart/part-00000.jsonl.gz | head -1"
   ]
   process.stdout.write(`${lines.join("\n")}\n`)
 

@@ -1,2 +1,14 @@
 #!/usr/bin/env node
-import "../dist/bin.js"
+// The `synthline` binary. What loads no plugin (help, --version, --completions, new-plugin)
+// runs the esbuild bundle (dist/synthline.mjs: a few files instead of hundreds of ES modules,
+// so it starts in a fraction of the time); commands that load plugins run the unbundled build,
+// so plugins share its @synthline/core and effect. SYNTHLINE_BUNDLE=0 always runs the unbundled one.
+import { existsSync } from "node:fs"
+
+const args = process.argv.slice(2)
+const command = args.find((a) => !a.startsWith("-"))
+const noPlugins =
+  command === undefined || command === "new-plugin" || args.some((a) => a === "--help" || a === "-h" || a === "--version" || a === "--completions")
+const bundle = new URL("../dist/synthline.mjs", import.meta.url)
+
+await import(noPlugins && process.env.SYNTHLINE_BUNDLE !== "0" && existsSync(bundle) ? bundle.href : "../dist/bin.js")

@@ -6,7 +6,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
-import type { FileSystem, Path, Terminal } from "@effect/platform"
+import type { CommandExecutor, FileSystem, Path, Terminal } from "@effect/platform"
 import { Console, Effect, Either, Option, Redacted } from "effect"
 import { exitCodeOf, RunError } from "@synthline/core/Errors"
 import type { Plan, PlanIssue } from "@synthline/core/Pipeline"
@@ -61,7 +61,7 @@ const failUnmet = (file: string, checked: Plan) =>
 
 /**
  * Loads a pipeline file and checks its stage chain as `plan` does, before any work: warnings go
- * to stderr, an unmet requirement fails with exit code 2.
+ * to stderr, an unmet requirement or a source path matching no file fails with exit code 2.
  */
 const loadChecked = (file: string) =>
   Effect.gen(function* () {
@@ -70,6 +70,7 @@ const loadChecked = (file: string) =>
     const checked = P.plan(pipeline)
     yield* printWarnings(file, checked)
     yield* failUnmet(file, checked)
+    yield* P.checkInputs(pipeline)
     return { pipeline, checked }
   })
 
@@ -150,6 +151,7 @@ const plan = Command.make("plan", { file, json }, ({ file, json }) =>
       yield* out(lines.join("\n"))
     }
     yield* failUnmet(file, checked)
+    yield* (yield* Pipeline).checkInputs(p)
   })
 ).pipe(
   Command.withDescription(
@@ -359,18 +361,24 @@ const newPlugin = Command.make(
     dir: Options.directory("dir").pipe(
       Options.optional,
       Options.withDescription("Folder to create the package in (default ./<package name without scope>); must be empty.")
+    ),
+    workspace: Options.boolean("workspace").pipe(
+      Options.withDescription("Depend on @synthline/* as workspace:* (the folder must be a package folder of this clone's workspace; the default there).")
+    ),
+    npm: Options.boolean("npm").pipe(
+      Options.withDescription("Depend on published @synthline/* version ranges (the default of an installed CLI; from a clone outside its workspace the default is tarballs packed from it).")
     )
   },
-  ({ name, dir }) =>
+  ({ name, dir, workspace, npm }) =>
     Effect.gen(function* () {
-      const done = yield* (yield* NewPlugin).scaffold(name, { dir: Option.getOrUndefined(dir) })
-      yield* out(
-        [
-          `created ${done.names.packageName} (plugin ${done.names.pluginName}, stage ${done.names.pluginName}/min-length) in ${done.dir}`,
-          ...done.files.map((f) => `  ${f}`),
-          `next: cd ${done.dir} && npm install && npm test`
-        ].join("\n")
-      )
+      if (workspace && npm) return yield* usage("--workspace and --npm exclude each other")
+      const NP = yield* NewPlugin
+      const done = yield* NP.scaffold(name, {
+        dir: Option.getOrUndefined(dir),
+        deps: workspace ? "workspace" : npm ? "npm" : "auto",
+        progress: (line) => void process.stderr.write(`${line}\n`)
+      })
+      yield* out(NP.summary(done))
     })
 ).pipe(Command.withDescription("Scaffold a plugin package: a stage with a config Schema, a test, a README, a changeset."))
 
@@ -418,7 +426,7 @@ export const helpOptions = (color: boolean): Help.HelpOptions => ({ color, examp
 /** Runs the CLI on the user's arguments (`argv` without node and the script). */
 export const cli = (
   argv: ReadonlyArray<string>
-): Effect.Effect<void, unknown, FileSystem.FileSystem | Path.Path | Terminal.Terminal> =>
+): Effect.Effect<void, unknown, FileSystem.FileSystem | Path.Path | Terminal.Terminal | CommandExecutor.CommandExecutor> =>
   Effect.suspend(() => {
     const checked = Help.check(command, argv, helpOptions(Help.useColor(process.stdout.isTTY, process.env)))
     switch (checked._tag) {

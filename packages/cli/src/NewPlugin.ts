@@ -4,12 +4,23 @@
  * @synthline/core, a stage with a config Schema, a test using core's `Testing` helpers, a
  * README, a changeset, TypeScript configs and an example pipeline. The templates are plain
  * functions of the names ({@link files}); {@link scaffold} writes them.
+ *
+ * How the scaffold gets @synthline/core and @synthline/cli ({@link Deps}) depends on where the
+ * CLI runs and where the package goes ({@link detect}): inside the synthline workspace it uses
+ * `workspace:*`; elsewhere, when the CLI runs from a clone, tarballs packed from the clone
+ * (`file:` paths, which plain `npm install` installs like registry packages); from an installed
+ * CLI, plain npm ranges.
  */
+import * as Command from "@effect/platform/Command"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { RunError } from "@synthline/core/Errors"
-import { Effect, Either } from "effect"
+import type { PlatformError } from "@effect/platform/Error"
+import { Effect, Either, Stream } from "effect"
+import { existsSync, readFileSync } from "node:fs"
 import { createRequire } from "node:module"
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path"
 
 /** The names a scaffold is made of. */
 export interface PluginNames {
@@ -25,9 +36,29 @@ export interface PluginNames {
 export interface Versions {
   /** Version of @synthline/core the plugin is written against (`^` range in peerDependencies). */
   readonly core: string
+  /** Version of @synthline/cli (a dev dependency: `npx synthline` in the package). */
+  readonly cli: string
   /** Range of `effect`, as @synthline/core depends on it. */
   readonly effect: string
 }
+
+/**
+ * Where the scaffold's @synthline/core and @synthline/cli come from:
+ * - `workspace`: the package lies in the synthline workspace (a folder its
+ *   `pnpm-workspace.yaml` lists); `workspace:*`, linked by `pnpm install` at the root.
+ * - `clone`: the CLI runs from a clone and the package lies outside its workspace; `file:`
+ *   paths to tarballs packed from the clone (`pnpm pack`), which plain `npm install` installs
+ *   with their dependencies like registry packages (a linked folder would bring the clone's
+ *   pnpm-managed `node_modules` and a second copy of `effect`).
+ * - `npm`: published packages, plain `^` ranges (what an installed CLI gives).
+ */
+export type Deps =
+  | { readonly _tag: "workspace"; readonly root: string }
+  | { readonly _tag: "clone"; readonly root: string; readonly core: string; readonly cli: string }
+  | { readonly _tag: "npm" }
+
+/** The dependency mode a user asks for (`--workspace`, `--npm`), or `auto`. */
+export type DepsChoice = "auto" | "workspace" | "npm"
 
 /** One file of a scaffold: path relative to the package folder, and its content. */
 export interface ScaffoldFile {
@@ -59,20 +90,142 @@ export const names = (name: string): Either.Either<PluginNames, string> => {
   return Either.right({ packageName, pluginName, folder: packageName.replace(/^@[^/]+\//, "") })
 }
 
-/** The versions of the installed @synthline/core (the one this CLI runs with). */
+const requireHere = createRequire(import.meta.url)
+
+/** The versions of the installed @synthline/core (the one this CLI runs with) and of this CLI. */
 export const installedVersions = (): Versions => {
-  const core: { readonly version: string; readonly dependencies?: { readonly [name: string]: string } } = createRequire(import.meta.url)(
-    "@synthline/core/package.json"
-  )
-  return { core: core.version, effect: core.dependencies?.effect ?? "^3.22.4" }
+  const core: { readonly version: string; readonly dependencies?: { readonly [name: string]: string } } = requireHere("@synthline/core/package.json")
+  const cli: { readonly version: string } = requireHere("../package.json")
+  return { core: core.version, cli: cli.version, effect: core.dependencies?.effect ?? "^3.22.4" }
 }
+
+/**
+ * The root of the synthline clone this CLI runs from (the folder with `pnpm-workspace.yaml`
+ * whose `packages/core` is the @synthline/core in use), or undefined for an installed CLI.
+ */
+export const cloneRoot = (): string | undefined => {
+  const coreDir = dirname(requireHere.resolve("@synthline/core/package.json"))
+  if (coreDir.split(sep).includes("node_modules")) return undefined
+  const root = resolve(coreDir, "../..")
+  return existsSync(join(root, "pnpm-workspace.yaml")) ? root : undefined
+}
+
+/** The `packages:` globs of a `pnpm-workspace.yaml` (the `dir/*`, `dir/**` and plain folder forms). */
+export const workspaceGlobs = (yaml: string): ReadonlyArray<string> => {
+  const block = /^packages:[ \t]*\n((?:[ \t]+-.*\n?|[ \t]*#.*\n?)*)/m.exec(yaml)?.[1] ?? ""
+  return [...block.matchAll(/^[ \t]+-[ \t]*["']?([^"'\n#]*?)["']?[ \t]*(?:#.*)?$/gm)].map((m) => m[1]!.trim()).filter((g) => g.length > 0)
+}
+
+/** Whether `dir` is a package folder of the workspace at `root` (matched by one of its globs). */
+export const inWorkspace = (root: string, dir: string): boolean => {
+  if (!existsSync(join(root, "pnpm-workspace.yaml"))) return false
+  const rel = relative(root, dir).split(sep).join("/")
+  if (rel === "" || rel.startsWith("../") || rel === ".." || isAbsolute(rel)) return false
+  const parent = rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : ""
+  return workspaceGlobs(readFileSync(join(root, "pnpm-workspace.yaml"), "utf8")).some((g) =>
+    g.endsWith("/**") ? rel.startsWith(`${g.slice(0, -3)}/`) : g.endsWith("/*") ? parent === g.slice(0, -2) : rel === g
+  )
+}
+
+/** Where the dependencies of a package in `dir` come from ({@link Deps}, before any packing). */
+export type Mode = { readonly _tag: "workspace"; readonly root: string } | { readonly _tag: "clone"; readonly root: string } | { readonly _tag: "npm" }
+
+/**
+ * Picks the {@link Mode} for a package in `dir`, given the clone the CLI runs from ({@link cloneRoot}):
+ * `--npm` gives npm ranges; `--workspace` needs
+ * a CLI run from a clone and `dir` in its workspace; `auto` gives `workspace` there, `clone`
+ * elsewhere when the CLI runs from a clone, and `npm` for an installed CLI.
+ */
+export const detect = (dir: string, choice: DepsChoice, clone: string | undefined): Either.Either<Mode, string> => {
+  if (choice === "npm") return Either.right({ _tag: "npm" })
+  if (clone === undefined) {
+    return choice === "workspace"
+      ? Either.left("--workspace needs the CLI of a synthline clone (npx -y pnpm@10.34.9 synthline ... in the clone); this one is installed from npm")
+      : Either.right({ _tag: "npm" })
+  }
+  if (inWorkspace(clone, dir)) return Either.right({ _tag: "workspace", root: clone })
+  if (choice === "workspace") {
+    const globs = workspaceGlobs(readFileSync(join(clone, "pnpm-workspace.yaml"), "utf8"))
+    return Either.left(
+      `--workspace: ${dir} is not a package folder of the workspace at ${clone} (pnpm-workspace.yaml lists ${globs.join(", ")}); choose a --dir there, e.g. ${join(clone, "packages", "<name>")}, or leave out --workspace to use tarballs packed from the clone`
+    )
+  }
+  return Either.right({ _tag: "clone", root: clone })
+}
+
+/** The file name `pnpm pack` gives a package's tarball. */
+export const tarballName = (name: string, version: string): string => `${name.replace(/^@/, "").replace("/", "-")}-${version}.tgz`
+
+/** Where the CLI puts the tarballs it packs from a clone (ignored by git). */
+export const packsDir = (root: string): string => join(root, ".synthline", "packs")
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`
 
-/** Every file of the scaffold for the given names and versions. */
-export const files = (n: PluginNames, v: Versions): ReadonlyArray<ScaffoldFile> => {
+/** The versions or paths of @synthline/core (peer and dev) and @synthline/cli (dev) for `deps`. */
+const specs = (v: Versions, deps: Deps) => {
+  switch (deps._tag) {
+    case "workspace":
+      return { peer: "workspace:^", core: "workspace:*", cli: "workspace:*" }
+    case "clone":
+      return { peer: `^${v.core}`, core: deps.core, cli: deps.cli }
+    case "npm":
+      return { peer: `^${v.core}`, core: `^${v.core}`, cli: `^${v.cli}` }
+  }
+}
+
+/** The README's "Install" section: which dependency mode the package was made with and how to change it. */
+const installSection = (deps: Deps): string => {
+  switch (deps._tag) {
+    case "workspace":
+      return `This package lies in the synthline workspace (\`${deps.root}\`), so it depends on
+\`@synthline/core\` and \`@synthline/cli\` as \`workspace:*\`: run \`npx -y pnpm@10.34.9 install\`
+at the workspace root to link them. Its tests and typecheck use core's TypeScript sources (the
+\`@synthline/source\` condition in \`vitest.config.ts\` and \`tsconfig.json\`), so no build is needed.
+\`pnpm publish\` (and \`changeset publish\`) turn \`workspace:\` ranges into version ranges.`
+    case "clone":
+      return `@synthline/* are not on npm yet, so this package installs them from tarballs packed from
+the synthline clone at \`${deps.root}\` (\`devDependencies\`: \`${deps.core}\` and \`${deps.cli}\`).
+Plain \`npm install\` installs a tarball like a registry package, with its dependencies from npm.
+The tarballs are a snapshot: after changing or pulling the clone, pack again and reinstall:
+
+\`\`\`sh
+(cd ${deps.root}/packages/core && npx -y pnpm@10.34.9 pack --pack-destination ../../.synthline/packs)
+(cd ${deps.root}/packages/cli && npx -y pnpm@10.34.9 pack --pack-destination ../../.synthline/packs)
+rm -rf node_modules package-lock.json && npm install
+\`\`\`
+
+Once @synthline/core is published, replace both \`file:\` paths with version ranges
+(\`"^0.1.0"\`) and run \`npm install\` again.`
+    case "npm":
+      return `\`@synthline/core\` (peer and dev) and \`@synthline/cli\` (dev: \`npx synthline\`) come from
+npm as version ranges. Until they are published, make the package from a synthline clone
+instead (\`npx -y pnpm@10.34.9 synthline new-plugin ...\` there): inside its workspace it gets
+\`workspace:*\`, outside it tarballs packed from the clone.`
+  }
+}
+
+/** The commands that install, test and run the package, for its dependency mode. */
+export const developCommands = (deps: Deps): ReadonlyArray<string> =>
+  deps._tag === "workspace"
+    ? [
+        `(cd ${deps.root} && npx -y pnpm@10.34.9 install && npx -y pnpm@10.34.9 build)   # link workspace:*, build the CLI`,
+        "npx -y pnpm@10.34.9 test          # vitest, with @synthline/core's Testing helpers",
+        "npx -y pnpm@10.34.9 typecheck",
+        "npx -y pnpm@10.34.9 exec synthline sample --rows 2000 --out data && npx -y pnpm@10.34.9 exec synthline run example.pipeline.yaml"
+      ]
+    : [
+        "npm install",
+        "npm test                    # vitest, with @synthline/core's Testing helpers",
+        "npm run typecheck",
+        "npx synthline sample --rows 2000 --out data && npx synthline run example.pipeline.yaml"
+      ]
+
+/** Every file of the scaffold for the given names, versions and dependency mode (default: npm ranges). */
+export const files = (n: PluginNames, v: Versions, deps: Deps = { _tag: "npm" }): ReadonlyArray<ScaffoldFile> => {
   const p = n.pluginName
   const stageId = `${p}/min-length`
+  const dep = specs(v, deps)
+  const fromSource = deps._tag === "workspace"
   return [
     {
       path: "package.json",
@@ -97,9 +250,10 @@ export const files = (n: PluginNames, v: Versions): ReadonlyArray<ScaffoldFile> 
           test: "vitest run",
           prepublishOnly: "npm run build"
         },
-        peerDependencies: { "@synthline/core": `^${v.core}`, effect: v.effect },
+        peerDependencies: { "@synthline/core": dep.peer, effect: v.effect },
         devDependencies: {
-          "@synthline/core": `^${v.core}`,
+          "@synthline/cli": dep.cli,
+          "@synthline/core": dep.core,
           "@types/node": "^20.19.0",
           effect: v.effect,
           typescript: "5.9.3",
@@ -123,12 +277,30 @@ export const files = (n: PluginNames, v: Versions): ReadonlyArray<ScaffoldFile> 
           declaration: true,
           sourceMap: true,
           types: ["node"],
+          ...(fromSource ? { customConditions: ["@synthline/source"] } : {}),
           noEmit: true,
           rootDir: "."
         },
         include: ["src", "test"]
       })
     },
+    ...(fromSource
+      ? [
+          {
+            path: "vitest.config.ts",
+            content: `import { defineConfig } from "vitest/config"
+
+// In the synthline workspace: @synthline/core resolves to its TypeScript sources, so the
+// tests need no build of core first.
+export default defineConfig({
+  resolve: { conditions: ["@synthline/source"] },
+  ssr: { resolve: { conditions: ["@synthline/source"], externalConditions: ["@synthline/source"] } },
+  test: { include: ["test/**/*.test.ts"] }
+})
+`
+          }
+        ]
+      : []),
     {
       path: "tsconfig.build.json",
       content: json({
@@ -308,13 +480,14 @@ stages:
 | \`min_chars\` | \`10\` | Shortest first user message kept, in characters. |
 | \`trim\` | \`true\` | Ignore leading and trailing whitespace when measuring. |
 
+## Install
+
+${installSection(deps)}
+
 ## Develop
 
 \`\`\`sh
-npm install
-npm test                    # vitest, with @synthline/core's Testing helpers
-npm run typecheck
-npx synthline sample --rows 2000 --out data && npx synthline run example.pipeline.yaml
+${developCommands(deps).join("\n")}
 \`\`\`
 
 \`example.pipeline.yaml\` loads the plugin from \`./src/index.ts\` (no build step). Once
@@ -358,16 +531,84 @@ export interface Scaffolded {
   readonly dir: string
   readonly names: PluginNames
   readonly files: ReadonlyArray<string>
+  /** Where @synthline/core and @synthline/cli come from. */
+  readonly deps: Deps
+}
+
+/** Options of {@link scaffold}. */
+export interface ScaffoldOptions {
+  /** Folder to create (default `./<package name without scope>`). */
+  readonly dir?: string | undefined
+  readonly versions?: Versions | undefined
+  /** `--workspace`, `--npm`, or detection (default). */
+  readonly deps?: DepsChoice | undefined
+  /** The clone the CLI runs from (default: {@link cloneRoot}); `null` for an installed CLI. */
+  readonly clone?: string | null | undefined
+  /** Called before the slow step (packing tarballs in a clone), to tell the user. */
+  readonly progress?: ((line: string) => void) | undefined
+}
+
+/** pnpm as the user runs it: the pnpm running this process when there is one, else the clone's pinned version through npx. */
+const pnpmCommand = (root: string, args: ReadonlyArray<string>): readonly [string, ReadonlyArray<string>] => {
+  const execPath = process.env.npm_execpath
+  if (execPath !== undefined && /pnpm/.test(execPath)) return [process.execPath, [execPath, ...args]]
+  const manifest: { readonly packageManager?: string } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"))
+  return ["npx", ["-y", manifest.packageManager ?? "pnpm@10.34.9", ...args]]
+}
+
+const text = (s: Stream.Stream<Uint8Array, PlatformError>) => s.pipe(Stream.decodeText(), Stream.mkString)
+
+/** Runs a command to completion; fails with the tail of its output when it exits non-zero. */
+const runTool = (cmd: string, args: ReadonlyArray<string>, cwd: string): Effect.Effect<void, RunError, CommandExecutor.CommandExecutor> =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const proc = yield* Command.start(Command.make(cmd, ...args).pipe(Command.workingDirectory(cwd)))
+      const [stdout, stderr, code] = yield* Effect.all([text(proc.stdout), text(proc.stderr), proc.exitCode], { concurrency: "unbounded" })
+      if (code !== 0) {
+        const output = `${stderr}\n${stdout}`.trim()
+        return yield* new RunError({ reason: `${cmd} ${args.join(" ")} (in ${cwd}) exited ${code}:\n${output.slice(-2000)}`, exitCode: 1 })
+      }
+    })
+  ).pipe(Effect.catchIf((e): e is PlatformError => e._tag !== "RunError", (e) => new RunError({ reason: `${cmd} ${args.join(" ")}: ${e.message}`, exitCode: 1 })))
+
+/** Packs @synthline/core and @synthline/cli of the clone into its {@link packsDir}; returns the tarball paths. */
+export const packClone = (
+  root: string
+): Effect.Effect<{ readonly core: string; readonly cli: string }, RunError, CommandExecutor.CommandExecutor> =>
+  Effect.gen(function* () {
+    const out = packsDir(root)
+    const packed: Array<string> = []
+    for (const folder of ["core", "cli"]) {
+      const dir = join(root, "packages", folder)
+      const manifest: { readonly name: string; readonly version: string } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"))
+      const [cmd, args] = pnpmCommand(root, ["pack", "--pack-destination", out])
+      yield* runTool(cmd, args, dir)
+      const tarball = join(out, tarballName(manifest.name, manifest.version))
+      if (!existsSync(tarball)) return yield* new RunError({ reason: `pnpm pack in ${dir} wrote no ${tarball}`, exitCode: 1 })
+      packed.push(tarball)
+    }
+    return { core: packed[0]!, cli: packed[1]! }
+  })
+
+/**
+ * A `file:` dependency on `tarball`: relative to the package folder `dir` when the clone is
+ * close by (`../synthline/...`, which survives moving both together), else absolute.
+ */
+export const fileSpec = (dir: string, tarball: string): string => {
+  const rel = relative(dir, tarball).split(sep).join("/")
+  if (/^(\.\.\/){3}/.test(rel) || isAbsolute(rel)) return `file:${tarball}`
+  return `file:${rel.startsWith(".") ? rel : `./${rel}`}`
 }
 
 /**
  * Writes the scaffold of plugin NAME into `dir` (default `./<package name without scope>`),
- * which must not exist or be empty. Fails with a usage error (exit code 2) otherwise.
+ * which must not exist or be empty; fails with a usage error (exit code 2) otherwise. From a
+ * clone, outside its workspace, it first packs @synthline/core and @synthline/cli ({@link packClone}).
  */
 export const scaffold = (
   name: string,
-  options: { readonly dir?: string | undefined; readonly versions?: Versions | undefined } = {}
-): Effect.Effect<Scaffolded, RunError, FileSystem.FileSystem | Path.Path> =>
+  options: ScaffoldOptions = {}
+): Effect.Effect<Scaffolded, RunError, FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor> =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -380,12 +621,43 @@ export const scaffold = (
       const entries = yield* fs.readDirectory(dir).pipe(Effect.mapError(() => new RunError({ reason: `${dir} exists and is not a folder`, exitCode: 2 })))
       if (entries.length > 0) return yield* new RunError({ reason: `${dir} is not empty; choose another --dir`, exitCode: 2 })
     }
+    const mode = detect(dir, options.deps ?? "auto", options.clone === null ? undefined : (options.clone ?? cloneRoot()))
+    if (Either.isLeft(mode)) return yield* new RunError({ reason: mode.left, exitCode: 2 })
+    let deps: Deps
+    if (mode.right._tag === "clone") {
+      const root = mode.right.root
+      options.progress?.(`packing @synthline/core and @synthline/cli from the clone at ${root} into ${packsDir(root)} (pnpm pack: builds them first)`)
+      const packed = yield* packClone(root)
+      deps = { _tag: "clone", root, core: fileSpec(dir, packed.core), cli: fileSpec(dir, packed.cli) }
+    } else {
+      deps = mode.right
+    }
     const written: Array<string> = []
-    for (const f of files(n, options.versions ?? installedVersions())) {
+    for (const f of files(n, options.versions ?? installedVersions(), deps)) {
       const target = path.join(dir, f.path)
       yield* fs.makeDirectory(path.dirname(target), { recursive: true }).pipe(Effect.mapError((e) => fail(e.message)))
       yield* fs.writeFileString(target, f.content).pipe(Effect.mapError((e) => fail(e.message)))
       written.push(f.path)
     }
-    return { dir, names: n, files: written }
+    return { dir, names: n, files: written, deps }
   })
+
+/** What `synthline new-plugin` prints when done: the files, where the dependencies come from, and the next steps. */
+export const summary = (done: Scaffolded): string => {
+  const how =
+    done.deps._tag === "workspace"
+      ? `dependencies: workspace:* (the package lies in the synthline workspace at ${done.deps.root})`
+      : done.deps._tag === "clone"
+        ? `dependencies: tarballs packed from the clone at ${done.deps.root} (${done.deps.core}, ${done.deps.cli}); see its README to refresh them`
+        : "dependencies: @synthline/core and @synthline/cli from npm (version ranges)"
+  const next =
+    done.deps._tag === "workspace"
+      ? `next: cd ${done.deps.root} && npx -y pnpm@10.34.9 install && cd ${done.dir} && npx -y pnpm@10.34.9 test`
+      : `next: cd ${done.dir} && npm install && npm test`
+  return [
+    `created ${done.names.packageName} (plugin ${done.names.pluginName}, stage ${done.names.pluginName}/min-length) in ${done.dir}`,
+    ...done.files.map((f) => `  ${f}`),
+    how,
+    next
+  ].join("\n")
+}

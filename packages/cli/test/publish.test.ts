@@ -9,6 +9,9 @@
  * the installed moderation and PII plugins (the unsafe branch released encrypted and opened
  * again with `synthline decrypt`).
  *
+ * Beside it, the clone path of `new-plugin` ({@link scaffoldFromClone}): a plugin scaffolded
+ * outside the workspace by the clone's CLI installs with plain `npm install` and passes its tests.
+ *
  * @synthline/provider-llama-cpp is packed and its tarball checked, but not installed: npm would
  * pull node-llama-cpp's prebuilt llama.cpp binaries for every backend that matches the machine
  * (CPU, CUDA, Vulkan: several hundred MB) and run its postinstall, which would dominate the
@@ -117,6 +120,39 @@ const findNamed = (dir: string, name: string): Array<string> =>
     e.name === "node_modules" || !e.isDirectory() ? [] : e.name === name ? [join(dir, e.name)] : findNamed(join(dir, e.name), name)
   )
 
+/**
+ * The clone path of `new-plugin`, as a plugin author on a clone follows it: the clone's own CLI
+ * (from its sources) scaffolds a package outside the workspace, packing @synthline/core and
+ * @synthline/cli into the clone's `.synthline/packs`; then the printed next steps (`npm install`,
+ * `npm test`) and the scaffold README's (typecheck, sample data, run the example pipeline).
+ * Started once the clone's packages are packed, so its packing replays turbo's build cache, and
+ * run beside the installed-package checks.
+ */
+const scaffoldFromClone = async (clone: string, work: string): Promise<void> => {
+  const plugin = join(work, "plugins", "mlteam")
+  const bin = join(clone, "packages/cli/src/bin.ts")
+  const created = await ok(process.execPath, ["--import", "tsx", "--conditions=@synthline/source", bin, "new-plugin", "mlteam", "--dir", plugin], clone)
+  expect(created).toContain(`dependencies: tarballs packed from the clone at ${clone}`)
+  expect(created).toContain(`next: cd ${plugin} && npm install && npm test`)
+  const manifest = JSON.parse(readFileSync(join(plugin, "package.json"), "utf8"))
+  expect(manifest.devDependencies).toMatchObject({
+    "@synthline/core": "file:../../clone/.synthline/packs/synthline-core-0.1.0.tgz",
+    "@synthline/cli": "file:../../clone/.synthline/packs/synthline-cli-0.1.0.tgz"
+  })
+  expect(manifest.peerDependencies["@synthline/core"]).toBe("^0.1.0")
+  expect(readFileSync(join(plugin, "README.md"), "utf8")).toContain("tarballs packed from\nthe synthline clone")
+  await ok("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], plugin)
+  expect(await ok("npm", ["test"], plugin)).toMatch(/Tests\s+3 passed/)
+  await ok("npm", ["run", "typecheck"], plugin)
+  await ok("npx", ["synthline", "sample", "--rows", "500", "--out", "data"], plugin)
+  await ok("npx", ["synthline", "run", "example.pipeline.yaml"], plugin)
+  const run = JSON.parse(readFileSync(join(plugin, "out/example/manifest.json"), "utf8"))
+  expect(run.status).toBe("complete")
+  const stage = run.stages.find((s: { id: string }) => s.id === "mlteam/min-length")
+  expect(stage.rows_in).toBe(500)
+  expect(stage.rows_out).toBe(run.outputs.main.rows)
+}
+
 describe("publishable packages", () => {
   it("have complete npm metadata, exports with types, files and a README", () => {
     const pkgs = publishable()
@@ -167,8 +203,13 @@ describe("publishable packages", () => {
           const listing = await ok("tar", ["-tzf", join(tarballs, f)], work)
           for (const file of ["package/dist/index.js", "package/dist/index.d.ts", "package/README.md", "package/LICENSE"]) expect(listing, f).toContain(file)
           expect(listing, f).not.toMatch(/package\/(test|node_modules)\//)
+          // The CLI's bundle, which its binary runs for help, --version, --completions and new-plugin.
+          if (JSON.parse(manifest).name === "@synthline/cli") expect(listing, f).toContain("package/dist/synthline.mjs")
           if (!packOnly.has(JSON.parse(manifest).name)) install.push(f)
         }
+        const fromClone = scaffoldFromClone(clone, work)
+        // Checked at the end; a failure before then is reported after this path's own.
+        fromClone.catch(() => undefined)
 
         const app = join(work, "app")
         mkdirSync(app)
@@ -242,6 +283,7 @@ branches:
         const unsafe = gunzipSync(readFileSync(join(app, "unsafe.jsonl.gz"))).toString("utf8").trim().split("\n")
         expect(unsafe.length).toBe(stage("moderation/filter").routed)
         expect(JSON.parse(unsafe[0]!).moderation.flagged).toBe(true)
+        await fromClone
       } finally {
         rmSync(work, { recursive: true, force: true })
       }
