@@ -289,6 +289,14 @@ export const frontMatter = (output: SinkOutput): { readonly [key: string]: unkno
   }
 }
 
+/** What a branch folder holds, in words: rows a stage routed there, or an output's selection. */
+const branchWords = (name: string, where: string | null | undefined): string =>
+  where === undefined
+    ? `: the rows routed to the branch \`${name}\``
+    : where === null
+      ? `: the output \`${name}\`, every row that reaches the end of the pipeline`
+      : `: the output \`${name}\`, the rows that reach the end of the pipeline where \`${where}\``
+
 /** Renders the card of one output folder. */
 export const render = (input: RenderInput): string => {
   const { manifest, output } = input
@@ -298,7 +306,7 @@ export const render = (input: RenderInput): string => {
   out.push(`---\n${YAML.stringify(frontMatter(output), { lineWidth: 0 })}---`, "", `# ${title}`, "")
   out.push(
     `Written by synthline ${manifest.synthline} from the pipeline \`${manifest.name}\` (fingerprint \`${manifest.fingerprint}\`, seed ${manifest.seed})` +
-      `${input.branch === undefined ? "" : `: the rows routed to the branch \`${input.branch}\``}. ` +
+      `${input.branch === undefined ? "" : branchWords(input.branch, output.where)}. ` +
       `${output.rows} rows in ${output.files.length} file${output.files.length === 1 ? "" : "s"}.`,
     ""
   )

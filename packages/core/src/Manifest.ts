@@ -54,6 +54,8 @@ export const make = (input: MakeInput): Manifest => {
       files: input.branchFiles[name] ?? [],
       profile: Profile.finalize(stats.profiles.branches[name] ?? Profile.empty(), declared)
     }
+    const output = pipeline.outputs?.get(name)
+    if (output !== undefined) branches[name] = { ...branches[name]!, where: output.where?.text ?? null }
   }
   return {
     synthline: CorePlugin.version,
@@ -115,16 +117,23 @@ const isObject = (u: unknown): u is { readonly [key: string]: unknown } =>
 const sumStages = (a: ReadonlyArray<StageStats>, b: ReadonlyArray<StageStats>): Array<StageStats> =>
   a.map((s, i) => {
     const o = b[i]!
-    const dropped: { [reason: string]: number } = { ...s.dropped }
-    for (const [k, v] of Object.entries(o.dropped)) dropped[k] = (dropped[k] ?? 0) + v
+    const sum = (a: { readonly [k: string]: number } | undefined, b: { readonly [k: string]: number } | undefined) => {
+      const out: { [k: string]: number } = { ...a }
+      for (const [k, v] of Object.entries(b ?? {})) out[k] = (out[k] ?? 0) + v
+      return out
+    }
+    const routedReasons = s.routed_reasons === undefined && o.routed_reasons === undefined ? undefined : sum(s.routed_reasons, o.routed_reasons)
+    const counts = s.counts === undefined && o.counts === undefined ? undefined : sum(s.counts, o.counts)
     return {
       id: s.id,
       use: s.use,
       rows_in: s.rows_in + o.rows_in,
       rows_out: s.rows_out + o.rows_out,
-      dropped,
+      dropped: sum(s.dropped, o.dropped),
       routed: s.routed + o.routed,
-      rejected: s.rejected + o.rejected
+      ...(routedReasons !== undefined ? { routed_reasons: routedReasons } : {}),
+      rejected: s.rejected + o.rejected,
+      ...(counts !== undefined ? { counts } : {})
     }
   })
 

@@ -18,6 +18,7 @@ import type { Row } from "./Row.js"
 import type { AnySink, SinkBaseConfig, SinkDefinition } from "./Sink.js"
 import type { AnySource, SourceDefinition } from "./Source.js"
 import { type AnyStage, providedFields, requiredFields, type Stage } from "./Stage.js"
+import * as Where from "./Where.js"
 
 /** One stage as used in a pipeline. */
 export interface StageUse {
@@ -41,6 +42,18 @@ export interface Configured<D, C> {
   readonly config: C
 }
 
+/**
+ * An output at the end of the pipeline (`outputs:`): its sink is in `branches` under the same
+ * name; it receives the rows that reach the end of the pipeline and pass `where` (all of them
+ * when there is none).
+ */
+export interface OutputUse {
+  readonly where?: Where.Where | undefined
+  /** Where it is declared in the pipeline file. */
+  readonly line?: number | undefined
+  readonly column?: number | undefined
+}
+
 /** A pipeline ready to run: every plugin loaded, every config decoded. */
 export interface ResolvedPipeline {
   readonly name: string
@@ -54,6 +67,11 @@ export interface ResolvedPipeline {
   readonly stages: ReadonlyArray<StageUse>
   readonly sink: Configured<AnySink, SinkBaseConfig>
   readonly branches: ReadonlyMap<string, Configured<AnySink, SinkBaseConfig>>
+  /**
+   * The outputs at the end of the pipeline, by name; each one's sink is the branch of that name
+   * (so resume, shards, merge, manifest and cards treat it as they treat a branch).
+   */
+  readonly outputs?: ReadonlyMap<string, OutputUse> | undefined
   /** Decoded plugin sections (`models`, `cache`, ...). */
   readonly sections: { readonly [key: string]: unknown }
   /** Normalized JSON form (defaults filled) the fingerprint hashes; sink and branch paths are left out. */
@@ -67,7 +85,7 @@ export interface ResolvedPipeline {
   readonly secrets?: ReadonlyArray<string> | undefined
 }
 
-const coreKeys = ["name", "description", "seed", "plugins", "source", "stages", "sink", "branches"] as const
+const coreKeys = ["name", "description", "seed", "plugins", "source", "stages", "sink", "branches", "outputs"] as const
 
 type Path = ReadonlyArray<string | number>
 
@@ -554,6 +572,30 @@ export const decode = (
       stagesNormalized.push({ use, ...(route !== undefined ? { route } : {}), ...(id !== undefined ? { id } : {}), ...(encodeBack(stage.config, config) as object) })
     }
 
+    const outputs = new Map<string, OutputUse>()
+    const outputsNormalized: { [key: string]: unknown } = {}
+    if (value.outputs !== undefined) {
+      if (!isRecord(value.outputs)) return yield* fail(doc, ["outputs"], "outputs must map names to sinks (each with an optional where:)")
+      for (const [name, raw] of Object.entries(value.outputs)) {
+        const at: Path = ["outputs", name]
+        if (branches.has(name)) return yield* fail(doc, at, `output ${name} has the name of a branch; outputs and branches need distinct names`, undefined, true)
+        if (!isRecord(raw)) return yield* fail(doc, at, `output ${name} must be a sink mapping with a type (and an optional where:)`)
+        const { where: whereRaw, ...sinkRaw } = raw
+        let where: Where.Where | undefined
+        if (whereRaw !== undefined) {
+          const parsed = Where.fromConfig(whereRaw)
+          if (Either.isLeft(parsed)) return yield* fail(doc, [...at, "where"], `output ${name}: where: ${parsed.left}`)
+          where = parsed.right
+        }
+        const b = yield* sinkOf(sinkRaw, at)
+        branches.set(name, { def: b.def, config: b.config })
+        const pos = doc.at(at, true)
+        outputs.set(name, { where, line: pos?.line, column: pos?.column })
+        outputsNormalized[name] = { ...(isRecord(b.normalized) ? b.normalized : {}), ...(where !== undefined ? { where: where.text } : {}) }
+      }
+      yield* distinctFolders(doc, baseDir, sink.config.path, branches, outputs)
+    }
+
     const sections: { [key: string]: unknown } = {}
     const sectionsNormalized: { [key: string]: unknown } = {}
     for (const [key, { schema, fingerprint }] of registry.sections) {
@@ -569,6 +611,8 @@ export const decode = (
       stages: stagesNormalized,
       sink: sink.normalized,
       branches: branchesNormalized,
+      // Only a pipeline with outputs has the key: the fingerprints of others stay as they were.
+      ...(outputs.size > 0 ? { outputs: outputsNormalized } : {}),
       sections: sectionsNormalized
     }
     return {
@@ -581,12 +625,45 @@ export const decode = (
       stages,
       sink: { def: sink.def, config: sink.config },
       branches,
+      ...(outputs.size > 0 ? { outputs } : {}),
       sections,
       normalized,
       fingerprint: fingerprintOf(normalized, registry),
       secrets: [...secrets]
     }
   })
+
+/**
+ * Refuses outputs that would share a folder with the main sink (or its `rejects/`), a branch or
+ * another output, or sit inside one another's folder: their part files and state would mix.
+ */
+const distinctFolders = (
+  doc: Doc,
+  baseDir: string,
+  sinkPath: string,
+  branches: ReadonlyMap<string, Configured<AnySink, SinkBaseConfig>>,
+  outputs: ReadonlyMap<string, OutputUse>
+): Effect.Effect<void, PipelineFileError> => {
+  const main = resolve(baseDir, sinkPath)
+  const folders: Array<{ readonly what: string; readonly dir: string; readonly output?: string }> = [
+    { what: "the main sink", dir: main },
+    { what: "the main sink's rejects", dir: `${main}/rejects` }
+  ]
+  for (const [name, b] of branches) {
+    folders.push({ what: outputs.has(name) ? `output ${name}` : `branch ${name}`, dir: resolve(baseDir, b.config.path), ...(outputs.has(name) ? { output: name } : {}) })
+  }
+  const inside = (a: string, b: string) => a.startsWith(`${b}/`)
+  for (const [i, a] of folders.entries()) {
+    if (a.output === undefined) continue
+    for (const [j, b] of folders.entries()) {
+      if (i === j || (b.output !== undefined && j > i)) continue
+      const why = a.dir === b.dir ? "writes to the same folder as" : inside(a.dir, b.dir) ? "writes inside the folder of" : inside(b.dir, a.dir) ? "has inside its folder" : undefined
+      if (why === undefined) continue
+      return fail(doc, ["outputs", a.output, "path"], `output ${a.output} ${why} ${b.what} (${b.dir}); give each output a folder of its own`)
+    }
+  }
+  return Effect.void
+}
 
 /** Reads and decodes a pipeline file. */
 export const load = (
@@ -685,6 +762,21 @@ export const plan = (pipeline: ResolvedPipeline): Plan => {
       removedBy.delete(f)
     }
     steps.push({ instanceId: use.instanceId, requires, provides, removes, route: use.route })
+  }
+  // An output's where reads fields of the rows that reach the end of the pipeline.
+  for (const [name, out] of pipeline.outputs ?? []) {
+    if (out.where === undefined) continue
+    for (const field of Where.fields(out.where)) {
+      const top = field.split(".")[0]!
+      if (available.has(top)) continue
+      const remover = removedBy.get(top)
+      if (known === undefined && remover === undefined) continue
+      const why =
+        remover !== undefined
+          ? `which stage ${remover.instanceId}${lineOf(remover)} removes`
+          : `which no stage provides and the source does not have${didYouMean(top, available)}`
+      issues.push({ stage: `outputs.${name}`, line: out.line, column: out.column, message: `where reads field ${field}, ${why}` })
+    }
   }
   return { steps, issues, warnings: branchWarnings(pipeline), fingerprint: pipeline.fingerprint }
 }

@@ -169,6 +169,15 @@ const withProps = (base: JsonSchema, extra: { readonly [key: string]: unknown },
   additionalProperties: false
 })
 
+/** An output's `where:` selection (see the Where module). */
+const whereSchema: JsonSchema = {
+  anyOf: [
+    { type: "string", description: "An expression: field tests (== != < <= > >=) joined by and, or, not, parentheses." },
+    { type: "object", additionalProperties: { type: ["string", "number", "boolean", "null"] }, description: "Field: value tests that must all hold." }
+  ],
+  description: "Which rows reaching the end of the pipeline this output writes (all when absent)."
+}
+
 /** The JSON Schema of the pipeline file with every loaded stage, source, sink and section. */
 export const pipelineJsonSchema = (registry: Registry): JsonSchema => {
   const sharedDefs: { [name: string]: unknown } = {}
@@ -204,6 +213,11 @@ export const pipelineJsonSchema = (registry: Registry): JsonSchema => {
       stages: { type: "array", items: { anyOf: stageVariants } },
       sink,
       branches: { type: "object", additionalProperties: sink, description: "Named extra sinks, targets of a stage's route option." },
+      outputs: {
+        type: "object",
+        additionalProperties: { anyOf: typed(registry.sinks.values()).map((v) => withProps(v, { where: whereSchema }, [])) },
+        description: "Named sinks at the end of the pipeline, each writing the rows that reach it and pass its where: selection."
+      },
       ...sections
     },
     ...(Object.keys(sharedDefs).length > 0 ? { $defs: sharedDefs } : {})

@@ -88,6 +88,14 @@ export interface SinkDefinition<Config extends SinkBaseConfig = SinkBaseConfig> 
    * the main thread only appends bytes); absent: rows reach `write` as objects.
    */
   readonly encoding?: ((config: Config) => SinkEncoding) | undefined
+  /**
+   * For a sink that writes something other than the rows it is given (an export format such as
+   * SFT messages): the record it writes for a row, `undefined` when it leaves the row out, or a
+   * text saying why the row cannot be written. An output at the end of the pipeline counts and
+   * profiles these records (its manifest rows and dataset card are what the files hold); the
+   * sink's writer applies the same function itself.
+   */
+  readonly records?: ((config: Config) => (row: Row) => Row | undefined | string) | undefined
 }
 
 /** Any sink definition, as held in plugin registries. */

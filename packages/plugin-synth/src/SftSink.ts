@@ -7,12 +7,18 @@
  * `best_response.content`, written by `synth/select-best`); with `multiturn`, rows holding a
  * `synthesized_multiturn_conversation` write that conversation instead. `encrypt: source-key`
  * (with `source_key_from`) encrypts finished parts with the release key, as the `jsonl` sink does.
+ *
+ * With `pick: best` the sink chooses the answer itself, as `synth/select-best` does (highest
+ * `preference_score`, ties: the earlier; the same exclusions), and leaves out rows without an
+ * eligible answer: that is how one pipeline writes the dataset and its SFT export side by side
+ * (`outputs:`), the dataset keeping every row.
  */
-import { SinkError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import * as Sink from "@synthline/core/Sink"
 import * as Sinks from "@synthline/core/Sinks"
-import { Chunk, Effect, Schema } from "effect"
+import { Schema } from "effect"
+import { bestOf, eligibleAnswers, exclusionFields } from "./internal/answers.js"
+import { openRecords } from "./internal/export.js"
 import { doc, stringAt } from "./internal/shared.js"
 
 const sftFields = {
@@ -30,12 +36,20 @@ const sftFields = {
   multiturn: Schema.optionalWith(
     Schema.Boolean.annotations(doc("Write synthesized_multiturn_conversation instead when a row has one.")),
     { default: () => false }
-  )
+  ),
+  pick: Schema.optional(
+    Schema.Literal("best").annotations(
+      doc("best: choose the answer here, as synth/select-best does (with its exclusions below), instead of reading `assistant`; rows without an eligible answer are left out.")
+    )
+  ),
+  ...exclusionFields({ templates: false, pii: false })
 }
 
 /**
  * Options of the `sft` sink: core `jsonl` options (compression default `none`; `encrypt`,
- * `source_key_from`) plus `user`, `assistant`, `system`, `multiturn`.
+ * `source_key_from`) plus `user`, `assistant`, `system`, `multiturn`, and `pick: best` with the
+ * exclusions of `synth/select-best` (`responses`, `annotations`, `min_score`,
+ * `exclude_repetition`, `exclude_templates`, `exclude_pii`).
  */
 export const SftConfig: Schema.Struct<typeof sftFields> = Schema.Struct(sftFields)
 
@@ -44,14 +58,29 @@ export type SftConfig = typeof SftConfig.Type
 
 const isMessages = Schema.is(Schema.Array(Schema.Struct({ role: Schema.String, content: Schema.String })))
 
-/** The `{ messages }` object of a row, or a string saying what is missing. */
-export const toMessages = (row: Row, config: SftConfig): { readonly messages: ReadonlyArray<{ role: string; content: string }> } | string => {
+/**
+ * The `{ messages }` object of a row, `undefined` when `pick: best` leaves the row out, or a
+ * string saying what is missing.
+ */
+export const toMessages = (
+  row: Row,
+  config: SftConfig
+): { readonly messages: ReadonlyArray<{ role: string; content: string }> } | undefined | string => {
   const head = config.system !== undefined ? [{ role: "system", content: config.system }] : []
+  let assistant: string | undefined
+  if (config.pick === "best") {
+    const eligible = eligibleAnswers(row, config)
+    if (typeof eligible === "string") return eligible
+    if (!Array.isArray(eligible)) return undefined
+    const best = bestOf(eligible)
+    if (best === undefined) return undefined
+    assistant = best.content
+  }
   const multi = row.synthesized_multiturn_conversation
   if (config.multiturn && isMessages(multi)) return { messages: [...head, ...multi] }
   const user = stringAt(row, config.user)
   if (user === undefined) return `field ${config.user} is not a string`
-  const assistant = stringAt(row, config.assistant)
+  assistant ??= stringAt(row, config.assistant)
   if (assistant === undefined) return `field ${config.assistant} is not a string`
   return { messages: [...head, { role: "user", content: user }, { role: "assistant", content: assistant }] }
 }
@@ -59,36 +88,8 @@ export const toMessages = (row: Row, config: SftConfig): { readonly messages: Re
 /** The `sft` sink. */
 export const sft: Sink.SinkDefinition<SftConfig> = Sink.make<SftConfig>({
   type: "sft",
-  description: 'SFT JSON lines: {"messages":[user, assistant]} per row (from select-best), rotated and resumable like jsonl',
+  description: 'SFT JSON lines: {"messages":[user, assistant]} per row (from select-best, or pick: best), rotated and resumable like jsonl',
   config: SftConfig,
-  open: (config, options) =>
-    Effect.map(
-      Sinks.jsonl.open(
-        {
-          path: config.path,
-          compression: config.compression,
-          gzip_level: config.gzip_level,
-          shard_rows: config.shard_rows,
-          // Released SFT files are encrypted like the dataset: `encrypt: source-key`.
-          ...(config.encrypt !== undefined ? { encrypt: config.encrypt } : {}),
-          ...(config.source_key_from !== undefined ? { source_key_from: config.source_key_from } : {})
-        },
-        options
-      ),
-      (writer): Sink.SinkWriter => ({
-        ...writer,
-        write: (rows) =>
-          Effect.suspend(() => {
-            const out: Array<Row> = []
-            for (const row of rows) {
-              const m = toMessages(row, config)
-              if (typeof m === "string") {
-                return Effect.fail(new SinkError({ path: options.dir, reason: `sft sink: ${m}` }))
-              }
-              out.push(m)
-            }
-            return writer.write(Chunk.unsafeFromArray(out))
-          })
-      })
-    )
+  open: (config, options) => openRecords("sft", config, options, (row) => toMessages(row, config)),
+  records: (config) => (row) => toMessages(row, config)
 })

@@ -1,12 +1,13 @@
 /**
  * The `synth` plugin: translate, flag-empty, detect-template, generate, judge, multiturn and
- * select-best stages plus the `sft` sink. It depends on `@synthline/llm`, so listing only
+ * select-best stages plus the `sft` and `dpo` sinks. It depends on `@synthline/llm`, so listing only
  * `@synthline/plugin-synth` in `plugins` brings in the `models` and `cache` sections.
  */
 import { definePlugin, type Plugin } from "@synthline/core/Plugin"
 import { plugin as llm } from "@synthline/llm/LlmPlugin"
 import { createRequire } from "node:module"
 import { detectTemplate } from "./DetectTemplate.js"
+import { dpo } from "./DpoSink.js"
 import { flagEmpty } from "./FlagEmpty.js"
 import { generate } from "./Generate.js"
 import { judge } from "./Judge.js"
@@ -27,7 +28,7 @@ export const plugin: Plugin = definePlugin({
   version,
   packageName: "@synthline/plugin-synth",
   stages: [translate, flagEmpty, detectTemplate, generate, judge, multiturn, selectBest],
-  sinks: [sft],
+  sinks: [sft, dpo],
   dependencies: [llm],
   layer
 })

@@ -5,6 +5,7 @@
 import { plugin } from "./SynthPlugin.js"
 
 export * as DetectTemplate from "./DetectTemplate.js"
+export * as DpoSink from "./DpoSink.js"
 export * as Fields from "./Fields.js"
 export * as FlagEmpty from "./FlagEmpty.js"
 export * as Generate from "./Generate.js"

@@ -1,6 +1,6 @@
 /**
  * The committer: takes the units the executor produces, in unit order. The main sink's rows are
- * written as they come; when a unit is complete, its delta goes to the outlets (rejects, routes,
+ * written as they come (and each output's selection of them); when a unit is complete, its delta goes to the outlets (rejects, routes,
  * drops), then every sink commits, then the checkpoint appends the journals and writes the
  * marker that makes the unit done. Past `--max-errors` it stops committing and says why.
  */
@@ -77,6 +77,7 @@ export const make = (o: CommitOptions): Committer => {
         yield* writer.write(chunk)
         pending.of(seq).rows_written += chunk.length
         observe(chunk)
+        yield* outlets.outputs.write(chunk)
       }),
     unit: (r) =>
       Effect.gen(function* () {
@@ -89,7 +90,11 @@ export const make = (o: CommitOptions): Committer => {
             })
           }
           yield* writer.writeEncoded(r.encoded)
-        } else if (r.rows !== undefined && r.rows.length > 0) yield* writer.write(Chunk.unsafeFromArray([...r.rows]))
+        } else if (r.rows !== undefined && r.rows.length > 0) {
+          const chunk = Chunk.unsafeFromArray([...r.rows])
+          yield* writer.write(chunk)
+          yield* outlets.outputs.write(chunk)
+        }
         Profile.absorb(stats.profiles.main, r.profile)
         return yield* commitBefore(r.seq + 1)
       }),
@@ -106,6 +111,7 @@ const commitUnit = (o: CommitOptions, seq: number): Effect.Effect<void, RunError
     yield* outlets.rejects.write(d)
     yield* outlets.routes.write(d)
     yield* outlets.drops.write(d)
+    outlets.outputs.settle()
     // Commit: sinks, then journals, then the marker that makes the unit done.
     const main = yield* outlets.main.writer.commit
     const rejects = yield* outlets.rejects.commit

@@ -258,6 +258,9 @@ export const workerPlan = (
 
 const oneThreadReason = (pipeline: ResolvedPipeline, transforms: ReadonlyArray<Transform<Row, Row>>): string | undefined => {
   if (pipeline.file === undefined) return "the pipeline was composed in code (worker threads load a pipeline file)"
+  if (pipeline.outputs !== undefined && pipeline.outputs.size > 0) {
+    return "the pipeline has outputs: (each output selects and writes its rows in this thread; workers encode the main sink's only)"
+  }
   const calls = pipeline.stages.find((_, i) => Rowwise.stepOf(transforms[i]!) !== undefined)
   if (calls !== undefined) return `${calls.instanceId} waits on calls (model requests share endpoint slots and the response cache in one thread)`
   const stateful = pipeline.stages.find((s) => s.stage.stateful === true && s.stage.central === undefined)

@@ -3,13 +3,15 @@
  * (`write`), then checkpoints (`commit`) and completes its files (`finish`) on its own:
  * - rejects: the unit's reject records (scrubbed, oversized raw rows truncated) to `rejects/`;
  * - routes: the rows each routing stage sent to its branch, to that branch's sink;
+ * - outputs: the rows that reach the end of the pipeline, each output's `where:` selection of
+ *   them to its sink (written as they come, like the main sink's; counted when the unit commits);
  * - drops: dropped rows go nowhere, what remains of them (counts by stage and reason, with the
  *   unit's other counters) folds into the run's stats.
  * {@link open} opens the main sink and every outlet, resuming each from the checkpoint.
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Chunk, Effect, Schema, type Scope } from "effect"
+import { Chunk, Effect, Option, Schema, type Scope } from "effect"
 import { SinkError } from "../../Errors.js"
 import type { ResolvedPipeline } from "../../Pipeline.js"
 import * as Profile from "../../Profile.js"
@@ -18,6 +20,7 @@ import type { Row } from "../../Row.js"
 import type * as Secrets from "../../Secrets.js"
 import type { OutputFile, SinkCheckpoint, SinkWriter } from "../../Sink.js"
 import * as Sinks from "../../Sinks.js"
+import * as Where from "../../Where.js"
 import type { UnitDelta } from "../exec/delta.js"
 import type { Marker } from "./checkpoint.js"
 import { mergeDelta, type RunStats } from "./stats.js"
@@ -92,6 +95,51 @@ const eachWriter = <A>(
     return out
   })
 
+/** The outputs at the end of the pipeline: each takes its selection of the main sink's rows. */
+export interface Selected {
+  /** Writes each output's selection of rows of the unit being committed next. */
+  readonly write: (rows: Chunk.Chunk<Row>) => Effect.Effect<void, SinkError>
+  /** Adds the rows written since the last call to the run's stats (when their unit commits). */
+  readonly settle: () => void
+}
+
+/** The outputs outlet over the branch writers of the pipeline's outputs (checkpointed with the branches). */
+export const outputs = (pipeline: ResolvedPipeline, writers: ReadonlyMap<string, SinkWriter>, stats: RunStats): Selected => {
+  const declared = Profile.declaredShapes(pipeline)
+  const selected = [...(pipeline.outputs ?? [])].map(([name, o]) => {
+    stats.profiles.branches[name] ??= Profile.empty()
+    const b = pipeline.branches.get(name)!
+    const records = b.def.records?.(b.config)
+    return { name, where: o.where, records, writer: writers.get(name)!, observe: Profile.observer(stats.profiles.branches[name]!, declared) }
+  })
+  const unsettled = new Map<string, number>()
+  return {
+    write: (rows) =>
+      Effect.gen(function* () {
+        for (const s of selected) {
+          const where = s.where
+          const chunk = where === undefined ? rows : Chunk.filter(rows, (row) => Where.matches(where, row))
+          if (chunk.length === 0) continue
+          // An export sink counts what it writes (its records), not the rows it is given.
+          const records = s.records
+          const written = records === undefined ? chunk : Chunk.filterMap(chunk, (row) => recordOf(records, row))
+          unsettled.set(s.name, (unsettled.get(s.name) ?? 0) + written.length)
+          s.observe(written)
+          yield* s.writer.write(chunk)
+        }
+      }),
+    settle: () => {
+      for (const [name, n] of unsettled) stats.branch_rows[name] = (stats.branch_rows[name] ?? 0) + n
+      unsettled.clear()
+    }
+  }
+}
+
+const recordOf = (records: (row: Row) => Row | undefined | string, row: Row): Option.Option<Row> => {
+  const r = records(row)
+  return r === undefined || typeof r === "string" ? Option.none() : Option.some(r)
+}
+
 /** The drops outlet: the unit's counters (drops by stage and reason among them) into the run's stats. */
 export const drops = (stats: RunStats): Outlet<void, void> => ({
   write: (d) => Effect.sync(() => mergeDelta(stats, d)),
@@ -110,6 +158,7 @@ export interface Outlets {
   readonly main: Main
   readonly rejects: Outlet<SinkCheckpoint, ReadonlyArray<OutputFile>>
   readonly routes: Outlet<{ [name: string]: SinkCheckpoint }, { [name: string]: ReadonlyArray<OutputFile> }>
+  readonly outputs: Selected
   readonly drops: Outlet<void, void>
 }
 
@@ -149,6 +198,7 @@ export const open = (
       main: { writer: main, observe: Profile.observer(at.stats.profiles.main, Profile.declaredShapes(pipeline)) },
       rejects: rejects(rejectsWriter, at.scrub),
       routes: routes(pipeline, branches, at.stats),
+      outputs: outputs(pipeline, branches, at.stats),
       drops: drops(at.stats)
     }
   })

@@ -18,7 +18,11 @@ export interface StageStats {
   rows_out: number
   dropped: { [reason: string]: number }
   routed: number
+  /** Routed rows by the reason the stage gave (`moderation:harassment`); absent when none were routed. */
+  routed_reasons?: { [reason: string]: number }
   rejected: number
+  /** The stage's own counters (`pii/redact`: `redacted:EMAIL`, ...); absent when it keeps none. */
+  counts?: { [name: string]: number }
 }
 
 /** Cumulative counters of a run (deterministic: equal for a resumed and an uninterrupted run). */
@@ -44,6 +48,11 @@ export interface SinkOutput {
   readonly files: ReadonlyArray<OutputFile>
   /** What the rows look like: fields with shapes, languages, preference scores (dataset cards use it). */
   readonly profile?: Profile.Profile
+  /**
+   * For an output at the end of the pipeline (`outputs:`): its `where:` selection, or `null`
+   * when it takes every row; absent for the main sink and for branches that stages route to.
+   */
+  readonly where?: string | null
 }
 
 /** The manifest written as `manifest.json` (or `manifest-0000i-of-0000n.json` per shard). */

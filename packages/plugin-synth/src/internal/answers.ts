@@ -1,0 +1,82 @@
+/**
+ * The exclusions every export of scored answers honours (`synth/select-best`, the `sft` sink's
+ * `pick: best`, the `dpo` sink): rows that are template instructions or hold personal data are
+ * left out, and so are answers flagged for repetition, answers the judge could not score
+ * (`preference_score` -1) and, optionally, answers below a minimum score.
+ */
+import type { Row } from "@synthline/core/Row"
+import { Schema } from "effect"
+import { doc } from "./shared.js"
+
+/** The options of the exclusions, with the defaults of the published exports. */
+export const exclusionFields = (defaults: { readonly templates: boolean; readonly pii: boolean }) => ({
+  responses: Schema.optionalWith(Schema.String.annotations(doc("Field holding the answers.")), {
+    default: () => "synthesized_assistant_responses"
+  }),
+  annotations: Schema.optionalWith(Schema.String.annotations(doc("Field holding the scoring annotations.")), {
+    default: () => "synthesized_response_scoring_annotations"
+  }),
+  min_score: Schema.optional(Schema.Number.annotations(doc("Answers scoring below this are not eligible."))),
+  exclude_repetition: Schema.optionalWith(Schema.Boolean.annotations(doc("Leave out repetition-flagged answers.")), {
+    default: () => true
+  }),
+  exclude_templates: Schema.optionalWith(
+    Schema.Boolean.annotations(doc("Leave out rows whose `is_template_instruction` is set.")),
+    { default: () => defaults.templates }
+  ),
+  exclude_pii: Schema.optionalWith(Schema.Boolean.annotations(doc("Leave out rows whose `has_pii` is true (from pii/scan).")), {
+    default: () => defaults.pii
+  })
+})
+
+/** Decoded exclusion options. */
+export interface Exclusions {
+  readonly responses: string
+  readonly annotations: string
+  readonly min_score?: number | undefined
+  readonly exclude_repetition: boolean
+  readonly exclude_templates: boolean
+  readonly exclude_pii: boolean
+}
+
+/** One answer that may be exported, with its score. */
+export interface Eligible {
+  readonly index: number
+  readonly content: string
+  readonly score: number
+}
+
+const isAnswers = Schema.is(Schema.Array(Schema.Struct({ content: Schema.String })))
+const isAnnotations = Schema.is(Schema.Array(Schema.Struct({ preference_score: Schema.Number, repetition_flag: Schema.Boolean })))
+
+/**
+ * The row's eligible answers in answer order; `{ excluded }` when the whole row is left out
+ * (template, personal data); a text when the fields are not what the judge writes.
+ */
+export const eligibleAnswers = (row: Row, o: Exclusions): ReadonlyArray<Eligible> | { readonly excluded: string } | string => {
+  if (o.exclude_templates) {
+    const t = row.is_template_instruction
+    if (t !== null && t !== undefined && t !== false) return { excluded: "template_instruction" }
+  }
+  if (o.exclude_pii && row.has_pii === true) return { excluded: "has_pii" }
+  const answers = row[o.responses]
+  const annotations = row[o.annotations]
+  if (!isAnswers(answers)) return `field ${o.responses} is not a list of messages`
+  if (!isAnnotations(annotations) || annotations.length !== answers.length) return `field ${o.annotations} is not one annotation per answer`
+  const out: Array<Eligible> = []
+  for (const [i, a] of annotations.entries()) {
+    if (a.preference_score < 0) continue
+    if (o.exclude_repetition && a.repetition_flag) continue
+    if (o.min_score !== undefined && a.preference_score < o.min_score) continue
+    out.push({ index: i, content: answers[i]!.content, score: a.preference_score })
+  }
+  return out
+}
+
+/** The highest-scoring answer (ties: the earlier), or undefined when there is none. */
+export const bestOf = (answers: ReadonlyArray<Eligible>): Eligible | undefined =>
+  answers.reduce<Eligible | undefined>((best, a) => (best === undefined || a.score > best.score ? a : best), undefined)
+
+/** The lowest-scoring answer (ties: the later), or undefined when there is none. */
+export const worstOf = (answers: ReadonlyArray<Eligible>): Eligible | undefined =>
+  answers.reduce<Eligible | undefined>((worst, a) => (worst === undefined || a.score <= worst.score ? a : worst), undefined)
