@@ -17,6 +17,7 @@ const guide: DefaultTheme.SidebarItem = {
   items: [
     { text: "Getting started", link: "/guide/getting-started" },
     { text: "Concepts", link: "/guide/concepts" },
+    { text: "Editor support", link: "/guide/editor" },
     { text: "The LMSYS-Chat-1M-Synth recipe", link: "/guide/recipe" },
     { text: "Run locally without a server", link: "/guide/local" },
     { text: "Running at scale", link: "/guide/scale" },

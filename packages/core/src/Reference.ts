@@ -80,9 +80,17 @@ export const mapValueOf = (schema: Schema.Schema<any, any>): Schema.Schema<unkno
     : undefined
 }
 
+/**
+ * A JSON value without `$id` keys. Effect marks some schemas with one (`/schemas/unknown` for
+ * `Schema.Unknown`), and the same `$id` twice in one document is an error to a validator such as
+ * Ajv ("resolves to more than one schema"); nothing refers to them.
+ */
+const withoutIds = (v: unknown): unknown =>
+  Array.isArray(v) ? v.map(withoutIds) : isObj(v) ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== "$id").map(([k, x]) => [k, withoutIds(x)])) : v
+
 // biome-ignore lint/suspicious/noExplicitAny: any config Schema
 const jsonSchemaOf = (schema: Schema.Schema<any, any>): JsonSchema => {
-  const js: unknown = JSONSchema.make(schema, { target: "jsonSchema7" })
+  const js: unknown = withoutIds(JSONSchema.make(schema, { target: "jsonSchema7" }))
   if (!isObj(js)) return {}
   // Inline the root $ref if there is one.
   const defs = isObj(js.$defs) ? js.$defs : {}
@@ -178,8 +186,38 @@ const whereSchema: JsonSchema = {
   description: "Which rows reaching the end of the pipeline this output writes (all when absent)."
 }
 
-/** The JSON Schema of the pipeline file with every loaded stage, source, sink and section. */
-export const pipelineJsonSchema = (registry: Registry): JsonSchema => {
+/** A string holding a `${VAR}` or `${VAR:-default}` placeholder (see Pipeline's interpolation). */
+const placeholder: JsonSchema = {
+  type: "string",
+  pattern: "\\$\\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\\}",
+  description: "An environment variable, replaced before the file is decoded."
+}
+
+/**
+ * A schema where every string that must be one of some values (an enum) may also be a `${VAR}`
+ * placeholder: an editor checks the file as written (`mode: ${CACHE_MODE:-read-write}`), while
+ * synthline decodes it after interpolation. Description, title and default stay outside, for
+ * hover and completion.
+ */
+const withPlaceholders = (schema: JsonSchema): JsonSchema => {
+  const out: { [key: string]: unknown } = {}
+  for (const [k, v] of Object.entries(schema)) out[k] = placeholdersIn(v)
+  if (!(Array.isArray(schema.enum) && schema.enum.length > 0 && schema.enum.every((e) => typeof e === "string"))) return out
+  const outside: { [key: string]: unknown } = {}
+  const inside: { [key: string]: unknown } = {}
+  for (const [k, v] of Object.entries(out)) (k === "description" || k === "title" || k === "default" ? outside : inside)[k] = v
+  return { ...outside, anyOf: [inside, placeholder] }
+}
+
+const placeholdersIn = (v: unknown): unknown => (Array.isArray(v) ? v.map(placeholdersIn) : isObj(v) ? withPlaceholders(v) : v)
+
+/**
+ * The JSON Schema of the pipeline file with every loaded stage, source, sink and section, for
+ * editors: a `${VAR}` placeholder is accepted where a string must be one of some values.
+ */
+export const pipelineJsonSchema = (registry: Registry): JsonSchema => withPlaceholders(pipelineSchema(registry))
+
+const pipelineSchema = (registry: Registry): JsonSchema => {
   const sharedDefs: { [name: string]: unknown } = {}
   const stageVariants = [...registry.stages.values()].map((s) =>
     withProps(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Schema } from "effect"
+import * as Plugin from "../src/Plugin.js"
 import * as Reference from "../src/Reference.js"
 import * as Registry from "../src/Registry.js"
 import * as Sinks from "../src/Sinks.js"
@@ -22,6 +23,32 @@ describe("Reference", () => {
       expect(all.length).toBeGreaterThan(0)
       for (const r of all) expect(Object.keys(defs), r).toContain(r.replace("#/$defs/", ""))
       expect(JSON.stringify(schema.properties).includes('"$schema"')).toBe(false)
+    }))
+
+  it.effect("the pipeline JSON Schema carries no $id (Effect marks Schema.Unknown with `/schemas/unknown`; twice in one document, validators refuse it)", () =>
+    Effect.gen(function* () {
+      const section = Schema.Struct({ extra: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown })) })
+      const plugin = Plugin.definePlugin({ name: "p", version: "1.0.0", stages: [], sections: { a: section, b: section } })
+      const schema = Reference.pipelineJsonSchema(yield* Registry.fromPlugins([{ plugin, specifier: "p" }]))
+      const text = JSON.stringify(schema)
+      expect(text).toContain('"title":"unknown"')
+      expect(text).not.toContain('"$id"')
+    }))
+
+  it.effect("the pipeline JSON Schema accepts a ${VAR} placeholder where a string must be one of some values", () =>
+    Effect.gen(function* () {
+      const mode = Schema.Literal("read-write", "off").annotations({ description: "How the cache is used." })
+      const plugin = Plugin.definePlugin({ name: "p", version: "1.0.0", stages: [], sections: { c: Schema.Struct({ mode: Schema.optional(mode) }) } })
+      const schema = Reference.pipelineJsonSchema(yield* Registry.fromPlugins([{ plugin, specifier: "p" }]))
+      const c = (schema.properties as { readonly c: { readonly properties: { readonly mode: { readonly description: string; readonly anyOf: ReadonlyArray<{ readonly enum?: ReadonlyArray<string>; readonly pattern?: string }> } } } }).c
+      const { description, anyOf } = c.properties.mode
+      expect(description).toBe("How the cache is used.")
+      expect(anyOf[0]!.enum).toEqual(["read-write", "off"])
+      const pattern = new RegExp(anyOf[1]!.pattern!)
+      for (const ok of ["${CACHE_MODE}", "${CACHE_MODE:-read-write}"]) expect(pattern.test(ok), ok).toBe(true)
+      for (const bad of ["read-only", "$CACHE_MODE", "${}"]) expect(pattern.test(bad), bad).toBe(false)
+      // The options listed in the reference keep their plain type.
+      expect(Reference.optionsOf(Schema.Struct({ mode })).map((o) => o.type)).toEqual(['"read-write" | "off"'])
     }))
 
   it("lists source and sink options with types, defaults and descriptions", () => {
