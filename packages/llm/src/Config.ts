@@ -42,6 +42,37 @@ export const DurationFromInput: Schema.Schema<Duration.Duration, string | number
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 
+/** How a model in `mode: batch` groups and follows its batches. */
+export const BatchOptions = Schema.Struct({
+  max_requests: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(1, 50_000)).annotations(doc("Most requests in one batch file (OpenAI allows 50,000).")),
+    { default: () => 50_000 }
+  ),
+  max_bytes: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(1024, 200 * 1024 * 1024)).annotations(doc("Most bytes in one batch file (OpenAI allows 200 MB).")),
+    { default: () => 100 * 1024 * 1024 }
+  ),
+  window: Schema.optionalWith(
+    DurationFromInput.annotations(doc("How long requests are collected before a batch that is not full is submitted.")),
+    { default: () => Duration.seconds(5) }
+  ),
+  poll_interval: Schema.optionalWith(DurationFromInput.annotations(doc("Time between two status checks of a submitted batch.")), {
+    default: () => Duration.seconds(30)
+  }),
+  completion_window: Schema.optionalWith(Schema.String.annotations(doc("The batch's completion window, as the provider spells it.")), {
+    default: () => "24h"
+  }),
+  max_attempts: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(1, 20)).annotations(
+      doc("Batches one request may go through: an expired, failed or missing item is resubmitted (alone, not its whole batch) until then.")
+    ),
+    { default: () => 3 }
+  )
+}).annotations({ identifier: "BatchOptions", description: "Grouping and polling of a model in batch mode." })
+
+/** How a model in `mode: batch` groups and follows its batches. */
+export type BatchOptions = typeof BatchOptions.Type
+
 /** One model: where it is served and how hard it may be driven. */
 export const ModelConfig = Schema.Struct({
   provider: Schema.optionalWith(
@@ -113,6 +144,15 @@ export const ModelConfig = Schema.Struct({
     ),
     { default: () => ({}) }
   ),
+  mode: Schema.optionalWith(
+    Schema.Literal("online", "batch").annotations(
+      doc(
+        "How chat calls are sent: `online` (one HTTP request each) or `batch` (grouped into the provider's Batch API: /v1/files + /v1/batches, usually half price, answers within the completion window). The cache key does not depend on it."
+      )
+    ),
+    { default: () => "online" as const }
+  ),
+  batch: Schema.optionalWith(BatchOptions, { default: () => Schema.decodeSync(BatchOptions)({}) }),
   path: Schema.optional(Schema.String.annotations(doc("Model file, for embedded providers (e.g. llama-cpp)."))),
   options: Schema.optionalWith(
     Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(doc("Provider-specific options.")),

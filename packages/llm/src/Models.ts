@@ -11,6 +11,7 @@ import type { Gate } from "@synthline/core/Rowwise"
 import { RunContext, type UsageRegistry } from "@synthline/core/RunContext"
 import { Context, Duration, Effect, Either, Layer, Schedule, Schema, Scope } from "effect"
 import { isAbsolute, join, resolve } from "node:path"
+import * as Batch from "./Batch.js"
 import * as Cache from "./Cache.js"
 import { type ChatRequest, type Completion, body, estimateTokens, preview } from "./Chat.js"
 import {
@@ -166,6 +167,11 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
             })
           }
           const resolved = resolveModel(name, config, env)
+          if (resolved.mode === "batch" && resolved.provider !== "openai") {
+            return yield* new LlmConfigError({
+              reason: `model ${name}: mode batch needs the openai provider (an OpenAI-compatible /v1/files and /v1/batches API), not ${JSON.stringify(resolved.provider)}`
+            })
+          }
           const factory = Provider.get(resolved.provider)
           if (factory === undefined) {
             return yield* new LlmConfigError({
@@ -181,7 +187,9 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
             options.stateDir === undefined
               ? Usage.noWireLog
               : Usage.openWireLog(join(options.stateDir, `llm-usage-${encodeURIComponent(name)}.log`), usage, endpoints)
-          const model = makeModel(resolved, transport, c, options.usage, log, options.warn ?? (() => undefined))
+          const journal =
+            options.stateDir === undefined ? undefined : join(options.stateDir, `llm-batches-${encodeURIComponent(name)}.jsonl`)
+          const model = makeModel(resolved, transport, c, options.usage, log, options.warn ?? (() => undefined), journal)
           yield* Scope.addFinalizer(scope, Effect.sync(() => model.close()))
           made.set(name, model)
           return model
@@ -223,7 +231,8 @@ const makeModel = (
   cache: Cache.ResponseCache,
   registry: UsageRegistry | undefined,
   openLog: (usage: Usage.ModelUsage, endpoints: ReadonlyArray<string>) => Usage.WireLog,
-  warn: (message: string) => void
+  warn: (message: string) => void,
+  batchJournal?: string | undefined
 ): Model & { readonly close: () => void } => {
   const endpointIds = transport.endpoints.map((e) => e.id)
   let usage = Usage.make(config.model, endpointIds, undefined)
@@ -268,7 +277,9 @@ const makeModel = (
   const downLimitMs = Duration.toMillis(config.down_limit)
   const retryBase = Duration.toMillis(config.retry_base)
   const retryMax = Duration.toMillis(config.retry_max)
-  const capacity = transport.endpoints.reduce((n, e) => n + e.capacity, 0)
+  // In batch mode a call waits in a batch, not on a slot: the stage may have a batch file's worth out.
+  const capacity =
+    config.mode === "batch" ? config.batch.max_requests : transport.endpoints.reduce((n, e) => n + e.capacity, 0)
 
   const outcomeOf = (failure: Provider.AttemptFailure | undefined): Outcome =>
     failure === undefined ? "ok" : failure.kind === "rate_limited" || !isRetryable(failure.kind) ? "neutral" : "failed"
@@ -535,10 +546,49 @@ const makeModel = (
     }).pipe(Effect.ensuring(Effect.sync(entry.leave)))
   }
 
+  // Batch mode: the answers of a batch are counted and cached as they are taken in, also those of
+  // a killed run's batches that no call of this run waits for (yet).
+  let storeError: LlmCacheError | undefined
+  const batcher =
+    config.mode !== "batch"
+      ? undefined
+      : Batch.make(config, batchJournal, {
+          sent: (n) => {
+            usage.requests += n
+            usage.endpoints[endpointIds[0]!]!.requests += n
+            for (let i = 0; i < n; i++) wire.request(0)
+          },
+          answered: (key, answer) => {
+            const ep = usage.endpoints[endpointIds[0]!]!
+            usage.completions++
+            usage.prompt_tokens += answer.usage.prompt_tokens
+            usage.completion_tokens += answer.usage.completion_tokens
+            ep.prompt_tokens += answer.usage.prompt_tokens
+            ep.completion_tokens += answer.usage.completion_tokens
+            wire.answer(0, answer.usage.prompt_tokens, answer.usage.completion_tokens)
+            if (answer.finish_reason === "length") usage.truncated++
+            const stored = cache.store(key, config.model, answer)
+            if (Either.isLeft(stored)) storeError ??= stored.left
+          },
+          failed: (kind) => {
+            Usage.bump(usage.errors, kind)
+            Usage.bump(usage.endpoints[endpointIds[0]!]!.errors, kind)
+            wire.error(0, kind)
+          },
+          retried: (n) => {
+            usage.retries += n
+            for (let i = 0; i < n; i++) wire.retry()
+          },
+          gaveUp: (kind) => Usage.bump(usage.failures, kind),
+          progress: warn
+        })
+
   const prepare = (request: ChatRequest, options?: CallOptions): Completion | Effect.Effect<Completion, LlmRequestError> => {
     usage.calls++
     const sampleIndex = options?.sampleIndex ?? 0
-    const key = cache.mode === "off" ? "" : Cache.key(config.model, request, config.extra_body, sampleIndex)
+    // Batch mode keys its items by the cache key, with or without a cache.
+    const key =
+      cache.mode === "off" && batcher === undefined ? "" : Cache.key(config.model, request, config.extra_body, sampleIndex)
     if (key !== "") {
       const hit = cache.lookup(key)
       if (Either.isLeft(hit)) return Effect.die(hit.left)
@@ -558,6 +608,11 @@ const makeModel = (
 
   const send = (request: ChatRequest, key: string): Effect.Effect<Completion, LlmRequestError> => {
     const payload = body(config.model, request, config.extra_body)
+    if (batcher !== undefined) {
+      return batcher.call(payload, key).pipe(
+        Effect.flatMap((answer) => (storeError !== undefined ? Effect.die(storeError) : Effect.succeed({ ...answer, cached: false })))
+      )
+    }
     const start = transport.start
     return attempts(
       estimateTokens(request),
@@ -637,6 +692,7 @@ const makeModel = (
       if (downTimer !== undefined) clearTimeout(downTimer)
       downTimer = undefined
       balancer.close()
+      batcher?.close()
       wire.close()
     }
   }

@@ -4,7 +4,10 @@
  * and `POST /v2/translate` after a configurable latency (fixed, or drawn per chat request), can
  * be told to fail (429 with Retry-After, 500, hang until the client gives up, drop the
  * connection, garbage bodies, truncated answers), and counts every request (also over HTTP:
- * `GET /_counts`). Plugin authors test their model stages on it.
+ * `GET /_counts`). It also serves the OpenAI Batch API (`POST /v1/files`, `POST /v1/batches`,
+ * `GET /v1/batches[/{id}]`, `GET /v1/files/{id}/content`), answering each item as a chat request
+ * and able to expire items, fail whole batches, fail single items and write a malformed output
+ * line. Plugin authors test their model stages on it.
  */
 import { createHash } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
@@ -63,6 +66,46 @@ export interface TestServerOptions {
   readonly apiKey?: string
   /** Keep every request body in `requests` (default false; counters are always kept). */
   readonly record?: boolean
+  /** How the Batch API routes behave (default: every batch completes after two status checks). */
+  readonly batch?: BatchBehaviour
+}
+
+/** What becomes of one item of a batch. */
+export type BatchItemFate =
+  /** Answered as a chat request would be (a {@link Fault} from `chat` becomes an error line). */
+  | "ok"
+  /** Left out of both result files. */
+  | "missing"
+  /** A line in the output file that is not JSON. */
+  | "malformed"
+  /** Not run before the window closed: an error line `batch_expired`, and the batch ends `expired`. */
+  | "expired"
+  /** An error line with this status and message (a permanent error when 4xx). */
+  | { readonly status: number; readonly message: string }
+
+/** How the Batch API routes behave. */
+export interface BatchBehaviour {
+  /** Status checks a batch stays validating / in progress before it ends (default 2). */
+  readonly polls?: number
+  /** Makes the `n`th batch (1-based) fail validation, with this message. */
+  readonly fail?: (n: number) => string | undefined
+  /** What becomes of each item (default `ok`); `n` is the batch's number (1-based). */
+  readonly item?: (request: ReceivedChat, customId: string, n: number) => BatchItemFate
+}
+
+/** A batch the server holds. */
+interface ServedBatch {
+  readonly n: number
+  readonly id: string
+  readonly input_file_id: string
+  readonly created_at: number
+  readonly metadata: unknown
+  polls: number
+  status: string
+  output_file_id: string | null
+  error_file_id: string | null
+  errors: unknown
+  request_counts: { total: number; completed: number; failed: number }
 }
 
 /** One moderation result in the omni-moderation response format. */
@@ -79,6 +122,14 @@ export interface Counts {
   moderation: number
   /** Requests answered with a fault. */
   faults: number
+  /** Files uploaded (`POST /v1/files`). */
+  files: number
+  /** Batches created (`POST /v1/batches`): what a resumed run must not repeat. */
+  batches: number
+  /** Status checks of batches (`GET /v1/batches/{id}`). */
+  batch_polls: number
+  /** Items in the batches created. */
+  batch_requests: number
   total: number
 }
 
@@ -136,7 +187,9 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
   let latency = options.latencyMs ?? 0
   const queue: Array<Fault> = []
   let always: Fault | undefined
-  const counts: Counts = { chat: 0, translate: 0, moderation: 0, faults: 0, total: 0 }
+  const counts: Counts = { chat: 0, translate: 0, moderation: 0, faults: 0, files: 0, batches: 0, batch_polls: 0, batch_requests: 0, total: 0 }
+  const files = new Map<string, { readonly text: string; readonly filename: string; readonly purpose: string }>()
+  const batches = new Map<string, ServedBatch>()
   const requests: TestServer["requests"] = []
   let chatArrivals = 0
 
@@ -168,6 +221,183 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
     }
   }
 
+  /** The chat completion body for a request, or the fault `chat` asked for. */
+  const completion = (request: ReceivedChat, n: number): { readonly [key: string]: unknown } | Fault => {
+    const answer = options.chat !== undefined ? options.chat(request, n) : echo(request)
+    if (isFault(answer)) return answer
+    const reply: ChatReply = typeof answer === "string" ? { content: answer } : answer
+    const promptTokens = reply.prompt_tokens ?? tokens(request.messages.map((m) => m.content).join(" "))
+    const completionTokens = reply.completion_tokens ?? tokens(reply.content)
+    return {
+      id: `chatcmpl-${n}`,
+      object: "chat.completion",
+      created: 0,
+      model: request.model,
+      choices: [{ index: 0, message: { role: "assistant", content: reply.content }, finish_reason: reply.finish_reason ?? "stop" }],
+      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens }
+    }
+  }
+
+  const batchJson = (b: ServedBatch) => ({
+    id: b.id,
+    object: "batch",
+    endpoint: "/v1/chat/completions",
+    errors: b.errors,
+    input_file_id: b.input_file_id,
+    completion_window: "24h",
+    status: b.status,
+    output_file_id: b.output_file_id,
+    error_file_id: b.error_file_id,
+    created_at: b.created_at,
+    request_counts: b.request_counts,
+    metadata: b.metadata
+  })
+
+  /** Runs a batch's items once it is due and writes its result files. */
+  const finishBatch = (b: ServedBatch): void => {
+    const failure = options.batch?.fail?.(b.n)
+    const input = files.get(b.input_file_id)?.text ?? ""
+    const lines = input.split("\n").filter((l) => l.trim() !== "")
+    if (failure !== undefined) {
+      b.status = "failed"
+      b.errors = { object: "list", data: [{ code: "invalid_request", message: failure, line: null, param: null }] }
+      b.request_counts = { total: lines.length, completed: 0, failed: 0 }
+      return
+    }
+    const out: Array<string> = []
+    const err: Array<string> = []
+    let expired = false
+    let completed = 0
+    for (const [i, line] of lines.entries()) {
+      const item = safeParse(line)
+      const customId = isObject(item) ? String(item.custom_id) : `line-${i + 1}`
+      const request = isObject(item) ? toChat(item.body) : undefined
+      const reqId = `batch_req_${b.n}_${i + 1}`
+      if (request === undefined) {
+        err.push(JSON.stringify({ id: reqId, custom_id: customId, response: { status_code: 400, request_id: reqId, body: { error: { message: "messages is required", type: "invalid_request_error" } } }, error: null }))
+        continue
+      }
+      const fate = options.batch?.item?.(request, customId, b.n) ?? "ok"
+      if (fate === "missing") continue
+      if (fate === "malformed") {
+        out.push(`{"id":"${reqId}","custom_id":"${customId}","response":{"status_code":200,"body":{"choi`)
+        continue
+      }
+      if (fate === "expired") {
+        expired = true
+        err.push(JSON.stringify({ id: reqId, custom_id: customId, response: null, error: { code: "batch_expired", message: "This request could not be executed before the completion window expired." } }))
+        continue
+      }
+      if (typeof fate === "object") {
+        err.push(JSON.stringify({ id: reqId, custom_id: customId, response: { status_code: fate.status, request_id: reqId, body: { error: { message: fate.message, type: "invalid_request_error" } } }, error: null }))
+        continue
+      }
+      counts.chat++
+      const answer = completion(request, counts.chat)
+      if (isFault(answer)) {
+        const status = answer.fault === "status" ? answer.status : 500
+        err.push(JSON.stringify({ id: reqId, custom_id: customId, response: { status_code: status, request_id: reqId, body: { error: { message: `test server: status ${status}` } } }, error: null }))
+        continue
+      }
+      completed++
+      out.push(JSON.stringify({ id: reqId, custom_id: customId, response: { status_code: 200, request_id: reqId, body: answer }, error: null }))
+    }
+    const store = (rows: Array<string>): string | null => {
+      if (rows.length === 0) return null
+      const id = `file-${files.size + 1}`
+      files.set(id, { text: `${rows.join("\n")}\n`, filename: `${b.id}_${rows === out ? "output" : "error"}.jsonl`, purpose: "batch_output" })
+      return id
+    }
+    b.output_file_id = store(out)
+    b.error_file_id = store(err)
+    b.status = expired ? "expired" : "completed"
+    b.request_counts = { total: lines.length, completed, failed: lines.length - completed }
+  }
+
+  /** The Batch API routes; undefined when the request is for none of them. */
+  const batchRoute = async (req: IncomingMessage, path: string, text: string, res: ServerResponse): Promise<true | undefined> => {
+    if (req.method === "POST" && path.endsWith("/v1/files")) {
+      const form = await new Response(text, { headers: { "content-type": String(req.headers["content-type"] ?? "") } })
+        .formData()
+        .catch(() => undefined)
+      const file = form?.get("file")
+      if (form === undefined || file === null || file === undefined || typeof file === "string") {
+        send(res, 400, { error: { message: "a multipart body with a file is required" } })
+        return true
+      }
+      counts.files++
+      const id = `file-${files.size + 1}`
+      const content = await file.text()
+      files.set(id, { text: content, filename: file.name, purpose: String(form.get("purpose") ?? "") })
+      send(res, 200, { id, object: "file", bytes: Buffer.byteLength(content), created_at: 0, filename: file.name, purpose: String(form.get("purpose") ?? "") })
+      return true
+    }
+    if (req.method === "POST" && path.endsWith("/v1/batches")) {
+      const body = safeParse(text)
+      const fileId = isObject(body) ? body.input_file_id : undefined
+      if (typeof fileId !== "string" || !files.has(fileId)) {
+        send(res, 400, { error: { message: `no input file ${JSON.stringify(fileId)}` } })
+        return true
+      }
+      if (!isObject(body) || body.endpoint !== "/v1/chat/completions") {
+        send(res, 400, { error: { message: "endpoint must be /v1/chat/completions" } })
+        return true
+      }
+      counts.batches++
+      const n = counts.batches
+      const items = (files.get(fileId)?.text ?? "").split("\n").filter((l) => l.trim() !== "").length
+      counts.batch_requests += items
+      const b: ServedBatch = {
+        n,
+        id: `batch_${n}`,
+        input_file_id: fileId,
+        created_at: n,
+        metadata: body.metadata ?? null,
+        polls: 0,
+        status: "validating",
+        output_file_id: null,
+        error_file_id: null,
+        errors: null,
+        request_counts: { total: items, completed: 0, failed: 0 }
+      }
+      batches.set(b.id, b)
+      send(res, 200, batchJson(b))
+      return true
+    }
+    if (req.method === "GET" && path.endsWith("/v1/batches")) {
+      const all = [...batches.values()].reverse().map(batchJson)
+      send(res, 200, { object: "list", data: all, first_id: all[0]?.id ?? null, last_id: all[all.length - 1]?.id ?? null, has_more: false })
+      return true
+    }
+    const one = /\/v1\/batches\/([^/]+)$/.exec(path)
+    if (req.method === "GET" && one !== null) {
+      const b = batches.get(decodeURIComponent(one[1]!))
+      if (b === undefined) {
+        send(res, 404, { error: { message: `no batch ${one[1]}` } })
+        return true
+      }
+      counts.batch_polls++
+      b.polls++
+      if (b.output_file_id === null && b.error_file_id === null && b.status !== "failed") {
+        if (b.polls > (options.batch?.polls ?? 2)) finishBatch(b)
+        else if (b.polls > 1) b.status = "in_progress"
+      }
+      send(res, 200, batchJson(b))
+      return true
+    }
+    const content = /\/v1\/files\/([^/]+)\/content$/.exec(path)
+    if (req.method === "GET" && content !== null) {
+      const f = files.get(decodeURIComponent(content[1]!))
+      if (f === undefined) send(res, 404, { error: { message: `no file ${content[1]}` } })
+      else {
+        res.writeHead(200, { "content-type": "application/octet-stream", "content-length": Buffer.byteLength(f.text) })
+        res.end(f.text)
+      }
+      return true
+    }
+    return undefined
+  }
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const text = await readBody(req)
     if (req.method === "GET" && req.url === "/_counts") return send(res, 200, counts)
@@ -183,29 +413,16 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
       const ok = authorization === `Bearer ${options.apiKey}` || authorization === `DeepL-Auth-Key ${options.apiKey}`
       if (!ok) return send(res, 401, { error: { message: "invalid api key", type: "auth" } })
     }
+    if ((await batchRoute(req, path, text, res)) === true) return
     const fault = queue.shift() ?? always
     if (req.method !== "POST") return send(res, 405, { error: { message: "POST only" } })
     if (path.endsWith("/chat/completions")) {
       counts.chat++
       if (fault !== undefined) return applyFault(res, fault)
       if (chatRequest === undefined) return send(res, 400, { error: { message: "messages is required" } })
-      const request = chatRequest
-      const messages = request.messages
-      const answer = options.chat !== undefined ? options.chat(request, counts.chat) : echo(request)
+      const answer = completion(chatRequest, counts.chat)
       if (isFault(answer)) return applyFault(res, answer)
-      const reply: ChatReply = typeof answer === "string" ? { content: answer } : answer
-      const promptTokens = reply.prompt_tokens ?? tokens(messages.map((m) => m.content).join(" "))
-      const completionTokens = reply.completion_tokens ?? tokens(reply.content)
-      return send(res, 200, {
-        id: `chatcmpl-${counts.chat}`,
-        object: "chat.completion",
-        created: 0,
-        model: request.model,
-        choices: [
-          { index: 0, message: { role: "assistant", content: reply.content }, finish_reason: reply.finish_reason ?? "stop" }
-        ],
-        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens }
-      })
+      return send(res, 200, answer)
     }
     if (path.endsWith("/moderations")) {
       counts.moderation++

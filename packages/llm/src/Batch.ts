@@ -1,0 +1,518 @@
+/**
+ * Batch mode of a model (`mode: batch`): its chat calls are grouped into batch files and sent
+ * through the OpenAI-compatible Batch API (`POST /files` with purpose `batch`, `POST /batches`,
+ * `GET /batches/{id}` until it ends, then the output and error files from
+ * `GET /files/{id}/content`). Each answer is stored in the same response cache as an online
+ * call, under the same key. Every batch is journaled in the run's state folder before it is
+ * submitted (its `custom_id` → cache key map, then its file id, then its batch id), so a killed
+ * run resumes by polling the batches it submitted, never by submitting them again. Items that
+ * expired, failed for a retryable reason or are missing from the output are resubmitted in a
+ * later batch, alone; permanent errors fail their calls with the provider's message.
+ */
+import { appendFileSync, mkdirSync, readFileSync } from "node:fs"
+import { dirname } from "node:path"
+import { Blob } from "node:buffer"
+import { Duration, Effect, Redacted } from "effect"
+import { FormData, request } from "undici"
+import type { Completion } from "./Chat.js"
+import type { ResolvedModel } from "./Config.js"
+import { type FailureKind, isRetryable, LlmRequestError } from "./Errors.js"
+import { type AttemptFailure, classify, classifyError, displayUrl, isFailure } from "./Provider.js"
+
+type Answer = Omit<Completion, "cached">
+
+/** A batch's state as the provider reports it. */
+export type BatchStatus =
+  | "preparing"
+  | "validating"
+  | "in_progress"
+  | "finalizing"
+  | "completed"
+  | "failed"
+  | "expired"
+  | "cancelling"
+  | "cancelled"
+
+const terminal = new Set<string>(["completed", "failed", "expired", "cancelled"])
+
+/** What the model around a batcher is told, so its usage and cache stay those of online calls. */
+export interface BatchHooks {
+  /** An item went out in a batch (counted as a request). */
+  readonly sent: (items: number) => void
+  /** An item came back answered; stores it in the cache (a failure here stops the run). */
+  readonly answered: (key: string, answer: Answer) => void
+  /** An item failed (an attempt; it may be resubmitted). */
+  readonly failed: (kind: FailureKind) => void
+  /** An item was resubmitted. */
+  readonly retried: (items: number) => void
+  /** A call failed for good. */
+  readonly gaveUp: (kind: FailureKind) => void
+  /** A line for the progress display. */
+  readonly progress: (message: string) => void
+}
+
+/** The batch client of one model. */
+export interface Batcher {
+  /** Answers one chat request body (`Chat.body`) whose cache key is `key`, through a batch. */
+  readonly call: (payload: object, key: string) => Effect.Effect<Answer, LlmRequestError>
+  /** Batches by state, and the requests in each. */
+  readonly states: () => { readonly [status: string]: { readonly batches: number; readonly requests: number } }
+  /** Stops polling (what is journaled stays for the next run). */
+  readonly close: () => void
+}
+
+/** One request waiting for, or in, a batch. */
+interface Item {
+  readonly key: string
+  readonly line: string
+  readonly payload: object
+  attempts: number
+  readonly waiters: Array<(r: Answer | LlmRequestError) => void>
+}
+
+/** One batch of this run or of a killed one. */
+interface Tracked {
+  readonly local: string
+  /** custom_id → cache key. */
+  readonly ids: Map<string, string>
+  status: BatchStatus
+  file?: string
+  batch?: string
+  requests: number
+}
+
+/** A journal line. */
+type Record =
+  | { readonly t: "prepared"; readonly local: string; readonly items: { readonly [customId: string]: string } }
+  | { readonly t: "uploaded"; readonly local: string; readonly file: string }
+  | { readonly t: "submitted"; readonly local: string; readonly batch: string }
+  | { readonly t: "done"; readonly local: string }
+
+const isObject = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null && !Array.isArray(u)
+
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)))
+
+/** Reads a journal: every batch not yet done, in the order they were prepared. */
+export const readJournal = (file: string): ReadonlyArray<Tracked> => {
+  let text: string
+  try {
+    text = readFileSync(file, "utf8")
+  } catch {
+    return []
+  }
+  const open = new Map<string, Tracked>()
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue
+    let r: unknown
+    try {
+      r = JSON.parse(line)
+    } catch {
+      // A line a kill cut short: the last one, for a step that did not finish.
+      continue
+    }
+    if (!isObject(r) || typeof r.local !== "string") continue
+    const local = r.local
+    if (r.t === "prepared" && isObject(r.items)) {
+      const ids = new Map<string, string>()
+      for (const [id, key] of Object.entries(r.items)) if (typeof key === "string") ids.set(id, key)
+      open.set(local, { local, ids, status: "preparing", requests: ids.size })
+    } else if (r.t === "uploaded" && typeof r.file === "string") {
+      const b = open.get(local)
+      if (b !== undefined) b.file = r.file
+    } else if (r.t === "submitted" && typeof r.batch === "string") {
+      const b = open.get(local)
+      if (b !== undefined) {
+        b.batch = r.batch
+        b.status = "validating"
+      }
+    } else if (r.t === "done") open.delete(local)
+  }
+  return [...open.values()]
+}
+
+/** An HTTP answer, or the failure of the last attempt. */
+type Reply = { readonly ok: true; readonly status: number; readonly text: string } | { readonly ok: false; readonly failure: AttemptFailure }
+
+/**
+ * Makes the batcher of a model. `journal` is the file its batches are recorded in (none: batches
+ * live in memory only, and a killed run cannot pick them up).
+ */
+export const make = (config: ResolvedModel, journal: string | undefined, hooks: BatchHooks): Batcher => {
+  const options = config.batch
+  const base = (config.endpoints[0] ?? "").replace(/\/+$/, "")
+  const endpointId = displayUrl(config.endpoints[0] ?? "")
+  const secret = config.api_key !== undefined ? Redacted.value(config.api_key) : undefined
+  const auth: { [key: string]: string } = secret !== undefined && secret !== "" ? { authorization: `Bearer ${secret}` } : {}
+  const scrub = (s: string): string => (secret !== undefined && secret.length >= 4 ? s.split(secret).join("<redacted>") : s)
+  const timeoutMs = Duration.toMillis(config.timeout)
+  const pollMs = Duration.toMillis(config.batch.poll_interval)
+  const windowMs = Duration.toMillis(config.batch.window)
+  const retryBase = Duration.toMillis(config.retry_base)
+  const retryMax = Duration.toMillis(config.retry_max)
+  let closed = false
+
+  const write = (r: Record): void => {
+    if (journal === undefined) return
+    // Appended synchronously: on disk (the page cache) before the step it announces is taken.
+    appendFileSync(journal, `${JSON.stringify(r)}\n`)
+  }
+  if (journal !== undefined) mkdirSync(dirname(journal), { recursive: true })
+
+  /** One HTTP exchange with retries for 429, 5xx and broken connections. */
+  const http = async (method: "GET" | "POST", path: string, body?: string | FormData): Promise<Reply> => {
+    let last: AttemptFailure = { kind: "connection", detail: "no attempt" }
+    for (let n = 0; n <= config.max_retries; n++) {
+      if (closed) return { ok: false, failure: { kind: "connection", detail: "the run ended" } }
+      if (n > 0) {
+        const backoff = Math.min(retryMax, retryBase * 2 ** (n - 1)) * (0.5 + Math.random() / 2)
+        await delay(last.retryAfterMs !== undefined ? Math.min(retryMax, last.retryAfterMs) : backoff)
+      }
+      try {
+        const headers: { [key: string]: string } = { ...auth, accept: "application/json" }
+        if (typeof body === "string") headers["content-type"] = "application/json"
+        const r = await request(`${base}${path}`, {
+          method,
+          headers,
+          ...(body !== undefined ? { body } : {}),
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs
+        })
+        const text = await r.body.text()
+        if (r.statusCode >= 200 && r.statusCode < 300) return { ok: true, status: r.statusCode, text }
+        const ra = r.headers["retry-after"]
+        const f = classifyError(r.statusCode, text, Array.isArray(ra) ? ra[0] : ra)
+        last = { ...f, detail: scrub(`${method} ${path}: ${f.detail}`) }
+        if (!isRetryable(last.kind)) break
+      } catch (e) {
+        last = { kind: "connection", detail: scrub(`${method} ${path}: ${e instanceof Error ? e.message : String(e)}`) }
+      }
+    }
+    return { ok: false, failure: last }
+  }
+
+  const json = (text: string): { readonly [key: string]: unknown } | undefined => {
+    try {
+      const j: unknown = JSON.parse(text)
+      return isObject(j) ? j : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  // Requests by cache key: waiting to be batched, or in a batch of this run or a killed one.
+  const items = new Map<string, Item>()
+  // Keys a journaled batch of an earlier run holds, with no caller yet.
+  const adopted = new Map<string, Tracked>()
+  let queue: Array<Item> = []
+  let queueBytes = 0
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const tracked = new Map<string, Tracked>()
+  let counter = 0
+
+  const errorOf = (kind: FailureKind, detail: string, attempts: number, status?: number): LlmRequestError =>
+    new LlmRequestError({ model: config.name, endpoint: endpointId, kind, status, detail, attempts })
+
+  const settle = (item: Item, r: Answer | LlmRequestError): void => {
+    items.delete(item.key)
+    for (const w of item.waiters.splice(0)) w(r)
+  }
+
+  let lastProgress = ""
+  const report = (): void => {
+    const s = states()
+    const order = ["preparing", "validating", "in_progress", "finalizing", "completed", "failed", "expired", "cancelled"]
+    const parts = order.filter((k) => s[k] !== undefined).map((k) => `${s[k]!.batches} ${k} (${s[k]!.requests} requests)`)
+    const line = `model ${config.name}: batches: ${parts.length === 0 ? "none" : parts.join(", ")}`
+    if (line !== lastProgress) {
+      lastProgress = line
+      hooks.progress(line)
+    }
+  }
+  const finished = new Map<string, { batches: number; requests: number }>()
+  const states = (): { [status: string]: { batches: number; requests: number } } => {
+    const out: { [status: string]: { batches: number; requests: number } } = {}
+    for (const [k, v] of finished) out[k] = { ...v }
+    for (const b of tracked.values()) {
+      const e = out[b.status] ?? { batches: 0, requests: 0 }
+      e.batches++
+      e.requests += b.requests
+      out[b.status] = e
+    }
+    return out
+  }
+  const finish = (b: Tracked, status: BatchStatus): void => {
+    tracked.delete(b.local)
+    const e = finished.get(status) ?? { batches: 0, requests: 0 }
+    e.batches++
+    e.requests += b.requests
+    finished.set(status, e)
+    write({ t: "done", local: b.local })
+    report()
+  }
+
+  const enqueue = (item: Item): void => {
+    const bytes = Buffer.byteLength(item.line) + 1
+    if (queue.length > 0 && (queue.length >= options.max_requests || queueBytes + bytes > options.max_bytes)) flush()
+    queue.push(item)
+    queueBytes += bytes
+    if (queue.length >= options.max_requests) flush()
+    else if (timer === undefined) timer = setTimeout(flush, windowMs)
+  }
+
+  const flush = (): void => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+    if (queue.length === 0 || closed) return
+    const group = queue
+    queue = []
+    queueBytes = 0
+    void submit(group)
+  }
+
+  /** Journals, uploads and creates one batch of `group`, then follows it. */
+  const submit = async (group: Array<Item>): Promise<void> => {
+    const local = `${Date.now().toString(36)}-${process.pid}-${++counter}`
+    const ids = new Map<string, string>()
+    const lines: Array<string> = []
+    group.forEach((item, i) => {
+      const id = `${local}-${i}`
+      ids.set(id, item.key)
+      lines.push(`{"custom_id":${JSON.stringify(id)},"method":"POST","url":"/v1/chat/completions","body":${item.line}}`)
+      item.attempts++
+    })
+    const b: Tracked = { local, ids, status: "preparing", requests: group.length }
+    tracked.set(local, b)
+    write({ t: "prepared", local, items: Object.fromEntries(ids) })
+    report()
+    const fail = (f: AttemptFailure): void => {
+      tracked.delete(local)
+      write({ t: "done", local })
+      for (const item of group) {
+        hooks.gaveUp(f.kind)
+        settle(item, errorOf(f.kind, f.detail, item.attempts, f.status))
+      }
+      report()
+    }
+    const form = new FormData()
+    form.append("purpose", "batch")
+    form.append("file", new Blob([`${lines.join("\n")}\n`], { type: "application/jsonl" }), `synthline-${local}.jsonl`)
+    const uploaded = await http("POST", "/files", form)
+    if (!uploaded.ok) return fail(uploaded.failure)
+    const file = json(uploaded.text)?.id
+    if (typeof file !== "string") return fail({ kind: "bad_response", detail: `POST /files: no file id in ${uploaded.text.slice(0, 200)}` })
+    b.file = file
+    write({ t: "uploaded", local, file })
+    const created = await http(
+      "POST",
+      "/batches",
+      JSON.stringify({
+        input_file_id: file,
+        endpoint: "/v1/chat/completions",
+        completion_window: options.completion_window,
+        metadata: { synthline_batch: local }
+      })
+    )
+    if (!created.ok) return fail(created.failure)
+    const batch = json(created.text)?.id
+    if (typeof batch !== "string") return fail({ kind: "bad_response", detail: `POST /batches: no batch id in ${created.text.slice(0, 200)}` })
+    b.batch = batch
+    b.status = "validating"
+    write({ t: "submitted", local, batch })
+    hooks.sent(group.length)
+    report()
+    await follow(b)
+  }
+
+  /** Finds the batch a killed run created from `file` but did not journal (it died in between). */
+  const findByFile = async (file: string): Promise<string | undefined> => {
+    let after: string | undefined
+    for (let page = 0; page < 20; page++) {
+      const r = await http("GET", `/batches?limit=100${after !== undefined ? `&after=${encodeURIComponent(after)}` : ""}`)
+      if (!r.ok) return undefined
+      const list = json(r.text)
+      const data = Array.isArray(list?.data) ? list.data : []
+      for (const d of data) if (isObject(d) && d.input_file_id === file && typeof d.id === "string") return d.id
+      if (list?.has_more !== true || data.length === 0) return undefined
+      const last = data[data.length - 1]
+      after = isObject(last) && typeof last.id === "string" ? last.id : undefined
+      if (after === undefined) return undefined
+    }
+    return undefined
+  }
+
+  /** Polls a submitted batch until it ends, then takes in its output and error files. */
+  const follow = async (b: Tracked): Promise<void> => {
+    for (;;) {
+      if (closed) return
+      await delay(pollMs)
+      if (closed) return
+      const r = await http("GET", `/batches/${encodeURIComponent(b.batch!)}`)
+      if (!r.ok) {
+        // The batch stays journaled: a later run polls it again.
+        tracked.delete(b.local)
+        for (const key of b.ids.values()) {
+          const item = items.get(key)
+          if (item !== undefined) {
+            hooks.gaveUp(r.failure.kind)
+            settle(item, errorOf(r.failure.kind, `batch ${b.batch}: ${r.failure.detail}`, item.attempts, r.failure.status))
+          }
+          adopted.delete(key)
+        }
+        report()
+        return
+      }
+      const o = json(r.text) ?? {}
+      const status = typeof o.status === "string" ? o.status : "in_progress"
+      if (status !== b.status) {
+        b.status = status as BatchStatus
+        report()
+      }
+      if (terminal.has(status)) return take(b, o)
+    }
+  }
+
+  /** The lines of a result file, or none when there is no file. */
+  const download = async (id: unknown): Promise<ReadonlyArray<string> | AttemptFailure> => {
+    if (typeof id !== "string" || id === "") return []
+    const r = await http("GET", `/files/${encodeURIComponent(id)}/content`)
+    return r.ok ? r.text.split("\n").filter((l) => l.trim() !== "") : r.failure
+  }
+
+  const take = async (b: Tracked, o: { readonly [key: string]: unknown }): Promise<void> => {
+    const outcomes = new Map<string, Answer | AttemptFailure>()
+    let malformed = 0
+    for (const id of [o.output_file_id, o.error_file_id]) {
+      const lines = await download(id)
+      if ("kind" in lines) {
+        // Not downloadable now: the batch stays journaled and a later run takes it in.
+        tracked.delete(b.local)
+        for (const key of b.ids.values()) {
+          const item = items.get(key)
+          if (item !== undefined) settle(item, errorOf(lines.kind, `batch ${b.batch}: ${lines.detail}`, item.attempts, lines.status))
+          adopted.delete(key)
+        }
+        report()
+        return
+      }
+      for (const line of lines) {
+        const j = json(line)
+        const id = j?.custom_id
+        if (j === undefined || typeof id !== "string" || !b.ids.has(id)) {
+          malformed++
+          continue
+        }
+        outcomes.set(id, outcomeOf(j))
+      }
+    }
+    if (malformed > 0) hooks.progress(`model ${config.name}: batch ${b.batch}: ${malformed} unreadable result line(s); their requests are resubmitted`)
+    const batchError = batchFailure(o)
+    for (const [id, key] of b.ids) {
+      const outcome: Answer | AttemptFailure =
+        outcomes.get(id) ??
+        (b.status === "failed"
+          ? batchError
+          : { kind: "timeout", detail: `batch ${b.batch} ended ${b.status} without an answer to ${id}` })
+      adopted.delete(key)
+      const item = items.get(key)
+      if (!isFailure(outcome)) {
+        hooks.answered(key, outcome)
+        if (item !== undefined) settle(item, outcome)
+        continue
+      }
+      hooks.failed(outcome.kind)
+      if (item === undefined) continue
+      if (isRetryable(outcome.kind) && item.attempts < options.max_attempts) {
+        hooks.retried(1)
+        enqueue(item)
+      } else {
+        hooks.gaveUp(outcome.kind)
+        settle(item, errorOf(outcome.kind, outcome.detail, item.attempts, outcome.status))
+      }
+    }
+    finish(b, b.status)
+  }
+
+  /** Why a whole batch failed (validation), from its `errors`. */
+  const batchFailure = (o: { readonly [key: string]: unknown }): AttemptFailure => {
+    const errors = isObject(o.errors) && Array.isArray(o.errors.data) ? o.errors.data : []
+    const first = errors.find(isObject)
+    const message = first !== undefined && typeof first.message === "string" ? first.message : "the batch failed"
+    return { kind: "server_error", detail: scrub(`batch ${String(o.id)} failed: ${message}`) }
+  }
+
+  /** One result line: the answer, or why there is none. */
+  const outcomeOf = (j: { readonly [key: string]: unknown }): Answer | AttemptFailure => {
+    const response = j.response
+    if (isObject(response) && typeof response.status_code === "number") {
+      const text = typeof response.body === "string" ? response.body : JSON.stringify(response.body ?? null)
+      const c = classify(response.status_code, text, undefined)
+      return isFailure(c) ? { ...c, detail: scrub(c.detail) } : c
+    }
+    const error = j.error
+    if (isObject(error)) {
+      const code = typeof error.code === "string" ? error.code : ""
+      const message = typeof error.message === "string" ? error.message : code
+      // Expired and cancelled items were never run: worth another batch.
+      const kind: FailureKind = code === "batch_expired" || code === "batch_cancelled" ? "timeout" : "server_error"
+      return { kind, detail: scrub(`${code !== "" ? `${code}: ` : ""}${message}`) }
+    }
+    return { kind: "bad_response", detail: "a result line with neither response nor error" }
+  }
+
+  /** Picks up the batches a killed run left: polls those it submitted, finds those it created but did not journal. */
+  const resume = async (b: Tracked): Promise<void> => {
+    if (b.batch === undefined && b.file !== undefined) {
+      const found = await findByFile(b.file)
+      if (found !== undefined) {
+        b.batch = found
+        b.status = "validating"
+        write({ t: "submitted", local: b.local, batch: found })
+      }
+    }
+    if (b.batch === undefined) {
+      // Never submitted: its calls are batched again when they come.
+      tracked.delete(b.local)
+      for (const key of b.ids.values()) adopted.delete(key)
+      write({ t: "done", local: b.local })
+      return
+    }
+    report()
+    await follow(b)
+  }
+
+  if (journal !== undefined) {
+    for (const b of readJournal(journal)) {
+      tracked.set(b.local, b)
+      for (const key of b.ids.values()) adopted.set(key, b)
+      void resume(b)
+    }
+  }
+
+  return {
+    call: (payload, key) =>
+      Effect.async<Answer, LlmRequestError>((resume) => {
+        const waiter = (r: Answer | LlmRequestError) => resume(r instanceof LlmRequestError ? Effect.fail(r) : Effect.succeed(r))
+        const existing = items.get(key)
+        if (existing !== undefined) existing.waiters.push(waiter)
+        else {
+          const item: Item = { key, line: JSON.stringify(payload), payload, attempts: 0, waiters: [waiter] }
+          items.set(key, item)
+          // A batch of a killed run holds it: wait for that batch rather than paying again.
+          if (!adopted.has(key)) enqueue(item)
+          else item.attempts = 1
+        }
+        return Effect.sync(() => {
+          const item = items.get(key)
+          if (item === undefined) return
+          const i = item.waiters.indexOf(waiter)
+          if (i >= 0) item.waiters.splice(i, 1)
+        })
+      }),
+    states,
+    close: () => {
+      closed = true
+      if (timer !== undefined) clearTimeout(timer)
+      timer = undefined
+    }
+  }
+}
