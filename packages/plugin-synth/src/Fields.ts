@@ -45,3 +45,29 @@ export const SynthFields = Schema.Struct({
 
 /** Side field `synth/generate` writes (completion tokens per answer) for `synth/judge`, which removes it. */
 export const tokenLengthsField = "synthesized_response_token_lengths"
+
+/** Side field `synth/generate` writes with `on_length: keep` (each kept answer's finish_reason); `synth/judge` removes it. */
+export const finishReasonsField = "synthesized_response_finish_reasons"
+
+/** A kind of answer flag written by `synth/check-answers`. */
+export const CheckKind = Schema.Literal("language", "repetition", "truncated", "empty")
+
+/** A kind of answer flag. */
+export type CheckKind = typeof CheckKind.Type
+
+/** One element of `synthesized_response_checks`. */
+export const AnswerCheck = Schema.Struct({
+  flags: Schema.Array(CheckKind),
+  /** The language identified in the answer's prose (ISO 639-1), "" when too little to tell. */
+  language: Schema.String,
+  /** Share of the answer's letters in another script than the target language's. */
+  other_script_share: Schema.Number,
+  /** Share of the answer's character n-grams that occur more than once. */
+  repeated_ngram_ratio: Schema.Number
+})
+
+/** One answer check. */
+export type AnswerCheck = typeof AnswerCheck.Type
+
+/** `synthesized_response_checks`: one per answer, same order. */
+export const AnswerChecks = Schema.Array(AnswerCheck)

@@ -7,7 +7,9 @@
  * keep`) is left out, so a row may hold fewer than `n`; a row with none goes to rejects. Rows
  * flagged empty or duplicate (by earlier stages) are passed through without a call. The
  * completion tokens of each kept answer go to the side field `synthesized_response_token_lengths`
- * for `synth/judge`'s `response_token_length`; the judge removes it.
+ * for `synth/judge`'s `response_token_length`; the judge removes it. With `on_length: keep`, each
+ * kept answer's `finish_reason` goes to the side field `synthesized_response_finish_reasons`
+ * (for `synth/check-answers`' `truncated` check; the judge removes it too).
  */
 import type { Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
@@ -17,7 +19,7 @@ import type { Model, Models } from "@synthline/llm/Models"
 import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
 import { Effect, Either, Schema } from "effect"
-import { SynthesizedAssistantResponses, tokenLengthsField } from "./Fields.js"
+import { finishReasonsField, SynthesizedAssistantResponses, tokenLengthsField } from "./Fields.js"
 import { doc, extraOption, keyOf, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
 
 const GenerateConfigSchema = Schema.Struct({
@@ -68,14 +70,16 @@ export const generate: Stage<GenerateConfig, Row, Row, Models, typeof GenerateCo
   description: "n answers per instruction from a model (temperature 0.6, top_p 1.0, max_tokens 4096 by default); failed answers left out.",
   config: GenerateConfigSchema,
   requires: (c) => [top(c.instruction)],
-  provides: (c) => [c.output, c.model_field, tokenLengthsField],
+  provides: (c) => (c.on_length === "keep" ? [c.output, c.model_field, tokenLengthsField, finishReasonsField] : [c.output, c.model_field, tokenLengthsField]),
   fields: (c) => ({ [c.output]: SynthesizedAssistantResponses, [c.model_field]: Schema.String }),
   make: (config, ctx) =>
     Effect.gen(function* () {
       const model: Model = yield* ModelStage.model(ctx, config.model)
+      const keepLength = config.on_length === "keep"
       const one = (row: Row): ModelStage.Pending => {
         if (isFlagged(row, config.skip_if)) {
-          return { ...row, [config.output]: [], [config.model_field]: model.model, [tokenLengthsField]: [] }
+          const skipped = { ...row, [config.output]: [], [config.model_field]: model.model, [tokenLengthsField]: [] }
+          return keepLength ? { ...skipped, [finishReasonsField]: [] } : skipped
         }
         const text = stringAt(row, config.instruction)
         if (text === undefined) return new Rejected(row, `field ${config.instruction} is not a string`)
@@ -95,20 +99,21 @@ export const generate: Stage<GenerateConfig, Row, Row, Models, typeof GenerateCo
           options: { sampleIndex: i }
         }))
         return ModelStage.map(ModelStage.ask(model, asks), (answers): Row | Rejected => {
-          const kept: Array<{ readonly content: string; readonly tokens: number }> = []
+          const kept: Array<{ readonly content: string; readonly tokens: number; readonly finish: string | null }> = []
           let error: string | undefined
           for (const a of answers) {
             if (Either.isLeft(a)) error ??= reasonOf(a.left)
             else if (a.right.finish_reason === "length" && config.on_length === "drop-answer") error ??= "an answer was cut off at max_tokens"
-            else kept.push({ content: a.right.content, tokens: a.right.usage.completion_tokens })
+            else kept.push({ content: a.right.content, tokens: a.right.usage.completion_tokens, finish: a.right.finish_reason })
           }
           if (kept.length === 0) return new Rejected(row, error ?? "no answer")
-          return {
+          const out = {
             ...row,
             [config.output]: kept.map((r) => ({ role: "assistant", content: r.content })),
             [config.model_field]: model.model,
             [tokenLengthsField]: kept.map((r) => r.tokens)
           }
+          return keepLength ? { ...out, [finishReasonsField]: kept.map((r) => r.finish) } : out
         })
       }
       return ModelStage.perRow(ctx, model, one)

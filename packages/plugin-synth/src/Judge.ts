@@ -18,7 +18,7 @@ import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
 import { Effect, Either, Schema } from "effect"
-import { type ScoringAnnotation, ScoringAnnotations, tokenLengthsField } from "./Fields.js"
+import { finishReasonsField, type ScoringAnnotation, ScoringAnnotations, tokenLengthsField } from "./Fields.js"
 import { doc, extraOption, keyOf, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
 
 /** The shipped judge system prompt. */
@@ -169,7 +169,7 @@ export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchem
   requires: (c) => [top(c.instruction), c.responses],
   provides: (c) => [c.output],
   fields: (c) => ({ [c.output]: ScoringAnnotations }),
-  removes: () => [tokenLengthsField],
+  removes: () => [tokenLengthsField, finishReasonsField],
   make: (config, ctx) =>
     Effect.gen(function* () {
       const model: Model = yield* ModelStage.model(ctx, config.model)
@@ -199,7 +199,7 @@ export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchem
       const one = (row: Row): ModelStage.Pending => {
         const answers = answerTexts(row[config.responses])
         if (answers === undefined) return new Rejected(row, `field ${config.responses} is not a list of messages`)
-        const { [tokenLengthsField]: lengths, ...rest } = row
+        const { [tokenLengthsField]: lengths, [finishReasonsField]: _finish, ...rest } = row
         if (answers.length === 0) return { ...rest, [config.output]: [] }
         const instruction = stringAt(row, config.instruction)
         if (instruction === undefined) return new Rejected(row, `field ${config.instruction} is not a string`)

@@ -1,11 +1,12 @@
 /**
- * The `synth` plugin: translate, flag-empty, detect-template, generate, judge, multiturn and
+ * The `synth` plugin: translate, flag-empty, detect-template, generate, check-answers, judge, multiturn and
  * select-best stages plus the `sft` and `dpo` sinks. It depends on `@synthline/llm`, so listing only
  * `@synthline/plugin-synth` in `plugins` brings in the `models` and `cache` sections.
  */
 import { definePlugin, type Plugin } from "@synthline/core/Plugin"
 import { plugin as llm } from "@synthline/llm/LlmPlugin"
 import { createRequire } from "node:module"
+import { checkAnswers } from "./CheckAnswers.js"
 import { detectTemplate } from "./DetectTemplate.js"
 import { dpo } from "./DpoSink.js"
 import { flagEmpty } from "./FlagEmpty.js"
@@ -27,7 +28,7 @@ export const plugin: Plugin = definePlugin({
   name: "synth",
   version,
   packageName: "@synthline/plugin-synth",
-  stages: [translate, flagEmpty, detectTemplate, generate, judge, multiturn, selectBest],
+  stages: [translate, flagEmpty, detectTemplate, generate, checkAnswers, judge, multiturn, selectBest],
   sinks: [sft, dpo],
   dependencies: [llm],
   layer
