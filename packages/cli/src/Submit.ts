@@ -86,6 +86,10 @@ const submit = Command.make(
       if (cpus !== undefined && cpus < 1) return yield* usage(`--cpus must be at least 1, got ${cpus}`)
       const bad = o.sbatchArg.find((a) => !a.startsWith("-"))
       if (bad !== undefined) return yield* usage(`--sbatch-arg ${bad}: expected an sbatch option such as --account=lab`)
+      if (o.k8s && Option.isNone(o.image)) return yield* usage("--k8s needs --image: a container image with synthline installed")
+      if (o.k8s && Option.isNone(o.claim)) return yield* usage("--k8s needs --claim: the PersistentVolumeClaim that holds this folder")
+      const gpus = Option.getOrUndefined(o.gpus)
+      if (o.k8s && gpus !== undefined && !/^\d+$/.test(gpus)) return yield* usage(`--gpus ${gpus}: Kubernetes wants a whole number of GPUs`)
       const p = yield* prepare(o.file)
       if (o.shards > p.units) {
         yield* warn(
@@ -238,10 +242,8 @@ const printK8s = (
 ) =>
   Effect.gen(function* () {
     const path = yield* Path.Path
-    if (Option.isNone(o.image)) return yield* usage("--k8s needs --image: a container image with synthline installed")
-    if (Option.isNone(o.claim)) return yield* usage("--k8s needs --claim: the PersistentVolumeClaim that holds this folder")
+    if (Option.isNone(o.image) || Option.isNone(o.claim)) return yield* usage("--k8s needs --image and --claim")
     const gpus = Option.getOrUndefined(o.gpus)
-    if (gpus !== undefined && !/^\d+$/.test(gpus)) return yield* usage(`--gpus ${gpus}: Kubernetes wants a whole number of GPUs`)
     const cwd = process.cwd()
     const rel = (what: string, abs: string) => {
       const r = path.relative(cwd, abs)
