@@ -198,7 +198,7 @@ const pipelinePage = (
       const owner = registry.sections.get(k)
       const extra = owner !== undefined ? `Contributed by the \`${owner.plugin}\` plugin.` : ""
       const link =
-        k === "source" ? " See [sources](./sources-sinks#sources)." : k === "sink" || k === "branches" ? " See [sinks](./sources-sinks#sinks)." : k === "stages" ? " See [stages](#stages)." : ""
+        k === "source" ? " See [sources](./sources-sinks#sources)." : k === "sink" || k === "branches" || k === "outputs" ? " See [sinks](./sources-sinks#sinks)." : k === "stages" ? " See [stages](#stages)." : ""
       return `| ${code(k)} | ${required.has(k) ? "yes" : "no"} | ${cell(`${describe(v)} ${extra}`.trim())}${link} |`
     }),
     "",
@@ -274,7 +274,7 @@ const sourcesSinksPage = (registry: Registry.Registry): string =>
   [
     "# Sources and sinks",
     "",
-    "`source:` reads the input; `sink:` writes the output and every entry of `branches:` is a further sink (the target of a stage's `route:`). Each is a mapping with a `type` and that type's options.",
+    "`source:` reads the input; `sink:` writes the output, every entry of `branches:` is a further sink (the target of a stage's `route:`) and every entry of `outputs:` a sink at the end of the pipeline that writes the rows its `where:` selects (see [Outputs](/guide/concepts#outputs)). Each is a mapping with a `type` and that type's options.",
     "",
     "Every sink folder gets its part files, `manifest.json`, `rejects/` (rows that could not be processed) and `_state/` (completion markers for resuming); when the run completes, also `README.md`, a Hugging Face dataset card with the features, splits and statistics of the rows written there.",
     "",

@@ -146,7 +146,11 @@ const plan = Command.make("plan", { file, json }, ({ file, json }) =>
             `${String(i + 1).padStart(2)}. ${s.instanceId.padEnd(28)} requires [${s.requires.join(", ")}] provides [${s.provides.join(", ")}]${s.route !== undefined ? ` route → ${s.route}` : ""}`
         ),
         `sink     ${p.sink.def.type} → ${p.sink.config.path}`,
-        ...[...p.branches].map(([n, b]) => `branch   ${n}: ${b.def.type} → ${b.config.path}`)
+        ...[...p.branches].map(([n, b]) => {
+          const o = p.outputs?.get(n)
+          if (o === undefined) return `branch   ${n}: ${b.def.type} → ${b.config.path}`
+          return `output   ${n}: ${b.def.type} → ${b.config.path}${o.where !== undefined ? ` where ${o.where.text}` : ""}`
+        })
       ]
       yield* out(lines.join("\n"))
     }

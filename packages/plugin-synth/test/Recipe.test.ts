@@ -11,7 +11,6 @@ import { tempDir, withServer } from "./support.js"
 
 const repo = join(import.meta.dirname, "../../..")
 const recipe = join(repo, "examples/lmsys-chat-1m-synth-ja.pipeline.yaml")
-const sftRecipe = join(repo, "examples/lmsys-chat-1m-synth-ja.sft.pipeline.yaml")
 const work = tempDir("recipe")
 
 const h = (s: string): number => createHash("sha256").update(s).digest().readUInt32LE(0)
@@ -38,7 +37,7 @@ const OutputRow = Schema.Struct({
 })
 
 describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
-  it("runs end to end through the CLI on sample data against the local test server; every field has its type; the rerun sends zero requests", async () => {
+  it("runs end to end through the CLI on sample data against the local test server: ja+unsafe, ja, SFT and DPO from one run; every field has its type; the rerun sends zero requests", async () => {
     expect((await synthline(["sample", "--rows", "400", "--format", "parquet", "--shards", "2", "--seed", "7", "--out", join(work, "data")])).code).toBe(0)
     // detect-template counts skeletons over a larger dataset that contains the 400 rows (same seed: the same first rows).
     expect((await synthline(["sample", "--rows", "2000", "--format", "parquet", "--shards", "1", "--seed", "7", "--out", join(work, "all")])).code).toBe(0)
@@ -47,7 +46,6 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
         SYNTHLINE_DATA: join(work, "data"),
         SYNTH_TEMPLATE_DATA: join(work, "all"),
         SYNTHLINE_OUT: join(work, "out"),
-        SYNTHLINE_SFT: join(work, "sft"),
         SYNTHLINE_CACHE: join(work, "cache.sqlite"),
         DEEPL_AUTH_KEY: "k-SECRET:fx",
         OPENAI_API_KEY: "k-SECRET:fx",
@@ -61,12 +59,18 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
       expect(r.stderr).not.toContain("SECRET")
       expect(r.code, r.stderr).toBe(0)
       const out = join(work, "out")
-      const rows = readParts(out, /^part-.*\.jsonl\.gz$/)
-      expect(rows.length).toBeGreaterThan(250)
+      // The main sink holds every row (the published `+unsafe` file), translated and answered;
+      // the `ja` output the same rows without the flagged ones.
+      const rows = readParts(`${out}+unsafe`, /^part-.*\.jsonl\.gz$/)
+      const flagged = (row: { [k: string]: unknown }) => (row.moderation as { flagged: boolean }).flagged
+      expect(rows.filter(flagged).length).toBeGreaterThan(0)
+      expect(readParts(out, /^part-.*\.jsonl\.gz$/)).toEqual(rows.filter((row) => !flagged(row)))
+      expect(rows.filter((row) => !flagged(row)).length).toBeGreaterThan(250)
       const decode = Schema.decodeUnknownSync(OutputRow, { onExcessProperty: "ignore" })
       let generated = 0
       let skipped = 0
       let sftExpected = 0
+      let dpoExpected = 0
       for (const row of rows) {
         decode(row)
         expect(row).not.toHaveProperty("synthesized_response_token_lengths")
@@ -89,7 +93,11 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
           continue
         }
         generated++
-        if (row.is_template_instruction === null && row.has_pii === false && annotations.some((a) => a.repetition_flag === false)) sftExpected++
+        if (!flagged(row) && row.is_template_instruction === null && row.has_pii === false) {
+          const eligible = annotations.filter((a) => a.repetition_flag === false).map((a) => a.preference_score as number)
+          if (eligible.length > 0) sftExpected++
+          if (eligible.length >= 2 && Math.max(...eligible) - Math.min(...eligible) >= 2) dpoExpected++
+        }
         expect(answers).toHaveLength(10)
         for (const [i, a] of annotations.entries()) {
           expect(answers[i]!.role).toBe("assistant")
@@ -112,22 +120,18 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
       expect(intros.length).toBeGreaterThan(0)
       for (const row of intros) expect(row.is_template_instruction).toBe("company introduction")
       expect(rows.filter((x) => x.is_template_instruction === null).length).toBeGreaterThan(200)
-      // Flagged conversations went to the unsafe split, untranslated.
-      const unsafe = readParts(`${out}+unsafe`, /^part-.*\.jsonl\.gz$/)
-      expect(unsafe.length).toBeGreaterThan(0)
-      for (const row of unsafe) expect((row.moderation as { flagged: boolean }).flagged).toBe(true)
       // Requests: DeepL in batches of at most 50; 10 answers + 10 judgements per generated row.
       const sent = { chat: server.counts.chat, translate: server.counts.translate }
       expect(sent.chat).toBe(generated * 20)
-      const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"))
+      const manifest = JSON.parse(readFileSync(join(`${out}+unsafe`, "manifest.json"), "utf8"))
+      expect(manifest.outputs.branches.ja).toMatchObject({ where: "moderation.flagged == false", rows: rows.length - rows.filter(flagged).length })
       expect(manifest.model_usage.deepl.requests).toBe(sent.translate)
       expect(manifest.model_usage.gemma.completions).toBe(generated * 10)
       expect(JSON.stringify(manifest)).not.toContain("SECRET")
 
-      // The SFT export.
-      const s = await synthline(["run", sftRecipe], env)
-      expect(s.code, s.stderr).toBe(0)
-      const sft = readParts(join(work, "sft"), /^part-.*\.jsonl$/)
+      // The SFT export, from the same run.
+      const sft = readParts(`${out}-sft`, /^part-.*\.jsonl$/)
+      expect(manifest.outputs.branches.sft.rows).toBe(sft.length)
       // One line per generated row that is not a template, has no PII and has an answer without repetition.
       expect(sft.length).toBe(sftExpected)
       expect(sft.length).toBeGreaterThan(200)
@@ -137,6 +141,19 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
         expect(m.map((x) => x.role)).toEqual(["user", "assistant"])
         expect(m[0]!.content.length).toBeGreaterThan(0)
         expect(m[1]!.content).toMatch(/^回答 \d+: /)
+      }
+
+      // The DPO export: TRL's conversational preference format, chosen at least 2 points above rejected.
+      const dpo = readParts(`${out}-dpo`, /^part-.*\.jsonl$/)
+      expect(dpo.length).toBe(dpoExpected)
+      expect(dpo.length).toBeGreaterThan(100)
+      expect(manifest.outputs.branches.dpo.rows).toBe(dpo.length)
+      for (const pair of dpo) {
+        expect(Object.keys(pair)).toEqual(["prompt", "chosen", "rejected", "score_chosen", "score_rejected", "conversation_id"])
+        expect((pair.prompt as Array<{ role: string }>).map((x) => x.role)).toEqual(["user"])
+        expect((pair.chosen as Array<{ role: string }>).map((x) => x.role)).toEqual(["assistant"])
+        expect((pair.rejected as Array<{ role: string }>).map((x) => x.role)).toEqual(["assistant"])
+        expect((pair.score_chosen as number) - (pair.score_rejected as number)).toBeGreaterThanOrEqual(2)
       }
 
       // The dataset card: features from the stages' Schemas, the recipe with its settings and no secret, the models.
@@ -151,12 +168,13 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
       // Rerun from scratch: every model and DeepL answer comes from the cache, the part files are
       // identical (the card's model table now counts cache hits instead of requests).
       const parts = (dir: string) => Object.fromEntries(Object.entries(tree(dir)).filter(([f]) => f.startsWith("part-")))
-      const before = parts(out)
+      const folders = [out, `${out}+unsafe`, `${out}-sft`, `${out}-dpo`]
+      const before = folders.map(parts)
       const again = await synthline(["run", recipe, "--fresh"], env)
       expect(again.code, again.stderr).toBe(0)
       expect({ chat: server.counts.chat, translate: server.counts.translate }).toEqual(sent)
-      expect(parts(out)).toEqual(before)
-      const m2 = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8")).model_usage
+      expect(folders.map(parts)).toEqual(before)
+      const m2 = JSON.parse(readFileSync(join(`${out}+unsafe`, "manifest.json"), "utf8")).model_usage
       expect(m2.gemma).toMatchObject({ requests: 0, cache_hits: generated * 10 })
       expect(m2.deepl.requests).toBe(0)
     })
