@@ -336,12 +336,26 @@ export const render = (input: RenderInput): string => {
   const models = Object.entries(manifest.model_usage)
   if (models.length === 0) out.push("No model was called.", "")
   else {
+    const fields = (u: unknown): { readonly [k: string]: unknown } =>
+      typeof u === "object" && u !== null && !Array.isArray(u) ? Object.fromEntries(Object.entries(u)) : {}
+    // The cost ledger (models with a price): what was paid, and saved by the cache and by batch mode.
+    const priced = models.some(([, u]) => typeof fields(u).cost === "object")
+    const dollars = (u: unknown): string => `$${num(u) >= 1 || num(u) === 0 ? num(u).toFixed(2) : num(u).toFixed(4)}`
     out.push(
       table(
-        ["name", "model", "calls", "requests", "cache hits", "prompt tokens", "completion tokens"],
+        [
+          "name",
+          "model",
+          "calls",
+          "requests",
+          "cache hits",
+          "prompt tokens",
+          "completion tokens",
+          ...(priced ? ["cost (USD)", "saved by cache", "saved by batch"] : [])
+        ],
         models.map(([name, u]) => {
-          const o: { readonly [k: string]: unknown } =
-            typeof u === "object" && u !== null && !Array.isArray(u) ? Object.fromEntries(Object.entries(u)) : {}
+          const o = fields(u)
+          const c = fields(o.cost)
           return [
             name,
             typeof o.model === "string" ? o.model : name,
@@ -349,7 +363,8 @@ export const render = (input: RenderInput): string => {
             num(o.requests),
             num(o.cache_hits),
             num(o.prompt_tokens),
-            num(o.completion_tokens)
+            num(o.completion_tokens),
+            ...(priced ? [dollars(c.usd), dollars(c.saved_by_cache_usd), dollars(c.saved_by_batch_usd)] : [])
           ]
         })
       ),

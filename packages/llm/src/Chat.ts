@@ -29,6 +29,8 @@ export interface ChatRequest {
 export interface Usage {
   readonly prompt_tokens: number
   readonly completion_tokens: number
+  /** Prompt tokens the provider served from its own prompt cache (`prompt_tokens_details.cached_tokens`), when it says. */
+  readonly cached_tokens?: number
 }
 
 /** A model's answer. */
@@ -79,9 +81,14 @@ export const parseResponse = (text: string): Omit<Completion, "cached"> | string
   return {
     content,
     finish_reason: typeof first.finish_reason === "string" ? first.finish_reason : null,
-    usage: { prompt_tokens: count(usage.prompt_tokens), completion_tokens: count(usage.completion_tokens) }
+    usage: cachedTokens(usage) > 0
+      ? { prompt_tokens: count(usage.prompt_tokens), completion_tokens: count(usage.completion_tokens), cached_tokens: cachedTokens(usage) }
+      : { prompt_tokens: count(usage.prompt_tokens), completion_tokens: count(usage.completion_tokens) }
   }
 }
+
+const cachedTokens = (usage: { readonly [key: string]: unknown }): number =>
+  isObject(usage.prompt_tokens_details) ? count(usage.prompt_tokens_details.cached_tokens) : 0
 
 /** The first 200 characters of a text, for error messages. */
 export const preview = (text: string): string => {

@@ -73,6 +73,27 @@ export const BatchOptions = Schema.Struct({
 /** How a model in `mode: batch` groups and follows its batches. */
 export type BatchOptions = typeof BatchOptions.Type
 
+const NonNegative = Schema.Number.pipe(Schema.nonNegative())
+
+/** What a model costs, for the cost ledger of the manifest (USD). */
+export const Price = Schema.Struct({
+  input: Schema.optional(NonNegative.annotations(doc("USD per 1M prompt tokens."))),
+  output: Schema.optional(NonNegative.annotations(doc("USD per 1M completion tokens."))),
+  cached_input: Schema.optional(
+    NonNegative.annotations(doc("USD per 1M prompt tokens the provider served from its prompt cache (`prompt_tokens_details.cached_tokens`). Default: `input`."))
+  ),
+  batch_discount: Schema.optionalWith(
+    Schema.Number.pipe(Schema.between(0, 1)).annotations(doc("Share of the token price taken off in batch mode (OpenAI: 0.5).")),
+    { default: () => 0.5 }
+  ),
+  per_hour: Schema.optional(
+    NonNegative.annotations(doc("USD per hour of a self-hosted endpoint, counted while the model has requests in flight."))
+  )
+}).annotations({ identifier: "Price", description: "Prices of a model: per 1M tokens, or per hour of a self-hosted endpoint." })
+
+/** What a model costs, for the cost ledger of the manifest (USD). */
+export type Price = typeof Price.Type
+
 /** One model: where it is served and how hard it may be driven. */
 export const ModelConfig = Schema.Struct({
   provider: Schema.optionalWith(
@@ -153,6 +174,7 @@ export const ModelConfig = Schema.Struct({
     { default: () => "online" as const }
   ),
   batch: Schema.optionalWith(BatchOptions, { default: () => Schema.decodeSync(BatchOptions)({}) }),
+  price: Schema.optional(Price),
   path: Schema.optional(Schema.String.annotations(doc("Model file, for embedded providers (e.g. llama-cpp)."))),
   options: Schema.optionalWith(
     Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(doc("Provider-specific options.")),

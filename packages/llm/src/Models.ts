@@ -237,7 +237,12 @@ const makeModel = (
   const endpointIds = transport.endpoints.map((e) => e.id)
   let usage = Usage.make(config.model, endpointIds, undefined)
   if (registry !== undefined) {
-    const recovered = registry.register(config.name, () => usage)
+    // With a price, the report carries the cost ledger, computed from the counters each time.
+    const price = config.price
+    const recovered = registry.register(
+      config.name,
+      price === undefined ? () => usage : () => ({ ...usage, cost: Usage.cost(usage, price, config.mode === "batch") })
+    )
     usage = Usage.make(config.model, endpointIds, recovered)
   }
   // Requests, answers and failed attempts are logged as they happen (replayed on resume).
@@ -291,8 +296,11 @@ const makeModel = (
     for (const l of listeners) l()
   }
   let inFlight = 0
+  // Time with requests in flight (what an hourly price is charged for).
+  let busySince = 0
   const release = (slot: Slot, outcome: Outcome): void => {
     inFlight--
+    if (inFlight === 0) usage.busy_ms += Date.now() - busySince
     balancer.release(slot, outcome)
     notify()
   }
@@ -378,6 +386,7 @@ const makeModel = (
 
   const taken = (slot: Slot, entry: QueueEntry): void => {
     entry.leave()
+    if (inFlight === 0) busySince = Date.now()
     inFlight++
     usage.requests++
     usage.endpoints[endpointIds[slot.index]!]!.requests++
@@ -512,6 +521,7 @@ const makeModel = (
           usage.completions++
           usage.prompt_tokens += answer.usage.prompt_tokens
           usage.completion_tokens += answer.usage.completion_tokens
+          usage.cached_prompt_tokens += answer.usage.cached_tokens ?? 0
           ep.prompt_tokens += answer.usage.prompt_tokens
           ep.completion_tokens += answer.usage.completion_tokens
           wire.answer(r.slot.index, answer.usage.prompt_tokens, answer.usage.completion_tokens)
@@ -563,6 +573,8 @@ const makeModel = (
             usage.completions++
             usage.prompt_tokens += answer.usage.prompt_tokens
             usage.completion_tokens += answer.usage.completion_tokens
+            usage.batch_prompt_tokens += answer.usage.prompt_tokens
+            usage.batch_completion_tokens += answer.usage.completion_tokens
             ep.prompt_tokens += answer.usage.prompt_tokens
             ep.completion_tokens += answer.usage.completion_tokens
             wire.answer(0, answer.usage.prompt_tokens, answer.usage.completion_tokens)
@@ -594,6 +606,8 @@ const makeModel = (
       if (Either.isLeft(hit)) return Effect.die(hit.left)
       if (hit.right !== undefined) {
         usage.cache_hits++
+        usage.cache_hit_prompt_tokens += hit.right.usage.prompt_tokens
+        usage.cache_hit_completion_tokens += hit.right.usage.completion_tokens
         return { ...hit.right, cached: true }
       }
     }
@@ -661,6 +675,8 @@ const makeModel = (
         const value = hit !== undefined ? decode(hit.content) : undefined
         if (hit !== undefined && value !== undefined && Either.isRight(value)) {
           usage.cache_hits++
+          usage.cache_hit_prompt_tokens += hit.usage.prompt_tokens
+          usage.cache_hit_completion_tokens += hit.usage.completion_tokens
           return Effect.succeed({ value: value.right, usage: hit.usage, cached: true })
         }
       }

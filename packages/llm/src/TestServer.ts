@@ -31,6 +31,8 @@ export interface ChatReply {
   readonly finish_reason?: string
   readonly prompt_tokens?: number
   readonly completion_tokens?: number
+  /** Prompt tokens reported as served from the provider's prompt cache (`usage.prompt_tokens_details.cached_tokens`). */
+  readonly cached_tokens?: number
 }
 
 /** A way to fail one request. */
@@ -234,7 +236,12 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
       created: 0,
       model: request.model,
       choices: [{ index: 0, message: { role: "assistant", content: reply.content }, finish_reason: reply.finish_reason ?? "stop" }],
-      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens }
+      usage: {
+        prompt_tokens: promptTokens,
+        completion_tokens: completionTokens,
+        total_tokens: promptTokens + completionTokens,
+        ...(reply.cached_tokens !== undefined ? { prompt_tokens_details: { cached_tokens: reply.cached_tokens } } : {})
+      }
     }
   }
 

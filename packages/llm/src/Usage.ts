@@ -37,8 +37,62 @@ export interface ModelUsage {
   truncated: number
   prompt_tokens: number
   completion_tokens: number
+  /** Of `prompt_tokens`: those the provider served from its prompt cache (billed at `price.cached_input`). */
+  cached_prompt_tokens: number
+  /** Of the tokens: those of batch-mode answers (billed with `price.batch_discount` off). */
+  batch_prompt_tokens: number
+  batch_completion_tokens: number
+  /** Tokens of the answers the response cache gave (what they cost when they were asked). */
+  cache_hit_prompt_tokens: number
+  cache_hit_completion_tokens: number
+  /** Time the model had requests in flight, in ms (what `price.per_hour` is charged for). */
+  busy_ms: number
   /** Per endpoint (base URL without credentials). */
   endpoints: { [endpoint: string]: EndpointUsage }
+  /** The cost ledger, when the model has a `price`. */
+  cost?: Cost
+}
+
+/** What a model's calls cost and what was saved, in USD (`manifest.model_usage[name].cost`). */
+export interface Cost {
+  /** What was paid for: tokens at their price (batch tokens with the discount off), plus hours. */
+  usd: number
+  /** What the cache hits would have cost had they been asked. */
+  saved_by_cache_usd: number
+  /** What batch mode took off the batch tokens' price. */
+  saved_by_batch_usd: number
+}
+
+/** A price as the ledger reads it (the `price` of a model). */
+export interface PriceLike {
+  readonly input?: number | undefined
+  readonly output?: number | undefined
+  readonly cached_input?: number | undefined
+  readonly batch_discount: number
+  readonly per_hour?: number | undefined
+}
+
+const usd = (n: number): number => Math.round(n * 1e6) / 1e6
+
+/** The cost ledger of a model's counters at a price (`batch`: the model runs in batch mode, so cache hits saved batch prices). */
+export const cost = (u: ModelUsage, price: PriceLike, batch: boolean): Cost => {
+  const input = price.input ?? 0
+  const output = price.output ?? 0
+  const cachedInput = price.cached_input ?? input
+  const d = price.batch_discount
+  const tokens = (prompt: number, completion: number) => (prompt * input + completion * output) / 1e6
+  const onlinePrompt = Math.max(0, u.prompt_tokens - u.batch_prompt_tokens)
+  const onlineCompletion = Math.max(0, u.completion_tokens - u.batch_completion_tokens)
+  const cached = Math.min(onlinePrompt, u.cached_prompt_tokens)
+  const online = ((onlinePrompt - cached) * input + cached * cachedInput + onlineCompletion * output) / 1e6
+  const batchFull = tokens(u.batch_prompt_tokens, u.batch_completion_tokens)
+  const hours = price.per_hour !== undefined ? (price.per_hour * u.busy_ms) / 3_600_000 : 0
+  const hits = tokens(u.cache_hit_prompt_tokens, u.cache_hit_completion_tokens) * (batch ? 1 - d : 1)
+  return {
+    usd: usd(online + batchFull * (1 - d) + hours),
+    saved_by_cache_usd: usd(hits),
+    saved_by_batch_usd: usd(batchFull * d)
+  }
 }
 
 /** Fresh counters, or counters continued from a recovered report. */
@@ -55,6 +109,12 @@ export const make = (model: string, endpoints: ReadonlyArray<string>, recovered:
     truncated: 0,
     prompt_tokens: 0,
     completion_tokens: 0,
+    cached_prompt_tokens: 0,
+    batch_prompt_tokens: 0,
+    batch_completion_tokens: 0,
+    cache_hit_prompt_tokens: 0,
+    cache_hit_completion_tokens: 0,
+    busy_ms: 0,
     endpoints: Object.fromEntries(
       endpoints.map((e) => [e, { requests: 0, errors: {}, prompt_tokens: 0, completion_tokens: 0 }])
     )
@@ -84,7 +144,13 @@ export const make = (model: string, endpoints: ReadonlyArray<string>, recovered:
     failures: counts(r.failures),
     truncated: num(r.truncated),
     prompt_tokens: num(r.prompt_tokens),
-    completion_tokens: num(r.completion_tokens)
+    completion_tokens: num(r.completion_tokens),
+    cached_prompt_tokens: num(r.cached_prompt_tokens),
+    batch_prompt_tokens: num(r.batch_prompt_tokens),
+    batch_completion_tokens: num(r.batch_completion_tokens),
+    cache_hit_prompt_tokens: num(r.cache_hit_prompt_tokens),
+    cache_hit_completion_tokens: num(r.cache_hit_completion_tokens),
+    busy_ms: num(r.busy_ms)
   }
 }
 

@@ -1,0 +1,98 @@
+/**
+ * The cost ledger (`Usage.cost`, `price:` of a model): through the CLI, the manifest and the
+ * dataset card carry what a run paid and what the cache and batch mode saved; `synthline merge`
+ * sums the shards' ledgers.
+ */
+import { describe, expect, it } from "vitest"
+import { readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { synthline } from "../../cli/test/support.js"
+import * as TestServer from "../src/TestServer.js"
+import * as Usage from "../src/Usage.js"
+import { tempDir } from "./support.js"
+
+const work = tempDir("ledger")
+
+// Every answer bills 1000 prompt and 500 completion tokens; 200 of the prompt tokens came from the
+// provider's prompt cache. At $2 / $8 / $1 per 1M, one online answer costs
+// (800 × 2 + 200 × 1 + 500 × 8) / 1e6 = $0.0058.
+const server = () =>
+  TestServer.start({
+    chat: (r) => ({ content: `ok ${r.messages[0]!.content.length} ${r.seed ?? ""}`, prompt_tokens: 1000, completion_tokens: 500, cached_tokens: 200 })
+  })
+
+const pipeline = (name: string, url: string, mode: "online" | "batch", cache: string) => {
+  const file = join(work, `${name}.pipeline.yaml`)
+  writeFileSync(
+    file,
+    `name: ${name}
+seed: 3
+plugins: ["@synthline/llm"]
+source: { type: jsonl, path: "data/data/*.jsonl" }
+models:
+  m:
+    model: test/model
+    endpoints: ["${url}"]
+    mode: ${mode}
+    batch: { window: 100ms, poll_interval: 10ms }
+    price: { input: 2, output: 8, cached_input: 1, batch_discount: 0.5 }
+cache: { path: ${cache} }
+stages:
+  - use: core/first-turn
+  - use: llm/complete
+    model: m
+    user: "Reply to: {{conversation.0.content}}"
+    output: reply
+sink: { type: jsonl, path: out-${name}, compression: gzip }
+`
+  )
+  return file
+}
+
+const ledger = (out: string) => JSON.parse(readFileSync(join(work, out, "manifest.json"), "utf8")).model_usage.m
+
+describe("the cost ledger", () => {
+  it("puts cost, savings by cache and by batch into the manifest and the card; merge sums the shards", async () => {
+    const gen = await synthline(["sample", "--rows", "40", "--format", "jsonl", "--shards", "2", "--seed", "8", "--out", join(work, "data")])
+    expect(gen.code).toBe(0)
+    const s = await server()
+    try {
+      // Online: 40 answers at full price, the provider-cached prompt tokens at their own.
+      expect((await synthline(["run", pipeline("online", s.baseUrl, "online", "a.sqlite")])).code).toBe(0)
+      const online = ledger("out-online")
+      expect(online).toMatchObject({ completions: 40, prompt_tokens: 40_000, completion_tokens: 20_000 })
+      expect(online.busy_ms).toBeGreaterThan(0)
+      expect(online.cost).toEqual({ usd: 0.232, saved_by_cache_usd: 0, saved_by_batch_usd: 0 })
+      const card = readFileSync(join(work, "out-online", "README.md"), "utf8")
+      expect(card).toContain("| cost (USD) | saved by cache | saved by batch |")
+      expect(card).toContain("| m | test/model | 40 | 40 | 0 | 40000 | 20000 | $0.2320 | $0.00 | $0.00 |")
+
+      // The same run again on the same cache: nothing paid; saved what the answers cost at the
+      // full input price (the cache keeps no provider-cache split).
+      expect((await synthline(["run", pipeline("online", s.baseUrl, "online", "a.sqlite"), "--fresh"])).code).toBe(0)
+      expect(ledger("out-online").cost).toEqual({ usd: 0, saved_by_cache_usd: 0.24, saved_by_batch_usd: 0 })
+
+      // Batch mode on a fresh cache: half the token price (batch answers are priced at the full
+      // input price: the provider-cache split is not kept for them), the other half saved.
+      expect((await synthline(["run", pipeline("batch", s.baseUrl, "batch", "b.sqlite")])).code).toBe(0)
+      expect(ledger("out-batch").cost).toEqual({ usd: 0.12, saved_by_batch_usd: 0.12, saved_by_cache_usd: 0 })
+
+      // Two shards, merged: the ledgers add up to the unsharded run's.
+      const sharded = pipeline("sharded", s.baseUrl, "online", "c.sqlite")
+      for (const i of [0, 1]) expect((await synthline(["run", sharded, "--shard", `${i}/2`])).code).toBe(0)
+      expect((await synthline(["merge", join(work, "out-sharded")])).code).toBe(0)
+      expect(ledger("out-sharded").cost.usd).toBeCloseTo(0.232, 9)
+      expect(readFileSync(join(work, "out-sharded", "README.md"), "utf8")).toContain("$0.2320")
+    } finally {
+      await s.close()
+    }
+  }, 120_000)
+})
+
+describe("Usage.cost", () => {
+  it("charges an hourly price for the time the model had requests in flight", () => {
+    const u = { ...Usage.make("m", [], undefined), busy_ms: 1_800_000, prompt_tokens: 1_000_000 }
+    expect(Usage.cost(u, { per_hour: 3, batch_discount: 0.5 }, false)).toEqual({ usd: 1.5, saved_by_cache_usd: 0, saved_by_batch_usd: 0 })
+    expect(Usage.cost(u, { per_hour: 3, input: 1, batch_discount: 0.5 }, false).usd).toBe(2.5)
+  })
+})
