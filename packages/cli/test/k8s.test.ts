@@ -55,7 +55,7 @@ interface Container {
   readonly image: string
   readonly command: Array<string>
   readonly workingDir: string
-  readonly env?: Array<{ name: string; value: string }>
+  readonly env?: Array<{ name: string; value?: string; valueFrom?: unknown }>
   readonly envFrom?: Array<{ secretRef: { name: string } }>
   readonly resources?: { requests?: { [k: string]: string }; limits?: { [k: string]: string } }
   readonly volumeMounts: Array<{ name: string; mountPath: string }>
@@ -137,7 +137,10 @@ describe("synthline submit --k8s", () => {
     expect(c.workingDir).toBe("/work")
     expect(c.volumeMounts).toEqual([{ name: "work", mountPath: "/work" }])
     expect(c.command.slice(0, 2)).toEqual(["synthline", "run"])
-    expect(c.env).toEqual([{ name: "SYNTHLINE_SHARD_COUNT", value: "3" }])
+    expect(c.env).toEqual([
+      { name: "SYNTHLINE_SHARD_COUNT", value: "3" },
+      { name: "SYNTHLINE_SHARD", valueFrom: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } } }
+    ])
     expect(c.envFrom).toEqual([{ secretRef: { name: "llm-endpoints" } }])
     expect(c.resources).toEqual({ requests: { cpu: "2", memory: "8Gi" }, limits: { "nvidia.com/gpu": "1", memory: "8Gi" } })
     expect(merge.metadata.name).toBe("synthline-k8s-schema-merge")
@@ -182,9 +185,10 @@ describe("synthline submit --k8s", () => {
     const [job, merge] = parseAllDocuments(printed).map((d) => d.toJS() as Job) as [Job, Job]
     const c = job.spec.template.spec.containers[0]!
     expect(c.command).toEqual(["synthline", "run", "pods.pipeline.yaml"])
-    const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]))
+    // Kubernetes sets JOB_COMPLETION_INDEX, and SYNTHLINE_SHARD from the same annotation.
+    const env = Object.fromEntries((c.env ?? []).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])))
     for (let i = 0; i < (job.spec.completions ?? 0); i++) {
-      const pod = await runContainer(c, { ...env, JOB_COMPLETION_INDEX: String(i) })
+      const pod = await runContainer(c, { ...env, JOB_COMPLETION_INDEX: String(i), SYNTHLINE_SHARD: String(i) })
       expect(pod.code, pod.out).toBe(0)
     }
     const mergePod = merge.spec.template.spec

@@ -221,6 +221,7 @@ describe.skipIf(cannot !== undefined)("synthline submit --slurm on a real Slurm"
     const script = readFileSync(join(sink, "_state/slurm/array.sbatch"), "utf8")
     expect(script).toContain(`exec ${process.execPath} --import tsx --conditions=@synthline/source ${join(repoRoot, "packages/cli/src/bin.ts")} run ${file} --workers 1 --shard "\${SLURM_ARRAY_TASK_ID}/4"`)
     expect(script).toContain("#SBATCH --cpus-per-task=1")
+    expect(script).toContain(`export SYNTHLINE_SHARD="\${SLURM_ARRAY_TASK_ID}"`)
 
     await cluster.drain()
     for (let i = 0; i < 4; i++) expect(existsSync(join(sink, `_state/slurm/${arrayJob}_${i}.out`))).toBe(true)

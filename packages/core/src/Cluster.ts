@@ -98,6 +98,8 @@ export const slurmScripts = (o: SlurmOptions): SlurmScripts => {
     ...directive("gpus", o.gpus),
     ...common,
     "set -euo pipefail",
+    `# The shard index, for per-shard paths in the pipeline file: cache: { path: "cache-\${SYNTHLINE_SHARD:-0}.sqlite" }`,
+    `export SYNTHLINE_SHARD="\${SLURM_ARRAY_TASK_ID}"`,
     // The task id is the shard index; the count is fixed (a resubmission of some indices keeps it).
     `exec ${run.map(shellQuote).join(" ")} --shard "\${SLURM_ARRAY_TASK_ID}/${o.shards}"`,
     ""
@@ -229,7 +231,14 @@ export const k8sJobs = (o: K8sOptions): { readonly job: K8sObject; readonly merg
               image: o.image,
               workingDir: o.mountPath,
               command: ["synthline", "run", o.file, ...(o.cpus !== undefined ? ["--workers", String(o.cpus)] : [])],
-              env: [{ name: "SYNTHLINE_SHARD_COUNT", value: String(o.shards) }],
+              env: [
+                { name: "SYNTHLINE_SHARD_COUNT", value: String(o.shards) },
+                // The shard index, for per-shard paths in the pipeline file (`${SYNTHLINE_SHARD:-0}`).
+                {
+                  name: "SYNTHLINE_SHARD",
+                  valueFrom: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } }
+                }
+              ],
               ...(envFrom.length > 0 ? { envFrom } : {}),
               ...(Object.keys(resources).length > 0 ? { resources } : {}),
               volumeMounts
