@@ -99,6 +99,21 @@ describe("outputs at the end of the pipeline", () => {
     expect(m.outputs.branches.ja.files).toEqual(ref.outputs.branches.ja.files)
   }, 180_000)
 
+  it("--workers N runs a pipeline with outputs in one thread and says so; --fresh starts every output over", async () => {
+    const file = pipelineFile("workers", "out-workers")
+    const r = await synthline(["run", file, "--workers", "2"])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toContain("--workers 2: running in one thread, because the pipeline has outputs:")
+    const noCard = (t: Record<string, string>) => Object.fromEntries(Object.entries(t).filter(([k]) => k !== "README.md"))
+    expect(noCard(tree(join(work, "out-workers-ja")))).toEqual(noCard(tree(join(work, "out-whole-ja"))))
+    // A rerun with fewer rows per ja part and --fresh: no part of the first run is left behind.
+    writeFileSync(file, readFileSync(file, "utf8").replace("shard_rows: 500", "shard_rows: 400"))
+    expect((await synthline(["run", file, "--fresh"])).code).toBe(0)
+    const ja = readParts(join(work, "out-workers-ja"), gzipParts)
+    expect(ja).toEqual(readParts(join(work, "out-whole-ja"), gzipParts))
+    expect(readdirSync(join(work, "out-workers-ja")).filter((f) => gzipParts.test(f)).length).toBe(Math.ceil(ja.length / 400))
+  }, 120_000)
+
   it("shards write every output; merge joins their counts and writes their cards", async () => {
     // dedup is stateful (each shard keeps its own); without it shards are comparable row by row.
     const extra = outputs("out-sh").replace(" and not duplicate_user_instruction", "")
