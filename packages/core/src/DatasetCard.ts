@@ -414,6 +414,29 @@ export const render = (input: RenderInput): string => {
       ""
     )
   }
+  const flags = Object.entries(profile.answers?.flags ?? {}).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+  if (flags.length > 0) {
+    out.push("### Answer flags", "")
+    out.push(
+      "Answers by flag: `synth/check-answers` (`language`, `repetition`, `truncated`, `empty`), `synth/judge`'s `repetition_flag` (`repetition_tokens`) and `judge_disagreement`.",
+      "",
+      table(["flag", "answers"], flags),
+      ""
+    )
+  }
+  const agreement = Profile.judgeAgreement(profile.answers)
+  if (agreement.length > 0) {
+    out.push("### Judge agreement", "")
+    out.push(
+      "Over the answers both judges scored validly: Spearman's rank correlation of their scores, and the share of answers whose two scores are at most 1 apart.",
+      "",
+      table(
+        ["judges", "answers", "Spearman", "within ±1"],
+        agreement.map((a) => [`${a.judges[0]} / ${a.judges[1]}`, a.answers, a.spearman === null ? "n/a" : a.spearman.toFixed(3), pct(a.within_1 * a.answers, a.answers)])
+      ),
+      ""
+    )
+  }
   return scrubText(out.join("\n"), input.secrets ?? [])
 }
 

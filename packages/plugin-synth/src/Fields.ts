@@ -71,3 +71,24 @@ export type AnswerCheck = typeof AnswerCheck.Type
 
 /** `synthesized_response_checks`: one per answer, same order. */
 export const AnswerChecks = Schema.Array(AnswerCheck)
+
+/** One judge's verdict in a multi-judge annotation's `judge_scores` (`synth/judge` with `models`). */
+export const JudgeScore = Schema.Struct({ model: Schema.String, score: Schema.Number, judgement: Schema.String })
+
+/**
+ * One element of `synthesized_response_scoring_annotations` from several judges: the published
+ * fields (`preference_score` is the judges' mean) plus each judge's score, the spread and the
+ * disagreement flag.
+ */
+export const MultiJudgeAnnotation = Schema.Struct({
+  ...ScoringAnnotation.fields,
+  judge_scores: Schema.Array(JudgeScore),
+  preference_score_spread: Schema.Number,
+  judge_disagreement: Schema.Boolean
+})
+
+/** One multi-judge annotation. */
+export type MultiJudgeAnnotation = typeof MultiJudgeAnnotation.Type
+
+/** `synthesized_response_scoring_annotations` from several judges. */
+export const MultiJudgeAnnotations = Schema.Array(MultiJudgeAnnotation)

@@ -8,6 +8,12 @@
  * the score always parses. See {@link parseScore} for how the score is read. `response_token_length` is the answer's completion tokens as reported by the
  * generating call (the side field `synthesized_response_token_lengths` written by
  * `synth/generate`, removed here); without it, a rough count (characters / 4) is used.
+ *
+ * With `models: [a, b, ...]` (two or more judges) every judge scores every answer; the annotation
+ * keeps the published fields (`judgement`: the first judge's, `preference_score`: the mean) and adds
+ * `judge_scores` (`[{ model, score, judgement }]`), `preference_score_spread` and
+ * `judge_disagreement` (spread over `max_spread`). The dataset's profile then counts score pairs per
+ * judge pair, so the manifest and the card report agreement (Spearman correlation, share within ±1).
  */
 import type { Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
@@ -18,7 +24,7 @@ import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
 import { Effect, Either, Schema } from "effect"
-import { finishReasonsField, type ScoringAnnotation, ScoringAnnotations, tokenLengthsField } from "./Fields.js"
+import { finishReasonsField, type MultiJudgeAnnotation, MultiJudgeAnnotations, type ScoringAnnotation, ScoringAnnotations, tokenLengthsField } from "./Fields.js"
 import { doc, extraOption, keyOf, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
 
 /** The shipped judge system prompt. */
@@ -111,7 +117,22 @@ export const parseScore = (judgement: string): number => {
 }
 
 const JudgeConfigSchema = Schema.Struct({
-  model: Schema.String.annotations(doc("A model name from the models section (the judge).")),
+  model: Schema.optional(Schema.String.annotations(doc("A model name from the models section (the judge)."))),
+  models: Schema.optional(
+    Schema.Array(Schema.String)
+      .pipe(Schema.minItems(2))
+      .annotations(
+        doc(
+          "Two or more judges (model names from the models section) instead of model: each scores every answer; the annotation's preference_score is their mean, with judge_scores, preference_score_spread and judge_disagreement beside it."
+        )
+      )
+  ),
+  max_spread: Schema.optionalWith(
+    Schema.Number.pipe(Schema.nonNegative()).annotations(
+      doc("With models: judge_disagreement is true when the valid scores of one answer lie further apart than this.")
+    ),
+    { default: () => 3 }
+  ),
   instruction: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the instruction text.")), {
     default: () => "translated_conversation.0.content"
   }),
@@ -150,7 +171,11 @@ const JudgeConfigSchema = Schema.Struct({
   max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(doc("Most tokens in one judgement; a judgement cut off here scores -1.")), { default: () => 1024 }),
   seed: seedOption,
   extra: extraOption("Extra request body fields for the judge (merged over the model's extra_body).")
-}).pipe(Schema.filter((c) => c.structured || c.max_reasoning_chars === undefined || "max_reasoning_chars needs structured: true"))
+}).pipe(
+  Schema.filter((c) => c.structured || c.max_reasoning_chars === undefined || "max_reasoning_chars needs structured: true"),
+  Schema.filter((c) => (c.model === undefined) !== (c.models === undefined) || "name the judge with model, or two or more judges with models (not both)"),
+  Schema.filter((c) => c.models === undefined || new Set(c.models).size === c.models.length || "models names a judge twice")
+)
 
 /** Options of `synth/judge`. */
 export type JudgeConfig = typeof JudgeConfigSchema.Type
@@ -161,6 +186,39 @@ const isAnswerList = Schema.is(AnswerList)
 const answerTexts = (u: unknown): ReadonlyArray<string> | undefined =>
   isAnswerList(u) ? u.map((m) => (typeof m === "string" ? m : m.content)) : undefined
 
+/**
+ * Joins the judges' annotations of one answer: `judgement` is the first judge's, `preference_score`
+ * the mean of the valid (≥ 0) scores rounded to 3 decimals (-1 when none is valid),
+ * `preference_score_spread` the largest minus the smallest valid score (0 with fewer than two), and
+ * `judge_disagreement` whether the spread is over `maxSpread`.
+ */
+export const combine = (
+  verdicts: ReadonlyArray<ScoringAnnotation & { readonly model: string }>,
+  maxSpread: number
+): MultiJudgeAnnotation => {
+  const valid = verdicts.map((v) => v.preference_score).filter((x) => x >= 0)
+  const mean = valid.length === 0 ? -1 : Math.round((valid.reduce((a, b) => a + b, 0) / valid.length) * 1000) / 1000
+  const spread = valid.length < 2 ? 0 : Math.max(...valid) - Math.min(...valid)
+  const first = verdicts[0]!
+  return {
+    response_token_length: first.response_token_length,
+    judgement: first.judgement,
+    repetition_flag: first.repetition_flag,
+    preference_score: mean,
+    judge_scores: verdicts.map((v) => ({ model: v.model, score: v.preference_score, judgement: v.judgement })),
+    preference_score_spread: spread,
+    judge_disagreement: spread > maxSpread
+  }
+}
+
+const allAnswers = (ps: ReadonlyArray<ModelStage.Answers | Effect.Effect<ModelStage.Answers>>): ReadonlyArray<ModelStage.Answers> | Effect.Effect<ReadonlyArray<ModelStage.Answers>> =>
+  ps.some(Effect.isEffect)
+    ? Effect.all(
+        ps.map((p) => (Effect.isEffect(p) ? p : Effect.succeed(p))),
+        { concurrency: "unbounded" }
+      )
+    : ps.filter((p): p is ModelStage.Answers => !Effect.isEffect(p))
+
 /** `synth/judge` */
 export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchema.Encoded> = make({
   id: "synth/judge",
@@ -168,11 +226,12 @@ export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchem
   config: JudgeConfigSchema,
   requires: (c) => [top(c.instruction), c.responses],
   provides: (c) => [c.output],
-  fields: (c) => ({ [c.output]: ScoringAnnotations }),
+  fields: (c) => ({ [c.output]: c.models === undefined ? ScoringAnnotations : MultiJudgeAnnotations }),
   removes: () => [tokenLengthsField, finishReasonsField],
   make: (config, ctx) =>
     Effect.gen(function* () {
-      const model: Model = yield* ModelStage.model(ctx, config.model)
+      const names = config.models ?? [config.model ?? ""]
+      const judges: ReadonlyArray<Model> = yield* Effect.forEach(names, (name) => ModelStage.model(ctx, name))
       const prompt = Template.parse(config.prompt ?? (config.structured ? defaultStructuredJudgePrompt : defaultJudgePrompt))
       const format = config.structured
         ? { type: "json_schema", json_schema: { name: "judgement", schema: judgementSchema(config.max_reasoning_chars), strict: true } }
@@ -210,22 +269,26 @@ export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchem
           return typeof n === "number" ? n : Math.ceil(a.length / 4)
         })
         const asks = answers.map((a, i) => request(instruction, a, key, i))
-        return ModelStage.map(ModelStage.ask(model, asks), (results): Row => ({
+        const annotate = (r: ModelStage.Answers[number], i: number): ScoringAnnotation => {
+          const response_token_length = tokens[i]!
+          const repetition_flag = response_token_length > config.repetition_tokens
+          return Either.isRight(r)
+            ? {
+                response_token_length,
+                judgement: r.right.content,
+                repetition_flag,
+                preference_score: r.right.finish_reason === "length" ? -1 : parseScore(r.right.content)
+              }
+            : { response_token_length, judgement: `judge call failed: ${reasonOf(r.left)}`, repetition_flag, preference_score: -1 }
+        }
+        if (judges.length === 1) {
+          return ModelStage.map(ModelStage.ask(judges[0]!, asks), (results): Row => ({ ...rest, [config.output]: results.map(annotate) }))
+        }
+        return ModelStage.map(allAnswers(judges.map((j) => ModelStage.ask(j, asks))), (perJudge): Row => ({
           ...rest,
-          [config.output]: results.map((r, i): ScoringAnnotation => {
-            const response_token_length = tokens[i]!
-            const repetition_flag = response_token_length > config.repetition_tokens
-            return Either.isRight(r)
-              ? {
-                  response_token_length,
-                  judgement: r.right.content,
-                  repetition_flag,
-                  preference_score: r.right.finish_reason === "length" ? -1 : parseScore(r.right.content)
-                }
-              : { response_token_length, judgement: `judge call failed: ${reasonOf(r.left)}`, repetition_flag, preference_score: -1 }
-          })
+          [config.output]: answers.map((_, i) => combine(perJudge.map((results, j) => ({ model: names[j]!, ...annotate(results[i]!, i) })), config.max_spread))
         }))
       }
-      return ModelStage.perRow(ctx, model, one)
+      return ModelStage.perRow(ctx, judges, one)
     })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { Schema } from "effect"
-import { runStage } from "@synthline/core/Testing"
+import { Effect, Schema } from "effect"
+import { decodeConfig, runStage } from "@synthline/core/Testing"
 import { judge, judgementSchema, normalizeScore, parseScore } from "../src/Judge.js"
 import { run, withServer } from "./support.js"
 
@@ -189,5 +189,57 @@ describe("synth/judge structured: true", () => {
 
   it("rejects max_reasoning_chars without structured: true", () => {
     expect(() => Schema.decodeUnknownSync(judge.config)({ model: "judge", max_reasoning_chars: 100 })).toThrow("max_reasoning_chars needs structured: true")
+  })
+})
+
+describe("synth/judge with several judges", () => {
+  const rows = [
+    {
+      conversation_id: "m",
+      translated_conversation: [{ role: "user", content: "質問 m" }],
+      synthesized_assistant_responses: [
+        { role: "assistant", content: "agreed" },
+        { role: "assistant", content: "disputed" },
+        { role: "assistant", content: "half failed" }
+      ],
+      synthesized_response_token_lengths: [10, 20, 30]
+    }
+  ]
+  // Two judges on one server, told apart by the model id in the request.
+  const reply = (req: { readonly model: string; readonly messages: ReadonlyArray<{ readonly content: string }> }) => {
+    const u = req.messages[req.messages.length - 1]!.content
+    const second = req.model === "test/gen"
+    if (u.includes("\nagreed\n")) return second ? "Rating: [[7]]" : "Rating: [[8]]"
+    if (u.includes("\ndisputed\n")) return second ? "Rating: [[2]]" : "Rating: [[9]]"
+    return second ? { fault: "status" as const, status: 400 } : "Rating: [[6]]"
+  }
+
+  it("stores each judge's score, the mean and the spread, and flags answers the judges disagree on", () =>
+    withServer({ chat: reply }, async (server) => {
+      const r = await run(server, runStage(judge, { models: ["judge", "m"], max_spread: 3 }, rows))
+      expect(r.rejected).toEqual([])
+      const anns = r.rows[0]!.synthesized_response_scoring_annotations as Array<Record<string, unknown>>
+      expect(anns.map((a) => [a.preference_score, a.preference_score_spread, a.judge_disagreement])).toEqual([
+        [7.5, 1, false],
+        [5.5, 7, true],
+        [6, 0, false]
+      ])
+      expect(anns[0]).toMatchObject({
+        response_token_length: 10,
+        judgement: "Rating: [[8]]",
+        repetition_flag: false,
+        judge_scores: [
+          { model: "judge", score: 8, judgement: "Rating: [[8]]" },
+          { model: "m", score: 7, judgement: "Rating: [[7]]" }
+        ]
+      })
+      expect((anns[2]!.judge_scores as Array<{ score: number }>).map((s) => s.score)).toEqual([6, -1])
+    }))
+
+  it("takes model or models, not both, and at least two distinct judges", () => {
+    expect(() => Effect.runSync(decodeConfig(judge, { model: "judge", models: ["judge", "m"] }))).toThrow(/not both/)
+    expect(() => Effect.runSync(decodeConfig(judge, {}))).toThrow(/not both/)
+    expect(() => Effect.runSync(decodeConfig(judge, { models: ["judge"] }))).toThrow(/at least 2|minItems|2 item/)
+    expect(() => Effect.runSync(decodeConfig(judge, { models: ["judge", "judge"] }))).toThrow(/twice/)
   })
 })

@@ -54,7 +54,16 @@ const ProfileSchema: Schema.Schema<Profile.Profile> = Schema.Struct({
   shapes: Schema.Record({ key: Schema.String, value: ShapeSchema }),
   languages: Counts,
   preference_scores: Counts,
-  preference_score_sum: Schema.Number
+  preference_score_sum: Schema.Number,
+  answers: Schema.optionalWith(
+    Schema.Struct({
+      scores_by_model: Schema.Record({ key: Schema.String, value: Counts }),
+      token_lengths: Counts,
+      flags: Counts,
+      judge_pairs: Schema.Record({ key: Schema.String, value: Counts })
+    }),
+    { exact: true }
+  )
 })
 
 const StageStatsSchema: Schema.Schema<StageStats> = Schema.Struct({
