@@ -11,6 +11,7 @@ import { tempDir, withServer } from "./support.js"
 
 const repo = join(import.meta.dirname, "../../..")
 const recipe = join(repo, "examples/lmsys-chat-1m-synth-ja.pipeline.yaml")
+const jaEnRecipe = join(repo, "examples/lmsys-chat-1m-synth-ja-en.pipeline.yaml")
 const work = tempDir("recipe")
 
 const h = (s: string): number => createHash("sha256").update(s).digest().readUInt32LE(0)
@@ -177,6 +178,74 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
       const m2 = JSON.parse(readFileSync(join(`${out}+unsafe`, "manifest.json"), "utf8")).model_usage
       expect(m2.gemma).toMatchObject({ requests: 0, cache_hits: generated * 10 })
       expect(m2.deepl.requests).toBe(0)
+    })
+  }, 300_000)
+
+  it("the ja+en variant answers and judges the original English instruction too, in one run, with the SFT export of both halves", async () => {
+    // Sample data made by the test above.
+    await withServer({ chat, apiKey: "k-SECRET:fx", translate: (t) => `訳:${t}` }, async (server) => {
+      const out = join(work, "out-ja-en")
+      const env = {
+        SYNTHLINE_DATA: join(work, "data"),
+        SYNTH_TEMPLATE_DATA: join(work, "all"),
+        SYNTHLINE_OUT: out,
+        SYNTHLINE_CACHE: join(work, "cache-ja-en.sqlite"),
+        DEEPL_AUTH_KEY: "k-SECRET:fx",
+        OPENAI_API_KEY: "k-SECRET:fx",
+        DEEPL_BASE_URL: server.url,
+        VLLM_URL: server.url,
+        JUDGE_URL: server.url,
+        GEN_MODEL: "test/gemma",
+        JUDGE_MODEL: "test/judge"
+      }
+      const r = await synthline(["run", jaEnRecipe], env)
+      expect(r.code, r.stderr).toBe(0)
+      const rows = readParts(`${out}+unsafe`, /^part-.*\.jsonl\.gz$/)
+      expect(rows.length).toBeGreaterThan(250)
+      let ja = 0
+      let en = 0
+      let sftEn = 0
+      for (const row of rows) {
+        const source = (row.conversation as Array<{ content: string }>)[0]!.content
+        const answersEn = row.synthesized_assistant_responses_en as Array<{ role: string; content: string }>
+        const annotationsEn = row.synthesized_response_scoring_annotations_en as Array<{ preference_score: number; repetition_flag: boolean }>
+        expect(row.synthesis_model_en).toBe("test/gemma")
+        expect(row.empty_user_instruction_en).toBe(source.trim() === "")
+        expect(annotationsEn).toHaveLength(answersEn.length)
+        ja += (row.synthesized_assistant_responses as Array<unknown>).length > 0 ? 1 : 0
+        if (row.empty_user_instruction_en === true || row.duplicate_user_instruction_en !== null) {
+          expect(answersEn).toEqual([])
+          continue
+        }
+        en++
+        // One answer per instruction, to the original instruction (the test server echoes it).
+        expect(answersEn).toHaveLength(1)
+        expect(answersEn[0]!.content).toBe(`回答 ${answersEn[0]!.content.split(":")[0]!.slice(3)}: ${source.slice(0, 40)}`)
+        const a = annotationsEn[0]!
+        expect(a.preference_score >= 0 && a.preference_score <= 10).toBe(true)
+        const flagged = (row.moderation as { flagged: boolean }).flagged
+        if (!flagged && row.is_template_instruction === null && row.has_pii === false && !a.repetition_flag) sftEn++
+      }
+      expect(en).toBeGreaterThan(250)
+      // 10 answers + 10 judgements per Japanese instruction, 1 + 1 per English one.
+      expect(server.counts.chat).toBe(ja * 20 + en * 2)
+      const sft = readParts(`${out}-sft-en`, /^part-.*\.jsonl$/)
+      expect(sft.length).toBe(sftEn)
+      // Duplicates point at the first occurrence, which holds the answer.
+      const byPrompt = new Map<string, (typeof rows)[number]>()
+      for (const row of rows) {
+        const prompt = (row.conversation as Array<{ content: string }>)[0]!.content
+        if (!byPrompt.has(prompt)) byPrompt.set(prompt, row)
+      }
+      for (const line of sft) {
+        const m = line.messages as Array<{ role: string; content: string }>
+        expect(m.map((x) => x.role)).toEqual(["user", "assistant"])
+        const row = byPrompt.get(m[0]!.content)
+        expect(row).toBeDefined()
+        expect(m[1]!.content).toBe((row!.synthesized_assistant_responses_en as Array<{ content: string }>)[0]!.content)
+      }
+      expect(readParts(`${out}-sft`, /^part-.*\.jsonl$/).length).toBeGreaterThan(200)
+      expect(readParts(out, /^part-.*\.jsonl\.gz$/).length).toBe(rows.filter((row) => !(row.moderation as { flagged: boolean }).flagged).length)
     })
   }, 300_000)
 })
