@@ -94,6 +94,16 @@ export const Price = Schema.Struct({
 /** What a model costs, for the cost ledger of the manifest (USD). */
 export type Price = typeof Price.Type
 
+/** A spending limit on the cost ledger (needs a `price` on the models it covers). */
+export const Budget = Schema.Struct({
+  usd: Schema.Number.pipe(Schema.positive()).annotations(
+    doc("Most USD the ledger may reach; the run stops (exit 1, resumable) before a request that would pass it.")
+  )
+}).annotations({ identifier: "Budget", description: "A spending limit: the run stops before the cost ledger would pass it." })
+
+/** A spending limit on the cost ledger. */
+export type Budget = typeof Budget.Type
+
 /** One model: where it is served and how hard it may be driven. */
 export const ModelConfig = Schema.Struct({
   provider: Schema.optionalWith(
@@ -175,6 +185,7 @@ export const ModelConfig = Schema.Struct({
   ),
   batch: Schema.optionalWith(BatchOptions, { default: () => Schema.decodeSync(BatchOptions)({}) }),
   price: Schema.optional(Price),
+  budget: Schema.optional(Budget),
   path: Schema.optional(Schema.String.annotations(doc("Model file, for embedded providers (e.g. llama-cpp)."))),
   options: Schema.optionalWith(
     Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(doc("Provider-specific options.")),

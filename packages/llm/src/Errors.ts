@@ -82,9 +82,30 @@ export class LlmUnavailableError extends Data.TaggedError("LlmUnavailableError")
   }
 }
 
-/** Whether a defect is one of the errors that stop a run (a damaged cache, a model that stays down). */
-export const isFatal = (u: unknown): u is LlmCacheError | LlmUnavailableError =>
-  u instanceof LlmCacheError || u instanceof LlmUnavailableError
+/**
+ * The next request would take the cost ledger past a budget (`models.<name>.budget` or the
+ * pipeline's `budget`): the run stops before sending it, resumably, to go on with a raised budget.
+ */
+export class LlmBudgetError extends Data.TaggedError("LlmBudgetError")<{
+  /** Whose budget: `model <name>` or `the pipeline`. */
+  readonly whose: string
+  /** Where the budget is set in the pipeline file. */
+  readonly setting: string
+  readonly budgetUsd: number
+  /** Cost so far (answers paid for, plus requests in flight). */
+  readonly spentUsd: number
+  /** What the next request would cost, estimated. */
+  readonly nextUsd: number
+}> {
+  override get message(): string {
+    const $ = (n: number) => `$${n.toFixed(n >= 1 ? 2 : 4)}`
+    return `budget reached: ${this.whose} has spent ${$(this.spentUsd)} of its budget of ${$(this.budgetUsd)} (${this.setting}), and the next request (about ${$(this.nextUsd)}) would pass it. The run stops here: completed work units are kept, and the same command resumes after ${this.setting} is raised`
+  }
+}
+
+/** Whether a defect is one of the errors that stop a run (a damaged cache, a model that stays down, a budget reached). */
+export const isFatal = (u: unknown): u is LlmCacheError | LlmUnavailableError | LlmBudgetError =>
+  u instanceof LlmCacheError || u instanceof LlmUnavailableError || u instanceof LlmBudgetError
 
 /** Every error of @synthline/llm. */
-export type LlmError = LlmRequestError | LlmConfigError | LlmCacheError | LlmUnavailableError
+export type LlmError = LlmRequestError | LlmConfigError | LlmCacheError | LlmUnavailableError | LlmBudgetError

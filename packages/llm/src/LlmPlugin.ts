@@ -1,12 +1,12 @@
 /**
- * The `llm` plugin: the `models` and `cache` sections, the model client every model-calling
+ * The `llm` plugin: the `models`, `cache` and `budget` sections, the model client every model-calling
  * stage uses, and the generic `llm/complete` stage. Plugins built on it (synth, moderation's
  * classify) list it in their `dependencies`, so naming only them in `plugins` is enough.
  */
 import { definePlugin, type Plugin } from "@synthline/core/Plugin"
 import { createRequire } from "node:module"
 import { complete } from "./Complete.js"
-import { CacheSection, fingerprintOfModels, ModelsSection } from "./Config.js"
+import { Budget, CacheSection, fingerprintOfModels, ModelsSection } from "./Config.js"
 import { layer } from "./Models.js"
 
 const pkg: { readonly version: string } = createRequire(import.meta.url)("../package.json")
@@ -20,8 +20,8 @@ export const plugin: Plugin = definePlugin({
   version,
   packageName: "@synthline/llm",
   stages: [complete],
-  sections: { models: ModelsSection, cache: CacheSection },
-  // Endpoints, keys, limits and the cache location do not change answers: a run resumes when only they change.
-  fingerprint: { models: fingerprintOfModels, cache: () => null },
+  sections: { models: ModelsSection, cache: CacheSection, budget: Budget },
+  // Endpoints, keys, limits, budgets and the cache location do not change answers: a run resumes when only they change.
+  fingerprint: { models: fingerprintOfModels, cache: () => null, budget: () => null },
   layer
 })

@@ -11,7 +11,7 @@ import * as Rowwise from "@synthline/core/Rowwise"
 import type { StageContext, Transform } from "@synthline/core/Stage"
 import { Cause, Effect, Either, Exit, Fiber, Option, Runtime } from "effect"
 import type { ChatRequest, Completion } from "./Chat.js"
-import { isFatal, type LlmCacheError, type LlmRequestError, type LlmUnavailableError } from "./Errors.js"
+import { isFatal, type LlmBudgetError, type LlmCacheError, type LlmRequestError, type LlmUnavailableError } from "./Errors.js"
 import { type CallOptions, type Model, Models } from "./Models.js"
 
 /** A row the stage cannot process (to rejects, with the reason). */
@@ -58,7 +58,7 @@ export const perRow = (
  * endpoint down past `down_limit`: a {@link StageError} with the model's own message. Rows already
  * committed stay; the run resumes from the first unfinished work unit.
  */
-const stop = (ctx: StageContext, e: LlmCacheError | LlmUnavailableError): Effect.Effect<never, StageError> =>
+const stop = (ctx: StageContext, e: LlmCacheError | LlmUnavailableError | LlmBudgetError): Effect.Effect<never, StageError> =>
   Effect.fail(new StageError({ stage: ctx.stageId, reason: e.message }))
 
 /** The model named in a stage's options, with a failure that names the stage. */

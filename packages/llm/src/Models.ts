@@ -15,6 +15,8 @@ import * as Batch from "./Batch.js"
 import * as Cache from "./Cache.js"
 import { type ChatRequest, type Completion, body, estimateTokens, preview } from "./Chat.js"
 import {
+  Budget,
+  type Budget as BudgetConfig,
   CacheSection,
   type CacheSection as CacheConfig,
   ModelsSection,
@@ -22,7 +24,7 @@ import {
   type ResolvedModel,
   resolveModel
 } from "./Config.js"
-import { isRetryable, type LlmCacheError, LlmConfigError, LlmRequestError, LlmUnavailableError } from "./Errors.js"
+import { isRetryable, LlmBudgetError, type LlmCacheError, LlmConfigError, LlmRequestError, LlmUnavailableError } from "./Errors.js"
 import { Balancer, type Outcome, type Slot } from "./internal/balancer.js"
 import { TokenBucket } from "./internal/bucket.js"
 import * as Provider from "./Provider.js"
@@ -134,6 +136,15 @@ export interface MakeOptions {
   readonly warn?: ((message: string) => void) | undefined
   /** Masks the run's secrets in what the client writes (endpoint names: a key may sit in a URL's path). */
   readonly scrub?: ((text: string) => string) | undefined
+  /** The pipeline's `budget` section: a limit on the cost ledger of every model together. */
+  readonly budget?: BudgetConfig | undefined
+}
+
+/** What the models of one client have spent, for the pipeline's budget. */
+interface Spending {
+  readonly budgetUsd: number | undefined
+  /** Each model's cost so far (answers paid for) plus what its requests in flight will cost, estimated; and how many are in flight. */
+  readonly models: Array<{ readonly spent: () => number; readonly reserved: () => number }>
 }
 
 /** Makes the client. Models and the cache are opened on first use and closed with the scope. */
@@ -151,6 +162,7 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
     )
     const made = new Map<string, Model>()
     const names = Object.keys(options.models)
+    const spending: Spending = { budgetUsd: options.budget?.usd, models: [] }
     return {
       names,
       get: (name) =>
@@ -189,7 +201,12 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
               : Usage.openWireLog(join(options.stateDir, `llm-usage-${encodeURIComponent(name)}.log`), usage, endpoints)
           const journal =
             options.stateDir === undefined ? undefined : join(options.stateDir, `llm-batches-${encodeURIComponent(name)}.jsonl`)
-          const model = makeModel(resolved, transport, c, options.usage, log, options.warn ?? (() => undefined), journal)
+          if ((resolved.budget !== undefined || spending.budgetUsd !== undefined) && resolved.price === undefined) {
+            return yield* new LlmConfigError({
+              reason: `model ${name}: a budget needs a price to count against (models.${name}.price: { input: …, output: … } in USD per 1M tokens, or per_hour)`
+            })
+          }
+          const model = makeModel(resolved, transport, c, options.usage, log, options.warn ?? (() => undefined), journal, spending)
           yield* Scope.addFinalizer(scope, Effect.sync(() => model.close()))
           made.set(name, model)
           return model
@@ -232,7 +249,8 @@ const makeModel = (
   registry: UsageRegistry | undefined,
   openLog: (usage: Usage.ModelUsage, endpoints: ReadonlyArray<string>) => Usage.WireLog,
   warn: (message: string) => void,
-  batchJournal?: string | undefined
+  batchJournal?: string | undefined,
+  spending: Spending = { budgetUsd: undefined, models: [] }
 ): Model & { readonly close: () => void } => {
   const endpointIds = transport.endpoints.map((e) => e.id)
   let usage = Usage.make(config.model, endpointIds, undefined)
@@ -595,6 +613,71 @@ const makeModel = (
           progress: warn
         })
 
+  // Budgets: before a request goes out, the cost so far plus what the requests in flight and this
+  // one will cost (estimated: prompt characters ÷ 4, or the average prompt so far when larger, and
+  // max_tokens, or the average answer so far) must stay within the model's and the pipeline's.
+  const price = config.price
+  let reservedUsd = 0
+  let reservations = 0
+  const spentUsd = (): number => {
+    if (price === undefined) return reservedUsd
+    // An hourly price counts the time in flight up to now, not only up to the last idle moment.
+    const open = price.per_hour !== undefined && inFlight > 0 ? Date.now() - busySince : 0
+    return Usage.cost(open > 0 ? { ...usage, busy_ms: usage.busy_ms + open } : usage, price, config.mode === "batch").usd + reservedUsd
+  }
+  spending.models.push({ spent: spentUsd, reserved: () => reservations })
+  const estimateUsd = (request: ChatRequest): number => {
+    if (price === undefined) return 0
+    let chars = 0
+    for (const m of request.messages) chars += m.content.length + 8
+    const n = usage.completions
+    const prompt = Math.max(Math.ceil(chars / 4), n > 0 ? usage.prompt_tokens / n : 0)
+    const completion = request.max_tokens ?? (n > 0 ? usage.completion_tokens / n : 512)
+    const full = (prompt * (price.input ?? 0) + completion * (price.output ?? 0)) / 1e6
+    return config.mode === "batch" ? full * (1 - price.batch_discount) : full
+  }
+  const budgeted = config.budget !== undefined || spending.budgetUsd !== undefined
+  /** Reserves a request's estimated cost, or the budget error when it would pass a budget. */
+  const reserve = (request: ChatRequest): LlmBudgetError | number => {
+    const next = estimateUsd(request)
+    const own = config.budget?.usd
+    if (own !== undefined) {
+      const spent = spentUsd()
+      if (spent + next > own) {
+        return new LlmBudgetError({ whose: `model ${config.name}`, setting: `models.${config.name}.budget.usd`, budgetUsd: own, spentUsd: spent, nextUsd: next })
+      }
+    }
+    const all = spending.budgetUsd
+    if (all !== undefined) {
+      const spent = spending.models.reduce((sum, m) => sum + m.spent(), 0)
+      if (spent + next > all) return new LlmBudgetError({ whose: "the pipeline", setting: "budget.usd", budgetUsd: all, spentUsd: spent, nextUsd: next })
+    }
+    reservedUsd += next
+    reservations++
+    return next
+  }
+  const withBudget = (request: ChatRequest, call: Effect.Effect<Completion, LlmRequestError>): Effect.Effect<Completion, LlmRequestError> => {
+    if (!budgeted) return call
+    // A request that would pass a budget waits while others are in flight (their answers may cost
+    // less than estimated); with none left in flight, the run stops.
+    const admit: Effect.Effect<number> = Effect.suspend(() => {
+      const r = reserve(request)
+      if (typeof r === "number") return Effect.succeed(r)
+      const pending = spending.budgetUsd !== undefined ? spending.models.reduce((sum, m) => sum + m.reserved(), 0) : reservations
+      return pending > 0 ? Effect.zipRight(sleep(20), admit) : Effect.die(r)
+    })
+    return Effect.flatMap(admit, (r) =>
+      Effect.ensuring(
+        call,
+        Effect.sync(() => {
+          // Counted, so that float residue never leaves a phantom reservation.
+          reservations--
+          reservedUsd = reservations === 0 ? 0 : Math.max(0, reservedUsd - r)
+        })
+      )
+    )
+  }
+
   const prepare = (request: ChatRequest, options?: CallOptions): Completion | Effect.Effect<Completion, LlmRequestError> => {
     usage.calls++
     const sampleIndex = options?.sampleIndex ?? 0
@@ -611,7 +694,7 @@ const makeModel = (
         return { ...hit.right, cached: true }
       }
     }
-    return send(request, key)
+    return withBudget(request, send(request, key))
   }
 
   const complete = (request: ChatRequest, options?: CallOptions): Effect.Effect<Completion, LlmRequestError> =>
@@ -716,6 +799,7 @@ const makeModel = (
 
 const isModels = Schema.is(ModelsSection)
 const isCache = Schema.is(CacheSection)
+const isBudget = Schema.is(Budget)
 
 /** The client for a run: models and cache from the pipeline file's sections, usage into the manifest. */
 export const layer: Layer.Layer<Models, RunError, RunContext> = Layer.scoped(
@@ -724,6 +808,7 @@ export const layer: Layer.Layer<Models, RunError, RunContext> = Layer.scoped(
     const run = yield* RunContext
     const models = run.sections.models
     const cache = run.sections.cache
+    const budget = run.sections.budget
     if (models !== undefined && !isModels(models)) {
       return yield* new RunError({ reason: "the models section was not decoded by @synthline/llm", exitCode: 2 })
     }
@@ -731,6 +816,7 @@ export const layer: Layer.Layer<Models, RunError, RunContext> = Layer.scoped(
       models: models ?? {},
       cache: cache !== undefined && isCache(cache) ? cache : undefined,
       baseDir: run.baseDir,
+      budget: budget !== undefined && isBudget(budget) ? budget : undefined,
       usage: run.usage,
       stateDir: run.stateDir,
       warn: run.warn,

@@ -3,10 +3,10 @@
  * dataset card carry what a run paid and what the cache and batch mode saved; `synthline merge`
  * sums the shards' ledgers.
  */
-import { describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { synthline } from "../../cli/test/support.js"
+import { gzipParts, readParts, synthline } from "../../cli/test/support.js"
 import * as TestServer from "../src/TestServer.js"
 import * as Usage from "../src/Usage.js"
 import { tempDir } from "./support.js"
@@ -49,12 +49,15 @@ sink: { type: jsonl, path: out-${name}, compression: gzip }
   return file
 }
 
+beforeAll(async () => {
+  const gen = await synthline(["sample", "--rows", "40", "--format", "jsonl", "--shards", "2", "--seed", "8", "--out", join(work, "data")])
+  expect(gen.code).toBe(0)
+}, 60_000)
+
 const ledger = (out: string) => JSON.parse(readFileSync(join(work, out, "manifest.json"), "utf8")).model_usage.m
 
 describe("the cost ledger", () => {
   it("puts cost, savings by cache and by batch into the manifest and the card; merge sums the shards", async () => {
-    const gen = await synthline(["sample", "--rows", "40", "--format", "jsonl", "--shards", "2", "--seed", "8", "--out", join(work, "data")])
-    expect(gen.code).toBe(0)
     const s = await server()
     try {
       // Online: 40 answers at full price, the provider-cached prompt tokens at their own.
@@ -95,4 +98,68 @@ describe("Usage.cost", () => {
     expect(Usage.cost(u, { per_hour: 3, batch_discount: 0.5 }, false)).toEqual({ usd: 1.5, saved_by_cache_usd: 0, saved_by_batch_usd: 0 })
     expect(Usage.cost(u, { per_hour: 3, input: 1, batch_discount: 0.5 }, false).usd).toBe(2.5)
   })
+})
+
+// ---------------------------------------------------------------------------------------------
+// Budgets: the run stops before a request that would take the ledger past the budget (exit 1),
+// and resumes with a raised budget without paying again for what it got.
+
+const budgeted = (name: string, url: string, budgets: { model?: number; pipeline?: number }) => {
+  const file = join(work, `${name}.pipeline.yaml`)
+  writeFileSync(
+    file,
+    `name: ${name}
+seed: 3
+plugins: ["@synthline/llm"]
+source: { type: jsonl, path: "data/data/*.jsonl" }
+models:
+  m:
+    model: test/model
+    endpoints: ["${url}"]
+    concurrency: 2
+    price: { input: 2, output: 8 }
+${budgets.model !== undefined ? `    budget: { usd: ${budgets.model} }\n` : ""}${budgets.pipeline !== undefined ? `budget: { usd: ${budgets.pipeline} }\n` : ""}cache: { path: ${name}.sqlite }
+stages:
+  - use: core/first-turn
+  - use: llm/complete
+    model: m
+    user: "Reply to: {{conversation.0.content}}"
+    output: reply
+    max_tokens: 500
+sink: { type: jsonl, path: out-${name}, compression: gzip }
+`
+  )
+  return file
+}
+
+describe("budgets", () => {
+  it("stops before the ledger passes a model's or the pipeline's budget, and resumes with a raised one", async () => {
+    // 500 completion tokens an answer ($0.004 at $8 per 1M) and a short prompt: about $0.0041 each.
+    const s = await TestServer.start({ chat: (r) => ({ content: `ok ${r.seed ?? ""}`, completion_tokens: 500 }) })
+    try {
+      const stopped = await synthline(["run", budgeted("capped", s.baseUrl, { model: 0.03 })])
+      expect(stopped.code).toBe(1)
+      expect(stopped.stderr).toMatch(/budget reached: model m has spent \$0\.0\d+ of its budget of \$0\.0300 \(models\.m\.budget\.usd\)/)
+      expect(stopped.stderr).toContain("resumes after models.m.budget.usd is raised")
+      // What went out stays within the budget: at most 7 answers of about $0.0041.
+      const paid = s.counts.chat
+      expect(paid).toBeGreaterThanOrEqual(5)
+      expect(paid).toBeLessThanOrEqual(7)
+
+      const resumed = await synthline(["run", budgeted("capped", s.baseUrl, { model: 1 })])
+      expect(resumed.code).toBe(0)
+      expect(readParts(join(work, "out-capped"), gzipParts)).toHaveLength(40)
+      // Answers the stopped run got are cached; at most the one call cut off in flight is asked again.
+      expect(s.counts.chat).toBeLessThanOrEqual(41)
+      expect(ledger("out-capped").cost.usd).toBeLessThan(0.2)
+
+      const before = s.counts.chat
+      const pipelineCap = await synthline(["run", budgeted("pipeline-cap", s.baseUrl, { pipeline: 0.02 })])
+      expect(pipelineCap.code).toBe(1)
+      expect(pipelineCap.stderr).toMatch(/budget reached: the pipeline has spent \$0\.0\d+ of its budget of \$0\.0200 \(budget\.usd\)/)
+      expect(s.counts.chat - before).toBeLessThanOrEqual(4)
+    } finally {
+      await s.close()
+    }
+  }, 120_000)
 })
