@@ -141,6 +141,14 @@ const submitSlurm = (
       )
     }
     const exists = yield* fs.exists(p.sinkDir).pipe(Effect.orElseSucceed(() => false))
+    // Shards of another count in the folder would make the merge fail after all the work.
+    const names = exists ? yield* fs.readDirectory(p.sinkDir).pipe(Effect.orElseSucceed((): Array<string> => [])) : []
+    const other = names.map((n) => /^manifest-\d{5}-of-(\d{5})\.json$/.exec(n)?.[1]).find((c) => c !== undefined && Number(c) !== o.shards)
+    if (other !== undefined) {
+      return yield* usage(
+        `${p.sinkDir} holds shard manifests of a run with ${Number(other)} shards; submit with --shards ${Number(other)}, or remove them (or choose another sink path) to start over with ${o.shards}`
+      )
+    }
     const status = exists ? yield* S.read(p.sinkDir, { count: o.shards, fingerprint: p.pipeline.fingerprint }) : undefined
     const running = status?.shards.filter((s) => s.state === "running") ?? []
     for (const s of running) {

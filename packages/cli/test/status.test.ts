@@ -68,6 +68,13 @@ sink: { type: jsonl, path: out/status, compression: gzip }
       ["complete", 8, 8],
       ["complete", 8, 8]
     ])
+    // submit reads the same folder: nothing left for 4 shards, and another count is refused before any work.
+    const done = await synthline(["submit", file, "--slurm", "--shards", "4"])
+    expect(done.code, done.stderr).toBe(0)
+    expect(done.stdout).toContain(`all 4 shards of ${sink} are complete and merged; nothing to submit`)
+    const other = await synthline(["submit", file, "--slurm", "--shards", "3"])
+    expect(other.code).toBe(2)
+    expect(other.stderr).toContain(`${sink} holds shard manifests of a run with 4 shards; submit with --shards 4`)
   })
 
   it("says so for a folder no run has written, and names a damaged state file", async () => {
