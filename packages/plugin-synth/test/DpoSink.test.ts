@@ -51,6 +51,13 @@ describe("dpo sink", () => {
     const keep = Schema.decodeUnknownSync(DpoConfig)({ path: "x", exclude_pii: false, exclude_templates: false })
     expect(toPair(judged("p", [9, 1], { has_pii: true, is_template_instruction: "x" }), keep)).toMatchObject({ score_chosen: 9 })
     expect(toPair({ conversation_id: "bad" }, config)).toBe("field synthesized_assistant_responses is not a list of messages")
+    // Answers synth/check-answers flagged (wrong language, cut off, ...) are not eligible either.
+    const checks = (...flags: Array<Array<string>>) => ({ synthesized_response_checks: flags.map((f) => ({ flags: f, language: "ja" })) })
+    expect(toPair(judged("c", [9, 1, 5], checks([], ["language"], []), []), config)).toMatchObject({ score_chosen: 9, score_rejected: 5 })
+    expect(toPair(judged("c", [9, 1], checks(["truncated"], [])), config)).toBeUndefined()
+    const unchecked = Schema.decodeUnknownSync(DpoConfig)({ path: "x", exclude_flagged: false })
+    expect(toPair(judged("c", [9, 1], checks(["truncated"], [])), unchecked)).toMatchObject({ score_chosen: 9, score_rejected: 1 })
+    expect(toPair(judged("c", [9, 1], checks([])), config)).toBe("field synthesized_response_checks is not one check per answer")
   })
 
   it("writes JSON lines that load as a TRL conversational preference dataset", async () => {
@@ -98,5 +105,10 @@ describe("sft sink, pick: best", () => {
     expect(toMessages(judged("n", [-1, -1]), best)).toBeUndefined()
     expect(toMessages(judged("p", [9], { has_pii: true }), best)).toBeUndefined()
     expect(toMessages(judged("t", [9], { is_template_instruction: "x" }), best)).toBeUndefined()
+    // The best-scored answer flagged by synth/check-answers gives way to the next.
+    const flagged = { synthesized_response_checks: [{ flags: ["language"] }, { flags: [] }] }
+    expect(toMessages(judged("l", [9, 7], flagged), best)).toEqual({
+      messages: [{ role: "user", content: "q-l" }, { role: "assistant", content: "a1-l" }]
+    })
   })
 })

@@ -1,7 +1,8 @@
 /**
  * The exclusions every export of scored answers honours (`synth/select-best`, the `sft` sink's
  * `pick: best`, the `dpo` sink): rows that are template instructions or hold personal data are
- * left out, and so are answers flagged for repetition, answers the judge could not score
+ * left out, and so are answers flagged for repetition, answers `synth/check-answers` flagged
+ * (wrong language, repetition, cut off, empty), answers the judge could not score
  * (`preference_score` -1) and, optionally, answers below a minimum score.
  */
 import type { Row } from "@synthline/core/Row"
@@ -26,6 +27,13 @@ export const exclusionFields = (defaults: { readonly templates: boolean; readonl
   ),
   exclude_pii: Schema.optionalWith(Schema.Boolean.annotations(doc("Leave out rows whose `has_pii` is true (from pii/scan).")), {
     default: () => defaults.pii
+  }),
+  checks: Schema.optionalWith(
+    Schema.String.annotations(doc("Field of synth/check-answers' per-answer checks; answers with a flag there are not eligible (no effect when the row has no such field).")),
+    { default: () => "synthesized_response_checks" }
+  ),
+  exclude_flagged: Schema.optionalWith(Schema.Boolean.annotations(doc("Leave out answers synth/check-answers flagged.")), {
+    default: () => true
   })
 })
 
@@ -37,6 +45,8 @@ export interface Exclusions {
   readonly exclude_repetition: boolean
   readonly exclude_templates: boolean
   readonly exclude_pii: boolean
+  readonly checks: string
+  readonly exclude_flagged: boolean
 }
 
 /** One answer that may be exported, with its score. */
@@ -47,6 +57,7 @@ export interface Eligible {
 }
 
 const isAnswers = Schema.is(Schema.Array(Schema.Struct({ content: Schema.String })))
+const isChecks = Schema.is(Schema.Array(Schema.Struct({ flags: Schema.Array(Schema.String) })))
 const isAnnotations = Schema.is(Schema.Array(Schema.Struct({ preference_score: Schema.Number, repetition_flag: Schema.Boolean })))
 
 /**
@@ -63,9 +74,14 @@ export const eligibleAnswers = (row: Row, o: Exclusions): ReadonlyArray<Eligible
   const annotations = row[o.annotations]
   if (!isAnswers(answers)) return `field ${o.responses} is not a list of messages`
   if (!isAnnotations(annotations) || annotations.length !== answers.length) return `field ${o.annotations} is not one annotation per answer`
+  const checks = o.exclude_flagged ? row[o.checks] : undefined
+  if (checks !== undefined && checks !== null && (!isChecks(checks) || checks.length !== answers.length)) {
+    return `field ${o.checks} is not one check per answer`
+  }
   const out: Array<Eligible> = []
   for (const [i, a] of annotations.entries()) {
     if (a.preference_score < 0) continue
+    if (checks !== undefined && checks !== null && checks[i]!.flags.length > 0) continue
     if (o.exclude_repetition && a.repetition_flag) continue
     if (o.min_score !== undefined && a.preference_score < o.min_score) continue
     out.push({ index: i, content: answers[i]!.content, score: a.preference_score })
