@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { Ajv } from "ajv"
 import { spawn } from "node:child_process"
-import { readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { parseAllDocuments } from "yaml"
 import { cliArgs, gzipParts, readParts, synthline, tempDir } from "./support.js"
@@ -168,6 +168,23 @@ describe("synthline submit --k8s", () => {
     const both = await synthline(["submit", file, "--k8s", "--slurm", "--shards", "2"])
     expect(both.code).toBe(2)
     expect(both.stderr).toContain("give exactly one of --slurm and --k8s")
+  })
+
+  it("warns when there are more shards than work units, and --slurm --dry-run prints the scripts without writing or submitting", async () => {
+    const file = pipelineFile("many")
+    const many = await synthline(["submit", file, ...k8s, "--shards", "20"])
+    expect(many.code, many.stderr).toBe(0)
+    expect(many.stderr).toContain("--shards 20 but the source plans only 6 work units: shards 6..19 would have no work; use --shards 6")
+    const dry = await synthline(["submit", file, "--slurm", "--shards", "6", "--parallel", "3", "--partition", "cpu", "--time", "1:00:00", "--mem", "4G", "--sbatch-arg", "--account=lab", "--dry-run"])
+    expect(dry.code, dry.stderr).toBe(0)
+    const sink = join(work, "out/many")
+    expect(dry.stdout).toContain(`# ${sink}/_state/slurm/array.sbatch`)
+    for (const line of ["#SBATCH --partition=cpu", "#SBATCH --time=1:00:00", "#SBATCH --mem=4G", "#SBATCH --account=lab", `#SBATCH --output=${sink}/_state/slurm/%A_%a.out`]) {
+      expect(dry.stdout).toContain(line)
+    }
+    expect(dry.stdout).toContain(`sbatch --parsable --array=0-5%3 ${sink}/_state/slurm/array.sbatch`)
+    expect(dry.stdout).toContain(`sbatch --parsable --dependency=afterok:<array job id> --kill-on-invalid-dep=yes ${sink}/_state/slurm/merge.sbatch`)
+    expect(existsSync(sink)).toBe(false)
   })
 
   it("its pods' commands, with JOB_COMPLETION_INDEX and the Job's env, give the unsharded run's rows once merged", async () => {
