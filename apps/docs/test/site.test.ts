@@ -439,8 +439,11 @@ describe("docs site", () => {
   it("every source, sink, plugin section and model provider has a reference entry", async () => {
     const schema = await schemaCall
     const props = isObj(schema) && isObj(schema.properties) ? schema.properties : {}
-    const core = new Set(["name", "description", "seed", "plugins", "source", "stages", "sink", "branches"])
+    // Core's own keys (the top-level table documents them); every other key is a plugin's section.
+    const core = new Set(["name", "description", "seed", "plugins", "source", "stages", "sink", "branches", "outputs"])
     const sections = Object.keys(props).filter((k) => !core.has(k))
+    const topLevel = await (await fetch(`${origin}/reference/pipeline-file.html`)).text()
+    for (const k of Object.keys(props).filter((x) => core.has(x))) expect(topLevel, k).toContain(`<code>${k}</code>`)
     expect(sections).toEqual(expect.arrayContaining(["models", "cache"]))
     const sinks = typesOf(props.sink)
     expect(sinks).toEqual(expect.arrayContaining(["jsonl", "parquet", "sft"]))
