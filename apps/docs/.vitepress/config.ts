@@ -21,6 +21,7 @@ const guide: DefaultTheme.SidebarItem = {
     { text: "The LMSYS-Chat-1M-Synth recipe", link: "/guide/recipe" },
     { text: "Run locally without a server", link: "/guide/local" },
     { text: "Running at scale", link: "/guide/scale" },
+    { text: "What will this cost?", link: "/guide/cost" },
     { text: "Submitting to a cluster", link: "/guide/cluster" },
     { text: "Near-duplicates and decontamination", link: "/guide/dedup" },
     { text: "Troubleshooting", link: "/guide/troubleshooting" }

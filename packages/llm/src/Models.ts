@@ -27,6 +27,7 @@ import {
 import { isRetryable, LlmBudgetError, type LlmCacheError, LlmConfigError, LlmRequestError, LlmUnavailableError } from "./Errors.js"
 import { Balancer, type Outcome, type Slot } from "./internal/balancer.js"
 import { TokenBucket } from "./internal/bucket.js"
+import { HeaderLimits, parse as parseLimits } from "./internal/limits.js"
 import * as Provider from "./Provider.js"
 import * as Usage from "./Usage.js"
 
@@ -190,7 +191,12 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
               reason: `model ${name}: unknown provider ${JSON.stringify(resolved.provider)} (available: ${Provider.names().join(", ")}; a provider package must be listed in plugins)`
             })
           }
-          const opened = yield* Scope.extend(factory(resolved, { baseDir: options.baseDir }), scope)
+          // The model is made after its transport: rate-limit headers reach it through this.
+          let rateLimits: ((headers: { readonly [name: string]: string }) => void) | undefined
+          const opened = yield* Scope.extend(
+            factory(resolved, { baseDir: options.baseDir, rateLimits: (h) => rateLimits?.(h) }),
+            scope
+          )
           const scrub = options.scrub
           const transport =
             scrub === undefined ? opened : { ...opened, endpoints: opened.endpoints.map((e) => ({ ...e, id: scrub(e.id) })) }
@@ -207,6 +213,7 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
             })
           }
           const model = makeModel(resolved, transport, c, options.usage, log, options.warn ?? (() => undefined), journal, spending)
+          rateLimits = model.rateLimits
           yield* Scope.addFinalizer(scope, Effect.sync(() => model.close()))
           made.set(name, model)
           return model
@@ -251,7 +258,7 @@ const makeModel = (
   warn: (message: string) => void,
   batchJournal?: string | undefined,
   spending: Spending = { budgetUsd: undefined, models: [] }
-): Model & { readonly close: () => void } => {
+): Model & { readonly close: () => void; readonly rateLimits: (headers: { readonly [name: string]: string }) => void } => {
   const endpointIds = transport.endpoints.map((e) => e.id)
   let usage = Usage.make(config.model, endpointIds, undefined)
   if (registry !== undefined) {
@@ -287,14 +294,32 @@ const makeModel = (
   // Requests are paced smoothly (a burst of two seconds' worth); tokens may burst ten seconds'
   // worth, so one request's estimate (which counts max_tokens) fits and the correction from
   // `usage` takes effect.
-  const rpm =
+  let rpm =
     config.requests_per_minute !== undefined
       ? new TokenBucket(config.requests_per_minute, Math.max(1, config.requests_per_minute / 30))
       : undefined
-  const tpm =
+  let tpm =
     config.tokens_per_minute !== undefined
       ? new TokenBucket(config.tokens_per_minute, Math.max(1, config.tokens_per_minute / 6))
       : undefined
+  // What the provider's headers say: the buckets follow its limits (the configured ones stay the
+  // ceiling), and requests are held back once what it says remains is used up.
+  const announced = new HeaderLimits()
+  const rateLimits = (headers: { readonly [name: string]: string }): void => {
+    const a = parseLimits(headers)
+    if (a === undefined) return
+    announced.update(a)
+    const r = a.requests
+    if (r?.limit !== undefined) {
+      rpm ??= new TokenBucket(r.limit, Math.max(1, r.limit / 30))
+      rpm.adapt(r.limit, r.remaining, config.requests_per_minute)
+    }
+    const k = a.tokens
+    if (k?.limit !== undefined) {
+      tpm ??= new TokenBucket(k.limit, Math.max(1, k.limit / 6))
+      tpm.adapt(k.limit, k.remaining, config.tokens_per_minute)
+    }
+  }
   const timeoutMs = Duration.toMillis(config.timeout)
   const callTimeoutMs = Duration.toMillis(config.call_timeout)
   const downLimitMs = Duration.toMillis(config.down_limit)
@@ -520,6 +545,7 @@ const makeModel = (
         entry.enter()
         if (rpm !== undefined) yield* sleep(rpm.reserve(1))
         if (tpm !== undefined) yield* sleep(tpm.reserve(estimate))
+        for (let wait = announced.take(estimate); wait > 0; wait = announced.take(estimate)) yield* sleep(wait)
         if (n > 1) {
           usage.retries++
           wire.retry()
@@ -787,6 +813,7 @@ const makeModel = (
     request,
     usage: () => usage,
     load,
+    rateLimits,
     close: () => {
       if (downTimer !== undefined) clearTimeout(downTimer)
       downTimer = undefined

@@ -69,8 +69,18 @@ export interface RawAnswer {
 /** Makes the transport of a model; resources are released with the scope. */
 export type ProviderFactory = (
   model: ResolvedModel,
-  context: { readonly baseDir: string }
+  context: ProviderContext
 ) => Effect.Effect<Transport, LlmConfigError, Scope.Scope>
+
+/** What a provider factory is given besides the model. */
+export interface ProviderContext {
+  readonly baseDir: string
+  /**
+   * Where an HTTP transport reports the rate-limit headers of each answer (`x-ratelimit-*`,
+   * `anthropic-ratelimit-*`, names lower-cased), so the client slows down before a 429.
+   */
+  readonly rateLimits?: ((headers: { readonly [name: string]: string }) => void) | undefined
+}
 
 /** What a provider tells the reference about itself (`synthline`'s docs list every provider). */
 export interface ProviderInfo {
@@ -181,7 +191,7 @@ export const classifyError = (status: number, text: string, retryAfter: string |
 export const isFailure = (u: Omit<Completion, "cached"> | AttemptFailure): u is AttemptFailure => "kind" in u
 
 /** The built-in OpenAI-compatible HTTP provider. */
-export const openai: ProviderFactory = (model) =>
+export const openai: ProviderFactory = (model, context) =>
   Effect.gen(function* () {
     if (model.endpoints.length === 0) {
       return yield* new LlmConfigError({
@@ -209,6 +219,7 @@ export const openai: ProviderFactory = (model) =>
     const start: NonNullable<Transport["start"]> = (index, body, timeoutMs, ended) =>
       begin(targets[index]!, headers, JSON.stringify(body), timeoutMs, (r) => {
         if (!r.ok) return ended({ kind: r.failure.kind, detail: scrub(r.failure.detail) })
+        if (r.answer.limits !== undefined) context.rateLimits?.(r.answer.limits)
         const c = classify(r.answer.status, r.answer.text, r.answer.retryAfter)
         ended(isFailure(c) ? { ...c, detail: scrub(c.detail) } : c)
       })
@@ -223,6 +234,9 @@ export const openai: ProviderFactory = (model) =>
       post: (index, route, body, timeoutMs) =>
         post({ ...targets[index]!, path: `${basePaths[index]!}${route}` }, headers, JSON.stringify(body), timeoutMs).pipe(
           Effect.mapError((f): AttemptFailure => ({ kind: f.kind, detail: scrub(f.detail) })),
+          Effect.tap((answer) => {
+            if (answer.limits !== undefined) context.rateLimits?.(answer.limits)
+          }),
           Effect.flatMap((answer) =>
             answer.status >= 200 && answer.status < 300
               ? Effect.succeed({ text: answer.text })

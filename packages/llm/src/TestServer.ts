@@ -70,6 +70,12 @@ export interface TestServerOptions {
   readonly record?: boolean
   /** How the Batch API routes behave (default: every batch completes after two status checks). */
   readonly batch?: BatchBehaviour
+  /**
+   * A request limit on chat requests: at most `requests` per fixed window of `windowMs`, announced
+   * in every chat answer's headers (OpenAI's `x-ratelimit-*`, or Anthropic's
+   * `anthropic-ratelimit-*`; the limit per minute, what remains, the reset), 429 past it.
+   */
+  readonly rateLimit?: { readonly requests: number; readonly windowMs: number; readonly style?: "openai" | "anthropic" }
 }
 
 /** What becomes of one item of a batch. */
@@ -221,6 +227,38 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
         send(res, 200, f.body ?? "<html>502 Bad Gateway</html>")
         return
     }
+  }
+
+  // The fixed window of `rateLimit`: when it started and the chat requests in it.
+  let windowStart = 0
+  let inWindow = 0
+  const limitHeaders = (): { readonly over: boolean; readonly headers: { [k: string]: string } } | undefined => {
+    const rl = options.rateLimit
+    if (rl === undefined) return undefined
+    const t = Date.now()
+    if (t - windowStart >= rl.windowMs) {
+      windowStart = t
+      inWindow = 0
+    }
+    inWindow++
+    const over = inWindow > rl.requests
+    const remaining = Math.max(0, rl.requests - inWindow)
+    const resetMs = windowStart + rl.windowMs - t
+    const perMinute = String(Math.round((rl.requests * 60_000) / rl.windowMs))
+    const headers: { [k: string]: string } =
+      rl.style === "anthropic"
+        ? {
+            "anthropic-ratelimit-requests-limit": perMinute,
+            "anthropic-ratelimit-requests-remaining": String(remaining),
+            "anthropic-ratelimit-requests-reset": new Date(windowStart + rl.windowMs).toISOString()
+          }
+        : {
+            "x-ratelimit-limit-requests": perMinute,
+            "x-ratelimit-remaining-requests": String(remaining),
+            "x-ratelimit-reset-requests": `${resetMs}ms`
+          }
+    if (over) headers["retry-after"] = String(Math.ceil(resetMs / 1000))
+    return { over, headers }
   }
 
   /** The chat completion body for a request, or the fault `chat` asked for. */
@@ -426,10 +464,15 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
     if (path.endsWith("/chat/completions")) {
       counts.chat++
       if (fault !== undefined) return applyFault(res, fault)
+      const limited = limitHeaders()
+      if (limited?.over) {
+        counts.faults++
+        return send(res, 429, { error: { message: "test server: rate limit reached", type: "requests" } }, limited.headers)
+      }
       if (chatRequest === undefined) return send(res, 400, { error: { message: "messages is required" } })
       const answer = completion(chatRequest, counts.chat)
       if (isFault(answer)) return applyFault(res, answer)
-      return send(res, 200, answer)
+      return send(res, 200, answer, limited?.headers)
     }
     if (path.endsWith("/moderations")) {
       counts.moderation++

@@ -9,9 +9,9 @@ export class TokenBucket {
 
   constructor(
     /** Units per minute. */
-    readonly perMinute: number,
+    public perMinute: number,
     /** Most units available at once. */
-    readonly capacity: number,
+    public capacity: number,
     private readonly now: () => number = Date.now
   ) {
     this.level = capacity
@@ -29,6 +29,21 @@ export class TokenBucket {
     this.refill()
     this.level -= n
     return this.level >= 0 ? 0 : Math.ceil((-this.level * 60_000) / this.perMinute)
+  }
+
+  /**
+   * Follows what the provider announced: a lower rate (never above `ceiling`, the configured
+   * limit) and no more units than it says remain.
+   */
+  adapt(perMinute: number | undefined, remaining: number | undefined, ceiling: number | undefined): void {
+    this.refill()
+    if (perMinute !== undefined && perMinute > 0) {
+      const rate = ceiling !== undefined ? Math.min(ceiling, perMinute) : perMinute
+      this.capacity = Math.max(1, (this.capacity * rate) / this.perMinute)
+      this.perMinute = rate
+      this.level = Math.min(this.level, this.capacity)
+    }
+    if (remaining !== undefined) this.level = Math.min(this.level, remaining)
   }
 
   /** Gives back `n` units (negative takes more), e.g. when the real token count was lower than estimated. */

@@ -13,6 +13,8 @@ export interface HttpAnswer {
   readonly status: number
   readonly retryAfter: string | undefined
   readonly text: string
+  /** The rate-limit headers (`x-ratelimit-*`, `anthropic-ratelimit-*`), names lower-cased, when there are any. */
+  readonly limits?: { readonly [name: string]: string } | undefined
 }
 
 /** A failure on the wire (no HTTP status). */
@@ -82,6 +84,7 @@ class Collector implements Dispatcher.DispatchHandler {
   private reason: Error | undefined
   private status = 0
   private retryAfter: string | undefined
+  private limits: { [name: string]: string } | undefined
   private readonly chunks: Array<Buffer> = []
   private done: Done | undefined
 
@@ -116,7 +119,13 @@ class Collector implements Dispatcher.DispatchHandler {
       // "retry-after" is 11 bytes; compare only the names that length.
       if (name.length === 11 && name.toString("latin1").toLowerCase() === "retry-after") {
         this.retryAfter = rawHeaders[i + 1]!.toString("latin1")
-        break
+      } else if (name.length >= 18 && (name[0] === 0x78 || name[0] === 0x58 || name[0] === 0x61 || name[0] === 0x41)) {
+        // x-ratelimit-… or anthropic-ratelimit-…: only names that long and starting with x or a are read.
+        const lower = name.toString("latin1").toLowerCase()
+        if (lower.startsWith("x-ratelimit-") || lower.startsWith("anthropic-ratelimit-")) {
+          this.limits ??= {}
+          this.limits[lower] = rawHeaders[i + 1]!.toString("latin1")
+        }
       }
     }
     return true
@@ -132,7 +141,12 @@ class Collector implements Dispatcher.DispatchHandler {
     if (done === undefined) return
     this.done = undefined
     const text = (this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks)).toString("utf8")
-    done(undefined, { status: this.status, retryAfter: this.retryAfter, text: text.charCodeAt(0) === BOM ? text.slice(1) : text })
+    done(undefined, {
+      status: this.status,
+      retryAfter: this.retryAfter,
+      text: text.charCodeAt(0) === BOM ? text.slice(1) : text,
+      limits: this.limits
+    })
   }
 
   onError(error: Error): void {
