@@ -61,7 +61,7 @@ const submit = Command.make(
     mem: optText("mem", "Memory per task (Slurm --mem, e.g. 16G; Kubernetes memory, e.g. 16Gi)."),
     sbatchArg: Options.text("sbatch-arg").pipe(
       Options.repeated,
-      Options.withDescription("Passed to sbatch for both jobs (e.g. --sbatch-arg=--account=lab); repeatable.")
+      Options.withDescription(`Passed to sbatch for both jobs, e.g. --sbatch-arg "--account=lab"; repeatable.`)
     ),
     dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Print the scripts and sbatch commands instead of submitting.")),
     image: optText("image", "Kubernetes: container image with synthline installed."),
