@@ -68,14 +68,14 @@ const unitRowsOption = (what: string) =>
 const jsonlFields = {
   path: pathOption,
   validate: validateOption,
-  unit_rows: unitRowsOption(
-    "a plain file with more lines is split into consecutive ranges of this many lines (the last one shorter), each read from its own byte offset. A gzip file is one unit whatever its size (a deflate stream cannot be entered in the middle): split large gzip inputs into several files, or decompress them."
-  ),
   max_line_bytes: Schema.optionalWith(
     Schema.Int.pipe(Schema.positive()).annotations({
       jsonSchema: { type: "integer", exclusiveMinimum: 0, description: "Longest line accepted, in bytes; a longer line is rejected with its file and line.", default: defaultMaxLineBytes }
     }),
     { default: () => defaultMaxLineBytes }
+  ),
+  unit_rows: unitRowsOption(
+    "a plain file with more lines is split into consecutive ranges of this many lines (the last one shorter), each read from its own byte offset. A gzip file is one unit whatever its size (a deflate stream cannot be entered in the middle): split large gzip inputs into several files, or decompress them."
   )
 }
 

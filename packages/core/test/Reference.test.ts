@@ -55,7 +55,8 @@ describe("Reference", () => {
     expect(Reference.optionsOf(Sources.jsonl.config)).toEqual([
       { name: "path", type: "string | string[]", required: true, description: expect.stringContaining("glob") },
       { name: "validate", type: '"lmsys" | "none"', required: false, default: "lmsys", description: expect.stringContaining("LMSYS-Chat-1M") },
-      { name: "max_line_bytes", type: "integer", required: false, default: Sources.defaultMaxLineBytes, description: expect.stringContaining("Longest line") }
+      { name: "max_line_bytes", type: "integer", required: false, default: Sources.defaultMaxLineBytes, description: expect.stringContaining("Longest line") },
+      { name: "unit_rows", type: "integer", required: false, default: Sources.defaultUnitRows, description: expect.stringContaining("gzip file is one unit") }
     ])
     const sink = Reference.optionsOf(Sinks.jsonl.config)
     expect(sink.map((o) => [o.name, o.type, o.default])).toEqual([
