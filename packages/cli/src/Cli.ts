@@ -107,7 +107,17 @@ const run = Command.make(
       const s = (yield* Runner).resolveShard(Option.getOrUndefined(shard), process.env)
       if (Either.isLeft(s)) return yield* usage(s.left)
       const write = (t: string) => void (json ? process.stdout : process.stderr).write(t)
-      const reporter = json ? Progress.json(write) : process.stderr.isTTY ? Progress.tty(write) : Progress.plain(write)
+      const shown = json ? Progress.json(write) : process.stderr.isTTY ? Progress.tty(write) : Progress.plain(write)
+      // The last snapshot seen, for what Ctrl-C prints: the units committed and that a rerun resumes.
+      let last: Progress.Snapshot | undefined
+      const reporter: Progress.Reporter = {
+        report: (e) => {
+          if (e.type === "start")
+            last = { unitsDone: e.unitsDone, units: e.units, rowsRead: 0, rowsWritten: 0, rejected: 0, elapsedMs: 0, stages: [] }
+          else if (e.type === "progress" || e.type === "unit" || e.type === "finish") last = e.snapshot
+          shown.report(e)
+        }
+      }
       // The plan's warnings are on stderr already; --json carries them as events too.
       if (json) for (const w of checked.warnings) reporter.report({ type: "warning", message: located(file, w) })
       const mb = Option.getOrUndefined(bufferMb)
@@ -115,7 +125,13 @@ const run = Command.make(
       const bufferBytes = mb === undefined ? undefined : mb * 1024 * 1024
       const threads = Option.getOrUndefined(workers)
       if (threads !== undefined && threads < 1) return yield* usage(`--workers must be at least 1, got ${threads}`)
-      yield* (yield* Runner).run(resolved, { shard: s.right, fresh, maxErrors, reporter, bufferBytes, workers: threads ?? "auto" })
+      yield* (yield* Runner).run(resolved, { shard: s.right, fresh, maxErrors, reporter, bufferBytes, workers: threads ?? "auto" }).pipe(
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            if (last !== undefined) shown.report({ type: "interrupted", snapshot: last })
+          })
+        )
+      )
     })
 ).pipe(Command.withDescription("Run a pipeline file; resumes where an interrupted run stopped."))
 

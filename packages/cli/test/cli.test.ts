@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as YAML from "yaml"
-import { gunzipSync } from "node:zlib"
+import { gunzipSync, gzipSync } from "node:zlib"
 import { gzipParts, readParts, repoRoot, killAfterUnits, synthline, tempDir, tree } from "./support.js"
 
 const work = tempDir("cli")
@@ -37,7 +37,8 @@ describe("synthline CLI", () => {
 
   it("generates sample data in the LMSYS layout", async () => {
     const r = await synthline(["sample", "--rows", "12000", "--shards", "2", "--seed", "5", "--row-group-rows", "1000", "--out", data])
-    expect(r.stderr).toBe("")
+    // Progress on stderr (a line per 10% off a terminal), nothing else.
+    expect(r.stderr).toMatch(/^(sample: [\d,]+\/12,000 conversations \(\d+%\)\n)+$/)
     expect(r.code).toBe(0)
     expect(readdirSync(join(data, "data")).sort()).toEqual(["train-00000-of-00002.parquet", "train-00001-of-00002.parquet"])
     expect(existsSync(join(data, "pii_truth.jsonl"))).toBe(true)
@@ -254,8 +255,9 @@ describe("synthline CLI", () => {
   })
 
   it("the quickstart example validates from the repo", async () => {
-    const r = await synthline(["validate", join(repoRoot, "examples/quickstart.pipeline.yaml")])
-    expect(r.code).toBe(0)
+    // The source path must match files: point it at the sample data made above.
+    const r = await synthline(["validate", join(repoRoot, "examples/quickstart.pipeline.yaml")], { SYNTHLINE_DATA: data })
+    expect(r.code, r.stderr).toBe(0)
   })
 })
 
@@ -309,7 +311,19 @@ ${stages}sink: { type: jsonl, path: ${out}, compression: gzip, shard_rows: 700 }
   }, 120_000)
 
   it("every example pipeline in examples/ validates", async () => {
-    const env = { VLLM_URL: "http://127.0.0.1:1", JUDGE_URL: "http://127.0.0.1:1", SYNTHLINE_MODEL: join(dir16, "model.gguf"), DEEPL_AUTH_KEY: "k:fx" }
+    // Source paths must match files: the sample data made above, and a stand-in for the output
+    // of the recipe that the SFT export reads.
+    const recipeOut = join(dir16, "recipe-out")
+    mkdirSync(recipeOut, { recursive: true })
+    writeFileSync(join(recipeOut, "part-00000.jsonl.gz"), gzipSync(""))
+    const env = {
+      VLLM_URL: "http://127.0.0.1:1",
+      JUDGE_URL: "http://127.0.0.1:1",
+      SYNTHLINE_MODEL: join(dir16, "model.gguf"),
+      DEEPL_AUTH_KEY: "k:fx",
+      SYNTHLINE_DATA: join(dir16, "data"),
+      SYNTHLINE_OUT: recipeOut
+    }
     const files = readdirSync(join(repoRoot, "examples")).filter((f) => f.endsWith(".pipeline.yaml"))
     expect(files.length).toBeGreaterThanOrEqual(4)
     for (const f of files) {
@@ -355,7 +369,7 @@ sink: { type: jsonl, path: out }
     )
     const r = await synthline(["validate", f])
     expect(r.code).toBe(2)
-    expect(r.stderr).toMatch(/key\.pipeline\.yaml:5:\d+: invalid section models: m\.api_key: Expected string, actual a list \(not shown: the value is a secret\)/)
+    expect(r.stderr).toMatch(/key\.pipeline\.yaml:5:\d+: invalid section models: m\.api_key must be a string, actual a list \(not shown: the value is a secret\)/)
     expect(r.stderr + r.stdout).not.toContain("sk-live")
   })
 

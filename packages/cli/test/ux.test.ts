@@ -4,7 +4,7 @@
  * `head`.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { command, helpOptions } from "../src/Cli.js"
 import * as Help from "../src/Help.js"
@@ -148,6 +148,22 @@ describe("sample, stages and head", () => {
     const none = await synthline(["head", join(work, "head.pipeline.yaml")])
     expect(none.code).toBe(2)
     expect(none.stderr).toContain("not a .jsonl, .jsonl.gz, .parquet or .gpg file")
+  })
+
+  it("validate, plan and run refuse a source path matching no file: file:line, the near folder, no output", async () => {
+    const file = join(work, "typo.pipeline.yaml")
+    writeFileSync(
+      file,
+      `name: typo\nsource: { type: parquet, path: dat/data/train-*.parquet }\nstages:\n  - use: core/first-turn\nsink: { type: jsonl, path: out-typo }\n`
+    )
+    for (const c of ["validate", "plan", "run"]) {
+      const r = await synthline([c, file])
+      expect(r.code, c).toBe(2)
+      expect(r.stderr, c).toMatch(
+        /^error: .*typo\.pipeline\.yaml:2:32: source path dat\/data\/train-\*\.parquet: no file matches this pattern \(under .*\); did you mean data\/data\/train-\*\.parquet\?$/m
+      )
+    }
+    expect(existsSync(join(work, "out-typo"))).toBe(false)
   })
 
   it("head opens .gpg parts with the key of --source, and says what to pass without it", async () => {

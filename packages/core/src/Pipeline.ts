@@ -4,6 +4,7 @@
  * composed in TypeScript with row types checked at compile time.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
+import type * as PlatformPath from "@effect/platform/Path"
 import { Effect, Either, Option, ParseResult, type Pipeable, Schema, SchemaAST } from "effect"
 import { createHash } from "node:crypto"
 import { dirname, resolve } from "node:path"
@@ -12,6 +13,8 @@ import * as YAML from "yaml"
 import { PipelineFileError, type PluginLoadError } from "./Errors.js"
 import { isSecretName } from "./Secrets.js"
 import { didYouMean } from "./Suggest.js"
+import { plainIssue } from "./internal/issues.js"
+import { checkInputs as checkSourceInputs } from "./internal/inputs.js"
 import { type LmsysRecord, lmsysFields } from "./Record.js"
 import * as Registry from "./Registry.js"
 import type { Row } from "./Row.js"
@@ -396,6 +399,9 @@ const decodeAt = <A>(
     const names = issue.path.length === 1 ? fieldNames(schema.ast) : []
     return Either.left(fail(doc, full, `unknown option ${key} for ${what}${didYouMean(key, names)}`, stage, true))
   }
+  const plain = plainIssue(schema.ast, issuePath, valueAt(input, issuePath), issue.message)
+  if (plain !== undefined)
+    return Either.left(fail(doc, full, `invalid ${what}: ${withoutSecrets(schema.ast, input, path, issuePath, plain, secrets)}`, stage))
   const where = issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""
   const message = withoutSecrets(schema.ast, input, path, issuePath, issue.message, secrets)
   return Either.left(fail(doc, full, `invalid ${what}: ${where}${message}`, stage))
@@ -472,7 +478,10 @@ export const decode = (
     if (!Array.isArray(pluginsRaw) || !pluginsRaw.every((p) => typeof p === "string")) {
       return yield* fail(doc, ["plugins"], "plugins must be a list of npm package names or relative paths")
     }
-    const registry = yield* Registry.load(pluginsRaw, baseDir)
+    // A plugin that cannot be loaded is an error at its line in the pipeline file.
+    const registry = yield* Registry.load(pluginsRaw, baseDir).pipe(
+      Effect.mapError((e) => fail(doc, ["plugins", Math.max(0, pluginsRaw.indexOf(e.specifier))], e.message))
+    )
 
     const known = [...coreKeys, ...registry.sections.keys()]
     for (const key of Object.keys(value)) {
@@ -683,6 +692,13 @@ export const load = (
       .pipe(Effect.mapError((e) => new PipelineFileError({ file, reason: `cannot read the pipeline file: ${e.message}` })))
     return yield* decode(file, text, options)
   })
+
+/**
+ * Checks, before any work, that the source's `path` patterns match files: one matching nothing
+ * fails at its line in the pipeline file, with the nearest folder when a folder name is mistyped.
+ */
+export const checkInputs: (pipeline: ResolvedPipeline) => Effect.Effect<void, PipelineFileError, FileSystem.FileSystem | PlatformPath.Path> =
+  checkSourceInputs
 
 /** One problem `plan` found in the chain of requires/provides, or a warning about it. */
 export interface PlanIssue {

@@ -4,15 +4,16 @@
  * pipeline-file sections. The `core` plugin is always present.
  */
 import { Effect } from "effect"
-import { existsSync } from "node:fs"
-import { isAbsolute, resolve } from "node:path"
-import { pathToFileURL } from "node:url"
+import { existsSync, readdirSync } from "node:fs"
+import { basename, dirname, isAbsolute, join, resolve } from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import * as CorePlugin from "./CorePlugin.js"
 import { PluginLoadError } from "./Errors.js"
 import { isPlugin, type Plugin } from "./Plugin.js"
 import type { AnySink } from "./Sink.js"
 import type { AnySource } from "./Source.js"
 import type { AnyStage } from "./Stage.js"
+import { didYouMean } from "./Suggest.js"
 
 /** A loaded plugin and where it came from. */
 export interface LoadedPlugin {
@@ -41,12 +42,51 @@ export interface Registry {
 const isPathSpecifier = (s: string): boolean =>
   s.startsWith("./") || s.startsWith("../") || isAbsolute(s) || s.startsWith("file:")
 
+const safeList = (dir: string): ReadonlyArray<string> => {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
+  }
+}
+
+/**
+ * Names of the plugin packages installed where a pipeline in `baseDir` (or synthline itself)
+ * resolves packages: `@synthline/plugin-*`, `synthline-plugin-*`, `@scope/synthline-plugin-*`.
+ */
+const installedPlugins = (baseDir: string): ReadonlyArray<string> => {
+  const names = new Set<string>()
+  for (const start of [baseDir, dirname(fileURLToPath(import.meta.url))]) {
+    for (let dir = resolve(start); ; dir = dirname(dir)) {
+      const nm = join(dir, "node_modules")
+      for (const entry of safeList(nm)) {
+        if (entry.startsWith("@")) {
+          for (const sub of safeList(join(nm, entry))) if (/^(plugin-|provider-|synthline-plugin-)/.test(sub)) names.add(`${entry}/${sub}`)
+        } else if (entry.startsWith("synthline-plugin-")) names.add(entry)
+      }
+      if (dirname(dir) === dir) break
+    }
+  }
+  return [...names].sort()
+}
+
+/** Why a plugin cannot be imported, in words without synthline's own file paths. */
+const notFound = (specifier: string, baseDir: string, e: unknown): string | undefined => {
+  const code = typeof e === "object" && e !== null && "code" in e ? e.code : undefined
+  const message = e instanceof Error ? e.message : String(e)
+  if (code !== "ERR_MODULE_NOT_FOUND" || !message.includes(`'${specifier}'`)) return undefined
+  return `no installed package is named ${specifier}${didYouMean(specifier, installedPlugins(baseDir))} (install it next to the pipeline file, or give a relative path to a local plugin)`
+}
+
 const importModule = (specifier: string, baseDir: string): Effect.Effect<unknown, PluginLoadError> =>
   Effect.tryPromise({
     try: async () => {
       if (isPathSpecifier(specifier)) {
         const file = specifier.startsWith("file:") ? new URL(specifier).pathname : resolve(baseDir, specifier)
-        if (!existsSync(file)) throw new Error(`no such file ${file}`)
+        if (!existsSync(file)) {
+          const near = didYouMean(basename(file), safeList(dirname(file)))
+          throw new Error(`no such file ${file}${near}`)
+        }
         if (/\.[cm]?tsx?$/.test(file)) {
           const { tsImport } = await import("tsx/esm/api")
           return await tsImport(pathToFileURL(file).href, pathToFileURL(resolve(baseDir, "pipeline")).href)
@@ -61,7 +101,8 @@ const importModule = (specifier: string, baseDir: string): Effect.Effect<unknown
         try {
           return await tsImport(specifier, pathToFileURL(resolve(baseDir, "pipeline")).href)
         } catch {
-          throw e
+          const missing = notFound(specifier, baseDir, e)
+          throw missing !== undefined ? new Error(missing) : e
         }
       }
     },

@@ -135,6 +135,7 @@ const runScoped = (
     })
     if (decision._tag === "AlreadyComplete") return alreadyComplete(setup, decision.manifest)
     const { checkpoint } = decision
+    yield* Finish.removeStaleCards(pipeline, setup.sinkDir)
     const stats = checkpoint.marker?.stats ?? emptyStats(pipeline.stages, [...pipeline.branches.keys()])
     announce(setup, checkpoint)
     const outlets = yield* Outlets.open(pipeline, {
@@ -249,7 +250,14 @@ const progressOf = (setup: Setup, stats: RunStats, pending: Pending): (() => Pro
   const rowsTotal = setup.units.every((u) => u.rows !== undefined)
     ? setup.units.reduce((n, u) => n + (u.rows ?? 0), 0)
     : undefined
-  const run = { units: setup.units.length, rowsTotal, started: setup.started }
+  const run = {
+    units: setup.units.length,
+    rowsTotal,
+    started: setup.started,
+    routes: setup.pipeline.stages.map((s) => s.route),
+    // Rows/s and ETA count only what this run does, not the units a resumed run skips.
+    before: { rowsRead: stats.rows_read, unitsDone: stats.units_done }
+  }
   return () => snapshot(stats, pending, run)
 }
 

@@ -110,6 +110,7 @@ export const make = (secrets: Iterable<string>): Scrubber => {
       case "start":
         return { ...e, name: text(e.name) }
       case "progress":
+      case "interrupted":
         return { ...e, snapshot: snapshot(e.snapshot) }
       case "unit":
         return { ...e, unit: text(e.unit), snapshot: snapshot(e.snapshot) }

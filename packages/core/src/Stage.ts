@@ -29,6 +29,11 @@ export interface StageContext {
   readonly drop: (row: Row, reason: string) => void
   /** Sends a row the stage cannot process to the rejects sink with the error. */
   readonly reject: (row: Row, error: string) => void
+  /**
+   * Adds `n` (default 1) to this stage's counter `name` (the stage's `counts` in stats and the
+   * manifest, e.g. values redacted by type), for the work unit `row` belongs to; absent outside a run.
+   */
+  readonly count?: ((row: Row, name: string, n?: number) => void) | undefined
   /** This stage's durable state journal. */
   readonly journal: Journal
   /**

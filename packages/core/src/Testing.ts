@@ -50,6 +50,8 @@ export interface StageRunResult<Out extends Row = Row> {
   readonly journal: Array<string>
   /** Number of dropped rows per reason. */
   readonly droppedByReason: { [reason: string]: number }
+  /** The stage's own counters (`count`), e.g. `redacted:EMAIL`. */
+  readonly counts: { [name: string]: number }
 }
 
 /** A {@link StageContext} that records what the stage reports, and the records. */
@@ -60,6 +62,7 @@ export interface RecordingContext {
   /** Entries appended to the journal. */
   readonly journal: Array<string>
   readonly droppedByReason: { [reason: string]: number }
+  readonly counts: { [name: string]: number }
 }
 
 /** Makes a stage context that records drops, rejects and journal appends in memory. */
@@ -68,6 +71,7 @@ export const recordingContext = (stageId: string, options: RunStageOptions = {})
   const rejected: Array<Rejected> = []
   const journal: Array<string> = []
   const droppedByReason: { [reason: string]: number } = {}
+  const counts: { [name: string]: number } = {}
   const context: StageContext = {
     stageId: options.stageId ?? stageId,
     seed: options.seed ?? 0,
@@ -79,6 +83,9 @@ export const recordingContext = (stageId: string, options: RunStageOptions = {})
     reject: (row, error) => {
       rejected.push({ row, error })
     },
+    count: (_row, name, n = 1) => {
+      counts[name] = (counts[name] ?? 0) + n
+    },
     journal: {
       recovered: [...(options.journal ?? [])],
       append: (entry) => {
@@ -87,7 +94,7 @@ export const recordingContext = (stageId: string, options: RunStageOptions = {})
     },
     source: options.source
   }
-  return { context, dropped, rejected, journal, droppedByReason }
+  return { context, dropped, rejected, journal, droppedByReason, counts }
 }
 
 /**
@@ -130,7 +137,8 @@ export const runStage = <Config, In extends Row, Out extends Row, R, ConfigInput
         dropped: recorder.dropped,
         rejected: recorder.rejected,
         journal: recorder.journal,
-        droppedByReason: recorder.droppedByReason
+        droppedByReason: recorder.droppedByReason,
+        counts: recorder.counts
       }
     })
   )
@@ -148,13 +156,14 @@ export const runInParts = <Config, In extends Row, Out extends Row, R, ConfigInp
 ): Effect.Effect<StageRunResult<Out>, StageError | ParseResult.ParseError, Exclude<R, Scope.Scope>> =>
   Effect.gen(function* () {
     const recovered = [...(options.journal ?? [])]
-    const total: StageRunResult<Out> = { rows: [], dropped: [], rejected: [], journal: [], droppedByReason: {} }
+    const total: StageRunResult<Out> = { rows: [], dropped: [], rejected: [], journal: [], droppedByReason: {}, counts: {} }
     for (const part of parts) {
       const r = yield* runStage(stage, config, part, { ...options, journal: recovered })
       total.rows.push(...r.rows)
       total.dropped.push(...r.dropped)
       total.rejected.push(...r.rejected)
       total.journal.push(...r.journal)
+      for (const [name, n] of Object.entries(r.counts)) total.counts[name] = (total.counts[name] ?? 0) + n
       recovered.push(...r.journal)
       for (const [reason, n] of Object.entries(r.droppedByReason)) {
         total.droppedByReason[reason] = (total.droppedByReason[reason] ?? 0) + n

@@ -225,12 +225,12 @@ export default { name: "vault", version: "0.0.1", stages: [call], sections: { va
           VAULT_TOKEN: "tok-from-env-31337"
         })
       const cases = [
-        ["    api_key: [sk-live-0123456789]\n", "sk-live-0123456789", /api_key: Expected string, actual a list \(not shown: the value is a secret\)/],
-        ["    auth: [hunter2-hunter2]\n", "hunter2-hunter2", /auth: Expected string, actual a list \(not shown/],
-        ["    auth: 12345678\n", "12345678", /auth: Expected string, actual a number \(not shown/],
-        ['    headers: { Authorization: ["Bearer sk-abcdef-999"] }\n', "sk-abcdef-999", /headers\.Authorization: .*not shown/],
-        ["    endpoint: c\n    api_key: sk-valid-but-echoed-77\n", "sk-valid-but-echoed-77", /endpoint: Expected "a", actual "c"/],
-        ['    endpoint: "https://x/?key=${VAULT_TOKEN}"\n', "tok-from-env-31337", /endpoint: Expected "a", actual "https:\/\/x\/\?key=<redacted>"/]
+        ["    api_key: [sk-live-0123456789]\n", "sk-live-0123456789", /api_key must be a string, actual a list \(not shown: the value is a secret\)/],
+        ["    auth: [hunter2-hunter2]\n", "hunter2-hunter2", /auth must be a string, actual a list \(not shown/],
+        ["    auth: 12345678\n", "12345678", /auth must be a string, actual a number \(not shown/],
+        ['    headers: { Authorization: ["Bearer sk-abcdef-999"] }\n', "sk-abcdef-999", /headers\.Authorization must be a string, actual .*not shown/],
+        ["    endpoint: c\n    api_key: sk-valid-but-echoed-77\n", "sk-valid-but-echoed-77", /endpoint must be one of a, b; did you mean "a"\?$/],
+        ['    endpoint: "https://x/?key=${VAULT_TOKEN}"\n', "tok-from-env-31337", /endpoint must be one of a, b$/]
       ] as const
       for (const [options, secret, shape] of cases) {
         const r = yield* withStage(options)
@@ -242,11 +242,11 @@ export default { name: "vault", version: "0.0.1", stages: [call], sections: { va
       }
       // A section given as a list of its fields: the whole value would be echoed; its secret is masked.
       const section = yield* withStage("", 'vault: [{ token: "tok-in-a-list-4242" }]\n')
-      expect(Either.isLeft(section) && section.left.message).toMatch(/invalid section vault: .*actual \[\{"token":"<redacted>"\}\]/)
+      expect(Either.isLeft(section) && section.left.message).toMatch(/invalid section vault: must be a mapping with token, actual \[\{"token":"<redacted>"\}\]/)
       expect(Either.isLeft(section) && section.left.message).not.toContain("tok-in-a-list-4242")
       // Not every name with "token" in it is a secret: max_tokens is a count, its value is shown.
       const count = yield* withStage("    max_tokens: lots\n")
-      expect(Either.isLeft(count) && count.left.message).toContain('max_tokens: Expected number, actual "lots"')
+      expect(Either.isLeft(count) && count.left.message).toContain('max_tokens must be an integer, actual "lots"')
       expect(["api_key", "auth_key", "token", "access_token", "client_secret", "password", "Authorization"].every(Pipeline.isSecretKey)).toBe(true)
       expect(["max_tokens", "repetition_tokens", "model", "path"].some(Pipeline.isSecretKey)).toBe(false)
     }))

@@ -171,6 +171,7 @@ const rewrite = (config: RedactConfig, ctx: StageContext): ((row: Row) => Row | 
 
     const out: { [key: string]: unknown } = { ...row }
     const lists = new Map<string, Array<unknown>>()
+    const redacted = new Map<PiiType, number>()
     for (const f of found) {
       let list = lists.get(f.field)
       if (list === undefined) {
@@ -183,10 +184,13 @@ const rewrite = (config: RedactConfig, ctx: StageContext): ((row: Row) => Row | 
       for (const m of f.matches) {
         text += f.text.slice(last, m.start) + replacement(m.type, f.text.slice(m.start, m.end))
         last = m.end
+        redacted.set(m.type, (redacted.get(m.type) ?? 0) + 1)
       }
       text += f.text.slice(last)
       list[f.turn] = withText(f.list, f.turn, text)
     }
+    // Values redacted by type: the stage's counts in stats and the manifest (`redacted:EMAIL`).
+    if (ctx.count !== undefined) for (const [type, n] of redacted) ctx.count(row, `redacted:${type}`, n)
     return out
   }
 }

@@ -149,6 +149,24 @@ describe("pii/redact, placeholder style (default)", () => {
     }))
 })
 
+describe("pii/redact counts", () => {
+  it.effect("counts the values it redacted by type (redacted:TYPE), one per value replaced", () =>
+    Effect.gen(function* () {
+      const r = yield* run({}, [multi])
+      expect(r.counts["redacted:EMAIL"]).toBe(7)
+      expect(r.counts["redacted:PHONE"]).toBe(3)
+      // Each count is the number of placeholders of that type in the output (the input has none but NAME_1).
+      const out = ["conversation", "translated_conversation", "synthesized_assistant_responses"].flatMap((f) => texts(r.rows[0]!, f)).join("\n")
+      for (const [name, n] of Object.entries(r.counts)) {
+        const type = name.replace(/^redacted:/, "")
+        expect(out.match(new RegExp(`\\b${type}_\\d+\\b`, "g"))?.length, name).toBe(n)
+      }
+      expect(Object.keys(r.counts).every((k) => k.startsWith("redacted:"))).toBe(true)
+      const none = yield* run({}, [{ conversation_id: "c2", conversation: [msg("user", "nothing personal here")], turn: 1 }])
+      expect(none.counts).toEqual({})
+    }))
+})
+
 describe("pii/redact, mask, hash and drop styles", () => {
   it.effect("mask keeps the length and replaces every character of a value with *", () =>
     Effect.gen(function* () {

@@ -29,7 +29,11 @@ export interface StageDelta {
   rows_out: number
   dropped: { [reason: string]: number }
   routed: number
+  /** Rows routed to the stage's branch by the reason the stage gave (absent when none were). */
+  routed_reasons?: { [reason: string]: number }
   rejected: number
+  /** Counters the stage keeps with `count` (absent when it kept none). */
+  counts?: { [name: string]: number }
 }
 
 /** What one work unit adds to the run's counters, rejects, routed rows and journals until it commits. */
@@ -67,8 +71,21 @@ export const stageDrop = (d: UnitDelta, i: number, route: string | undefined, ro
   const st = d.stages[i]!
   if (route !== undefined) {
     st.routed++
+    st.routed_reasons ??= {}
+    st.routed_reasons[reason] = (st.routed_reasons[reason] ?? 0) + 1
     d.routes[i]!.push(row)
   } else st.dropped[reason] = (st.dropped[reason] ?? 0) + 1
+}
+
+/** Adds `n` to stage `i`'s counter `name` (a stage's own counts, such as values redacted by type). */
+export const stageCount = (d: UnitDelta, i: number, name: string, n = 1): void => {
+  const st = d.stages[i]!
+  st.counts ??= {}
+  st.counts[name] = (st.counts[name] ?? 0) + n
+}
+
+const addCounts = (into: { [key: string]: number }, from: { readonly [key: string]: number }): void => {
+  for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n
 }
 
 /** Records a row stage `i` (instance `stage`) rejected, for the rejects of unit `unit`. */
@@ -94,7 +111,15 @@ export const addStageCounts = (into: ReadonlyArray<StageDelta>, from: ReadonlyAr
     to.rows_out += st.rows_out
     to.routed += st.routed
     to.rejected += st.rejected
-    for (const [reason, n] of Object.entries(st.dropped)) to.dropped[reason] = (to.dropped[reason] ?? 0) + n
+    addCounts(to.dropped, st.dropped)
+    if (st.routed_reasons !== undefined) {
+      to.routed_reasons ??= {}
+      addCounts(to.routed_reasons, st.routed_reasons)
+    }
+    if (st.counts !== undefined) {
+      to.counts ??= {}
+      addCounts(to.counts, st.counts)
+    }
   }
 }
 

@@ -16,7 +16,7 @@ import * as Profile from "../../Profile.js"
 import type { Row } from "../../Row.js"
 import type { SourceReject, WorkUnit } from "../../Source.js"
 import type { StageContext, Transform } from "../../Stage.js"
-import { emptyDelta, sourceReject, stageDrop, stageReject, type UnitDelta } from "./delta.js"
+import { emptyDelta, sourceReject, stageCount, stageDrop, stageReject, type UnitDelta } from "./delta.js"
 import { EncodeError, LineEncoder } from "./encode.js"
 import type { FromWorker, ToWorker, WorkerFailure, WorkerInit } from "./protocol.js"
 
@@ -96,6 +96,7 @@ const stageContext = (
     seed: pipeline.seed,
     baseDir: pipeline.baseDir,
     drop: (row, reason) => stageDrop(current.delta, i, use.route, row, reason),
+    count: (_row, name, n) => stageCount(current.delta, i, name, n),
     reject: (row, error) => stageReject(current.delta, i, use.instanceId, planned[current.seq]!.id, row, error),
     journal: {
       recovered: [],

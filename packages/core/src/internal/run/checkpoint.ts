@@ -73,7 +73,9 @@ const StageStatsSchema: Schema.Schema<StageStats> = Schema.Struct({
   rows_out: Schema.Number,
   dropped: Counts,
   routed: Schema.Number,
-  rejected: Schema.Number
+  routed_reasons: Schema.optionalWith(Counts, { exact: true }),
+  rejected: Schema.Number,
+  counts: Schema.optionalWith(Counts, { exact: true })
 })
 
 const exact = { exact: true } as const

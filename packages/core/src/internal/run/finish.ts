@@ -3,8 +3,8 @@
  * and the run's observers are told, in order: the dataset cards (for a complete, unsharded run),
  * then the manifest file, which marks the run complete (a crash in between redoes both).
  */
-import type * as FileSystem from "@effect/platform/FileSystem"
-import type * as Path from "@effect/platform/Path"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import { Effect } from "effect"
 import * as DatasetCard from "../../DatasetCard.js"
 import { RunError, type SinkError } from "../../Errors.js"
@@ -52,6 +52,26 @@ export const datasetCards = (path: Path.Path): Observer => ({
     }).pipe(Effect.mapError((e) => new RunError({ reason: e.message, exitCode: 1 })))
   }
 })
+
+/**
+ * Removes the dataset cards an earlier, complete run left in the output folders (main and
+ * branches) when a new run starts there (after `--fresh`, say): a card describes a complete run,
+ * and the new partial files are not that. Only cards synthline wrote are removed.
+ */
+export const removeStaleCards = (
+  pipeline: ResolvedPipeline,
+  sinkDir: string
+): Effect.Effect<void, never, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const dirs = [sinkDir, ...[...pipeline.branches.values()].map((b) => path.resolve(pipeline.baseDir, b.config.path))]
+    for (const dir of dirs) {
+      const card = path.join(dir, DatasetCard.fileName)
+      const text = yield* fs.readFileString(card).pipe(Effect.orElseSucceed(() => ""))
+      if (text.includes("Written by synthline ")) yield* fs.remove(card).pipe(Effect.ignore)
+    }
+  })
 
 /** Writes `manifest.json` (or the shard's manifest), atomically. */
 export const manifestFile = (fs: FileSystem.FileSystem): Observer => ({

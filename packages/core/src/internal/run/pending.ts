@@ -58,21 +58,45 @@ export class Pending {
 export const snapshot = (
   stats: RunStats,
   pending: Pending,
-  run: { readonly units: number; readonly rowsTotal: number | undefined; readonly started: number }
+  run: {
+    readonly units: number
+    readonly rowsTotal: number | undefined
+    readonly started: number
+    /** Each stage's `route:` branch, by stage index. */
+    readonly routes?: ReadonlyArray<string | undefined> | undefined
+    /** What the run had done when it started (a resumed run's earlier units). */
+    readonly before?: { readonly rowsRead: number; readonly unitsDone: number } | undefined
+  }
 ): Progress.Snapshot => {
   let rowsRead = stats.rows_read
   let rowsWritten = stats.rows_written
   let rejected = stats.rejected
   const lost = [...(stats.lost ?? [])]
-  const stages = stats.stages.map((s) => ({ id: s.id, rowsIn: s.rows_in, rowsOut: s.rows_out }))
+  const stages = stats.stages.map((s) => ({
+    id: s.id,
+    rowsIn: s.rows_in,
+    rowsOut: s.rows_out,
+    dropped: { ...s.dropped },
+    routed: { ...s.routed_reasons },
+    rejected: s.rejected,
+    counts: { ...s.counts }
+  }))
+  const add = (into: { [k: string]: number }, from: { readonly [k: string]: number } | undefined): void => {
+    for (const [k, n] of Object.entries(from ?? {})) into[k] = (into[k] ?? 0) + n
+  }
   for (const d of pending.values()) {
     rowsRead += d.rows_read
     rowsWritten += d.rows_written
     rejected += d.rejected
     lost.push(...d.lost)
     for (const [i, st] of d.stages.entries()) {
-      stages[i]!.rowsIn += st.rows_in
-      stages[i]!.rowsOut += st.rows_out
+      const to = stages[i]!
+      to.rowsIn += st.rows_in
+      to.rowsOut += st.rows_out
+      to.rejected += st.rejected
+      add(to.dropped, st.dropped)
+      add(to.routed, st.routed_reasons)
+      add(to.counts, st.counts)
     }
   }
   return {
@@ -84,6 +108,7 @@ export const snapshot = (
     rejected,
     ...(lost.length > 0 ? { lost: lostSummary(lost) } : {}),
     elapsedMs: Date.now() - run.started,
-    stages
+    ...(run.before !== undefined ? { rowsReadBefore: run.before.rowsRead, unitsDoneBefore: run.before.unitsDone } : {}),
+    stages: stages.map((st, i) => ({ ...st, route: run.routes?.[i] }))
   }
 }

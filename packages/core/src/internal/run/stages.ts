@@ -7,7 +7,7 @@ import { type Context, Effect, type Scope } from "effect"
 import type { RunError, StageError } from "../../Errors.js"
 import type { ResolvedPipeline, StageUse } from "../../Pipeline.js"
 import type { Row } from "../../Row.js"
-import { stageDrop, stageReject } from "../exec/delta.js"
+import { stageCount, stageDrop, stageReject } from "../exec/delta.js"
 import type { Decider, StageContext, Transform } from "../../Stage.js"
 import * as Central from "../exec/central.js"
 import type { Checkpoint } from "./checkpoint.js"
@@ -59,6 +59,7 @@ const context = (
     seed: pipeline.seed,
     baseDir: pipeline.baseDir,
     drop: (row, reason) => stageDrop(pending.of(pending.unitAt(row, i)), i, use.route, row, reason),
+    count: (row, name, n) => stageCount(pending.of(pending.unitAt(row, i)), i, name, n),
     reject: (row, error) => {
       const seq = pending.unitAt(row, i)
       stageReject(pending.of(seq), i, use.instanceId, at.unitIds[seq] ?? "", row, error)
