@@ -24,6 +24,7 @@ const guide: DefaultTheme.SidebarItem = {
     { text: "What will this cost?", link: "/guide/cost" },
     { text: "Submitting to a cluster", link: "/guide/cluster" },
     { text: "Near-duplicates and decontamination", link: "/guide/dedup" },
+    { text: "Answer quality and reports", link: "/guide/quality" },
     { text: "Troubleshooting", link: "/guide/troubleshooting" }
   ]
 }

@@ -34,6 +34,8 @@ name: quality
 plugins: ["@synthline/plugin-synth"]
 source: { type: jsonl, path: data/data/train-*.jsonl }
 stages:
+  - use: core/select
+    languages: [English, Japanese]
   - use: core/first-turn
   - use: synth/generate
     model: gen
@@ -116,5 +118,20 @@ describe("answer checks and judge agreement in a run", () => {
     expect(card).toContain("### Judge agreement")
     expect(card).toContain(`| judge-a / judge-b | ${expected.answers} | ${expected.spearman.toFixed(3)} |`)
     expect(card).toContain(`| language | ${count("language")} |`)
+
+    // synthline report draws the same figures and links them from the card.
+    const rep = await synthline(["report", join(work, "out")])
+    expect(rep.code, rep.stderr).toBe(0)
+    expect(rep.stdout).toContain("report.html (5 charts")
+    const withCharts = readFileSync(join(work, "out", "README.md"), "utf8")
+    expect(withCharts.startsWith(card.trimEnd())).toBe(true)
+    for (const name of ["preference-scores", "token-lengths", "flags", "judge-agreement", "drops"]) {
+      expect(withCharts).toContain(`(charts/${name}.svg)`)
+      expect(readFileSync(join(work, "out", "charts", `${name}.svg`), "utf8")).toMatch(/^<svg [^>]*width="\d+"/)
+    }
+    // A second report replaces its section instead of adding another.
+    expect((await synthline(["report", join(work, "out")])).code).toBe(0)
+    expect(readFileSync(join(work, "out", "README.md"), "utf8")).toBe(withCharts)
+    expect(readFileSync(join(work, "out", "report.html"), "utf8")).toContain("judge-a / judge-b: Spearman")
   })
 })
