@@ -13,6 +13,7 @@ import type { Plan, PlanIssue } from "@synthline/core/Pipeline"
 import * as Progress from "@synthline/core/Progress"
 import { createRequire } from "node:module"
 import * as Help from "./Help.js"
+import * as Report from "./Report.js"
 import * as Submit from "./Submit.js"
 
 // The rest of core (parquet, gzip, yaml, plugin loading) is imported when a command needs it,
@@ -405,7 +406,7 @@ const newPlugin = Command.make(
 /** The root command. */
 export const command = Command.make("synthline").pipe(
   Command.withDescription("Turn LLM conversation logs into curated and synthetic instruction-tuning datasets."),
-  Command.withSubcommands([run, validate, plan, stages, schema, merge, ...Submit.commands, head, sample, releaseKey, decrypt, newPlugin])
+  Command.withSubcommands([run, validate, plan, stages, schema, merge, ...Submit.commands, head, Report.command, sample, releaseKey, decrypt, newPlugin])
 )
 
 const runCommand = Command.run(command, { name: "synthline", version })
