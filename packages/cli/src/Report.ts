@@ -1,8 +1,8 @@
 /**
  * `synthline report DIR`: writes one static HTML page with SVG charts from a run's output folder
  * (its `manifest.json`), the chart files under `DIR/charts/`, and links them from the dataset
- * card. The work is `@synthline/report`'s, imported when the command runs (its chart libraries
- * stay out of every other command's start-up).
+ * card. The work is `@synthline/report`'s (an optional peer dependency), imported when the
+ * command runs, so its chart libraries stay out of every other command's start-up.
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -10,7 +10,12 @@ import * as Options from "@effect/cli/Options"
 import { RunError } from "@synthline/core/Errors"
 import { Console, Effect, Option } from "effect"
 
-const Report = Effect.promise(() => import("@synthline/report/Report"))
+// An optional peer: an installed CLI without it says what to install.
+const Report = Effect.tryPromise({
+  try: () => import("@synthline/report/Report"),
+  catch: () =>
+    new RunError({ reason: "synthline report needs the @synthline/report package: install it next to @synthline/cli (npm install @synthline/report)", exitCode: 2 })
+})
 
 /** The `report` command. */
 export const command = Command.make(
