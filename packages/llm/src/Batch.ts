@@ -137,10 +137,15 @@ type Reply = { readonly ok: true; readonly status: number; readonly text: string
  * Makes the batcher of a model. `journal` is the file its batches are recorded in (none: batches
  * live in memory only, and a killed run cannot pick them up).
  */
-export const make = (config: ResolvedModel, journal: string | undefined, hooks: BatchHooks): Batcher => {
+export const make = (
+  config: ResolvedModel,
+  journal: string | undefined,
+  hooks: BatchHooks,
+  /** How the endpoint is named in errors (the run's secrets masked). */
+  endpointId: string = displayUrl(config.endpoints[0] ?? "")
+): Batcher => {
   const options = config.batch
   const base = (config.endpoints[0] ?? "").replace(/\/+$/, "")
-  const endpointId = displayUrl(config.endpoints[0] ?? "")
   const secret = config.api_key !== undefined ? Redacted.value(config.api_key) : undefined
   const auth: { [key: string]: string } = secret !== undefined && secret !== "" ? { authorization: `Bearer ${secret}` } : {}
   const scrub = (s: string): string => (secret !== undefined && secret.length >= 4 ? s.split(secret).join("<redacted>") : s)

@@ -637,7 +637,7 @@ const makeModel = (
           },
           gaveUp: (kind) => Usage.bump(usage.failures, kind),
           progress: warn
-        })
+        }, endpointIds[0])
 
   // Budgets: before a request goes out, the cost so far plus what the requests in flight and this
   // one will cost (estimated: prompt characters ÷ 4, or the average prompt so far when larger, and
