@@ -183,9 +183,16 @@ export const ModelConfig = Schema.Struct({
     ),
     { default: () => "online" as const }
   ),
-  batch: Schema.optionalWith(BatchOptions, { default: () => Schema.decodeSync(BatchOptions)({}) }),
-  price: Schema.optional(Price),
-  budget: Schema.optional(Budget),
+  batch: Schema.optionalWith(
+    BatchOptions.annotations({ description: "With mode batch: how requests are grouped into batch files and how batches are followed." }),
+    { default: () => Schema.decodeSync(BatchOptions)({}) }
+  ),
+  price: Schema.optional(
+    Price.annotations({ description: "Prices for the cost ledger in the manifest: USD per 1M tokens, or per hour of a self-hosted endpoint." })
+  ),
+  budget: Schema.optional(
+    Budget.annotations({ description: "Most USD this model may cost; the run stops (exit 1, resumable) before a request that would pass it. Needs price." })
+  ),
   path: Schema.optional(Schema.String.annotations(doc("Model file, for embedded providers (e.g. llama-cpp)."))),
   options: Schema.optionalWith(
     Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(doc("Provider-specific options.")),
