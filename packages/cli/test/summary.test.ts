@@ -74,6 +74,7 @@ describe("run summaries and manifests", () => {
     expect(r.stderr).toMatch(new RegExp(`pii/redact +in .* {2}redacted ${fmt(redactedTotal)} \\(`))
     expect(r.stderr).toMatch(new RegExp(`moderation/filter +in .* {2}routed ${fmt(moderation.routed)} → unsafe \\(moderation:`))
     expect(r.stderr).toMatch(/^done: units 30\/30 · .* rows\/s in [\d.]+s$/m)
+    expect(r.stderr).toMatch(new RegExp(`^branch unsafe: .*out-routed-unsafe \\(${fmt(moderation.routed)} rows\\)$`, "m"))
   }, 120_000)
 
   it("Ctrl-C prints the units committed and that a rerun resumes; the rerun's rate counts only its own rows", async () => {

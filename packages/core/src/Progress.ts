@@ -58,6 +58,8 @@ export type RunEvent =
       readonly snapshot: Snapshot
       readonly manifest: string
       readonly output: string
+      /** The branch folders and the rows each received (routed rows, outputs), when there are any. */
+      readonly branches?: ReadonlyArray<{ readonly name: string; readonly path: string; readonly rows: number }> | undefined
     }
 
 /** Receives run events; `progress` events may come often, so reporters throttle. */
@@ -135,7 +137,9 @@ const finishText = (e: Extract<RunEvent, { type: "finish" }>): string =>
     ? `already complete: nothing to do (use --fresh to run again)\noutput:   ${e.output}\nmanifest: ${e.manifest}`
     : `${e.status === "complete" ? "done" : "stopped"}: ${line(e.snapshot, false)} in ${(e.snapshot.elapsedMs / 1000).toFixed(1)}s\n` +
       e.snapshot.stages.map(stageLine).join("\n") +
-      `\noutput:   ${e.output}\nmanifest: ${e.manifest}`
+      `\noutput:   ${e.output}` +
+      (e.branches ?? []).map((b) => `\nbranch ${b.name}: ${b.path} (${plural(b.rows, "row")})`).join("") +
+      `\nmanifest: ${e.manifest}`
 
 const interruptedText = (s: Snapshot): string =>
   `interrupted: ${plural(s.unitsDone, "work unit")} of ${fmt(s.units)} committed (${fmt(s.rowsWritten)} rows written); run the same command again to resume after them`

@@ -285,12 +285,18 @@ const finish = (
       modelUsage: () => run.usage.snapshot(),
       observers: [Finish.datasetCards(path), Finish.manifestFile(fs)]
     })
+    const branches = Object.entries(done.manifest.outputs.branches).map(([name, b]) => ({
+      name,
+      path: path.resolve(setup.pipeline.baseDir, b.path),
+      rows: b.rows
+    }))
     setup.reporter.report({
       type: "finish",
       status: done.status,
       snapshot: run.progress(),
       manifest: setup.manifestPath,
-      output: setup.sinkDir
+      output: setup.sinkDir,
+      ...(branches.length > 0 ? { branches } : {})
     })
     if (run.stopped !== undefined) return yield* new RunError({ reason: run.stopped, exitCode: 1 })
     const result: RunResult = { status: "complete", manifestPath: setup.manifestPath, manifest: done.manifest }

@@ -117,7 +117,13 @@ export const make = (secrets: Iterable<string>): Scrubber => {
       case "warning":
         return { ...e, message: text(e.message) }
       case "finish":
-        return { ...e, snapshot: snapshot(e.snapshot), manifest: text(e.manifest), output: text(e.output) }
+        return {
+          ...e,
+          snapshot: snapshot(e.snapshot),
+          manifest: text(e.manifest),
+          output: text(e.output),
+          ...(e.branches !== undefined ? { branches: e.branches.map((b) => ({ ...b, name: text(b.name), path: text(b.path) })) } : {})
+        }
     }
   }
   const error = <E>(e: E): E => {

@@ -37,7 +37,14 @@ const snapshot = (over: Partial<Progress.Snapshot> = {}): Progress.Snapshot => (
 describe("Progress", () => {
   it("the done line has no ETA; stage lines say what was dropped, routed where and why, and redacted", () => {
     const c = collect(Progress.plain)
-    c.reporter.report({ type: "finish", status: "complete", snapshot: snapshot(), manifest: "out/manifest.json", output: "out" })
+    c.reporter.report({
+      type: "finish",
+      status: "complete",
+      snapshot: snapshot(),
+      manifest: "out/manifest.json",
+      output: "out",
+      branches: [{ name: "unsafe", path: "out+unsafe", rows: 666 }]
+    })
     const text = c.text()
     expect(text).toMatch(/^done: units 4\/4 · read 16,481\/16,481 · written 15,815 · 8,241 rows\/s in 2\.0s\n/)
     expect(text).not.toContain("ETA")
@@ -46,6 +53,7 @@ describe("Progress", () => {
       /^ {2}moderation\/filter +in +16,481 +out +15,815 {2}routed 666 → unsafe \(moderation:harassment 400, moderation:sexual 266\)$/m
     )
     expect(text).toMatch(/^ {2}pii\/redact +in +15,815 +out +15,000 {2}dropped 815 \(pii:EMAIL 815\) · redacted 120 \(EMAIL 70, PHONE 50\)$/m)
+    expect(text).toMatch(/\noutput: {3}out\nbranch unsafe: out\+unsafe \(666 rows\)\nmanifest: out\/manifest\.json\n$/)
   })
 
   it("one work unit is singular; many are plural", () => {
