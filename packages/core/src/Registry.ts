@@ -78,6 +78,21 @@ const notFound = (specifier: string, baseDir: string, e: unknown): string | unde
   return `no installed package is named ${specifier}${didYouMean(specifier, installedPlugins(baseDir))} (install it next to the pipeline file, or give a relative path to a local plugin)`
 }
 
+let tsxHooks: Promise<void> | undefined
+
+/**
+ * Lets this thread's `import()` load TypeScript files: tsx's module hooks, registered once (and
+ * not when the process already runs under tsx). A plugin file is then imported like any module,
+ * so it shares the one copy of effect and @synthline/core already loaded — tsx's scoped
+ * `tsImport` would load a second copy of both (slow to start, and errors of the plugin's copy
+ * are other classes than the runner's).
+ */
+const typeScriptImports = (): Promise<void> => {
+  const underTsx = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].some((a) => /\btsx\b/.test(a))
+  tsxHooks ??= underTsx ? Promise.resolve() : import("tsx/esm/api").then(({ register }) => void register())
+  return tsxHooks
+}
+
 const importModule = (specifier: string, baseDir: string): Effect.Effect<unknown, PluginLoadError> =>
   Effect.tryPromise({
     try: async () => {
@@ -88,8 +103,8 @@ const importModule = (specifier: string, baseDir: string): Effect.Effect<unknown
           throw new Error(`no such file ${file}${near}`)
         }
         if (/\.[cm]?tsx?$/.test(file)) {
-          const { tsImport } = await import("tsx/esm/api")
-          return await tsImport(pathToFileURL(file).href, pathToFileURL(resolve(baseDir, "pipeline")).href)
+          await typeScriptImports()
+          return await import(pathToFileURL(file).href)
         }
         return await import(pathToFileURL(file).href)
       }
