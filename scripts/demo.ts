@@ -55,7 +55,7 @@ const program = Effect.gen(function* () {
   const model = process.env.SYNTHLINE_MODEL
   if (model === undefined || model === "") {
     process.stdout.write(
-      "embedded model: skipped (the steps above need none); to answer a few instructions in-process, make one with `pnpm --filter @synthline/provider-llama-cpp make-tiny-model $PWD/models/tiny.gguf` (or use any chat GGUF) and run `SYNTHLINE_MODEL=$PWD/models/tiny.gguf pnpm demo`\n"
+      "embedded model: skipped (the steps above need none); to answer a few instructions in-process, make one with `npx -y pnpm@10.34.9 --filter @synthline/provider-llama-cpp make-tiny-model $PWD/models/tiny.gguf` (or use any chat GGUF) and run `SYNTHLINE_MODEL=$PWD/models/tiny.gguf npx -y pnpm@10.34.9 demo`\n"
     )
     return
   }
