@@ -13,6 +13,7 @@ import type { Plan, PlanIssue } from "@synthline/core/Pipeline"
 import * as Progress from "@synthline/core/Progress"
 import { createRequire } from "node:module"
 import * as Help from "./Help.js"
+import * as Estimate from "./Estimate.js"
 import * as Report from "./Report.js"
 import * as Submit from "./Submit.js"
 
@@ -406,7 +407,7 @@ const newPlugin = Command.make(
 /** The root command. */
 export const command = Command.make("synthline").pipe(
   Command.withDescription("Turn LLM conversation logs into curated and synthetic instruction-tuning datasets."),
-  Command.withSubcommands([run, validate, plan, stages, schema, merge, ...Submit.commands, head, Report.command, sample, releaseKey, decrypt, newPlugin])
+  Command.withSubcommands([run, validate, plan, stages, schema, merge, ...Submit.commands, Estimate.command, head, Report.command, sample, releaseKey, decrypt, newPlugin])
 )
 
 const runCommand = Command.run(command, { name: "synthline", version })
@@ -425,6 +426,7 @@ const examples: { readonly [command: string]: ReadonlyArray<string> } = {
   stages: ["synthline stages", "synthline stages pipeline.yaml", "synthline stages --plugin @synthline/plugin-pii --json"],
   schema: ["synthline schema pipeline.yaml > pipeline.schema.json"],
   merge: ["synthline merge out/ja"],
+  estimate: ["synthline estimate pipeline.yaml", "synthline estimate --sample 500 --json pipeline.yaml", "synthline estimate --rows-total 1000000 pipeline.yaml"],
   sample: ["synthline sample --rows 10000 --out data/sample", "synthline sample --rows 100000 --shards 6 --format jsonl --out data/big"],
   "release-key": ["synthline release-key --source data/lmsys-chat-1m"],
   decrypt: ["synthline decrypt --source data/lmsys-chat-1m out/ja/part-00000.jsonl.gz.gpg"],

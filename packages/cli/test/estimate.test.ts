@@ -1,0 +1,124 @@
+/**
+ * `synthline estimate`: a sample of 100 rows of 1,000 projects the full run's requests and tokens
+ * within 10 %, from real calls and then from cached answers, and never writes into the sink
+ * folder; a gzip input, whose row count planning does not know, is estimated from bytes.
+ */
+import { beforeAll, describe, expect, it } from "vitest"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { gzipSync } from "node:zlib"
+import * as TestServer from "@synthline/llm/TestServer"
+import { synthline, tempDir, tree } from "./support.js"
+
+const work = tempDir("estimate")
+
+// Answers of varying length: 1 to 40 words, by the prompt's length.
+const server = () =>
+  TestServer.start({ chat: (r) => ({ content: Array.from({ length: 1 + (r.messages[0]!.content.length % 40) }, () => "word").join(" ") }) })
+
+const pipeline = (name: string, url: string, source: string) => {
+  const file = join(work, `${name}.pipeline.yaml`)
+  writeFileSync(
+    file,
+    `name: ${name}
+seed: 5
+plugins: ["@synthline/llm"]
+source: { type: jsonl, path: "${source}" }
+models:
+  m:
+    model: test/model
+    endpoints: ["${url}"]
+    concurrency: 16
+    price: { input: 2, output: 8 }
+cache: { path: ${name}.sqlite }
+stages:
+  - use: core/first-turn
+  - use: llm/complete
+    model: m
+    user: "Reply to: {{conversation.0.content}}"
+    max_tokens: 64
+    output: reply
+sink: { type: jsonl, path: out-${name} }
+`
+  )
+  return file
+}
+
+beforeAll(async () => {
+  const gen = await synthline(["sample", "--rows", "1000", "--format", "jsonl", "--shards", "2", "--seed", "4", "--out", join(work, "data")])
+  expect(gen.code).toBe(0)
+  for (const f of readdirSync(join(work, "data/data")).filter((f) => f.endsWith(".jsonl")))
+    writeFileSync(join(work, "data/data", `${f}.gz`), gzipSync(readFileSync(join(work, "data/data", f))))
+}, 120_000)
+
+const within = (estimate: number, actual: number) => expect(Math.abs(estimate - actual) / actual).toBeLessThanOrEqual(0.1)
+
+describe("synthline estimate", () => {
+  it("projects a 1,000-row run from 100 rows within 10 %, from real calls and from the cache, and leaves the sink alone", async () => {
+    const s = await server()
+    try {
+      const file = pipeline("plain", s.baseUrl, "data/data/*.jsonl")
+      const first = await synthline(["estimate", file, "--sample", "100", "--json"])
+      expect(first.stderr).not.toContain("Error")
+      expect(first.code).toBe(0)
+      expect(s.counts.chat).toBe(100)
+      // No sink folder: the sample ran in a scratch folder.
+      expect(existsSync(join(work, "out-plain"))).toBe(false)
+      const est = JSON.parse(first.stdout)
+      expect(est.sample).toMatchObject({ rows_read: 100, rowsTotal: 1000, basis: "planned", units: 2, unitsSampled: 2 })
+
+      expect((await synthline(["run", file])).code).toBe(0)
+      const manifest = JSON.parse(readFileSync(join(work, "out-plain/manifest.json"), "utf8"))
+      const actual = manifest.model_usage.m
+      // The full run got the sample's 100 answers from the cache: 900 requests, 100 cache hits.
+      expect(actual.requests + actual.cache_hits).toBe(1000)
+      const m = est.models.find((x: { name: string }) => x.name === "m")
+      within(m.requests, actual.requests + actual.cache_hits)
+      within(m.prompt_tokens, actual.prompt_tokens + actual.cache_hit_prompt_tokens)
+      within(m.completion_tokens, actual.completion_tokens + actual.cache_hit_completion_tokens)
+      within(m.usd, actual.cost.usd + actual.cost.saved_by_cache_usd)
+      expect(est.stages.map((x: { id: string }) => x.id)).toEqual(["core/first-turn", "llm/complete"])
+      within(est.rows.written, manifest.outputs.main.rows)
+      expect(m.spread.answers).toBe(100)
+      expect(m.spread.completion_p95).toBeGreaterThanOrEqual(m.spread.completion_p50)
+      expect(m.wall_ms).toBeGreaterThanOrEqual(0)
+
+      // Again, now every sampled answer is in the cache: no request, the same projection, and the
+      // finished sink folder is byte for byte what it was.
+      const before = tree(join(work, "out-plain"), () => false)
+      const chats = s.counts.chat
+      const again = await synthline(["estimate", file, "--sample", "100"])
+      expect(again.code).toBe(0)
+      expect(s.counts.chat).toBe(chats)
+      expect(tree(join(work, "out-plain"), () => false)).toEqual(before)
+      expect(again.stdout).toContain("sample   100 of 1,000 rows, from 2 of 2 units")
+      expect(again.stdout).toMatch(new RegExp(`\\bm\\s+${m.requests.toLocaleString("en-US")}\\s+${m.prompt_tokens.toLocaleString("en-US")}\\s`))
+      expect(again.stdout).toContain("m: no answer went over the wire (all from the cache)")
+    } finally {
+      await s.close()
+    }
+  }, 180_000)
+
+  it("estimates a gzip input's total from bytes and says so; --rows-total replaces it", async () => {
+    const s = await server()
+    try {
+      const file = pipeline("gz", s.baseUrl, "data/data/*.jsonl.gz")
+      const r = await synthline(["estimate", file, "--sample", "50", "--json"])
+      expect(r.code).toBe(0)
+      const est = JSON.parse(r.stdout)
+      expect(est.sample.basis).toBe("bytes")
+      expect(est.sample.note).toMatch(/estimated from bytes: \d+ rows counted in data\/data\/train-00000-of-00002\.jsonl\.gz/)
+      // Two files of about 500 rows each: the extrapolated total is close to 1,000.
+      within(est.sample.rowsTotal, 1000)
+      within(est.models[0].requests, 1000)
+
+      const given = await synthline(["estimate", file, "--sample", "50", "--rows-total", "2000"])
+      expect(given.code).toBe(0)
+      expect(given.stdout).toContain("(total estimated)")
+      expect(given.stdout).toContain("total    --rows-total 2000")
+      expect(existsSync(join(work, "out-gz"))).toBe(false)
+    } finally {
+      await s.close()
+    }
+  }, 180_000)
+})
