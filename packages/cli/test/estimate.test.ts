@@ -1,7 +1,7 @@
 /**
  * `synthline estimate`: a sample of 100 rows of 1,000 projects the full run's requests and tokens
  * within 10 %, from real calls and then from cached answers, and never writes into the sink
- * folder; a gzip input, whose row count planning does not know, is estimated from bytes.
+ * folder; DeepL characters likewise; a gzip input, whose row count planning does not know, is estimated from bytes.
  */
 import { beforeAll, describe, expect, it } from "vitest"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -94,6 +94,40 @@ describe("synthline estimate", () => {
       expect(again.stdout).toContain("sample   100 of 1,000 rows, from 2 of 2 units")
       expect(again.stdout).toMatch(new RegExp(`\\bm\\s+${m.requests.toLocaleString("en-US")}\\s+${m.prompt_tokens.toLocaleString("en-US")}\\s`))
       expect(again.stdout).toContain("m: no answer went over the wire (all from the cache)")
+    } finally {
+      await s.close()
+    }
+  }, 180_000)
+
+  it("projects DeepL's characters", async () => {
+    const s = await server()
+    try {
+      const file = join(work, "dl.pipeline.yaml")
+      writeFileSync(
+        file,
+        `name: dl
+seed: 5
+plugins: ["@synthline/plugin-synth"]
+source: { type: jsonl, path: "data/data/*.jsonl" }
+cache: { mode: "off" }
+stages:
+  - use: core/first-turn
+  - use: synth/translate
+    provider: deepl
+    base_url: "${s.url}"
+    auth_key: "\${DL_KEY}"
+sink: { type: jsonl, path: out-dl }
+`
+      )
+      const env = { DL_KEY: "dl-test-key" }
+      const r = await synthline(["estimate", file, "--sample", "100", "--json"], env)
+      expect(r.stderr).not.toContain("error")
+      expect(r.code).toBe(0)
+      const est = JSON.parse(r.stdout).models.find((x: { name: string }) => x.name === "deepl")
+      expect((await synthline(["run", file], env)).code).toBe(0)
+      const actual = JSON.parse(readFileSync(join(work, "out-dl/manifest.json"), "utf8")).model_usage.deepl
+      expect(actual.characters).toBeGreaterThan(10_000)
+      within(est.characters, actual.characters)
     } finally {
       await s.close()
     }
