@@ -44,7 +44,9 @@ export const render = (p: Projection): string => {
     ...table([
       ["stage", "rows in", "rows out"],
       ...p.stages.map((x) => [x.id, int(x.rows_in), int(x.rows_out)]),
-      ["written", "", int(p.rows.written)]
+      ["written", "", int(p.rows.written)],
+      ...Object.entries(p.rows.branches).map(([name, n]) => [`→ ${name}`, "", int(n)]),
+      ...(p.rows.rejected > 0 ? [["rejected", "", int(p.rows.rejected)]] : [])
     ])
   )
   const llm = p.models.filter((m) => m.characters === undefined)

@@ -270,7 +270,13 @@ export interface ModelProjection {
 /** The projection of a whole run from a sample. */
 export interface Projection {
   readonly sample: SampleInfo & { readonly rows_read: number; readonly rejected: number; readonly scale: number }
-  readonly rows: { readonly read: number; readonly written: number; readonly rejected: number }
+  readonly rows: {
+    readonly read: number
+    readonly written: number
+    readonly rejected: number
+    /** Rows into each branch and output of `outputs:`, by name. */
+    readonly branches: { readonly [name: string]: number }
+  }
   readonly stages: ReadonlyArray<StageProjection>
   readonly models: ReadonlyArray<ModelProjection>
   /** Sum of the models' costs (those with a price). */
@@ -349,7 +355,12 @@ export const project = (run: SampleRun, models: unknown): Projection => {
   const walls = projected.flatMap((p) => (p.wall_ms === undefined ? [] : [p.wall_ms]))
   return {
     sample: { ...run.info, rows_read: read, rejected: m.rejects.count, scale },
-    rows: { read: run.info.rowsTotal, written: up(m.outputs.main.rows), rejected: up(m.rejects.count) },
+    rows: {
+      read: run.info.rowsTotal,
+      written: up(m.outputs.main.rows),
+      rejected: up(m.rejects.count),
+      branches: Object.fromEntries(Object.entries(m.outputs.branches).map(([name, b]) => [name, up(b.rows)]))
+    },
     stages: m.stages.map((s) => ({ id: s.id, rows_in: up(s.rows_in), rows_out: up(s.rows_out) })),
     models: projected,
     usd: priced.length === 0 ? undefined : Math.round(priced.reduce((n, p) => n + (p.usd ?? 0), 0) * 100) / 100,
