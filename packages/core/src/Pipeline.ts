@@ -13,7 +13,7 @@ import * as YAML from "yaml"
 import { PipelineFileError, type PluginLoadError } from "./Errors.js"
 import { isSecretName } from "./Secrets.js"
 import { didYouMean } from "./Suggest.js"
-import { plainIssue } from "./internal/issues.js"
+import { childAsts, plainIssue } from "./internal/issues.js"
 import { checkInputs as checkSourceInputs } from "./internal/inputs.js"
 import { type LmsysRecord, lmsysFields } from "./Record.js"
 import * as Registry from "./Registry.js"
@@ -273,29 +273,6 @@ const isRedactedAst = (ast: SchemaAST.AST): boolean => {
       return ast.types.some(isRedactedAst)
     default:
       return false
-  }
-}
-
-/** The (encoded-side) ASTs that check the value at `seg` inside a value checked by `ast`. */
-const childAsts = (ast: SchemaAST.AST, seg: string | number): ReadonlyArray<SchemaAST.AST> => {
-  switch (ast._tag) {
-    case "Transformation":
-    case "Refinement":
-      return childAsts(ast.from, seg)
-    case "Suspend":
-      return childAsts(ast.f(), seg)
-    case "Union":
-      return ast.types.flatMap((t) => childAsts(t, seg))
-    case "TypeLiteral": {
-      const ps = ast.propertySignatures.find((p) => p.name === seg)
-      return ps !== undefined ? [ps.type] : ast.indexSignatures.map((s) => s.type)
-    }
-    case "TupleType": {
-      const element = typeof seg === "number" ? ast.elements[seg] : undefined
-      return element !== undefined ? [element.type] : ast.rest.map((r) => r.type)
-    }
-    default:
-      return []
   }
 }
 
@@ -752,22 +729,28 @@ export const plan = (pipeline: ResolvedPipeline): Plan => {
   const removedBy = new Map<string, StageUse>()
   const steps: Array<PlanStep> = []
   const issues: Array<PlanIssue> = []
+  /**
+   * Why the top-level field of `field` is missing here (`unprovided` + a near name + `hint` when
+   * nothing provides it), or `undefined` when it is there or the source's fields are unknown.
+   */
+  const missing = (field: string, unprovided: string, hint = ""): string | undefined => {
+    const top = field.split(".")[0]!
+    if (available.has(top)) return undefined
+    const remover = removedBy.get(top)
+    if (known === undefined && remover === undefined) return undefined
+    return remover !== undefined
+      ? `which stage ${remover.instanceId}${lineOf(remover)} removes`
+      : `${unprovided}${didYouMean(top, available)}${hint}`
+  }
+  const lmsysHint =
+    known === lmsysFields ? " (the source is checked as LMSYS-Chat-1M records; if its rows carry this field, set validate: none on the source)" : ""
   for (const use of pipeline.stages) {
     const provides = providedFields(use.stage, use.config)
     const requires = requiredFields(use.stage, use.config)
     const removes = use.stage.removes?.(use.config) ?? []
     for (const req of requires) {
-      const top = req.split(".")[0]!
-      if (available.has(top)) continue
-      const remover = removedBy.get(top)
-      if (known === undefined && remover === undefined) continue
-      const why =
-        remover !== undefined
-          ? `which stage ${remover.instanceId}${lineOf(remover)} removes`
-          : `which no earlier stage provides${didYouMean(top, available)}${
-              known === lmsysFields ? " (the source is checked as LMSYS-Chat-1M records; if its rows carry this field, set validate: none on the source)" : ""
-            }`
-      issues.push({ stage: use.instanceId, line: use.line, column: use.column, message: `requires field ${req}, ${why}` })
+      const why = missing(req, "which no earlier stage provides", lmsysHint)
+      if (why !== undefined) issues.push({ stage: use.instanceId, line: use.line, column: use.column, message: `requires field ${req}, ${why}` })
     }
     for (const f of removes) {
       available.delete(f)
@@ -783,15 +766,8 @@ export const plan = (pipeline: ResolvedPipeline): Plan => {
   for (const [name, out] of pipeline.outputs ?? []) {
     if (out.where === undefined) continue
     for (const field of Where.fields(out.where)) {
-      const top = field.split(".")[0]!
-      if (available.has(top)) continue
-      const remover = removedBy.get(top)
-      if (known === undefined && remover === undefined) continue
-      const why =
-        remover !== undefined
-          ? `which stage ${remover.instanceId}${lineOf(remover)} removes`
-          : `which no stage provides and the source does not have${didYouMean(top, available)}`
-      issues.push({ stage: `outputs.${name}`, line: out.line, column: out.column, message: `where reads field ${field}, ${why}` })
+      const why = missing(field, "which no stage provides and the source does not have")
+      if (why !== undefined) issues.push({ stage: `outputs.${name}`, line: out.line, column: out.column, message: `where reads field ${field}, ${why}` })
     }
   }
   return { steps, issues, warnings: branchWarnings(pipeline), fingerprint: pipeline.fingerprint }

@@ -7,16 +7,19 @@
 import { Option, SchemaAST } from "effect"
 import { nearest } from "../Suggest.js"
 
-// Decoding checks the input against the encoded side, so walk `from` of transformations.
-const children = (ast: SchemaAST.AST, seg: string | number): ReadonlyArray<SchemaAST.AST> => {
+/**
+ * The (encoded-side) ASTs that check the value at `seg` inside a value checked by `ast`:
+ * decoding checks the input against the encoded side, so `from` of transformations is walked.
+ */
+export const childAsts = (ast: SchemaAST.AST, seg: string | number): ReadonlyArray<SchemaAST.AST> => {
   switch (ast._tag) {
     case "Transformation":
     case "Refinement":
-      return children(ast.from, seg)
+      return childAsts(ast.from, seg)
     case "Suspend":
-      return children(ast.f(), seg)
+      return childAsts(ast.f(), seg)
     case "Union":
-      return ast.types.flatMap((t) => children(t, seg))
+      return ast.types.flatMap((t) => childAsts(t, seg))
     case "TypeLiteral": {
       const ps = ast.propertySignatures.find((p) => p.name === seg)
       return ps !== undefined ? [ps.type] : ast.indexSignatures.map((s) => s.type)
@@ -116,7 +119,7 @@ export const plainIssue = (
   actual: unknown,
   message: string
 ): string | undefined => {
-  const asts = path.reduce<ReadonlyArray<SchemaAST.AST>>((acc, seg) => acc.flatMap((a) => children(a, seg)), [ast])
+  const asts = path.reduce<ReadonlyArray<SchemaAST.AST>>((acc, seg) => acc.flatMap((a) => childAsts(a, seg)), [ast])
   if (asts.length === 0) return undefined
   const subject = path.length > 0 ? `${path.join(".")} ` : ""
   const lits = literals(asts)
