@@ -9,7 +9,7 @@ import * as Release from "@synthline/core/Release"
 import type { ReleaseError } from "@synthline/core/Release"
 import * as Sources from "@synthline/core/Sources"
 import type { Row } from "@synthline/core/Row"
-import type { SourceDefinition } from "@synthline/core/Source"
+import type { SourceDefinition, WorkUnit } from "@synthline/core/Source"
 import { Chunk, Effect, Schema, Stream } from "effect"
 
 /** Options of {@link head}. */
@@ -62,19 +62,25 @@ const filesOf = (target: string): Effect.Effect<ReadonlyArray<string>, RunError,
     return yield* fail(`${target}: no data files in this folder (part-*.jsonl, .jsonl.gz, .parquet or .gpg, or data/*)`)
   })
 
+/**
+ * The first `limit` rows of one file. `whole`: read the file as one unit instead of planning it
+ * (planning a plain JSON-lines file counts all its lines, which the first rows do not need).
+ */
 const readPlain = <C>(
   def: SourceDefinition<C>,
   file: string,
   shownAs: string,
-  limit: number
+  limit: number,
+  whole = false
 ): Effect.Effect<ReadonlyArray<HeadRow>, SourceError | RunError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function* () {
     const path = yield* Path.Path
-    const config = yield* Schema.decodeUnknown(def.config)({ path: path.resolve(file), validate: "none" }).pipe(
+    const abs = path.resolve(file)
+    const config = yield* Schema.decodeUnknown(def.config)({ path: abs, validate: "none" }).pipe(
       Effect.mapError((e) => fail(`${file}: ${e.message}`))
     )
-    const env = { baseDir: path.dirname(path.resolve(file)) }
-    const units = yield* def.plan(config, env)
+    const env = { baseDir: path.dirname(abs) }
+    const units: ReadonlyArray<WorkUnit> = whole ? [{ id: path.basename(abs), file: abs }] : yield* def.plan(config, env)
     const problems: Array<string> = []
     const io = { reject: (r: { readonly error: string }) => void problems.push(r.error) }
     const rows = yield* Stream.fromIterable(units).pipe(
@@ -94,7 +100,7 @@ const readFile = (
   Effect.gen(function* () {
     const inner = file.endsWith(".gpg") ? file.slice(0, -4) : file
     const read = (plain: string) =>
-      inner.endsWith(".parquet") ? readPlain(Sources.parquet, plain, file, limit) : readPlain(Sources.jsonl, plain, file, limit)
+      inner.endsWith(".parquet") ? readPlain(Sources.parquet, plain, file, limit) : readPlain(Sources.jsonl, plain, file, limit, true)
     if (!file.endsWith(".gpg")) return yield* read(file)
     if (source === undefined)
       return yield* fail(`${file} is encrypted: pass --source DIR, the original dataset whose content gives the key (as synthline decrypt does)`)
