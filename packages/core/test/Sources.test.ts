@@ -141,9 +141,7 @@ describe("jsonl source", () => {
         const got = yield* readAll(Sources.jsonl, { path: ["a.jsonl", "b.jsonl.gz"], unit_rows: 10 }, dir)
         expect(got.units.map((u) => u.id)).toEqual(["a.jsonl#lines:0-10", "a.jsonl#lines:10-20", "b.jsonl.gz"])
         expect(asJson(got.rows)).toEqual([...rows, ...rows])
-        const shards = yield* Effect.forEach([0, 1, 2], (index) =>
-          Effect.sync(() => Shard.select(got.units, { index, count: 3 }).map((u) => u.id))
-        )
+        const shards = [0, 1, 2].map((index) => Shard.select(got.units, { index, count: 3 }).map((u) => u.id))
         expect(shards.flat().sort()).toEqual(got.units.map((u) => u.id).sort())
       })
     ))
