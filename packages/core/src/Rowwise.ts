@@ -146,7 +146,7 @@ interface Entry {
   readonly input: Row
   /** The input row's estimate. */
   readonly inputBytes: number
-  /** What the row counts for in the buffer now: its input plus a reservation for its answers, then its result. */
+  /** What the row counts for in the buffer now: its input's estimate while it waits on calls (the reservation for its answers is counted apart), then its result's. */
   bytes: number
   done: Done | undefined
 }
@@ -193,7 +193,7 @@ export const fuse =
         // gates allow: a bound that holds even when a stage's calls reach its model's backlog late.
         const gated = steps.flatMap((s) => s.gates)
         const waitingCap = gated.length === 0 ? Number.POSITIVE_INFINITY : gated.reduce((n, g) => n + g.capacity + lowWater(g), 0)
-        let heldBytes = 0 // rows admitted and not yet emitted
+        let heldBytes = 0 // rows admitted and not yet emitted: results, and inputs of rows still waiting on calls
         let outBytes = 0 // rows emitted and not yet taken downstream
         const inbox: Array<Chunk.Chunk<Row>> = []
         let inboxAt = 0 // index into inbox[0]
@@ -221,8 +221,15 @@ export const fuse =
         const unsubscribe: Array<() => void> = []
         for (const s of steps) for (const g of s.gates) unsubscribe.push(g.subscribe(schedule))
 
+        // What each row still waiting on calls reserves for its answers: what the answers of recent
+        // rows added (before any row is back, an equal share of the bound for each row that may
+        // wait). It applies to every waiting row at once, including those admitted before it was
+        // known, so once the first rows are back the bound holds for all of them.
+        const initialShare = Number.isFinite(waitingCap) ? bound / waitingCap : 0
+        const reserve = (): number => (growth === undefined ? initialShare : Math.max(0, growth))
+
         const open = (): boolean => {
-          if (heldBytes + outBytes >= bound) return false
+          if (heldBytes + waiting * reserve() + outBytes >= bound) return false
           if (waiting >= waitingCap) return false
           for (const g of steps[0]!.gates) if (g.backlog() >= lowWater(g)) return false
           for (let i = 1; i < steps.length; i++) for (const g of steps[i]!.gates) if (g.backlog() >= g.capacity) return false
@@ -290,12 +297,6 @@ export const fuse =
             return
           }
           waiting++
-          // Reserve what the answers of recent rows added (before any row is back: an equal share
-          // of the bound for each row that may wait), so rows still waiting on calls count at
-          // about their final size when admission decides.
-          const reserve = growth === undefined ? (Number.isFinite(waitingCap) ? bound / waitingCap : 0) : Math.max(0, growth)
-          entry.bytes += reserve
-          heldBytes += reserve
           const fiber = runFork(r, { immediate: true })
           running.add(fiber)
           fiber.addObserver((exit) => {
