@@ -45,12 +45,15 @@ const defaultCell = (o: Reference.OptionInfo): string => {
   return json.length > longDefault ? "shipped (below)" : code(json)
 }
 
+/** The type, and beside it what the Schema allows of it (`1 to 9`, `non-empty`). */
+const typeCell = (o: Reference.OptionInfo): string => (o.constraints === undefined ? code(o.type) : `${code(o.type)}<br>${cell(o.constraints)}`)
+
 const optionRows = (options: ReadonlyArray<Reference.OptionInfo>): string => {
   if (options.length === 0) return "No options.\n"
   const table = [
     "| option | type | default | description |",
     "|---|---|---|---|",
-    ...options.map((o) => `| ${code(o.name)} | ${code(o.type)} | ${defaultCell(o)} | ${cell(o.description ?? "")} |`)
+    ...options.map((o) => `| ${code(o.name)} | ${typeCell(o)} | ${defaultCell(o)} | ${cell(o.description ?? "")} |`)
   ].join("\n")
   const long = options.filter((o) => !o.required && o.default !== undefined && JSON.stringify(o.default).length > longDefault)
   const details = long.map((o) =>

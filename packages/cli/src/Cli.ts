@@ -212,7 +212,7 @@ const stages = Command.make("stages", { file: optionalFile, json, plugin: plugin
           `  ${s.description}`,
           ...s.options.map(
             (o) =>
-              `  ${o.name}: ${o.type}${o.required ? " (required)" : ""}${o.default !== undefined ? ` = ${JSON.stringify(o.default)}` : ""}${o.description !== undefined ? ` — ${o.description}` : ""}`
+              `  ${o.name}: ${o.type}${o.constraints !== undefined ? ` (${o.constraints})` : ""}${o.required ? " (required)" : ""}${o.default !== undefined ? ` = ${JSON.stringify(o.default)}` : ""}${o.description !== undefined ? ` — ${o.description}` : ""}`
           )
         ].join("\n")
       )

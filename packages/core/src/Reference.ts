@@ -1,7 +1,9 @@
 /**
  * Reference data generated from the code: every stage of every loaded plugin with its
- * options (type, default, description) and the JSON Schema of the pipeline file, both from
- * the same Schemas the pipeline decoder uses, so they cannot drift.
+ * options (type, constraints, default, description) and the JSON Schema of the pipeline file,
+ * both from the same Schemas the pipeline decoder uses, so they cannot drift. Types, enum
+ * members, bounds, patterns, element types and defaults are read from the Schemas; an option's
+ * documentation (`Stage.doc`) only adds what a Schema cannot say.
  */
 import { JSONSchema, Option, Schema, SchemaAST } from "effect"
 import type { Registry } from "./Registry.js"
@@ -15,6 +17,11 @@ export interface OptionInfo {
   readonly name: string
   readonly type: string
   readonly required: boolean
+  /**
+   * What the Schema allows beyond the type, in words: bounds (`1 to 9`, `> 0`), lengths
+   * (`non-empty`), patterns (`matches ^[a-z]+$`), those of list elements (`each non-empty`).
+   */
+  readonly constraints?: string
   readonly default?: unknown
   readonly description?: string
 }
@@ -88,6 +95,88 @@ export const mapValueOf = (schema: Schema.Schema<any, any>): Schema.Schema<unkno
 const withoutIds = (v: unknown): unknown =>
   Array.isArray(v) ? v.map(withoutIds) : isObj(v) ? Object.fromEntries(Object.entries(v).filter(([k]) => k !== "$id").map(([k, x]) => [k, withoutIds(x)])) : v
 
+const refName = (ref: string): string => ref.replace("#/$defs/", "")
+
+/** Every `$ref` name anywhere in a JSON value. */
+const refsIn = (v: unknown): Array<string> =>
+  Array.isArray(v)
+    ? v.flatMap(refsIn)
+    : isObj(v)
+      ? Object.entries(v).flatMap(([k, x]) => (k === "$ref" && typeof x === "string" ? [refName(x)] : refsIn(x)))
+      : []
+
+/** Keys that document a schema rather than constrain it. */
+const annotationKeys: ReadonlySet<string> = new Set(["description", "title", "default", "examples"])
+
+/**
+ * One schema from a `$ref`'d definition and the keywords beside the `$ref`: merged where they do
+ * not disagree (an `integer` beside a `number` is the narrower `integer`), else both under `allOf`.
+ */
+const mergeRef = (target: JsonSchema, siblings: JsonSchema): JsonSchema => {
+  const out: { [key: string]: unknown } = { ...target }
+  const conflicting: { [key: string]: unknown } = {}
+  const notes: { [key: string]: unknown } = {}
+  for (const [k, v] of Object.entries(siblings)) {
+    if (annotationKeys.has(k)) notes[k] = v
+    else if (!(k in out) || JSON.stringify(out[k]) === JSON.stringify(v)) out[k] = v
+    else if (k === "type" && ((v === "integer" && out[k] === "number") || (v === "number" && out[k] === "integer"))) out[k] = "integer"
+    else conflicting[k] = v
+  }
+  return Object.keys(conflicting).length === 0 ? { ...out, ...notes } : { allOf: [out, conflicting], ...notes }
+}
+
+/**
+ * A JSON Schema as an editor reads it best: the definitions of primitive refinements Effect
+ * names (`Int`, `NonEmptyString`, `NonNegative`) written in place, since draft-07 ignores the
+ * keywords beside a `$ref` (an option's description and its own bound); `allOf` of one schema
+ * beside annotations only, flattened; and the filter names Effect puts in `title` dropped where
+ * a description says more. Other definitions stay under `$defs`.
+ */
+const readable = (js: JsonSchema): JsonSchema => {
+  const defs = isObj(js.$defs) ? js.$defs : {}
+  const leaf = (name: string): JsonSchema | undefined => {
+    const d = defs[name]
+    if (!isObj(d) || typeof d.type !== "string" || d.type === "object" || d.type === "array" || refsIn(d).length > 0) return undefined
+    const { description: _, title: __, ...rest } = d
+    return rest
+  }
+  const go = (v: unknown): unknown => (Array.isArray(v) ? v.map(go) : isObj(v) ? node(v) : v)
+  const node = (o: JsonSchema): JsonSchema => {
+    let out: JsonSchema = Object.fromEntries(Object.entries(o).map(([k, x]) => [k, k === "$defs" ? x : go(x)]))
+    if (typeof out.$ref === "string") {
+      const target = leaf(refName(out.$ref))
+      if (target !== undefined) {
+        const { $ref: _, ...siblings } = out
+        out = mergeRef(target, siblings)
+      }
+    }
+    const only: unknown = Array.isArray(out.allOf) && out.allOf.length === 1 ? out.allOf[0] : undefined
+    if (isObj(only) && !("$ref" in only)) {
+      const { allOf: _, ...rest } = out
+      if (Object.keys(rest).every((k) => annotationKeys.has(k))) out = { ...only, ...rest }
+    }
+    if ("title" in out && typeof out.description === "string") {
+      const { title: _, ...rest } = out
+      out = rest
+    }
+    return out
+  }
+  const root = go(js)
+  if (!isObj(root) || !isObj(root.$defs)) return isObj(root) ? root : {}
+  // Keep the definitions still referred to (and those they refer to).
+  const { $defs, ...body } = root
+  const written = Object.fromEntries(Object.entries($defs).map(([k, v]) => [k, go(v)]))
+  const kept = new Set<string>()
+  const visit = (name: string): void => {
+    if (kept.has(name) || !(name in written)) return
+    kept.add(name)
+    for (const r of refsIn(written[name])) visit(r)
+  }
+  for (const r of refsIn(body)) visit(r)
+  const used = Object.fromEntries(Object.entries(written).filter(([k]) => kept.has(k)))
+  return Object.keys(used).length > 0 ? { ...body, $defs: used } : body
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: any config Schema
 const jsonSchemaOf = (schema: Schema.Schema<any, any>): JsonSchema => {
   const js: unknown = withoutIds(JSONSchema.make(schema, { target: "jsonSchema7" }))
@@ -96,19 +185,79 @@ const jsonSchemaOf = (schema: Schema.Schema<any, any>): JsonSchema => {
   const defs = isObj(js.$defs) ? js.$defs : {}
   let root: JsonSchema = js
   if (typeof js.$ref === "string") {
-    const name = js.$ref.replace("#/$defs/", "")
-    const target = defs[name]
+    const target = defs[refName(js.$ref)]
     if (isObj(target)) root = { ...target, ...(Object.keys(defs).length > 1 ? { $defs: defs } : {}) }
   }
-  // Defaults the decoder fills in, where no annotation states them already.
+  root = readable(root)
+  // The defaults the decoder fills in: those are what a left-out option gets.
   const defaults = defaultsOf(schema)
   if (defaults.size === 0 || !isObj(root.properties)) return root
   const properties: { [key: string]: unknown } = { ...root.properties }
   for (const [name, value] of defaults) {
     const p = properties[name]
-    if (isObj(p) && !("default" in p)) properties[name] = { ...p, default: value }
+    if (isObj(p)) properties[name] = { ...p, default: value }
   }
   return { ...root, properties }
+}
+
+/** A schema with its `$ref` resolved and an `allOf` folded in, for reading its keywords. */
+const resolved = (p: JsonSchema, defs: { readonly [name: string]: unknown }): JsonSchema => {
+  let out = p
+  if (typeof out.$ref === "string") {
+    const target = defs[refName(out.$ref)]
+    const { $ref: _, ...siblings } = out
+    if (isObj(target)) out = { ...target, ...siblings }
+  }
+  if (Array.isArray(out.allOf)) {
+    const { allOf, ...rest } = out
+    out = Object.assign({}, ...allOf.filter(isObj).map((x) => resolved(x, defs)), rest)
+  }
+  return out
+}
+
+const range = (min: unknown, max: unknown, unit: string): Array<string> => {
+  const u = unit === "" ? "" : ` ${unit}`
+  if (typeof min === "number" && typeof max === "number") return [min === max ? `exactly ${min}${u}` : `${min} to ${max}${u}`]
+  return [...(typeof min === "number" ? [`≥ ${min}${u}`] : []), ...(typeof max === "number" ? [`≤ ${max}${u}`] : [])]
+}
+
+/**
+ * The constraints of a JSON Schema in words (see {@link OptionInfo.constraints}); empty when
+ * it has none beyond its type.
+ */
+const constraintText = (schema: unknown, defs: { readonly [name: string]: unknown }): string => {
+  if (!isObj(schema)) return ""
+  const p = resolved(schema, defs)
+  if (Array.isArray(p.anyOf)) {
+    const parts = p.anyOf.flatMap((m) => {
+      const text = constraintText(m, defs)
+      return text === "" ? [] : [`${typeText(m, defs)}: ${text}`]
+    })
+    return parts.join("; ")
+  }
+  const words: Array<string> = []
+  // An integer above 0 is one of at least 1.
+  const whole = (n: unknown): n is number => p.type === "integer" && typeof n === "number" && Number.isInteger(n)
+  const min = whole(p.exclusiveMinimum) ? Math.max(p.exclusiveMinimum + 1, typeof p.minimum === "number" ? p.minimum : -Infinity) : p.minimum
+  const max = whole(p.exclusiveMaximum) ? Math.min(p.exclusiveMaximum - 1, typeof p.maximum === "number" ? p.maximum : Infinity) : p.maximum
+  const above = whole(p.exclusiveMinimum) ? undefined : p.exclusiveMinimum
+  const below = whole(p.exclusiveMaximum) ? undefined : p.exclusiveMaximum
+  if (typeof above === "number" || typeof below === "number") {
+    words.push(...(typeof above === "number" ? [`> ${above}`] : []), ...range(min, undefined, ""))
+    words.push(...(typeof below === "number" ? [`< ${below}`] : []), ...range(undefined, max, ""))
+  } else words.push(...range(min, max, ""))
+  if (typeof p.multipleOf === "number") words.push(`multiple of ${p.multipleOf}`)
+  if (p.minLength === 1 && p.maxLength === undefined) words.push("non-empty")
+  else words.push(...range(p.minLength, p.maxLength, "characters"))
+  if (typeof p.pattern === "string") words.push(`matches ${p.pattern}`)
+  if (p.minItems === 1 && p.maxItems === undefined) words.push("non-empty")
+  else words.push(...range(p.minItems, p.maxItems, "items"))
+  if (p.uniqueItems === true) words.push("no repeats")
+  const items = p.type === "array" ? constraintText(p.items, defs) : ""
+  if (items !== "") words.push(`each ${items}`)
+  const values = p.type === "object" && isObj(p.additionalProperties) ? constraintText(p.additionalProperties, defs) : ""
+  if (values !== "") words.push(`each value ${values}`)
+  return words.join(", ")
 }
 
 const typeText = (p: unknown, defs: { readonly [name: string]: unknown } = {}): string => {
@@ -136,13 +285,17 @@ export const optionsOf = (schema: any): ReadonlyArray<OptionInfo> => {
   const props = isObj(js.properties) ? js.properties : {}
   const defs = isObj(js.$defs) ? js.$defs : {}
   const required = new Set(Array.isArray(js.required) ? js.required.map(String) : [])
-  return Object.entries(props).map(([name, p]) => ({
-    name,
-    type: typeText(p, defs),
-    required: required.has(name),
-    ...(isObj(p) && "default" in p ? { default: p.default } : {}),
-    ...(isObj(p) && typeof p.description === "string" ? { description: p.description } : {})
-  }))
+  return Object.entries(props).map(([name, p]) => {
+    const constraints = constraintText(p, defs)
+    return {
+      name,
+      type: typeText(p, defs),
+      required: required.has(name),
+      ...(constraints === "" ? {} : { constraints }),
+      ...(isObj(p) && "default" in p ? { default: p.default } : {}),
+      ...(isObj(p) && typeof p.description === "string" ? { description: p.description } : {})
+    }
+  })
 }
 
 const pluginOf = (stage: AnyStage): string => stage.id.split("/")[0]!

@@ -4,7 +4,7 @@
  * and returns a transformation of the row stream. Per-row stages are built with
  * {@link mapChunks} so they work on whole chunks without one Effect per row.
  */
-import { Chunk, type Effect, Schema, type Scope, Stream } from "effect"
+import { Chunk, type Effect, Option, Schema, SchemaAST, type Scope, Stream } from "effect"
 import type { StageError } from "./Errors.js"
 import type { Row } from "./Row.js"
 import type { AnySource } from "./Source.js"
@@ -151,3 +151,38 @@ export const mapChunks =
 
 /** An empty config Schema for stages without options. */
 export const NoConfig: Schema.Struct<{}> = Schema.Struct({})
+
+/** What {@link doc} adds to an option's Schema: what a Schema cannot say itself. */
+export interface OptionDoc {
+  /** Example values, written as in a pipeline file (shown by editors). */
+  readonly examples?: ReadonlyArray<unknown>
+}
+
+/**
+ * Documents an option of a stage, source, sink or section for `synthline stages`, `synthline
+ * schema` and the reference pages. Give only what the Schema cannot say (the description,
+ * examples): its type, enum members, bounds, patterns, element types and default are read from
+ * the Schema by the Reference module, so they are not restated here.
+ *
+ * The text goes into the Schema's `jsonSchema` annotation, merged with the one a refinement
+ * carries (`minItems`, `exclusiveMinimum`, ...) so its constraint stays in the JSON Schema; a
+ * `description` annotation would instead replace the wording of decode errors.
+ *
+ * @example
+ * import { Stage } from "@synthline/core"
+ * import { Schema } from "effect"
+ *
+ * const Options = Schema.Struct({
+ *   level: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 9), Stage.doc("gzip compression level.")), { default: () => 6 })
+ * })
+ */
+export const doc =
+  (description: string, options: OptionDoc = {}) =>
+  <S extends Schema.Annotable.All>(self: S): Schema.Annotable.Self<S> =>
+    self.annotations({
+      jsonSchema: {
+        ...Option.getOrElse(SchemaAST.getJSONSchemaAnnotation(self.ast), () => ({})),
+        description,
+        ...(options.examples === undefined ? {} : { examples: options.examples })
+      }
+    })

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Schema } from "effect"
+import { Duration, Effect, Either, Option, Schema } from "effect"
 import * as Plugin from "../src/Plugin.js"
 import * as Reference from "../src/Reference.js"
 import * as Registry from "../src/Registry.js"
 import * as Sinks from "../src/Sinks.js"
 import * as Sources from "../src/Sources.js"
+import * as Stage from "../src/Stage.js"
 
 /** Every `$ref` string anywhere in a JSON value. */
 const refs = (v: unknown): Array<string> =>
@@ -17,13 +18,56 @@ const refs = (v: unknown): Array<string> =>
 describe("Reference", () => {
   it.effect("the pipeline JSON Schema resolves every $ref at its root and has one $schema", () =>
     Effect.gen(function* () {
-      const schema = Reference.pipelineJsonSchema(yield* Registry.fromPlugins([]))
+      // A named struct stays a definition; Effect's named primitives (Int, NonEmptyString) are written in place.
+      const Endpoint = Schema.Struct({ url: Schema.NonEmptyString, slots: Schema.Int }).annotations({ identifier: "Endpoint" })
+      const section = Schema.Struct({ main: Endpoint, spare: Schema.optional(Endpoint) })
+      const plugin = Plugin.definePlugin({ name: "p", version: "1.0.0", stages: [], sections: { endpoints: section } })
+      const schema = Reference.pipelineJsonSchema(yield* Registry.fromPlugins([{ plugin, specifier: "p" }]))
       const defs = schema.$defs as { readonly [name: string]: unknown }
       const all = refs(schema)
-      expect(all.length).toBeGreaterThan(0)
+      expect(all).toContain("#/$defs/Endpoint")
       for (const r of all) expect(Object.keys(defs), r).toContain(r.replace("#/$defs/", ""))
+      expect(Object.keys(defs)).toEqual(["Endpoint"])
+      expect(defs.Endpoint).toMatchObject({ properties: { url: { type: "string", minLength: 1 }, slots: { type: "integer" } } })
       expect(JSON.stringify(schema.properties).includes('"$schema"')).toBe(false)
     }))
+
+  it("reads an option's enum members, bounds and default from its Schema, with no override written", () => {
+    const config = Schema.Struct({
+      mode: Schema.optionalWith(Schema.Literal("fast", "exact").pipe(Stage.doc("How rows are compared.")), { default: () => "exact" as const }),
+      level: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 9), Stage.doc("Compression level.")), { default: () => 6 }),
+      ratio: Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1), Stage.doc("Share of rows kept.")),
+      keep: Schema.optional(Schema.Array(Schema.NonEmptyString).pipe(Schema.minItems(1), Stage.doc("Fields kept.", { examples: [["model"]] })))
+    })
+    expect(Reference.optionsOf(config)).toEqual([
+      { name: "mode", type: '"fast" | "exact"', required: false, default: "exact", description: "How rows are compared." },
+      { name: "level", type: "integer", required: false, constraints: "1 to 9", default: 6, description: "Compression level." },
+      { name: "ratio", type: "number", required: true, constraints: "> 0, ≤ 1", description: "Share of rows kept." },
+      { name: "keep", type: "string[]", required: false, constraints: "non-empty, each non-empty", description: "Fields kept." }
+    ])
+    // The JSON Schema says the same, with the bounds beside the description (draft-07 ignores keywords beside a $ref).
+    const schema = Reference.pipelineJsonSchema(Effect.runSync(Registry.fromPlugins([
+      { plugin: Plugin.definePlugin({ name: "p", version: "1.0.0", stages: [], sections: { s: config } }), specifier: "p" }
+    ])))
+    const s = (schema.properties as { readonly s: { readonly properties: { readonly [k: string]: unknown } } }).s.properties
+    expect(s.level).toEqual({ type: "integer", minimum: 1, maximum: 9, description: "Compression level.", default: 6 })
+    expect(s.ratio).toEqual({ type: "number", exclusiveMinimum: 0, maximum: 1, description: "Share of rows kept." })
+    expect(s.keep).toEqual({ type: "array", items: { type: "string", minLength: 1 }, minItems: 1, description: "Fields kept.", examples: [["model"]] })
+    // Decode errors keep Effect's wording: the doc is not a `description` annotation.
+    const error = Either.getLeft(Schema.decodeUnknownEither(config)({ ratio: 0.5, level: 12 }))
+    expect(Option.getOrThrow(error).message).toContain("Expected a number between 1 and 9, actual 12")
+  })
+
+  it("a doc never hides a refinement's constraint and the decoder's default wins over a stated one", () => {
+    const config = Schema.Struct({
+      rows: Schema.Int.pipe(Schema.positive(), Stage.doc("Rows per part.")),
+      n: Schema.optionalWith(Schema.NonNegativeInt.pipe(Stage.doc("Answers.")).annotations({ default: 5 }), { default: () => 3 })
+    })
+    expect(Reference.optionsOf(config).map((o) => [o.name, o.type, o.constraints, o.default])).toEqual([
+      ["rows", "integer", "≥ 1", undefined],
+      ["n", "integer", "≥ 0", 3]
+    ])
+  })
 
   it.effect("the pipeline JSON Schema carries no $id (Effect marks Schema.Unknown with `/schemas/unknown`; twice in one document, validators refuse it)", () =>
     Effect.gen(function* () {
@@ -53,10 +97,30 @@ describe("Reference", () => {
 
   it("lists source and sink options with types, defaults and descriptions", () => {
     expect(Reference.optionsOf(Sources.jsonl.config)).toEqual([
-      { name: "path", type: "string | string[]", required: true, description: expect.stringContaining("glob") },
+      {
+        name: "path",
+        type: "string | string[]",
+        required: true,
+        constraints: "string: non-empty; string[]: non-empty, each non-empty",
+        description: expect.stringContaining("glob")
+      },
       { name: "validate", type: '"lmsys" | "none"', required: false, default: "lmsys", description: expect.stringContaining("LMSYS-Chat-1M") },
-      { name: "max_line_bytes", type: "integer", required: false, default: Sources.defaultMaxLineBytes, description: expect.stringContaining("Longest line") },
-      { name: "unit_rows", type: "integer", required: false, default: Sources.defaultUnitRows, description: expect.stringContaining("gzip file is one unit") }
+      {
+        name: "max_line_bytes",
+        type: "integer",
+        required: false,
+        constraints: "≥ 1",
+        default: Sources.defaultMaxLineBytes,
+        description: expect.stringContaining("Longest line")
+      },
+      {
+        name: "unit_rows",
+        type: "integer",
+        required: false,
+        constraints: "≥ 1",
+        default: Sources.defaultUnitRows,
+        description: expect.stringContaining("gzip file is one unit")
+      }
     ])
     const sink = Reference.optionsOf(Sinks.jsonl.config)
     expect(sink.map((o) => [o.name, o.type, o.default])).toEqual([
@@ -67,6 +131,7 @@ describe("Reference", () => {
       ["encrypt", '"none" | "source-key"', "none"],
       ["source_key_from", "string", undefined]
     ])
+    expect(sink.find((o) => o.name === "gzip_level")?.constraints).toBe("1 to 9")
     for (const o of [...sink, ...Reference.optionsOf(Sinks.parquet.config), ...Reference.optionsOf(Sources.parquet.config)]) {
       expect(o.description, o.name).toBeTruthy()
     }

@@ -556,6 +556,7 @@ describe("parquet units of unit_rows rows", () => {
           name: "unit_rows",
           type: "integer",
           required: false,
+          constraints: "≥ 1",
           default: 10_000,
           description: expect.stringContaining("work unit")
         })
