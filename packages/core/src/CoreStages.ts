@@ -8,7 +8,7 @@ import { Chunk, Effect, Schema, Stream } from "effect"
 import { StageError } from "./Errors.js"
 import { FirstSeen, hashInto, hexOf, seededUnit } from "./internal/hash.js"
 import { describeValue, getPath, origin, parsePath, type Row, withOrigin } from "./Row.js"
-import { type AnyStage, make, mapChunks, type Stage, type StageContext } from "./Stage.js"
+import { type AnyStage, doc, make, mapChunks, type Stage, type StageContext } from "./Stage.js"
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -26,15 +26,6 @@ const rejectField = (ctx: StageContext, row: Row, field: string, expected: strin
   return undefined
 }
 
-/**
- * Option documentation for the JSON Schema and `synthline stages`. A `jsonSchema` annotation
- * (rather than `description`) keeps decoding error messages as they are; it replaces the
- * refinement's own JSON Schema, so refined options restate their constraint in `extra`.
- */
-const doc = (description: string, extra: Obj = {}): { readonly jsonSchema: Obj } => ({
-  jsonSchema: { description, ...extra }
-})
-
 /** Sets an own property, also for the key `__proto__` (which plain assignment would not). */
 const put = (target: { [key: string]: unknown }, key: string, value: unknown): void => {
   if (key === "__proto__") Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
@@ -47,7 +38,9 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
 
 /** A top-level field name (no dots: `core/fields` does not reach into nested objects). */
 const FieldName = Schema.String.pipe(
-  Schema.filter((s) => (s.length > 0 && !s.includes(".")) || `expected a top-level field name, got ${JSON.stringify(s)}`)
+  Schema.filter((s) => (s.length > 0 && !s.includes(".")) || `expected a top-level field name, got ${JSON.stringify(s)}`, {
+    jsonSchema: { pattern: "^[^.]+$" }
+  })
 )
 
 // ---------------------------------------------------------------------------------------------
@@ -55,29 +48,23 @@ const FieldName = Schema.String.pipe(
 
 const SelectConfigSchema = Schema.Struct({
   languages: Schema.optionalWith(
-    NonEmptyStrings.annotations(
-      doc("Keep rows whose `language` is one of these (compared case-insensitively), e.g. [English, Japanese].", {
-        minItems: 1
-      })
-    ),
+    NonEmptyStrings.pipe(doc("Keep rows whose `language` is one of these (compared case-insensitively), e.g. [English, Japanese].")),
     { exact: true }
   ),
   models: Schema.optionalWith(
-    NonEmptyStrings.annotations(
-      doc("Keep rows whose `model` is one of these (compared case-insensitively), e.g. [vicuna-13b].", { minItems: 1 })
-    ),
+    NonEmptyStrings.pipe(doc("Keep rows whose `model` is one of these (compared case-insensitively), e.g. [vicuna-13b].")),
     { exact: true }
   ),
   min_turns: Schema.optionalWith(
-    PositiveInt.annotations(doc("Keep rows whose `turn` (number of user turns) is at least this.", { type: "integer", minimum: 1 })),
+    PositiveInt.pipe(doc("Keep rows whose `turn` (number of user turns) is at least this.")),
     { exact: true }
   ),
   max_turns: Schema.optionalWith(
-    PositiveInt.annotations(doc("Keep rows whose `turn` (number of user turns) is at most this.", { type: "integer", minimum: 1 })),
+    PositiveInt.pipe(doc("Keep rows whose `turn` (number of user turns) is at most this.")),
     { exact: true }
   ),
   redacted: Schema.optionalWith(
-    Schema.Boolean.annotations(doc("Keep only rows whose `redacted` flag equals this.")),
+    Schema.Boolean.pipe(doc("Keep only rows whose `redacted` flag equals this.")),
     { exact: true }
   )
 }).pipe(
@@ -152,9 +139,7 @@ export const select: Stage<SelectConfig, Row, Row, never, SelectOptions> = make(
 
 const FirstTurnConfigSchema = Schema.Struct({
   with_answer: Schema.optionalWith(
-    Schema.Boolean.annotations(
-      doc("Also keep the assistant answer that immediately follows the first user message.", { default: false })
-    ),
+    Schema.Boolean.pipe(doc("Also keep the assistant answer that immediately follows the first user message.")),
     { exact: true, default: () => false }
   )
 })
@@ -229,36 +214,28 @@ export const firstTurn: Stage<FirstTurnConfig, Row, Row, never, FirstTurnOptions
 
 const DedupConfigSchema = Schema.Struct({
   field: Schema.optionalWith(
-    Schema.String.pipe(Schema.pattern(/^[^.]+(\.[^.]+)*$/)).annotations(
-      doc("Dotted path of the text compared, e.g. `translated_conversation.0.content`.", {
-        default: "conversation.0.content",
-        pattern: "^[^.]+(\\.[^.]+)*$"
-      })
+    Schema.String.pipe(
+      Schema.pattern(/^[^.]+(\.[^.]+)*$/),
+      doc("Dotted path of the text compared, e.g. `translated_conversation.0.content`.")
     ),
     { exact: true, default: () => "conversation.0.content" }
   ),
   output: Schema.optionalWith(
-    FieldName.annotations(
+    FieldName.pipe(
       doc(
-        "Field that receives the conversation_id of the first occurrence (null on first occurrences), e.g. `duplicate_user_instruction_ja`.",
-        { default: "duplicate_of" }
+        "Field that receives the conversation_id of the first occurrence (null on first occurrences), e.g. `duplicate_user_instruction_ja`."
       )
     ),
     { exact: true, default: () => "duplicate_of" }
   ),
   drop: Schema.optionalWith(
-    Schema.Boolean.annotations(
-      doc("Drop duplicates (reason `duplicate`) instead of marking them; the output field is then not written.", {
-        default: false
-      })
-    ),
+    Schema.Boolean.pipe(doc("Drop duplicates (reason `duplicate`) instead of marking them; the output field is then not written.")),
     { exact: true, default: () => false }
   ),
   normalize: Schema.optionalWith(
-    Schema.Literal("whitespace-case", "exact").annotations(
+    Schema.Literal("whitespace-case", "exact").pipe(
       doc(
-        "How texts are compared: `whitespace-case` applies NFKC, lowercases, collapses whitespace runs and trims; `exact` compares them as they are.",
-        { default: "whitespace-case" }
+        "How texts are compared: `whitespace-case` applies NFKC, lowercases, collapses whitespace runs and trims; `exact` compares them as they are."
       )
     ),
     { exact: true, default: () => "whitespace-case" as const }
@@ -410,7 +387,7 @@ const deciderOf = (ctx: StageContext): Effect.Effect<(request: unknown) => Effec
 // core/limit
 
 const LimitConfigSchema = Schema.Struct({
-  rows: PositiveInt.annotations(doc("Number of rows to keep (the first ones, in stream order).", { type: "integer", minimum: 1 }))
+  rows: PositiveInt.pipe(doc("Number of rows to keep (the first ones, in stream order)."))
 })
 
 /** Options of `core/limit`, decoded. */
@@ -478,11 +455,9 @@ export const limit: Stage<LimitConfig, Row, Row, never, LimitOptions> = make({
 // core/sample
 
 const SampleConfigSchema = Schema.Struct({
-  fraction: Schema.Number.pipe(Schema.between(0, 1)).annotations(
-    doc("Fraction of rows to keep, 0..1; each row is kept or not by (seed, stage id, conversation_id).", {
-      minimum: 0,
-      maximum: 1
-    })
+  fraction: Schema.Number.pipe(
+    Schema.between(0, 1),
+    doc("Fraction of rows to keep; each row is kept or not by (seed, stage id, conversation_id).")
   )
 })
 
@@ -517,17 +492,15 @@ export const sample: Stage<SampleConfig, Row, Row, never, SampleOptions> = make(
 
 const FieldsConfigSchema = Schema.Struct({
   keep: Schema.optionalWith(
-    Schema.Array(FieldName).pipe(Schema.minItems(1)).annotations(
-      doc("Top-level fields to keep; every other field is removed. Applied first.", { minItems: 1 })
-    ),
+    Schema.Array(FieldName).pipe(Schema.minItems(1), doc("Top-level fields to keep; every other field is removed. Applied first.")),
     { exact: true }
   ),
   drop: Schema.optionalWith(
-    Schema.Array(FieldName).annotations(doc("Top-level fields to remove. Applied after `keep`.")),
+    Schema.Array(FieldName).pipe(doc("Top-level fields to remove. Applied after `keep`.")),
     { exact: true }
   ),
   rename: Schema.optionalWith(
-    Schema.Record({ key: FieldName, value: FieldName }).annotations(
+    Schema.Record({ key: FieldName, value: FieldName }).pipe(
       doc("Top-level fields to rename, `{ from: to }`; a renamed field keeps its position. Applied last.")
     ),
     { exact: true }
