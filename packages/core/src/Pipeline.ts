@@ -29,6 +29,8 @@ export interface StageUse {
   readonly index: number
   /** `core/dedup`, or `core/dedup#2` for the second use of the same stage, or the `id` option. */
   readonly instanceId: string
+  /** The `id` option, when the pipeline gives one (the fingerprint covers it). */
+  readonly id?: string | undefined
   readonly stage: AnyStage
   /** Decoded config (defaults filled). */
   readonly config: unknown
@@ -396,16 +398,69 @@ const canonical = (v: unknown): string => {
   return JSON.stringify(v) ?? "null"
 }
 
-/** Computes the fingerprint of a normalized pipeline with its plugin versions. */
-export const fingerprintOf = (normalized: unknown, registry: Registry.Registry): string =>
-  createHash("sha256")
+/** What a pipeline's fingerprint covers: the parts of a pipeline that decide the rows it writes. */
+export type Fingerprinted = Pick<
+  ResolvedPipeline,
+  "name" | "seed" | "registry" | "source" | "stages" | "sink" | "branches" | "outputs" | "sections"
+>
+
+/**
+ * The normalized JSON form of a pipeline that its fingerprint hashes: name, seed, the source, each
+ * stage with its `route`, `id` and options (defaults filled), the sink, branches and outputs
+ * without their paths (and each output's `where`), and every plugin section as its plugin
+ * fingerprints it. File pipelines and pipelines composed in code go through this one function.
+ */
+export const normalize = (pipeline: Fingerprinted): unknown => {
+  const outputs = pipeline.outputs ?? new Map<string, OutputUse>()
+  const branches: { [name: string]: unknown } = {}
+  const outputsNormalized: { [name: string]: unknown } = {}
+  for (const [name, b] of pipeline.branches) {
+    const out = outputs.get(name)
+    if (out === undefined) {
+      branches[name] = sinkFingerprint(b.def, b.config)
+      continue
+    }
+    const sink = sinkFingerprint(b.def, b.config)
+    outputsNormalized[name] = { ...(isRecord(sink) ? sink : {}), ...(out.where !== undefined ? { where: out.where.text } : {}) }
+  }
+  const sections: { [key: string]: unknown } = {}
+  for (const [key, { schema, fingerprint }] of pipeline.registry.sections) {
+    const decoded = pipeline.sections[key]
+    if (decoded === undefined) continue
+    sections[key] = fingerprint !== undefined ? fingerprint(decoded) : encodeBack(schema, decoded)
+  }
+  return {
+    name: pipeline.name,
+    seed: pipeline.seed,
+    source: { type: pipeline.source.def.type, ...(encodeBack(pipeline.source.def.config, pipeline.source.config) as object) },
+    stages: pipeline.stages.map((s) => ({
+      use: s.stage.id,
+      ...(s.route !== undefined ? { route: s.route } : {}),
+      ...(s.id !== undefined ? { id: s.id } : {}),
+      ...(encodeBack(s.stage.config, s.config) as object)
+    })),
+    sink: sinkFingerprint(pipeline.sink.def, pipeline.sink.config),
+    branches,
+    // Only a pipeline with outputs has the key: the fingerprints of others stay as they were.
+    ...(outputs.size > 0 ? { outputs: outputsNormalized } : {}),
+    sections
+  }
+}
+
+/** sha256 of a pipeline's {@link normalize}d form, its plugins' names and versions (and so its seed). */
+export const fingerprint = (pipeline: Fingerprinted): { readonly normalized: unknown; readonly fingerprint: string } => {
+  const normalized = normalize(pipeline)
+  const hash = createHash("sha256")
     .update(
       canonical({
         pipeline: normalized,
-        plugins: registry.plugins.map((p) => ({ name: p.plugin.name, version: p.plugin.version }))
+        plugins: pipeline.registry.plugins.map((p) => ({ name: p.plugin.name, version: p.plugin.version }))
       })
     )
     .digest("hex")
+  return { normalized, fingerprint: hash }
+}
+
 
 // biome-ignore lint/suspicious/noExplicitAny: configs of any encoded shape
 const encodeBack = (schema: Schema.Schema<any, any>, value: unknown): unknown =>
@@ -501,24 +556,20 @@ export const decode = (
       Effect.gen(function* () {
         const s = yield* typed(raw, path, "sink", registry.sinks)
         const config: SinkBaseConfig = yield* decodeAt(doc, s.def.config, s.options, path, `sink ${s.def.type}`, undefined, secrets)
-        return { def: s.def, config, normalized: sinkFingerprint(s.def, config) }
+        return { def: s.def, config }
       })
     const sink = yield* sinkOf(value.sink, ["sink"])
 
     const branches = new Map<string, Configured<AnySink, SinkBaseConfig>>()
-    const branchesNormalized: { [key: string]: unknown } = {}
     if (value.branches !== undefined) {
       if (!isRecord(value.branches)) return yield* fail(doc, ["branches"], "branches must map names to sinks")
       for (const [name, raw] of Object.entries(value.branches)) {
-        const b = yield* sinkOf(raw, ["branches", name])
-        branches.set(name, { def: b.def, config: b.config })
-        branchesNormalized[name] = b.normalized
+        branches.set(name, yield* sinkOf(raw, ["branches", name]))
       }
     }
 
     if (!Array.isArray(value.stages)) return yield* fail(doc, ["stages"], "stages must be a list of { use: <plugin>/<stage>, ...options }")
     const stages: Array<StageUse> = []
-    const stagesNormalized: Array<unknown> = []
     const counts = new Map<string, number>()
     const ids = new Set<string>()
     for (const [index, raw] of value.stages.entries()) {
@@ -554,12 +605,10 @@ export const decode = (
       ids.add(instanceId)
       const config = yield* decodeAt(doc, stage.config, opts, path, `stage ${use}`, use, secrets)
       const pos = doc.at(path)
-      stages.push({ index, instanceId, stage, config, route, line: pos?.line, column: pos?.column })
-      stagesNormalized.push({ use, ...(route !== undefined ? { route } : {}), ...(id !== undefined ? { id } : {}), ...(encodeBack(stage.config, config) as object) })
+      stages.push({ index, instanceId, id, stage, config, route, line: pos?.line, column: pos?.column })
     }
 
     const outputs = new Map<string, OutputUse>()
-    const outputsNormalized: { [key: string]: unknown } = {}
     if (value.outputs !== undefined) {
       if (!isRecord(value.outputs)) return yield* fail(doc, ["outputs"], "outputs must map names to sinks (each with an optional where:)")
       for (const [name, raw] of Object.entries(value.outputs)) {
@@ -573,63 +622,45 @@ export const decode = (
           if (Either.isLeft(parsed)) return yield* fail(doc, [...at, "where"], `output ${name}: where: ${parsed.left}`)
           where = parsed.right
         }
-        const b = yield* sinkOf(sinkRaw, at)
-        branches.set(name, { def: b.def, config: b.config })
+        branches.set(name, yield* sinkOf(sinkRaw, at))
         const pos = doc.at(at, true)
         outputs.set(name, { where, line: pos?.line, column: pos?.column })
-        outputsNormalized[name] = { ...(isRecord(b.normalized) ? b.normalized : {}), ...(where !== undefined ? { where: where.text } : {}) }
       }
-      yield* distinctFolders(doc, baseDir, sink.config.path, branches, outputs)
+      const shared = sharedFolder(baseDir, sink.config.path, branches, outputs)
+      if (shared !== undefined) return yield* fail(doc, ["outputs", shared.output, "path"], shared.reason)
     }
 
     const sections: { [key: string]: unknown } = {}
-    const sectionsNormalized: { [key: string]: unknown } = {}
-    for (const [key, { schema, fingerprint }] of registry.sections) {
+    for (const [key, { schema }] of registry.sections) {
       if (value[key] === undefined) continue
       sections[key] = yield* decodeAt(doc, schema, value[key], [key], `section ${key}`, undefined, secrets)
-      sectionsNormalized[key] = fingerprint !== undefined ? fingerprint(sections[key]) : encodeBack(schema, sections[key])
     }
 
-    const normalized = {
+    const resolved = {
       name: value.name,
       seed,
-      source: { type: src.def.type, ...(encodeBack(src.def.config, sourceConfig) as object) },
-      stages: stagesNormalized,
-      sink: sink.normalized,
-      branches: branchesNormalized,
-      // Only a pipeline with outputs has the key: the fingerprints of others stay as they were.
-      ...(outputs.size > 0 ? { outputs: outputsNormalized } : {}),
-      sections: sectionsNormalized
-    }
-    return {
-      name: value.name,
-      seed,
-      file: resolve(file),
-      baseDir,
       registry,
       source: { def: src.def, config: sourceConfig },
       stages,
-      sink: { def: sink.def, config: sink.config },
+      sink,
       branches,
       ...(outputs.size > 0 ? { outputs } : {}),
-      sections,
-      normalized,
-      fingerprint: fingerprintOf(normalized, registry),
-      secrets: [...secrets]
+      sections
     }
+    return { ...resolved, file: resolve(file), baseDir, ...fingerprint(resolved), secrets: [...secrets] }
   })
 
 /**
- * Refuses outputs that would share a folder with the main sink (or its `rejects/`), a branch or
- * another output, or sit inside one another's folder: their part files and state would mix.
+ * The first output that would share a folder with the main sink (or its `rejects/`), a branch or
+ * another output, or sit inside one another's folder (their part files and state would mix), and
+ * why; `undefined` when every output has a folder of its own.
  */
-const distinctFolders = (
-  doc: Doc,
+const sharedFolder = (
   baseDir: string,
   sinkPath: string,
   branches: ReadonlyMap<string, Configured<AnySink, SinkBaseConfig>>,
   outputs: ReadonlyMap<string, OutputUse>
-): Effect.Effect<void, PipelineFileError> => {
+): { readonly output: string; readonly reason: string } | undefined => {
   const main = resolve(baseDir, sinkPath)
   const folders: Array<{ readonly what: string; readonly dir: string; readonly output?: string }> = [
     { what: "the main sink", dir: main },
@@ -645,10 +676,10 @@ const distinctFolders = (
       if (i === j || (b.output !== undefined && j > i)) continue
       const why = a.dir === b.dir ? "writes to the same folder as" : inside(a.dir, b.dir) ? "writes inside the folder of" : inside(b.dir, a.dir) ? "has inside its folder" : undefined
       if (why === undefined) continue
-      return fail(doc, ["outputs", a.output, "path"], `output ${a.output} ${why} ${b.what} (${b.dir}); give each output a folder of its own`)
+      return { output: a.output, reason: `output ${a.output} ${why} ${b.what} (${b.dir}); give each output a folder of its own` }
     }
   }
-  return Effect.void
+  return undefined
 }
 
 /** Reads and decodes a pipeline file. */
@@ -851,6 +882,7 @@ export const through =
       {
         index: self.stages.length,
         instanceId: extra.id ?? (n === 1 ? stage.id : `${stage.id}#${n}`),
+        id: extra.id,
         stage,
         config: Schema.decodeUnknownSync(stage.config)(options),
         route: extra.route
@@ -858,39 +890,93 @@ export const through =
     ])
   }
 
+/** An output of a pipeline composed in code: its sink and, optionally, the rows it receives. */
+export interface CodeOutput extends Configured<AnySink, SinkBaseConfig> {
+  /** A condition as written under `where:` in a pipeline file: `'language == "English"'` or `{ language: English }`. */
+  readonly where?: string | { readonly [path: string]: Where.Literal }
+}
+
 /** Options for {@link to}. */
 export interface ToOptions {
   readonly name: string
   readonly seed?: number
   readonly baseDir?: string
+  /** Sinks of the branches stages route rows to (`through(stage, options, { route })`), by name. */
   readonly branches?: { readonly [name: string]: Configured<AnySink, SinkBaseConfig> }
+  /** Outputs at the end of the pipeline, by name, as under `outputs:` in a pipeline file. */
+  readonly outputs?: { readonly [name: string]: CodeOutput }
+  /**
+   * Plugin sections (`models`, `cache`, ...) as written in a pipeline file; each is decoded with
+   * the Schema of the plugin that owns it (an unknown section or an invalid one throws).
+   */
+  readonly sections?: { readonly [key: string]: unknown }
   readonly registry: Registry.Registry
 }
 
-/** Closes a composed pipeline with a sink (options as in a pipeline file), giving a pipeline the runner accepts. */
+/** The mistake that keeps a composed pipeline from running, thrown as a {@link PipelineFileError} at build time. */
+const invalid = (name: string, reason: string, stage?: string): PipelineFileError =>
+  new PipelineFileError({ file: `pipeline ${name} (composed in code)`, reason, ...(stage !== undefined ? { stage } : {}) })
+
+/** The decoded sections of a composed pipeline; throws on an unknown key or an invalid section. */
+const codeSections = (name: string, registry: Registry.Registry, raw: { readonly [key: string]: unknown }): { [key: string]: unknown } => {
+  const sections: { [key: string]: unknown } = {}
+  for (const [key, value] of Object.entries(raw)) {
+    const section = registry.sections.get(key)
+    if (section === undefined) {
+      throw invalid(name, `unknown section ${key}${didYouMean(key, registry.sections.keys())} (is the plugin that owns it in the registry?)`)
+    }
+    if (value !== undefined) sections[key] = Schema.decodeUnknownSync(section.schema, { onExcessProperty: "error" })(value)
+  }
+  return sections
+}
+
+/**
+ * Closes a composed pipeline with a sink (options as in a pipeline file), giving a pipeline the
+ * runner accepts. Branches, outputs and plugin sections (models for model stages) are options;
+ * the fingerprint covers them, the stages' routes and ids as it does for a pipeline file, so a
+ * change to any of them starts a fresh output instead of resuming the old one. A route that names
+ * no branch, a stage id used twice, an output sharing a folder, an invalid `where` or section
+ * throws at build time.
+ */
 export const to =
   <C extends SinkBaseConfig>(sink: SinkDefinition<C>, sinkOptions: OptionsOf<SinkDefinition<C>>, options: ToOptions) =>
   <R extends Row>(self: Builder<R>): ResolvedPipeline => {
-    const config = Schema.decodeUnknownSync(sink.config)(sinkOptions)
-    const normalized = {
-      name: options.name,
-      seed: options.seed ?? 0,
-      source: { type: self.source.def.type, ...(encodeBack(self.source.def.config, self.source.config) as object) },
-      stages: self.stages.map((s) => ({ use: s.stage.id, ...(encodeBack(s.stage.config, s.config) as object) })),
-      sink: sinkFingerprint(sink, config),
-      branches: Object.fromEntries(Object.entries(options.branches ?? {}).map(([name, b]) => [name, sinkFingerprint(b.def, b.config)]))
+    const { name, registry } = options
+    const branches = new Map<string, Configured<AnySink, SinkBaseConfig>>(Object.entries(options.branches ?? {}))
+    const ids = new Set<string>()
+    for (const use of self.stages) {
+      if (ids.has(use.instanceId)) throw invalid(name, `stage id ${use.instanceId} is used twice`, use.instanceId)
+      ids.add(use.instanceId)
+      if (use.route !== undefined && !branches.has(use.route)) {
+        throw invalid(name, `route ${use.route} names no branch${didYouMean(use.route, branches.keys())} (give it under branches)`, use.instanceId)
+      }
     }
-    return {
-      name: options.name,
+    const outputs = new Map<string, OutputUse>()
+    for (const [output, { where, ...sinkUse }] of Object.entries(options.outputs ?? {})) {
+      if (branches.has(output)) throw invalid(name, `output ${output} has the name of a branch; outputs and branches need distinct names`)
+      let parsed: Where.Where | undefined
+      if (where !== undefined) {
+        const w = Where.fromConfig(where)
+        if (Either.isLeft(w)) throw invalid(name, `output ${output}: where: ${w.left}`)
+        parsed = w.right
+      }
+      branches.set(output, sinkUse)
+      outputs.set(output, { where: parsed })
+    }
+    const baseDir = options.baseDir ?? process.cwd()
+    const config = Schema.decodeUnknownSync(sink.config)(sinkOptions)
+    const shared = sharedFolder(baseDir, config.path, branches, outputs)
+    if (shared !== undefined) throw invalid(name, shared.reason)
+    const resolved = {
+      name,
       seed: options.seed ?? 0,
-      baseDir: options.baseDir ?? process.cwd(),
-      registry: options.registry,
+      registry,
       source: self.source,
       stages: self.stages,
       sink: { def: sink, config },
-      branches: new Map(Object.entries(options.branches ?? {})),
-      sections: {},
-      normalized,
-      fingerprint: fingerprintOf(normalized, options.registry)
+      branches,
+      ...(outputs.size > 0 ? { outputs } : {}),
+      sections: codeSections(name, registry, options.sections ?? {})
     }
+    return { ...resolved, baseDir, ...fingerprint(resolved) }
   }

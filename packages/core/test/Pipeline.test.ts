@@ -1,9 +1,14 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either } from "effect"
+import { Effect, Either, Schema } from "effect"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import * as CoreStages from "../src/CoreStages.js"
 import * as Pipeline from "../src/Pipeline.js"
+import type * as Plugin from "../src/Plugin.js"
+import * as Registry from "../src/Registry.js"
+import * as Sinks from "../src/Sinks.js"
+import * as Sources from "../src/Sources.js"
 
 // Inside the repo, so a local plugin resolves @synthline/core as a user's project would.
 mkdirSync(join(import.meta.dirname, ".tmp"), { recursive: true })
@@ -343,5 +348,119 @@ export default { name: "pii", version: "0.0.1", stages: [redact, scan] }
       expect((yield* planOf(text("  - use: pii/redact\n    route: held\n"))).warnings).toEqual([])
       // pii/scan only annotates: a branch that skips it holds nothing the main output lacks.
       expect((yield* planOf(text("  - use: core/first-turn\n    route: held\n  - use: pii/scan\n"))).warnings).toEqual([])
+    }))
+})
+
+describe("Pipeline.to (composed in code)", () => {
+  // A plugin with a section, loaded by the file pipeline and imported by the code one.
+  writeFileSync(
+    join(dir, "styled.mjs"),
+    `import { Schema } from "effect"
+export default {
+  name: "styled",
+  version: "1.2.3",
+  stages: [],
+  sections: { style: Schema.Struct({ tone: Schema.String, endpoint: Schema.optional(Schema.String) }) },
+  fingerprint: { style: (s) => ({ tone: s.tone }) }
+}
+`
+  )
+  const file = `name: t
+seed: 7
+plugins: ["./styled.mjs"]
+source: { type: jsonl, path: "data/*.jsonl" }
+stages:
+  - use: core/select
+    languages: [English, Japanese]
+  - use: core/first-turn
+    route: held
+    id: first
+sink: { type: jsonl, path: out }
+branches:
+  held: { type: jsonl, path: out-held, compression: none }
+outputs:
+  english: { type: jsonl, path: out-en, where: 'language == "English"' }
+style: { tone: plain, endpoint: "http://127.0.0.1:1" }
+`
+  const registryOf = Effect.gen(function* () {
+    const styled: { default: Plugin.Plugin } = yield* Effect.promise(() => import(join(dir, "styled.mjs")))
+    return yield* Registry.fromPlugins([{ plugin: styled.default, specifier: "./styled.mjs" }])
+  })
+  interface Parts {
+    readonly route?: string
+    readonly id?: string
+    readonly languages?: ReadonlyArray<string>
+    readonly heldCompression?: "none" | "gzip"
+    readonly where?: string
+    readonly tone?: string
+    readonly endpoint?: string
+    readonly seed?: number
+  }
+  const composed = (registry: Registry.Registry, parts: Parts = {}): Pipeline.ResolvedPipeline =>
+    Pipeline.from(Sources.jsonl, { path: "data/*.jsonl" }).pipe(
+      Pipeline.through(CoreStages.select, { languages: [...(parts.languages ?? ["English", "Japanese"])] }),
+      Pipeline.through(CoreStages.firstTurn, {}, { route: parts.route ?? "held", id: parts.id ?? "first" }),
+      Pipeline.to(Sinks.jsonl, { path: "out" }, {
+        name: "t",
+        seed: parts.seed ?? 7,
+        baseDir: dir,
+        registry,
+        branches: {
+          held: { def: Sinks.jsonl, config: Schema.decodeUnknownSync(Sinks.jsonl.config)({ path: "out-held", compression: parts.heldCompression ?? "none" }) },
+          other: { def: Sinks.jsonl, config: Schema.decodeUnknownSync(Sinks.jsonl.config)({ path: "out-other", compression: "none" }) }
+        },
+        outputs: {
+          english: { def: Sinks.jsonl, config: Schema.decodeUnknownSync(Sinks.jsonl.config)({ path: "out-en" }), where: parts.where ?? 'language == "English"' }
+        },
+        sections: { style: { tone: parts.tone ?? "plain", endpoint: parts.endpoint ?? "http://127.0.0.1:1" } }
+      })
+    )
+
+  it.effect("a pipeline composed in code has the fingerprint of the same pipeline written as a file", () =>
+    Effect.gen(function* () {
+      const registry = yield* registryOf
+      const fromFile = yield* decode(file.replace("compression: none }", "compression: none }\n  other: { type: jsonl, path: out-other, compression: none }"))
+      if (Either.isLeft(fromFile)) return expect.fail(fromFile.left.message)
+      const code = composed(registry)
+      expect(code.normalized).toEqual(fromFile.right.normalized)
+      expect(code.fingerprint).toBe(fromFile.right.fingerprint)
+      expect(code.sections).toEqual({ style: { tone: "plain", endpoint: "http://127.0.0.1:1" } })
+      expect(code.stages.map((s) => [s.instanceId, s.route])).toEqual([["core/select", undefined], ["first", "held"]])
+      expect([...(code.outputs?.keys() ?? [])]).toEqual(["english"])
+    }))
+
+  it.effect("changing a route, an id, a branch, an output's where, a section or a stage option in code changes the fingerprint", () =>
+    Effect.gen(function* () {
+      const registry = yield* registryOf
+      const base = composed(registry).fingerprint
+      expect(base).toMatch(/^[0-9a-f]{64}$/)
+      expect(composed(registry).fingerprint).toBe(base)
+      // Rows routed to another branch are another output: a rerun must not resume into the old one.
+      expect(composed(registry, { route: "other" }).fingerprint).not.toBe(base)
+      expect(composed(registry, { id: "first-turn" }).fingerprint).not.toBe(base)
+      expect(composed(registry, { heldCompression: "gzip" }).fingerprint).not.toBe(base)
+      expect(composed(registry, { where: 'language == "Japanese"' }).fingerprint).not.toBe(base)
+      expect(composed(registry, { tone: "formal" }).fingerprint).not.toBe(base)
+      expect(composed(registry, { languages: ["English"] }).fingerprint).not.toBe(base)
+      expect(composed(registry, { seed: 8 }).fingerprint).not.toBe(base)
+      // What the plugin leaves out of its section's fingerprint (an endpoint) resumes.
+      expect(composed(registry, { endpoint: "http://127.0.0.1:2" }).fingerprint).toBe(base)
+    }))
+
+  it.effect("refuses at build time a route to no branch, a stage id used twice, an unknown or invalid section and a bad where", () =>
+    Effect.gen(function* () {
+      const registry = yield* registryOf
+      expect(() => composed(registry, { route: "hold" })).toThrow(
+        "pipeline t (composed in code): stage first: route hold names no branch — did you mean held? (give it under branches)"
+      )
+      expect(() => composed(registry, { id: "core/select" })).toThrow("stage id core/select is used twice")
+      expect(() => composed(registry, { where: "language ==" })).toThrow(/output english: where: /)
+      const bare = yield* Registry.fromPlugins([])
+      expect(() => composed(bare)).toThrow("unknown section style (is the plugin that owns it in the registry?)")
+      expect(() =>
+        Pipeline.from(Sources.jsonl, { path: "data/*.jsonl" }).pipe(
+          Pipeline.to(Sinks.jsonl, { path: "out" }, { name: "t", registry, sections: { style: { tone: 3 } } })
+        )
+      ).toThrow(/tone/)
     }))
 })
