@@ -4,7 +4,7 @@
  * and returns a transformation of the row stream. Per-row stages are built with
  * {@link mapChunks} so they work on whole chunks without one Effect per row.
  */
-import { Chunk, type Effect, Option, Schema, SchemaAST, type Scope, Stream } from "effect"
+import { Chunk, type Effect, JSONSchema, Option, Schema, SchemaAST, type Scope, Stream } from "effect"
 import type { StageError } from "./Errors.js"
 import type { Row } from "./Row.js"
 import type { AnySource } from "./Source.js"
@@ -166,7 +166,9 @@ export interface OptionDoc {
  *
  * The text goes into the Schema's `jsonSchema` annotation, merged with the one a refinement
  * carries (`minItems`, `exclusiveMinimum`, ...) so its constraint stays in the JSON Schema; a
- * `description` annotation would instead replace the wording of decode errors.
+ * `description` annotation would instead replace the wording of decode errors. A check on the
+ * decoded side of a transformation (a `Redacted` salt of at least 8 characters) has no JSON
+ * Schema of its own: there the JSON Schema of the encoded side is written out with the text.
  *
  * @example
  * import { Stage } from "@synthline/core"
@@ -181,8 +183,26 @@ export const doc =
   <S extends Schema.Annotable.All>(self: S): Schema.Annotable.Self<S> =>
     self.annotations({
       jsonSchema: {
-        ...Option.getOrElse(SchemaAST.getJSONSchemaAnnotation(self.ast), () => ({})),
+        ...ownJsonSchema(self.ast),
         description,
         ...(options.examples === undefined ? {} : { examples: options.examples })
       }
     })
+
+/** The encoded side of the transformation under a chain of refinements, if there is one. */
+const transformationFrom = (ast: SchemaAST.AST): SchemaAST.AST | undefined =>
+  SchemaAST.isTransformation(ast) ? ast.from : SchemaAST.isRefinement(ast) ? transformationFrom(ast.from) : SchemaAST.isSuspend(ast) ? transformationFrom(ast.f()) : undefined
+
+/**
+ * The JSON Schema keywords a Schema's node carries itself. Effect reads a refinement of a
+ * transformation from the transformation's encoded side and ignores the refinement's own
+ * `jsonSchema` (unless it is a whole schema), so there it is that side's JSON Schema.
+ */
+const ownJsonSchema = (ast: SchemaAST.AST): object => {
+  const encoded = SchemaAST.isRefinement(ast) ? transformationFrom(ast.from) : undefined
+  if (encoded !== undefined) {
+    const { $schema: _, ...js } = JSONSchema.make(Schema.make(encoded))
+    if (!("$defs" in js)) return js
+  }
+  return Option.getOrElse(SchemaAST.getJSONSchemaAnnotation(ast), () => ({}))
+}

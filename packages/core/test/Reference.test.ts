@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Either, Option, Schema } from "effect"
+import { Duration, Effect, Either, Option, Redacted, Schema } from "effect"
 import * as Plugin from "../src/Plugin.js"
 import * as Reference from "../src/Reference.js"
 import * as Registry from "../src/Registry.js"
@@ -61,11 +61,14 @@ describe("Reference", () => {
   it("a doc never hides a refinement's constraint and the decoder's default wins over a stated one", () => {
     const config = Schema.Struct({
       rows: Schema.Int.pipe(Schema.positive(), Stage.doc("Rows per part.")),
-      n: Schema.optionalWith(Schema.NonNegativeInt.pipe(Stage.doc("Answers.")).annotations({ default: 5 }), { default: () => 3 })
+      n: Schema.optionalWith(Schema.NonNegativeInt.pipe(Stage.doc("Answers.")).annotations({ default: 5 }), { default: () => 3 }),
+      // A check on the decoded side of a transformation: Effect's JSON Schema reads the encoded side only.
+      salt: Schema.optional(Schema.Redacted(Schema.String).pipe(Schema.filter((r) => Redacted.value(r).length >= 8), Stage.doc("Secret key.")))
     })
-    expect(Reference.optionsOf(config).map((o) => [o.name, o.type, o.constraints, o.default])).toEqual([
-      ["rows", "integer", "≥ 1", undefined],
-      ["n", "integer", "≥ 0", 3]
+    expect(Reference.optionsOf(config).map((o) => [o.name, o.type, o.constraints, o.default, o.description])).toEqual([
+      ["rows", "integer", "≥ 1", undefined, "Rows per part."],
+      ["n", "integer", "≥ 0", 3, "Answers."],
+      ["salt", "string", undefined, undefined, "Secret key."]
     ])
   })
 

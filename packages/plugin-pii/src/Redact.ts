@@ -8,11 +8,11 @@
  * Existing `NAME_n` placeholders are kept exactly and never detected as anything else.
  */
 import { describeValue, type Row } from "@synthline/core/Row"
-import { make, mapChunks, type Stage, type StageContext } from "@synthline/core/Stage"
+import { doc, make, mapChunks, type Stage, type StageContext } from "@synthline/core/Stage"
 import { Effect, Redacted, Schema } from "effect"
 import { createHmac } from "node:crypto"
 import { type Match, make as makeDetector, normalize, type PiiType, piiTypes } from "./Detect.js"
-import { detectorFields, detectorOptions, doc, messageText, withText } from "./internal/options.js"
+import { detectorFields, detectorOptions, messageText, withText } from "./internal/options.js"
 
 /** How found values are replaced. */
 export const Style = Schema.Literal("placeholder", "mask", "hash", "drop")
@@ -25,36 +25,29 @@ export const defaultFields: ReadonlyArray<string> = ["conversation", "translated
 const RedactConfigSchema = Schema.Struct({
   ...detectorFields,
   style: Schema.optionalWith(
-    Style.annotations(
+    Style.pipe(
       doc(
-        "placeholder: TYPE_n numbered per conversation (EMAIL_1, PHONE_1, ...); mask: every character becomes *; hash: TYPE_<HMAC-SHA256 hex> keyed by `salt`; drop: drop the row with reason pii:<TYPE> (set `route:` to send it to a branch).",
-        { enum: ["placeholder", "mask", "hash", "drop"], default: "placeholder" }
+        "placeholder: TYPE_n numbered per conversation (EMAIL_1, PHONE_1, ...); mask: every character becomes *; hash: TYPE_<HMAC-SHA256 hex> keyed by `salt`; drop: drop the row with reason pii:<TYPE> (set `route:` to send it to a branch)."
       )
     ),
     { exact: true, default: () => "placeholder" as const }
   ),
   fields: Schema.optionalWith(
-    Schema.Array(Schema.NonEmptyString)
-      .pipe(Schema.minItems(1))
-      .annotations(
-        doc("Message lists to redact; missing or null fields are skipped. Numbering is shared across them.", {
-          type: "array",
-          items: { type: "string" },
-          default: defaultFields
-        })
-      ),
+    Schema.Array(Schema.NonEmptyString).pipe(
+      Schema.minItems(1),
+      doc("Message lists to redact; missing or null fields are skipped. Numbering is shared across them.")
+    ),
     { exact: true, default: () => defaultFields }
   ),
   salt: Schema.optionalWith(
-    Schema.Redacted(Schema.String)
-      .pipe(Schema.filter((r) => Redacted.value(r).length >= 8 || "salt must be at least 8 characters"))
-      .annotations(
-      doc(`Secret key of style hash (at least 8 characters), from the environment: salt: "\${PII_SALT}". Never printed.`, { type: "string" })
+    Schema.Redacted(Schema.String).pipe(
+      Schema.filter((r) => Redacted.value(r).length >= 8 || "salt must be at least 8 characters"),
+      doc(`Secret key of style hash (at least 8 characters), from the environment: salt: "\${PII_SALT}". Never printed.`)
     ),
     { exact: true }
   ),
   hash_length: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(8, 64)).annotations(doc("Hex digits of the HMAC kept by style hash.", { type: "integer", minimum: 8, maximum: 64, default: 16 })),
+    Schema.Int.pipe(Schema.between(8, 64), doc("Hex digits of the HMAC kept by style hash.")),
     { exact: true, default: () => 16 }
   )
 }).pipe(Schema.filter((c) => (c.style === "hash" && c.salt === undefined ? `style hash needs a salt (at least 8 characters), e.g. salt: "\${PII_SALT}"` : true)))

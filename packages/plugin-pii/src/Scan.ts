@@ -4,18 +4,16 @@
  * into that message's `content`, end exclusive — and `has_pii`.
  */
 import { describeValue, type Row } from "@synthline/core/Row"
-import { make, mapChunks, type Stage, type StageContext } from "@synthline/core/Stage"
+import { doc, make, mapChunks, type Stage, type StageContext } from "@synthline/core/Stage"
 import { Effect, Schema } from "effect"
 import { make as makeDetector, PiiType } from "./Detect.js"
-import { type DetectorConfig, detectorFields, detectorOptions, doc, messageText } from "./internal/options.js"
+import { type DetectorConfig, detectorFields, detectorOptions, messageText } from "./internal/options.js"
 
 const ScanConfigSchema = Schema.Struct({
   ...detectorFields,
   field: Schema.optionalWith(
-    Schema.NonEmptyString.annotations(
-      doc("The message list to scan: conversation, translated_conversation, synthesized_assistant_responses, or any list of {content} messages or strings.", {
-        default: "conversation"
-      })
+    Schema.NonEmptyString.pipe(
+      doc("The message list to scan: conversation, translated_conversation, synthesized_assistant_responses, or any list of {content} messages or strings.")
     ),
     { exact: true, default: () => "conversation" }
   )

@@ -5,55 +5,45 @@
  */
 import { describeValue } from "@synthline/core/Row"
 import { didYouMean } from "@synthline/core/Suggest"
+import { doc } from "@synthline/core/Stage"
 import { Schema } from "effect"
 import { type DetectorOptions, PiiType, piiTypes } from "../Detect.js"
 
 type Obj = { readonly [key: string]: unknown }
 
-/** Option documentation for the JSON Schema and `synthline stages` (as the core stages do). */
-export const doc = (description: string, extra: Obj = {}): { readonly jsonSchema: Obj } => ({
-  jsonSchema: { description, ...extra }
-})
-
 const known: ReadonlyArray<string> = piiTypes
 
 /** A type name, checked with a did-you-mean message before it is narrowed to the literal. */
 const TypeName = Schema.String.pipe(
-  Schema.filter((s) => known.includes(s) || `unknown PII type ${JSON.stringify(s)}${didYouMean(s, known)} (known: ${known.join(", ")})`),
+  Schema.filter((s) => known.includes(s) || `unknown PII type ${JSON.stringify(s)}${didYouMean(s, known)} (known: ${known.join(", ")})`, {
+    jsonSchema: { enum: known }
+  }),
   Schema.compose(PiiType)
 )
 
 /** The detector options as pipeline-file fields. */
 export const detectorFields = {
   types: Schema.optionalWith(
-    Schema.Array(TypeName)
-      .pipe(Schema.minItems(1))
-      .annotations(doc(`Types to find (default all): ${piiTypes.join(", ")}.`, { type: "array", items: { enum: [...piiTypes] } })),
+    Schema.Array(TypeName).pipe(Schema.minItems(1), doc("Types to find (default all).")),
     { exact: true }
   ),
   allow: Schema.optionalWith(
-    Schema.Array(Schema.String).annotations(
-      doc("Values never reported or replaced, compared exactly and in normalized form (digits of a phone number, lower-case e-mail).", {
-        type: "array",
-        items: { type: "string" }
-      })
+    Schema.Array(Schema.String).pipe(
+      doc("Values never reported or replaced, compared exactly and in normalized form (digits of a phone number, lower-case e-mail).")
     ),
     { exact: true, default: () => [] }
   ),
   keep_private_ips: Schema.optionalWith(
-    Schema.Boolean.annotations(doc("Leave private ranges alone (10/8, 172.16/12, 192.168/16, 169.254/16, 100.64/10, fc00::/7, fe80::/10).", { default: false })),
+    Schema.Boolean.pipe(doc("Leave private ranges alone (10/8, 172.16/12, 192.168/16, 169.254/16, 100.64/10, fc00::/7, fe80::/10).")),
     { exact: true, default: () => false }
   ),
   keep_loopback_ips: Schema.optionalWith(
-    Schema.Boolean.annotations(doc("Leave loopback and unspecified addresses alone (127/8, 0.0.0.0, ::1, ::).", { default: false })),
+    Schema.Boolean.pipe(doc("Leave loopback and unspecified addresses alone (127/8, 0.0.0.0, ::1, ::).")),
     { exact: true, default: () => false }
   ),
   urls: Schema.optionalWith(
-    Schema.Literal("credentials", "all").annotations(
-      doc("credentials: only URLs carrying userinfo credentials or secret parameters (token, key, password, signature...); all: every scheme:// URL.", {
-        enum: ["credentials", "all"],
-        default: "credentials"
-      })
+    Schema.Literal("credentials", "all").pipe(
+      doc("credentials: only URLs carrying userinfo credentials or secret parameters (token, key, password, signature...); all: every scheme:// URL.")
     ),
     { exact: true, default: () => "credentials" as const }
   )
