@@ -1,7 +1,9 @@
 /**
  * `synth/select-best`: picks the best synthesized answer of each row by `preference_score`
- * (ties: the earlier answer), leaving out repetition-flagged answers and, optionally, answers
- * below `min_score`; with the options of the published SFT conversion, rows that are template
+ * (ties: the earlier answer) among the answers every export of scored answers takes (see
+ * `internal/answers.ts`, shared with the `sft` sink's `pick: best` and the `dpo` sink): not
+ * unscored, not repetition-flagged, not flagged by `synth/check-answers`, optionally not below
+ * `min_score`; with the options of the published SFT conversion, rows that are template
  * instructions (`is_template_instruction` set) or hold personal data (`has_pii` from `pii/scan`)
  * are dropped. The choice goes to `best_response` (`{ role: "assistant", content, index,
  * preference_score }`), which the `sft` sink writes. A row without an eligible answer is dropped
@@ -10,30 +12,14 @@
 import type { Row } from "@synthline/core/Row"
 import { make, mapChunks, type Stage } from "@synthline/core/Stage"
 import { Effect, Schema } from "effect"
+import { bestOf, eligibleAnswers, exclusionFields } from "./internal/answers.js"
 import { doc } from "./internal/shared.js"
 
 const SelectBestConfigSchema = Schema.Struct({
-  responses: Schema.optionalWith(Schema.String.annotations(doc("Field holding the answers.")), {
-    default: () => "synthesized_assistant_responses"
-  }),
-  annotations: Schema.optionalWith(Schema.String.annotations(doc("Field holding the scoring annotations.")), {
-    default: () => "synthesized_response_scoring_annotations"
-  }),
+  ...exclusionFields({ templates: false, pii: false }),
   output: Schema.optionalWith(Schema.String.annotations(doc("Field the chosen answer is written to.")), {
     default: () => "best_response"
-  }),
-  min_score: Schema.optional(Schema.Number.annotations(doc("Answers scoring below this are not eligible."))),
-  exclude_repetition: Schema.optionalWith(Schema.Boolean.annotations(doc("Leave out repetition-flagged answers.")), {
-    default: () => true
-  }),
-  exclude_templates: Schema.optionalWith(
-    Schema.Boolean.annotations(doc("Drop rows whose `is_template_instruction` is set (reason `template_instruction`).")),
-    { default: () => false }
-  ),
-  exclude_pii: Schema.optionalWith(
-    Schema.Boolean.annotations(doc("Drop rows whose `has_pii` is true (reason `has_pii`; needs pii/scan earlier).")),
-    { default: () => false }
-  )
+  })
 })
 
 /** Options of `synth/select-best`. */
@@ -47,32 +33,32 @@ export interface BestResponse {
   readonly preference_score: number
 }
 
-/** The index of the best eligible answer, or -1. */
+/** The index of the best eligible answer (unflagged answers; no check results), or -1. */
 export const pickBest = (
   answers: ReadonlyArray<{ readonly content: string }>,
   annotations: ReadonlyArray<{ readonly preference_score: number; readonly repetition_flag: boolean }>,
   options: { readonly minScore?: number | undefined; readonly excludeRepetition: boolean }
 ): number => {
-  let best = -1
-  for (let i = 0; i < answers.length; i++) {
-    const a = annotations[i]
-    if (a === undefined || a.preference_score < 0) continue
-    if (options.excludeRepetition && a.repetition_flag) continue
-    if (options.minScore !== undefined && a.preference_score < options.minScore) continue
-    if (best === -1 || a.preference_score > annotations[best]!.preference_score) best = i
-  }
-  return best
+  const eligible = eligibleAnswers(
+    { answers, annotations },
+    {
+      responses: "answers",
+      annotations: "annotations",
+      min_score: options.minScore,
+      exclude_repetition: options.excludeRepetition,
+      exclude_templates: false,
+      exclude_pii: false,
+      checks: "checks",
+      exclude_flagged: false
+    }
+  )
+  return Array.isArray(eligible) ? (bestOf(eligible)?.index ?? -1) : -1
 }
-
-const Answers = Schema.Array(Schema.Struct({ content: Schema.String }))
-const Annotations = Schema.Array(Schema.Struct({ preference_score: Schema.Number, repetition_flag: Schema.Boolean }))
-const isAnswers = Schema.is(Answers)
-const isAnnotations = Schema.is(Annotations)
 
 /** `synth/select-best` */
 export const selectBest: Stage<SelectBestConfig, Row, Row, never, typeof SelectBestConfigSchema.Encoded> = make({
   id: "synth/select-best",
-  description: "Keeps the highest-scoring synthesized answer (ties: the earlier); drops template or PII rows when asked.",
+  description: "Keeps the highest-scoring synthesized answer (ties: the earlier) that no check flagged; drops template or PII rows when asked.",
   config: SelectBestConfigSchema,
   requires: (c) => [
     c.responses,
@@ -84,26 +70,13 @@ export const selectBest: Stage<SelectBestConfig, Row, Row, never, typeof SelectB
   make: (config, ctx) =>
     Effect.succeed(
       mapChunks<Row, Row>((row) => {
-        if (config.exclude_templates) {
-          const t = row.is_template_instruction
-          if (t !== null && t !== undefined && t !== false) return void ctx.drop(row, "template_instruction")
-        }
-        if (config.exclude_pii && row.has_pii === true) return void ctx.drop(row, "has_pii")
-        const answers = row[config.responses]
-        const annotations = row[config.annotations]
-        if (!isAnswers(answers)) return void ctx.reject(row, `${ctx.stageId}: field ${config.responses} is not a list of messages`)
-        if (!isAnnotations(annotations) || annotations.length !== answers.length) {
-          return void ctx.reject(row, `${ctx.stageId}: field ${config.annotations} is not one annotation per answer`)
-        }
-        const i = pickBest(answers, annotations, { minScore: config.min_score, excludeRepetition: config.exclude_repetition })
-        if (i < 0) return void ctx.drop(row, "no_eligible_answer")
-        const best: BestResponse = {
-          role: "assistant",
-          content: answers[i]!.content,
-          index: i,
-          preference_score: annotations[i]!.preference_score
-        }
-        return { ...row, [config.output]: best }
+        const eligible = eligibleAnswers(row, config)
+        if (typeof eligible === "string") return void ctx.reject(row, `${ctx.stageId}: ${eligible}`)
+        if ("excluded" in eligible) return void ctx.drop(row, eligible.excluded)
+        const best = bestOf(eligible)
+        if (best === undefined) return void ctx.drop(row, "no_eligible_answer")
+        const chosen: BestResponse = { role: "assistant", content: best.content, index: best.index, preference_score: best.score }
+        return { ...row, [config.output]: chosen }
       })
     )
 })
