@@ -16,79 +16,65 @@ import { normalizeText } from "@synthline/core/CoreStages"
 import { StageError } from "@synthline/core/Errors"
 import { describeValue, getPath, parsePath, type Row } from "@synthline/core/Row"
 import * as Sources from "@synthline/core/Sources"
-import { make, mapChunks, type Stage } from "@synthline/core/Stage"
+import { doc, make, mapChunks, type Stage } from "@synthline/core/Stage"
 import { Chunk, Effect, Schema, Stream } from "effect"
 import { basename, extname, isAbsolute, join } from "node:path"
-import { doc, FieldName, FieldPath, top } from "./internal/shared.js"
+import { FieldName, FieldPath, top } from "./internal/shared.js"
 import { hashSeq, murmur3, unitOf } from "./MinHash.js"
 
 const BenchmarkSchema = Schema.Struct({
-  path: Schema.NonEmptyString.annotations(
+  path: Schema.NonEmptyString.pipe(
     doc("The benchmark file (`.jsonl`/`.json` JSON lines or `.parquet`), relative to the pipeline file's folder.")
   ),
   name: Schema.optionalWith(
-    Schema.NonEmptyString.annotations(doc("Name reported in the output field (default: the file name without extension).")),
+    Schema.NonEmptyString.pipe(doc("Name reported in the output field (default: the file name without extension).")),
     { exact: true }
   ),
   field: Schema.optionalWith(
-    FieldPath.annotations(
-      doc("Dotted path of the prompt in each benchmark item: a string or a list of strings (all are used).", { default: "turns" })
-    ),
+    FieldPath.pipe(doc("Dotted path of the prompt in each benchmark item: a string or a list of strings (all are used).")),
     { exact: true, default: () => "turns" }
   ),
   id_field: Schema.optionalWith(
-    FieldPath.annotations(
-      doc("Dotted path of the item's id, reported with a match (default `question_id`; the line or row number when missing).", {
-        default: "question_id"
-      })
+    FieldPath.pipe(
+      doc("Dotted path of the item's id, reported with a match (default `question_id`; the line or row number when missing).")
     ),
     { exact: true, default: () => "question_id" }
   )
 })
 
 const DecontaminateConfigSchema = Schema.Struct({
-  benchmarks: Schema.Array(BenchmarkSchema)
-    .pipe(Schema.minItems(1))
-    .annotations(doc("The evaluation benchmarks to decontaminate against.", { minItems: 1 })),
+  benchmarks: Schema.Array(BenchmarkSchema).pipe(Schema.minItems(1), doc("The evaluation benchmarks to decontaminate against.")),
   field: Schema.optionalWith(
-    FieldPath.annotations(doc("Dotted path of the row text checked.", { default: "conversation.0.content" })),
+    FieldPath.pipe(doc("Dotted path of the row text checked.")),
     { exact: true, default: () => "conversation.0.content" }
   ),
   output: Schema.optionalWith(
-    FieldName.annotations(
-      doc("Field that receives `{benchmark, item, ngram}` of the first match, or null.", { default: "contamination" })
-    ),
+    FieldName.pipe(doc("Field that receives `{benchmark, item, ngram}` of the first match, or null.")),
     { exact: true, default: () => "contamination" }
   ),
   action: Schema.optionalWith(
-    Schema.Literal("flag", "drop").annotations(
-      doc("`flag` writes the output field and keeps every row; `drop` also drops matching rows (reason `contaminated`; with `route:` they go to that branch, output field included).", {
-        default: "flag"
-      })
+    Schema.Literal("flag", "drop").pipe(
+      doc("`flag` writes the output field and keeps every row; `drop` also drops matching rows (reason `contaminated`; with `route:` they go to that branch, output field included).")
     ),
     { exact: true, default: () => "flag" as const }
   ),
   tokens: Schema.optionalWith(
-    Schema.Literal("auto", "word", "char").annotations(
-      doc("n-gram unit: `auto` uses characters for text written without spaces and words otherwise.", { default: "auto" })
+    Schema.Literal("auto", "word", "char").pipe(
+      doc("n-gram unit: `auto` uses characters for text written without spaces and words otherwise.")
     ),
     { exact: true, default: () => "auto" as const }
   ),
   ngram: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(1, 64)).annotations(doc("Words per n-gram.", { default: 13, minimum: 1, maximum: 64 })),
+    Schema.Int.pipe(Schema.between(1, 64), doc("Words per n-gram.")),
     { exact: true, default: () => 13 }
   ),
   char_ngram: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(1, 256)).annotations(
-      doc("Characters per n-gram, for text written without spaces.", { default: 25, minimum: 1, maximum: 256 })
-    ),
+    Schema.Int.pipe(Schema.between(1, 256), doc("Characters per n-gram, for text written without spaces.")),
     { exact: true, default: () => 25 }
   ),
   normalize: Schema.optionalWith(
-    Schema.Literal("whitespace-case", "exact").annotations(
-      doc("`whitespace-case`: NFKC and lowercase before cutting n-grams; `exact`: as written. Punctuation never counts.", {
-        default: "whitespace-case"
-      })
+    Schema.Literal("whitespace-case", "exact").pipe(
+      doc("`whitespace-case`: NFKC and lowercase before cutting n-grams; `exact`: as written. Punctuation never counts.")
     ),
     { exact: true, default: () => "whitespace-case" as const }
   )

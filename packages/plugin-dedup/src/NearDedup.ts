@@ -16,10 +16,10 @@
 import type { FileSystem, Path } from "@effect/platform"
 import { StageError } from "@synthline/core/Errors"
 import { describeValue, getPath, parsePath, type Row } from "@synthline/core/Row"
-import { make, mapChunks, type Stage } from "@synthline/core/Stage"
+import { doc, make, mapChunks, type Stage } from "@synthline/core/Stage"
 import { Effect, Schema } from "effect"
 import { LshIndex } from "./internal/lsh.js"
-import { DatasetRef, doc, FieldName, FieldPath, firstPass, top } from "./internal/shared.js"
+import { DatasetRef, FieldName, FieldPath, firstPass, top } from "./internal/shared.js"
 import { optimalBanding, permutations, shingles, signature, unitOf } from "./MinHash.js"
 
 /** Weights of the band/row optimisation: candidates are verified, so a missed pair costs more than a false candidate. */
@@ -28,93 +28,65 @@ const FN_WEIGHT = 0.8
 
 const NearDedupConfigSchema = Schema.Struct({
   field: Schema.optionalWith(
-    FieldPath.annotations(
-      doc("Dotted path of the text compared, in the rows and in the indexed dataset.", {
-        default: "conversation.0.content"
-      })
-    ),
+    FieldPath.pipe(doc("Dotted path of the text compared, in the rows and in the indexed dataset.")),
     { exact: true, default: () => "conversation.0.content" }
   ),
   output: Schema.optionalWith(
-    FieldName.annotations(
-      doc("Field that receives the conversation_id of the cluster's first row (null on first rows and unique rows).", {
-        default: "near_duplicate_of"
-      })
-    ),
+    FieldName.pipe(doc("Field that receives the conversation_id of the cluster's first row (null on first rows and unique rows).")),
     { exact: true, default: () => "near_duplicate_of" }
   ),
   threshold: Schema.optionalWith(
-    Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)).annotations(
-      doc("Estimated Jaccard similarity of the shingle sets at or above which two texts are near-duplicates.", {
-        default: 0.8,
-        exclusiveMinimum: 0,
-        maximum: 1
-      })
+    Schema.Number.pipe(
+      Schema.greaterThan(0),
+      Schema.lessThanOrEqualTo(1),
+      doc("Estimated Jaccard similarity of the shingle sets at or above which two texts are near-duplicates.")
     ),
     { exact: true, default: () => 0.8 }
   ),
   num_perm: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(8, 1024)).annotations(
-      doc("Hash functions in a MinHash signature (more: closer estimates, slower).", { default: 128, minimum: 8, maximum: 1024 })
-    ),
+    Schema.Int.pipe(Schema.between(8, 1024), doc("Hash functions in a MinHash signature (more: closer estimates, slower).")),
     { exact: true, default: () => 128 }
   ),
   bands: Schema.optionalWith(
-    Schema.Int.pipe(Schema.positive()).annotations(
-      doc("LSH bands (set with `rows`); default: chosen from threshold and num_perm by the S-curve optimisation.", {
-        type: "integer",
-        minimum: 1
-      })
+    Schema.Int.pipe(
+      Schema.positive(),
+      doc("LSH bands (set with `rows`); default: chosen from threshold and num_perm by the S-curve optimisation.")
     ),
     { exact: true }
   ),
   rows: Schema.optionalWith(
-    Schema.Int.pipe(Schema.positive()).annotations(
-      doc("Signature values per LSH band (set with `bands`; bands × rows ≤ num_perm).", { type: "integer", minimum: 1 })
-    ),
+    Schema.Int.pipe(Schema.positive(), doc("Signature values per LSH band (set with `bands`; bands × rows ≤ num_perm).")),
     { exact: true }
   ),
   tokens: Schema.optionalWith(
-    Schema.Literal("auto", "word", "char").annotations(
-      doc(
-        "Shingle unit: `auto` uses characters for text written without spaces (mostly Han, Hiragana or Katakana) and words otherwise; `word` or `char` forces one.",
-        { default: "auto" }
-      )
+    Schema.Literal("auto", "word", "char").pipe(
+      doc("Shingle unit: `auto` uses characters for text written without spaces (mostly Han, Hiragana or Katakana) and words otherwise; `word` or `char` forces one.")
     ),
     { exact: true, default: () => "auto" as const }
   ),
   ngram: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(1, 64)).annotations(doc("Words per shingle.", { default: 3, minimum: 1, maximum: 64 })),
+    Schema.Int.pipe(Schema.between(1, 64), doc("Words per shingle.")),
     { exact: true, default: () => 3 }
   ),
   char_ngram: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(1, 256)).annotations(
-      doc("Characters per shingle, for character shingles.", { default: 5, minimum: 1, maximum: 256 })
-    ),
+    Schema.Int.pipe(Schema.between(1, 256), doc("Characters per shingle, for character shingles.")),
     { exact: true, default: () => 5 }
   ),
   normalize: Schema.optionalWith(
-    Schema.Literal("whitespace-case", "exact").annotations(
-      doc(
-        "Before shingling: `whitespace-case` applies NFKC and lowercases (as core/dedup); `exact` keeps the text as it is. Punctuation and whitespace only separate tokens either way.",
-        { default: "whitespace-case" }
-      )
+    Schema.Literal("whitespace-case", "exact").pipe(
+      doc("Before shingling: `whitespace-case` applies NFKC and lowercases (as core/dedup); `exact` keeps the text as it is. Punctuation and whitespace only separate tokens either way.")
     ),
     { exact: true, default: () => "whitespace-case" as const }
   ),
   drop: Schema.optionalWith(
-    Schema.Boolean.annotations(
-      doc("Drop near-duplicates (reason `near-duplicate`; with `route:` they go to that branch) instead of marking them; the output field is then not written.", {
-        default: false
-      })
+    Schema.Boolean.pipe(
+      doc("Drop near-duplicates (reason `near-duplicate`; with `route:` they go to that branch) instead of marking them; the output field is then not written.")
     ),
     { exact: true, default: () => false }
   ),
   index_from: Schema.optionalWith(
-    DatasetRef.annotations(
-      doc(
-        "The dataset indexed in the first pass. Default: the pipeline's own source, all of it whatever the shard; set it to index a larger dataset than the pipeline reads."
-      )
+    DatasetRef.pipe(
+      doc("The dataset indexed in the first pass. Default: the pipeline's own source, all of it whatever the shard; set it to index a larger dataset than the pipeline reads.")
     ),
     { exact: true }
   )

@@ -1,5 +1,5 @@
 /**
- * Helpers shared by the dedup stages: option documentation, dotted field paths, and the first
+ * Helpers shared by the dedup stages: dotted field paths, the dataset option, and the first
  * pass over a whole dataset (the pipeline's own source, or one named by the stage).
  */
 import type { FileSystem, Path } from "@effect/platform"
@@ -7,15 +7,8 @@ import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import type { SourceDefinition, SourceEnv } from "@synthline/core/Source"
 import * as Sources from "@synthline/core/Sources"
-import type { StageContext } from "@synthline/core/Stage"
+import { doc, type StageContext } from "@synthline/core/Stage"
 import { Chunk, Effect, Schema, Stream } from "effect"
-
-type Obj = { readonly [key: string]: unknown }
-
-/** Option documentation for the JSON Schema and `synthline stages` (as the core stages do). */
-export const doc = (description: string, extra: Obj = {}): { readonly jsonSchema: Obj } => ({
-  jsonSchema: { description, ...extra }
-})
 
 /** The first segment of a dotted path (what a stage `requires`). */
 export const top = (path: string): string => path.split(".")[0]!
@@ -25,13 +18,15 @@ export const FieldPath = Schema.String.pipe(Schema.pattern(/^[^.]+(\.[^.]+)*$/))
 
 /** A top-level field name. */
 export const FieldName = Schema.String.pipe(
-  Schema.filter((s) => (s.length > 0 && !s.includes(".")) || `expected a top-level field name, got ${JSON.stringify(s)}`)
+  Schema.filter((s) => (s.length > 0 && !s.includes(".")) || `expected a top-level field name, got ${JSON.stringify(s)}`, {
+    jsonSchema: { pattern: "^[^.]+$" }
+  })
 )
 
 /** A dataset read by a first pass: a core source type and its files. */
 export const DatasetRef = Schema.Struct({
-  type: Schema.Literal("jsonl", "parquet").annotations(doc("Source type of the dataset.")),
-  path: Sources.InputPaths.annotations(doc("Files or globs of the dataset, relative to the pipeline file's folder."))
+  type: Schema.Literal("jsonl", "parquet").pipe(doc("Source type of the dataset.")),
+  path: Sources.InputPaths.pipe(doc("Files or globs of the dataset, relative to the pipeline file's folder."))
 })
 
 /** A dataset read by a first pass, decoded. */
