@@ -54,14 +54,21 @@ const isJson = (u: unknown): boolean => {
  * Schema's AST, through filters: the decoder itself supplies them, so they cannot drift.
  */
 // biome-ignore lint/suspicious/noExplicitAny: any config Schema
-export const defaultsOf = (schema: Schema.Schema<any, any>): ReadonlyMap<string, unknown> => {
-  const out = new Map<string, unknown>()
-  let ast: SchemaAST.AST = schema.ast
+export const defaultsOf = (schema: Schema.Schema<any, any>): ReadonlyMap<string, unknown> => defaultsAt(schema.ast)
+
+/** A Schema's node under its filters. */
+const unfiltered = (node: SchemaAST.AST): SchemaAST.AST => {
+  let ast = node
   for (;;) {
     if (SchemaAST.isRefinement(ast)) ast = ast.from
     else if (SchemaAST.isSuspend(ast)) ast = ast.f()
-    else break
+    else return ast
   }
+}
+
+const defaultsAt = (node: SchemaAST.AST): ReadonlyMap<string, unknown> => {
+  const out = new Map<string, unknown>()
+  const ast = unfiltered(node)
   if (!SchemaAST.isTransformation(ast) || !SchemaAST.isTypeLiteralTransformation(ast.transformation)) return out
   const from = ast.from
   for (const t of ast.transformation.propertySignatureTransformations) {
@@ -188,16 +195,59 @@ const jsonSchemaOf = (schema: Schema.Schema<any, any>): JsonSchema => {
     const target = defs[refName(js.$ref)]
     if (isObj(target)) root = { ...target, ...(Object.keys(defs).length > 1 ? { $defs: defs } : {}) }
   }
-  root = readable(root)
-  // The defaults the decoder fills in: those are what a left-out option gets.
-  const defaults = defaultsOf(schema)
-  if (defaults.size === 0 || !isObj(root.properties)) return root
-  const properties: { [key: string]: unknown } = { ...root.properties }
-  for (const [name, value] of defaults) {
-    const p = properties[name]
-    if (isObj(p)) properties[name] = { ...p, default: value }
+  return withDefaults(schema.ast, readable(root))
+}
+
+/**
+ * A JSON Schema with the defaults the decoder fills in (what a left-out option gets), at every
+ * level: the options of a list's entries (`benchmarks: [{ path, field }]`) and of a map's values
+ * too. Walks the Schema's AST beside the JSON Schema Effect made of it; a definition under
+ * `$defs` is filled once.
+ */
+const withDefaults = (schema: SchemaAST.AST, js: JsonSchema): JsonSchema => {
+  const defs: { [name: string]: unknown } = isObj(js.$defs) ? { ...js.$defs } : {}
+  const filled = new Set<string>()
+  const go = (node: SchemaAST.AST, j: unknown): unknown => {
+    if (!isObj(j)) return j
+    if (typeof j.$ref === "string") {
+      const name = refName(j.$ref)
+      if (!filled.has(name) && isObj(defs[name])) {
+        filled.add(name)
+        defs[name] = go(node, defs[name])
+      }
+      return j
+    }
+    const ast = unfiltered(node)
+    if (SchemaAST.isTransformation(ast)) {
+      const inner = go(ast.from, j)
+      const defaults = defaultsAt(ast)
+      if (defaults.size === 0 || !isObj(inner) || !isObj(inner.properties)) return inner
+      const properties: { [key: string]: unknown } = { ...inner.properties }
+      for (const [name, value] of defaults) {
+        const p = properties[name]
+        if (isObj(p)) properties[name] = { ...p, default: value }
+      }
+      return { ...inner, properties }
+    }
+    if (SchemaAST.isTypeLiteral(ast)) {
+      const properties: { [key: string]: unknown } = isObj(j.properties) ? { ...j.properties } : {}
+      for (const p of ast.propertySignatures) if (typeof p.name === "string" && p.name in properties) properties[p.name] = go(p.type, properties[p.name])
+      const index = ast.indexSignatures[0]
+      const values = index !== undefined && isObj(j.additionalProperties) ? { additionalProperties: go(index.type, j.additionalProperties) } : {}
+      return { ...j, ...(isObj(j.properties) ? { properties } : {}), ...values }
+    }
+    if (SchemaAST.isTupleType(ast) && ast.rest.length === 1 && isObj(j.items)) return { ...j, items: go(ast.rest[0]!.type, j.items) }
+    if (SchemaAST.isUnion(ast)) {
+      // Members in the same order (an optional key adds an `undefined` member the JSON Schema leaves out).
+      const members = ast.types.filter((t) => !SchemaAST.isUndefinedKeyword(t))
+      if (members.length === 1) return go(members[0]!, j)
+      const anyOf = j.anyOf
+      return Array.isArray(anyOf) && members.length === anyOf.length ? { ...j, anyOf: anyOf.map((m, i) => go(members[i]!, m)) } : j
+    }
+    return j
   }
-  return { ...root, properties }
+  const out = go(schema, js)
+  return isObj(out) && Object.keys(defs).length > 0 ? { ...out, $defs: defs } : isObj(out) ? out : js
 }
 
 /** A schema with its `$ref` resolved and an `allOf` folded in, for reading its keywords. */

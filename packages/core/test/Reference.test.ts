@@ -130,9 +130,7 @@ describe("Reference", () => {
       ["path", "string", undefined],
       ["compression", '"gzip" | "none"', "gzip"],
       ["gzip_level", "integer", 6],
-      ["shard_rows", "integer", Sinks.defaultShardRows],
-      ["encrypt", '"none" | "source-key"', "none"],
-      ["source_key_from", "string", undefined]
+      ["shard_rows", "integer", Sinks.defaultShardRows]
     ])
     expect(sink.find((o) => o.name === "gzip_level")?.constraints).toBe("1 to 9")
     for (const o of [...sink, ...Reference.optionsOf(Sinks.parquet.config), ...Reference.optionsOf(Sources.parquet.config)]) {
@@ -162,6 +160,25 @@ describe("Reference", () => {
     ])
     expect(Reference.optionsOf(config).find((o) => o.name === "n")?.description).toBe("Answers per row.")
   })
+
+  it.effect("the JSON Schema carries the defaults of nested options too (a list's entries, a map's values)", () =>
+    Effect.gen(function* () {
+      const Entry = Schema.Struct({ path: Schema.String, field: Schema.optionalWith(Schema.String, { default: () => "turns" }) })
+      const config = Schema.Struct({
+        list: Schema.Array(Entry),
+        byName: Schema.optional(Schema.Record({ key: Schema.String, value: Entry }))
+      })
+      const plugin = Plugin.definePlugin({ name: "p", version: "1.0.0", stages: [], sections: { s: config } })
+      const schema = Reference.pipelineJsonSchema(yield* Registry.fromPlugins([{ plugin, specifier: "p" }]))
+      expect(schema.properties).toMatchObject({
+        s: {
+          properties: {
+            list: { items: { properties: { field: { type: "string", default: "turns" } } } },
+            byName: { additionalProperties: { properties: { field: { type: "string", default: "turns" } } } }
+          }
+        }
+      })
+    }))
 
   it("documents the entries of a map-shaped section (name → options)", () => {
     const section = Schema.Record({
