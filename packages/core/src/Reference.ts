@@ -303,6 +303,8 @@ const constraintText = (schema: unknown, defs: { readonly [name: string]: unknow
   if (p.minItems === 1 && p.maxItems === undefined) words.push("non-empty")
   else words.push(...range(p.minItems, p.maxItems, "items"))
   if (p.uniqueItems === true) words.push("no repeats")
+  if (p.minProperties === 1 && p.maxProperties === undefined) words.push("non-empty")
+  else words.push(...range(p.minProperties, p.maxProperties, "entries"))
   const items = p.type === "array" ? constraintText(p.items, defs) : ""
   if (items !== "") words.push(`each ${items}`)
   const values = p.type === "object" && isObj(p.additionalProperties) ? constraintText(p.additionalProperties, defs) : ""

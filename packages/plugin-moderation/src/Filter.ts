@@ -6,7 +6,7 @@
  */
 import { describeValue, type Row } from "@synthline/core/Row"
 import { type ModerationCategory, moderationCategories } from "@synthline/core/Record"
-import { make, mapChunks, type Stage, type StageContext } from "@synthline/core/Stage"
+import { doc, make, mapChunks, type Stage, type StageContext } from "@synthline/core/Stage"
 import { Effect, Schema } from "effect"
 import { didYouMean } from "@synthline/core/Suggest"
 
@@ -14,11 +14,6 @@ import { didYouMean } from "@synthline/core/Suggest"
 // Options
 
 type Obj = { readonly [key: string]: unknown }
-
-/** Option documentation for the JSON Schema and `synthline stages` (as the core stages do). */
-const doc = (description: string, extra: Obj = {}): { readonly jsonSchema: Obj } => ({
-  jsonSchema: { description, ...extra }
-})
 
 const categoryNames: ReadonlyArray<string> = moderationCategories
 
@@ -28,16 +23,19 @@ const Thresholds = Schema.Record({
   key: Schema.String,
   value: Schema.Number.pipe(Schema.between(0, 1))
 }).pipe(
-  Schema.filter((t) => {
-    const keys = Object.keys(t)
-    if (keys.length === 0) return "thresholds must list at least one category"
-    for (const key of keys) {
-      if (!isCategory(key)) {
-        return `unknown moderation category ${JSON.stringify(key)}${didYouMean(key, categoryNames)} (known: ${categoryNames.join(", ")})`
+  Schema.filter(
+    (t) => {
+      const keys = Object.keys(t)
+      if (keys.length === 0) return "thresholds must list at least one category"
+      for (const key of keys) {
+        if (!isCategory(key)) {
+          return `unknown moderation category ${JSON.stringify(key)}${didYouMean(key, categoryNames)} (known: ${categoryNames.join(", ")})`
+        }
       }
-    }
-    return true
-  })
+      return true
+    },
+    { jsonSchema: { minProperties: 1, propertyNames: { enum: categoryNames } } }
+  )
 )
 
 /** Which messages of a conversation count. */
@@ -57,55 +55,36 @@ export type OnMissing = typeof OnMissing.Type
 
 const FilterConfigSchema = Schema.Struct({
   field: Schema.optionalWith(
-    Schema.String.annotations(
-      doc("The message field the annotations belong to (its roles decide `scope`), e.g. translated_conversation.", {
-        default: "conversation"
-      })
-    ),
+    Schema.String.pipe(doc("The message field the annotations belong to (its roles decide `scope`), e.g. translated_conversation.")),
     { exact: true, default: () => "conversation" }
   ),
   annotations: Schema.optionalWith(
-    Schema.String.annotations(
-      doc(
-        "The field holding one moderation result per message of `field` (the dataset's openai_moderation, or what moderation/classify wrote, e.g. translated_conversation_moderation).",
-        { default: "openai_moderation" }
-      )
+    Schema.String.pipe(
+      doc("The field holding one moderation result per message of `field` (the dataset's openai_moderation, or what moderation/classify wrote, e.g. translated_conversation_moderation).")
     ),
     { exact: true, default: () => "openai_moderation" }
   ),
   thresholds: Schema.optionalWith(
-    Thresholds.annotations(
+    Thresholds.pipe(
       doc(
-        "Per-category score thresholds (dataset category names, 0..1), e.g. { violence: 0.5, \"self-harm/intent\": 0.2 }. A message is unsafe when any listed score reaches its threshold. Without it, the annotated `flagged` decides.",
-        { type: "object", additionalProperties: { type: "number", minimum: 0, maximum: 1 } }
+        "Per-category score thresholds (dataset category names), e.g. { violence: 0.5, \"self-harm/intent\": 0.2 }. A message is unsafe when any listed score reaches its threshold. Without it, the annotated `flagged` decides."
       )
     ),
     { exact: true }
   ),
   scope: Schema.optionalWith(
-    Scope.annotations(
-      doc("Which messages count: all, user (messages with role user) or first-turn (the first user message only).", {
-        enum: ["all", "user", "first-turn"],
-        default: "all"
-      })
-    ),
+    Scope.pipe(doc("Which messages count: all, user (messages with role user) or first-turn (the first user message only).")),
     { exact: true, default: () => "all" as const }
   ),
   action: Schema.optionalWith(
-    Action.annotations(
-      doc(
-        "drop unsafe rows (reason moderation:<category>), route them (dropped too; set the common `route:` option to send them to a branch), or annotate only (keep every row).",
-        { enum: ["drop", "route", "annotate"], default: "drop" }
-      )
+    Action.pipe(
+      doc("drop unsafe rows (reason moderation:<category>), route them (dropped too; set the common `route:` option to send them to a branch), or annotate only (keep every row).")
     ),
     { exact: true, default: () => "drop" as const }
   ),
   on_missing: Schema.optionalWith(
-    OnMissing.annotations(
-      doc(
-        "Rows with missing or malformed annotations: reject (to the rejects sink), keep (with source: missing) or drop (reason moderation:missing).",
-        { enum: ["reject", "keep", "drop"], default: "reject" }
-      )
+    OnMissing.pipe(
+      doc("Rows with missing or malformed annotations: reject (to the rejects sink), keep (with source: missing) or drop (reason moderation:missing).")
     ),
     { exact: true, default: () => "reject" as const }
   )
