@@ -17,7 +17,7 @@ import { definePlugin, Stage } from "@synthline/core"
 import llm from "@synthline/llm"
 import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
-import { Effect, Either, Schema } from "effect"
+import { Either, Schema } from "effect"
 
 const LabelConfig = Schema.Struct({
   model: Schema.String.annotations({ description: "A model name from the models section." }),
@@ -55,10 +55,11 @@ export const label = Stage.make({
   requires: ["conversation"],
   provides: (config) => [config.output],
   make: (config, ctx) =>
-    Effect.gen(function* () {
-      // The Models service comes from @synthline/llm (a dependency of this plugin); an unknown
-      // model name fails the stage before any row is read.
-      const model = yield* ModelStage.model(ctx, config.model)
+    // The helper looks the model up in the Models service of @synthline/llm (a dependency of
+    // this plugin): an unknown model name fails the stage before any row is read. Rows are then
+    // admitted while the model has free slots, finish in any order and leave in input order
+    // (rejects too), so a rerun writes the same bytes.
+    ModelStage.make(ctx, [config.model], ([model]) => {
       const system = `Answer with exactly one word: the topic of the user's message, one of ${config.topics.join(", ")}, or ${config.other}.`
 
       // One row's outcome: the labelled row, or a reject with the reason. `ModelStage.ask`
@@ -84,10 +85,7 @@ export const label = Stage.make({
             : new ModelStage.Reject(row, answer !== undefined && Either.isLeft(answer) ? answer.left.message : "no answer")
         )
       }
-
-      // Rows are admitted while the model has free slots, finish in any order and leave in
-      // input order (rejects too), so a rerun writes the same bytes.
-      return ModelStage.perRow(ctx, model, one)
+      return one
     })
 })
 

@@ -4,14 +4,17 @@
  * request whose answer is cached. Each answer is committed on its own as it arrives, before the
  * caller uses it (WAL journal), so a `kill -9` loses at most the requests that were in flight.
  * A file SQLite cannot read (damaged) is an {@link LlmCacheError} that says how to go on.
+ * A run has one cache, the {@link Responses} service: its file is opened once, on first use, and
+ * shared by every caller (the chat models, DeepL in `synth/translate`).
  */
+import { RunContext } from "@synthline/core/RunContext"
 import Database from "better-sqlite3"
 import { createHash } from "node:crypto"
 import { mkdirSync } from "node:fs"
-import { dirname } from "node:path"
-import { Effect, Either, type Scope } from "effect"
+import { dirname, isAbsolute, resolve } from "node:path"
+import { Context, Effect, Either, Layer, Schema, Scope } from "effect"
 import type { ChatRequest, Completion } from "./Chat.js"
-import type { CacheMode } from "./Config.js"
+import { type CacheMode, CacheSection } from "./Config.js"
 import { LlmCacheError, LlmConfigError } from "./Errors.js"
 
 type Answer = Omit<Completion, "cached">
@@ -178,3 +181,38 @@ const statements = (file: string, db: Database.Database, mode: "read-write" | "r
     flush: () => undefined
   }
 }
+
+/** The response cache of a run: one file, opened once on first use, shared by every caller. */
+export interface ResponsesService {
+  /** The cache file (absolute). */
+  readonly file: string
+  readonly mode: CacheMode
+  /** The cache, opened (created when needed, unless read-only) by the first caller; closed with the run. */
+  readonly open: Effect.Effect<ResponseCache, LlmConfigError>
+}
+
+/** The response cache of a run. */
+export class Responses extends Context.Tag("@synthline/llm/Cache/Responses")<Responses, ResponsesService>() {}
+
+/** The service over `file`, opened on first use and closed with the scope. */
+export const responses = (file: string, mode: CacheMode): Effect.Effect<ResponsesService, never, Scope.Scope> =>
+  Effect.flatMap(Effect.scope, (scope) =>
+    Effect.map(Effect.cached(Scope.extend(open(file, mode), scope)), (opened) => ({ file, mode, open: opened }))
+  )
+
+const isCacheSection = Schema.is(CacheSection)
+
+/**
+ * The service of a run, from the pipeline file's `cache` section (default: read-write at
+ * `.synthline/cache.sqlite`, relative to the pipeline file). Every layer that needs the cache
+ * provides itself with this one value, so a run builds it — and opens the file — once.
+ */
+export const layer: Layer.Layer<Responses, never, RunContext> = Layer.scoped(
+  Responses,
+  Effect.gen(function* () {
+    const run = yield* RunContext
+    const section = run.sections.cache
+    const config = section !== undefined && isCacheSection(section) ? section : Schema.decodeSync(CacheSection)({})
+    return yield* responses(isAbsolute(config.path) ? config.path : resolve(run.baseDir, config.path), config.mode)
+  })
+)

@@ -7,10 +7,10 @@
  */
 import type { Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
-import { Effect, Either, Schema } from "effect"
+import { Either, Schema } from "effect"
 import { type Completion, type Message, preview } from "./Chat.js"
 import type { LlmRequestError } from "./Errors.js"
-import type { Model, Models } from "./Models.js"
+import type { Models } from "./Models.js"
 import * as ModelStage from "./ModelStage.js"
 import * as Seed from "./Seed.js"
 import * as Template from "./Template.js"
@@ -93,8 +93,7 @@ export const complete: Stage<CompleteConfig, Row, Row, Models, typeof CompleteCo
   requires: (c) => [...new Set([...(c.system !== undefined ? Template.parse(c.system).fields : []), ...Template.parse(c.user).fields])],
   provides: (c) => [c.output],
   make: (config, ctx) =>
-    Effect.gen(function* () {
-      const model: Model = yield* ModelStage.model(ctx, config.model)
+    ModelStage.make(ctx, [config.model], ([model]) => {
       const system = config.system !== undefined ? Template.parse(config.system) : undefined
       const user = Template.parse(config.user)
       const format = responseFormat(config)
@@ -154,6 +153,6 @@ export const complete: Stage<CompleteConfig, Row, Row, Models, typeof CompleteCo
           return { ...row, [config.output]: config.n === 1 ? ok[0] : ok }
         })
       }
-      return ModelStage.perRow(ctx, model, one)
+      return one
     })
 })

@@ -29,6 +29,7 @@ import { Balancer, type Outcome, type Slot } from "./internal/balancer.js"
 import { TokenBucket } from "./internal/bucket.js"
 import { HeaderLimits, parse as parseLimits } from "./internal/limits.js"
 import * as Provider from "./Provider.js"
+import * as Retry from "./Retry.js"
 import * as Usage from "./Usage.js"
 
 /** Per-call options. */
@@ -139,6 +140,14 @@ export interface MakeOptions {
   readonly scrub?: ((text: string) => string) | undefined
   /** The pipeline's `budget` section: a limit on the cost ledger of every model together. */
   readonly budget?: BudgetConfig | undefined
+  /** The run's response cache, shared with other callers (default: one of its own from `cache`). */
+  readonly responses?: Cache.ResponsesService | undefined
+}
+
+/** A response cache of the client's own, from its `cache` option. */
+const responsesOf = (options: MakeOptions): Effect.Effect<Cache.ResponsesService, never, Scope.Scope> => {
+  const config = options.cache ?? Schema.decodeSync(CacheSection)({})
+  return Cache.responses(isAbsolute(config.path) ? config.path : resolve(options.baseDir, config.path), config.mode)
 }
 
 /** What the models of one client have spent, for the pipeline's budget. */
@@ -153,14 +162,7 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
   Effect.gen(function* () {
     const scope = yield* Effect.scope
     const env = options.env ?? process.env
-    const cacheConfig = options.cache ?? Schema.decodeSync(CacheSection)({})
-    const cacheFile = isAbsolute(cacheConfig.path) ? cacheConfig.path : resolve(options.baseDir, cacheConfig.path)
-    let cache: Cache.ResponseCache | undefined
-    const openCache = Effect.suspend(() =>
-      cache !== undefined
-        ? Effect.succeed(cache)
-        : Scope.extend(Cache.open(cacheFile, cacheConfig.mode), scope).pipe(Effect.tap((c) => Effect.sync(() => (cache = c))))
-    )
+    const openCache = (options.responses ?? (yield* responsesOf(options))).open
     const made = new Map<string, Model>()
     const names = Object.keys(options.models)
     const spending: Spending = { budgetUsd: options.budget?.usd, models: [] }
@@ -323,8 +325,6 @@ const makeModel = (
   const timeoutMs = Duration.toMillis(config.timeout)
   const callTimeoutMs = Duration.toMillis(config.call_timeout)
   const downLimitMs = Duration.toMillis(config.down_limit)
-  const retryBase = Duration.toMillis(config.retry_base)
-  const retryMax = Duration.toMillis(config.retry_max)
   // In batch mode a call waits in a batch, not on a slot: the stage may have a batch file's worth out.
   const capacity =
     config.mode === "batch" ? config.batch.max_requests : transport.endpoints.reduce((n, e) => n + e.capacity, 0)
@@ -497,15 +497,8 @@ const makeModel = (
       })
     })
 
-  /** How a call's retries are spaced: jittered exponential backoff, or what `Retry-After` asks, up to `max_retries`. */
-  const retries = Schedule.exponential(Duration.millis(retryBase)).pipe(
-    Schedule.modifyDelay((_, d) => Duration.min(d, Duration.millis(retryMax))),
-    Schedule.jitteredWith({ min: 0.5, max: 1 }),
-    Schedule.intersect(Schedule.recurs(config.max_retries)),
-    Schedule.intersect(Schedule.identity<Provider.AttemptFailure>()),
-    Schedule.modifyDelay(([, f], d) => (f.retryAfterMs !== undefined ? Duration.millis(Math.min(retryMax, f.retryAfterMs)) : d)),
-    Schedule.whileInput((f: Provider.AttemptFailure) => isRetryable(f.kind))
-  )
+  /** How a call's retries are spaced: the model's retry schedule (`Retry.ofModel`). */
+  const retries = Retry.ofModel<Provider.AttemptFailure>(config)
 
   /** The failure of a call that ran out of `call_timeout`: its own last error, else its endpoints' latest. */
   const outOfTime = (n: number, own: { readonly index: number; readonly failure: Provider.AttemptFailure } | undefined) => {
@@ -828,11 +821,15 @@ const isModels = Schema.is(ModelsSection)
 const isCache = Schema.is(CacheSection)
 const isBudget = Schema.is(Budget)
 
-/** The client for a run: models and cache from the pipeline file's sections, usage into the manifest. */
+/**
+ * The client for a run: models from the pipeline file's sections, usage into the manifest, answers
+ * in the run's one response cache (`Cache.layer`, shared with the other callers of the run).
+ */
 export const layer: Layer.Layer<Models, RunError, RunContext> = Layer.scoped(
   Models,
   Effect.gen(function* () {
     const run = yield* RunContext
+    const responses = yield* Cache.Responses
     const models = run.sections.models
     const cache = run.sections.cache
     const budget = run.sections.budget
@@ -847,10 +844,11 @@ export const layer: Layer.Layer<Models, RunError, RunContext> = Layer.scoped(
       usage: run.usage,
       stateDir: run.stateDir,
       warn: run.warn,
-      scrub: run.scrub
+      scrub: run.scrub,
+      responses
     })
   })
-)
+).pipe(Layer.provide(Cache.layer))
 
 /** A client over the given models (for tests and code pipelines), with its own usage registry. */
 export const layerWith = (options: MakeOptions): Layer.Layer<Models> => Layer.scoped(Models, make(options))

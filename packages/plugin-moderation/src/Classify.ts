@@ -10,7 +10,7 @@ import { describeValue, type Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
 import { type Message, preview } from "@synthline/llm/Chat"
 import { reasonOf } from "@synthline/llm/Complete"
-import type { Model, Models } from "@synthline/llm/Models"
+import type { Models } from "@synthline/llm/Models"
 import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
 import { Effect, Either, Schema } from "effect"
@@ -324,8 +324,7 @@ export const classify: Stage<ClassifyConfig, Row, Row, Models, ClassifyOptions> 
   requires: (c) => [c.field],
   provides: (c) => [outputOf(c)],
   make: (config, ctx) =>
-    Effect.gen(function* () {
-      const model: Model = yield* ModelStage.model(ctx, config.model)
+    ModelStage.make(ctx, [config.model], ([model]) => {
       const output = outputOf(config)
 
       const viaOpenai = (messages: ReadonlyArray<Message>): Effect.Effect<Outcome> => {
@@ -352,31 +351,36 @@ export const classify: Stage<ClassifyConfig, Row, Row, Models, ClassifyOptions> 
           config.prompt === "official"
             ? [{ role: "user", content: guardPrompt(context) }]
             : context.map((m) => ({ role: m.role === "user" ? "user" : "assistant", content: m.content }))
-        const attempt = (n: number, last: string): Effect.Effect<Either.Either<Annotation, string>> =>
-          n > config.retries
-            ? Effect.succeed(
-                Either.left(
-                  `Llama Guard's answer for ${config.field}[${i}] is not "safe" or "unsafe\\nS<n>,..." after ${config.retries + 1} attempts: ${preview(last)}`
-                )
+        // An answer that is not a verdict is asked again with a new sample index and seed.
+        return ModelStage.untilUsable(config.retries, (n) =>
+          model
+            .complete(
+              {
+                messages: chat,
+                max_tokens: config.max_tokens,
+                temperature: config.temperature,
+                seed: config.seed ? Seed.forRequest(ctx.seed, ctx.stageId, `${key}#${i}`, n) : undefined
+              },
+              { sampleIndex: n }
+            )
+            .pipe(
+              Effect.flatMap((answer) => {
+                const verdict = parseGuard(answer.content)
+                return verdict !== undefined ? Effect.succeed(fromGuard(verdict)) : Effect.fail(new ModelStage.Unusable({ reason: answer.content }))
+              })
+            )
+        ).pipe(
+          Effect.map((a) => Either.right(a)),
+          Effect.catchAll((e) =>
+            Effect.succeed(
+              Either.left(
+                e._tag === "Unusable"
+                  ? `Llama Guard's answer for ${config.field}[${i}] is not "safe" or "unsafe\\nS<n>,..." after ${config.retries + 1} attempts: ${preview(e.reason)}`
+                  : reasonOf(e)
               )
-            : model
-                .complete(
-                  {
-                    messages: chat,
-                    max_tokens: config.max_tokens,
-                    temperature: config.temperature,
-                    seed: config.seed ? Seed.forRequest(ctx.seed, ctx.stageId, `${key}#${i}`, n) : undefined
-                  },
-                  { sampleIndex: n }
-                )
-                .pipe(
-                  Effect.flatMap((answer) => {
-                    const verdict = parseGuard(answer.content)
-                    return verdict !== undefined ? Effect.succeed(Either.right(fromGuard(verdict))) : attempt(n + 1, answer.content)
-                  }),
-                  Effect.catchAll((e) => Effect.succeed(Either.left(reasonOf(e))))
-                )
-        return attempt(0, "")
+            )
+          )
+        )
       }
 
       const viaGuard = (messages: ReadonlyArray<Message>, key: string): Effect.Effect<Outcome> =>
@@ -402,6 +406,6 @@ export const classify: Stage<ClassifyConfig, Row, Row, Models, ClassifyOptions> 
         )
       }
 
-      return ModelStage.perRow(ctx, model, one)
+      return one
     })
 })

@@ -15,10 +15,10 @@ import type { Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
 import type { ChatRequest, Message } from "@synthline/llm/Chat"
 import { reasonOf } from "@synthline/llm/Complete"
-import type { Model, Models } from "@synthline/llm/Models"
+import type { Models } from "@synthline/llm/Models"
 import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
-import { Effect, Either, Schema } from "effect"
+import { Either, Schema } from "effect"
 import { finishReasonsField, SynthesizedAssistantResponses, tokenLengthsField } from "./Fields.js"
 import { doc, extraOption, keyOf, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
 
@@ -73,8 +73,7 @@ export const generate: Stage<GenerateConfig, Row, Row, Models, typeof GenerateCo
   provides: (c) => (c.on_length === "keep" ? [c.output, c.model_field, tokenLengthsField, finishReasonsField] : [c.output, c.model_field, tokenLengthsField]),
   fields: (c) => ({ [c.output]: SynthesizedAssistantResponses, [c.model_field]: Schema.String }),
   make: (config, ctx) =>
-    Effect.gen(function* () {
-      const model: Model = yield* ModelStage.model(ctx, config.model)
+    ModelStage.make(ctx, [config.model], ([model]) => {
       const keepLength = config.on_length === "keep"
       const one = (row: Row): ModelStage.Pending => {
         if (isFlagged(row, config.skip_if)) {
@@ -116,6 +115,6 @@ export const generate: Stage<GenerateConfig, Row, Row, Models, typeof GenerateCo
           return keepLength ? { ...out, [finishReasonsField]: kept.map((r) => r.finish) } : out
         })
       }
-      return ModelStage.perRow(ctx, model, one)
+      return one
     })
 })

@@ -19,7 +19,7 @@ import type { Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
 import type { ChatRequest, Message } from "@synthline/llm/Chat"
 import { reasonOf } from "@synthline/llm/Complete"
-import type { Model, Models } from "@synthline/llm/Models"
+import type { Models } from "@synthline/llm/Models"
 import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
@@ -229,9 +229,8 @@ export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchem
   fields: (c) => ({ [c.output]: c.models === undefined ? ScoringAnnotations : MultiJudgeAnnotations }),
   removes: () => [tokenLengthsField, finishReasonsField],
   make: (config, ctx) =>
-    Effect.gen(function* () {
+    ModelStage.make(ctx, config.models ?? [config.model ?? ""], (judges) => {
       const names = config.models ?? [config.model ?? ""]
-      const judges: ReadonlyArray<Model> = yield* Effect.forEach(names, (name) => ModelStage.model(ctx, name))
       const prompt = Template.parse(config.prompt ?? (config.structured ? defaultStructuredJudgePrompt : defaultJudgePrompt))
       const format = config.structured
         ? { type: "json_schema", json_schema: { name: "judgement", schema: judgementSchema(config.max_reasoning_chars), strict: true } }
@@ -289,6 +288,6 @@ export const judge: Stage<JudgeConfig, Row, Row, Models, typeof JudgeConfigSchem
           [config.output]: answers.map((_, i) => combine(perJudge.map((results, j) => ({ model: names[j]!, ...annotate(results[i]!, i) })), config.max_spread))
         }))
       }
-      return ModelStage.perRow(ctx, judges, one)
+      return one
     })
 })

@@ -6,11 +6,10 @@
  * `min_score` (default 9); otherwise, or when a call fails or a turn is cut off, the field is
  * null (the row itself is kept).
  */
-import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import { make, type Stage } from "@synthline/core/Stage"
 import type { Message } from "@synthline/llm/Chat"
-import { type Model, Models } from "@synthline/llm/Models"
+import type { Model, Models } from "@synthline/llm/Models"
 import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
@@ -81,11 +80,7 @@ export const multiturn: Stage<MultiturnConfig, Row, Row, Models, typeof Multitur
   provides: (c) => [c.output],
   fields: (c) => ({ [c.output]: MultiturnConversation }),
   make: (config, ctx) =>
-    Effect.gen(function* () {
-      const models = yield* Models
-      const get = (name: string) => models.get(name).pipe(Effect.mapError((e) => new StageError({ stage: ctx.stageId, reason: e.message })))
-      const model: Model = yield* get(config.model)
-      const judgeModel: Model = config.judge_model !== undefined ? yield* get(config.judge_model) : model
+    ModelStage.make(ctx, [config.model, config.judge_model ?? config.model], ([model, judgeModel]) => {
       const followUp = Template.parse(config.follow_up_prompt)
       const judgePrompt = Template.parse(config.judge_prompt)
       const render = (t: Template.Template, fill: { [k: string]: string }): string => {
@@ -124,6 +119,6 @@ export const multiturn: Stage<MultiturnConfig, Row, Row, Models, typeof Multitur
           return score >= config.min_score ? { ...row, [config.output]: [...conversation, { role: "assistant", content: answer }] } : none
         }).pipe(Effect.catchAll(() => Effect.succeed(none)))
       }
-      return ModelStage.perRow(ctx, [model, judgeModel], one)
+      return one
     })
 })

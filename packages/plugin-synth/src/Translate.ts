@@ -11,13 +11,13 @@
  */
 import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
-import * as Rowwise from "@synthline/core/Rowwise"
 import type { Gate, Pending } from "@synthline/core/Rowwise"
 import { make, type Stage } from "@synthline/core/Stage"
 import { reasonOf } from "@synthline/llm/Complete"
 import { post, retryAfterMs, target } from "@synthline/llm/Http"
-import { Models } from "@synthline/llm/Models"
+import type { Models } from "@synthline/llm/Models"
 import * as ModelStage from "@synthline/llm/ModelStage"
+import * as Retry from "@synthline/llm/Retry"
 import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
 import { TranslatedConversation } from "./Fields.js"
@@ -160,6 +160,24 @@ const isHttpUrl = (s: string): boolean => {
   }
 }
 
+/** A failed DeepL attempt: its kind (what the retry schedule reads) and the reason a reject shows. */
+interface DeeplFailure extends Retry.Failure {
+  readonly reason: string
+}
+
+/** The texts of a DeepL answer, when it is a list of `count` translations. */
+const translationsOf = (text: string, count: number): ReadonlyArray<string> | undefined => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  const list = isObject(json) && Array.isArray(json.translations) ? json.translations : undefined
+  const out = list?.map((t: unknown) => (isObject(t) && typeof t.text === "string" ? t.text : undefined))
+  return out !== undefined && out.length === count && out.every((t): t is string => t !== undefined) ? out : undefined
+}
+
 /** The DeepL client of one stage: translates a batch of texts (at most 50). */
 const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, service: TranslationCacheService) => {
   const origin = config.base_url !== undefined && config.base_url !== "" ? config.base_url : deeplBaseUrl(Redacted.value(key))
@@ -168,6 +186,13 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
   const http = target(origin, "/v2/translate", config.concurrency)
   const display = `${new URL(origin).origin}/v2/translate`
   const usage = service.usage
+  // 429, 5xx, timeouts, broken connections and answers that are no translation list are tried again.
+  const retries = Retry.schedule<DeeplFailure>({
+    base: Duration.millis(config.retry_base_ms),
+    max: Duration.seconds(30),
+    retryAfterMax: Duration.seconds(60),
+    maxRetries: config.max_retries
+  })
 
   const request = (texts: ReadonlyArray<string>, xml: boolean): Effect.Effect<ReadonlyArray<string>, string> => {
     const body: { [k: string]: unknown } = { text: texts, target_lang: config.target_lang }
@@ -179,49 +204,35 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
     }
     const payload = JSON.stringify(body)
     const headers = { "content-type": "application/json", authorization: `DeepL-Auth-Key ${Redacted.value(key)}` }
-    return Effect.gen(function* () {
-      for (let attempt = 1; ; attempt++) {
-        usage.requests++
-        if (attempt > 1) usage.retries++
-        const r = yield* post(http, headers, payload, config.timeout_ms).pipe(Effect.either)
-        let retryable: boolean
-        let reason: string
-        let wait: number | undefined
-        if (r._tag === "Right") {
-          const { status, text } = r.right
-          if (status === 200) {
-            let json: unknown
-            try {
-              json = JSON.parse(text)
-            } catch {
-              json = undefined
-            }
-            const list = isObject(json) && Array.isArray(json.translations) ? json.translations : undefined
-            const out = list?.map((t: unknown) => (isObject(t) && typeof t.text === "string" ? t.text : undefined))
-            if (out !== undefined && out.length === texts.length && out.every((t): t is string => t !== undefined)) {
-              usage.characters += texts.reduce((n, t) => n + t.length, 0)
-              return out
-            }
-            retryable = true
-            reason = `DeepL ${display}: the answer is not a translation list for ${texts.length} text(s)`
-          } else {
-            retryable = status === 429 || status >= 500
-            wait = retryAfterMs(r.right.retryAfter)
+    let attempts = 0
+    const once = Effect.suspend(() => {
+      usage.requests++
+      if (attempts++ > 0) usage.retries++
+      return post(http, headers, payload, config.timeout_ms).pipe(
+        Effect.mapError((f): DeeplFailure => ({ kind: f.kind, reason: `DeepL ${display}: ${f.kind}: ${f.detail}` })),
+        Effect.flatMap(({ status, text, retryAfter }): Effect.Effect<ReadonlyArray<string>, DeeplFailure> => {
+          if (status !== 200) {
             // Masked before it is cut, so no part of a secret survives at the cut.
-            reason = `DeepL ${display}: status ${status}${status === 456 ? " (quota exceeded)" : status === 403 ? " (authorization failed)" : ""}: ${mask(text).slice(0, 200)}`
+            const reason = `DeepL ${display}: status ${status}${status === 456 ? " (quota exceeded)" : status === 403 ? " (authorization failed)" : ""}: ${mask(text).slice(0, 200)}`
+            const kind = status === 429 ? "rate_limited" : status >= 500 ? "server_error" : "bad_request"
+            return Effect.fail({ kind, reason, retryAfterMs: retryAfterMs(retryAfter) })
           }
-        } else {
-          retryable = true
-          reason = `DeepL ${display}: ${r.left.kind}: ${r.left.detail}`
-        }
-        if (!retryable || attempt > config.max_retries) {
-          usage.failures++
-          return yield* Effect.fail(mask(reason))
-        }
-        const backoff = Math.min(30_000, config.retry_base_ms * 2 ** (attempt - 1)) * (0.5 + Math.random() * 0.5)
-        yield* Effect.sleep(Duration.millis(wait !== undefined ? Math.min(60_000, wait) : backoff))
-      }
+          const out = translationsOf(text, texts.length)
+          if (out === undefined) {
+            return Effect.fail({ kind: "bad_response", reason: `DeepL ${display}: the answer is not a translation list for ${texts.length} text(s)` })
+          }
+          usage.characters += texts.reduce((n, t) => n + t.length, 0)
+          return Effect.succeed(out)
+        })
+      )
     })
+    return once.pipe(
+      Effect.retry(retries),
+      Effect.mapError((f) => {
+        usage.failures++
+        return mask(f.reason)
+      })
+    )
   }
 
   /** Translates one batch of texts, checks each answer, retries broken ones protected, reports per text. */
@@ -231,21 +242,23 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
         Effect.forEach(
           texts,
           (source, j) =>
-            Effect.gen(function* () {
-              let answer = answers[j]!
-              let broken = check(source, answer)
-              for (let attempt = 0; broken !== undefined && attempt < config.retries; attempt++) {
-                const again = yield* request([protect(source)], true).pipe(Effect.either)
-                if (again._tag === "Left") return { ok: false, error: again.left } satisfies Outcome
-                answer = unprotect(again.right[0]!)
-                broken = check(source, answer)
-              }
-              if (broken !== undefined) {
-                return { ok: false, error: `${broken} (after ${config.retries + 1} attempts)` } satisfies Outcome
-              }
-              service.put(keyOf(source, config.target_lang, config.source_lang, config.formality), answer)
-              return { ok: true, text: answer } satisfies Outcome
-            }),
+            // The batch's answer first; a broken one is asked again alone, its placeholders, code and URLs protected.
+            ModelStage.untilUsable(config.retries, (attempt) =>
+              (attempt === 0 ? Effect.succeed(answers[j]!) : Effect.map(request([protect(source)], true), (again) => unprotect(again[0]!))).pipe(
+                Effect.flatMap((answer) => {
+                  const broken = check(source, answer)
+                  return broken === undefined ? Effect.succeed(answer) : Effect.fail(new ModelStage.Unusable({ reason: broken }))
+                })
+              )
+            ).pipe(
+              Effect.map((answer): Outcome => {
+                service.put(keyOf(source, config.target_lang, config.source_lang, config.formality), answer)
+                return { ok: true, text: answer }
+              }),
+              Effect.catchAll((e) =>
+                Effect.succeed<Outcome>({ ok: false, error: typeof e === "string" ? e : `${e.reason} (after ${config.retries + 1} attempts)` })
+              )
+            ),
           { concurrency: 1 }
         )
       ),
@@ -372,6 +385,7 @@ export const translate: Stage<TranslateConfig, Row, Row, Models | TranslationCac
         }
         const client = deeplClient(config, key, guarded)
         yield* Effect.addFinalizer(() => Effect.promise(() => client.close()))
+        // DeepL is no model: rows wait on its request slots.
         const one = (row: Row): Pending => {
           const p = pre(row)
           if (typeof p !== "string") return p
@@ -381,49 +395,42 @@ export const translate: Stage<TranslateConfig, Row, Row, Models | TranslationCac
             damaged !== undefined ? Effect.fail(damaged) : Effect.succeed(r.ok ? { ...row, ...wrap(r.text) } : new Rejected(row, r.error))
           return Effect.isEffect(o) ? Effect.flatMap(o, outcome) : outcome(o)
         }
-        return Rowwise.transform({ ctx, one, gates: [client.load] })
+        return yield* ModelStage.make(ctx, [], () => one, { gates: [client.load] })
       }
 
-      const models = yield* Models
-      const model = yield* models
-        .get(config.model ?? "")
-        .pipe(Effect.mapError((e) => new StageError({ stage: ctx.stageId, reason: e.message })))
-      const prompt = Template.parse(config.prompt)
-      const language = languageNames[config.target_lang.toUpperCase()] ?? config.target_lang
-      const one = (row: Row): Effect.Effect<Row | Rejected> => {
-        const p = pre(row)
-        if (typeof p !== "string") return Effect.succeed(p)
-        const rendered = prompt.render({ text: p, target_language: language })
-        const content = "text" in rendered ? rendered.text : p
-        const messages = [...(config.system !== undefined ? [{ role: "system", content: config.system }] : []), { role: "user", content }]
-        const id = rowKey(row, p)
-        return Effect.gen(function* () {
-          let last = ""
-          for (let attempt = 0; attempt <= config.retries; attempt++) {
-            const r = yield* model
+      return yield* ModelStage.make(ctx, [config.model ?? ""], ([model]) => {
+        const prompt = Template.parse(config.prompt)
+        const language = languageNames[config.target_lang.toUpperCase()] ?? config.target_lang
+        const one = (row: Row): Effect.Effect<Row | Rejected> => {
+          const p = pre(row)
+          if (typeof p !== "string") return Effect.succeed(p)
+          const rendered = prompt.render({ text: p, target_language: language })
+          const content = "text" in rendered ? rendered.text : p
+          const messages = [...(config.system !== undefined ? [{ role: "system", content: config.system }] : []), { role: "user", content }]
+          const id = rowKey(row, p)
+          // Another sample index and seed per attempt: a new answer, cached apart.
+          return ModelStage.untilUsable(config.retries, (attempt) =>
+            model
               .complete(
-                {
-                  messages,
-                  temperature: config.temperature,
-                  max_tokens: config.max_tokens,
-                  seed: Seed.forRequest(ctx.seed, ctx.stageId, id, attempt)
-                },
+                { messages, temperature: config.temperature, max_tokens: config.max_tokens, seed: Seed.forRequest(ctx.seed, ctx.stageId, id, attempt) },
                 { sampleIndex: attempt }
               )
-              .pipe(Effect.either)
-            if (r._tag === "Left") return new Rejected(row, reasonOf(r.left))
-            if (r.right.finish_reason === "length") {
-              last = "the translation was cut off at max_tokens"
-              continue
-            }
-            const text = r.right.content.trim()
-            const broken = check(p, text)
-            if (broken === undefined) return { ...row, ...wrap(text) }
-            last = broken
-          }
-          return new Rejected(row, `${last} (after ${config.retries + 1} attempts)`)
-        })
-      }
-      return ModelStage.perRow(ctx, model, one)
+              .pipe(
+                Effect.flatMap((answer) => {
+                  if (answer.finish_reason === "length") return Effect.fail(new ModelStage.Unusable({ reason: "the translation was cut off at max_tokens" }))
+                  const text = answer.content.trim()
+                  const broken = check(p, text)
+                  return broken === undefined ? Effect.succeed(text) : Effect.fail(new ModelStage.Unusable({ reason: broken }))
+                })
+              )
+          ).pipe(
+            Effect.map((text): Row | Rejected => ({ ...row, ...wrap(text) })),
+            Effect.catchAll((e) =>
+              Effect.succeed(new Rejected(row, e._tag === "Unusable" ? `${e.reason} (after ${config.retries + 1} attempts)` : reasonOf(e)))
+            )
+          )
+        }
+        return one
+      })
     })
 })

@@ -1,15 +1,14 @@
 /**
  * The translation service of a run: DeepL answers kept in the run's response cache (the
- * `cache` section of @synthline/llm, same SQLite file, keyed by `deepl`, target/source
- * language, formality and text), so a resumed or repeated run sends no DeepL request twice;
- * and DeepL usage (requests, characters, cache hits, errors) in the manifest's `model_usage.deepl`.
+ * `Cache.Responses` service of @synthline/llm — the one SQLite file of the `cache` section, opened
+ * once per run for the chat models and DeepL alike — keyed by `deepl`, target/source language,
+ * formality and text), so a resumed or repeated run sends no DeepL request twice; and DeepL usage
+ * (requests, characters, cache hits, errors) in the manifest's `model_usage.deepl`.
  */
 import { RunError } from "@synthline/core/Errors"
 import { RunContext, type UsageRegistry } from "@synthline/core/RunContext"
 import * as Cache from "@synthline/llm/Cache"
-import { CacheSection } from "@synthline/llm/Config"
-import { Context, Effect, Layer, Schema, type Scope } from "effect"
-import { isAbsolute, resolve } from "node:path"
+import { Context, Effect, Layer, type Scope } from "effect"
 
 /** DeepL usage counters. */
 export interface DeeplUsage {
@@ -42,14 +41,13 @@ export const keyOf = (text: string, target: string, source: string | undefined, 
 
 const emptyUsage = (): DeeplUsage => ({ calls: 0, cache_hits: 0, requests: 0, retries: 0, characters: 0, failures: 0 })
 
-/** Opens the service over a cache file (mode `off` keeps nothing). */
-export const make = (
-  file: string,
-  mode: Cache.ResponseCache["mode"],
+/** The service over a response cache's service (opened now), usage registered under `deepl`. */
+export const over = (
+  responses: Cache.ResponsesService,
   registry?: UsageRegistry
-): Effect.Effect<TranslationCacheService, RunError, Scope.Scope> =>
+): Effect.Effect<TranslationCacheService, RunError> =>
   Effect.gen(function* () {
-    const cache = yield* Cache.open(file, mode).pipe(Effect.mapError((e) => new RunError({ reason: e.message, exitCode: 2 })))
+    const cache = yield* responses.open.pipe(Effect.mapError((e) => new RunError({ reason: e.message, exitCode: 2 })))
     const usage = emptyUsage()
     if (registry !== undefined) {
       const recovered = registry.register("deepl", () => usage)
@@ -62,19 +60,25 @@ export const make = (
     }
   })
 
-const isCache = Schema.is(CacheSection)
+/** Opens the service over a cache file of its own (mode `off` keeps nothing), for tests and code pipelines. */
+export const make = (
+  file: string,
+  mode: Cache.ResponseCache["mode"],
+  registry?: UsageRegistry
+): Effect.Effect<TranslationCacheService, RunError, Scope.Scope> =>
+  Effect.flatMap(Cache.responses(file, mode), (responses) => over(responses, registry))
 
-/** The service of a run: the `cache` section's file and mode, usage into the manifest. */
-export const layer: Layer.Layer<TranslationCache, RunError, RunContext> = Layer.scoped(
+/**
+ * The service of a run: over the run's response cache (`Cache.layer`, the same value the model
+ * client is built with, so the file is opened once), usage into the manifest.
+ */
+export const layer: Layer.Layer<TranslationCache, RunError, RunContext> = Layer.effect(
   TranslationCache,
   Effect.gen(function* () {
     const run = yield* RunContext
-    const section = run.sections.cache
-    const config = section !== undefined && isCache(section) ? section : Schema.decodeSync(CacheSection)({})
-    const file = isAbsolute(config.path) ? config.path : resolve(run.baseDir, config.path)
-    return yield* make(file, config.mode, run.usage)
+    return yield* over(yield* Cache.Responses, run.usage)
   })
-)
+).pipe(Layer.provide(Cache.layer))
 
 /** A service that caches nothing (tests, code pipelines). */
 export const layerOff: Layer.Layer<TranslationCache> = Layer.succeed(TranslationCache, {
