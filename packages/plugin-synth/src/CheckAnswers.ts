@@ -16,44 +16,48 @@
  * token lengths and finish reasons), so the judge is not asked about them.
  */
 import type { Row } from "@synthline/core/Row"
-import { make, mapChunks, type Stage } from "@synthline/core/Stage"
+import { doc, make, mapChunks, type Stage } from "@synthline/core/Stage"
 import { Effect, Schema } from "effect"
 import { type AnswerCheck, AnswerChecks, CheckKind, finishReasonsField, tokenLengthsField } from "./Fields.js"
-import { doc, stringAt, top } from "./internal/shared.js"
+import { stringAt, top } from "./internal/shared.js"
 
 const Kind = CheckKind
 
 const CheckAnswersConfigSchema = Schema.Struct({
-  instruction: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the instruction text.")), {
+  instruction: Schema.optionalWith(Schema.String.pipe(doc("Dotted path of the instruction text.")), {
     default: () => "translated_conversation.0.content"
   }),
-  responses: Schema.optionalWith(Schema.String.annotations(doc("Field holding the answers.")), {
+  responses: Schema.optionalWith(Schema.String.pipe(doc("Field holding the answers.")), {
     default: () => "synthesized_assistant_responses"
   }),
-  output: Schema.optionalWith(Schema.String.annotations(doc("Field the checks are written to, one per answer.")), {
+  output: Schema.optionalWith(Schema.String.pipe(doc("Field the checks are written to, one per answer.")), {
     default: () => "synthesized_response_checks"
   }),
-  checks: Schema.optionalWith(Schema.Array(Kind).annotations(doc("Which checks run.")), {
+  checks: Schema.optionalWith(Schema.Array(Kind).pipe(doc("Which checks run.")), {
     default: () => ["language", "repetition", "truncated", "empty"] as const
   }),
   language: Schema.optionalWith(
-    Schema.String.pipe(Schema.pattern(/^(auto|[a-z]{2})$/)).annotations(
+    Schema.String.pipe(
+      Schema.pattern(/^(auto|[a-z]{2})$/),
       doc("Target language of the answers as an ISO 639-1 code (ja, en), or auto: the language identified in the instruction.")
     ),
     { default: () => "auto" }
   ),
   max_other_script: Schema.optionalWith(
-    Schema.Number.pipe(Schema.between(0, 1)).annotations(doc("The language flag is also set when more than this share of the answer's letters are in another script.")),
+    Schema.Number.pipe(
+      Schema.between(0, 1),
+      doc("The language flag is also set when more than this share of the answer's letters are in another script.")
+    ),
     { default: () => 0.5 }
   ),
-  ngram: Schema.optionalWith(Schema.Int.pipe(Schema.between(2, 200)).annotations(doc("Length in characters of the n-grams of the repetition check.")), {
+  ngram: Schema.optionalWith(Schema.Int.pipe(Schema.between(2, 200), doc("Length in characters of the n-grams of the repetition check.")), {
     default: () => 10
   }),
   max_repetition: Schema.optionalWith(
-    Schema.Number.pipe(Schema.between(0, 1)).annotations(doc("The repetition flag is set when the share of repeated n-grams is over this.")),
+    Schema.Number.pipe(Schema.between(0, 1), doc("The repetition flag is set when the share of repeated n-grams is over this.")),
     { default: () => 0.3 }
   ),
-  drop: Schema.optionalWith(Schema.Array(Kind).annotations(doc("Answers flagged with any of these kinds are removed before judging.")), {
+  drop: Schema.optionalWith(Schema.Array(Kind).pipe(doc("Answers flagged with any of these kinds are removed before judging.")), {
     default: () => []
   })
 })

@@ -21,11 +21,11 @@ import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import type { SourceDefinition, SourceEnv } from "@synthline/core/Source"
 import * as Sources from "@synthline/core/Sources"
-import { make, mapChunks, type Stage } from "@synthline/core/Stage"
+import { doc, make, mapChunks, type Stage } from "@synthline/core/Stage"
 import type { FileSystem, Path } from "@effect/platform"
 import { Effect, Schema, Stream } from "effect"
 import { createHash } from "node:crypto"
-import { doc, stringAt, top } from "./internal/shared.js"
+import { stringAt, top } from "./internal/shared.js"
 
 /** The shipped labels: skeleton patterns and their names. */
 export const defaultLabels: ReadonlyArray<{ readonly pattern: string; readonly label: string }> = [
@@ -93,30 +93,28 @@ export class CountMin {
 }
 
 const DetectTemplateConfigSchema = Schema.Struct({
-  field: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the instruction (in the rows and in counts_from).")), {
+  field: Schema.optionalWith(Schema.String.pipe(doc("Dotted path of the instruction (in the rows and in counts_from).")), {
     default: () => "conversation.0.content"
   }),
-  output: Schema.optionalWith(Schema.String.annotations(doc("Field that receives the label or null.")), {
+  output: Schema.optionalWith(Schema.String.pipe(doc("Field that receives the label or null.")), {
     default: () => "is_template_instruction"
   }),
   min_count: Schema.optionalWith(
-    Schema.Int.pipe(Schema.positive()).annotations(doc("A skeleton occurring at least this often in the dataset is a template.")),
+    Schema.Int.pipe(Schema.positive(), doc("A skeleton occurring at least this often in the dataset is a template.")),
     { default: () => 20 }
   ),
   labels: Schema.optionalWith(
-    Schema.Array(Schema.Struct({ pattern: Schema.String, label: Schema.String })).annotations(
+    Schema.Array(Schema.Struct({ pattern: Schema.String, label: Schema.String })).pipe(
       doc("Skeleton patterns (regular expressions, case-insensitive) and their labels, tried in order.")
     ),
     { default: () => defaultLabels }
   ),
   counts_from: Schema.optional(
     Schema.Struct({
-      type: Schema.Literal("jsonl", "parquet").annotations(doc("Source type of the dataset counted in the first pass.")),
-      path: Sources.InputPaths.annotations(doc("Files or globs of the dataset."))
-    }).annotations(
-      doc(
-        "The dataset whose skeletons are counted in the first pass (read once when the stage starts). Default: the pipeline's own source, all of it whatever the shard; set it when the counts must cover a larger dataset than the pipeline reads."
-      )
+      type: Schema.Literal("jsonl", "parquet").pipe(doc("Source type of the dataset counted in the first pass.")),
+      path: Sources.InputPaths.pipe(doc("Files or globs of the dataset."))
+    }).pipe(
+      doc("The dataset whose skeletons are counted in the first pass (read once when the stage starts). Default: the pipeline's own source, all of it whatever the shard; set it when the counts must cover a larger dataset than the pipeline reads.")
     )
   )
 })

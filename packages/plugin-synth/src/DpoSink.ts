@@ -12,23 +12,25 @@
 import type { Row } from "@synthline/core/Row"
 import * as Sink from "@synthline/core/Sink"
 import * as Sinks from "@synthline/core/Sinks"
+import { doc } from "@synthline/core/Stage"
 import { Schema } from "effect"
 import { bestOf, eligibleAnswers, exclusionFields, worstOf } from "./internal/answers.js"
 import { openRecords } from "./internal/export.js"
-import { doc, stringAt } from "./internal/shared.js"
+import { stringAt } from "./internal/shared.js"
 
 const dpoFields = {
   ...Sinks.JsonlConfig.fields,
   compression: Schema.optionalWith(
-    Schema.Literal("gzip", "none").annotations(doc("gzip writes .jsonl.gz parts; none (the default here) writes .jsonl.")),
+    Schema.Literal("gzip", "none").pipe(doc("gzip writes .jsonl.gz parts; none (the default here) writes .jsonl.")),
     { default: () => "none" as const }
   ),
-  prompt: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the instruction (the user turn).")), {
+  prompt: Schema.optionalWith(Schema.String.pipe(doc("Dotted path of the instruction (the user turn).")), {
     default: () => "translated_conversation.0.content"
   }),
-  system: Schema.optional(Schema.String.annotations(doc("A system message put before the user turn of every prompt."))),
+  system: Schema.optional(Schema.String.pipe(doc("A system message put before the user turn of every prompt."))),
   min_margin: Schema.optionalWith(
-    Schema.Number.pipe(Schema.nonNegative()).annotations(
+    Schema.Number.pipe(
+      Schema.nonNegative(),
       doc("Smallest preference_score difference between chosen and rejected; pairs closer than this are left out.")
     ),
     { default: () => 2 }

@@ -4,15 +4,15 @@
  * whitespace. `synth/generate` sends no request for flagged rows.
  */
 import type { Row } from "@synthline/core/Row"
-import { make, mapChunks, type Stage } from "@synthline/core/Stage"
+import { doc, make, mapChunks, type Stage } from "@synthline/core/Stage"
 import { Effect, Schema } from "effect"
-import { doc, stringAt, top } from "./internal/shared.js"
+import { stringAt, top } from "./internal/shared.js"
 
 const FlagEmptyConfigSchema = Schema.Struct({
-  field: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the instruction.")), {
+  field: Schema.optionalWith(Schema.String.pipe(doc("Dotted path of the instruction.")), {
     default: () => "translated_conversation.0.content"
   }),
-  output: Schema.optionalWith(Schema.String.annotations(doc("Field that receives the flag.")), {
+  output: Schema.optionalWith(Schema.String.pipe(doc("Field that receives the flag.")), {
     default: () => "empty_user_instruction_ja"
   })
 })

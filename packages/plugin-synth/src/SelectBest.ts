@@ -10,14 +10,13 @@
  * with reason `no_eligible_answer`.
  */
 import type { Row } from "@synthline/core/Row"
-import { make, mapChunks, type Stage } from "@synthline/core/Stage"
+import { doc, make, mapChunks, type Stage } from "@synthline/core/Stage"
 import { Effect, Schema } from "effect"
 import { bestOf, eligibleAnswers, exclusionFields } from "./internal/answers.js"
-import { doc } from "./internal/shared.js"
 
 const SelectBestConfigSchema = Schema.Struct({
   ...exclusionFields({ templates: false, pii: false }),
-  output: Schema.optionalWith(Schema.String.annotations(doc("Field the chosen answer is written to.")), {
+  output: Schema.optionalWith(Schema.String.pipe(doc("Field the chosen answer is written to.")), {
     default: () => "best_response"
   })
 })

@@ -16,29 +16,30 @@
 import type { Row } from "@synthline/core/Row"
 import * as Sink from "@synthline/core/Sink"
 import * as Sinks from "@synthline/core/Sinks"
+import { doc } from "@synthline/core/Stage"
 import { Schema } from "effect"
 import { bestOf, eligibleAnswers, exclusionFields } from "./internal/answers.js"
 import { openRecords } from "./internal/export.js"
-import { doc, stringAt } from "./internal/shared.js"
+import { stringAt } from "./internal/shared.js"
 
 const sftFields = {
   ...Sinks.JsonlConfig.fields,
   compression: Schema.optionalWith(
-    Schema.Literal("gzip", "none").annotations(doc("gzip writes .jsonl.gz parts; none (the default here) writes .jsonl.")),
+    Schema.Literal("gzip", "none").pipe(doc("gzip writes .jsonl.gz parts; none (the default here) writes .jsonl.")),
     { default: () => "none" as const }),
-  user: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the user turn.")), {
+  user: Schema.optionalWith(Schema.String.pipe(doc("Dotted path of the user turn.")), {
     default: () => "translated_conversation.0.content"
   }),
-  assistant: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the assistant turn.")), {
+  assistant: Schema.optionalWith(Schema.String.pipe(doc("Dotted path of the assistant turn.")), {
     default: () => "best_response.content"
   }),
-  system: Schema.optional(Schema.String.annotations(doc("A system message put first in every conversation."))),
+  system: Schema.optional(Schema.String.pipe(doc("A system message put first in every conversation."))),
   multiturn: Schema.optionalWith(
-    Schema.Boolean.annotations(doc("Write synthesized_multiturn_conversation instead when a row has one.")),
+    Schema.Boolean.pipe(doc("Write synthesized_multiturn_conversation instead when a row has one.")),
     { default: () => false }
   ),
   pick: Schema.optional(
-    Schema.Literal("best").annotations(
+    Schema.Literal("best").pipe(
       doc("best: choose the answer here, as synth/select-best does (with its exclusions below), instead of reading `assistant`; rows without an eligible answer are left out.")
     )
   ),

@@ -6,33 +6,35 @@
  * (`preference_score` -1) and, optionally, answers below a minimum score.
  */
 import type { Row } from "@synthline/core/Row"
+import { doc } from "@synthline/core/Stage"
 import { Schema } from "effect"
-import { doc } from "./shared.js"
 
 /** The options of the exclusions, with the defaults of the published exports. */
 export const exclusionFields = (defaults: { readonly templates: boolean; readonly pii: boolean }) => ({
-  responses: Schema.optionalWith(Schema.String.annotations(doc("Field holding the answers.")), {
+  responses: Schema.optionalWith(Schema.String.pipe(doc("Field holding the answers.")), {
     default: () => "synthesized_assistant_responses"
   }),
-  annotations: Schema.optionalWith(Schema.String.annotations(doc("Field holding the scoring annotations.")), {
+  annotations: Schema.optionalWith(Schema.String.pipe(doc("Field holding the scoring annotations.")), {
     default: () => "synthesized_response_scoring_annotations"
   }),
-  min_score: Schema.optional(Schema.Number.annotations(doc("Answers scoring below this are not eligible."))),
-  exclude_repetition: Schema.optionalWith(Schema.Boolean.annotations(doc("Leave out repetition-flagged answers.")), {
+  min_score: Schema.optional(Schema.Number.pipe(doc("Answers scoring below this are not eligible."))),
+  exclude_repetition: Schema.optionalWith(Schema.Boolean.pipe(doc("Leave out repetition-flagged answers.")), {
     default: () => true
   }),
   exclude_templates: Schema.optionalWith(
-    Schema.Boolean.annotations(doc("Leave out rows whose `is_template_instruction` is set.")),
+    Schema.Boolean.pipe(doc("Leave out rows whose `is_template_instruction` is set.")),
     { default: () => defaults.templates }
   ),
-  exclude_pii: Schema.optionalWith(Schema.Boolean.annotations(doc("Leave out rows whose `has_pii` is true (from pii/scan).")), {
+  exclude_pii: Schema.optionalWith(Schema.Boolean.pipe(doc("Leave out rows whose `has_pii` is true (from pii/scan).")), {
     default: () => defaults.pii
   }),
   checks: Schema.optionalWith(
-    Schema.String.annotations(doc("Field of synth/check-answers' per-answer checks; answers with a flag there are not eligible (no effect when the row has no such field).")),
+    Schema.String.pipe(
+      doc("Field of synth/check-answers' per-answer checks; answers with a flag there are not eligible (no effect when the row has no such field).")
+    ),
     { default: () => "synthesized_response_checks" }
   ),
-  exclude_flagged: Schema.optionalWith(Schema.Boolean.annotations(doc("Leave out answers synth/check-answers flagged.")), {
+  exclude_flagged: Schema.optionalWith(Schema.Boolean.pipe(doc("Leave out answers synth/check-answers flagged.")), {
     default: () => true
   })
 })
