@@ -1,6 +1,6 @@
 /**
  * `synthline estimate FILE [--sample N] [--rows-total N] [--json]`: runs the pipeline on N rows
- * spread over its input (a fixed stride, see `@synthline/core/Estimate`) in a temporary folder,
+ * spread over its input (a fixed stride, see `Projection`) in a temporary folder,
  * never the real sink, and prints what the whole input would take: rows per stage, requests,
  * tokens, DeepL characters, cost and wall time per model, with p50/p95 tokens per answer.
  */
@@ -8,13 +8,13 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { RunError } from "@synthline/core/Errors"
-import type { Projection } from "@synthline/core/Estimate"
+import type { Projection } from "./Projection.js"
 import { Effect, Option } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-const Core = Effect.promise(() => import("@synthline/core/Estimate"))
+const Core = Effect.promise(() => import("./Projection.js"))
 const Pipeline = Effect.promise(() => import("@synthline/core/Pipeline"))
 
 const int = (n: number): string => Math.round(n).toLocaleString("en-US")

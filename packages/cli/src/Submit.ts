@@ -1,7 +1,7 @@
 /**
  * `synthline submit` (run a pipeline's shards as a Slurm job array or a Kubernetes Indexed Job,
  * with a merge job after them) and `synthline status` (what the shards in a sink folder have
- * done). The scripts, manifests and status come from @synthline/core's Cluster and Status.
+ * done). The scripts and manifests come from Cluster, the status of a sink folder from Status.
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -13,8 +13,8 @@ import { RunError } from "@synthline/core/Errors"
 import type { PlanIssue } from "@synthline/core/Pipeline"
 
 const Pipeline = Effect.promise(() => import("@synthline/core/Pipeline"))
-const Cluster = Effect.promise(() => import("@synthline/core/Cluster"))
-const Status = Effect.promise(() => import("@synthline/core/Status"))
+const Cluster = Effect.promise(() => import("./Cluster.js"))
+const Status = Effect.promise(() => import("./Status.js"))
 
 const usage = (reason: string): RunError => new RunError({ reason, exitCode: 2 })
 

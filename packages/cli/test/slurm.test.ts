@@ -12,7 +12,7 @@ import { createServer } from "node:net"
 import { cpus, hostname, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 import type { Manifest } from "@synthline/core/Manifest"
-import type { SubmitRecord } from "@synthline/core/Status"
+import type { SubmitRecord } from "../src/Status.js"
 import { gzipParts, readParts, repoRoot, synthline, tempDir } from "./support.js"
 
 const tools = ["munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo"]
@@ -286,7 +286,7 @@ describe.skipIf(cannot !== undefined)("synthline submit --slurm on a real Slurm"
 
 describe("the command line of an array task", () => {
   it("is the synthline that submitted: from sources through tsx, or an installed bin", async () => {
-    const Cluster = await import("@synthline/core/Cluster")
+    const Cluster = await import("../src/Cluster.js")
     const fromSources = Cluster.currentEntry({
       execPath: "/usr/bin/node",
       execArgv: ["--import", "tsx", "--conditions=@synthline/source"],

@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { rmSync, writeFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { join } from "node:path"
-import type { SinkStatus } from "@synthline/core/Status"
+import type { SinkStatus } from "../src/Status.js"
 import { killAfterUnits, synthline, tempDir } from "./support.js"
 
 const work = tempDir("status")

@@ -87,6 +87,18 @@ export const lockFile = (sinkDir: string, shard: Shard.Shard): string => `${stat
 export const manifestFile = (sinkDir: string, shard: Shard.Shard): string =>
   shard.count === 1 ? `${sinkDir}/manifest.json` : `${sinkDir}/manifest-${Shard.prefix(shard).slice(5)}.json`
 
+/** A live run of a shard in a sink folder: who holds its lock (`pid@host`; `null` when its lock file holds no readable record). */
+export interface LiveRun {
+  readonly holder: string | null
+}
+
+/** The live run of a shard in the sink folder (one holding its lock), `undefined` when none runs it. */
+export const liveRun = (sinkDir: string, shard: Shard.Shard): Effect.Effect<LiveRun | undefined> =>
+  Effect.map(Lock.liveLocks(`${sinkDir}/_state`, (name) => `${sinkDir}/_state/${name}` === lockFile(sinkDir, shard)), (held) => {
+    const first = held[0]
+    return first === undefined ? undefined : { holder: first.holder === undefined ? null : `${first.holder.pid}@${first.holder.host}` }
+  })
+
 /** Runs a resolved pipeline. */
 export const run = (
   pipeline: ResolvedPipeline,

@@ -2,12 +2,10 @@
  * @synthline/core: records, the Stage/Plugin API, pipeline files, the streaming runner,
  * sources and sinks, manifests, progress reporting, sample data and test helpers.
  */
-export * as Cluster from "./Cluster.js"
 export * as CorePlugin from "./CorePlugin.js"
 export * as CoreStages from "./CoreStages.js"
 export * as DatasetCard from "./DatasetCard.js"
 export * as Errors from "./Errors.js"
-export * as Estimate from "./Estimate.js"
 export * as Manifest from "./Manifest.js"
 export * as Pipeline from "./Pipeline.js"
 export { definePlugin } from "./Plugin.js"
@@ -31,7 +29,6 @@ export * as Sinks from "./Sinks.js"
 export * as Source from "./Source.js"
 export * as Sources from "./Sources.js"
 export * as Stage from "./Stage.js"
-export * as Status from "./Status.js"
 export * as Suggest from "./Suggest.js"
 export * as Testing from "./Testing.js"
 export * as Where from "./Where.js"

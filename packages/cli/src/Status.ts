@@ -8,9 +8,9 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Effect, Either, Option, ParseResult, Schema } from "effect"
-import { RunError } from "./Errors.js"
-import * as Lock from "./internal/io/lock.js"
-import * as Shard from "./Shard.js"
+import { RunError } from "@synthline/core/Errors"
+import * as Runner from "@synthline/core/Runner"
+import type * as Shard from "@synthline/core/Shard"
 
 /** What a shard is doing, as far as its files tell. */
 export type ShardState = "complete" | "running" | "failed" | "pending"
@@ -220,9 +220,8 @@ const shardStatus = (
   now: number
 ): Effect.Effect<ShardStatus, RunError> =>
   Effect.gen(function* () {
-    const state = `${sinkDir}/_state/${shard.count === 1 ? "run" : Shard.prefix(shard)}`
-    const manifestPath =
-      shard.count === 1 ? `${sinkDir}/manifest.json` : `${sinkDir}/manifest-${Shard.prefix(shard).slice(5)}.json`
+    const state = Runner.stateDir(sinkDir, shard)
+    const manifestPath = Runner.manifestFile(sinkDir, shard)
     const manifest: ManifestHead | undefined = yield* readJson(fs, manifestPath, ManifestHead, "a synthline manifest")
     const run = yield* readJson(fs, `${state}/run.json`, RunStateHead, "the run state of a synthline run")
     const markers = (yield* fs.readDirectory(`${state}/units`).pipe(Effect.orElseSucceed((): Array<string> => [])))
@@ -239,14 +238,13 @@ const shardStatus = (
             Effect.map((s) => Option.getOrUndefined(s.mtime)?.getTime()),
             Effect.orElseSucceed(() => undefined)
           )
-    const lockName = `${shard.count === 1 ? "run" : Shard.prefix(shard)}.lock`
-    const held = (yield* Lock.liveLocks(`${sinkDir}/_state`, (n) => n === lockName))[0]
+    const held = yield* Runner.liveRun(sinkDir, shard)
     const base = {
       index: shard.index,
       count: shard.count,
       units: run?.units.length ?? null,
       last_commit_age_s: mtime === undefined ? null : Math.max(0, Math.round((now - mtime) / 1000)),
-      holder: held?.holder === undefined ? null : `${held.holder.pid}@${held.holder.host}`,
+      holder: held?.holder ?? null,
       fingerprint: manifest?.fingerprint ?? run?.fingerprint ?? null
     }
     const ours = (fp: string) => fingerprint === undefined || fp === fingerprint

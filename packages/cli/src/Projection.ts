@@ -12,12 +12,12 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Effect, Stream } from "effect"
-import { RunError, type SinkError, type SourceError, type StageError } from "./Errors.js"
-import type * as Manifest from "./Manifest.js"
-import type { ResolvedPipeline } from "./Pipeline.js"
-import type * as Progress from "./Progress.js"
-import * as Runner from "./Runner.js"
-import type { AnySource, SourceEnv, WorkUnit } from "./Source.js"
+import { RunError, type SinkError, type SourceError, type StageError } from "@synthline/core/Errors"
+import type * as Manifest from "@synthline/core/Manifest"
+import type { ResolvedPipeline } from "@synthline/core/Pipeline"
+import type * as Progress from "@synthline/core/Progress"
+import * as Runner from "@synthline/core/Runner"
+import type { AnySource, SourceEnv, WorkUnit } from "@synthline/core/Source"
 
 /** Default sample size. */
 export const defaultSampleRows: number = 200

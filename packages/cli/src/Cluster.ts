@@ -6,7 +6,7 @@
  */
 import { Effect } from "effect"
 import { execFile } from "node:child_process"
-import { RunError } from "./Errors.js"
+import { RunError } from "@synthline/core/Errors"
 import * as Yaml from "yaml"
 
 /** How a task starts synthline: the program and its leading arguments. */
