@@ -15,8 +15,10 @@
  * by the fields of that package's manifest.
  */
 import { build } from "esbuild"
-import { readFileSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join, relative } from "node:path"
+import { pathToFileURL } from "node:url"
 
 const here = dirname(new URL(import.meta.url).pathname)
 const outdir = join(here, "../dist")
@@ -50,8 +52,7 @@ const inlineManifests = {
   }
 }
 
-const result = await build({
-  entryPoints: { synthline: join(here, "../dist/bin.js") },
+const common = {
   outdir,
   bundle: true,
   splitting: true,
@@ -65,11 +66,72 @@ const result = await build({
   banner: { js: 'import { createRequire as __synthlineRequire } from "node:module";\nconst require = __synthlineRequire(import.meta.url);' },
   chunkNames: "synthline-[name]-[hash]",
   outExtension: { ".js": ".mjs" },
-  plugins: [inlineManifests],
   legalComments: "none",
   logLevel: "warning",
   metafile: true
-})
+}
 
-const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0)
-process.stdout.write(`bundled ${Object.keys(result.metafile.outputs).length} files (${(bytes / 1024 / 1024).toFixed(1)} MB): ${join(outdir, "synthline.mjs")}\n`)
+// Chunks of an earlier build would pile up (their names carry a content hash).
+for (const f of readdirSync(outdir)) if (/^synthline.*\.mjs$/.test(f)) rmSync(join(outdir, f))
+
+const result = await build({ ...common, entryPoints: { synthline: join(here, "../dist/bin.js") }, plugins: [inlineManifests] })
+
+/**
+ * The bundle of what loads plugins but runs no stage (`validate`): the CLI together with every
+ * public module of effect and @synthline/core and the stage-facing ones of @effect/platform,
+ * dist/synthline-shared.mjs, which exports each of them as a namespace. A plugin imports them
+ * through bin/hooks.mjs, which resolves these specifiers to small modules in dist/shared/ that
+ * re-export the bundle's namespace, so the plugin and the CLI share one instance of each (one
+ * `Schema`, one `Stage`, one `StageError` class) and Node loads one file instead of ~900.
+ */
+const require = createRequire(join(here, "../package.json"))
+const publicModules = (pkg) => {
+  const manifest = JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), "utf8"))
+  const subpaths = Object.keys(manifest.exports ?? {}).filter((k) => k !== "./package.json" && !k.includes("*") && !k.startsWith("./."))
+  return subpaths.map((k) => (k === "." ? pkg : `${pkg}/${k.slice(2)}`))
+}
+const coreDist = dirname(require.resolve("@synthline/core"))
+// Of @effect/platform only what a stage uses (its barrel and HTTP-server modules hold megabytes,
+// e.g. the Swagger UI's assets): a plugin importing another module loads it from node_modules,
+// which works alike since Effect finds services by their tag's key.
+const platform = ["Command", "CommandExecutor", "Error", "FileSystem", "Path", "Terminal", "Headers", "HttpBody", "HttpClient", "HttpClientError", "HttpClientRequest", "HttpClientResponse", "UrlParams"]
+const shared = [
+  ...publicModules("effect"),
+  ...platform.map((m) => `@effect/platform/${m}`),
+  "@synthline/core",
+  ...readdirSync(coreDist)
+    .filter((f) => f.endsWith(".js") && f !== "index.js")
+    .map((f) => `@synthline/core/${f.slice(0, -3)}`)
+]
+// Each module's export names, read from the module itself.
+const names = await Promise.all(shared.map(async (s) => Object.keys(await import(pathToFileURL(require.resolve(s)).href))))
+const entry = [...shared.map((s, i) => `export * as m${i} from ${JSON.stringify(s)}`), `import ${JSON.stringify(join(here, "../dist/bin.js"))}`].join("\n")
+const sharedDir = join(outdir, "shared")
+rmSync(sharedDir, { recursive: true, force: true })
+const sharedResult = await build({
+  ...common,
+  stdin: { contents: entry, resolveDir: join(here, ".."), sourcefile: "synthline-shared.js", loader: "js" },
+  outdir: sharedDir,
+  entryNames: "../synthline-shared",
+  chunkNames: "../synthline-shared-[name]-[hash]",
+  plugins: [inlineManifests]
+})
+const map = {}
+shared.forEach((s, i) => {
+  const file = join(sharedDir, `${s}.mjs`)
+  mkdirSync(dirname(file), { recursive: true })
+  const bundle = relative(dirname(file), join(outdir, "synthline-shared.mjs"))
+  const lines = [`import { m${i} as ns } from ${JSON.stringify(bundle.startsWith(".") ? bundle : `./${bundle}`)}`]
+  for (const [k, n] of names[i].entries()) lines.push(`const v${k} = ns[${JSON.stringify(n)}]`)
+  lines.push(`export { ${names[i].map((n, k) => `v${k} as ${JSON.stringify(n)}`).join(", ")} }`)
+  writeFileSync(file, `${lines.join("\n")}\n`)
+  map[s] = `./shared/${s}.mjs`
+})
+// The specifier → module map bin/hooks.mjs reads (paths relative to dist/).
+writeFileSync(join(outdir, "shared.json"), `${JSON.stringify(map)}\n`)
+
+const summary = (r, file) => {
+  const bytes = Object.values(r.metafile.outputs).reduce((n, o) => n + o.bytes, 0)
+  return `bundled ${Object.keys(r.metafile.outputs).length} files (${(bytes / 1024 / 1024).toFixed(1)} MB): ${join(outdir, file)}\n`
+}
+process.stdout.write(summary(result, "synthline.mjs") + summary(sharedResult, "synthline-shared.mjs"))
