@@ -4,8 +4,9 @@
  * (globs over the part files), `dataset_info` (`features` from the row Schemas or inferred
  * shapes, `splits` with `num_examples`); below it the recipe (the pipeline file as written, with
  * `${VAR}` references left as they are and literal secrets masked), the models used and
- * statistics (languages, drops by reason per stage, preference-score distribution). The card
- * holds nothing that changes between equal runs (no timings), so it is reproducible.
+ * statistics (languages, drops and routes by reason per stage, then the sections of each
+ * plugin's profiler, such as plugin-synth's preference scores). The card holds nothing that
+ * changes between equal runs (no timings), so it is reproducible.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
@@ -13,7 +14,7 @@ import { Effect } from "effect"
 import * as YAML from "yaml"
 import { SinkError } from "./Errors.js"
 import type { Manifest, SinkOutput } from "./internal/run/stats.js"
-import type { Shape } from "./Profile.js"
+import type { AnyProfiler, Shape } from "./Profile.js"
 import * as Profile from "./Profile.js"
 import type { OutputFile } from "./Sink.js"
 
@@ -258,20 +259,24 @@ export interface RenderInput {
   readonly pipelineText?: string | undefined
   /** Values that must not appear in the card (the run's secrets); each is replaced by `<redacted>`. */
   readonly secrets?: ReadonlyArray<string> | undefined
+  /** The profilers whose sections the card gets (those of the pipeline's plugins). */
+  readonly profilers?: ReadonlyArray<AnyProfiler> | undefined
 }
 
 const num = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) ? u : 0)
 
 const cell = (s: string): string => s.replace(/\|/g, "\\|").replace(/\n/g, " ")
 
-const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string | number>>): string =>
+/** A Markdown table (cells escaped), as card sections use. */
+export const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string | number>>): string =>
   [
     `| ${head.join(" | ")} |`,
     `|${head.map(() => "---").join("|")}|`,
     ...rows.map((r) => `| ${r.map((c) => cell(String(c))).join(" | ")} |`)
   ].join("\n")
 
-const pct = (n: number, total: number): string => (total === 0 ? "0%" : `${((100 * n) / total).toFixed(2)}%`)
+/** `n` as a share of `total`, in percent with two decimals (`12.50%`). */
+export const pct = (n: number, total: number): string => (total === 0 ? "0%" : `${((100 * n) / total).toFixed(2)}%`)
 
 /** The front matter object of a card. */
 export const frontMatter = (output: SinkOutput): { readonly [key: string]: unknown } => {
@@ -395,50 +400,32 @@ export const render = (input: RenderInput): string => {
     ...Object.entries(s.dropped)
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
       .map(([reason, n]) => [s.id, reason, n] as const),
-    ...(s.routed > 0 ? [[s.id, "routed to a branch", s.routed] as const] : []),
+    ...routes(s),
     ...(s.rejected > 0 ? [[s.id, "rejected", s.rejected] as const] : [])
   ])
   out.push(table(["stage", "rows in", "rows out"], manifest.stages.map((s) => [s.id, s.rows_in, s.rows_out])), "")
   if (drops.length === 0) out.push("No stage dropped a row.", "")
   else out.push(table(["stage", "reason", "rows"], drops), "")
-
-  const scores = Object.entries(profile.preference_scores).sort((a, b) => Number(a[0]) - Number(b[0]))
-  if (scores.length > 0) {
-    const total = scores.reduce((n, [, c]) => n + c, 0)
-    const scored = total - (profile.preference_scores["-1"] ?? 0)
-    out.push("### Preference scores", "")
-    out.push(
-      `${total} scored answers (\`synthesized_response_scoring_annotations[].preference_score\`); mean of the valid scores: ${scored === 0 ? "n/a" : (profile.preference_score_sum / scored).toFixed(3)}. Bucket \`-1\`: unparsable or failed judgements; bucket \`k\`: scores in [k, k+1).`,
-      "",
-      table(["score", "answers", "share"], scores.map(([b, c]) => [b, c, pct(c, total)])),
-      ""
-    )
-  }
-  const flags = Object.entries(profile.answers?.flags ?? {}).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-  if (flags.length > 0) {
-    out.push("### Answer flags", "")
-    out.push(
-      "Answers by flag: `synth/check-answers` (`language`, `repetition`, `truncated`, `empty`), `synth/judge`'s `repetition_flag` (`repetition_tokens`) and `judge_disagreement`.",
-      "",
-      table(["flag", "answers"], flags),
-      ""
-    )
-  }
-  const agreement = Profile.judgeAgreement(profile.answers)
-  if (agreement.length > 0) {
-    out.push("### Judge agreement", "")
-    out.push(
-      "Over the answers both judges scored validly: Spearman's rank correlation of their scores, and the share of answers whose two scores are at most 1 apart.",
-      "",
-      table(
-        ["judges", "answers", "Spearman", "within ±1"],
-        agreement.map((a) => [`${a.judges[0]} / ${a.judges[1]}`, a.answers, a.spearman === null ? "n/a" : a.spearman.toFixed(3), pct(a.within_1 * a.answers, a.answers)])
-      ),
-      ""
-    )
-  }
+  out.push(...profilerSections(profile, input.profilers ?? []))
   return scrubText(out.join("\n"), input.secrets ?? [])
 }
+
+/** A stage's routed rows by reason (`routed to a branch (moderation:harassment)`), or in one line when the manifest has no reasons. */
+const routes = (s: Manifest["stages"][number]): ReadonlyArray<readonly [string, string, number]> => {
+  const reasons = Object.entries(s.routed_reasons ?? {})
+  if (reasons.length === 0) return s.routed > 0 ? [[s.id, "routed to a branch", s.routed]] : []
+  return reasons
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([reason, n]) => [s.id, `routed to a branch (${reason})`, n] as const)
+}
+
+/** The sections of each profiler whose state the profile holds, in the profilers' order. */
+const profilerSections = (profile: Profile.Profile, profilers: ReadonlyArray<AnyProfiler>): ReadonlyArray<string> =>
+  profilers.flatMap((p) => {
+    const state = profile[p.key]
+    if (state === undefined || p.card === undefined) return []
+    return p.card(state).flatMap((section) => [`### ${section.title}`, "", section.body.replace(/\n+$/, ""), ""])
+  })
 
 /** Where {@link writeAll} writes cards. */
 export interface WriteOptions {
@@ -446,6 +433,8 @@ export interface WriteOptions {
   readonly pipelineFile?: string | undefined
   /** Values that must not appear in any card (the run's secrets). */
   readonly secrets?: ReadonlyArray<string> | undefined
+  /** The profilers whose sections the cards get (those of the run's plugins). */
+  readonly profilers?: ReadonlyArray<AnyProfiler> | undefined
   readonly dirs: { readonly main: string; readonly branches: { readonly [name: string]: string } }
 }
 
@@ -463,7 +452,7 @@ export const writeAll = (
     const write = (dir: string, output: SinkOutput, branch: string | undefined) =>
       Effect.gen(function* () {
         const file = path.join(dir, fileName)
-        const card = render({ manifest, output, branch, pipelineText: text, secrets: options.secrets })
+        const card = render({ manifest, output, branch, pipelineText: text, secrets: options.secrets, profilers: options.profilers })
         yield* fs.makeDirectory(dir, { recursive: true })
         yield* fs.writeFileString(`${file}.tmp`, card)
         yield* fs.rename(`${file}.tmp`, file)

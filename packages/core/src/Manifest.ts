@@ -1,17 +1,20 @@
 /**
  * Run manifests: what a run read, did and wrote — fingerprint, plugin versions, seed,
  * per-stage counts with drop reasons, rejects, timings, model usage and every output file
- * with its sha256 — and the merge of the manifests of a sharded run.
+ * with its sha256 and profile — and the merge of the manifests of a sharded run (profiles
+ * joined by the profilers of the run's plugins, loaded again for the merge).
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Effect } from "effect"
+import { dirname } from "node:path"
 import * as CorePlugin from "./CorePlugin.js"
 import * as DatasetCard from "./DatasetCard.js"
 import { RunError } from "./Errors.js"
 import * as Lock from "./internal/io/lock.js"
 import type { ResolvedPipeline } from "./Pipeline.js"
 import * as Profile from "./Profile.js"
+import * as Registry from "./Registry.js"
 import type { Manifest, RunStats, SinkOutput, StageStats } from "./internal/run/stats.js"
 import type * as Shard from "./Shard.js"
 import type { OutputFile } from "./Sink.js"
@@ -44,7 +47,7 @@ export interface MakeInput {
 /** Builds a manifest from a run's results. */
 export const make = (input: MakeInput): Manifest => {
   const { pipeline, stats } = input
-  const declared = Profile.declaredShapes(pipeline)
+  const profiling = Profile.profiling(pipeline)
   const branches: { [name: string]: SinkOutput } = {}
   for (const [name, b] of pipeline.branches) {
     branches[name] = {
@@ -52,7 +55,7 @@ export const make = (input: MakeInput): Manifest => {
       type: b.def.type,
       rows: stats.branch_rows[name] ?? 0,
       files: input.branchFiles[name] ?? [],
-      profile: Profile.finalize(stats.profiles.branches[name] ?? Profile.empty(), declared)
+      profile: Profile.finalize(stats.profiles.branches[name] ?? Profile.empty(), profiling)
     }
     const output = pipeline.outputs?.get(name)
     if (output !== undefined) branches[name] = { ...branches[name]!, where: output.where?.text ?? null }
@@ -88,7 +91,7 @@ export const make = (input: MakeInput): Manifest => {
         type: pipeline.sink.def.type,
         rows: stats.rows_written,
         files: input.mainFiles,
-        profile: Profile.finalize(stats.profiles.main, declared)
+        profile: Profile.finalize(stats.profiles.main, profiling)
       },
       branches
     },
@@ -137,16 +140,21 @@ const sumStages = (a: ReadonlyArray<StageStats>, b: ReadonlyArray<StageStats>): 
     }
   })
 
-const sumOutputs = (a: SinkOutput, b: SinkOutput): SinkOutput => ({
+const sumOutputs = (a: SinkOutput, b: SinkOutput, profilers: ReadonlyArray<Profile.AnyProfiler>): SinkOutput => ({
   ...a,
   rows: a.rows + b.rows,
   files: [...a.files, ...b.files].sort((x, y) => x.path.localeCompare(y.path)),
-  ...(a.profile !== undefined && b.profile !== undefined ? { profile: Profile.merge(a.profile, b.profile) } : {})
+  ...(a.profile !== undefined && b.profile !== undefined ? { profile: Profile.merge(a.profile, b.profile, profilers) } : {})
 })
 
-/** Joins the manifests of the shards of one run into one; fails if they are of different pipelines or incomplete. */
+/**
+ * Joins the manifests of the shards of one run into one; fails if they are of different
+ * pipelines or incomplete. The profiles are joined by `profilers` (those of the run's plugins);
+ * the state of a profiler not given adds up number by number ({@link Profile.sumCounts}).
+ */
 export const merge = (
-  manifests: ReadonlyArray<{ readonly file: string; readonly manifest: Manifest }>
+  manifests: ReadonlyArray<{ readonly file: string; readonly manifest: Manifest }>,
+  profilers: ReadonlyArray<Profile.AnyProfiler> = []
 ): Effect.Effect<Manifest, RunError> =>
   Effect.gen(function* () {
     const first = manifests[0]
@@ -201,11 +209,11 @@ export const merge = (
           files: [...acc.rejects.files, ...m.rejects.files].sort((x, y) => x.path.localeCompare(y.path))
         },
         outputs: {
-          main: sumOutputs(acc.outputs.main, m.outputs.main),
+          main: sumOutputs(acc.outputs.main, m.outputs.main, profilers),
           branches: Object.fromEntries(
             Object.entries(acc.outputs.branches).map(([k, v]) => {
               const other = m.outputs.branches[k]
-              return [k, other === undefined ? v : sumOutputs(v, other)]
+              return [k, other === undefined ? v : sumOutputs(v, other, profilers)]
             })
           )
         }
@@ -213,6 +221,19 @@ export const merge = (
       { ...base, shard: null, merged_from: sorted.map((s) => s.file) }
     )
   })
+
+/**
+ * The plugins a manifest's run loaded (those listed in its pipeline file; the plugins they
+ * depend on come with them), for their profilers; relative paths resolve against the pipeline
+ * file's folder.
+ */
+const pluginsOf = (manifest: Manifest | undefined): Effect.Effect<Registry.Registry, RunError> => {
+  const listed = (manifest?.plugins ?? []).map((p) => p.specifier).filter((s) => s !== "builtin" && !s.includes(" → "))
+  const base = manifest?.pipeline_file == null ? process.cwd() : dirname(manifest.pipeline_file)
+  return Registry.load(listed, base).pipe(
+    Effect.mapError((e) => new RunError({ reason: `cannot load the plugins of the run to join its profiles: ${e.message}`, exitCode: 1 }))
+  )
+}
 
 /**
  * Reads every shard manifest (`manifest-*-of-*.json`) in the given folders, merges them and
@@ -245,7 +266,8 @@ export const mergeDirs = (
         found.push({ file, manifest })
       }
     }
-    const manifest = yield* merge(found)
+    const registry = yield* pluginsOf(found[0]?.manifest)
+    const manifest = yield* merge(found, registry.profilers)
     const out = path.join(dirs[0]!, "manifest.json")
     yield* fs
       .writeFileString(out, `${JSON.stringify(manifest, null, 2)}\n`)
@@ -254,6 +276,7 @@ export const mergeDirs = (
     const base = manifest.pipeline_file === null ? undefined : path.dirname(manifest.pipeline_file)
     yield* DatasetCard.writeAll(manifest, {
       pipelineFile: manifest.pipeline_file ?? undefined,
+      profilers: registry.profilers,
       dirs: {
         main: dirs[0]!,
         branches:

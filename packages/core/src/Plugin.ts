@@ -1,11 +1,13 @@
 /**
  * Plugins: a package or a local `.ts`/`.js` file whose default export is
- * `definePlugin({ name, version, stages, sources?, sinks?, sections? })`. Stage ids are
+ * `definePlugin({ name, version, stages, sources?, sinks?, sections?, profilers? })`. Stage ids are
  * `<plugin name>/<stage name>`. A plugin may contribute top-level pipeline-file sections
- * (with their own Schema) and depend on other plugins it brings in by itself.
+ * (with their own Schema), profilers of the rows written (manifest `profile` and dataset card)
+ * and depend on other plugins it brings in by itself.
  */
 import type { Layer, Schema } from "effect"
 import type { RunError } from "./Errors.js"
+import type { AnyProfiler } from "./Profile.js"
 import type { RunContext } from "./RunContext.js"
 import type { AnySink } from "./Sink.js"
 import type { AnySource } from "./Source.js"
@@ -38,6 +40,11 @@ export interface Plugin {
    */
   // biome-ignore lint/suspicious/noExplicitAny: a plugin may provide any services
   readonly layer?: Layer.Layer<any, RunError, RunContext>
+  /**
+   * What this plugin counts in the rows each sink receives: each profiler's state goes into the
+   * manifest's `profile` under its key, and its sections into the dataset card.
+   */
+  readonly profilers?: ReadonlyArray<AnyProfiler>
   /** Plugins this one needs; loaded with it. */
   readonly dependencies?: ReadonlyArray<Plugin>
 }

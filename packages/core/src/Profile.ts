@@ -1,15 +1,15 @@
 /**
  * Profiles: what the rows written to one sink look like, gathered while they are written —
  * the top-level fields in first-seen order with their shapes (declared by a Schema, or
- * inferred from the values), the `language` distribution and the distribution of
- * `synthesized_response_scoring_annotations[].preference_score`, and, for rows with answers, the
- * {@link AnswerProfile} (scores per model, token lengths, flags, judge score pairs from which
- * {@link judgeAgreement} reads the judges' agreement). A profile is plain JSON, kept
- * in completion markers (so a resumed run ends with the same profile) and in manifests (so
- * `synthline merge` can join the shards'); dataset cards are rendered from it.
+ * inferred from the values) and the `language` distribution, plus what each plugin's
+ * {@link Profiler} gathers, under the profiler's key (plugin-synth's `answers`: preference
+ * scores, token lengths, flags, judge agreement). A profile is plain JSON, kept in completion
+ * markers (so a resumed run ends with the same profile) and in manifests (so `synthline merge`
+ * can join the shards'); dataset cards are rendered from it, each profiler adding its sections.
  */
 import { Option, type Schema, SchemaAST } from "effect"
 import type { ResolvedPipeline } from "./Pipeline.js"
+import type { Registry } from "./Registry.js"
 import { LmsysRecord } from "./Record.js"
 import type { Row } from "./Row.js"
 import { fieldSchemas } from "./Stage.js"
@@ -26,7 +26,11 @@ export type Shape =
   | { readonly t: "list"; readonly of: Shape }
   | { readonly t: "struct"; readonly fields: { readonly [name: string]: Shape } }
 
-/** What the rows of one sink look like. Mutable: the runner updates it in place. */
+/**
+ * What the rows of one sink look like. Mutable: the runner updates it in place. Besides the
+ * fields below, each {@link Profiler} keeps its state under its own key (absent until a row
+ * gives it something to count).
+ */
 export interface Profile {
   rows: number
   /** Top-level field names in first-seen order. */
@@ -35,44 +39,50 @@ export interface Profile {
   shapes: { [field: string]: Shape }
   /** Rows by `language` value (at most {@link maxLanguages} values; the rest under `(other)`). */
   languages: { [language: string]: number }
-  /** Answers by preference score bucket: `-1` (unscored), `0`..`10` (floor of the score). */
-  preference_scores: { [bucket: string]: number }
-  /** Sum of the preference scores ≥ 0, for the mean. */
-  preference_score_sum: number
-  /** What the answers look like; absent when no row has scoring annotations or answer checks. */
-  answers?: AnswerProfile
+  /** The profilers' states, by profiler key. */
+  [key: string]: unknown
+}
+
+/** The keys of a profile that core keeps; no profiler may use them. */
+export const coreKeys: ReadonlySet<string> = new Set(["rows", "fields", "shapes", "languages"])
+
+/** A section of a dataset card: a `###` heading under *Statistics* and its Markdown. */
+export interface CardSection {
+  readonly title: string
+  readonly body: string
 }
 
 /**
- * What the answers of the rows look like, from `synthesized_response_scoring_annotations` and
- * `synthesized_response_checks`: plain counts, so shards and work units add up.
+ * What a plugin adds to every sink's profile (`definePlugin({ profilers })`): bounded state
+ * (counters, histograms, sketches — never rows) updated as each row is committed, added up
+ * across work units and shards, kept in the manifest's `profile` under `key`, and rendered as
+ * sections of the dataset card. The state must be plain JSON: it is copied between threads
+ * and kept in completion markers, so a resumed run ends with the same state.
  */
-export interface AnswerProfile {
-  /** Answers by `synthesis_model` (`(unknown)` without one) and preference score bucket (as {@link Profile.preference_scores}). */
-  scores_by_model: { [model: string]: { [bucket: string]: number } }
-  /** Answers by `response_token_length`, in 256-token bins named by their lower bound (`0`, `256`, ...). */
-  token_lengths: { [bin: string]: number }
-  /** Answers by flag: each `synthesized_response_checks[].flags` kind, `repetition_flag` as `repetition_tokens`, `judge_disagreement`. */
-  flags: { [kind: string]: number }
+export interface Profiler<S = unknown> {
+  /** The key of its state in the profile (`answers`); unique among the loaded plugins. */
+  readonly key: string
+  /** A state that has seen no row. */
+  readonly empty: () => S
+  /** Records one row into `state` (in place); false when the row has nothing for this profiler. */
+  readonly observe: (state: S, row: Row) => boolean
   /**
-   * Answers scored validly by two judges (`judge_scores` of a multi-judge `synth/judge`), by judge
-   * pair (`a\tb`, in the judges' order) and score pair (`x|y`, scores rounded to 0.1).
+   * The state of the rows of both (neither is changed). Default: {@link sumCounts} — numbers
+   * add up key by key through nested objects, anything else is kept from `a`.
    */
-  judge_pairs: { [pair: string]: { [scores: string]: number } }
-  /** Derived in manifests (kept up to date by {@link finalize} and {@link merge}): {@link judgeAgreement} of `judge_pairs`, when there are any. */
-  agreement?: ReadonlyArray<JudgeAgreement>
+  readonly merge?: (a: S, b: S) => S
+  /** The state as the manifest holds it: a copy, with derived values (default: a copy). */
+  readonly finalize?: (state: S) => S
+  /** Its sections of the dataset card, from the finalized state. */
+  readonly card?: (state: S) => ReadonlyArray<CardSection>
 }
 
-/** The agreement of two judges over a dataset's answers. */
-export interface JudgeAgreement {
-  readonly judges: readonly [string, string]
-  /** Answers both scored validly. */
-  readonly answers: number
-  /** Spearman's rank correlation of their scores (ties get mean ranks); null when either's scores are all equal. */
-  readonly spearman: number | null
-  /** Share of those answers where the two scores are at most 1 apart. */
-  readonly within_1: number
-}
+/** Any profiler (what a plugin lists). */
+// biome-ignore lint/suspicious/noExplicitAny: each profiler has its own state type
+export type AnyProfiler = Profiler<any>
+
+/** Defines a profiler; the identity function, there for inference of its state type. */
+export const profiler = <S>(p: Profiler<S>): Profiler<S> => p
 
 /** Distinct `language` values counted before the rest go to `(other)`. */
 export const maxLanguages: number = 1000
@@ -82,9 +92,7 @@ export const empty = (): Profile => ({
   rows: 0,
   fields: [],
   shapes: {},
-  languages: {},
-  preference_scores: {},
-  preference_score_sum: 0
+  languages: {}
 })
 
 const NULL: Shape = { t: "null" }
@@ -242,14 +250,30 @@ export const declaredShapes = (pipeline: Pick<ResolvedPipeline, "stages">): Read
   return out
 }
 
+/**
+ * What profiling a pipeline's rows needs: the declared shapes ({@link declaredShapes}) and the
+ * profilers of its plugins.
+ */
+export interface Profiling {
+  readonly declared: ReadonlyMap<string, Shape>
+  readonly profilers: ReadonlyArray<AnyProfiler>
+}
+
+/** The {@link Profiling} of a pipeline. */
+export const profiling = (pipeline: Pick<ResolvedPipeline, "stages"> & { readonly registry?: Pick<Registry, "profilers"> }): Profiling => ({
+  declared: declaredShapes(pipeline),
+  profilers: pipeline.registry?.profilers ?? []
+})
+
 /** Something that records rows into a profile. */
 export type Observer = (rows: Iterable<Row>) => void
 
-const scoreField = "synthesized_response_scoring_annotations"
-
 /** Records rows into `profile` (in place); shapes are inferred only for fields not in `declared`. */
-export const observer = (profile: Profile, declared: ReadonlyMap<string, Shape>): Observer => {
+export const observer = (profile: Profile, { declared, profilers }: Profiling): Observer => {
   const seen = new Set(profile.fields)
+  // A profiler's state before its first row counts; it goes into the profile then. The profile's
+  // own state is looked up per row: `absorb` may have replaced it since.
+  const pending: Array<unknown> = profilers.map(() => undefined)
   return (rows) => {
     for (const row of rows) {
       profile.rows++
@@ -269,160 +293,63 @@ export const observer = (profile: Profile, declared: ReadonlyMap<string, Shape>)
         const key = lang in profile.languages || Object.keys(profile.languages).length < maxLanguages ? lang : "(other)"
         profile.languages[key] = (profile.languages[key] ?? 0) + 1
       }
-      const anns = row[scoreField]
-      if (Array.isArray(anns)) {
-        for (const a of anns) {
-          if (typeof a !== "object" || a === null || !("preference_score" in a)) continue
-          const score = a.preference_score
-          if (typeof score !== "number" || !Number.isFinite(score)) continue
-          const bucket = score < 0 ? "-1" : String(Math.min(10, Math.floor(score)))
-          profile.preference_scores[bucket] = (profile.preference_scores[bucket] ?? 0) + 1
-          if (score >= 0) profile.preference_score_sum += score
-        }
-      }
-      if (Array.isArray(anns) || Array.isArray(row[checksField])) observeAnswers(answersOf(profile), row)
-    }
-  }
-}
-
-const checksField = "synthesized_response_checks"
-
-const emptyAnswers = (): AnswerProfile => ({ scores_by_model: {}, token_lengths: {}, flags: {}, judge_pairs: {} })
-
-const bump = (counts: { [k: string]: number }, key: string, n = 1): void => {
-  counts[key] = (counts[key] ?? 0) + n
-}
-
-/** `counts[key]`, made empty when missing. */
-const sub = (counts: { [k: string]: { [k: string]: number } }, key: string): { [k: string]: number } => {
-  let t = counts[key]
-  if (t === undefined) {
-    t = {}
-    counts[key] = t
-  }
-  return t
-}
-
-const answersOf = (profile: Profile): AnswerProfile => {
-  if (profile.answers === undefined) profile.answers = emptyAnswers()
-  return profile.answers
-}
-
-const isObject = (v: unknown): v is { readonly [k: string]: unknown } => typeof v === "object" && v !== null
-
-const observeAnswers = (into: AnswerProfile, row: Row): void => {
-  const anns = row[scoreField]
-  const model = typeof row.synthesis_model === "string" ? row.synthesis_model : "(unknown)"
-  if (Array.isArray(anns)) {
-    for (const a of anns) {
-      if (!isObject(a)) continue
-      const score = a.preference_score
-      if (typeof score === "number" && Number.isFinite(score)) {
-        bump(sub(into.scores_by_model, model), score < 0 ? "-1" : String(Math.min(10, Math.floor(score))))
-      }
-      const tokens = a.response_token_length
-      if (typeof tokens === "number" && Number.isFinite(tokens) && tokens >= 0) bump(into.token_lengths, String(Math.floor(tokens / 256) * 256))
-      if (a.repetition_flag === true) bump(into.flags, "repetition_tokens")
-      if (a.judge_disagreement === true) bump(into.flags, "judge_disagreement")
-      const judges = a.judge_scores
-      if (!Array.isArray(judges)) continue
-      const valid = judges.filter(
-        (j): j is { readonly model: string; readonly score: number } =>
-          isObject(j) && typeof j.model === "string" && typeof j.score === "number" && Number.isFinite(j.score) && j.score >= 0
-      )
-      for (let i = 0; i < valid.length; i++) {
-        for (let k = i + 1; k < valid.length; k++) {
-          const x = valid[i]!
-          const y = valid[k]!
-          bump(sub(into.judge_pairs, `${x.model}\t${y.model}`), `${Math.round(x.score * 10) / 10}|${Math.round(y.score * 10) / 10}`)
+      for (let i = 0; i < profilers.length; i++) {
+        const p = profilers[i]!
+        const state = profile[p.key]
+        if (state !== undefined) p.observe(state, row)
+        else {
+          pending[i] ??= p.empty()
+          if (p.observe(pending[i], row)) {
+            profile[p.key] = pending[i]
+            pending[i] = undefined
+          }
         }
       }
     }
   }
-  const checks = row[checksField]
-  if (Array.isArray(checks)) {
-    for (const c of checks) {
-      if (!isObject(c) || !Array.isArray(c.flags)) continue
-      for (const f of c.flags) if (typeof f === "string") bump(into.flags, f)
-    }
-  }
 }
 
-/** Mean ranks (1-based) of the values of a weighted sample: value → rank. */
-const midRanks = (weights: ReadonlyMap<number, number>): Map<number, number> => {
-  const out = new Map<number, number>()
-  let below = 0
-  for (const v of [...weights.keys()].sort((a, b) => a - b)) {
-    const n = weights.get(v)!
-    out.set(v, below + (n + 1) / 2)
-    below += n
+const isObject = (v: unknown): v is { readonly [k: string]: unknown } => typeof v === "object" && v !== null && !Array.isArray(v)
+
+/**
+ * Counters of both: numbers add up key by key, nested objects the same way; any other value
+ * (a list, a text) is kept from `a` (from `b` where `a` has none). Neither input is changed.
+ */
+export const sumCounts = <S>(a: S, b: S): S => {
+  if (typeof a === "number" && typeof b === "number") return (a + b) as S
+  if (!isObject(a) || !isObject(b)) return structuredClone(a === undefined ? b : a)
+  const out: { [k: string]: unknown } = {}
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    out[k] = !(k in a) ? structuredClone(b[k]) : !(k in b) ? structuredClone(a[k]) : sumCounts(a[k], b[k])
+  }
+  return out as S
+}
+
+const mergeState = (p: AnyProfiler | undefined, a: unknown, b: unknown): unknown =>
+  a === undefined ? structuredClone(b) : b === undefined ? structuredClone(a) : (p?.merge ?? sumCounts)(a, b)
+
+/** The keys of profiler states in a profile, in order. */
+const stateKeys = (profile: Profile): ReadonlyArray<string> => Object.keys(profile).filter((k) => !coreKeys.has(k))
+
+const byKey = (profilers: ReadonlyArray<AnyProfiler>): ReadonlyMap<string, AnyProfiler> => new Map(profilers.map((p) => [p.key, p]))
+
+/**
+ * A copy of `profile` with a shape for every field (the declared one, else the inferred one)
+ * and each profiler's state finalized (a state without a loaded profiler is copied as it is).
+ */
+export const finalize = (profile: Profile, { declared, profilers }: Profiling): Profile => {
+  const known = byKey(profilers)
+  const out: Profile = {
+    rows: profile.rows,
+    fields: [...profile.fields],
+    shapes: Object.fromEntries(profile.fields.map((f) => [f, declared.get(f) ?? profile.shapes[f] ?? NULL])),
+    languages: { ...profile.languages }
+  }
+  for (const k of stateKeys(profile)) {
+    const f = known.get(k)?.finalize
+    out[k] = f === undefined ? structuredClone(profile[k]) : f(profile[k])
   }
   return out
-}
-
-/** The agreement of each judge pair in `answers` (Spearman correlation of the ranks, share within ±1), in pair order. */
-export const judgeAgreement = (answers: AnswerProfile | undefined): ReadonlyArray<JudgeAgreement> =>
-  Object.entries(answers?.judge_pairs ?? {})
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-    .map(([pair, counts]) => {
-      const [a = "", b = ""] = pair.split("\t")
-      const cells = Object.entries(counts).map(([k, n]) => {
-        const [x = "", y = ""] = k.split("|")
-        return { x: Number(x), y: Number(y), n }
-      })
-      const total = cells.reduce((s, c) => s + c.n, 0)
-      const xs = new Map<number, number>()
-      const ys = new Map<number, number>()
-      for (const c of cells) {
-        xs.set(c.x, (xs.get(c.x) ?? 0) + c.n)
-        ys.set(c.y, (ys.get(c.y) ?? 0) + c.n)
-      }
-      const rx = midRanks(xs)
-      const ry = midRanks(ys)
-      const mean = (total + 1) / 2
-      let sxy = 0
-      let sxx = 0
-      let syy = 0
-      let within = 0
-      for (const c of cells) {
-        const dx = rx.get(c.x)! - mean
-        const dy = ry.get(c.y)! - mean
-        sxy += c.n * dx * dy
-        sxx += c.n * dx * dx
-        syy += c.n * dy * dy
-        if (Math.abs(c.x - c.y) <= 1 + 1e-9) within += c.n
-      }
-      const spearman = sxx === 0 || syy === 0 ? null : Math.round((sxy / Math.sqrt(sxx * syy)) * 10000) / 10000
-      return { judges: [a, b] as const, answers: total, spearman, within_1: total === 0 ? 0 : Math.round((within / total) * 10000) / 10000 }
-    })
-
-const copyAnswers = (a: AnswerProfile): AnswerProfile => ({
-  scores_by_model: Object.fromEntries(Object.entries(a.scores_by_model).map(([m, c]) => [m, { ...c }])),
-  token_lengths: { ...a.token_lengths },
-  flags: { ...a.flags },
-  judge_pairs: Object.fromEntries(Object.entries(a.judge_pairs).map(([p, c]) => [p, { ...c }]))
-})
-
-const absorbAnswers = (into: AnswerProfile, unit: AnswerProfile): void => {
-  for (const [m, c] of Object.entries(unit.scores_by_model)) for (const [k, n] of Object.entries(c)) bump(sub(into.scores_by_model, m), k, n)
-  for (const [k, n] of Object.entries(unit.token_lengths)) bump(into.token_lengths, k, n)
-  for (const [k, n] of Object.entries(unit.flags)) bump(into.flags, k, n)
-  for (const [p, c] of Object.entries(unit.judge_pairs)) for (const [k, n] of Object.entries(c)) bump(sub(into.judge_pairs, p), k, n)
-}
-
-/** A copy of `profile` with a shape for every field: the declared one, else the inferred one. */
-export const finalize = (profile: Profile, declared: ReadonlyMap<string, Shape>): Profile => ({
-  ...profile,
-  fields: [...profile.fields],
-  shapes: Object.fromEntries(profile.fields.map((f) => [f, declared.get(f) ?? profile.shapes[f] ?? NULL])),
-  languages: { ...profile.languages },
-  preference_scores: { ...profile.preference_scores },
-  ...(profile.answers === undefined ? {} : { answers: withAgreement(copyAnswers(profile.answers)) })
-})
-
-const withAgreement = (a: AnswerProfile): AnswerProfile => {
-  const agreement = judgeAgreement(a)
-  return agreement.length === 0 ? a : { ...a, agreement }
 }
 
 const addCounts = (a: { readonly [k: string]: number }, b: { readonly [k: string]: number }): { [k: string]: number } => {
@@ -431,8 +358,11 @@ const addCounts = (a: { readonly [k: string]: number }, b: { readonly [k: string
   return out
 }
 
-/** Joins the profiles of two shards of one sink. */
-export const merge = (a: Profile, b: Profile): Profile => {
+/**
+ * Joins the finalized profiles of two shards of one sink (`synthline merge`): each profiler's
+ * states merged and finalized again; states of profilers not loaded add up by {@link sumCounts}.
+ */
+export const merge = (a: Profile, b: Profile, profilers: ReadonlyArray<AnyProfiler> = []): Profile => {
   const fields = [...a.fields, ...b.fields.filter((f) => !a.fields.includes(f))]
   const shapes: { [field: string]: Shape } = {}
   for (const f of fields) {
@@ -440,29 +370,21 @@ export const merge = (a: Profile, b: Profile): Profile => {
     const y = b.shapes[f]
     shapes[f] = x === undefined ? (y ?? NULL) : y === undefined ? x : mergeShape(x, y)
   }
-  return {
-    rows: a.rows + b.rows,
-    fields,
-    shapes,
-    languages: addCounts(a.languages, b.languages),
-    preference_scores: addCounts(a.preference_scores, b.preference_scores),
-    preference_score_sum: a.preference_score_sum + b.preference_score_sum,
-    ...mergedAnswers(a.answers, b.answers)
+  const out: Profile = { rows: a.rows + b.rows, fields, shapes, languages: addCounts(a.languages, b.languages) }
+  const known = byKey(profilers)
+  for (const k of new Set([...stateKeys(a), ...stateKeys(b)])) {
+    const p = known.get(k)
+    const merged = mergeState(p, a[k], b[k])
+    out[k] = p?.finalize === undefined ? merged : p.finalize(merged)
   }
-}
-
-const mergedAnswers = (a: AnswerProfile | undefined, b: AnswerProfile | undefined): { answers?: AnswerProfile } => {
-  if (a === undefined && b === undefined) return {}
-  const out = a === undefined ? emptyAnswers() : copyAnswers(a)
-  if (b !== undefined) absorbAnswers(out, b)
-  return { answers: withAgreement(out) }
+  return out
 }
 
 /**
  * Adds the profile of one work unit's rows to `into` (in place), as if its rows had been
  * observed one by one after the earlier units' (the `language` cap applies the same way).
  */
-export const absorb = (into: Profile, unit: Profile): void => {
+export const absorb = (into: Profile, unit: Profile, profilers: ReadonlyArray<AnyProfiler> = []): void => {
   into.rows += unit.rows
   const seen = new Set(into.fields)
   for (const f of unit.fields) {
@@ -480,9 +402,6 @@ export const absorb = (into: Profile, unit: Profile): void => {
     const key = lang in into.languages || Object.keys(into.languages).length < maxLanguages ? lang : "(other)"
     into.languages[key] = (into.languages[key] ?? 0) + n
   }
-  for (const [bucket, n] of Object.entries(unit.preference_scores)) {
-    into.preference_scores[bucket] = (into.preference_scores[bucket] ?? 0) + n
-  }
-  into.preference_score_sum += unit.preference_score_sum
-  if (unit.answers !== undefined) absorbAnswers(answersOf(into), unit.answers)
+  const known = byKey(profilers)
+  for (const k of stateKeys(unit)) into[k] = mergeState(known.get(k), into[k], unit[k])
 }

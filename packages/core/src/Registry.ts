@@ -1,7 +1,7 @@
 /**
  * The plugin registry: loads plugins by npm specifier or relative path (a local `.ts` plugin
- * loads without a build step, through tsx) and indexes their stages, sources, sinks and
- * pipeline-file sections. The `core` plugin is always present.
+ * loads without a build step, through tsx) and indexes their stages, sources, sinks,
+ * pipeline-file sections and profilers. The `core` plugin is always present.
  */
 import { Effect } from "effect"
 import { existsSync, readdirSync } from "node:fs"
@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 import * as CorePlugin from "./CorePlugin.js"
 import { PluginLoadError } from "./Errors.js"
 import { isPlugin, type Plugin } from "./Plugin.js"
+import { type AnyProfiler, coreKeys } from "./Profile.js"
 import type { AnySink } from "./Sink.js"
 import type { AnySource } from "./Source.js"
 import type { AnyStage } from "./Stage.js"
@@ -37,6 +38,8 @@ export interface Registry {
       readonly fingerprint?: NonNullable<Plugin["fingerprint"]>[string] | undefined
     }
   >
+  /** The profilers of every plugin, in load order (their keys are distinct). */
+  readonly profilers: ReadonlyArray<AnyProfiler>
 }
 
 const isPathSpecifier = (s: string): boolean =>
@@ -184,13 +187,26 @@ export const fromPlugins = (loaded: ReadonlyArray<LoadedPlugin>): Effect.Effect<
         fingerprint?: NonNullable<Plugin["fingerprint"]>[string] | undefined
       }
     >()
+    const profilers = new Map<string, { readonly profiler: AnyProfiler; readonly lp: LoadedPlugin }>()
+    for (const lp of all) {
+      for (const p of lp.plugin.profilers ?? []) {
+        const prev = profilers.get(p.key)
+        if (coreKeys.has(p.key) || (prev !== undefined && prev.profiler !== p)) {
+          return yield* new PluginLoadError({
+            specifier: lp.specifier,
+            reason: `profiler key "${p.key}" is already taken by ${prev === undefined ? "core's profile" : prev.lp.specifier}`
+          })
+        }
+        profilers.set(p.key, { profiler: p, lp })
+      }
+    }
     for (const { plugin } of all) {
       for (const s of plugin.stages) stages.set(s.id, s)
       for (const s of plugin.sources ?? []) sources.set(s.type, s)
       for (const s of plugin.sinks ?? []) sinks.set(s.type, s)
       for (const [k, schema] of Object.entries(plugin.sections ?? {})) sections.set(k, { plugin: plugin.name, schema, fingerprint: plugin.fingerprint?.[k] })
     }
-    return { plugins: all, stages, sources, sinks, sections }
+    return { plugins: all, stages, sources, sinks, sections, profilers: [...profilers.values()].map((p) => p.profiler) }
   })
 
 /** Loads the plugins a pipeline file lists (relative paths resolve against `baseDir`). */

@@ -193,18 +193,19 @@ describe("DatasetCard", () => {
       expect(card).not.toContain("hunter2")
       expect(card).toContain("api_key: <redacted>")
 
-      // Statistics: languages, drops by reason, preference scores.
+      // Statistics: languages, drops and routes by reason; no plugin profiler, so no section of one.
       for (const lang of new Set(rows.map((r) => r.language as string))) {
         const n = rows.filter((r) => r.language === lang).length
         expect(card).toMatch(new RegExp(`\\| ${lang} \\| ${n} \\|`))
       }
       const select = result.manifest.stages[0]!
       expect(card).toContain(`| core/select | language | ${select.dropped.language} |`)
-      expect(card).toContain(`| test/score | routed to a branch | ${result.manifest.stages[1]!.routed} |`)
-      const scores = rows.flatMap((r) => (r.synthesized_response_scoring_annotations as Array<{ preference_score: number }>).map((a) => a.preference_score))
-      expect(card).toContain(`${scores.length} scored answers`)
-      expect(card).toContain(`| -1 | ${scores.filter((s) => s === -1).length} |`)
-      expect(card).toContain(`| 10 | ${scores.filter((s) => s === 10).length} |`)
+      const routed = result.manifest.stages[1]!
+      expect(routed.routed).toBeGreaterThan(0)
+      expect(routed.routed_reasons).toEqual({ unlucky: routed.routed })
+      expect(card).toContain(`| test/score | routed to a branch (unlucky) | ${routed.routed} |`)
+      expect(card).not.toContain("### Preference scores")
+      expect(result.manifest.outputs.main.profile).not.toHaveProperty("preference_scores")
       expect(card).toContain("No model was called.")
     }).pipe(Effect.provide(NodeContext.layer)), 30_000)
 

@@ -1,68 +1,196 @@
-import { describe, expect, it } from "vitest"
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Schema } from "effect"
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import * as Pipeline from "../src/Pipeline.js"
+import { definePlugin } from "../src/Plugin.js"
 import * as Profile from "../src/Profile.js"
+import * as Registry from "../src/Registry.js"
+import type { Row } from "../src/Row.js"
+import * as Runner from "../src/Runner.js"
+import * as Sinks from "../src/Sinks.js"
+import * as Sources from "../src/Sources.js"
+import * as Stage from "../src/Stage.js"
 
-const ann = (a: number, b: number, extra: Record<string, unknown> = {}) => ({
-  response_token_length: 300,
-  judgement: "j",
-  repetition_flag: false,
-  preference_score: a < 0 || b < 0 ? Math.max(a, b) : (a + b) / 2,
-  judge_scores: [
-    { model: "llama", score: a, judgement: "" },
-    { model: "qwen", score: b, judgement: "" }
-  ],
-  ...extra
-})
+const none: Profile.Profiling = { declared: new Map(), profilers: [] }
 
-const rows = [
-  { synthesis_model: "gemma", synthesized_response_scoring_annotations: [ann(8, 7), ann(3, 9, { judge_disagreement: true })] },
-  { synthesis_model: "gemma", synthesized_response_scoring_annotations: [ann(5, 5), ann(-1, 6)], synthesized_response_checks: [{ flags: ["language"] }, { flags: ["repetition", "language"] }] },
-  { synthesis_model: "llama", synthesized_response_scoring_annotations: [ann(10, 9), ann(5, 4)] }
-]
-
-const observed = (rs: ReadonlyArray<Record<string, unknown>>): Profile.Profile => {
+const observed = (rows: ReadonlyArray<Row>, profiling: Profile.Profiling = none): Profile.Profile => {
   const p = Profile.empty()
-  Profile.observer(p, new Map())(rs)
+  Profile.observer(p, profiling)(rows)
   return p
 }
 
-describe("the answers profile", () => {
-  it("counts scores by model, token-length bins, flags and judge score pairs", () => {
-    const a = observed(rows).answers!
-    expect(a.scores_by_model).toEqual({ gemma: { "7": 1, "6": 2, "5": 1 }, llama: { "9": 1, "4": 1 } })
-    expect(a.token_lengths).toEqual({ "256": 6 })
-    expect(a.flags).toEqual({ judge_disagreement: 1, language: 2, repetition: 1 })
-    // The pair with a failed (-1) score is left out.
-    expect(a.judge_pairs).toEqual({ "llama\tqwen": { "8|7": 1, "3|9": 1, "5|5": 1, "10|9": 1, "5|4": 1 } })
-  })
+/** A profiler of conversation turns: a histogram that adds up, and a maximum that does not. */
+interface Turns {
+  by_turn: { [turn: string]: number }
+  longest: number
+  mean?: number
+}
 
-  it("judgeAgreement: Spearman with mean ranks for ties, and the share within ±1", () => {
-    // llama 8,3,5,10,5 → ranks 4,1,2.5,5,2.5; qwen 7,9,5,9,4 → ranks 3,4.5,2,4.5,1.
-    const rx = [4, 1, 2.5, 5, 2.5]
-    const ry = [3, 4.5, 2, 4.5, 1]
-    const m = 3
-    const sxy = rx.reduce((s, x, i) => s + (x - m) * (ry[i]! - m), 0)
-    const sxx = rx.reduce((s, x) => s + (x - m) ** 2, 0)
-    const syy = ry.reduce((s, y) => s + (y - m) ** 2, 0)
-    expect(Profile.judgeAgreement(observed(rows).answers)).toEqual([
-      { judges: ["llama", "qwen"], answers: 5, spearman: Math.round((sxy / Math.sqrt(sxx * syy)) * 10000) / 10000, within_1: 0.8 }
+const turns = Profile.profiler<Turns>({
+  key: "turns",
+  empty: () => ({ by_turn: {}, longest: 0 }),
+  observe: (s, row) => {
+    if (typeof row.turn !== "number") return false
+    s.by_turn[row.turn] = (s.by_turn[row.turn] ?? 0) + 1
+    s.longest = Math.max(s.longest, row.turn)
+    return true
+  },
+  merge: (a, b) => ({ by_turn: Profile.sumCounts(a.by_turn, b.by_turn), longest: Math.max(a.longest, b.longest) }),
+  finalize: (s) => {
+    const n = Object.values(s.by_turn).reduce((x, y) => x + y, 0)
+    const sum = Object.entries(s.by_turn).reduce((x, [t, c]) => x + Number(t) * c, 0)
+    return { by_turn: { ...s.by_turn }, longest: s.longest, mean: n === 0 ? 0 : sum / n }
+  },
+  card: (s) => [{ title: "Turns", body: `Longest conversation: ${s.longest} turns; mean ${s.mean?.toFixed(2)}.` }]
+})
+
+const withTurns: Profile.Profiling = { declared: new Map(), profilers: [turns] }
+
+describe("Profile: fields, shapes and languages", () => {
+  it("lists fields in first-seen order and infers the least shape covering every value of undeclared fields", () => {
+    const p = observed([
+      { a: 1, b: null, c: { x: 1 } },
+      { b: "s", a: 2.5, d: [1, 2] },
+      { c: { y: true }, d: [], e: [{ k: 1 }, { k: "v" }] }
     ])
-    // Identical rankings give 1; one judge giving the same score everywhere gives null.
-    const same = observed([{ synthesized_response_scoring_annotations: [ann(1, 2), ann(5, 6), ann(9, 10)] }])
-    expect(Profile.judgeAgreement(same.answers)[0]).toMatchObject({ spearman: 1, within_1: 1 })
-    const flat = observed([{ synthesized_response_scoring_annotations: [ann(1, 7), ann(5, 7)] }])
-    expect(Profile.judgeAgreement(flat.answers)[0]!.spearman).toBeNull()
+    expect(p.rows).toBe(3)
+    expect(p.fields).toEqual(["a", "b", "c", "d", "e"])
+    expect(p.shapes).toEqual({
+      a: { t: "float" },
+      b: { t: "string" },
+      c: { t: "struct", fields: { x: { t: "int" }, y: { t: "bool" } } },
+      d: { t: "list", of: { t: "int" } },
+      e: { t: "list", of: { t: "struct", fields: { k: { t: "mixed" } } } }
+    })
   })
 
-  it("adds up across work units and shards as if observed at once; manifests carry the agreement", () => {
-    const whole = observed(rows)
-    const unit = observed(rows.slice(0, 1))
-    Profile.absorb(unit, observed(rows.slice(1)))
-    expect(unit).toEqual(whole)
-    const merged = Profile.merge(Profile.finalize(observed(rows.slice(0, 2)), new Map()), Profile.finalize(observed(rows.slice(2)), new Map()))
-    const final = Profile.finalize(whole, new Map())
-    expect(merged.answers).toEqual(final.answers)
-    expect(final.answers!.agreement).toEqual(Profile.judgeAgreement(whole.answers))
-    // Rows without answers add no answers profile.
-    expect(observed([{ conversation_id: "x" }]).answers).toBeUndefined()
+  it("infers no shape for declared fields; finalize gives every field its declared shape, else the inferred one, else null", () => {
+    const declared = new Map([["turn", Profile.schemaShape(Schema.Int)!]])
+    const p = observed([{ turn: 1.5, free: "x" }], { declared, profilers: [] })
+    expect(p.shapes).toEqual({ free: { t: "string" } })
+    const f = Profile.finalize({ ...p, fields: [...p.fields, "never"] }, { declared, profilers: [] })
+    expect(f.shapes).toEqual({ turn: { t: "int" }, free: { t: "string" }, never: { t: "null" } })
+    expect(Profile.schemaShape(Schema.Array(Schema.Struct({ a: Schema.NullOr(Schema.Number) })))).toEqual({
+      t: "list",
+      of: { t: "struct", fields: { a: { t: "float" } } }
+    })
   })
+
+  it("counts rows by language up to maxLanguages values, the rest under (other), the same whether observed or absorbed", () => {
+    const rows = Array.from({ length: Profile.maxLanguages + 5 }, (_, i) => ({ language: `l${i}` }))
+    const whole = observed(rows)
+    expect(Object.keys(whole.languages)).toHaveLength(Profile.maxLanguages + 1)
+    expect(whole.languages["(other)"]).toBe(5)
+    const unit = observed(rows.slice(0, 700))
+    Profile.absorb(unit, observed(rows.slice(700)))
+    expect(unit).toEqual(whole)
+  })
+})
+
+describe("Profile: profilers", () => {
+  const rows: ReadonlyArray<Row> = [{ turn: 1 }, { turn: 3 }, { language: "English" }, { turn: 1 }, { turn: 7 }]
+
+  it("keeps a profiler's state under its key once a row counts, absent before", () => {
+    expect(observed([{ language: "English" }], withTurns).turns).toBeUndefined()
+    expect(observed(rows, withTurns).turns).toEqual({ by_turn: { "1": 2, "3": 1, "7": 1 }, longest: 7 })
+  })
+
+  it("adds work units with the profiler's merge, joins shards and finalizes the state as if observed at once", () => {
+    const whole = observed(rows, withTurns)
+    const unit = observed(rows.slice(0, 2), withTurns)
+    Profile.absorb(unit, observed(rows.slice(2), withTurns), [turns])
+    expect(unit).toEqual(whole)
+    // The observer keeps counting into a state that absorb replaced.
+    const live = Profile.empty()
+    const observe = Profile.observer(live, withTurns)
+    observe(rows.slice(0, 1))
+    Profile.absorb(live, observed(rows.slice(1, 3), withTurns), [turns])
+    observe(rows.slice(3))
+    expect(live).toEqual(whole)
+
+    const final = Profile.finalize(whole, withTurns)
+    expect(final.turns).toEqual({ by_turn: { "1": 2, "3": 1, "7": 1 }, longest: 7, mean: 3 })
+    const merged = Profile.merge(Profile.finalize(observed(rows.slice(0, 4), withTurns), withTurns), Profile.finalize(observed(rows.slice(4), withTurns), withTurns), [turns])
+    expect(merged).toEqual(final)
+    // Without the profiler, shards' states add up number by number (the maximum then does not hold).
+    const summed = Profile.merge(observed(rows.slice(0, 4), withTurns), observed(rows.slice(4), withTurns))
+    expect(summed.turns).toEqual({ by_turn: { "1": 2, "3": 1, "7": 1 }, longest: 10 })
+  })
+
+  it("sumCounts adds numbers through nested objects and keeps anything else from the first", () => {
+    const a = { n: 1, m: { x: 2 }, list: [1], text: "a" }
+    const b = { n: 2, m: { x: 3, y: 1 }, list: [2], other: 4 }
+    expect(Profile.sumCounts<Record<string, unknown>>(a, b)).toEqual({ n: 3, m: { x: 5, y: 1 }, list: [1], text: "a", other: 4 })
+    expect(a).toEqual({ n: 1, m: { x: 2 }, list: [1], text: "a" })
+  })
+
+  it.effect("the registry refuses a profiler key another plugin or core already uses", () =>
+    Effect.gen(function* () {
+      const p = (name: string, key: string) => ({ plugin: definePlugin({ name, version: "1", stages: [], profilers: [{ ...turns, key }] }), specifier: `./${name}.ts` })
+      const ok = yield* Registry.fromPlugins([p("a", "turns")])
+      expect(ok.profilers.map((x) => x.key)).toEqual(["turns"])
+      const twice = yield* Registry.fromPlugins([p("a", "turns"), p("b", "turns")]).pipe(Effect.flip)
+      expect(twice.message).toBe('cannot load plugin ./b.ts: profiler key "turns" is already taken by ./a.ts')
+      const core = yield* Registry.fromPlugins([p("c", "languages")]).pipe(Effect.flip)
+      expect(core.message).toContain(`profiler key "languages" is already taken by core's profile`)
+    }))
+})
+
+const tmpRoot = join(import.meta.dirname, ".tmp")
+mkdirSync(tmpRoot, { recursive: true })
+const dir = mkdtempSync(join(tmpRoot, "profile-"))
+mkdirSync(join(dir, "in"))
+const record = (i: number) => ({
+  conversation_id: `c${i}`,
+  model: i % 9 === 0 ? "bad" : "m",
+  conversation: [{ role: "user", content: `question ${i}` }],
+  turn: 1 + (i % 5),
+  language: i % 3 === 0 ? "English" : "German",
+  openai_moderation: [],
+  redacted: false
+})
+// Two files: two work units; rows of model "bad" (in the second file only) are rejected.
+writeFileSync(join(dir, "in/a.jsonl"), `${Array.from({ length: 60 }, (_, i) => JSON.stringify(record(i * 9 + 1))).join("\n")}\n`)
+writeFileSync(join(dir, "in/b.jsonl"), `${Array.from({ length: 60 }, (_, i) => JSON.stringify(record(i))).join("\n")}\n`)
+
+const picky = Stage.make({
+  id: "turns/picky",
+  description: "rejects rows of the model `bad`",
+  config: Schema.Struct({}),
+  requires: ["model"],
+  provides: [],
+  make: (_config, ctx) => Effect.succeed(Stage.mapChunks((row: { readonly model: string }) => (row.model === "bad" ? void ctx.reject(row, "bad") : row)))
+})
+
+const plugin = definePlugin({ name: "turns", version: "1.0.0", stages: [picky], profilers: [turns] })
+
+describe("Profile: a plugin's profiler in a run", () => {
+  it.effect("its state is in the manifest's profile and its section in the card; a resumed run ends with the state of an uninterrupted one", () =>
+    Effect.gen(function* () {
+      const registry = yield* Registry.fromPlugins([{ plugin, specifier: "./turns.ts" }])
+      const pipeline = (out: string) =>
+        Pipeline.from(Sources.jsonl, { path: "in/*.jsonl" }).pipe(
+          Pipeline.through(picky, {}),
+          Pipeline.to(Sinks.jsonl, { path: out, compression: "none" }, { name: "turns", baseDir: dir, registry })
+        )
+      const whole = yield* Runner.run(pipeline("out-whole"), { maxErrors: 1000 })
+      const kept = [...Array.from({ length: 60 }, (_, i) => record(i * 9 + 1)), ...Array.from({ length: 60 }, (_, i) => record(i))].filter((r) => r.model !== "bad")
+      const byTurn: Record<string, number> = {}
+      for (const r of kept) byTurn[r.turn] = (byTurn[r.turn] ?? 0) + 1
+      const state = whole.manifest.outputs.main.profile?.turns as Turns
+      expect(state.by_turn).toEqual(byTurn)
+      expect(state.longest).toBe(5)
+      expect(state.mean).toBeCloseTo(kept.reduce((s, r) => s + r.turn, 0) / kept.length, 10)
+      const card = readFileSync(join(dir, "out-whole", "README.md"), "utf8")
+      expect(card).toContain(`### Turns\n\nLongest conversation: 5 turns; mean ${state.mean!.toFixed(2)}.\n`)
+
+      // Stopped by the rejects of the second unit, then resumed: the first unit's state comes from its marker.
+      const stopped = yield* Runner.run(pipeline("out-resumed"), { maxErrors: 0 }).pipe(Effect.either)
+      expect(Either.isLeft(stopped)).toBe(true)
+      const resumed = yield* Runner.run(pipeline("out-resumed"), { maxErrors: 1000 })
+      expect(resumed.manifest.resumed).toBe(true)
+      expect(resumed.manifest.outputs.main.profile).toEqual(whole.manifest.outputs.main.profile)
+    }).pipe(Effect.provide(NodeContext.layer)), 30_000)
 })

@@ -4,6 +4,7 @@
  */
 import { plugin } from "./SynthPlugin.js"
 
+export * as AnswerProfile from "./AnswerProfile.js"
 export * as CheckAnswers from "./CheckAnswers.js"
 export * as DetectTemplate from "./DetectTemplate.js"
 export * as DpoSink from "./DpoSink.js"

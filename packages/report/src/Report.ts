@@ -29,7 +29,9 @@ const Agreement = Schema.Struct({
   within_1: Schema.Number
 })
 
+/** plugin-synth's answers profile (`profile.answers`). */
 const Answers = Schema.Struct({
+  preference_scores: Schema.optional(Counts),
   scores_by_model: Schema.Record({ key: Schema.String, value: Counts }),
   token_lengths: Counts,
   flags: Counts,
@@ -39,7 +41,8 @@ const Answers = Schema.Struct({
 
 const ProfileView = Schema.Struct({
   rows: Schema.Number,
-  preference_scores: Counts,
+  /** Where manifests of synthline before the answers profiler kept the score histogram. */
+  preference_scores: Schema.optional(Counts),
   answers: Schema.optional(Answers)
 })
 
@@ -56,6 +59,7 @@ export const ManifestView = Schema.Struct({
       rows_out: Schema.Number,
       dropped: Counts,
       routed: Schema.Number,
+      routed_reasons: Schema.optional(Counts),
       rejected: Schema.Number
     })
   ),
@@ -92,14 +96,18 @@ export const specs = (
   const scoreRows =
     answers !== undefined && Object.keys(answers.scores_by_model).length > 0
       ? Object.entries(answers.scores_by_model).flatMap(([model, counts]) => Object.entries(counts).map(([score, n]) => ({ model, score, answers: n })))
-      : Object.entries(profile?.preference_scores ?? {}).map(([score, n]) => ({ model: "all", score, answers: n }))
+      : Object.entries(answers?.preference_scores ?? profile?.preference_scores ?? {}).map(([score, n]) => ({ model: "all", score, answers: n }))
   const lengths = Object.entries(answers?.token_lengths ?? {})
     .sort((a, b) => byNumber(a[0], b[0]))
     .map(([bin, n]) => ({ tokens: Number(bin), end: Number(bin) + 256, answers: n }))
   const flags = Object.entries(answers?.flags ?? {}).map(([flag, n]) => ({ flag, answers: n }))
   const drops = manifest.stages.flatMap((s) => [
     ...Object.entries(s.dropped).map(([reason, n]) => ({ stage: s.id, reason, rows: n })),
-    ...(s.routed > 0 ? [{ stage: s.id, reason: "routed to a branch", rows: s.routed }] : []),
+    ...(Object.keys(s.routed_reasons ?? {}).length > 0
+      ? Object.entries(s.routed_reasons ?? {}).map(([reason, n]) => ({ stage: s.id, reason: `routed to a branch (${reason})`, rows: n }))
+      : s.routed > 0
+        ? [{ stage: s.id, reason: "routed to a branch", rows: s.routed }]
+        : []),
     ...(s.rejected > 0 ? [{ stage: s.id, reason: "rejected", rows: s.rejected }] : [])
   ])
   const agreement = answers?.agreement ?? []

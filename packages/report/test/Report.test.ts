@@ -43,7 +43,7 @@ describe("Report.write", () => {
   it("says which charts a run has no data for, and writes no file for them", async () => {
     const dir = tempDir("empty")
     const plain = { ...fixture, stages: fixture.stages.map((s: object) => ({ ...s, dropped: {} })) }
-    plain.outputs = { main: { ...fixture.outputs.main, profile: { rows: 3, preference_scores: {}, fields: [], shapes: {}, languages: {}, preference_score_sum: 0 } }, branches: {} }
+    plain.outputs = { main: { ...fixture.outputs.main, profile: { rows: 3, fields: [], shapes: {}, languages: {} } }, branches: {} }
     writeFileSync(join(dir, "manifest.json"), JSON.stringify(plain))
     const done = await write(dir)
     expect(done.charts).toEqual([])
@@ -51,6 +51,23 @@ describe("Report.write", () => {
     const page = readFileSync(done.html, "utf8")
     expect(page.match(/No data in this run\./g)?.length).toBe(5)
     expect(existsSync(join(dir, "charts", "flags.svg"))).toBe(false)
+  })
+
+  it("draws the score histogram of a manifest without scores per model, and the rows routed by each reason", async () => {
+    const dir = tempDir("routes")
+    const { scores_by_model: _, ...answers } = fixture.outputs.main.profile.answers
+    const m = {
+      ...fixture,
+      stages: [{ id: "moderation/filter", rows_in: 10, rows_out: 6, dropped: {}, routed: 4, routed_reasons: { "moderation:harassment": 3, "moderation:violence": 1 }, rejected: 0 }],
+      outputs: { main: { ...fixture.outputs.main, profile: { ...fixture.outputs.main.profile, answers: { ...answers, scores_by_model: {} } } }, branches: {} }
+    }
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify(m))
+    await write(dir)
+    const svg = (name: string) => readFileSync(join(dir, "charts", `${name}.svg`), "utf8")
+    expect(svg("drops")).toContain("routed to a branch (moderation:harassment)")
+    expect(svg("drops")).toContain("routed to a branch (moderation:violence)")
+    const bars = svg("preference-scores").match(/<g class="mark-rect role-mark[^"]*"[^>]*>(.*?)<\/g>/s)?.[1]?.match(/<path /g) ?? []
+    expect(bars.length).toBe(Object.keys(answers.preference_scores).length)
   })
 
   it("names the file and the reason for a folder without a manifest, a broken one, and an unknown output", async () => {

@@ -163,7 +163,7 @@ const program = Effect.gen(function* () {
   const { pipeline, planned } = yield* load
   const stages = pipeline.stages
   const encoding = pipeline.sink.def.encoding?.(pipeline.sink.config)
-  const declared = Profile.declaredShapes(pipeline)
+  const declared = Profile.profiling(pipeline)
   const current: Current = { seq: 0, delta: emptyDelta(stages.length) }
   const transforms: Array<Transform<Row, Row>> = []
   for (const [i, use] of stages.entries()) {

@@ -48,23 +48,16 @@ const ShapeSchema: Schema.Schema<Profile.Shape> = Schema.Union(
   Schema.Struct({ t: Schema.Literal("struct"), fields: Schema.Record({ key: Schema.String, value: Schema.suspend(() => ShapeSchema) }) })
 )
 
-const ProfileSchema: Schema.Schema<Profile.Profile> = Schema.Struct({
-  rows: Schema.Number,
-  fields: Schema.mutable(Schema.Array(Schema.String)),
-  shapes: Schema.Record({ key: Schema.String, value: ShapeSchema }),
-  languages: Counts,
-  preference_scores: Counts,
-  preference_score_sum: Schema.Number,
-  answers: Schema.optionalWith(
-    Schema.Struct({
-      scores_by_model: Schema.Record({ key: Schema.String, value: Counts }),
-      token_lengths: Counts,
-      flags: Counts,
-      judge_pairs: Schema.Record({ key: Schema.String, value: Counts })
-    }),
-    { exact: true }
-  )
-})
+/** Core's fields, and each profiler's state (plain JSON) under its key, kept as written. */
+const ProfileSchema: Schema.Schema<Profile.Profile> = Schema.Struct(
+  {
+    rows: Schema.Number,
+    fields: Schema.mutable(Schema.Array(Schema.String)),
+    shapes: Schema.Record({ key: Schema.String, value: ShapeSchema }),
+    languages: Counts
+  },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
 
 const StageStatsSchema: Schema.Schema<StageStats> = Schema.Struct({
   id: Schema.String,

@@ -95,7 +95,7 @@ export const make = (o: CommitOptions): Committer => {
           yield* writer.write(chunk)
           yield* outlets.outputs.write(chunk)
         }
-        Profile.absorb(stats.profiles.main, r.profile)
+        Profile.absorb(stats.profiles.main, r.profile, o.pipeline.registry.profilers)
         return yield* commitBefore(r.seq + 1)
       }),
     commitBefore,

@@ -43,6 +43,7 @@ export const datasetCards = (path: Path.Path): Observer => ({
     return DatasetCard.writeAll(run.manifest, {
       pipelineFile: pipeline.file,
       secrets: run.secrets,
+      profilers: pipeline.registry.profilers,
       dirs: {
         main: run.sinkDir,
         branches: Object.fromEntries(

@@ -59,7 +59,7 @@ export const routes = (
   writers: ReadonlyMap<string, SinkWriter>,
   stats: RunStats
 ): Outlet<{ [name: string]: SinkCheckpoint }, { [name: string]: ReadonlyArray<OutputFile> }> => {
-  const declared = Profile.declaredShapes(pipeline)
+  const declared = Profile.profiling(pipeline)
   const observe = new Map(
     [...pipeline.branches.keys()].map((name) => {
       stats.profiles.branches[name] ??= Profile.empty()
@@ -105,7 +105,7 @@ export interface Selected {
 
 /** The outputs outlet over the branch writers of the pipeline's outputs (checkpointed with the branches). */
 export const outputs = (pipeline: ResolvedPipeline, writers: ReadonlyMap<string, SinkWriter>, stats: RunStats): Selected => {
-  const declared = Profile.declaredShapes(pipeline)
+  const declared = Profile.profiling(pipeline)
   const selected = [...(pipeline.outputs ?? [])].map(([name, o]) => {
     stats.profiles.branches[name] ??= Profile.empty()
     const b = pipeline.branches.get(name)!
@@ -195,7 +195,7 @@ export const open = (
       branches.set(name, yield* b.def.open(b.config, { ...opened, dir, resume: marker?.sinks.branches[name] }))
     }
     return {
-      main: { writer: main, observe: Profile.observer(at.stats.profiles.main, Profile.declaredShapes(pipeline)) },
+      main: { writer: main, observe: Profile.observer(at.stats.profiles.main, Profile.profiling(pipeline)) },
       rejects: rejects(rejectsWriter, at.scrub),
       routes: routes(pipeline, branches, at.stats),
       outputs: outputs(pipeline, branches, at.stats),

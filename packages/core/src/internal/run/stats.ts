@@ -46,7 +46,7 @@ export interface SinkOutput {
   readonly type: string
   readonly rows: number
   readonly files: ReadonlyArray<OutputFile>
-  /** What the rows look like: fields with shapes, languages, preference scores (dataset cards use it). */
+  /** What the rows look like: fields with shapes, languages, each plugin profiler's state (dataset cards use it). */
   readonly profile?: Profile.Profile
   /**
    * For an output at the end of the pipeline (`outputs:`): its `where:` selection, or `null`
