@@ -27,6 +27,6 @@ export default defineConfig({
     // CLI child processes and local servers, not on the test worker's own CPU.
     maxWorkers: 2,
     poolOptions: { forks: { execArgv: ["--conditions=@synthline/source"] } },
-    projects: [project("core", undefined, {}, ["gpg.setup.ts"]), project("cli", undefined, {}, ["gpg.setup.ts"]), project("bench", "bench", { SYNTHLINE_BENCH_CLI: "source" }), project("plugin-moderation"), project("llm"), project("plugin-synth"), project("plugin-pii"), project("plugin-dedup"), project("report", undefined, {}, ["chromium.setup.ts"]), project("provider-llama-cpp"), project("examples", "examples"), project("docs", "apps/docs", {}, ["chromium.setup.ts"])]
+    projects: [project("core", undefined, {}, ["gpg.setup.ts"]), project("cli", undefined, {}, ["gpg.setup.ts"]), project("bench", "bench", { SYNTHLINE_BENCH_CLI: "source" }), project("plugin-moderation"), project("llm"), project("plugin-synth"), project("plugin-pii"), project("plugin-dedup"), project("release", undefined, {}, ["gpg.setup.ts"]), project("sample"), project("report", undefined, {}, ["chromium.setup.ts"]), project("provider-llama-cpp"), project("examples", "examples"), project("docs", "apps/docs", {}, ["chromium.setup.ts"])]
   }
 })

@@ -19,7 +19,6 @@ import * as Provider from "@synthline/llm/Provider"
 import { Effect, Either, Schema } from "effect"
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { join, relative } from "node:path"
-import { pathToFileURL } from "node:url"
 import { Application, PageEvent, type TypeDocOptions } from "typedoc"
 import type { PluginOptions } from "typedoc-plugin-markdown"
 import { escapeCode, escapeEmoji, escapeText } from "./markdown.js"
@@ -105,10 +104,6 @@ const loadRegistry = (pkgs: ReadonlyArray<WorkspacePackage>) =>
       else loaded.push({ plugin, specifier: p.name })
     }
     const registry = yield* Registry.fromPlugins(loaded)
-    // Provider packages register their providers with @synthline/llm when imported. The
-    // registry loads plugins through tsx's own namespace; import them into this module graph
-    // too, so Provider.described() here sees every provider.
-    for (const p of pkgs) yield* Effect.promise(() => import(pathToFileURL(p.entry).href))
     return { registry, skipped }
   })
 
@@ -273,6 +268,19 @@ const ownerOf = (registry: Registry.Registry, kind: "sources" | "sinks", type: s
     : `From \`${owner.packageName ?? owner.name}\`: list it under \`plugins:\`.`
 }
 
+/** The options plugins add to a sink that writes its parts through an encoder, with their packages. */
+const addedOptions = (registry: Registry.Registry, sink: { readonly encoders?: boolean | undefined }): string => {
+  if (sink.encoders !== true) return ""
+  const added = registry.plugins.flatMap(({ plugin }) =>
+    (plugin.sinkOptions ?? []).map((o) => {
+      const keys = Object.keys(o.fields)
+      const implied = keys.every((k) => Registry.optionPackages.has(k))
+      return `${keys.map((k) => `\`${k}\``).join(", ")} from \`${plugin.packageName ?? plugin.name}\`${implied ? " (loaded by the option itself, no `plugins:` entry needed)" : ""}`
+    })
+  )
+  return added.length === 0 ? "" : ` Options ${added.join("; ")}.`
+}
+
 const sourcesSinksPage = (registry: Registry.Registry): string =>
   [
     "# Sources and sinks",
@@ -297,7 +305,7 @@ const sourcesSinksPage = (registry: Registry.Registry): string =>
         ...[...registry.sinks.values()].flatMap((s) => [
           `### \`${s.type}\` {#sink-${anchor(s.type)}}`,
           "",
-          `${cell(s.description)}. ${ownerOf(registry, "sinks", s.type)}`,
+          `${cell(s.description)}. ${ownerOf(registry, "sinks", s.type)}${addedOptions(registry, s)}`,
           "",
           optionRows(Reference.optionsOf(s.config))
         ])
@@ -363,7 +371,8 @@ const indexPage = (
 /** Writes `reference/` and `public/pipeline.schema.json`; returns the plugin pages. */
 const writeReference = Effect.gen(function* () {
   const { registry, skipped } = yield* loadRegistry(pluginPackages())
-  const providers = Provider.described()
+  // The providers the plugins contribute (`definePlugin({ providers })`), the built-in openai first.
+  const providers = Provider.described(Provider.fromPlugins(registry.plugins.map((p) => p.plugin)))
   const infos = Reference.stages(registry)
   const schema = Reference.pipelineJsonSchema(registry)
   // A page per plugin with stages; plugins without (a provider package) show in the overview.

@@ -54,9 +54,9 @@ export const packages = (): ReadonlyArray<WorkspacePackage> =>
       }
     })
 
-/** The packages whose default export may be a plugin: `packages/plugin-*`, `packages/provider-*` and `packages/llm`. */
+/** The packages whose default export may be a plugin: `packages/plugin-*`, `packages/provider-*`, `packages/llm` and `packages/release`. */
 export const pluginPackages = (): ReadonlyArray<WorkspacePackage> =>
-  packages().filter((p) => p.folder.startsWith("plugin-") || p.folder.startsWith("provider-") || p.folder === "llm")
+  packages().filter((p) => p.folder.startsWith("plugin-") || p.folder.startsWith("provider-") || p.folder === "llm" || p.folder === "release")
 
 /** The packages that would be published (not `private`). */
 export const publishable = (): ReadonlyArray<WorkspacePackage> => packages().filter((p) => !p.private)

@@ -5,8 +5,8 @@
  */
 import { FileSystem, Path } from "@effect/platform"
 import { RunError, type SourceError } from "@synthline/core/Errors"
-import * as Release from "@synthline/core/Release"
-import type { ReleaseError } from "@synthline/core/Release"
+import * as Release from "@synthline/release/Release"
+import type { ReleaseError } from "@synthline/release/Release"
 import * as Sources from "@synthline/core/Sources"
 import type { Row } from "@synthline/core/Row"
 import type { SourceDefinition, WorkUnit } from "@synthline/core/Source"

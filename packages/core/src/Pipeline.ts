@@ -71,6 +71,8 @@ export interface ResolvedPipeline {
   readonly source: Configured<AnySource, unknown>
   readonly stages: ReadonlyArray<StageUse>
   readonly sink: Configured<AnySink, SinkBaseConfig>
+  /** The main sink's `where:` selection of the rows that reach the end of the pipeline (absent: all of them). */
+  readonly sinkSelection?: OutputUse | undefined
   readonly branches: ReadonlyMap<string, Configured<AnySink, SinkBaseConfig>>
   /**
    * The outputs at the end of the pipeline, by name; each one's sink is the branch of that name
@@ -401,7 +403,7 @@ const canonical = (v: unknown): string => {
 /** What a pipeline's fingerprint covers: the parts of a pipeline that decide the rows it writes. */
 export type Fingerprinted = Pick<
   ResolvedPipeline,
-  "name" | "seed" | "registry" | "source" | "stages" | "sink" | "branches" | "outputs" | "sections"
+  "name" | "seed" | "registry" | "source" | "stages" | "sink" | "sinkSelection" | "branches" | "outputs" | "sections"
 >
 
 /**
@@ -439,7 +441,7 @@ export const normalize = (pipeline: Fingerprinted): unknown => {
       ...(s.id !== undefined ? { id: s.id } : {}),
       ...(encodeBack(s.stage.config, s.config) as object)
     })),
-    sink: sinkFingerprint(pipeline.sink.def, pipeline.sink.config),
+    sink: withWhere(sinkFingerprint(pipeline.sink.def, pipeline.sink.config), pipeline.sinkSelection?.where),
     branches,
     // Only a pipeline with outputs has the key: the fingerprints of others stay as they were.
     ...(outputs.size > 0 ? { outputs: outputsNormalized } : {}),
@@ -461,6 +463,9 @@ export const fingerprint = (pipeline: Fingerprinted): { readonly normalized: unk
   return { normalized, fingerprint: hash }
 }
 
+/** A sink's fingerprint with its `where:` text (unchanged without one). */
+const withWhere = (sink: unknown, where: Where.Where | undefined): unknown =>
+  where === undefined ? sink : { ...(isRecord(sink) ? sink : {}), where: where.text }
 
 // biome-ignore lint/suspicious/noExplicitAny: configs of any encoded shape
 const encodeBack = (schema: Schema.Schema<any, any>, value: unknown): unknown =>
@@ -477,6 +482,59 @@ const sinkFingerprint = (def: AnySink, config: SinkBaseConfig): unknown => {
   const { path: _where, ...options } = encoded
   return { type: def.type, ...options }
 }
+
+/** The sink mappings of a pipeline file (`sink`, each branch and output) with their paths. */
+const sinkMappings = (value: { readonly [key: string]: unknown }): ReadonlyArray<readonly [Path, { readonly [key: string]: unknown }]> => {
+  const out: Array<readonly [Path, { readonly [key: string]: unknown }]> = isRecord(value.sink) ? [[["sink"], value.sink]] : []
+  for (const group of ["branches", "outputs"] as const) {
+    const named = value[group]
+    if (isRecord(named)) for (const [name, raw] of Object.entries(named)) if (isRecord(raw)) out.push([[group, name], raw])
+  }
+  return out
+}
+
+/**
+ * The registry with the packages the file's sink options imply ({@link Registry.optionPackages})
+ * and no listed plugin defines: `encrypt:` loads @synthline/release. One that cannot be loaded
+ * is an error at the option, before any work.
+ */
+const withImplied = (
+  doc: Doc,
+  value: { readonly [key: string]: unknown },
+  listed: Registry.Registry,
+  baseDir: string
+): Effect.Effect<Registry.Registry, PipelineFileError> =>
+  Effect.gen(function* () {
+    const defined = new Set(listed.plugins.flatMap(({ plugin }) => (plugin.sinkOptions ?? []).flatMap((o) => Object.keys(o.fields))))
+    const wanted = new Map<string, Path>()
+    for (const [path, raw] of sinkMappings(value)) {
+      for (const key of Object.keys(raw)) {
+        const pkg = Registry.optionPackages.get(key)
+        if (pkg !== undefined && !defined.has(key) && !wanted.has(pkg)) wanted.set(pkg, [...path, key])
+      }
+    }
+    if (wanted.size === 0) return listed
+    const implied: Array<Registry.LoadedPlugin> = []
+    for (const [pkg, path] of wanted) {
+      const option = String(path[path.length - 1])
+      implied.push(
+        yield* Registry.loadImplied(pkg, baseDir).pipe(
+          Effect.mapError((e) =>
+            fail(
+              doc,
+              path,
+              e.reason.startsWith("no installed package")
+                ? `sink option ${option} comes from the ${pkg} plugin, which is not installed: install it next to the pipeline file (npm install ${pkg}); the synthline CLI includes it`
+                : `sink option ${option} comes from the ${pkg} plugin, which cannot be loaded: ${e.reason}`,
+              undefined,
+              true
+            )
+          )
+        )
+      )
+    }
+    return yield* Registry.fromPlugins([...listed.plugins, ...implied]).pipe(Effect.mapError((e) => fail(doc, wanted.values().next().value ?? [], e.message)))
+  })
 
 /** Options for {@link decode}. */
 export interface DecodeOptions {
@@ -511,9 +569,10 @@ export const decode = (
       return yield* fail(doc, ["plugins"], "plugins must be a list of npm package names or relative paths")
     }
     // A plugin that cannot be loaded is an error at its line in the pipeline file.
-    const registry = yield* Registry.load(pluginsRaw, baseDir).pipe(
+    const listed = yield* Registry.load(pluginsRaw, baseDir).pipe(
       Effect.mapError((e) => fail(doc, ["plugins", Math.max(0, pluginsRaw.indexOf(e.specifier))], e.message))
     )
+    const registry = yield* withImplied(doc, value, listed, baseDir)
 
     const known = [...coreKeys, ...registry.sections.keys()]
     for (const key of Object.keys(value)) {
@@ -558,7 +617,18 @@ export const decode = (
         const config: SinkBaseConfig = yield* decodeAt(doc, s.def.config, s.options, path, `sink ${s.def.type}`, undefined, secrets)
         return { def: s.def, config }
       })
-    const sink = yield* sinkOf(value.sink, ["sink"])
+    // The main sink may select its rows with where:, as an output does.
+    let sinkSelection: OutputUse | undefined
+    let mainRaw: unknown = value.sink
+    if (isRecord(value.sink) && value.sink.where !== undefined) {
+      const { where: whereRaw, ...rest } = value.sink
+      const parsed = Where.fromConfig(whereRaw)
+      if (Either.isLeft(parsed)) return yield* fail(doc, ["sink", "where"], `sink: where: ${parsed.left}`)
+      const pos = doc.at(["sink"], true)
+      sinkSelection = { where: parsed.right, line: pos?.line, column: pos?.column }
+      mainRaw = rest
+    }
+    const sink = yield* sinkOf(mainRaw, ["sink"])
 
     const branches = new Map<string, Configured<AnySink, SinkBaseConfig>>()
     if (value.branches !== undefined) {
@@ -643,6 +713,7 @@ export const decode = (
       source: { def: src.def, config: sourceConfig },
       stages,
       sink,
+      ...(sinkSelection !== undefined ? { sinkSelection } : {}),
       branches,
       ...(outputs.size > 0 ? { outputs } : {}),
       sections
@@ -793,12 +864,16 @@ export const plan = (pipeline: ResolvedPipeline): Plan => {
     }
     steps.push({ instanceId: use.instanceId, requires, provides, removes, route: use.route })
   }
-  // An output's where reads fields of the rows that reach the end of the pipeline.
-  for (const [name, out] of pipeline.outputs ?? []) {
+  // The main sink's and each output's where read fields of the rows that reach the end of the pipeline.
+  const selections: Array<[string, OutputUse]> = [
+    ...(pipeline.sinkSelection !== undefined ? [["sink", pipeline.sinkSelection] as [string, OutputUse]] : []),
+    ...[...(pipeline.outputs ?? [])].map(([name, out]): [string, OutputUse] => [`outputs.${name}`, out])
+  ]
+  for (const [stage, out] of selections) {
     if (out.where === undefined) continue
     for (const field of Where.fields(out.where)) {
       const why = missing(field, "which no stage provides and the source does not have")
-      if (why !== undefined) issues.push({ stage: `outputs.${name}`, line: out.line, column: out.column, message: `where reads field ${field}, ${why}` })
+      if (why !== undefined) issues.push({ stage, line: out.line, column: out.column, message: `where reads field ${field}, ${why}` })
     }
   }
   return { steps, issues, warnings: branchWarnings(pipeline), fingerprint: pipeline.fingerprint }

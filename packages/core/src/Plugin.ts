@@ -9,7 +9,7 @@ import type { Layer, Schema } from "effect"
 import type { RunError } from "./Errors.js"
 import type { AnyProfiler } from "./Profile.js"
 import type { RunContext } from "./RunContext.js"
-import type { AnySink } from "./Sink.js"
+import type { AnySink, AnySinkOption } from "./Sink.js"
 import type { AnySource } from "./Source.js"
 import type { AnyStage } from "./Stage.js"
 
@@ -23,6 +23,11 @@ export interface Plugin {
   readonly stages: ReadonlyArray<AnyStage>
   readonly sources?: ReadonlyArray<AnySource>
   readonly sinks?: ReadonlyArray<AnySink>
+  /**
+   * Options this plugin adds to every sink that accepts part encoders (`encrypt`, say): see
+   * {@link AnySinkOption}. A pipeline file that uses one loads the plugin that defines it.
+   */
+  readonly sinkOptions?: ReadonlyArray<AnySinkOption>
   /** Top-level pipeline-file sections this plugin owns, each with its Schema. */
   // biome-ignore lint/suspicious/noExplicitAny: sections are any decoded JSON
   readonly sections?: { readonly [key: string]: Schema.Schema<any, any> }
@@ -45,8 +50,19 @@ export interface Plugin {
    * manifest's `profile` under its key, and its sections into the dataset card.
    */
   readonly profilers?: ReadonlyArray<AnyProfiler>
+  /**
+   * Model providers this plugin contributes (`provider:` names in the `models` section of
+   * @synthline/llm, which defines their shape and gives them to the run's model client).
+   */
+  readonly providers?: ReadonlyArray<PluginProvider>
   /** Plugins this one needs; loaded with it. */
   readonly dependencies?: ReadonlyArray<Plugin>
+}
+
+/** A model provider a plugin contributes; @synthline/llm's `Provider.define` makes them. */
+export interface PluginProvider {
+  /** The name pipeline files use as `provider:`. */
+  readonly name: string
 }
 
 /**

@@ -4,14 +4,15 @@
  * pipeline-file sections and profilers. The `core` plugin is always present.
  */
 import { Effect } from "effect"
-import { existsSync, readdirSync } from "node:fs"
+import { existsSync, readdirSync, realpathSync } from "node:fs"
+import { createRequire } from "node:module"
 import { basename, dirname, isAbsolute, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as CorePlugin from "./CorePlugin.js"
 import { PluginLoadError } from "./Errors.js"
 import { isPlugin, type Plugin } from "./Plugin.js"
 import { type AnyProfiler, coreKeys } from "./Profile.js"
-import type { AnySink } from "./Sink.js"
+import { type AnySink, withOptions } from "./Sink.js"
 import type { AnySource } from "./Source.js"
 import type { AnyStage } from "./Stage.js"
 import { didYouMean } from "./Suggest.js"
@@ -206,8 +207,46 @@ export const fromPlugins = (loaded: ReadonlyArray<LoadedPlugin>): Effect.Effect<
       for (const s of plugin.sinks ?? []) sinks.set(s.type, s)
       for (const [k, schema] of Object.entries(plugin.sections ?? {})) sections.set(k, { plugin: plugin.name, schema, fingerprint: plugin.fingerprint?.[k] })
     }
+    // Sink options (`encrypt`, ...) join every sink that writes its parts through an encoder.
+    const sinkOptions = all.flatMap(({ plugin }) => plugin.sinkOptions ?? [])
+    for (const [type, s] of sinks) sinks.set(type, withOptions(s, sinkOptions))
     return { plugins: all, stages, sources, sinks, sections, profilers: [...profilers.values()].map((p) => p.profiler) }
   })
+
+/**
+ * Sink options defined by synthline's own optional packages, and the package of each: a
+ * pipeline file that uses one loads that package without listing it under `plugins:`. Names
+ * only; the package itself defines the option.
+ */
+export const optionPackages: ReadonlyMap<string, string> = new Map([
+  ["encrypt", "@synthline/release"],
+  ["source_key_from", "@synthline/release"]
+])
+
+/** The installed package `specifier` as the program running (the CLI that depends on it) resolves it, if it does. */
+const fromProgram = (specifier: string): string | undefined => {
+  const main = process.argv[1]
+  if (main === undefined || !existsSync(main)) return undefined
+  try {
+    return createRequire(realpathSync(main)).resolve(specifier)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Loads a package a pipeline file implies through {@link optionPackages}: resolved from the
+ * program running (the CLI depends on it), else as any plugin (from core, then from the
+ * pipeline's folder).
+ */
+export const loadImplied = (specifier: string, baseDir: string): Effect.Effect<LoadedPlugin, PluginLoadError> => {
+  const file = fromProgram(specifier)
+  const load = file === undefined ? loadPlugin(specifier, baseDir) : loadPlugin(pathToFileURL(file).href, baseDir)
+  return Effect.map(
+    Effect.orElse(load, () => loadPlugin(specifier, baseDir)),
+    (plugin) => ({ plugin, specifier: `${specifier} (implied)` })
+  )
+}
 
 /** Loads the plugins a pipeline file lists (relative paths resolve against `baseDir`). */
 export const load = (specifiers: ReadonlyArray<string>, baseDir: string): Effect.Effect<Registry, PluginLoadError> =>

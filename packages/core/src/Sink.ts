@@ -7,9 +7,10 @@
  * Files in progress carry a temporary name and are renamed when complete.
  */
 import type { FileSystem, Path } from "@effect/platform"
-import type { Chunk, Effect, Redacted, Schema, Scope } from "effect"
-import type { SinkError } from "./Errors.js"
+import { type Chunk, Effect, Schema, type Scope } from "effect"
+import { SinkError } from "./Errors.js"
 import type { Row } from "./Row.js"
+import type { AnySource } from "./Source.js"
 
 /** A finished output file, as listed in the manifest. */
 export interface OutputFile {
@@ -33,9 +34,64 @@ export interface SinkOpenOptions {
   readonly resume?: SinkCheckpoint | undefined
   /** Folder of the pipeline file: relative paths in sink options resolve against it. */
   readonly baseDir?: string | undefined
-  /** The release key of the pipeline's own source (derived on first use), for sinks that encrypt. */
-  readonly sourceKey?: Effect.Effect<Redacted.Redacted<string>, SinkError, FileSystem.FileSystem | Path.Path> | undefined
+  /**
+   * The pipeline's own source, for a sink option that derives something from it (a key, say):
+   * the same object for every sink of one run, so a value derived once can be kept by it.
+   */
+  readonly source?: RunSource | undefined
+  /** Rewrites each completed part (see {@link PartEncoder}); set by a {@link SinkOption}. */
+  readonly encoder?: PartEncoder | undefined
 }
+
+/** The source of a run as sinks see it. */
+export interface RunSource {
+  readonly def: AnySource
+  readonly config: unknown
+  /** Folder of the pipeline file: the source's relative paths resolve against it. */
+  readonly baseDir: string
+}
+
+/**
+ * A rewrite of every completed part file (encryption, say), which a plugin contributes through
+ * a {@link SinkOption}: part `<prefix>-00000.jsonl.gz` is handed to `encode` once complete and
+ * becomes `<prefix>-00000.jsonl.gz.<suffix>`; the plain part is then removed. Sinks whose
+ * definition says `encoders: true` accept one.
+ */
+export interface PartEncoder {
+  /** Appended to the part's extension (`gpg`: `part-00000.jsonl.gz.gpg`). */
+  readonly suffix: string
+  /** Writes the encoded form of `plain` to `out`, complete or not at all (temporary name, fsync, rename). */
+  readonly encode: (plain: string, out: string) => Effect.Effect<void, SinkError>
+  /** Restores the plain part from its encoded form (resuming a part that completed after the last checkpoint). */
+  readonly decode: (encoded: string, out: string) => Effect.Effect<void, SinkError>
+}
+
+/**
+ * Options a plugin adds to every sink that accepts part encoders (`encoders: true`), such as
+ * `encrypt`: their fields join the sink's config Schema (so a pipeline file and the reference
+ * show them as the sink's own), and `encoder` turns their decoded values into the
+ * {@link PartEncoder} the sink's parts go through, or `undefined` for none.
+ */
+export interface SinkOption<Fields extends OptionFields = OptionFields> {
+  /** The added option fields. */
+  readonly fields: Fields
+  readonly encoder: (
+    options: Schema.Struct.Type<Fields>,
+    context: SinkOpenOptions
+  ) => Effect.Effect<PartEncoder | undefined, SinkError, FileSystem.FileSystem | Path.Path>
+}
+
+/** The fields of a {@link SinkOption}: Schemas needing no services, as in any sink config. */
+export type OptionFields = {
+  readonly [key: string]:
+    | Schema.Schema.AnyNoContext
+    // biome-ignore lint/suspicious/noExplicitAny: an option field of any type
+    | Schema.PropertySignature<Schema.PropertySignature.Token, any, PropertyKey, Schema.PropertySignature.Token, any, boolean, never>
+}
+
+/** Any sink option, as held in plugin registries. */
+// biome-ignore lint/suspicious/noExplicitAny: registries hold options of every field set
+export type AnySinkOption = SinkOption<any>
 
 /**
  * Rows encoded where they were made (a worker thread): one JSON line per row in `text`, each
@@ -96,6 +152,8 @@ export interface SinkDefinition<Config extends SinkBaseConfig = SinkBaseConfig> 
    * sink's writer applies the same function itself.
    */
   readonly records?: ((config: Config) => (row: Row) => Row | undefined | string) | undefined
+  /** True when the sink writes its parts through `SinkOpenOptions.encoder`, so {@link SinkOption}s apply to it. */
+  readonly encoders?: boolean | undefined
 }
 
 /** Any sink definition, as held in plugin registries. */
@@ -104,3 +162,36 @@ export type AnySink = SinkDefinition<any>
 
 /** Defines a sink; the identity function, there for inference. */
 export const make = <Config extends SinkBaseConfig>(sink: SinkDefinition<Config>): SinkDefinition<Config> => sink
+
+/** Defines a sink option; the identity function, there for inference. */
+export const option = <Fields extends OptionFields>(o: SinkOption<Fields>): SinkOption<Fields> => o
+
+/**
+ * The sink with `options` added: their fields join its config, and each opened writer gets the
+ * part encoder they make (at most one may be active). The registry applies the options of every
+ * loaded plugin this way to each sink with `encoders: true`; code-built pipelines call it directly.
+ */
+export const withOptions = (sink: AnySink, options: ReadonlyArray<AnySinkOption>): AnySink => {
+  if (sink.encoders !== true || options.length === 0) return sink
+  const fields: OptionFields = Object.assign({}, ...options.map((o) => o.fields))
+  const pick = (config: SinkBaseConfig, o: AnySinkOption) => Object.fromEntries(Object.entries(config).filter(([k]) => k in o.fields))
+  return {
+    ...sink,
+    config: Schema.extend(sink.config, Schema.Struct(fields)),
+    open: (config: SinkBaseConfig, openOptions: SinkOpenOptions) =>
+      Effect.gen(function* () {
+        const encoders: Array<PartEncoder> = []
+        for (const o of options) {
+          const encoder = yield* o.encoder(pick(config, o), openOptions)
+          if (encoder !== undefined) encoders.push(encoder)
+        }
+        if (encoders.length > 1) {
+          return yield* new SinkError({
+            path: openOptions.dir,
+            reason: `${encoders.length} sink options each rewrite the part files (${encoders.map((e) => `.${e.suffix}`).join(", ")}); use one`
+          })
+        }
+        return yield* sink.open(config, { ...openOptions, encoder: encoders[0] })
+      })
+  }
+}

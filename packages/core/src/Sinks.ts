@@ -5,12 +5,8 @@
  * from a commit checkpoint so the output is byte-identical to an uninterrupted run. Other files
  * in the folder (other prefixes, `manifest*.json`, `_state/`, `rejects/`) are never touched.
  */
-import type * as FileSystem from "@effect/platform/FileSystem"
-import * as Path from "@effect/platform/Path"
-import { Effect, type Redacted, Schema } from "effect"
-import { SinkError } from "./Errors.js"
+import { Schema } from "effect"
 import { openPartWriter } from "./internal/io/partWriter.js"
-import * as Release from "./Release.js"
 import * as Sink from "./Sink.js"
 
 /** Default rows per part file. */
@@ -50,30 +46,13 @@ const jsonlFields = {
     }),
     { default: () => 6 }
   ),
-  shard_rows: shardRows,
-  encrypt: Schema.optional(
-    Schema.Literal("none", "source-key").annotations({
-      jsonSchema: {
-        type: "string",
-        enum: ["none", "source-key"],
-        default: "none",
-        description: "source-key writes OpenPGP-encrypted .gpg parts whose passphrase is derived from the source dataset's content (synthline release-key)."
-      }
-    })
-  ),
-  source_key_from: Schema.optional(
-    Schema.NonEmptyString.annotations({
-      jsonSchema: { type: "string", minLength: 1, description: "Folder of the source dataset the release key is derived from (default: the pipeline's source folder)." }
-    })
-  )
+  shard_rows: shardRows
 }
 
 /**
  * Options of the `jsonl` sink: `path` (the folder), `compression` (`gzip` | `none`, default
- * `gzip`), `gzip_level` (1..9, default 6), `shard_rows` (rows per part, 0 = one part; default 100000),
- * `encrypt` (`none` | `source-key`: each finished part becomes `*.jsonl.gz.gpg`, OpenPGP-encrypted
- * with the release key of the source), `source_key_from` (dataset folder the key is derived from;
- * default: the pipeline's own source).
+ * `gzip`), `gzip_level` (1..9, default 6), `shard_rows` (rows per part, 0 = one part; default 100000).
+ * Plugins may add options that rewrite the finished parts (`encrypt` from @synthline/release).
  */
 export const JsonlConfig: Schema.Struct<typeof jsonlFields> = Schema.Struct(jsonlFields)
 
@@ -106,39 +85,14 @@ export const jsonl: Sink.SinkDefinition<JsonlConfig> = Sink.make<JsonlConfig>({
   description: "JSON lines part files (gzip by default), rotated every shard_rows rows; resumable byte for byte",
   config: JsonlConfig,
   encoding: (config) => ({ gzipLevel: config.compression === "gzip" ? config.gzip_level : undefined }),
+  encoders: true,
   open: (config, options) =>
-    Effect.gen(function* () {
-      const encrypt = config.encrypt === "source-key" ? yield* releaseKey(config, options) : undefined
-      return yield* openPartWriter({
-        ...options,
-        shardRows: config.shard_rows,
-        format: { _tag: "jsonl", gzipLevel: config.compression === "gzip" ? config.gzip_level : undefined, encrypt }
-      })
+    openPartWriter({
+      ...options,
+      shardRows: config.shard_rows,
+      format: { _tag: "jsonl", gzipLevel: config.compression === "gzip" ? config.gzip_level : undefined }
     })
 })
-
-/** The release key an encrypting jsonl sink uses: from `source_key_from`, else the pipeline's source. */
-const releaseKey = (
-  config: JsonlConfig,
-  options: Sink.SinkOpenOptions
-): Effect.Effect<Redacted.Redacted<string>, SinkError, Path.Path | FileSystem.FileSystem> =>
-  Effect.gen(function* () {
-    if (config.source_key_from !== undefined) {
-      const path = yield* Path.Path
-      const dir = path.resolve(options.baseDir ?? process.cwd(), config.source_key_from)
-      const key = yield* Release.keyFromDir(dir).pipe(
-        Effect.mapError((e) => new SinkError({ path: options.dir, reason: `cannot derive the release key from ${dir}: ${e.message}` }))
-      )
-      return key.passphrase
-    }
-    if (options.sourceKey === undefined) {
-      return yield* new SinkError({
-        path: options.dir,
-        reason: "encrypt: source-key needs source_key_from (a dataset folder) outside a pipeline run"
-      })
-    }
-    return yield* options.sourceKey
-  })
 
 /** Parquet part files (`part-00000.parquet`, snappy) with a schema inferred from the rows. */
 export const parquet: Sink.SinkDefinition<ParquetConfig> = Sink.make<ParquetConfig>({

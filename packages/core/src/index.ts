@@ -1,6 +1,6 @@
 /**
  * @synthline/core: records, the Stage/Plugin API, pipeline files, the streaming runner,
- * sources and sinks, manifests, progress reporting, sample data and test helpers.
+ * sources and sinks, manifests, progress reporting and test helpers.
  */
 export * as CorePlugin from "./CorePlugin.js"
 export * as CoreStages from "./CoreStages.js"
@@ -16,12 +16,10 @@ export * as Random from "./Random.js"
 export * as Record from "./Record.js"
 export * as Reference from "./Reference.js"
 export * as Registry from "./Registry.js"
-export * as Release from "./Release.js"
 export * as Row from "./Row.js"
 export * as Rowwise from "./Rowwise.js"
 export * as RunContext from "./RunContext.js"
 export * as Runner from "./Runner.js"
-export * as Sample from "./Sample.js"
 export * as Secrets from "./Secrets.js"
 export * as Shard from "./Shard.js"
 export * as Sink from "./Sink.js"

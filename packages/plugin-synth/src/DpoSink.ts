@@ -7,7 +7,7 @@
  * their scores differ by at least `min_margin` (default 2). Eligible means what the SFT export
  * means: rows that are template instructions or hold personal data are left out, and so are
  * repetition-flagged and unscored answers (see `synth/select-best`). It writes part files like
- * core's `jsonl` sink (rotation, gzip, resume, `encrypt: source-key`).
+ * core's `jsonl` sink (rotation, gzip, resume, sink options such as `encrypt: source-key`).
  */
 import type { Row } from "@synthline/core/Row"
 import * as Sink from "@synthline/core/Sink"
@@ -97,6 +97,7 @@ export const dpo: Sink.SinkDefinition<DpoConfig> = Sink.make<DpoConfig>({
   description:
     "DPO preference pairs in TRL's conversational format ({prompt, chosen, rejected, score_chosen, score_rejected}): best vs worst answer, at least min_margin apart",
   config: DpoConfig,
+  encoders: true,
   open: (config, options) => openRecords("dpo", config, options, (row) => toPair(row, config)),
   records: (config) => (row) => toPair(row, config)
 })

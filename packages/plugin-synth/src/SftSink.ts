@@ -5,8 +5,8 @@
  * each row turned into its messages before it is written. The user turn comes from `user`
  * (default `translated_conversation.0.content`), the answer from `assistant` (default
  * `best_response.content`, written by `synth/select-best`); with `multiturn`, rows holding a
- * `synthesized_multiturn_conversation` write that conversation instead. `encrypt: source-key`
- * (with `source_key_from`) encrypts finished parts with the release key, as the `jsonl` sink does.
+ * `synthesized_multiturn_conversation` write that conversation instead. Sink options that
+ * rewrite finished parts (`encrypt: source-key` from @synthline/release) apply as to `jsonl`.
  *
  * With `pick: best` the sink chooses the answer itself, as `synth/select-best` does (highest
  * `preference_score`, ties: the earlier; the same exclusions), and leaves out rows without an
@@ -47,8 +47,7 @@ const sftFields = {
 }
 
 /**
- * Options of the `sft` sink: core `jsonl` options (compression default `none`; `encrypt`,
- * `source_key_from`) plus `user`, `assistant`, `system`, `multiturn`, and `pick: best` with the
+ * Options of the `sft` sink: core `jsonl` options (compression default `none`) plus `user`, `assistant`, `system`, `multiturn`, and `pick: best` with the
  * exclusions of `synth/select-best` (`responses`, `annotations`, `min_score`,
  * `exclude_repetition`, `exclude_templates`, `exclude_pii`).
  */
@@ -91,6 +90,7 @@ export const sft: Sink.SinkDefinition<SftConfig> = Sink.make<SftConfig>({
   type: "sft",
   description: 'SFT JSON lines: {"messages":[user, assistant]} per row (from select-best, or pick: best), rotated and resumable like jsonl',
   config: SftConfig,
+  encoders: true,
   open: (config, options) => openRecords("sft", config, options, (row) => toMessages(row, config)),
   records: (config) => (row) => toMessages(row, config)
 })

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest"
 import { readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeContext } from "@effect/platform-node"
-import * as Release from "@synthline/core/Release"
+import * as Sink from "@synthline/core/Sink"
 import { Chunk, Effect, Schema } from "effect"
 import { sft, SftConfig, toMessages } from "../src/SftSink.js"
 import { tempDir } from "./support.js"
@@ -50,28 +50,30 @@ describe("sft sink", () => {
     )
   })
 
-  it("encrypts finished parts with the release key of source_key_from (encrypt: source-key), like the jsonl sink", async () => {
-    const source = tempDir("sft-source")
-    writeFileSync(
-      join(source, "train.jsonl"),
-      `${JSON.stringify({ conversation_id: "s1", conversation: [{ role: "user", content: "hello" }] })}\n`
-    )
-    const dir = tempDir("sft-encrypted")
-    const config = Schema.decodeUnknownSync(SftConfig)({ path: dir, encrypt: "source-key", source_key_from: source })
-    const decrypted = await Effect.runPromise(
+  it("hands finished parts to a plugin's part encoder (how encrypt: source-key reaches it), like the jsonl sink", async () => {
+    // A sink option as a plugin contributes one: `reverse: true` stores each part byte-reversed as <part>.rev.
+    const reversed = (from: string, to: string) => Effect.sync(() => writeFileSync(to, Buffer.from(readFileSync(from)).reverse()))
+    const reverse = Sink.option({
+      fields: { reverse: Schema.optional(Schema.Boolean) },
+      encoder: (o) => Effect.succeed(o.reverse === true ? { suffix: "rev", encode: reversed, decode: reversed } : undefined)
+    })
+    const sink = Sink.withOptions(sft, [reverse])
+    const dir = tempDir("sft-encoded")
+    const config = Schema.decodeUnknownSync(sink.config)({ path: dir, reverse: true })
+    await Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
-          const w = yield* sft.open(config, { dir, prefix: "part" })
+          const w = yield* sink.open(config, { dir, prefix: "part" })
           yield* w.write(Chunk.make(row("q1", "a1")))
           yield* w.commit
           yield* w.finish
-          const key = yield* Release.keyFromDir(source)
-          yield* Release.decryptFile(join(dir, "part-00000.jsonl.gpg"), join(dir, "plain.jsonl"), key.passphrase)
-          return readFileSync(join(dir, "plain.jsonl"), "utf8")
         })
       ).pipe(Effect.provide(NodeContext.layer))
     )
-    expect(readdirSync(dir).filter((f) => f.startsWith("part-"))).toEqual(["part-00000.jsonl.gpg"])
-    expect(decrypted).toBe('{"messages":[{"role":"user","content":"q1"},{"role":"assistant","content":"a1"}]}\n')
+    expect(readdirSync(dir).filter((f) => f.startsWith("part-"))).toEqual(["part-00000.jsonl.rev"])
+    expect(Buffer.from(readFileSync(join(dir, "part-00000.jsonl.rev"))).reverse().toString("utf8")).toBe(
+      '{"messages":[{"role":"user","content":"q1"},{"role":"assistant","content":"a1"}]}\n'
+    )
+    expect(() => Schema.decodeUnknownSync(SftConfig, { onExcessProperty: "error" })({ path: dir, reverse: true })).toThrow(/reverse/)
   })
 })

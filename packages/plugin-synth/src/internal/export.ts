@@ -1,6 +1,6 @@
 /**
  * The writer of the export sinks (`sft`, `dpo`): core's `jsonl` sink (part files, gzip, rotation,
- * temporary names, commit checkpoints, byte-identical resume, `encrypt: source-key`) with each
+ * temporary names, commit checkpoints, byte-identical resume, a plugin's part encoder) with each
  * row turned into the sink's record before it is written; rows without a record are left out.
  */
 import { SinkError } from "@synthline/core/Errors"
@@ -22,11 +22,9 @@ export const openRecords = (
         path: config.path,
         compression: config.compression,
         gzip_level: config.gzip_level,
-        shard_rows: config.shard_rows,
-        // Released exports are encrypted like the dataset: `encrypt: source-key`.
-        ...(config.encrypt !== undefined ? { encrypt: config.encrypt } : {}),
-        ...(config.source_key_from !== undefined ? { source_key_from: config.source_key_from } : {})
+        shard_rows: config.shard_rows
       },
+      // Released exports are encrypted like the dataset: the encoder of `encrypt:` is in `options`.
       options
     ),
     (writer): Sink.SinkWriter => ({

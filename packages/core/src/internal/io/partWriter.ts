@@ -13,7 +13,7 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Chunk, Effect, ExecutionStrategy, Exit, Redacted, Scope } from "effect"
+import { Chunk, Effect, ExecutionStrategy, Exit, Scope } from "effect"
 import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet"
 import { SinkError } from "../../Errors.js"
 import type { Row } from "../../Row.js"
@@ -22,17 +22,11 @@ import { lineEnd } from "../exec/encode.js"
 import * as zlib from "node:zlib"
 import { GzipMember } from "./gzip.js"
 import { spoolToParquet } from "./parquetWrite.js"
-import { decryptFile, encryptFile } from "../release/openpgp.js"
 import { type Checkpoint, decodeCheckpoint, listParts, outputFile, type PartExt, partName, sinkError, syncDir } from "./parts.js"
 
 /** The output format of a part writer. */
 export type PartFormat =
-  | {
-      readonly _tag: "jsonl"
-      readonly gzipLevel: number | undefined
-      /** Passphrase: each completed part is OpenPGP-encrypted into `<part>.gpg` and the plain part removed. */
-      readonly encrypt?: Redacted.Redacted<string> | undefined
-    }
+  | { readonly _tag: "jsonl"; readonly gzipLevel: number | undefined }
   | { readonly _tag: "parquet"; readonly rowGroupRows: number }
 
 /** Options of {@link openPartWriter}. */
@@ -58,10 +52,14 @@ export const openPartWriter = (
     const context = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
     const { dir, prefix, shardRows, format } = options
     const plainExt: PartExt = format._tag === "parquet" ? "parquet" : format.gzipLevel === undefined ? "jsonl" : "jsonl.gz"
-    const encrypt = format._tag === "jsonl" ? format.encrypt : undefined
-    const ext: PartExt = encrypt === undefined ? plainExt : plainExt === "jsonl" ? "jsonl.gpg" : "jsonl.gz.gpg"
+    // A plugin's encoder (encryption, say) rewrites each completed jsonl part into `<part>.<suffix>`.
+    const encoder = format._tag === "jsonl" ? options.encoder : undefined
+    const ext: PartExt = encoder === undefined ? plainExt : `${plainExt}.${encoder.suffix}`
+    if (encoder !== undefined && (!/^[a-z0-9]{1,16}$/.test(encoder.suffix) || ["gz", "partial", "spool"].includes(encoder.suffix))) {
+      return yield* new SinkError({ path: dir, reason: `a part encoder's suffix must be a short lowercase word other than gz, partial and spool, not "${encoder.suffix}"` })
+    }
     const finalName = (k: number) => partName(prefix, k, ext)
-    /** The completed, not yet encrypted part (the final name when not encrypting). */
+    /** The completed, not yet encoded part (the final name without an encoder). */
     const plainName = (k: number) => partName(prefix, k, plainExt)
     const progressName = (k: number) => `${plainName(k)}${format._tag === "parquet" ? ".spool" : ".partial"}`
     const at = (name: string) => path.join(dir, name)
@@ -115,22 +113,21 @@ export const openPartWriter = (
       if (cp.bytes === 0) {
         yield* removeIfExists(final)
         yield* removeIfExists(progress)
-        if (encrypt !== undefined) {
+        if (encoder !== undefined) {
           yield* removeIfExists(plainName(cp.part))
           yield* removeIfExists(`${final}.partial`)
         }
-      } else if (encrypt !== undefined) {
+      } else if (encoder !== undefined) {
         // The part was in progress at the checkpoint; it may have completed since: as the plain
-        // part (renamed, not yet encrypted or not yet removed) or only as the encrypted part.
+        // part (renamed, not yet encoded or not yet removed) or only as the encoded part.
         const plain = plainName(cp.part)
         const hasProgress = yield* exists(progress)
         if (!hasProgress && (yield* exists(plain))) yield* rename(plain, progress)
         else if (!hasProgress && (yield* exists(final))) {
           yield* removeIfExists(`${progress}.partial`)
-          yield* Effect.tryPromise({
-            try: () => decryptFile(at(final), at(progress), Redacted.value(encrypt)),
-            catch: (e) => new SinkError({ path: at(final), reason: `cannot resume from the encrypted part: ${errorText(e)}` })
-          })
+          yield* encoder.decode(at(final), at(progress)).pipe(
+            Effect.mapError((e) => new SinkError({ path: at(final), reason: `cannot resume from the encoded part: ${e.reason}` }))
+          )
         } else if (!hasProgress) {
           return yield* new SinkError({ path: at(progress), reason: "cannot resume: the part in progress is missing" })
         }
@@ -244,14 +241,11 @@ export const openPartWriter = (
         yield* spoolToParquet(at(progressName(part)), at(`${final}.partial`), format.rowGroupRows)
         yield* rename(`${final}.partial`, final)
         pendingSpools.push(part)
-      } else if (encrypt !== undefined) {
-        // plain part → encrypted part (written under a temporary name, fsynced, renamed) → plain removed.
+      } else if (encoder !== undefined) {
+        // plain part → encoded part (written under a temporary name, fsynced, renamed) → plain removed.
         const plain = plainName(part)
         yield* rename(progressName(part), plain)
-        yield* Effect.tryPromise({
-          try: () => encryptFile(at(plain), at(final), Redacted.value(encrypt)),
-          catch: (e) => new SinkError({ path: at(final), reason: `cannot encrypt: ${errorText(e)}` })
-        })
+        yield* encoder.encode(at(plain), at(final))
         yield* remove(plain)
         yield* syncDir(dir)
       } else {

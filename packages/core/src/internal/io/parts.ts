@@ -10,11 +10,8 @@ import * as crypto from "node:crypto"
 import { SinkError } from "../../Errors.js"
 import type { OutputFile } from "../../Sink.js"
 
-/** Every final extension a sink of ours writes. */
-const extensions = ["jsonl", "jsonl.gz", "parquet", "jsonl.gpg", "jsonl.gz.gpg"] as const
-
-/** The extension of a part file. */
-export type PartExt = (typeof extensions)[number]
+/** The extension of a part file: `jsonl`, `jsonl.gz` or `parquet`, with a part encoder's suffix after it (`jsonl.gz.gpg`). */
+export type PartExt = string
 
 /** The state a part file is in. */
 export type PartState = "final" | "partial" | "spool"
@@ -41,13 +38,13 @@ export const listParts = (
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const names = yield* fs.readDirectory(dir).pipe(Effect.mapError((e) => new SinkError({ path: dir, reason: e.message })))
-    const re = new RegExp(`^${escapeRegExp(prefix)}-(\\d{5,})\\.(jsonl\\.gz\\.gpg|jsonl\\.gpg|jsonl\\.gz|jsonl|parquet)(\\.partial|\\.spool)?$`)
+    // An encoder's suffix is any short lowercase word but the two state suffixes.
+    const re = new RegExp(`^${escapeRegExp(prefix)}-(\\d{5,})\\.((?:jsonl\\.gz|jsonl|parquet)(?:\\.(?!partial$|spool$)[a-z0-9]{1,16})?)(\\.partial|\\.spool)?$`)
     const out: Array<PartFile> = []
     for (const name of names) {
       const m = re.exec(name)
       if (m === null) continue
-      const ext = extensions.find((e) => e === m[2])
-      if (ext === undefined) continue
+      const ext = m[2]!
       out.push({
         name,
         index: Number(m[1]),

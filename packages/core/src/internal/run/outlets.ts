@@ -12,15 +12,15 @@
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Chunk, Effect, Option, Schema, type Scope } from "effect"
-import { SinkError } from "../../Errors.js"
+import { RunError, type SinkError } from "../../Errors.js"
 import type { ResolvedPipeline } from "../../Pipeline.js"
 import * as Profile from "../../Profile.js"
-import * as Release from "../../Release.js"
 import type { Row } from "../../Row.js"
 import type * as Secrets from "../../Secrets.js"
 import type { OutputFile, SinkCheckpoint, SinkWriter } from "../../Sink.js"
 import * as Sinks from "../../Sinks.js"
 import * as Where from "../../Where.js"
+import type { Collected } from "../exec/collect.js"
 import type { UnitDelta } from "../exec/delta.js"
 import type { Marker } from "./checkpoint.js"
 import { mergeDelta, type RunStats } from "./stats.js"
@@ -99,6 +99,8 @@ const eachWriter = <A>(
 export interface Selected {
   /** Writes each output's selection of rows of the unit being committed next. */
   readonly write: (rows: Chunk.Chunk<Row>) => Effect.Effect<void, SinkError>
+  /** Appends each output's share of a unit a worker thread processed (the unit being committed next). */
+  readonly take: (collected: ReadonlyArray<Collected>) => Effect.Effect<void, RunError | SinkError>
   /** Adds the rows written since the last call to the run's stats (when their unit commits). */
   readonly settle: () => void
 }
@@ -110,7 +112,14 @@ export const outputs = (pipeline: ResolvedPipeline, writers: ReadonlyMap<string,
     stats.profiles.branches[name] ??= Profile.empty()
     const b = pipeline.branches.get(name)!
     const records = b.def.records?.(b.config)
-    return { name, where: o.where, records, writer: writers.get(name)!, observe: Profile.observer(stats.profiles.branches[name]!, declared) }
+    return {
+      name,
+      type: b.def.type,
+      where: o.where,
+      records,
+      writer: writers.get(name)!,
+      observe: Profile.observer(stats.profiles.branches[name]!, declared)
+    }
   })
   const unsettled = new Map<string, number>()
   return {
@@ -128,6 +137,15 @@ export const outputs = (pipeline: ResolvedPipeline, writers: ReadonlyMap<string,
           yield* s.writer.write(chunk)
         }
       }),
+    take: (collected) =>
+      Effect.gen(function* () {
+        for (const [k, s] of selected.entries()) {
+          const c = collected[k]!
+          yield* writeCollected(s.writer, s.type, c)
+          if (c.written > 0) unsettled.set(s.name, (unsettled.get(s.name) ?? 0) + c.written)
+          Profile.absorb(stats.profiles.branches[s.name]!, c.profile, pipeline.registry.profilers)
+        }
+      }),
     settle: () => {
       for (const [name, n] of unsettled) stats.branch_rows[name] = (stats.branch_rows[name] ?? 0) + n
       unsettled.clear()
@@ -138,6 +156,18 @@ export const outputs = (pipeline: ResolvedPipeline, writers: ReadonlyMap<string,
 const recordOf = (records: (row: Row) => Row | undefined | string, row: Row): Option.Option<Row> => {
   const r = records(row)
   return r === undefined || typeof r === "string" ? Option.none() : Option.some(r)
+}
+
+/** Appends one unit's share of a sink that a worker thread made (bytes, or rows for a sink without an encoding). */
+export const writeCollected = (writer: SinkWriter, type: string, c: Collected): Effect.Effect<void, RunError | SinkError> => {
+  if (c.encoded !== undefined) {
+    if (writer.writeEncoded === undefined) {
+      return new RunError({ reason: `sink ${type} declares an encoding but cannot append encoded rows`, exitCode: 1 })
+    }
+    return writer.writeEncoded(c.encoded)
+  }
+  if (c.rows === undefined || c.rows.length === 0) return Effect.void
+  return writer.write(Chunk.unsafeFromArray([...c.rows]))
 }
 
 /** The drops outlet: the unit's counters (drops by stage and reason among them) into the run's stats. */
@@ -164,7 +194,7 @@ export interface Outlets {
 
 /**
  * Opens the main sink, the rejects sink and every branch sink, resuming each from the marker
- * (an encrypting sink asks for the release key of the pipeline's own source, derived once).
+ * (each sees the pipeline's source, from which a sink option such as `encrypt` derives its key).
  */
 export const open = (
   pipeline: ResolvedPipeline,
@@ -179,13 +209,9 @@ export const open = (
   Effect.gen(function* () {
     const path = yield* Path.Path
     const { sinkDir, prefix, marker } = at
-    const sourceKey = yield* Effect.cached(
-      Release.keyFromSource(pipeline.source.def, pipeline.source.config, pipeline.baseDir).pipe(
-        Effect.map((k) => k.passphrase),
-        Effect.mapError((e) => new SinkError({ path: sinkDir, reason: `cannot derive the release key from the source: ${e.message}` }))
-      )
-    )
-    const opened = { prefix, baseDir: pipeline.baseDir, sourceKey }
+    // One object for every sink of the run: a sink option derives what it needs from it once.
+    const source = { def: pipeline.source.def, config: pipeline.source.config, baseDir: pipeline.baseDir }
+    const opened = { prefix, baseDir: pipeline.baseDir, source }
     const main = yield* pipeline.sink.def.open(pipeline.sink.config, { ...opened, dir: sinkDir, resume: marker?.sinks.main })
     const rejectsConfig = Schema.decodeUnknownSync(Sinks.jsonl.config)({ path: "rejects", compression: "none" })
     const rejectsWriter = yield* Sinks.jsonl.open(rejectsConfig, { dir: `${sinkDir}/rejects`, prefix, resume: marker?.sinks.rejects })

@@ -16,17 +16,17 @@
  * The sum makes the key independent of file names, file order and row order (and of the file
  * format), keeps memory constant, and — unlike XOR — still counts duplicated rows. The key is a
  * `Redacted` value: it is never logged, written to manifests or put in error messages.
- * Files are encrypted as standard OpenPGP symmetric messages with the key as passphrase.
+ * Files are encrypted as standard OpenPGP symmetric messages with the key as passphrase;
+ * `openpgp` is imported only when a file is encrypted or decrypted.
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Chunk, Data, Effect, Redacted, Stream } from "effect"
 import { createHash } from "node:crypto"
 import { glob } from "tinyglobby"
-import { SourceError } from "./Errors.js"
-import * as internal from "./internal/release/openpgp.js"
-import type { AnySource } from "./Source.js"
-import * as Sources from "./Sources.js"
+import { SourceError } from "@synthline/core/Errors"
+import type { AnySource } from "@synthline/core/Source"
+import * as Sources from "@synthline/core/Sources"
 
 /** A derived release key. */
 export interface ReleaseKey {
@@ -143,6 +143,9 @@ export const keyFromDir = (dir: string): Effect.Effect<ReleaseKey, SourceError, 
 const releaseError = (file: string) => (e: unknown): ReleaseError =>
   new ReleaseError({ file, reason: e instanceof Error ? e.message : String(e) })
 
+/** The OpenPGP code, loaded on first use (a pipeline that encrypts nothing never loads `openpgp`). */
+const openpgp = () => import("./internal/openpgp.js")
+
 /** Encrypts a file as an OpenPGP symmetric message (`gpg --batch --passphrase KEY -d` opens it). */
 export const encryptFile = (
   input: string,
@@ -150,7 +153,7 @@ export const encryptFile = (
   passphrase: Redacted.Redacted<string>
 ): Effect.Effect<void, ReleaseError> =>
   Effect.tryPromise({
-    try: () => internal.encryptFile(input, output, Redacted.value(passphrase)),
+    try: async () => (await openpgp()).encryptFile(input, output, Redacted.value(passphrase)),
     catch: releaseError(input)
   })
 
@@ -161,7 +164,7 @@ export const decryptFile = (
   passphrase: Redacted.Redacted<string>
 ): Effect.Effect<void, ReleaseError> =>
   Effect.tryPromise({
-    try: () => internal.decryptFile(input, output, Redacted.value(passphrase)),
+    try: async () => (await openpgp()).decryptFile(input, output, Redacted.value(passphrase)),
     catch: releaseError(input)
   })
 

@@ -2,20 +2,51 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Redacted, Schema } from "effect"
 import { spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
+import type { Row } from "@synthline/core/Row"
+import * as Sink from "@synthline/core/Sink"
+import type { SinkCheckpoint, SinkWriter } from "@synthline/core/Sink"
+import * as Sinks from "@synthline/core/Sinks"
+import * as Reference from "@synthline/core/Reference"
+import * as Registry from "@synthline/core/Registry"
+import * as ReleasePlugin from "../src/ReleasePlugin.js"
+import * as Encrypt from "../src/Encrypt.js"
 import * as Release from "../src/Release.js"
-import type { Row } from "../src/Row.js"
-import * as Sample from "../src/Sample.js"
-import type { SinkCheckpoint, SinkWriter } from "../src/Sink.js"
-import * as Sinks from "../src/Sinks.js"
 
 const tmpRoot = join(import.meta.dirname, ".tmp")
 mkdirSync(tmpRoot, { recursive: true })
 const temp = (name: string): string => mkdtempSync(join(tmpRoot, `${name}-`))
 
 const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext>) => effect.pipe(Effect.provide(NodeContext.layer))
+
+/** LMSYS-shaped conversations, deterministic in `seed` (ids, a user turn and an answer). */
+const conversations = (seed: number, n: number) =>
+  Array.from({ length: n }, (_, i) => ({
+    conversation_id: createHash("md5").update(`${seed}:${i}`).digest("hex"),
+    model: i % 3 === 0 ? "vicuna-13b" : "koala-13b",
+    conversation: [
+      { role: "user", content: `question ${seed}-${i}: ${"why ".repeat(i % 7)}?` },
+      { role: "assistant", content: `answer ${i}` }
+    ],
+    turn: 1,
+    language: i % 2 === 0 ? "English" : "Japanese",
+    openai_moderation: [],
+    redacted: false
+  }))
+
+/** Writes rows as parquet files `train-0000k.parquet` (200 rows each, row groups of 100) under `dir`, with core's parquet sink. */
+const writeParquet = (dir: string, rows: ReadonlyArray<Row>) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const config = Schema.decodeUnknownSync(Sinks.parquet.config)({ path: dir, shard_rows: 200, row_group_rows: 100 })
+      const w = yield* Sinks.parquet.open(config, { dir, prefix: "train" })
+      yield* w.write(Chunk.fromIterable(rows))
+      yield* w.finish
+    })
+  )
 
 const keyOf = (dir: string) => Effect.map(Release.keyFromDir(dir), (k) => Redacted.value(k.passphrase))
 
@@ -31,12 +62,13 @@ const gpgDecrypt = (file: string, passphrase: string): { readonly status: number
 
 describe("Release key", () => {
   const base = temp("key")
-  const records = [...Sample.records(5, 400)]
+  const records = conversations(5, 400)
 
   it.effect("is the same for parquet and JSON lines, shuffled and renamed copies; differs for other data", () =>
     run(
       Effect.gen(function* () {
-        yield* Sample.generate({ rows: 400, out: join(base, "parquet"), format: "parquet", shards: 2, seed: 5, rowGroupRows: 100 })
+        yield* writeParquet(join(base, "parquet/data"), records)
+        expect(readdirSync(join(base, "parquet/data")).sort()).toEqual(["train-00000.parquet", "train-00001.parquet"])
         const key = yield* keyOf(join(base, "parquet"))
         expect(key).toMatch(/^[0-9a-f]{64}$/)
 
@@ -91,12 +123,14 @@ describe("Release key", () => {
 })
 
 describe("encrypted jsonl sink", () => {
+  // The jsonl sink with the release plugin's option, as the registry builds it for a pipeline file.
+  const jsonlSink = Sink.withOptions(Sinks.jsonl, [Encrypt.option])
   const base = temp("enc")
   const source = join(base, "source")
   mkdirSync(source)
-  const records = [...Sample.records(9, 60)]
+  const records = conversations(9, 60)
   writeFileSync(join(source, "train.jsonl"), jsonl(records))
-  const config = Schema.decodeUnknownSync(Sinks.jsonl.config)({
+  const config = Schema.decodeUnknownSync(jsonlSink.config)({
     path: "out",
     shard_rows: 25,
     encrypt: "source-key",
@@ -105,7 +139,7 @@ describe("encrypted jsonl sink", () => {
   const rows: ReadonlyArray<Row> = records
 
   const withWriter = <A>(dir: string, resume: SinkCheckpoint | undefined, use: (w: SinkWriter) => Effect.Effect<A, unknown>) =>
-    Effect.scoped(Effect.flatMap(Sinks.jsonl.open(config, { dir, prefix: "part", resume, baseDir: base }), use))
+    Effect.scoped(Effect.flatMap(jsonlSink.open(config, { dir, prefix: "part", resume, baseDir: base }), use))
 
   const plainOf = (dir: string, key: string): string =>
     readdirSync(dir)
@@ -185,4 +219,39 @@ describe("encrypted jsonl sink", () => {
         })
       ), 30_000)
   }
+})
+
+describe("release plugin", () => {
+  it.effect("adds encrypt and source_key_from to the sinks that take part encoders (jsonl), not to parquet", () =>
+    Effect.gen(function* () {
+      const registry = yield* Registry.fromPlugins([{ plugin: ReleasePlugin.plugin, specifier: "@synthline/release" }])
+      const options = (type: string) => Reference.optionsOf(registry.sinks.get(type)!.config).map((o) => [o.name, o.type, o.default])
+      expect(options("jsonl")).toEqual([
+        ["path", "string", undefined],
+        ["compression", '"gzip" | "none"', "gzip"],
+        ["gzip_level", "integer", 6],
+        ["shard_rows", "integer", Sinks.defaultShardRows],
+        ["encrypt", '"none" | "source-key"', "none"],
+        ["source_key_from", "string", undefined]
+      ])
+      expect(options("parquet").map(([name]) => name)).not.toContain("encrypt")
+      // Without the plugin, core's jsonl sink has no such option.
+      expect(Reference.optionsOf(Sinks.jsonl.config).map((o) => o.name)).not.toContain("encrypt")
+    }))
+
+  it.effect("encrypt: source-key outside a run needs source_key_from, and a folder without data stops the sink before it writes", () =>
+    run(
+      Effect.gen(function* () {
+        const sink = Sink.withOptions(Sinks.jsonl, [Encrypt.option])
+        const dir = join(temp("refused"), "out")
+        const config = Schema.decodeUnknownSync(sink.config)({ path: "out", encrypt: "source-key" })
+        const outside = yield* Effect.flip(Effect.scoped(sink.open(config, { dir, prefix: "part" })))
+        expect(outside.message).toContain("encrypt: source-key needs source_key_from (a dataset folder) outside a pipeline run")
+        const empty = temp("no-data")
+        const noData = Schema.decodeUnknownSync(sink.config)({ path: "out", encrypt: "source-key", source_key_from: empty })
+        const error = yield* Effect.flip(Effect.scoped(sink.open(noData, { dir, prefix: "part" })))
+        expect(error.message).toContain(`cannot derive the release key from ${empty}: `)
+        expect(existsSync(dir)).toBe(false)
+      })
+    ))
 })
