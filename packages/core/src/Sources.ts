@@ -14,6 +14,7 @@ import { jsonlUnitFile, planJsonl, readJsonl } from "./internal/io/jsonlRead.js"
 import { planParquet, readParquet, unitFile } from "./internal/io/parquetRead.js"
 import { rowCheck } from "./internal/io/validate.js"
 import * as Source from "./Source.js"
+import { doc } from "./Stage.js"
 
 /** A path or glob, or a non-empty list of them, relative to the pipeline folder. */
 export const InputPaths: Schema.Union<[typeof Schema.NonEmptyString, Schema.NonEmptyArray<typeof Schema.NonEmptyString>]> =
@@ -28,50 +29,28 @@ export const defaultMaxLineBytes: number = 64 * 1024 * 1024
 /** Default most rows in one parquet work unit: 10,000. */
 export const defaultUnitRows: number = 10_000
 
-// Option docs live in `jsonSchema` annotations (what `synthline stages` and the docs show), not in
-// `description`, which would replace the wording of decode errors.
-const pathOption = InputPaths.annotations({
-  jsonSchema: {
-    anyOf: [
-      { type: "string", minLength: 1 },
-      { type: "array", minItems: 1, items: { type: "string", minLength: 1 } }
-    ],
-    description: "File or glob (e.g. data/train-*.parquet), or a list of them, relative to the pipeline file's folder; matches are sorted."
-  }
-})
+// Options are documented with Stage.doc: their types, bounds and defaults come from the Schemas.
+const pathOption = InputPaths.pipe(
+  doc("File or glob (e.g. data/train-*.parquet), or a list of them, relative to the pipeline file's folder; matches are sorted.")
+)
 
 const validateOption = Schema.optionalWith(
-  Validate.annotations({
-    jsonSchema: {
-      type: "string",
-      enum: ["lmsys", "none"],
-      default: "lmsys",
-      description: "lmsys: check every row against the LMSYS-Chat-1M record (extra fields allowed; mismatches go to rejects); none: no check."
-    }
-  }),
+  Validate.pipe(
+    doc("lmsys: check every row against the LMSYS-Chat-1M record (extra fields allowed; mismatches go to rejects); none: no check.")
+  ),
   { default: () => "lmsys" as const }
 )
 
 const unitRowsOption = (what: string) =>
-  Schema.optionalWith(
-    Schema.Int.pipe(Schema.positive()).annotations({
-      jsonSchema: {
-        type: "integer",
-        exclusiveMinimum: 0,
-        description: `Most rows in one work unit (the grain of commits, resume and --shard): ${what}`,
-        default: defaultUnitRows
-      }
-    }),
-    { default: () => defaultUnitRows }
-  )
+  Schema.optionalWith(Schema.Int.pipe(Schema.positive(), doc(`Most rows in one work unit (the grain of commits, resume and --shard): ${what}`)), {
+    default: () => defaultUnitRows
+  })
 
 const jsonlFields = {
   path: pathOption,
   validate: validateOption,
   max_line_bytes: Schema.optionalWith(
-    Schema.Int.pipe(Schema.positive()).annotations({
-      jsonSchema: { type: "integer", exclusiveMinimum: 0, description: "Longest line accepted, in bytes; a longer line is rejected with its file and line.", default: defaultMaxLineBytes }
-    }),
+    Schema.Int.pipe(Schema.positive(), doc("Longest line accepted, in bytes; a longer line is rejected with its file and line.")),
     { default: () => defaultMaxLineBytes }
   ),
   unit_rows: unitRowsOption(
