@@ -8,6 +8,7 @@
 import { Schema } from "effect"
 import { openPartWriter } from "./internal/io/partWriter.js"
 import * as Sink from "./Sink.js"
+import { doc } from "./Stage.js"
 
 /** Default rows per part file. */
 export const defaultShardRows: number = 100_000
@@ -15,35 +16,23 @@ export const defaultShardRows: number = 100_000
 /** Default rows per parquet row group. */
 export const defaultRowGroupRows: number = 10_000
 
-const shardRows = Schema.optionalWith(
-  Schema.NonNegativeInt.annotations({
-    jsonSchema: { type: "integer", minimum: 0, description: "Rows per part file before the next one starts; 0 writes one part.", default: defaultShardRows }
-  }),
-  { default: () => defaultShardRows }
-)
-
-// Option docs live in `jsonSchema` annotations (what `synthline stages` and the docs show), not in
-// `description`, which would replace the wording of decode errors.
-const sinkPath = Schema.NonEmptyString.annotations({
-  jsonSchema: {
-    type: "string",
-    minLength: 1,
-    description: "Output folder, relative to the pipeline file's folder; gets the part files, manifest.json, rejects/ and _state/."
-  }
+// Options are documented with Stage.doc: their types, bounds and defaults come from the Schemas.
+const shardRows = Schema.optionalWith(Schema.NonNegativeInt.pipe(doc("Rows per part file before the next one starts; 0 writes one part.")), {
+  default: () => defaultShardRows
 })
+
+const sinkPath = Schema.NonEmptyString.pipe(
+  doc("Output folder, relative to the pipeline file's folder; gets the part files, manifest.json, rejects/ and _state/.")
+)
 
 const jsonlFields = {
   path: sinkPath,
   compression: Schema.optionalWith(
-    Schema.Literal("gzip", "none").annotations({
-      jsonSchema: { type: "string", enum: ["gzip", "none"], default: "gzip", description: "gzip writes .jsonl.gz parts; none writes .jsonl." }
-    }),
+    Schema.Literal("gzip", "none").pipe(doc("gzip writes .jsonl.gz parts; none writes .jsonl.")),
     { default: () => "gzip" as const }
   ),
   gzip_level: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(1, 9)).annotations({
-      jsonSchema: { type: "integer", minimum: 1, maximum: 9, description: "gzip compression level, 1 (fast) to 9 (small).", default: 6 }
-    }),
+    Schema.Int.pipe(Schema.between(1, 9), doc("gzip compression level, 1 (fast) to 9 (small).")),
     { default: () => 6 }
   ),
   shard_rows: shardRows
@@ -63,9 +52,7 @@ const parquetFields = {
   path: sinkPath,
   shard_rows: shardRows,
   row_group_rows: Schema.optionalWith(
-    Schema.Int.pipe(Schema.positive()).annotations({
-      jsonSchema: { type: "integer", exclusiveMinimum: 0, description: "Rows per parquet row group (the unit of work when the output is read again).", default: defaultRowGroupRows }
-    }),
+    Schema.Int.pipe(Schema.positive(), doc("Rows per parquet row group (the unit of work when the output is read again).")),
     { default: () => defaultRowGroupRows }
   )
 }
