@@ -126,6 +126,11 @@ const statements = (file: string, db: Database.Database, mode: "read-write" | "r
     // each answer on its own costs microseconds and survives kill -9 (not a power cut).
     db.pragma("journal_mode = WAL")
     db.pragma("synchronous = NORMAL")
+    // A checkpoint (copying the log back into the database) fsyncs both files, on the thread that
+    // commits: the client's event loop. Every 10,000 pages (about 40 MB of log) instead of
+    // SQLite's 1,000: 60,000 answers committed one by one took 38 fsyncs instead of 311, and
+    // 13 instead of 17 µs of CPU each.
+    db.pragma("wal_autocheckpoint = 10000")
     db.exec(
       "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, content TEXT NOT NULL, finish_reason TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID"
     )
