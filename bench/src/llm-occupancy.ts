@@ -15,7 +15,7 @@ import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmS
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { approxBytes } from "@synthline/core/Rowwise"
-import { records } from "@synthline/core/Sample"
+import { records } from "@synthline/sample/Sample"
 import type { Benchmark, Context } from "./harness.js"
 import { benchDir, ensureSample, parquetGlob, repoRoot, runCli } from "./harness.js"
 import { type ManifestLike, type ResultRow, row, validateManifest } from "./lib.js"

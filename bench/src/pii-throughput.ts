@@ -7,7 +7,7 @@
  *
  *   node --import tsx --conditions=@synthline/source bench/src/pii-throughput.ts ROWS SEED RUNS
  */
-import * as Sample from "@synthline/core/Sample"
+import * as Sample from "@synthline/sample/Sample"
 import * as Testing from "@synthline/core/Testing"
 import { detect } from "@synthline/plugin-pii/Detect"
 import { redact } from "@synthline/plugin-pii/Redact"

@@ -3,7 +3,8 @@
  * run the stage over sample rows, @synthline/llm's test server answers on 127.0.0.1, and
  * `Models.layerWith` provides the model the stage asks for.
  */
-import { Sample, Testing } from "@synthline/core"
+import { Testing } from "@synthline/core"
+import { Sample } from "@synthline/sample"
 import { ModelsSection } from "@synthline/llm/Config"
 import { layerWith } from "@synthline/llm/Models"
 import * as TestServer from "@synthline/llm/TestServer"

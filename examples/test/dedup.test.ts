@@ -4,7 +4,8 @@
  * the recipe, as configured there, flag what the `--near-duplicates` sample plants.
  */
 import { NodeContext } from "@effect/platform-node"
-import { Sample, Testing } from "@synthline/core"
+import { Testing } from "@synthline/core"
+import { Sample } from "@synthline/sample"
 import { decontaminate } from "@synthline/plugin-dedup/Decontaminate"
 import { nearDedup } from "@synthline/plugin-dedup/NearDedup"
 import { Effect } from "effect"

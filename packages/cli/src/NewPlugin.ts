@@ -40,6 +40,8 @@ export interface Versions {
   readonly cli: string
   /** Range of `effect`, as @synthline/core depends on it. */
   readonly effect: string
+  /** Version of @synthline/sample (a dev dependency: sample rows in the test); default that of the CLI. */
+  readonly sample?: string
 }
 
 /**
@@ -54,7 +56,7 @@ export interface Versions {
  */
 export type Deps =
   | { readonly _tag: "workspace"; readonly root: string }
-  | { readonly _tag: "clone"; readonly root: string; readonly core: string; readonly cli: string }
+  | { readonly _tag: "clone"; readonly root: string; readonly core: string; readonly cli: string; readonly sample?: string }
   | { readonly _tag: "npm" }
 
 /** The dependency mode a user asks for (`--workspace`, `--npm`), or `auto`. */
@@ -96,7 +98,8 @@ const requireHere = createRequire(import.meta.url)
 export const installedVersions = (): Versions => {
   const core: { readonly version: string; readonly dependencies?: { readonly [name: string]: string } } = requireHere("@synthline/core/package.json")
   const cli: { readonly version: string } = requireHere("../package.json")
-  return { core: core.version, cli: cli.version, effect: core.dependencies?.effect ?? "^3.22.4" }
+  const sample: { readonly version: string } = requireHere("@synthline/sample/package.json")
+  return { core: core.version, cli: cli.version, effect: core.dependencies?.effect ?? "^3.22.4", sample: sample.version }
 }
 
 /**
@@ -161,15 +164,15 @@ export const packsDir = (root: string): string => join(root, ".synthline", "pack
 
 const json = (value: unknown): string => `${JSON.stringify(value, null, 2)}\n`
 
-/** The versions or paths of @synthline/core (peer and dev) and @synthline/cli (dev) for `deps`. */
+/** The versions or paths of @synthline/core (peer and dev), @synthline/cli and @synthline/sample (dev) for `deps`. */
 const specs = (v: Versions, deps: Deps) => {
   switch (deps._tag) {
     case "workspace":
-      return { peer: "workspace:^", core: "workspace:*", cli: "workspace:*" }
+      return { peer: "workspace:^", core: "workspace:*", cli: "workspace:*", sample: "workspace:*" }
     case "clone":
-      return { peer: `^${v.core}`, core: deps.core, cli: deps.cli }
+      return { peer: `^${v.core}`, core: deps.core, cli: deps.cli, sample: deps.sample ?? `^${v.sample ?? v.cli}` }
     case "npm":
-      return { peer: `^${v.core}`, core: `^${v.core}`, cli: `^${v.cli}` }
+      return { peer: `^${v.core}`, core: `^${v.core}`, cli: `^${v.cli}`, sample: `^${v.sample ?? v.cli}` }
   }
 }
 
@@ -191,6 +194,7 @@ The tarballs are a snapshot: after changing or pulling the clone, pack again and
 \`\`\`sh
 (cd ${deps.root}/packages/core && npx -y pnpm@10.34.9 pack --pack-destination ../../.synthline/packs)
 (cd ${deps.root}/packages/cli && npx -y pnpm@10.34.9 pack --pack-destination ../../.synthline/packs)
+(cd ${deps.root}/packages/sample && npx -y pnpm@10.34.9 pack --pack-destination ../../.synthline/packs)
 rm -rf node_modules package-lock.json && npm install
 \`\`\`
 
@@ -254,6 +258,7 @@ export const files = (n: PluginNames, v: Versions, deps: Deps = { _tag: "npm" })
         devDependencies: {
           "@synthline/cli": dep.cli,
           "@synthline/core": dep.core,
+          "@synthline/sample": dep.sample,
           "@types/node": "^20.19.0",
           effect: v.effect,
           typescript: "5.9.3",
@@ -320,19 +325,18 @@ export default defineConfig({
 import { Stage } from "@synthline/core"
 import { Effect, Schema } from "effect"
 
-/** Options of \`${stageId}\`; the annotations are what \`synthline stages\` and the docs show. */
+/**
+ * Options of \`${stageId}\`. \`Stage.doc\` gives each the text \`synthline stages\` and the docs
+ * show; its type, bounds and default are read from the Schema.
+ */
 export const MinLengthConfig = Schema.Struct({
   min_chars: Schema.optionalWith(
-    Schema.Number.pipe(Schema.int(), Schema.nonNegative()).annotations({
-      description: "Shortest first user message kept, in characters.",
-      default: 10
-    }),
+    Schema.Number.pipe(Schema.int(), Schema.nonNegative(), Stage.doc("Shortest first user message kept, in characters.")),
     { default: () => 10 }
   ),
-  trim: Schema.optionalWith(
-    Schema.Boolean.annotations({ description: "Ignore leading and trailing whitespace when measuring.", default: true }),
-    { default: () => true }
-  )
+  trim: Schema.optionalWith(Schema.Boolean.pipe(Stage.doc("Ignore leading and trailing whitespace when measuring.")), {
+    default: () => true
+  })
 })
 
 /** Options of \`${stageId}\`, decoded (defaults filled in). */
@@ -409,7 +413,8 @@ export default plugin
     },
     {
       path: "test/MinLength.test.ts",
-      content: `import { Sample, Testing } from "@synthline/core"
+      content: `import { Testing } from "@synthline/core"
+import { Sample } from "@synthline/sample"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { minLength } from "../src/MinLength.js"
@@ -571,14 +576,17 @@ const runTool = (cmd: string, args: ReadonlyArray<string>, cwd: string): Effect.
     })
   ).pipe(Effect.catchIf((e): e is PlatformError => e._tag !== "RunError", (e) => new RunError({ reason: `${cmd} ${args.join(" ")}: ${e.message}`, exitCode: 1 })))
 
-/** Packs @synthline/core and @synthline/cli of the clone into its {@link packsDir}; returns the tarball paths. */
+/**
+ * Packs @synthline/core, @synthline/sample (a dependency of the CLI) and @synthline/cli of the
+ * clone into its {@link packsDir}; returns the tarball paths.
+ */
 export const packClone = (
   root: string
-): Effect.Effect<{ readonly core: string; readonly cli: string }, RunError, CommandExecutor.CommandExecutor> =>
+): Effect.Effect<{ readonly core: string; readonly cli: string; readonly sample: string }, RunError, CommandExecutor.CommandExecutor> =>
   Effect.gen(function* () {
     const out = packsDir(root)
     const packed: Array<string> = []
-    for (const folder of ["core", "cli"]) {
+    for (const folder of ["core", "cli", "sample"]) {
       const dir = join(root, "packages", folder)
       const manifest: { readonly name: string; readonly version: string } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"))
       const [cmd, args] = pnpmCommand(root, ["pack", "--pack-destination", out])
@@ -587,7 +595,7 @@ export const packClone = (
       if (!existsSync(tarball)) return yield* new RunError({ reason: `pnpm pack in ${dir} wrote no ${tarball}`, exitCode: 1 })
       packed.push(tarball)
     }
-    return { core: packed[0]!, cli: packed[1]! }
+    return { core: packed[0]!, cli: packed[1]!, sample: packed[2]! }
   })
 
 /**
@@ -626,9 +634,9 @@ export const scaffold = (
     let deps: Deps
     if (mode.right._tag === "clone") {
       const root = mode.right.root
-      options.progress?.(`packing @synthline/core and @synthline/cli from the clone at ${root} into ${packsDir(root)} (pnpm pack: builds them first)`)
+      options.progress?.(`packing @synthline/core, @synthline/cli and @synthline/sample from the clone at ${root} into ${packsDir(root)} (pnpm pack: builds them first)`)
       const packed = yield* packClone(root)
-      deps = { _tag: "clone", root, core: fileSpec(dir, packed.core), cli: fileSpec(dir, packed.cli) }
+      deps = { _tag: "clone", root, core: fileSpec(dir, packed.core), cli: fileSpec(dir, packed.cli), sample: fileSpec(dir, packed.sample) }
     } else {
       deps = mode.right
     }

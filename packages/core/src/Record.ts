@@ -100,3 +100,25 @@ export const lmsysFields: ReadonlyArray<keyof LmsysRecord> = [
   "openai_moderation",
   "redacted"
 ]
+
+/**
+ * The kinds of personal data synthline names: the `type` of a personal-data span (found by
+ * `@synthline/plugin-pii`, planted by `@synthline/sample`) and the stem of its placeholder (`EMAIL_1`).
+ */
+export const piiTypes = [
+  "EMAIL",
+  "PHONE",
+  "IP_ADDRESS",
+  "CREDIT_CARD",
+  "IBAN",
+  "US_SSN",
+  "URL",
+  "API_KEY",
+  "CRYPTO",
+  "MAC_ADDRESS",
+  "JP_MY_NUMBER",
+  "UK_NHS"
+] as const
+
+/** One of the personal-data kinds of {@link piiTypes}. */
+export type PiiType = (typeof piiTypes)[number]

@@ -11,7 +11,7 @@ import * as DatasetCard from "../src/DatasetCard.js"
 import * as Pipeline from "../src/Pipeline.js"
 import * as Registry from "../src/Registry.js"
 import * as Runner from "../src/Runner.js"
-import * as Sample from "../src/Sample.js"
+import * as Lmsys from "./support/lmsys.js"
 import * as Sinks from "../src/Sinks.js"
 import * as Sources from "../src/Sources.js"
 import * as Stage from "../src/Stage.js"
@@ -20,7 +20,7 @@ const tmpRoot = join(import.meta.dirname, ".tmp")
 mkdirSync(tmpRoot, { recursive: true })
 const dir = mkdtempSync(join(tmpRoot, "card-"))
 mkdirSync(join(dir, "in"))
-const records = [...Sample.records(21, 400)]
+const records = Lmsys.records(21, 400)
 writeFileSync(join(dir, "in/a.jsonl"), `${records.map((r) => JSON.stringify(r)).join("\n")}\n`)
 
 const Annotation = Schema.Struct({

@@ -12,15 +12,16 @@ import * as Progress from "../src/Progress.js"
 import * as Registry from "../src/Registry.js"
 import type * as Row from "../src/Row.js"
 import * as Runner from "../src/Runner.js"
-import * as Sample from "../src/Sample.js"
+import * as Lmsys from "./support/lmsys.js"
 import * as Sinks from "../src/Sinks.js"
 import * as Sources from "../src/Sources.js"
 import * as Stage from "../src/Stage.js"
+import { writeLmsysParquet } from "./support/io.js"
 import { duckdbOneRowGroup, footer } from "./support/parquetFiles.js"
 
 const dir = mkdtempSync(join(tmpdir(), "synthline-runner-"))
 mkdirSync(join(dir, "in"))
-const records = [...Sample.records(11, 300)]
+const records = Lmsys.records(11, 300)
 // Two input files → two work units.
 writeFileSync(join(dir, "in/a.jsonl"), `${records.slice(0, 150).map((r) => JSON.stringify(r)).join("\n")}\n`)
 writeFileSync(join(dir, "in/b.jsonl"), `${records.slice(150).map((r) => JSON.stringify(r)).join("\n")}\n`)
@@ -168,7 +169,7 @@ describe("units the source cannot read", () => {
   it.effect("a corrupt page loses its row group: the rows lost count against --max-errors, and the manifest, reject and summary say where", () =>
     Effect.gen(function* () {
       const base = mkdtempSync(join(tmpdir(), "synthline-lost-"))
-      yield* Sample.generate({ rows: 1000, out: join(base, "s"), format: "parquet", shards: 1, seed: 3, rowGroupRows: 100 })
+      writeLmsysParquet(join(base, "s/data/train-00000-of-00001.parquet"), Lmsys.records(3, 1000), 100)
       mkdirSync(join(base, "data"))
       const file = join(base, "data/train.parquet")
       writeFileSync(file, readFileSync(join(base, "s/data/train-00000-of-00001.parquet")))

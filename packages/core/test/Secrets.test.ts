@@ -8,7 +8,7 @@ import * as Pipeline from "../src/Pipeline.js"
 import type * as Progress from "../src/Progress.js"
 import * as Registry from "../src/Registry.js"
 import * as Runner from "../src/Runner.js"
-import * as Sample from "../src/Sample.js"
+import * as Lmsys from "./support/lmsys.js"
 import * as Secrets from "../src/Secrets.js"
 import * as Sinks from "../src/Sinks.js"
 import * as Sources from "../src/Sources.js"
@@ -19,7 +19,7 @@ const tmpRoot = join(import.meta.dirname, ".tmp")
 mkdirSync(tmpRoot, { recursive: true })
 const dir = mkdtempSync(join(tmpRoot, "secrets-"))
 mkdirSync(join(dir, "in"))
-writeFileSync(join(dir, "in/a.jsonl"), `${[...Sample.records(5, 40)].map((r) => JSON.stringify(r)).join("\n")}\n`)
+writeFileSync(join(dir, "in/a.jsonl"), `${Lmsys.records(5, 40).map((r) => JSON.stringify(r)).join("\n")}\n`)
 
 const planted = "salt-planted-0c4e2a"
 

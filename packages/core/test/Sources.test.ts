@@ -10,7 +10,7 @@ import { plainValue, unitFile } from "../src/internal/io/parquetRead.js"
 import { lmsysFields } from "../src/Record.js"
 import * as Reference from "../src/Reference.js"
 import { origin } from "../src/Row.js"
-import * as Sample from "../src/Sample.js"
+import * as Lmsys from "./support/lmsys.js"
 import * as Shard from "../src/Shard.js"
 import type { WorkUnit } from "../src/Source.js"
 import * as Sources from "../src/Sources.js"
@@ -498,10 +498,11 @@ describe("parquet row assembly", () => {
 })
 
 describe("parquet units of unit_rows rows", () => {
-  // Files shared by the tests below, written once: LMSYS sample rows as DuckDB writes them with
+  // Files shared by the tests below, written once: LMSYS-shaped rows as DuckDB writes them with
   // one row group (no page index; the content column is one page of > 8 MB, read as a snappy
-  // stream), the same with DuckDB's V2 encodings, the sample writer's own file with one row
-  // group (data page v2, ~1 MB pages), and a hand-written data page v1 file whose pages cut rows.
+  // stream), the same with DuckDB's V2 encodings, hyparquet-writer's file with one row group
+  // (data page v2, ~1 MB pages, as `synthline sample` writes), and a hand-written data page v1
+  // file whose pages cut rows.
   const seed = 11
   const n = 5000
   const dir = tempDir()
@@ -510,16 +511,12 @@ describe("parquet units of unit_rows rows", () => {
   const sampleOne = path.join(dir, "sample-one", "data", "train-00000-of-00001.parquet")
   const v1 = path.join(dir, "v1.parquet")
   const v1Rows = Array.from({ length: 150 }, (_, i) => v1Row(i))
-  const records = Array.from(Sample.records(seed, n))
+  const records = Lmsys.records(seed, n)
 
   beforeAll(async () => {
     await duckdbOneRowGroup(dir, duck, n, seed)
     await duckdbOneRowGroup(dir, duckV2, n, seed, "V2")
-    await Effect.runPromise(
-      Sample.generate({ rows: 3000, out: path.join(dir, "sample-one"), format: "parquet", shards: 1, seed, rowGroupRows: 1_000_000 }).pipe(
-        Effect.provide(NodeContext.layer)
-      )
-    )
+    writeLmsysParquet(sampleOne, records.slice(0, 3000), 1_000_000)
     writeV1Parquet(v1, v1Rows, 29)
   })
 

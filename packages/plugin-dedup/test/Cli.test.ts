@@ -1,11 +1,11 @@
 /**
  * Both stages through the real CLI, as child processes, on a `--near-duplicates` sample: the
- * planted families are found; a sharded run (then `synthline merge`) and a run killed and
- * rerun write the same rows as one uninterrupted run; a missing benchmark file is refused
+ * planted families are found; a sharded run (then `synthline merge`), a run killed and rerun,
+ * and runs with worker threads (killed and rerun too) write the same rows as one uninterrupted run; a missing benchmark file is refused
  * before any row is written.
  */
 import { NodeContext } from "@effect/platform-node"
-import * as Sample from "@synthline/core/Sample"
+import * as Sample from "@synthline/sample/Sample"
 import { Effect } from "effect"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -105,6 +105,26 @@ sink:
         .filter((f) => /^part-/.test(f))
         .sort()
         .map((f) => readFileSync(join(dir, f), "utf8"))
+    expect(bytes(out)).toEqual(bytes(join(work, "out-whole")))
+  }, 180_000)
+
+  it("--workers 2 writes the bytes of one thread, also after kill -9 with workers running", async () => {
+    const bytes = (dir: string) =>
+      readdirSync(dir)
+        .filter((f) => /^part-/.test(f))
+        .sort()
+        .map((f) => readFileSync(join(dir, f), "utf8"))
+    const r = await synthline(["run", pipeline("workers"), "--workers", "2"])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).not.toContain("running in one thread")
+    expect(bytes(join(work, "out-workers"))).toEqual(bytes(join(work, "out-whole")))
+    const file = pipeline("workers-killed")
+    const out = join(work, "out-workers-killed")
+    await killAfterUnits(["run", file, "--workers", "2"], join(out, "_state/run/units"), 4)
+    expect(existsSync(join(out, "manifest.json"))).toBe(false)
+    const again = await synthline(["run", file, "--workers", "2"])
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.stderr).toContain("resuming")
     expect(bytes(out)).toEqual(bytes(join(work, "out-whole")))
   }, 180_000)
 

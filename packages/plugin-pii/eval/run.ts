@@ -11,7 +11,7 @@
  * in where a span starts: "+1 212…" vs "212…"), so every tool is scored the same way.
  * Predictions of types we do not detect (names, zip codes…) are not counted for any type.
  */
-import * as Sample from "@synthline/core/Sample"
+import * as Sample from "@synthline/sample/Sample"
 import { type PiiType, piiTypes } from "../src/Detect.js"
 import { labelled, spansOf } from "./labelled.js"
 import { type Loaded, openredaction, type Predicted, redactPii, redactpiiNode, synthline, type Tool } from "./tools.js"

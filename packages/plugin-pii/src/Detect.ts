@@ -5,43 +5,18 @@
  * (`NAME_1`, `EMAIL_2`, …) are never part of a detected span. Both stages are built on it; it is
  * also usable on its own.
  */
+import * as Record from "@synthline/core/Record"
 import { Schema } from "effect"
 import { type Found, type Kind, scanColon, scanDigits, scanEmail, scanKeys, scanMacDash, scanUrl } from "./internal/scan.js"
 
-/** Every type this package detects, in documentation order. */
-export const piiTypes: ReadonlyArray<Kind> = [
-  "EMAIL",
-  "PHONE",
-  "IP_ADDRESS",
-  "CREDIT_CARD",
-  "IBAN",
-  "US_SSN",
-  "URL",
-  "API_KEY",
-  "CRYPTO",
-  "MAC_ADDRESS",
-  "JP_MY_NUMBER",
-  "UK_NHS"
-]
+/** Every type this package detects, in documentation order (core's one table, `Record.piiTypes`). */
+export const piiTypes: ReadonlyArray<Kind> = Record.piiTypes
 
 /** A detected type of personal data. */
 export type PiiType = Kind
 
 /** A detected type of personal data, as a Schema (for stage options). */
-export const PiiType: Schema.Schema<PiiType> = Schema.Literal(
-  "EMAIL",
-  "PHONE",
-  "IP_ADDRESS",
-  "CREDIT_CARD",
-  "IBAN",
-  "US_SSN",
-  "URL",
-  "API_KEY",
-  "CRYPTO",
-  "MAC_ADDRESS",
-  "JP_MY_NUMBER",
-  "UK_NHS"
-)
+export const PiiType: Schema.Schema<PiiType> = Schema.Literal(...Record.piiTypes)
 
 /** One detected span: its type and UTF-16 offsets into the text (end exclusive). */
 export interface Match {
@@ -70,7 +45,7 @@ export type Detector = (text: string) => ReadonlyArray<Match>
 const NONE: ReadonlyArray<Match> = Object.freeze([])
 
 /** Placeholders left by LMSYS-Chat-1M (`NAME_n`) and by this package (`EMAIL_n`, …). */
-const placeholderRe = /(?:NAME|EMAIL|PHONE|IP_ADDRESS|CREDIT_CARD|IBAN|US_SSN|URL|API_KEY|CRYPTO|MAC_ADDRESS|JP_MY_NUMBER|UK_NHS)_[0-9]{1,9}/g
+const placeholderRe = new RegExp(`(?:NAME|${Record.piiTypes.join("|")})_[0-9]{1,9}`, "g")
 
 /** Whether `[start, end)` overlaps a placeholder token. */
 const touchesPlaceholder = (text: string, start: number, end: number): boolean => {

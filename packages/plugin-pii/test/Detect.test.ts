@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as Sample from "@synthline/core/Sample"
+import * as Sample from "@synthline/sample/Sample"
 import { labelled, spansOf } from "../eval/labelled.js"
 import { detect, make, type Match, normalize, piiTypes } from "../src/Detect.js"
 

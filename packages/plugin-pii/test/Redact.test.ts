@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { Row } from "@synthline/core/Row"
-import * as Sample from "@synthline/core/Sample"
+import * as Sample from "@synthline/sample/Sample"
 import * as Testing from "@synthline/core/Testing"
 import { Effect, Either } from "effect"
 import { createHmac } from "node:crypto"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as Sample from "@synthline/core/Sample"
+import * as Sample from "@synthline/sample/Sample"
 import * as Testing from "@synthline/core/Testing"
 import { Effect, Either, Schema } from "effect"
 import plugin from "../src/index.js"

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import * as Sample from "@synthline/core/Sample"
+import * as Sample from "@synthline/sample/Sample"
 import { Effect } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import { gzipParts, readParts, synthline } from "../../cli/test/support.js"

@@ -6,8 +6,6 @@
  * with a dictionary-encoded repeated column: the layouts other writers produce.
  */
 import { DuckDBInstance } from "@duckdb/node-api"
-import { NodeContext } from "@effect/platform-node"
-import { Effect } from "effect"
 import type { ColumnChunk, FileMetaData, SchemaElement } from "hyparquet"
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet"
 import { compressors } from "hyparquet-compressors"
@@ -21,25 +19,21 @@ import { snappyCompress } from "hyparquet-writer/src/snappy.js"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
 import { plainValue } from "../../src/internal/io/parquetRead.js"
-import * as Sample from "../../src/Sample.js"
+import { writeLmsysParquet } from "./io.js"
+import { records } from "./lmsys.js"
 
 const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`
 
 /**
- * Writes `rows` sample conversations (seed `seed`) with `synthline sample`'s writer into
- * `dir/sample`, then copies them with DuckDB into `file` as one row group (`version` V2 makes
- * DuckDB use its newer encodings, e.g. DELTA_LENGTH_BYTE_ARRAY).
+ * Writes `rows` LMSYS-shaped rows (`lmsys.ts`, seed `seed`) as parquet into `dir/sample`, then
+ * copies them with DuckDB into `file` as one row group (`version` V2 makes DuckDB use its newer
+ * encodings, e.g. DELTA_LENGTH_BYTE_ARRAY).
  */
 export const duckdbOneRowGroup = async (dir: string, file: string, rows: number, seed: number, version: "V1" | "V2" = "V1"): Promise<void> => {
-  const sampleDir = nodePath.join(dir, "sample")
-  if (!fs.existsSync(nodePath.join(sampleDir, "sample.json"))) {
-    await Effect.runPromise(
-      Sample.generate({ rows, out: sampleDir, format: "parquet", shards: 1, seed }).pipe(Effect.provide(NodeContext.layer))
-    )
-  }
+  const src = nodePath.join(dir, "sample", "data", "train-00000-of-00001.parquet")
+  if (!fs.existsSync(src)) writeLmsysParquet(src, records(seed, rows), 10_000)
   const db = await DuckDBInstance.create(":memory:")
   const c = await db.connect()
-  const src = nodePath.join(sampleDir, "data", "train-00000-of-00001.parquet")
   await c.run(
     `COPY (SELECT * FROM read_parquet(${sqlString(src)})) TO ${sqlString(file)} (FORMAT parquet, ROW_GROUP_SIZE 1000000, PARQUET_VERSION ${version})`
   )

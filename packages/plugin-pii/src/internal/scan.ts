@@ -10,6 +10,7 @@
  * - API keys, JWTs and PEM private keys from literal triggers (`_`, `k-`, `yJ`, upper-case
  *   prefixes); MAC addresses with dashes from one bounded expression.
  */
+import type { PiiType } from "@synthline/core/Record"
 import {
   base58checkAddressValid,
   cardValid,
@@ -24,20 +25,8 @@ import {
   ssnValid
 } from "./checksums.js"
 
-/** The detected kinds of personal data. */
-export type Kind =
-  | "EMAIL"
-  | "PHONE"
-  | "IP_ADDRESS"
-  | "CREDIT_CARD"
-  | "IBAN"
-  | "US_SSN"
-  | "URL"
-  | "API_KEY"
-  | "CRYPTO"
-  | "MAC_ADDRESS"
-  | "JP_MY_NUMBER"
-  | "UK_NHS"
+/** The detected kinds of personal data (core's one table of them). */
+export type Kind = PiiType
 
 /** A found span (UTF-16 offsets, end exclusive). */
 export interface Found {

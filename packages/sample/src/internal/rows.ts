@@ -6,10 +6,10 @@
  * Messages frame free text from the seed's lexicons (see `lexicon.ts`) with the phrase banks'
  * prompts, openers and some of their sentences, so the text gzips about 3 : 1 like real chat.
  */
-import type { Message, ModerationResult } from "../../Record.js"
+import type { Message, ModerationResult } from "@synthline/core/Record"
 import { codeBlocks, flaggedPrompts, type LanguageBank, languages, models } from "./corpus.js"
 import { codeBlock, type Lexicon, Lexicons } from "./lexicon.js"
-import type { PiiSpan, PiiType, SampleRow } from "../../Sample.js"
+import type { PiiSpan, PiiType, SampleRow } from "../Sample.js"
 import { planted } from "./families.js"
 import { carrier, drawPii } from "./pii.js"
 import { Rng, Weighted } from "./prng.js"

@@ -4,7 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Schema, Stream } from "effect"
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet"
 import { gzipSync } from "node:zlib"
-import { type LmsysRecord, LmsysRecord as LmsysRecordSchema, moderationCategories } from "../src/Record.js"
+import { type LmsysRecord, LmsysRecord as LmsysRecordSchema, moderationCategories } from "@synthline/core/Record"
 import * as Sample from "../src/Sample.js"
 
 // ---------------------------------------------------------------------------------------------

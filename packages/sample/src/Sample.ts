@@ -12,11 +12,12 @@ import * as Path from "@effect/platform/Path"
 import type { PlatformError } from "@effect/platform/Error"
 import { Data, Effect, Fiber, Stream } from "effect"
 import { gzip } from "node:zlib"
-import type { LmsysRecord } from "./Record.js"
-import { LmsysParquetWriter } from "./internal/sample/parquet.js"
-import { Rng } from "./internal/sample/prng.js"
-import { type BenchmarkItem, benchmarkItems } from "./internal/sample/families.js"
-import { conversationIdOf, generateRow } from "./internal/sample/rows.js"
+import type { LmsysRecord, PiiType as CorePiiType } from "@synthline/core/Record"
+import { LmsysParquetWriter } from "./internal/parquet.js"
+import { Rng } from "./internal/prng.js"
+import { type BenchmarkItem, benchmarkItems } from "./internal/families.js"
+import { plantedTypes } from "./internal/pii.js"
+import { conversationIdOf, generateRow } from "./internal/rows.js"
 
 /** Options of {@link generate}. */
 export interface SampleOptions {
@@ -69,8 +70,11 @@ export interface BenchmarkTruth {
   readonly item: number
 }
 
-/** The kinds of personal data planted in the sample. */
-export type PiiType = "EMAIL" | "PHONE" | "IP_ADDRESS" | "CREDIT_CARD" | "IBAN" | "US_SSN" | "URL" | "API_KEY" | "CRYPTO"
+/** A kind of personal data, from the one table in `@synthline/core/Record` that plugin-pii detects. */
+export type PiiType = CorePiiType
+
+/** The kinds of personal data the sample plants (those it has values and sentence frames for). */
+export const plantedPiiTypes: ReadonlyArray<PiiType> = plantedTypes
 
 /** One planted personal-data span, as written to `pii_truth.jsonl`. */
 export interface PiiSpan {

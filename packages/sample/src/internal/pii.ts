@@ -5,12 +5,12 @@
  * message. Checksummed types come both valid and as invalid decoys, labelled as such.
  */
 import { createHash } from "node:crypto"
-import type { PiiType } from "../../Sample.js"
+import type { PiiType } from "@synthline/core/Record"
 import { type Rng, Weighted } from "./prng.js"
 
 /** One generated value: its type, a finer subtype, and for checksummed types whether it is valid. */
 export interface PiiValue {
-  readonly type: PiiType
+  readonly type: PlantedType
   readonly subtype: string
   readonly value: string
   readonly valid?: boolean
@@ -447,8 +447,8 @@ const piiKinds: Weighted<(rng: Rng) => PiiValue> = Weighted.of([
 /** Draws one PII value. */
 export const drawPii = (rng: Rng): PiiValue => piiKinds.pick(rng)(rng)
 
-/** English sentence frames carrying a value: `[before, after]`. */
-const carriers: Record<PiiType, ReadonlyArray<readonly [string, string]>> = {
+/** English sentence frames carrying a value, `[before, after]`, for each planted type. */
+const carriers = {
   EMAIL: [["My email is ", "."], ["Please contact me at ", " if you need anything."], ["Send the report to ", " by Friday."], ["email: ", ""], ["You can reach our support team at ", "."]],
   PHONE: [["You can call me at ", "."], ["My phone number is ", ", call after 6pm."], ["Tel: ", ""], ["WhatsApp: ", ""], ["Call our office on ", " for details."]],
   IP_ADDRESS: [["The server IP is ", "."], ["I can't connect to ", " over SSH, what should I check?"], ["ping ", ""], ["My IP address is ", " and it is blocked."]],
@@ -458,7 +458,13 @@ const carriers: Record<PiiType, ReadonlyArray<readonly [string, string]>> = {
   URL: [["Clone it from ", " and run the tests."], ["The dashboard is at ", "."], ["Here is the link: ", ""], ["Connect with ", " in your config."]],
   API_KEY: [["Here is my API key: ", ""], ["api_key = \"", "\""], ["I set the token to ", " but I get 401 Unauthorized."], ["export SECRET_KEY=", ""]],
   CRYPTO: [["Send the payment to my wallet ", "."], ["Wallet address: ", ""], ["Donations welcome at ", "."]]
-}
+} satisfies { readonly [T in PiiType]?: ReadonlyArray<readonly [string, string]> }
+
+/** The types planted: those with sentence frames. */
+export type PlantedType = keyof typeof carriers
+
+/** The planted types, in {@link carriers} order. */
+export const plantedTypes: ReadonlyArray<PlantedType> = Object.keys(carriers).filter((t): t is PlantedType => t in carriers)
 
 /** A sentence frame for a value of this type. */
-export const carrier = (rng: Rng, type: PiiType): readonly [string, string] => rng.pick(carriers[type])
+export const carrier = (rng: Rng, type: PlantedType): readonly [string, string] => rng.pick(carriers[type])
