@@ -1,7 +1,7 @@
 /**
  * Worker threads (`synthline run --workers N`): the output is the same bytes for every N, every
- * shard split and every resume, also after kill -9 with workers running; a pipeline that must
- * run in one thread says so when workers were asked for.
+ * shard split and every resume, also after kill -9 with workers running and after a worker ran
+ * out of memory; a pipeline that must run in one thread says so when workers were asked for.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
@@ -16,7 +16,7 @@ writeFileSync(
   join(work, "tag.ts"),
   `import { definePlugin } from "@synthline/core"
 import { Stage } from "@synthline/core"
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 const tag = Stage.make({
   id: "team/tag",
   description: "Adds the length of the first turn.",
@@ -35,7 +35,26 @@ const counter = Stage.make({
   stateful: true,
   make: () => Effect.succeed(Stage.mapChunks((row) => ({ ...row, n: seen++ })))
 })
-export default definePlugin({ name: "team", version: "0.0.1", stages: [tag, counter] })
+// About 0.3 MB of heap held per row of the chunk in hand: a unit of 400 rows needs more than a 128 MB heap.
+let held: Array<Array<number>> = []
+const hog = Stage.make({
+  id: "team/hog",
+  description: "Holds heap in proportion to the rows of the chunk it passes on.",
+  config: Stage.NoConfig,
+  requires: [],
+  provides: [],
+  make: () =>
+    Effect.succeed((rows: Stream.Stream<Record<string, unknown>, never>) =>
+      rows.pipe(
+        Stream.mapChunks((c) => {
+          held = []
+          for (let k = 0; k < c.length; k++) held.push(new Array(40_000).fill(k + 0.5))
+          return c
+        })
+      )
+    )
+})
+export default definePlugin({ name: "team", version: "0.0.1", stages: [tag, counter, hog] })
 `
 )
 
@@ -163,6 +182,19 @@ sink: { type: jsonl, path: ${out}, compression: gzip, shard_rows: 1000 }
     await killAfterUnits(["run", file, "--workers", "2"], join(work, "out-lk", "_state/run/units"), 3)
     expect((await synthline(["run", file])).code).toBe(0)
     expect(parts("out-lk")).toEqual(parts("out-l1"))
+  }, 240_000)
+
+  it("a worker out of memory (heap cap 128 MB) is replaced by one with twice the cap that redoes its units: the bytes of one thread", async () => {
+    // The hog runs after core/dedup and core/limit have had their unit's answers: the redone unit gets the same ones.
+    const file = pipeline("oom", "out-oom", "  - use: team/hog\n")
+    const r = await synthline(["run", file, "--workers", "2"], { SYNTHLINE_WORKER_HEAP_MB: "128" })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/warning: a worker thread ran out of memory \(heap cap 128 MB\) at unit data\/data\/train-\S+; redoing its units in a new worker with 256 MB/)
+    const parts = (t: Record<string, string>) => Object.fromEntries(Object.entries(t).filter(([f]) => f.startsWith("part-")))
+    expect(parts(outputs("out-oom").main)).toEqual(parts(outputs("out-n1").main))
+    expect(parts(outputs("out-oom").tail)).toEqual(parts(outputs("out-n1").tail))
+    const manifest = (out: string) => JSON.parse(readFileSync(join(work, out, "manifest.json"), "utf8"))
+    expect(manifest("out-oom").stages.slice(0, 6)).toEqual(manifest("out-n1").stages)
   }, 240_000)
 
   it("a stage with state but no central decider runs the pipeline in one thread, and says so", async () => {

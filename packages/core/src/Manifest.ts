@@ -90,6 +90,7 @@ export const make = (input: MakeInput): Manifest => {
         path: pipeline.sink.config.path,
         type: pipeline.sink.def.type,
         rows: stats.rows_written,
+        ...(pipeline.sinkSelection?.where !== undefined ? { where: pipeline.sinkSelection.where.text, dropped: { where: stats.sink_dropped?.where ?? 0 } } : {}),
         files: input.mainFiles,
         profile: Profile.finalize(stats.profiles.main, profiling)
       },
@@ -143,6 +144,7 @@ const sumStages = (a: ReadonlyArray<StageStats>, b: ReadonlyArray<StageStats>): 
 const sumOutputs = (a: SinkOutput, b: SinkOutput, profilers: ReadonlyArray<Profile.AnyProfiler>): SinkOutput => ({
   ...a,
   rows: a.rows + b.rows,
+  ...(a.dropped !== undefined ? { dropped: { where: (a.dropped.where ?? 0) + (b.dropped?.where ?? 0) } } : {}),
   files: [...a.files, ...b.files].sort((x, y) => x.path.localeCompare(y.path)),
   ...(a.profile !== undefined && b.profile !== undefined ? { profile: Profile.merge(a.profile, b.profile, profilers) } : {})
 })

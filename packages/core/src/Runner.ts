@@ -267,6 +267,7 @@ const progressOf = (setup: Setup, stats: RunStats, pending: Pending): (() => Pro
     rowsTotal,
     started: setup.started,
     routes: setup.pipeline.stages.map((s) => s.route),
+    sinkWhere: setup.pipeline.sinkSelection?.where?.text,
     // Rows/s and ETA count only what this run does, not the units a resumed run skips.
     before: { rowsRead: stats.rows_read, unitsDone: stats.units_done }
   }

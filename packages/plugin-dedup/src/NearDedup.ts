@@ -12,12 +12,17 @@
  * the index; then it labels the row stream by `conversation_id`. Every shard of a sharded run
  * and every resumed run builds the same index from the same dataset, so the labels are those of
  * one uninterrupted run; nothing is journaled.
+ *
+ * With worker threads the index is built once, in the runner's thread, where the stage's
+ * central decider lives (the runner makes its stages there too): a worker's copy of the stage
+ * builds nothing and asks the decider for the labels of its unit's `conversation_id`s, so
+ * neither the first pass nor the index's memory is repeated per worker.
  */
 import type { FileSystem, Path } from "@effect/platform"
 import { StageError } from "@synthline/core/Errors"
 import { describeValue, getPath, parsePath, type Row } from "@synthline/core/Row"
-import { doc, make, mapChunks, type Stage } from "@synthline/core/Stage"
-import { Effect, Schema } from "effect"
+import { doc, make, mapChunks, type Stage, type StageContext, type Transform } from "@synthline/core/Stage"
+import { Chunk, Effect, Option, Schema, Stream } from "effect"
 import { LshIndex } from "./internal/lsh.js"
 import { DatasetRef, FieldName, FieldPath, firstPass, top } from "./internal/shared.js"
 import { optimalBanding, permutations, shingles, signature, unitOf } from "./MinHash.js"
@@ -135,6 +140,18 @@ const NON_ASCII = /[\u0080-\uffff]/
  */
 export const foldText = (text: string): string => (NON_ASCII.test(text) ? text.normalize("NFKC") : text).toLowerCase()
 
+/** What a unit asks the runner's index: the labels of these rows. */
+interface LabelRequest {
+  readonly ids: ReadonlyArray<string>
+}
+
+/**
+ * The index built by the copy of the stage made in the decider's thread, by the config object
+ * both were given (the runner opens the decider and makes the stage with the same one; a worker
+ * thread decodes its own config, so its copy finds nothing here and asks the decider).
+ */
+const built = new WeakMap<NearDedupConfig, { firstOf?: ReadonlyMap<string, string> }>()
+
 /** `dedup/near-dedup` */
 export const nearDedup: Stage<NearDedupConfig, Row, Row, FileSystem.FileSystem | Path.Path, NearDedupOptions> = make({
   id: "dedup/near-dedup",
@@ -144,38 +161,93 @@ export const nearDedup: Stage<NearDedupConfig, Row, Row, FileSystem.FileSystem |
   requires: (c) => ["conversation_id", top(c.field)],
   provides: (c) => (c.drop ? [] : [c.output]),
   fields: (c): { readonly [name: string]: Schema.Schema.Any } => (c.drop ? {} : { [c.output]: Schema.NullOr(Schema.String) }),
+  central: {
+    open: (config, _recovered, stageId) =>
+      Effect.sync(() => {
+        const slot: { firstOf?: ReadonlyMap<string, string> } = {}
+        built.set(config, slot)
+        return {
+          decide: (request: LabelRequest) => {
+            const firstOf = slot.firstOf
+            if (firstOf === undefined) throw new Error(`${stageId}: the near-duplicate index was not built in the runner's thread`)
+            return request.ids.map((id) => firstOf.get(id) ?? null)
+          }
+        }
+      })
+  },
   make: (config, ctx) =>
     Effect.gen(function* () {
-      const { bands, rows } = banding(config)
-      const index = new LshIndex(permutations(config.num_perm), bands, rows)
-      const keys = parsePath(config.field)
-      const sign = signer(config)
-      yield* firstPass(ctx, config.index_from, ["conversation_id", top(config.field)], "index_from", (chunk) => {
-        for (const row of chunk) {
-          const id = row.conversation_id
-          const text = getPath(row, keys)
-          if (typeof id !== "string" || typeof text !== "string") continue
-          const sig = sign(text)
-          if (sig !== undefined) index.add(id, sig)
-        }
-      })
-      const { firstOf } = index.resolve(config.threshold)
-      const output = config.output
-      const dropping = config.drop
-      return mapChunks<Row, Row>((row) => {
-        const id = row.conversation_id
-        if (typeof id !== "string") {
-          ctx.reject(row, `field \`conversation_id\` is ${describeValue(id)}; expected a string`)
-          return undefined
-        }
-        const first = firstOf.get(id)
-        if (first === undefined) return dropping ? row : { ...row, [output]: null }
-        if (dropping) return void ctx.drop(row, "near-duplicate")
-        return { ...row, [output]: first }
-      })
+      const slot = built.get(config)
+      const decide = ctx.decide
+      if (slot === undefined && decide !== undefined) return askIndex(config, ctx, decide)
+      const firstOf = yield* buildIndex(config, ctx)
+      if (slot !== undefined) slot.firstOf = firstOf
+      return mapChunks<Row, Row>(labeller(config, ctx, (id) => firstOf.get(id)))
     }).pipe(
       Effect.catchAllDefect((d) =>
         Effect.fail(new StageError({ stage: ctx.stageId, reason: `building the index failed: ${d instanceof Error ? d.message : String(d)}` }))
       )
     )
 })
+
+/** The first pass: every row's signature into the LSH index, resolved into clusters. */
+const buildIndex = (
+  config: NearDedupConfig,
+  ctx: StageContext
+): Effect.Effect<ReadonlyMap<string, string>, StageError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const { bands, rows } = banding(config)
+    const index = new LshIndex(permutations(config.num_perm), bands, rows)
+    const keys = parsePath(config.field)
+    const sign = signer(config)
+    yield* firstPass(ctx, config.index_from, ["conversation_id", top(config.field)], "index_from", (chunk) => {
+      for (const row of chunk) {
+        const id = row.conversation_id
+        const text = getPath(row, keys)
+        if (typeof id !== "string" || typeof text !== "string") continue
+        const sig = sign(text)
+        if (sig !== undefined) index.add(id, sig)
+      }
+    })
+    return index.resolve(config.threshold).firstOf
+  })
+
+/** Labels a row by its cluster's first row (`firstOf` of its id), or drops it as a near-duplicate. */
+const labeller = (config: NearDedupConfig, ctx: StageContext, firstOf: (id: string) => string | null | undefined) => {
+  const output = config.output
+  const dropping = config.drop
+  return (row: Row): Row | undefined => {
+    const id = row.conversation_id
+    if (typeof id !== "string") {
+      ctx.reject(row, `field \`conversation_id\` is ${describeValue(id)}; expected a string`)
+      return undefined
+    }
+    const first = firstOf(id)
+    if (first === undefined || first === null) return dropping ? row : { ...row, [output]: null }
+    if (dropping) return void ctx.drop(row, "near-duplicate")
+    return { ...row, [output]: first }
+  }
+}
+
+/** A worker thread's copy: each chunk (one unit) asks the runner's index for its rows' labels. */
+const askIndex = (
+  config: NearDedupConfig,
+  ctx: StageContext,
+  decide: (request: unknown) => Effect.Effect<unknown, StageError>
+): Transform<Row, Row> => {
+  return (rows) =>
+    rows.pipe(
+      Stream.mapChunksEffect((chunk) => {
+        const ids: Array<string> = []
+        for (const row of chunk) if (typeof row.conversation_id === "string") ids.push(row.conversation_id)
+        if (ids.length === 0) return Effect.succeed(Chunk.filterMap(chunk, (row) => Option.fromNullable(labeller(config, ctx, () => null)(row))))
+        return Effect.map(decide({ ids } satisfies LabelRequest), (answer) => {
+          // The labels of the rows with an id, in row order.
+          const labels = answer as ReadonlyArray<string | null>
+          let k = 0
+          const label = labeller(config, ctx, () => labels[k++] ?? null)
+          return Chunk.filterMap(chunk, (row) => Option.fromNullable(label(row)))
+        })
+      })
+    )
+}

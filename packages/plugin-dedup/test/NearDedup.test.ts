@@ -1,6 +1,6 @@
 import { NodeContext } from "@effect/platform-node"
-import { runStage } from "@synthline/core/Testing"
-import { Effect } from "effect"
+import { decodeConfig, recordingContext, runStage } from "@synthline/core/Testing"
+import { Chunk, Effect, Stream } from "effect"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { banding, type NearDedupOptions, nearDedup } from "../src/NearDedup.js"
@@ -54,6 +54,38 @@ describe("dedup/near-dedup", () => {
       none: null
     })
     expect(r.rejected).toEqual([])
+  })
+
+  it("a copy made away from its decider (a worker thread's) reads no dataset and labels with the index its decider's copy built", async () => {
+    const dir = tempDir("near-central")
+    const file = writeJsonl(join(dir, "data.jsonl"), rows)
+    const labels = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          // The runner's thread: the decider and the copy that builds the index share one config object.
+          const here = yield* decodeConfig(nearDedup, { index_from: { type: "jsonl", path: file } })
+          const decider = yield* nearDedup.central!.open(here, [], nearDedup.id)
+          yield* nearDedup.make(here, recordingContext(nearDedup.id).context)
+          // A worker decodes its own config; its index_from would fail if it were read.
+          const there = yield* decodeConfig(nearDedup, { index_from: { type: "jsonl", path: join(dir, "missing.jsonl") } })
+          const asked: Array<unknown> = []
+          const ctx = {
+            ...recordingContext(nearDedup.id).context,
+            decide: (request: unknown) =>
+              Effect.sync(() => {
+                asked.push(request)
+                return decider.decide(request, () => {})
+              })
+          }
+          const transform = yield* nearDedup.make(there, ctx)
+          const out = yield* Stream.runCollect(transform(Stream.fromIterable(rows).pipe(Stream.rechunk(4))))
+          return { out: Chunk.toReadonlyArray(out), asked }
+        })
+      ).pipe(Effect.provide(NodeContext.layer))
+    )
+    expect(labels.asked).toHaveLength(3)
+    const reference = await run({})
+    expect(labels.out).toEqual(reference.rows)
   })
 
   it("Japanese text needs character n-grams: forced word tokens see one token per sentence", async () => {

@@ -4,6 +4,10 @@
  * worker threads the requests of different units arrive in any order, so each stage serves a
  * unit's requests only once every earlier unit is closed at that stage (its rows are past
  * the stage). The state then evolves exactly as in one thread reading the units in order.
+ *
+ * A unit is redone when its worker dies (out of memory, see `pool.ts`); its requests then come
+ * again. Each answer is kept until its unit's result is in, and a request asked again gets the
+ * same answer without the decider seeing it twice (its state and journal stay as one pass made them).
  */
 import { Effect } from "effect"
 import { StageError } from "../../Errors.js"
@@ -33,6 +37,8 @@ class StageQueue {
   private next: number
   private readonly closed = new Set<number>()
   private readonly waiting: Array<Waiting> = []
+  /** Answers by unit, in request order, until the unit's result is in; and how many a redone unit has had again. */
+  private readonly answered = new Map<number, { readonly answers: Array<Either>; replayed: number }>()
 
   constructor(
     private readonly decider: Decider<unknown, unknown>,
@@ -59,13 +65,37 @@ class StageQueue {
     for (const w of ready) this.serve(w.seq, w.request, w.reply)
   }
 
+  /** Forgets unit `seq`'s answers (its result is in: it will not be redone). */
+  forget(seq: number): void {
+    this.answered.delete(seq)
+  }
+
+  /** Unit `seq` is being redone: its requests get the answers it had, in order. */
+  redo(seq: number): void {
+    const a = this.answered.get(seq)
+    if (a !== undefined) a.replayed = 0
+    // A request of the dead worker still waiting is dropped: the unit asks again.
+    for (let k = this.waiting.length - 1; k >= 0; k--) if (this.waiting[k]!.seq === seq) this.waiting.splice(k, 1)
+  }
+
   private serve(seq: number, request: unknown, reply: (response: Either) => void): void {
+    let kept = this.answered.get(seq)
+    if (kept !== undefined && kept.replayed < kept.answers.length) {
+      reply(kept.answers[kept.replayed++]!)
+      return
+    }
     let response: Either
     try {
       response = { ok: true, value: this.decider.decide(request, (entry) => this.journal(seq, entry)) }
     } catch (e) {
       response = { ok: false, error: e instanceof Error ? e.message : String(e) }
     }
+    if (kept === undefined) {
+      kept = { answers: [], replayed: 0 }
+      this.answered.set(seq, kept)
+    }
+    kept.answers.push(response)
+    kept.replayed = kept.answers.length
     reply(response)
   }
 }
@@ -94,8 +124,16 @@ export class Coordinator {
     this.queues.get(stage)?.close(seq)
   }
 
-  /** Unit `seq` has no more requests for any stage (its result is in). */
+  /** Unit `seq` has no more requests for any stage (its result is in): its answers are forgotten. */
   closeAll(seq: number): void {
-    for (const q of this.queues.values()) q.close(seq)
+    for (const q of this.queues.values()) {
+      q.close(seq)
+      q.forget(seq)
+    }
+  }
+
+  /** Unit `seq` is redone from the start (its worker died): every stage replays the answers it had. */
+  redo(seq: number): void {
+    for (const q of this.queues.values()) q.redo(seq)
   }
 }

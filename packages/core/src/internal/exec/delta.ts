@@ -41,6 +41,8 @@ export interface UnitDelta {
   rows_read: number
   source_rejected: number
   rows_written: number
+  /** Rows that reached the end of the pipeline and that the main sink's `where:` left out. */
+  sink_dropped: number
   rejected: number
   stages: Array<StageDelta>
   /** Rejects in a fixed order: the source's first, then each stage's, each in row order. */
@@ -58,6 +60,7 @@ export const emptyDelta = (stages: number): UnitDelta => ({
   rows_read: 0,
   source_rejected: 0,
   rows_written: 0,
+  sink_dropped: 0,
   rejected: 0,
   stages: Array.from({ length: stages }, () => ({ rows_in: 0, rows_out: 0, dropped: {}, routed: 0, rejected: 0 })),
   rejects: Array.from({ length: stages + 1 }, () => []),
@@ -128,6 +131,7 @@ export const absorbDelta = (into: UnitDelta, d: UnitDelta): void => {
   into.rows_read += d.rows_read
   into.source_rejected += d.source_rejected
   into.rows_written += d.rows_written
+  into.sink_dropped += d.sink_dropped
   into.rejected += d.rejected
   addStageCounts(into.stages, d.stages)
   for (const [i, records] of d.rejects.entries()) into.rejects[i]!.push(...records)

@@ -1,14 +1,12 @@
 /**
  * Messages between the runner and its worker threads. A worker loads the pipeline file itself,
  * is given the runner's planned work units, and processes the ones it is sent: it reads them, runs the
- * stages and encodes the main sink's bytes; only encoded bytes, counters, rejects and routed
+ * stages and encodes the bytes of the main sink and of every output; only encoded bytes, counters, rejects and routed
  * rows travel back. Stateful stages ask the runner for their decisions (`decide`), which it
  * takes in unit order.
  */
-import type { Profile } from "../../Profile.js"
-import type { EncodedRows } from "../../Sink.js"
-import type { Row } from "../../Row.js"
 import type { WorkUnit } from "../../Source.js"
+import type { Collected } from "./collect.js"
 import type { UnitDelta } from "./delta.js"
 
 /** What a worker is started with (`workerData`). */
@@ -41,12 +39,10 @@ export interface UnitDone {
   readonly t: "done"
   readonly seq: number
   readonly delta: UnitDelta
-  /** The main sink's rows, encoded (sinks with an encoding) … */
-  readonly encoded?: EncodedRows | undefined
-  /** … or as rows (sinks without one). */
-  readonly rows?: ReadonlyArray<Row> | undefined
-  /** What the main sink's rows of this unit look like. */
-  readonly profile: Profile
+  /** The main sink's share of the unit (its `where:` selection of the rows that reach the end). */
+  readonly main: Collected
+  /** Each output's share (its `where:` selection), in the order of the pipeline's `outputs:`. */
+  readonly outputs: ReadonlyArray<Collected>
 }
 
 /** Worker → runner. */

@@ -1,12 +1,12 @@
 /**
  * A worker thread of the runner (see `pool.ts`): loads the pipeline file, takes the shard's
  * units as the runner planned them, makes the stages once, then processes each unit it is sent as one stream — read,
- * stages, JSON (and gzip) encoding of the main sink's rows — and posts back the bytes and the
- * unit's delta. Stages with a `central` decider see the unit as one chunk and ask the runner
+ * stages, JSON (and gzip) encoding of the rows of the main sink and of every output (each its
+ * `where:` selection) — and posts back the bytes and the unit's delta. Stages with a `central` decider see the unit as one chunk and ask the runner
  * for their decisions, which it takes in unit order.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Cause, type Chunk, Effect, type Scope, Stream } from "effect"
+import { Cause, Chunk, Effect, type Scope, Stream } from "effect"
 import { parentPort, workerData } from "node:worker_threads"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
@@ -15,9 +15,12 @@ import * as Pipeline from "../../Pipeline.js"
 import * as Profile from "../../Profile.js"
 import type { Row } from "../../Row.js"
 import type { SourceReject, WorkUnit } from "../../Source.js"
+import type * as Sink from "../../Sink.js"
 import type { StageContext, Transform } from "../../Stage.js"
+import * as Where from "../../Where.js"
+import { Collector } from "./collect.js"
 import { emptyDelta, sourceReject, stageCount, stageDrop, stageReject, type UnitDelta } from "./delta.js"
-import { EncodeError, LineEncoder } from "./encode.js"
+import { EncodeError } from "./encode.js"
 import type { FromWorker, ToWorker, WorkerFailure, WorkerInit } from "./protocol.js"
 
 const port = parentPort!
@@ -159,11 +162,27 @@ const unitStream = (
   return stream
 }
 
+/** The sinks a unit's rows end in: the main sink and each output, each with its `where:` selection. */
+const sinksOf = (pipeline: Pipeline.ResolvedPipeline) => {
+  const declared = Profile.profiling(pipeline)
+  const collector = (def: Sink.SinkDefinition, config: Sink.SinkBaseConfig) => {
+    const records = def.records?.(config)
+    // An export sink applies its records itself: it gets rows, not bytes.
+    const encoding = records === undefined ? def.encoding?.(config) : undefined
+    return () => new Collector(encoding, declared, records)
+  }
+  const outputs = [...(pipeline.outputs ?? [])].map(([name, o]) => {
+    const b = pipeline.branches.get(name)!
+    return { name, where: o.where, make: collector(b.def, b.config) }
+  })
+  return { main: collector(pipeline.sink.def, pipeline.sink.config), outputs }
+}
+
 const program = Effect.gen(function* () {
   const { pipeline, planned } = yield* load
   const stages = pipeline.stages
-  const encoding = pipeline.sink.def.encoding?.(pipeline.sink.config)
-  const declared = Profile.profiling(pipeline)
+  const sinks = sinksOf(pipeline)
+  const mainWhere = pipeline.sinkSelection?.where
   const current: Current = { seq: 0, delta: emptyDelta(stages.length) }
   const transforms: Array<Transform<Row, Row>> = []
   for (const [i, use] of stages.entries()) {
@@ -178,29 +197,34 @@ const program = Effect.gen(function* () {
       current.delta = emptyDelta(stages.length)
       const delta = current.delta
       const unit = planned[k]!
-      const profile = Profile.empty()
-      const observe = Profile.observer(profile, declared)
-      const kept: Array<Row> = []
-      const encoder = new LineEncoder()
+      const main = sinks.main()
+      const outputs = sinks.outputs.map((o) => ({ name: o.name, where: o.where, collector: o.make() }))
+      let at = "main sink"
       yield* Stream.runForEachChunk(unitStream(pipeline, unit, current, transforms), (c) =>
         Effect.try({
           try: () => {
-            observe(c)
-            delta.rows_written += c.length
-            if (encoding === undefined) for (const row of c) kept.push(row)
-            else for (const row of c) encoder.push(row)
+            const rows = Chunk.toReadonlyArray(c)
+            at = "main sink"
+            const selected = mainWhere === undefined ? rows : rows.filter((row) => Where.matches(mainWhere, row))
+            main.push(selected)
+            delta.rows_written += selected.length
+            delta.sink_dropped += rows.length - selected.length
+            for (const o of outputs) {
+              at = `output ${o.name}`
+              const where = o.where
+              o.collector.push(where === undefined ? rows : rows.filter((row) => Where.matches(where, row)))
+            }
           },
           catch: (e) =>
             new SinkError({
               path: pipeline.sink.config.path,
-              reason: e instanceof EncodeError ? `${e.message} (row ${e.index + 1} written of unit ${unit.id})` : String(e)
+              reason: e instanceof EncodeError ? `${at}: ${e.message} (row ${e.index + 1} written of unit ${unit.id})` : String(e)
             })
         })
       )
-      if (encoding === undefined) return post({ t: "done", seq: k, delta, rows: kept, profile })
-      const encoded = encoder.finish(encoding.gzipLevel)
-      const transfer = [encoded.text.buffer, ...(encoded.gzip !== undefined ? [encoded.gzip.buffer] : [])] as Array<ArrayBuffer>
-      post({ t: "done", seq: k, delta, encoded, profile }, [...new Set(transfer)])
+      const done = [main, ...outputs.map((o) => o.collector)].map((c) => c.finish())
+      const transfer = new Set(done.flatMap((d) => d.transfer))
+      post({ t: "done", seq: k, delta, main: done[0]!.collected, outputs: done.slice(1).map((d) => d.collected) }, [...transfer])
     })
 
   post({ t: "ready" })

@@ -88,6 +88,7 @@ const RunStatsSchema: Schema.Schema<RunStats> = Schema.Struct({
   rows_read: Schema.Number,
   source_rejected: Schema.Number,
   rows_written: Schema.Number,
+  sink_dropped: Schema.optionalWith(Counts, exact),
   branch_rows: Counts,
   rejected: Schema.Number,
   stages: Schema.mutable(Schema.Array(StageStatsSchema)),

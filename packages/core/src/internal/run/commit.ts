@@ -1,21 +1,23 @@
 /**
- * The committer: takes the units the executor produces, in unit order. The main sink's rows are
- * written as they come (and each output's selection of them); when a unit is complete, its delta goes to the outlets (rejects, routes,
+ * The committer: takes the units the executor produces, in unit order. The main sink's
+ * selection (`sink: { where: ... }`) of the rows that reach the end is written as they come (and
+ * each output's selection of them); when a unit is complete, its delta goes to the outlets (rejects, routes,
  * drops), then every sink commits, then the checkpoint appends the journals and writes the
  * marker that makes the unit done. Past `--max-errors` it stops committing and says why.
  */
 import { Chunk, Effect } from "effect"
-import { RunError, type SinkError } from "../../Errors.js"
+import type { RunError, SinkError } from "../../Errors.js"
 import type { ResolvedPipeline } from "../../Pipeline.js"
 import * as Profile from "../../Profile.js"
 import type * as Progress from "../../Progress.js"
 import type * as RunContext from "../../RunContext.js"
 import type { Row } from "../../Row.js"
 import type * as Secrets from "../../Secrets.js"
+import * as Where from "../../Where.js"
 import { absorbDelta } from "../exec/delta.js"
 import type { UnitDone } from "../exec/protocol.js"
 import type { Checkpoint } from "./checkpoint.js"
-import type { Outlets } from "./outlets.js"
+import { type Outlets, writeCollected } from "./outlets.js"
 import type { Pending } from "./pending.js"
 import { errorCount, lostSummary, type RunStats } from "./stats.js"
 
@@ -74,28 +76,21 @@ export const make = (o: CommitOptions): Committer => {
     rows: (rows, seq) =>
       Effect.gen(function* () {
         const chunk = Chunk.unsafeFromArray(rows)
-        yield* writer.write(chunk)
-        pending.of(seq).rows_written += chunk.length
-        observe(chunk)
+        const where = o.pipeline.sinkSelection?.where
+        const main = where === undefined ? chunk : Chunk.filter(chunk, (row) => Where.matches(where, row))
+        const d = pending.of(seq)
+        d.sink_dropped += chunk.length - main.length
+        if (main.length > 0) yield* writer.write(main)
+        d.rows_written += main.length
+        observe(main)
         yield* outlets.outputs.write(chunk)
       }),
     unit: (r) =>
       Effect.gen(function* () {
         absorbDelta(pending.of(r.seq), r.delta)
-        if (r.encoded !== undefined) {
-          if (writer.writeEncoded === undefined) {
-            return yield* new RunError({
-              reason: `sink ${o.pipeline.sink.def.type} declares an encoding but cannot append encoded rows`,
-              exitCode: 1
-            })
-          }
-          yield* writer.writeEncoded(r.encoded)
-        } else if (r.rows !== undefined && r.rows.length > 0) {
-          const chunk = Chunk.unsafeFromArray([...r.rows])
-          yield* writer.write(chunk)
-          yield* outlets.outputs.write(chunk)
-        }
-        Profile.absorb(stats.profiles.main, r.profile, o.pipeline.registry.profilers)
+        yield* writeCollected(writer, o.pipeline.sink.def.type, r.main)
+        Profile.absorb(stats.profiles.main, r.main.profile, o.pipeline.registry.profilers)
+        yield* outlets.outputs.take(r.outputs)
         return yield* commitBefore(r.seq + 1)
       }),
     commitBefore,

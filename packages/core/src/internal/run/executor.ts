@@ -75,6 +75,8 @@ const pooled = (o: ExecuteOptions, workers: number) =>
       init: { file: pipeline.file!, fingerprint: pipeline.fingerprint, units: o.units },
       first: o.unitsDone,
       total: o.units.length,
+      heapMb: workerHeapMb(o.units, process.env),
+      warn: (message) => o.reporter.report({ type: "warning", message }),
       coordinator: new Central.Coordinator(o.stages.deciders, o.unitsDone, (i, seq, entry) => void pending.of(seq).journals[i]!.push(entry))
     })
     return Stream.runForEach(results, (r) =>
@@ -84,6 +86,16 @@ const pooled = (o: ExecuteOptions, workers: number) =>
       )
     )
   })
+
+/**
+ * Each worker's heap cap: from the units' size ({@link Pool.heapMbFor}), or
+ * `SYNTHLINE_WORKER_HEAP_MB` (0: none) — a test sets a cap small enough to run out of memory.
+ */
+export const workerHeapMb = (units: ReadonlyArray<WorkUnit>, env: { readonly [key: string]: string | undefined }): number | undefined => {
+  const set = env.SYNTHLINE_WORKER_HEAP_MB
+  if (set !== undefined && /^[0-9]+$/.test(set)) return Number(set) === 0 ? undefined : Number(set)
+  return Pool.heapMbFor(units)
+}
 
 /** The whole run as one stream in this thread; rows reach the committer as they leave the last stage. */
 const inProcess = (o: ExecuteOptions): Effect.Effect<void, ExecError | typeof stopRun, FileSystem.FileSystem | Path.Path> => {
@@ -258,9 +270,6 @@ export const workerPlan = (
 
 const oneThreadReason = (pipeline: ResolvedPipeline, transforms: ReadonlyArray<Transform<Row, Row>>): string | undefined => {
   if (pipeline.file === undefined) return "the pipeline was composed in code (worker threads load a pipeline file)"
-  if (pipeline.outputs !== undefined && pipeline.outputs.size > 0) {
-    return "the pipeline has outputs: (each output selects and writes its rows in this thread; workers encode the main sink's only)"
-  }
   const calls = pipeline.stages.find((_, i) => Rowwise.stepOf(transforms[i]!) !== undefined)
   if (calls !== undefined) return `${calls.instanceId} waits on calls (model requests share endpoint slots and the response cache in one thread)`
   const stateful = pipeline.stages.find((s) => s.stage.stateful === true && s.stage.central === undefined)

@@ -64,6 +64,8 @@ export const snapshot = (
     readonly started: number
     /** Each stage's `route:` branch, by stage index. */
     readonly routes?: ReadonlyArray<string | undefined> | undefined
+    /** The main sink's `where:` text: its selection shows as a last step that drops the rows it leaves out. */
+    readonly sinkWhere?: string | undefined
     /** What the run had done when it started (a resumed run's earlier units). */
     readonly before?: { readonly rowsRead: number; readonly unitsDone: number } | undefined
   }
@@ -71,6 +73,7 @@ export const snapshot = (
   let rowsRead = stats.rows_read
   let rowsWritten = stats.rows_written
   let rejected = stats.rejected
+  let sinkDropped = stats.sink_dropped?.where ?? 0
   const lost = [...(stats.lost ?? [])]
   const stages = stats.stages.map((s) => ({
     id: s.id,
@@ -88,6 +91,7 @@ export const snapshot = (
     rowsRead += d.rows_read
     rowsWritten += d.rows_written
     rejected += d.rejected
+    sinkDropped += d.sink_dropped
     lost.push(...d.lost)
     for (const [i, st] of d.stages.entries()) {
       const to = stages[i]!
@@ -109,6 +113,11 @@ export const snapshot = (
     ...(lost.length > 0 ? { lost: lostSummary(lost) } : {}),
     elapsedMs: Date.now() - run.started,
     ...(run.before !== undefined ? { rowsReadBefore: run.before.rowsRead, unitsDoneBefore: run.before.unitsDone } : {}),
-    stages: stages.map((st, i) => ({ ...st, route: run.routes?.[i] }))
+    stages: [
+      ...stages.map((st, i) => ({ ...st, route: run.routes?.[i] })),
+      ...(run.sinkWhere === undefined
+        ? []
+        : [{ id: "sink where", rowsIn: rowsWritten + sinkDropped, rowsOut: rowsWritten, dropped: sinkDropped > 0 ? { where: sinkDropped } : {} }])
+    ]
   }
 }

@@ -31,6 +31,8 @@ export interface RunStats {
   rows_read: number
   source_rejected: number
   rows_written: number
+  /** Rows the main sink's `where:` left out, by reason (`where`); absent when it has none. */
+  sink_dropped?: { [reason: string]: number }
   branch_rows: { [branch: string]: number }
   rejected: number
   stages: Array<StageStats>
@@ -53,6 +55,8 @@ export interface SinkOutput {
    * when it takes every row; absent for the main sink and for branches that stages route to.
    */
   readonly where?: string | null
+  /** For the main sink with a `where:` selection: the rows it left out, as drops by reason (`where`). */
+  readonly dropped?: { readonly [reason: string]: number }
 }
 
 /** The manifest written as `manifest.json` (or `manifest-0000i-of-0000n.json` per shard). */
@@ -112,6 +116,7 @@ export const mergeDelta = (stats: RunStats, d: UnitDelta): void => {
   stats.rows_read += d.rows_read
   stats.source_rejected += d.source_rejected
   stats.rows_written += d.rows_written
+  if (d.sink_dropped > 0) stats.sink_dropped = { where: (stats.sink_dropped?.where ?? 0) + d.sink_dropped }
   stats.rejected += d.rejected
   if (d.lost.length > 0) stats.lost = [...(stats.lost ?? []), ...d.lost]
   addStageCounts(stats.stages, d.stages)
