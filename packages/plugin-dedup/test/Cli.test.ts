@@ -5,7 +5,7 @@
  * before any row is written.
  */
 import { NodeContext } from "@effect/platform-node"
-import * as Sample from "@synthline/core/Sample"
+import * as Sample from "@synthline/sample/Sample"
 import { Effect } from "effect"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
