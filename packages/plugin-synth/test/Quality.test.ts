@@ -118,6 +118,28 @@ describe("answer checks and judge agreement in a run", () => {
     expect(card).toContain("### Judge agreement")
     expect(card).toContain(`| judge-a / judge-b | ${expected.answers} | ${expected.spearman.toFixed(3)} |`)
     expect(card).toContain(`| language | ${count("language")} |`)
+    const valid = anns.map((a) => a.preference_score).filter((x) => x >= 0)
+    expect(answers.preference_scores["-1"] ?? 0).toBe(anns.length - valid.length)
+    expect(card).toContain(`### Preference scores\n\n${anns.length} scored answers`)
+    expect(card).toContain(`mean of the valid scores: ${(valid.reduce((x, y) => x + y, 0) / valid.length).toFixed(3)}.`)
+
+    // Two shards and synthline merge: the profiler's state and card sections as the whole run's.
+    writeFileSync(join(work, "sharded.pipeline.yaml"), pipeline.replace("sink: { type: jsonl, path: out }", "sink: { type: jsonl, path: out-sharded }"))
+    await withServer({ chat }, async (server) => {
+      for (const i of [0, 1]) {
+        const r = await synthline(["run", join(work, "sharded.pipeline.yaml"), "--shard", `${i}/2`], { SERVER: server.url })
+        expect(r.code, r.stderr).toBe(0)
+      }
+    })
+    const merged = await synthline(["merge", join(work, "out-sharded")])
+    expect(merged.code, merged.stderr).toBe(0)
+    const joined = JSON.parse(readFileSync(join(work, "out-sharded", "manifest.json"), "utf8"))
+    expect(joined.outputs.main.profile.answers).toEqual(answers)
+    const shardedCard = readFileSync(join(work, "out-sharded", "README.md"), "utf8")
+    for (const section of ["Preference scores", "Answer flags", "Judge agreement"]) {
+      const of = (text: string) => text.slice(text.indexOf(`### ${section}`)).split("\n### ")[0]
+      expect(of(shardedCard)).toBe(of(card))
+    }
 
     // synthline report draws the same figures and links them from the card.
     const rep = await synthline(["report", join(work, "out")])
@@ -133,5 +155,5 @@ describe("answer checks and judge agreement in a run", () => {
     expect((await synthline(["report", join(work, "out")])).code).toBe(0)
     expect(readFileSync(join(work, "out", "README.md"), "utf8")).toBe(withCharts)
     expect(readFileSync(join(work, "out", "report.html"), "utf8")).toContain("judge-a / judge-b: Spearman")
-  })
+  }, 180_000)
 })
