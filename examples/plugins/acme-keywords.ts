@@ -11,15 +11,13 @@
 import { Effect, Schema } from "effect"
 import { definePlugin, Stage } from "@synthline/core"
 
+// Stage.doc gives the text `synthline stages` and the docs show; types and defaults come from the Schema.
 const Config = Schema.Struct({
-  block: Schema.Array(Schema.String).pipe(
-    Schema.annotations({ description: "Terms that drop a conversation (case-insensitive, whole words)." })
-  ),
-  watch: Schema.optionalWith(
-    Schema.Array(Schema.String).annotations({ description: "Terms that only tag a conversation in `acme_watch`." }),
-    { default: () => [] }
-  ),
-  field: Schema.optionalWith(Schema.String.annotations({ description: "Dotted path of the text to check." }), {
+  block: Schema.Array(Schema.String).pipe(Stage.doc("Terms that drop a conversation (case-insensitive, whole words).")),
+  watch: Schema.optionalWith(Schema.Array(Schema.String).pipe(Stage.doc("Terms that only tag a conversation in `acme_watch`.")), {
+    default: () => []
+  }),
+  field: Schema.optionalWith(Schema.String.pipe(Stage.doc("Dotted path of the text to check.")), {
     default: () => "conversation.0.content"
   })
 })
