@@ -16,6 +16,7 @@ import * as Path from "@effect/platform/Path"
 import { Effect, Either, type Scope } from "effect"
 import { RunError, type SinkError, type SourceError, type StageError } from "./Errors.js"
 import * as Lock from "./internal/io/lock.js"
+import { Footers, makeFooters } from "./internal/io/parquetRead.js"
 import { pluginServices } from "./internal/exec/services.js"
 import * as Checkpoint from "./internal/run/checkpoint.js"
 import * as Commit from "./internal/run/commit.js"
@@ -109,7 +110,11 @@ export const run = (
   const reporter = options.reporter ?? Progress.silent
   return Effect.scoped(
     runScoped(pipeline, { ...options, reporter: { report: (e) => reporter.report(scrub.event(e)) } }, scrub)
-  ).pipe(Effect.mapError(scrub.error))
+  ).pipe(
+    // The parquet footers this run parses are its own, dropped when it ends.
+    Effect.provideServiceEffect(Footers, Effect.sync(() => makeFooters())),
+    Effect.mapError(scrub.error)
+  )
 }
 
 /** What a run knows once it holds its lock and has planned its units. */

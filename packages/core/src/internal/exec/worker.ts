@@ -11,6 +11,7 @@ import { parentPort, workerData } from "node:worker_threads"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import { SinkError, type SourceError, StageError } from "../../Errors.js"
+import { Footers, makeFooters } from "../io/parquetRead.js"
 import * as Pipeline from "../../Pipeline.js"
 import * as Profile from "../../Profile.js"
 import type { Row } from "../../Row.js"
@@ -239,6 +240,8 @@ Effect.runPromise(
   program.pipe(
     Effect.scoped,
     Effect.provide(NodeContext.layer),
+    // This worker's share of the run: the parquet footers it parses are kept for its next units.
+    Effect.provideServiceEffect(Footers, Effect.sync(() => makeFooters())),
     Effect.catchAllCause((cause) =>
       Effect.sync(() => post({ t: "failed", error: failure(Cause.squash(cause)) }))
     )

@@ -12,7 +12,7 @@
 import type { FileMetaData } from "hyparquet"
 import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from "hyparquet"
 import { compressors } from "hyparquet-compressors"
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Chunk, Context, Effect, Option, Stream } from "effect"
 import { stat } from "node:fs/promises"
 import { SourceError } from "../../Errors.js"
 import { type Row, withOrigin } from "../../Row.js"
@@ -38,31 +38,55 @@ type Loaded =
     }
   | { readonly _tag: "Corrupt"; readonly reason: string }
 
-/** A few recently read footers, so reading unit after unit of one file parses its footer once. */
-const footerCache = new Map<string, Promise<FileMetaData>>()
-const footerCacheSize = 8
+/** Parsed footers by file identity (path, size, modification time). */
+export interface FooterCache {
+  /** The footer of `key`: the one parsed before, or `parse()`'s (kept for the next unit). */
+  readonly footer: (key: string, parse: () => Promise<FileMetaData>) => Promise<FileMetaData>
+  /** Drops `key` (its footer failed to parse). */
+  readonly forget: (key: string) => void
+}
+
+/**
+ * The footers of the parquet files one run reads, so reading unit after unit of one file parses
+ * its footer once. A run provides its own (`Runner.run`, and each worker thread), dropped when
+ * it ends; read outside a run, each unit parses its file's footer.
+ */
+export class Footers extends Context.Tag("@synthline/core/ParquetFooters")<Footers, FooterCache>() {}
+
+/** A footer cache holding the `size` most recently parsed footers (a run reads a few files at a time). */
+export const makeFooters = (size = 8): FooterCache => {
+  const kept = new Map<string, Promise<FileMetaData>>()
+  return {
+    footer: (key, parse) => {
+      const known = kept.get(key)
+      if (known !== undefined) return known
+      const parsed = parse()
+      kept.set(key, parsed)
+      if (kept.size > size) {
+        const oldest = kept.keys().next().value
+        if (oldest !== undefined) kept.delete(oldest)
+      }
+      return parsed
+    },
+    forget: (key) => void kept.delete(key)
+  }
+}
 
 const load = (file: string): Effect.Effect<Loaded, SourceError> =>
   Effect.tryPromise({
     try: async () => ({ buffer: await asyncBufferFromFile(file), mtime: (await stat(file)).mtimeMs }),
     catch: (e) => new SourceError({ file, reason: `cannot open: ${errorText(e)}` })
   }).pipe(
-    Effect.flatMap(({ buffer, mtime }) =>
+    Effect.zip(Effect.serviceOption(Footers)),
+    Effect.flatMap(([{ buffer, mtime }, cache]) =>
       Effect.promise(async (): Promise<Loaded> => {
         const key = `${file}\u0000${buffer.byteLength}\u0000${mtime}`
-        let pending = footerCache.get(key)
-        if (pending === undefined) {
-          pending = parquetMetadataAsync(buffer)
-          footerCache.set(key, pending)
-          if (footerCache.size > footerCacheSize) {
-            const oldest = footerCache.keys().next().value
-            if (oldest !== undefined) footerCache.delete(oldest)
-          }
-        }
+        const parse = () => parquetMetadataAsync(buffer)
         try {
-          return { _tag: "Ok", metadata: await pending, file: buffer, key }
+          const metadata = await (Option.isSome(cache) ? cache.value.footer(key, parse) : parse())
+          return { _tag: "Ok", metadata, file: buffer, key }
         } catch (e) {
-          footerCache.delete(key)
+          if (Option.isSome(cache)) cache.value.forget(key)
           return { _tag: "Corrupt", reason: `not a readable parquet file: ${errorText(e)}` }
         }
       })
