@@ -80,4 +80,35 @@ describe("Progress", () => {
     c.reporter.report({ type: "interrupted", snapshot: snapshot({ unitsDone: 1, units: 6, rowsWritten: 383 }) })
     expect(c.text()).toBe("interrupted: 1 work unit of 6 committed (383 rows written); run the same command again to resume after them\n")
   })
+
+  it("a terminal gets one status block, redrawn in place, and cleared for the final lines", () => {
+    const c = collect((w) => Progress.tty(w, 0))
+    c.reporter.report({ type: "progress", snapshot: snapshot({ unitsDone: 1 }) })
+    c.reporter.report({ type: "progress", snapshot: snapshot({ unitsDone: 2 }) })
+    // The escape character shown as ⎋.
+    const shown = () => c.text().replaceAll("\u001b", "⎋")
+    const [first, second] = shown().split(/(?=⎋\[4F)/)
+    // A status line and one line per stage, each cleared before it is written.
+    expect(first!.split("\n").filter((l) => l !== "")).toHaveLength(4)
+    expect(first).toMatch(/^⎋\[2Kunits 1\/4 · /)
+    // The second draw moves up over the 4 lines of the first and writes over them.
+    expect(second).toMatch(/^⎋\[4F⎋\[2Kunits 2\/4 · /)
+    c.reporter.report({ type: "finish", status: "complete", snapshot: snapshot(), manifest: "out/manifest.json", output: "out" })
+    expect(shown()).toMatch(/⎋\[4F⎋\[Jdone: units 4\/4 · [^\n]*\n(?: {2}.*\n){3}output: {3}out\nmanifest: out\/manifest\.json\n$/)
+  })
+
+  it("--json writes one event per line with its time, and progress at most once per interval", () => {
+    const c = collect((w) => Progress.json(w, 60_000))
+    c.reporter.report({ type: "start", name: "p", units: 4, unitsDone: 0, resumed: false, shard: "unsharded", fingerprint: "f" })
+    for (let i = 0; i < 5; i++) c.reporter.report({ type: "progress", snapshot: snapshot({ unitsDone: i }) })
+    c.reporter.report({ type: "warning", message: "careful" })
+    const events = c
+      .text()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+    expect(events.map((e) => e.type)).toEqual(["start", "progress", "warning"])
+    expect(events[1].snapshot.unitsDone).toBe(0)
+    expect(events.every((e) => !Number.isNaN(Date.parse(e.time)))).toBe(true)
+  })
 })
