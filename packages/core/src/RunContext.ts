@@ -4,6 +4,7 @@
  * registry whose counters end up in the manifest's `model_usage` and survive a resume.
  */
 import { Context, Layer } from "effect"
+import type { Plugin } from "./Plugin.js"
 
 /** Counters a service reports into the manifest, committed with every work unit. */
 export interface UsageRegistry {
@@ -33,6 +34,8 @@ export interface RunContextShape {
    * writes itself (names of endpoints in state files, say); absent outside a run.
    */
   readonly scrub?: ((text: string) => string) | undefined
+  /** Every plugin loaded for the run (what they contribute besides stages: model providers, say); absent outside a run. */
+  readonly plugins?: ReadonlyArray<Plugin> | undefined
 }
 
 /** The run a plugin's services are built for. */
@@ -64,6 +67,7 @@ export const layer = (
     readonly seed?: number
     readonly stateDir?: string
     readonly usage?: UsageRegistry
+    readonly plugins?: ReadonlyArray<Plugin>
   } = {}
 ): Layer.Layer<RunContext> =>
   Layer.succeed(RunContext, {
@@ -71,5 +75,6 @@ export const layer = (
     baseDir: options.baseDir ?? process.cwd(),
     seed: options.seed ?? 0,
     stateDir: options.stateDir,
-    usage: options.usage ?? collectingUsage()
+    usage: options.usage ?? collectingUsage(),
+    plugins: options.plugins
   })

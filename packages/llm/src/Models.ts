@@ -142,6 +142,8 @@ export interface MakeOptions {
   readonly budget?: BudgetConfig | undefined
   /** The run's response cache, shared with other callers (default: one of its own from `cache`). */
   readonly responses?: Cache.ResponsesService | undefined
+  /** Providers besides the built-in `openai` (a run's: those its plugins contribute). */
+  readonly providers?: ReadonlyArray<Provider.Definition> | undefined
 }
 
 /** A response cache of the client's own, from its `cache` option. */
@@ -163,6 +165,7 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
     const scope = yield* Effect.scope
     const env = options.env ?? process.env
     const openCache = (options.responses ?? (yield* responsesOf(options))).open
+    const providers = Provider.fromList(options.providers ?? [])
     const made = new Map<string, Model>()
     const names = Object.keys(options.models)
     const spending: Spending = { budgetUsd: options.budget?.usd, models: [] }
@@ -187,10 +190,10 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
               reason: `model ${name}: mode batch needs the openai provider (an OpenAI-compatible /v1/files and /v1/batches API), not ${JSON.stringify(resolved.provider)}`
             })
           }
-          const factory = Provider.get(resolved.provider)
+          const factory = providers.find((p) => p.name === resolved.provider)?.make
           if (factory === undefined) {
             return yield* new LlmConfigError({
-              reason: `model ${name}: unknown provider ${JSON.stringify(resolved.provider)} (available: ${Provider.names().join(", ")}; a provider package must be listed in plugins)`
+              reason: `model ${name}: unknown provider ${JSON.stringify(resolved.provider)} (available: ${providers.map((p) => p.name).join(", ")}; a provider package must be listed in plugins)`
             })
           }
           // The model is made after its transport: rate-limit headers reach it through this.
@@ -845,7 +848,8 @@ export const layer: Layer.Layer<Models, RunError, RunContext> = Layer.scoped(
       stateDir: run.stateDir,
       warn: run.warn,
       scrub: run.scrub,
-      responses
+      responses,
+      providers: Provider.fromPlugins(run.plugins ?? [])
     })
   })
 ).pipe(Layer.provide(Cache.layer))

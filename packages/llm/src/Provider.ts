@@ -1,10 +1,14 @@
 /**
  * Providers: how a model's requests reach it. `openai` (built in) speaks the OpenAI-compatible
  * `POST /v1/chat/completions` over HTTP to every endpoint of the model; other packages (an
- * embedded llama.cpp, say) register their own under a name used as `provider:` in `models`.
+ * embedded llama.cpp, say) contribute their own through their plugin,
+ * `definePlugin({ providers: [Provider.define(name, factory, info)] })`, under a name used as
+ * `provider:` in `models`. Nothing is registered globally: the model client of a run gets the
+ * providers of the run's plugins ({@link fromPlugins}).
  * A transport may also `post` to other routes of the same endpoints (`/moderations`).
  * The client around a transport (cache, limits, retries, balancing, usage) is the same for all.
  */
+import type { Plugin } from "@synthline/core/Plugin"
 import { Effect, Redacted, type Schema, type Scope } from "effect"
 import { type Completion, parseResponse, preview } from "./Chat.js"
 import type { ResolvedModel } from "./Config.js"
@@ -93,33 +97,41 @@ export interface ProviderInfo {
   readonly options?: Schema.Schema<any, any> | undefined
 }
 
-const registry = new Map<string, ProviderFactory>()
-const infos = new Map<string, ProviderInfo>()
-
-/** Registers a provider under the name pipeline files use as `provider:`, with what the reference shows of it. */
-export const register = (name: string, factory: ProviderFactory, info?: ProviderInfo): void => {
-  registry.set(name, factory)
-  if (info !== undefined) infos.set(name, info)
+/** A provider as a plugin contributes it (`definePlugin({ providers: [...] })`). */
+export interface Definition {
+  /** The name pipeline files use as `provider:` in `models`. */
+  readonly name: string
+  /** Makes the transport of a model. */
+  readonly make: ProviderFactory
+  /** What the reference shows of it. */
+  readonly info: ProviderInfo
 }
 
-/** What the built-in `openai` provider tells the reference. */
-export const openaiInfo: ProviderInfo = {
-  description:
-    "Any OpenAI-compatible POST /v1/chat/completions server over HTTP: vLLM, SGLang, the llama.cpp server, Ollama, DeepInfra, OpenAI. Uses endpoints and api_key; options are not used.",
-  packageName: "@synthline/llm"
+/** A provider for a plugin's `providers` list. */
+export const define = (name: string, make: ProviderFactory, info: ProviderInfo = { description: "" }): Definition => ({ name, make, info })
+
+/** Whether what a plugin lists under `providers` is a provider of this package's shape. */
+export const isDefinition = (u: { readonly name: string }): u is Definition =>
+  "make" in u && typeof u.make === "function" && "info" in u && typeof u.info === "object" && u.info !== null
+
+/**
+ * The providers a set of plugins contributes (each plugin's `providers`, in load order), after the
+ * built-in `openai`; a later one of the same name replaces an earlier one.
+ */
+export const fromPlugins = (plugins: ReadonlyArray<Plugin>): ReadonlyArray<Definition> =>
+  fromList(plugins.flatMap((plugin) => (plugin.providers ?? []).filter(isDefinition)))
+
+/** Every provider of a list, with its info, for the reference (the built-in `openai` first). */
+export const described = (
+  providers: ReadonlyArray<Definition> = [builtin]
+): ReadonlyArray<{ readonly name: string; readonly info: ProviderInfo }> => fromList(providers).map(({ name, info }) => ({ name, info }))
+
+/** A list of providers with the built-in `openai` first and each name once. */
+export const fromList = (providers: ReadonlyArray<Definition>): ReadonlyArray<Definition> => {
+  const byName = new Map<string, Definition>([["openai", builtin]])
+  for (const p of providers) byName.set(p.name, p)
+  return [...byName.values()]
 }
-
-/** Every provider available, with its info (the built-in `openai` first). */
-export const described = (): ReadonlyArray<{ readonly name: string; readonly info: ProviderInfo }> => [
-  { name: "openai", info: openaiInfo },
-  ...[...registry.keys()].map((name) => ({ name, info: infos.get(name) ?? { description: "" } }))
-]
-
-/** The provider registered under a name, if any. */
-export const get = (name: string): ProviderFactory | undefined => (name === "openai" ? openai : registry.get(name))
-
-/** Names of every provider available. */
-export const names = (): ReadonlyArray<string> => ["openai", ...registry.keys()]
 
 /** A base URL as shown in errors and usage: no user, password or query string. */
 export const displayUrl = (url: string): string => {
@@ -245,3 +257,13 @@ export const openai: ProviderFactory = (model, context) =>
         )
     }
   })
+
+/** What the built-in `openai` provider tells the reference. */
+export const openaiInfo: ProviderInfo = {
+  description:
+    "Any OpenAI-compatible POST /v1/chat/completions server over HTTP: vLLM, SGLang, the llama.cpp server, Ollama, DeepInfra, OpenAI. Uses endpoints and api_key; options are not used.",
+  packageName: "@synthline/llm"
+}
+
+/** The built-in `openai` provider. */
+const builtin: Definition = { name: "openai", make: openai, info: openaiInfo }

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest"
-import { Effect, Either, Fiber } from "effect"
+import { Effect, Either, Fiber, Layer, Schema } from "effect"
+import { definePlugin, type Plugin } from "@synthline/core/Plugin"
 import * as RunContext from "@synthline/core/RunContext"
+import { CacheSection, ModelsSection } from "../src/Config.js"
+import { layer, Models } from "../src/Models.js"
 import * as Provider from "../src/Provider.js"
 import * as TestServer from "../src/TestServer.js"
 import type { ModelUsage } from "../src/Usage.js"
@@ -435,8 +438,39 @@ describe("Models: requests to other routes (Model.request)", () => {
     }
   })
 
+  it("takes its providers from the run's plugins, and refuses a model whose provider no plugin contributes, listing those there are", async () => {
+    const echo = Provider.define("echo", () =>
+      Effect.succeed({
+        endpoints: [{ id: "echo", capacity: 1 }],
+        send: (_, body) => Effect.succeed({ content: JSON.stringify(body).length > 0 ? "echoed" : "", finish_reason: "stop", usage: { prompt_tokens: 1, completion_tokens: 1 } })
+      })
+    )
+    const plugin = definePlugin({ name: "echo-provider", version: "1.0.0", stages: [], providers: [echo] })
+    const sections = {
+      models: Schema.decodeUnknownSync(ModelsSection)({ e: { provider: "echo", model: "x" }, l: { provider: "llama-cpp", model: "y" } }),
+      cache: Schema.decodeUnknownSync(CacheSection)({ mode: "off" })
+    }
+    const withPlugins = (plugins: ReadonlyArray<Plugin>) =>
+      Effect.gen(function* () {
+        const models = yield* Models
+        const answer = yield* Effect.either(Effect.flatMap(models.get("e"), (m) => m.complete(ask("hi"))))
+        const unknown = yield* Effect.flip(models.get("l"))
+        return { answer: Either.map(answer, (a) => a.content), unknown: unknown.message }
+      }).pipe(Effect.provide(Layer.provide(layer, RunContext.layer({ sections, baseDir: tempDir("providers"), plugins }))))
+    const loaded = await run(withPlugins([plugin]))
+    expect(loaded.answer).toEqual(Either.right("echoed"))
+    expect(loaded.unknown).toBe(
+      'model l: unknown provider "llama-cpp" (available: openai, echo; a provider package must be listed in plugins)'
+    )
+    // Without the plugin the provider does not exist: nothing is registered by importing a module.
+    const without = await run(withPlugins([]))
+    expect(Either.isLeft(without.answer) && without.answer.left.message).toBe(
+      'model e: unknown provider "echo" (available: openai; a provider package must be listed in plugins)'
+    )
+  })
+
   it("fails with bad_request, without a request, when the provider has no route transport", async () => {
-    Provider.register("chat-only", () =>
+    const chatOnly = Provider.define("chat-only", () =>
       Effect.succeed({
         endpoints: [{ id: "local", capacity: 1 }],
         send: () => Effect.succeed({ content: "ok", finish_reason: "stop", usage: { prompt_tokens: 1, completion_tokens: 1 } })
@@ -444,7 +478,7 @@ describe("Models: requests to other routes (Model.request)", () => {
     )
     const message = await run(
       Effect.gen(function* () {
-        const models = yield* client({ c: { provider: "chat-only", model: "x" } })
+        const models = yield* client({ c: { provider: "chat-only", model: "x" } }, { providers: [chatOnly] })
         const model = yield* models.get("c")
         const e = yield* Effect.flip(model.request("/moderations", { input: ["a"] }, { parse: (j) => Either.right(j) }))
         return e.message

@@ -5,6 +5,7 @@ import { Effect, type Scope, Schema } from "effect"
 import type * as RunContext from "@synthline/core/RunContext"
 import { CacheSection, ModelsSection } from "../src/Config.js"
 import { make, type ModelsService } from "../src/Models.js"
+import type * as Provider from "../src/Provider.js"
 
 /** A temporary folder under test/.tmp. */
 export const tempDir = (name: string): string => {
@@ -15,14 +16,21 @@ export const tempDir = (name: string): string => {
 /** Builds a client from pipeline-file-shaped sections (decoded like a pipeline file). */
 export const client = (
   models: unknown,
-  options: { readonly cache?: unknown; readonly dir?: string; readonly env?: { [k: string]: string }; readonly usage?: RunContext.UsageRegistry } = {}
+  options: {
+    readonly cache?: unknown
+    readonly dir?: string
+    readonly env?: { [k: string]: string }
+    readonly usage?: RunContext.UsageRegistry
+    readonly providers?: ReadonlyArray<Provider.Definition>
+  } = {}
 ): Effect.Effect<ModelsService, never, Scope.Scope> =>
   make({
     models: Schema.decodeUnknownSync(ModelsSection)(models),
     cache: Schema.decodeUnknownSync(CacheSection)(options.cache ?? { mode: "off" }),
     baseDir: options.dir ?? tempDir("client"),
     env: options.env ?? {},
-    ...(options.usage !== undefined ? { usage: options.usage } : {})
+    ...(options.usage !== undefined ? { usage: options.usage } : {}),
+    providers: options.providers
   })
 
 /** Runs a scoped effect as a promise. */

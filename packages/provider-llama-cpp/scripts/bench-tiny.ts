@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { CacheSection, ModelsSection } from "@synthline/llm/Config"
 import { make } from "@synthline/llm/Models"
 import { Effect, Schema } from "effect"
-import "../src/LlamaCppPlugin.js"
+import { llamaCpp } from "../src/LlamaCppPlugin.js"
 import * as TinyModel from "../test/support/TinyModel.js"
 
 const args = process.argv.slice(2)
@@ -26,7 +26,8 @@ const program = Effect.gen(function* () {
       }),
       cache: Schema.decodeUnknownSync(CacheSection)({ mode: "off" }),
       baseDir: dir,
-      env: {}
+      env: {},
+      providers: [llamaCpp]
     })
     const m = yield* models.get("tiny")
     const ask = (i: number) => m.complete({ messages: [{ role: "user", content: `Question ${i}: tell me a story.` }], temperature: 0, max_tokens: 128 })

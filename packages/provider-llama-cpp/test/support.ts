@@ -4,8 +4,8 @@ import { join } from "node:path"
 import { CacheSection, ModelsSection } from "@synthline/llm/Config"
 import { make, type ModelsService } from "@synthline/llm/Models"
 import { Effect, type Scope, Schema } from "effect"
+import { llamaCpp } from "../src/LlamaCppPlugin.js"
 import * as TinyModel from "./support/TinyModel.js"
-import "../src/LlamaCppPlugin.js"
 
 /** A temporary folder under test/.tmp. */
 export const tempDir = (name: string): string => {
@@ -20,7 +20,7 @@ export const writeTinyModel = (dir: string, seed = 42): string => {
   return file
 }
 
-/** Builds a client from pipeline-file-shaped sections (decoded like a pipeline file). */
+/** Builds a client with the llama-cpp provider from pipeline-file-shaped sections (decoded like a pipeline file). */
 export const client = (
   models: unknown,
   options: { readonly cache?: unknown; readonly dir: string }
@@ -29,7 +29,8 @@ export const client = (
     models: Schema.decodeUnknownSync(ModelsSection)(models),
     cache: Schema.decodeUnknownSync(CacheSection)(options.cache ?? { mode: "off" }),
     baseDir: options.dir,
-    env: {}
+    env: {},
+    providers: [llamaCpp]
   })
 
 /** Runs a scoped effect as a promise. */

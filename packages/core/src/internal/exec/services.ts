@@ -34,7 +34,7 @@ export const pluginServices = (
   const layers = neededPlugins(registry, stages).flatMap((p) => (p.layer !== undefined ? [p.layer] : []))
   if (layers.length === 0) return Effect.succeed(Context.empty())
   const merged = Layer.mergeAll(layers[0]!, ...layers.slice(1)).pipe(
-    Layer.provide(Layer.succeed(RunContext.RunContext, run))
+    Layer.provide(Layer.succeed(RunContext.RunContext, { ...run, plugins: registry.plugins.map((p) => p.plugin) }))
   )
   return Layer.build(merged)
 }
