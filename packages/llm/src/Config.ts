@@ -3,13 +3,8 @@
  * level, and stages refer to them by name. Secrets are `Redacted`; `OPENAI_BASE_URL` and
  * `OPENAI_API_KEY` fill a model that names no endpoints or key.
  */
+import { doc } from "@synthline/core/Stage"
 import { Duration, ParseResult, Redacted, Schema } from "effect"
-
-type Obj = { readonly [key: string]: unknown }
-
-const doc = (description: string, extra: Obj = {}): { readonly jsonSchema: Obj } => ({
-  jsonSchema: { description, ...extra }
-})
 
 const succeed = ParseResult.succeed
 const fail = (ast: Schema.Schema.AnyNoContext["ast"], actual: unknown, message: string) =>
@@ -45,25 +40,26 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
 /** How a model in `mode: batch` groups and follows its batches. */
 export const BatchOptions = Schema.Struct({
   max_requests: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(1, 50_000)).annotations(doc("Most requests in one batch file (OpenAI allows 50,000).")),
+    Schema.Int.pipe(Schema.between(1, 50_000), doc("Most requests in one batch file (OpenAI allows 50,000).")),
     { default: () => 50_000 }
   ),
   max_bytes: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(1024, 200 * 1024 * 1024)).annotations(doc("Most bytes in one batch file (OpenAI allows 200 MB).")),
+    Schema.Int.pipe(Schema.between(1024, 200 * 1024 * 1024), doc("Most bytes in one batch file (OpenAI allows 200 MB).")),
     { default: () => 100 * 1024 * 1024 }
   ),
   window: Schema.optionalWith(
-    DurationFromInput.annotations(doc("How long requests are collected before a batch that is not full is submitted.")),
+    DurationFromInput.pipe(doc("How long requests are collected before a batch that is not full is submitted.")),
     { default: () => Duration.seconds(5) }
   ),
-  poll_interval: Schema.optionalWith(DurationFromInput.annotations(doc("Time between two status checks of a submitted batch.")), {
+  poll_interval: Schema.optionalWith(DurationFromInput.pipe(doc("Time between two status checks of a submitted batch.")), {
     default: () => Duration.seconds(30)
   }),
-  completion_window: Schema.optionalWith(Schema.String.annotations(doc("The batch's completion window, as the provider spells it.")), {
+  completion_window: Schema.optionalWith(Schema.String.pipe(doc("The batch's completion window, as the provider spells it.")), {
     default: () => "24h"
   }),
   max_attempts: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(1, 20)).annotations(
+    Schema.Int.pipe(
+      Schema.between(1, 20),
       doc("Batches one request may go through: an expired, failed or missing item is resubmitted (alone, not its whole batch) until then.")
     ),
     { default: () => 3 }
@@ -77,17 +73,19 @@ const NonNegative = Schema.Number.pipe(Schema.nonNegative())
 
 /** What a model costs, for the cost ledger of the manifest (USD). */
 export const Price = Schema.Struct({
-  input: Schema.optional(NonNegative.annotations(doc("USD per 1M prompt tokens."))),
-  output: Schema.optional(NonNegative.annotations(doc("USD per 1M completion tokens."))),
+  input: Schema.optional(NonNegative.pipe(doc("USD per 1M prompt tokens."))),
+  output: Schema.optional(NonNegative.pipe(doc("USD per 1M completion tokens."))),
   cached_input: Schema.optional(
-    NonNegative.annotations(doc("USD per 1M prompt tokens the provider served from its prompt cache (`prompt_tokens_details.cached_tokens`). Default: `input`."))
+    NonNegative.pipe(
+      doc("USD per 1M prompt tokens the provider served from its prompt cache (`prompt_tokens_details.cached_tokens`). Default: `input`.")
+    )
   ),
   batch_discount: Schema.optionalWith(
-    Schema.Number.pipe(Schema.between(0, 1)).annotations(doc("Share of the token price taken off in batch mode (OpenAI: 0.5).")),
+    Schema.Number.pipe(Schema.between(0, 1), doc("Share of the token price taken off in batch mode (OpenAI: 0.5).")),
     { default: () => 0.5 }
   ),
   per_hour: Schema.optional(
-    NonNegative.annotations(doc("USD per hour of a self-hosted endpoint, counted while the model has requests in flight."))
+    NonNegative.pipe(doc("USD per hour of a self-hosted endpoint, counted while the model has requests in flight."))
   )
 }).annotations({ identifier: "Price", description: "Prices of a model: per 1M tokens, or per hour of a self-hosted endpoint." })
 
@@ -96,7 +94,8 @@ export type Price = typeof Price.Type
 
 /** A spending limit on the cost ledger (needs a `price` on the models it covers). */
 export const Budget = Schema.Struct({
-  usd: Schema.Number.pipe(Schema.positive()).annotations(
+  usd: Schema.Number.pipe(
+    Schema.positive(),
     doc("Most USD the ledger may reach; the run stops (exit 1, resumable) before a request that would pass it.")
   )
 }).annotations({ identifier: "Budget", description: "A spending limit: the run stops before the cost ledger would pass it." })
@@ -107,79 +106,73 @@ export type Budget = typeof Budget.Type
 /** One model: where it is served and how hard it may be driven. */
 export const ModelConfig = Schema.Struct({
   provider: Schema.optionalWith(
-    Schema.String.annotations(
+    Schema.String.pipe(
       doc("Who serves the model: `openai` (any OpenAI-compatible /v1/chat/completions server) or a provider plugin's name.")
     ),
     { default: () => "openai" }
   ),
   model: Schema.optional(
-    Schema.String.annotations(
+    Schema.String.pipe(
       doc("The model name sent in each request, e.g. google/gemma-3-27b-it. Default: `path` if given, else the model's name in `models`.")
     )
   ),
   endpoints: Schema.optionalWith(
-    Schema.Array(Schema.String).annotations(
+    Schema.Array(Schema.String).pipe(
       doc("OpenAI-style base URLs with /v1 included; requests are balanced over them. Default: $OPENAI_BASE_URL.")
     ),
     { default: () => [] }
   ),
   api_key: Schema.optional(
-    Schema.Redacted(Schema.String).annotations(doc("Bearer token. Default: $OPENAI_API_KEY. Never logged."))
+    Schema.Redacted(Schema.String).pipe(doc("Bearer token. Default: $OPENAI_API_KEY. Never logged."))
   ),
-  concurrency: Schema.optionalWith(PositiveInt.annotations(doc("Requests in flight per endpoint.")), {
+  concurrency: Schema.optionalWith(PositiveInt.pipe(doc("Requests in flight per endpoint.")), {
     default: () => 32
   }),
-  requests_per_minute: Schema.optional(PositiveInt.annotations(doc("Request rate limit for the model (all endpoints)."))),
+  requests_per_minute: Schema.optional(PositiveInt.pipe(doc("Request rate limit for the model (all endpoints)."))),
   tokens_per_minute: Schema.optional(
-    PositiveInt.annotations(doc("Token rate limit (prompt + completion) for the model, estimated before each request and corrected from `usage`."))
+    PositiveInt.pipe(doc("Token rate limit (prompt + completion) for the model, estimated before each request and corrected from `usage`."))
   ),
-  timeout: Schema.optionalWith(DurationFromInput.annotations(doc("Time limit of one request, e.g. 120s.")), {
+  timeout: Schema.optionalWith(DurationFromInput.pipe(doc("Time limit of one request, e.g. 120s.")), {
     default: () => Duration.seconds(120)
   }),
   max_retries: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(0, 100)).annotations(doc("Retries of one request after 429, 5xx, timeouts and broken connections.")),
+    Schema.Int.pipe(Schema.between(0, 100), doc("Retries of one request after 429, 5xx, timeouts and broken connections.")),
     { default: () => 8 }
   ),
-  retry_base: Schema.optionalWith(DurationFromInput.annotations(doc("First backoff delay; doubled per retry, jittered.")), {
+  retry_base: Schema.optionalWith(DurationFromInput.pipe(doc("First backoff delay; doubled per retry, jittered.")), {
     default: () => Duration.millis(500)
   }),
-  retry_max: Schema.optionalWith(DurationFromInput.annotations(doc("Longest backoff delay (also caps Retry-After).")), {
+  retry_max: Schema.optionalWith(DurationFromInput.pipe(doc("Longest backoff delay (also caps Retry-After).")), {
     default: () => Duration.seconds(60)
   }),
   failure_threshold: Schema.optionalWith(
-    PositiveInt.annotations(doc("Consecutive failures after which an endpoint is cooled down and probed again later.")),
+    PositiveInt.pipe(doc("Consecutive failures after which an endpoint is cooled down and probed again later.")),
     { default: () => 5 }
   ),
-  cooldown: Schema.optionalWith(DurationFromInput.annotations(doc("First cool-down of a failing endpoint; doubled while it keeps failing.")), {
+  cooldown: Schema.optionalWith(DurationFromInput.pipe(doc("First cool-down of a failing endpoint; doubled while it keeps failing.")), {
     default: () => Duration.seconds(5)
   }),
   call_timeout: Schema.optionalWith(
-    DurationFromInput.annotations(
-      doc(
-        "Longest time one call may take, its retries and every wait included (rate limits, back-off, an endpoint cooling down). Past it the row goes to rejects with the endpoint's last error."
-      )
+    DurationFromInput.pipe(
+      doc("Longest time one call may take, its retries and every wait included (rate limits, back-off, an endpoint cooling down). Past it the row goes to rejects with the endpoint's last error.")
     ),
     { default: () => Duration.minutes(10) }
   ),
   down_limit: Schema.optionalWith(
-    DurationFromInput.annotations(
-      doc(
-        "How long every endpoint of the model may keep failing, none answering, before the run stops (resumably, exit 1) with the endpoints' last error."
-      )
+    DurationFromInput.pipe(
+      doc("How long every endpoint of the model may keep failing, none answering, before the run stops (resumably, exit 1) with the endpoints' last error.")
     ),
     { default: () => Duration.minutes(5) }
   ),
   extra_body: Schema.optionalWith(
-    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
       doc("Fields added to every request body (vLLM's top_k, repetition_penalty, guided_json, ...).")
     ),
     { default: () => ({}) }
   ),
   mode: Schema.optionalWith(
-    Schema.Literal("online", "batch").annotations(
-      doc(
-        "How chat calls are sent: `online` (one HTTP request each) or `batch` (grouped into the provider's Batch API: /v1/files + /v1/batches, usually half price, answers within the completion window). The cache key does not depend on it."
-      )
+    Schema.Literal("online", "batch").pipe(
+      doc("How chat calls are sent: `online` (one HTTP request each) or `batch` (grouped into the provider's Batch API: /v1/files + /v1/batches, usually half price, answers within the completion window). The cache key does not depend on it.")
     ),
     { default: () => "online" as const }
   ),
@@ -193,9 +186,9 @@ export const ModelConfig = Schema.Struct({
   budget: Schema.optional(
     Budget.annotations({ description: "Most USD this model may cost; the run stops (exit 1, resumable) before a request that would pass it. Needs price." })
   ),
-  path: Schema.optional(Schema.String.annotations(doc("Model file, for embedded providers (e.g. llama-cpp)."))),
+  path: Schema.optional(Schema.String.pipe(doc("Model file, for embedded providers (e.g. llama-cpp)."))),
   options: Schema.optionalWith(
-    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(doc("Provider-specific options.")),
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(doc("Provider-specific options.")),
     { default: () => ({}) }
   )
 }).annotations({ identifier: "ModelConfig", description: "A model declared once and referred to by name from stages." })
@@ -221,10 +214,10 @@ export const defaultCachePath = ".synthline/cache.sqlite"
 
 /** The `cache` section. */
 export const CacheSection = Schema.Struct({
-  path: Schema.optionalWith(Schema.String.annotations(doc("SQLite file of cached answers, relative to the pipeline file.")), {
+  path: Schema.optionalWith(Schema.String.pipe(doc("SQLite file of cached answers, relative to the pipeline file.")), {
     default: () => defaultCachePath
   }),
-  mode: Schema.optionalWith(CacheMode.annotations(doc("read-write (default), read-only or off.")), {
+  mode: Schema.optionalWith(CacheMode.pipe(doc("read-write (default), read-only or off.")), {
     default: () => "read-write" as const
   })
 }).annotations({ description: "The persistent response cache: a rerun or resume sends no request whose answer is cached." })
