@@ -9,6 +9,26 @@ import { gzipParts, readParts, repoRoot, killAfterUnits, synthline, tempDir, tre
 const work = tempDir("cli")
 const data = join(work, "data")
 
+/**
+ * Runs `make` once, on first use, and hands every caller its result: a test that needs sample
+ * data or the reference run makes it when it runs alone (`vitest -t merge`), and a run of the
+ * whole file makes each once.
+ */
+const once = <A>(make: () => Promise<A>): (() => Promise<A>) => {
+  let made: Promise<A> | undefined
+  return () => {
+    made ??= make()
+    return made
+  }
+}
+
+/** The sample data in `data` (12,000 rows in 2 files of 1,000-row row groups), made once. */
+const sampleData = once(() => synthline(["sample", "--rows", "12000", "--shards", "2", "--seed", "5", "--row-group-rows", "1000", "--out", data]))
+const needData = async (): Promise<void> => {
+  const r = await sampleData()
+  expect(r.code, r.stderr).toBe(0)
+}
+
 const pipelineFile = (name: string, out: string, extra = "") => {
   const file = join(work, `${name}.pipeline.yaml`)
   writeFileSync(
@@ -28,6 +48,16 @@ ${extra}sink: { type: jsonl, path: ${out}, compression: gzip, shard_rows: 3000 }
   return file
 }
 
+/** The reference run into `out-run` (pipeline `run`), made once; the other runs compare with it. */
+const referenceRun = once(async () => {
+  await needData()
+  return synthline(["run", pipelineFile("run", "out-run")])
+})
+const needReference = async (): Promise<void> => {
+  const r = await referenceRun()
+  expect(r.code, r.stderr).toBe(0)
+}
+
 describe("synthline CLI", () => {
   it("prints help with every command and exits 0", async () => {
     const r = await synthline(["--help"])
@@ -36,7 +66,7 @@ describe("synthline CLI", () => {
   })
 
   it("generates sample data in the LMSYS layout", async () => {
-    const r = await synthline(["sample", "--rows", "12000", "--shards", "2", "--seed", "5", "--row-group-rows", "1000", "--out", data])
+    const r = await sampleData()
     // Progress on stderr (a line per 10% off a terminal), nothing else.
     expect(r.stderr).toMatch(/^(sample: [\d,]+\/12,000 conversations \(\d+%\)\n)+$/)
     expect(r.code).toBe(0)
@@ -45,6 +75,7 @@ describe("synthline CLI", () => {
   })
 
   it("validate: exit 2 with file:line:column and a suggestion for a typo", async () => {
+    await needData()
     const file = pipelineFile("typo", "out-typo")
     writeFileSync(file, readFileSync(file, "utf8").replace("core/first-turn", "core/frist-turn"))
     const r = await synthline(["validate", file])
@@ -56,6 +87,7 @@ describe("synthline CLI", () => {
   })
 
   it("plan shows the chain and fails on unmet requires", async () => {
+    await needData()
     const ok = await synthline(["plan", pipelineFile("plan", "out-plan")])
     expect(ok.code).toBe(0)
     expect(ok.stdout).toMatch(/core\/dedup\s+requires \[conversation_id, conversation\.0\.content\] provides \[duplicate_user_instruction\]/)
@@ -80,8 +112,8 @@ describe("synthline CLI", () => {
 
   it("run writes output, manifest with checksums, and a rerun is a no-op", async () => {
     const file = pipelineFile("run", "out-run")
-    const r = await synthline(["run", file])
-    expect(r.code).toBe(0)
+    const r = await referenceRun()
+    expect(r.code, r.stderr).toBe(0)
     const out = join(work, "out-run")
     const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"))
     expect(manifest.status).toBe("complete")
@@ -105,6 +137,7 @@ describe("synthline CLI", () => {
   })
 
   it("release: encrypted parts open with gpg and the key from release-key; decrypt round-trips; the key is logged nowhere", async () => {
+    await needReference()
     const file = pipelineFile("enc", "out-enc, encrypt: source-key")
     const r = await synthline(["run", file])
     expect(r.code).toBe(0)
@@ -152,6 +185,7 @@ describe("synthline CLI", () => {
   }, 180_000)
 
   it("the union of --shard 0/3..2/3 equals the unsharded output, and merge joins the manifests", async () => {
+    await needReference()
     const whole = readParts(join(work, "out-run"), gzipParts).map((r) => JSON.stringify(r))
     const file = pipelineFile("sharded", "out-sharded")
     // dedup is stateful; drop it so shards are comparable row by row.
@@ -182,6 +216,7 @@ describe("synthline CLI", () => {
   })
 
   it("--json prints one machine-readable event per line, from start to finish", async () => {
+    await needData()
     const r = await synthline(["run", pipelineFile("json", "out-json"), "--json"])
     expect(r.code).toBe(0)
     const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l))
@@ -191,6 +226,7 @@ describe("synthline CLI", () => {
   })
 
   it("SLURM_ARRAY_TASK_ID selects the shard like --shard", async () => {
+    await needData()
     const file = pipelineFile("slurm", "out-slurm")
     const r = await synthline(["run", file], { SLURM_ARRAY_TASK_ID: "1", SLURM_ARRAY_TASK_COUNT: "3" })
     expect(r.code).toBe(0)
@@ -198,6 +234,7 @@ describe("synthline CLI", () => {
   })
 
   it("resumes after kill -9 with output byte-for-byte equal to an uninterrupted run", async () => {
+    await needReference()
     const reference = tree(join(work, "out-run"))
     const file = pipelineFile("killed", "out-killed")
     const out = join(work, "out-killed")
@@ -222,7 +259,10 @@ describe("synthline CLI", () => {
   }, 120_000)
 
   it("a different pipeline into the same sink folder is refused; --fresh starts over", async () => {
-    const file = pipelineFile("run", "out-run")
+    await needData()
+    // Its own folder, so the reference run stays as the other tests expect it.
+    const file = pipelineFile("fresh", "out-fresh")
+    expect((await synthline(["run", file])).code).toBe(0)
     writeFileSync(file, readFileSync(file, "utf8").replace("seed: 3", "seed: 4"))
     const r = await synthline(["run", file])
     expect(r.code).toBe(2)
@@ -231,6 +271,7 @@ describe("synthline CLI", () => {
   })
 
   it("bad input: rejects with file and line, exit 1 past --max-errors, 0 within", async () => {
+    await needReference()
     const dir = join(work, "bad")
     const lines = readParts(join(work, "out-run"), gzipParts).slice(0, 5).map((r) => JSON.stringify(r))
     const input = [lines[0], "{not json", lines[1], JSON.stringify({ ...JSON.parse(lines[2]!), turn: "two" }), lines[3]].join("\n")
@@ -255,6 +296,7 @@ describe("synthline CLI", () => {
   })
 
   it("the quickstart example validates from the repo", async () => {
+    await needData()
     // The source path must match files: point it at the sample data made above.
     const r = await synthline(["validate", join(repoRoot, "examples/quickstart.pipeline.yaml")], { SYNTHLINE_DATA: data })
     expect(r.code, r.stderr).toBe(0)
@@ -281,17 +323,24 @@ stages:
 ${stages}sink: { type: jsonl, path: ${out}, compression: gzip, shard_rows: 700 }
 `
     )
+  /** The sample data in `dir16/data`, made once (see `once`). */
+  const sample16 = once(() => synthline(["sample", "--rows", "3000", "--seed", "9", "--row-group-rows", "250", "--out", join(dir16, "data")]))
+  const needData16 = async (): Promise<void> => {
+    const r = await sample16()
+    expect(r.code, r.stderr).toBe(0)
+  }
   const noTrace = (text: string) => {
     expect(text).not.toMatch(/FiberFailure|^\s+at /m)
     expect(text.trim().split("\n").length).toBeLessThan(4)
   }
 
   it("makes sample data", async () => {
-    const r = await synthline(["sample", "--rows", "3000", "--seed", "9", "--row-group-rows", "250", "--out", join(dir16, "data")])
-    expect(r.code, r.stderr).toBe(0)
+    await needData16()
+    expect(readdirSync(join(dir16, "data", "data")).filter((f) => f.endsWith(".parquet"))).toHaveLength(1)
   })
 
   it("validate and run refuse a stage whose required field nothing provides: exit 2, file:line:column and the stage, no output", async () => {
+    await needData16()
     const f = chain("unmet", "out-unmet", "  - use: core/dedup\n    field: translated_conversation.0.content\n")
     for (const command of ["validate", "run"]) {
       const r = await synthline([command, f])
@@ -311,6 +360,7 @@ ${stages}sink: { type: jsonl, path: ${out}, compression: gzip, shard_rows: 700 }
   }, 120_000)
 
   it("every example pipeline in examples/ validates", async () => {
+    await needData16()
     // Source paths must match files: the sample data made above, and a stand-in for the output
     // of the recipe that the SFT export reads.
     const recipeOut = join(dir16, "recipe-out")
@@ -374,6 +424,7 @@ sink: { type: jsonl, path: out }
   })
 
   it("a sink folder moved elsewhere resumes with the new path and ends byte-identical to an uninterrupted run", async () => {
+    await needData16()
     const route = "  - use: core/select\n    languages: [English]\n    route: others\n"
     const branches = (out: string) => `branches:\n  others: { type: jsonl, path: ${out}-others, compression: none }\n`
     const make = (name: string, out: string) => {
@@ -410,6 +461,7 @@ sink: { type: jsonl, path: out }
   }, 120_000)
 
   it("warns (stderr, and --json) when a route sends rows around a pii stage; the run still works", async () => {
+    await needData16()
     const f = chain(
       "routed",
       "out-routed",
