@@ -124,6 +124,9 @@ describe("sample, stages and head", () => {
     const more = await synthline(["stages", "--plugin", "@synthline/plugin-pii"])
     expect(more.stdout).toContain("pii/redact")
     expect(more.stderr).not.toContain("hint")
+    // Each option with its type, what the Schema allows, its default and its description.
+    expect(bare.stdout).toContain("  rows: integer (≥ 1) (required) — Number of rows to keep")
+    expect(more.stdout).toContain("  hash_length: integer (8 to 64) = 16 — Hex digits of the HMAC kept by style hash.")
   })
 
   it("head shows the first rows of a dataset folder, a sink folder, plain and gzip jsonl, cut short, with --fields", async () => {
