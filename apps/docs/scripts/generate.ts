@@ -327,6 +327,7 @@ const pluginsTable = (registry: Registry.Registry, pages: ReadonlyArray<PluginPa
         ...Object.keys(plugin.sections ?? {}).map((k) => `section [${code(k)}](./pipeline-file#section-${anchor(k)})`),
         ...(plugin.sources ?? []).map((x) => `source [${code(x.type)}](./sources-sinks#source-${anchor(x.type)})`),
         ...(plugin.sinks ?? []).map((x) => `sink [${code(x.type)}](./sources-sinks#sink-${anchor(x.type)})`),
+        ...(plugin.sinkOptions ?? []).flatMap((o) => Object.keys(o.fields)).map((k) => `sink option [${code(k)}](./sources-sinks#sinks)`),
         ...providers
           .filter((x) => x.info.packageName !== undefined && x.info.packageName === pkg && x.name !== "openai")
           .map((x) => `model provider [${code(x.name)}](./pipeline-file#provider-${anchor(x.name)})`),

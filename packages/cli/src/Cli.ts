@@ -26,6 +26,7 @@ const Reference = Effect.promise(() => import("@synthline/core/Reference"))
 const Manifest = Effect.promise(() => import("@synthline/core/Manifest"))
 const Sample = Effect.promise(() => import("@synthline/sample/Sample"))
 const Release = Effect.promise(() => import("@synthline/release/Release"))
+const ReleasePlugin = Effect.promise(() => import("@synthline/release/ReleasePlugin"))
 const NewPlugin = Effect.promise(() => import("./NewPlugin.js"))
 const Head = Effect.promise(() => import("./Head.js"))
 
@@ -223,7 +224,9 @@ const stages = Command.make("stages", { file: optionalFile, json, plugin: plugin
 
 const schema = Command.make("schema", { file: optionalFile, plugin: pluginOpt }, ({ file, plugin }) =>
   Effect.gen(function* () {
-    const registry = yield* registryFor(file, plugin)
+    // The CLI ships @synthline/release, whose `encrypt` option a pipeline file may use without listing it.
+    const release = { plugin: (yield* ReleasePlugin).plugin, specifier: "@synthline/release" }
+    const registry = yield* (yield* Registry).fromPlugins([...(yield* registryFor(file, plugin)).plugins, release])
     yield* out(JSON.stringify((yield* Reference).pipelineJsonSchema(registry), null, 2))
   })
 ).pipe(Command.withDescription("Print the JSON Schema of pipeline files (for YAML editors)."))

@@ -4,10 +4,11 @@
  * `plugins:` entry). The modules a CLI process loads are recorded by a module resolve hook.
  */
 import { spawn } from "node:child_process"
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { Ajv } from "ajv"
 import { describe, expect, it } from "vitest"
-import { cliArgs, type CliResult, repoRoot, tempDir } from "./support.js"
+import { cliArgs, type CliResult, repoRoot, synthline, tempDir } from "./support.js"
 
 const work = tempDir("release")
 const hooks = join(work, "hooks.mjs")
@@ -53,9 +54,12 @@ const traced = (name: string, args: ReadonlyArray<string>): Promise<CliResult & 
   )
 }
 
-const pipeline = (name: string, sink: string): string => {
+const pipeline = (name: string, sink: string, unitRows = 1000): string => {
   const file = join(work, `${name}.pipeline.yaml`)
-  writeFileSync(file, `name: ${name}\nsource: { type: jsonl, path: data/*.jsonl, validate: none }\nstages:\n  - use: core/first-turn\nsink: ${sink}\n`)
+  writeFileSync(
+    file,
+    `name: ${name}\nsource: { type: jsonl, path: data/*.jsonl, validate: none, unit_rows: ${unitRows} }\nstages:\n  - use: core/first-turn\nsink: ${sink}\n`
+  )
   return file
 }
 
@@ -72,9 +76,14 @@ describe("release loading", () => {
     expect(openpgp(plain.modules)).toEqual([])
     expect(release(plain.modules)).toEqual([])
 
-    const enc = await traced("enc", ["run", pipeline("enc", "{ type: jsonl, path: out-enc, encrypt: source-key }")])
+    // In worker threads too: they decode the file again and find the package where the runner did.
+    const enc = await traced("enc", ["run", pipeline("enc", "{ type: jsonl, path: out-enc, encrypt: source-key, shard_rows: 15 }", 10), "--workers", "2"])
     expect(enc.code, enc.stderr).toBe(0)
-    expect(existsSync(join(work, "out-enc/part-00000.jsonl.gz.gpg"))).toBe(true)
+    expect(readdirSync(join(work, "out-enc")).filter((f) => f.startsWith("part-")).sort()).toEqual([
+      "part-00000.jsonl.gz.gpg",
+      "part-00001.jsonl.gz.gpg",
+      "part-00002.jsonl.gz.gpg"
+    ])
     expect(release(enc.modules).length).toBeGreaterThan(0)
     expect(openpgp(enc.modules).length).toBeGreaterThan(0)
   })
@@ -84,5 +93,14 @@ describe("release loading", () => {
     expect(r.code, r.stderr).toBe(0)
     expect(release(r.modules).length).toBeGreaterThan(0)
     expect(openpgp(r.modules)).toEqual([])
+  })
+
+  it("synthline schema (for editors) accepts encrypt on a jsonl sink without a plugins: entry, and only its values", async () => {
+    const r = await synthline(["schema"])
+    expect(r.code, r.stderr).toBe(0)
+    const validate = new Ajv({ strict: false, allErrors: true }).compile(JSON.parse(r.stdout))
+    const file = (sink: object) => ({ name: "x", source: { type: "jsonl", path: "data/*.jsonl" }, stages: [], sink })
+    expect(validate(file({ type: "jsonl", path: "out", encrypt: "source-key", source_key_from: "data" })), JSON.stringify(validate.errors)).toBe(true)
+    expect(validate(file({ type: "jsonl", path: "out", encrypt: "rot13" }))).toBe(false)
   })
 })

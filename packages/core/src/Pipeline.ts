@@ -10,14 +10,14 @@ import { createHash } from "node:crypto"
 import { dirname, resolve } from "node:path"
 import { pipeArguments } from "effect/Pipeable"
 import * as YAML from "yaml"
-import { PipelineFileError, type PluginLoadError } from "./Errors.js"
+import { errorText, PipelineFileError, type PluginLoadError } from "./Errors.js"
 import { isSecretName } from "./Secrets.js"
 import { didYouMean } from "./Suggest.js"
 import { childAsts, plainIssue } from "./internal/issues.js"
 import { checkInputs as checkSourceInputs } from "./internal/inputs.js"
 import { type LmsysRecord, lmsysFields } from "./Record.js"
 import * as Registry from "./Registry.js"
-import type { Row } from "./Row.js"
+import { isRecord, type Row } from "./Row.js"
 import type { AnySink, SinkBaseConfig, SinkDefinition } from "./Sink.js"
 import type { AnySource, SourceDefinition } from "./Source.js"
 import { type AnyStage, providedFields, requiredFields, type Stage } from "./Stage.js"
@@ -102,9 +102,6 @@ interface Doc {
   readonly at: (path: Path, key?: boolean) => { line: number; column: number } | undefined
 }
 
-const isRecord = (u: unknown): u is { readonly [key: string]: unknown } =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
-
 /**
  * Largest pipeline file accepted by default: 2 MiB. Pipeline files are a few kilobytes; this
  * leaves room for long prompts while bounding the time and memory of parsing (a 50 MB file took
@@ -115,7 +112,8 @@ export const maxPipelineFileBytes: number = 2 * 1024 * 1024
 /** Most alias expansions a pipeline file may make (the `yaml` library's count; it refuses "billion laughs"). */
 export const maxAliasCount: number = 100
 
-const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split("\n")[0]!
+/** The first line of a thrown value's text (the yaml library's messages go on with a code frame). */
+const firstLine = (e: unknown): string => errorText(e).split("\n")[0]!
 
 const sizeText = (bytes: number): string =>
   bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`
@@ -133,7 +131,7 @@ const parseText = (file: string, text: string): Either.Either<Doc, PipelineFileE
   try {
     doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
   } catch (e) {
-    return Either.left(new PipelineFileError({ file, reason: `cannot parse the pipeline file: ${errorText(e)}` }))
+    return Either.left(new PipelineFileError({ file, reason: `cannot parse the pipeline file: ${firstLine(e)}` }))
   }
   const first = doc.errors[0]
   if (first !== undefined) {
@@ -164,7 +162,7 @@ const parseText = (file: string, text: string): Either.Either<Doc, PipelineFileE
   } catch (e) {
     // The yaml library refuses an alias bomb ("billion laughs") with an exception: name the first
     // alias, where the expansion starts.
-    const message = errorText(e)
+    const message = firstLine(e)
     const excessive = /excessive alias count/i.test(message)
     let alias: YAML.Alias | undefined
     if (/alias/i.test(message)) {
@@ -502,7 +500,8 @@ const withImplied = (
   doc: Doc,
   value: { readonly [key: string]: unknown },
   listed: Registry.Registry,
-  baseDir: string
+  baseDir: string,
+  implied: { readonly [specifier: string]: string }
 ): Effect.Effect<Registry.Registry, PipelineFileError> =>
   Effect.gen(function* () {
     const defined = new Set(listed.plugins.flatMap(({ plugin }) => (plugin.sinkOptions ?? []).flatMap((o) => Object.keys(o.fields))))
@@ -514,11 +513,11 @@ const withImplied = (
       }
     }
     if (wanted.size === 0) return listed
-    const implied: Array<Registry.LoadedPlugin> = []
+    const loaded: Array<Registry.LoadedPlugin> = []
     for (const [pkg, path] of wanted) {
       const option = String(path[path.length - 1])
-      implied.push(
-        yield* Registry.loadImplied(pkg, baseDir).pipe(
+      loaded.push(
+        yield* Registry.loadImplied(pkg, baseDir, implied[pkg]).pipe(
           Effect.mapError((e) =>
             fail(
               doc,
@@ -533,7 +532,7 @@ const withImplied = (
         )
       )
     }
-    return yield* Registry.fromPlugins([...listed.plugins, ...implied]).pipe(Effect.mapError((e) => fail(doc, wanted.values().next().value ?? [], e.message)))
+    return yield* Registry.fromPlugins([...listed.plugins, ...loaded]).pipe(Effect.mapError((e) => fail(doc, wanted.values().next().value ?? [], e.message)))
   })
 
 /** Options for {@link decode}. */
@@ -542,6 +541,11 @@ export interface DecodeOptions {
   readonly env?: { readonly [key: string]: string | undefined }
   /** Largest pipeline file accepted, in bytes (default {@link maxPipelineFileBytes}). */
   readonly maxBytes?: number
+  /**
+   * Module URLs of packages the file's sink options imply, by package, where another thread of
+   * the run found them (the runner hands its own to its worker threads, whose program is core's).
+   */
+  readonly implied?: { readonly [specifier: string]: string } | undefined
 }
 
 /** Decodes pipeline-file text (YAML or JSON); `file` names it in errors and sets the base folder. */
@@ -572,7 +576,7 @@ export const decode = (
     const listed = yield* Registry.load(pluginsRaw, baseDir).pipe(
       Effect.mapError((e) => fail(doc, ["plugins", Math.max(0, pluginsRaw.indexOf(e.specifier))], e.message))
     )
-    const registry = yield* withImplied(doc, value, listed, baseDir)
+    const registry = yield* withImplied(doc, value, listed, baseDir, options.implied ?? {})
 
     const known = [...coreKeys, ...registry.sections.keys()]
     for (const key of Object.keys(value)) {

@@ -22,6 +22,8 @@ export interface LoadedPlugin {
   readonly plugin: Plugin
   /** The specifier as written in the pipeline file, or `builtin`. */
   readonly specifier: string
+  /** For a plugin a sink option implied ({@link loadImplied}): the module URL it was loaded from. */
+  readonly url?: string | undefined
 }
 
 /** Every stage, source, sink and section of a set of plugins. */
@@ -239,14 +241,24 @@ const fromProgram = (specifier: string): string | undefined => {
  * program running (the CLI depends on it), else as any plugin (from core, then from the
  * pipeline's folder).
  */
-export const loadImplied = (specifier: string, baseDir: string): Effect.Effect<LoadedPlugin, PluginLoadError> => {
+export const loadImplied = (
+  specifier: string,
+  baseDir: string,
+  /** Where another thread of this run found it (a worker thread's program is core's worker). */
+  known?: string | undefined
+): Effect.Effect<LoadedPlugin, PluginLoadError> => {
   const file = fromProgram(specifier)
-  const load = file === undefined ? loadPlugin(specifier, baseDir) : loadPlugin(pathToFileURL(file).href, baseDir)
-  return Effect.map(
-    Effect.orElse(load, () => loadPlugin(specifier, baseDir)),
-    (plugin) => ({ plugin, specifier: `${specifier} (implied)` })
-  )
+  const url = known ?? (file === undefined ? undefined : pathToFileURL(file).href)
+  const implied = (plugin: Plugin, from: string | undefined): LoadedPlugin => ({ plugin, specifier: `${specifier} (implied)`, url: from })
+  const plain = Effect.map(loadPlugin(specifier, baseDir), (plugin) => implied(plugin, undefined))
+  return url === undefined ? plain : Effect.orElse(Effect.map(loadPlugin(url, baseDir), (plugin) => implied(plugin, url)), () => plain)
 }
+
+/** The module URLs of the implied plugins of a registry that were found from the program, by package (for worker threads). */
+export const impliedUrls = (registry: Registry): { readonly [specifier: string]: string } =>
+  Object.fromEntries(
+    registry.plugins.flatMap((p) => (p.url !== undefined && p.plugin.packageName !== undefined ? [[p.plugin.packageName, p.url]] : []))
+  )
 
 /** Loads the plugins a pipeline file lists (relative paths resolve against `baseDir`). */
 export const load = (specifiers: ReadonlyArray<string>, baseDir: string): Effect.Effect<Registry, PluginLoadError> =>

@@ -18,6 +18,8 @@ export interface WorkerInit {
    * a plain JSON-lines file reads it whole, once is enough).
    */
   readonly units: ReadonlyArray<WorkUnit>
+  /** Where the runner found the plugins the file's sink options imply (see `DecodeOptions.implied`). */
+  readonly implied?: { readonly [specifier: string]: string } | undefined
 }
 
 /** Runner → worker. */

@@ -115,7 +115,7 @@ const stageContext = (
 
 /** Loads the pipeline and checks it is the runner's; the units are the runner's. */
 const load = Effect.gen(function* () {
-  const pipeline = yield* Pipeline.load(init.file)
+  const pipeline = yield* Pipeline.load(init.file, { implied: init.implied })
   if (pipeline.fingerprint !== init.fingerprint) {
     return yield* new StageError({ stage: "worker", reason: `${init.file} changed since the run started (another fingerprint); rerun` })
   }

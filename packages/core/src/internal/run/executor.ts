@@ -11,6 +11,7 @@ import { Chunk, Effect, type Scope, Stream } from "effect"
 import { availableParallelism } from "node:os"
 import type { RunError, SinkError, SourceError, StageError } from "../../Errors.js"
 import type { ResolvedPipeline } from "../../Pipeline.js"
+import * as Registry from "../../Registry.js"
 import type * as Progress from "../../Progress.js"
 import { type Row, unitOf, withUnit } from "../../Row.js"
 import * as Rowwise from "../../Rowwise.js"
@@ -72,7 +73,7 @@ const pooled = (o: ExecuteOptions, workers: number) =>
     const { pipeline, pending, committer } = o
     const results = yield* Pool.start({
       workers,
-      init: { file: pipeline.file!, fingerprint: pipeline.fingerprint, units: o.units },
+      init: { file: pipeline.file!, fingerprint: pipeline.fingerprint, units: o.units, implied: Registry.impliedUrls(pipeline.registry) },
       first: o.unitsDone,
       total: o.units.length,
       heapMb: workerHeapMb(o.units, process.env),
