@@ -6,6 +6,7 @@
  * becomes a grammar, so the answer always parses; `concurrency` sequences of one context
  * answer requests in parallel (batched together by llama.cpp).
  */
+import { doc } from "@synthline/core/Stage"
 import type { ResolvedModel } from "@synthline/llm/Config"
 import { LlmConfigError } from "@synthline/llm/Errors"
 import type { AttemptFailure, ProviderFactory, Transport } from "@synthline/llm/Provider"
@@ -31,28 +32,23 @@ export const name = "llama-cpp"
 /** The provider's `options` (all optional). */
 export const Options = Schema.Struct({
   threads: Schema.optional(
-    Schema.Int.pipe(Schema.nonNegative()).annotations({
-      description: "CPU threads for evaluation (0: all cores). Default: node-llama-cpp's (the machine's math cores)."
-    })
+    Schema.Int.pipe(Schema.nonNegative(), doc("CPU threads for evaluation (0: all cores). Default: node-llama-cpp's (the machine's math cores)."))
   ),
   gpu: Schema.optional(
-    Schema.Literal("auto", "cuda", "vulkan", "metal", false).annotations({
-      description: "GPU backend: auto (default), cuda, vulkan, metal, or false for CPU only."
-    })
+    Schema.Literal("auto", "cuda", "vulkan", "metal", false).pipe(doc("GPU backend: auto (default), cuda, vulkan, metal, or false for CPU only."))
   ),
   gpu_layers: Schema.optional(
-    Schema.Int.pipe(Schema.nonNegative()).annotations({ description: "Layers offloaded to the GPU. Default: as many as fit." })
+    Schema.Int.pipe(Schema.nonNegative(), doc("Layers offloaded to the GPU. Default: as many as fit."))
   ),
   context_size: Schema.optional(
-    Schema.Int.pipe(Schema.positive()).annotations({
-      description: "Tokens each sequence sees (prompt + answer). Default: what memory allows, up to the model's training size and at most 8192."
-    })
+    Schema.Int.pipe(
+      Schema.positive(),
+      doc("Tokens each sequence sees (prompt + answer). Default: what memory allows, up to the model's training size and at most 8192.")
+    )
   ),
-  batch_size: Schema.optional(Schema.Int.pipe(Schema.positive()).annotations({ description: "Tokens evaluated per batch." })),
-  flash_attention: Schema.optional(Schema.Boolean.annotations({ description: "Use flash attention (default: when supported)." })),
-  models_dir: Schema.optional(
-    Schema.String.annotations({ description: "Where `hf:` model URIs are downloaded to (relative to the pipeline file)." })
-  )
+  batch_size: Schema.optional(Schema.Int.pipe(Schema.positive(), doc("Tokens evaluated per batch."))),
+  flash_attention: Schema.optional(Schema.Boolean.pipe(doc("Use flash attention (default: when supported)."))),
+  models_dir: Schema.optional(Schema.String.pipe(doc("Where `hf:` model URIs are downloaded to (relative to the pipeline file).")))
 }).annotations({ identifier: "LlamaCppOptions", description: "Options of the llama-cpp provider." })
 
 /** The provider's `options`. */

@@ -11,29 +11,22 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { SinkError } from "@synthline/core/Errors"
 import * as Sink from "@synthline/core/Sink"
+import { doc } from "@synthline/core/Stage"
 import { Effect, type Redacted, Schema } from "effect"
 import * as Release from "./Release.js"
 
 const fields = {
+  // Left out, `encrypt` is undefined and the sink writes plain parts: `default` says so to editors.
   encrypt: Schema.optional(
-    Schema.Literal("none", "source-key").annotations({
-      jsonSchema: {
-        type: "string",
-        enum: ["none", "source-key"],
-        default: "none",
-        description:
-          "source-key writes OpenPGP-encrypted .gpg parts whose passphrase is derived from the source dataset's content (synthline release-key; from @synthline/release)."
-      }
-    })
+    Schema.Literal("none", "source-key").pipe(
+      doc(
+        "source-key writes OpenPGP-encrypted .gpg parts whose passphrase is derived from the source dataset's content (synthline release-key; from @synthline/release)."
+      ),
+      Schema.annotations({ default: "none" as const })
+    )
   ),
   source_key_from: Schema.optional(
-    Schema.NonEmptyString.annotations({
-      jsonSchema: {
-        type: "string",
-        minLength: 1,
-        description: "Folder of the source dataset the release key is derived from (default: the pipeline's source folder)."
-      }
-    })
+    Schema.NonEmptyString.pipe(doc("Folder of the source dataset the release key is derived from (default: the pipeline's source folder)."))
   )
 }
 
