@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { readFileSync, writeFileSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { Effect, Either } from "effect"
 import { gzipParts, readParts, start as startCli, synthline, tree } from "../../cli/test/support.js"
@@ -101,6 +103,50 @@ describe("batch mode", () => {
         expect(r.usage).toMatchObject({ calls: 8, requests: 11, retries: 3, completions: 7, failures: { bad_request: 1 } })
       }
     ))
+
+  it("retries the Batch API's own HTTP exchanges on the model's retry schedule: 503 and 429 (Retry-After) again, 400 not", async () => {
+    await withServer({}, async (server) => {
+      // In front of the test server: the first two uploads of a batch file answer 503, then 429.
+      const faults: Array<{ readonly status: number; readonly headers: { [k: string]: string } }> = []
+      const seen: Array<string> = []
+      const front = createServer(async (req, res) => {
+        const chunks: Array<Buffer> = []
+        for await (const c of req) chunks.push(c as Buffer)
+        seen.push(`${req.method} ${req.url}`)
+        const fault = req.url === "/v1/files" ? faults.shift() : undefined
+        if (fault !== undefined) {
+          res.writeHead(fault.status, { "content-type": "application/json", ...fault.headers })
+          res.end(JSON.stringify({ error: { message: `front: status ${fault.status}` } }))
+          return
+        }
+        const headers = Object.fromEntries(Object.entries(req.headers).flatMap(([k, v]) => (typeof v === "string" && !["host", "content-length", "connection", "transfer-encoding"].includes(k) ? [[k, v]] : [])))
+        const answer = await fetch(`${server.baseUrl.replace(/\/v1$/, "")}${req.url}`, {
+          method: req.method ?? "GET",
+          headers,
+          ...(req.method === "POST" ? { body: Buffer.concat(chunks) } : {})
+        })
+        res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" })
+        res.end(Buffer.from(await answer.arrayBuffer()))
+      })
+      await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve))
+      const url = `http://127.0.0.1:${(front.address() as AddressInfo).port}/v1`
+      try {
+        faults.push({ status: 503, headers: {} }, { status: 429, headers: { "retry-after": "0" } })
+        const ok = await askAll({ m: { ...batchModel(server).m, endpoints: [url] } }, 2, { cache: { mode: "off" } })
+        expect(ok.answers.every((a) => typeof a === "string")).toBe(true)
+        expect(seen.filter((s) => s === "POST /v1/files")).toHaveLength(3)
+        // A 400 is not retried: the batch's calls fail with its message.
+        seen.length = 0
+        faults.push({ status: 400, headers: {} }, { status: 400, headers: {} }, { status: 400, headers: {} })
+        const bad = await askAll({ m: { ...batchModel(server, { max_attempts: 1 }).m, endpoints: [url] } }, 1, { cache: { mode: "off" } })
+        expect(typeof bad.answers[0]).not.toBe("string")
+        expect((bad.answers[0] as LlmRequestError).message).toContain("front: status 400")
+        expect(seen.filter((s) => s === "POST /v1/files")).toHaveLength(1)
+      } finally {
+        await new Promise<void>((resolve) => front.close(() => resolve()))
+      }
+    })
+  })
 
   it("a batch that fails validation is tried again, and past max_attempts its calls fail with the provider's message", async () => {
     await withServer({ batch: { fail: (n) => (n === 1 ? "Enqueued token limit reached" : undefined) } }, async (server) => {
