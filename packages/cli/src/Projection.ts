@@ -16,6 +16,7 @@ import { RunError, type SinkError, type SourceError, type StageError } from "@sy
 import type * as Manifest from "@synthline/core/Manifest"
 import type { ResolvedPipeline } from "@synthline/core/Pipeline"
 import type * as Progress from "@synthline/core/Progress"
+import { isRecord } from "@synthline/core/Row"
 import * as Runner from "@synthline/core/Runner"
 import type { AnySource, SourceEnv, WorkUnit } from "@synthline/core/Source"
 
@@ -285,7 +286,6 @@ export interface Projection {
   readonly wall_ms?: number | undefined
 }
 
-const isRecord = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null && !Array.isArray(u)
 const num = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) ? u : 0)
 
 /** The value at quantile q (0..1) of sorted numbers, nearest rank. */

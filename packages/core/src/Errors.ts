@@ -69,6 +69,12 @@ export class RunError extends Data.TaggedError("RunError")<{
   }
 }
 
+/**
+ * The text of a thrown value, for an error message: an `Error`'s message, anything else as a
+ * string. The one such helper every synthline package uses.
+ */
+export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
 /** Every error @synthline/core can fail with. */
 export type CoreError = PipelineFileError | PluginLoadError | SourceError | SinkError | StageError | RunError
 

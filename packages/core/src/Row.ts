@@ -7,6 +7,12 @@
 /** A row: a plain JSON object. */
 export type Row = { readonly [key: string]: unknown }
 
+/**
+ * Whether a value is a JSON object (a row, an option mapping, a decoded body): an object that is
+ * not `null` and not an array. The one such check every synthline package uses.
+ */
+export const isRecord = (u: unknown): u is { [key: string]: unknown } => typeof u === "object" && u !== null && !Array.isArray(u)
+
 /** Where a row came from: the source file and its 1-based line (JSON lines) or 0-based row index (parquet). */
 export interface Origin {
   readonly file: string

@@ -10,6 +10,7 @@ import { Redacted } from "effect"
 import { RunError, SinkError, SourceError, StageError } from "./Errors.js"
 import type { ResolvedPipeline } from "./Pipeline.js"
 import type { RunEvent, Snapshot } from "./Progress.js"
+import { isRecord as isJsonObject } from "./Row.js"
 
 /** What a secret is replaced with. */
 export const mask: string = "<redacted>"
@@ -23,8 +24,8 @@ export const minLength: number = 4
 /** Shortest value of a secret-named environment variable the pipeline does not reference that is scrubbed. */
 export const minEnvLength: number = 8
 
-const isRecord = (u: unknown): u is { readonly [key: string]: unknown } =>
-  typeof u === "object" && u !== null && !Array.isArray(u) && Object.getPrototypeOf(u) === Object.prototype
+/** A plain object (not a class instance such as a `Redacted` or a `Date`). */
+const isRecord = (u: unknown): u is { readonly [key: string]: unknown } => isJsonObject(u) && Object.getPrototypeOf(u) === Object.prototype
 
 /** The values of every `Redacted` inside a decoded config (plain objects and arrays are searched). */
 export const redactedValues = (value: unknown): Array<string> => {

@@ -10,8 +10,8 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import { Chunk, Data, Effect, Option, Stream } from "effect"
 import { createReadStream } from "node:fs"
 import { open } from "node:fs/promises"
-import { SourceError } from "../../Errors.js"
-import { type Row, withOrigin } from "../../Row.js"
+import { errorText, SourceError } from "../../Errors.js"
+import { isRecord, type Row, withOrigin } from "../../Row.js"
 import type { SourceIO, WorkUnit } from "../../Source.js"
 import { GunzipFailure, gunzip } from "./gunzip.js"
 import type { InputFile } from "./inputs.js"
@@ -37,8 +37,6 @@ const lossy = new TextDecoder("utf-8", { fatal: false })
 
 const readChunk = 1024 * 1024
 
-const isRecord = (v: unknown): v is { [key: string]: unknown } => typeof v === "object" && v !== null && !Array.isArray(v)
-
 /** Whether a file starts with the gzip magic bytes `1f 8b`. */
 export const isGzipFile = (file: string): Effect.Effect<boolean, SourceError, FileSystem.FileSystem> =>
   Effect.gen(function* () {
@@ -53,8 +51,6 @@ export const isGzipFile = (file: string): Effect.Effect<boolean, SourceError, Fi
     Effect.scoped,
     Effect.mapError((e) => new SourceError({ file, reason: `cannot open: ${e.message}` }))
   )
-
-const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /** Turns line events into rows, sending bad lines to `io.reject`. */
 const decodeLines = (events: ReadonlyArray<LineEvent>, opts: JsonlReadOptions, out: Array<Row>): void => {

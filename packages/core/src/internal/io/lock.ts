@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto"
 import * as nodeFs from "node:fs/promises"
 import * as os from "node:os"
 import * as nodePath from "node:path"
-import { RunError } from "../../Errors.js"
+import { errorText, RunError } from "../../Errors.js"
 
 /** What a lock file holds. */
 export interface LockHolder {
@@ -31,8 +31,6 @@ export interface HeldLock {
 
 const errorCode = (e: unknown): string | undefined =>
   typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined
-
-const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 const isHolder = (u: unknown): u is LockHolder =>
   typeof u === "object" &&

@@ -35,6 +35,7 @@ import { readRleBitPackedHybrid } from "hyparquet/src/encoding.js"
 import { readPlain } from "hyparquet/src/plain.js"
 import { getMaxDefinitionLevel, getMaxRepetitionLevel } from "hyparquet/src/schema.js"
 import { snappyUncompress } from "hyparquet/src/snappy.js"
+import { errorText } from "../../Errors.js"
 import { concat } from "./lines.js"
 import { SnappyReader, TooFarBack } from "./snappyStream.js"
 
@@ -757,8 +758,6 @@ const treePath = (root: SchemaTree, path: ReadonlyArray<string>): Array<SchemaTr
   }
   return out
 }
-
-const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /** Longest stretch of decoding between turns of the event loop, in milliseconds. */
 const sliceMs = 5

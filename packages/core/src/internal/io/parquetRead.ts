@@ -14,8 +14,8 @@ import { asyncBufferFromFile, parquetMetadataAsync, parquetRead } from "hyparque
 import { compressors } from "hyparquet-compressors"
 import { Chunk, Context, Effect, Option, Stream } from "effect"
 import { stat } from "node:fs/promises"
-import { SourceError } from "../../Errors.js"
-import { type Row, withOrigin } from "../../Row.js"
+import { errorText, SourceError } from "../../Errors.js"
+import { isRecord, type Row, withOrigin } from "../../Row.js"
 import type { SourceIO, WorkUnit } from "../../Source.js"
 import type { InputFile } from "./inputs.js"
 import { type Prepared, prepareRowGroup, type RowGroupRows } from "./parquetAssemble.js"
@@ -23,10 +23,6 @@ import { lmsysMismatch, type RowCheck } from "./validate.js"
 
 /** Rows per emitted stream chunk. */
 const chunkRows = 1024
-
-const isRecord = (v: object): v is { [key: string]: unknown } => !Array.isArray(v)
-
-const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 type Loaded =
   | {

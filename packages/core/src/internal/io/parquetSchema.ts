@@ -6,6 +6,7 @@
  * then turns rows into the column values hyparquet-writer expects (INT64 as BigInt).
  */
 import type { SchemaElement } from "hyparquet"
+import { isRecord } from "../../Row.js"
 
 type Scalar = "string" | "boolean" | "int" | "double" | "json"
 
@@ -159,9 +160,6 @@ const emit = (name: string, f: Field, required: boolean, out: Array<SchemaElemen
     }
   }
 }
-
-const isRecord = (v: unknown): v is { readonly [key: string]: unknown } =>
-  typeof v === "object" && v !== null && !Array.isArray(v)
 
 const convert = (plan: Plan, v: unknown): unknown => {
   if (v === null || v === undefined) return null

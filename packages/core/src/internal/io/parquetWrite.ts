@@ -6,15 +6,12 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Stream } from "effect"
 import { ByteWriter, ParquetWriter } from "hyparquet-writer"
-import { SinkError } from "../../Errors.js"
+import { errorText, SinkError } from "../../Errors.js"
+import { isRecord } from "../../Row.js"
 import { type LineEvent, LineSplitter } from "./lines.js"
 import { columnValues, type InferredSchema, SchemaBuilder } from "./parquetSchema.js"
 
 type JsonRow = { readonly [key: string]: unknown }
-
-const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
-
-const isRecord = (v: unknown): v is JsonRow => typeof v === "object" && v !== null && !Array.isArray(v)
 
 /** Streams the rows of a spool, a chunk of rows at a time. */
 const spoolRows = (

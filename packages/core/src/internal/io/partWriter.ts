@@ -15,7 +15,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Chunk, Effect, ExecutionStrategy, Exit, Scope } from "effect"
 import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet"
-import { SinkError } from "../../Errors.js"
+import { errorText, SinkError } from "../../Errors.js"
 import type { Row } from "../../Row.js"
 import type { EncodedRows, OutputFile, SinkOpenOptions, SinkWriter } from "../../Sink.js"
 import { lineEnd } from "../exec/encode.js"
@@ -38,8 +38,6 @@ export interface PartWriterOptions extends SinkOpenOptions {
 
 /** Characters of encoded rows gathered before they are handed to the file (or gzip). */
 const flushChars = 4 * 1024 * 1024
-
-const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /** Opens a part writer in `options.dir`, fresh or resumed from `options.resume`. */
 export const openPartWriter = (

@@ -5,6 +5,7 @@
  */
 import { Either, Option, ParseResult, Schema, SchemaAST } from "effect"
 import { LmsysRecord } from "../../Record.js"
+import { isRecord as isObject } from "../../Row.js"
 
 /** Returns `undefined` when the row is fine, else why it is not. */
 export type RowCheck = (row: object) => string | undefined
@@ -85,9 +86,6 @@ export const describeIssue = (issue: ParseResult.ParseIssue): string => {
 }
 
 type Guard = (u: unknown) => boolean
-
-const isObject = (u: unknown): u is { readonly [key: string]: unknown } =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
 
 /**
  * A plain-closure guard for the schema subset records use (structs of required fields, arrays,
