@@ -8,6 +8,11 @@
  * run resumes by polling the batches it submitted, never by submitting them again. Items that
  * expired, failed for a retryable reason or are missing from the output are resubmitted in a
  * later batch, alone; permanent errors fail their calls with the provider's message.
+ *
+ * A model with `provider: anthropic` goes through the Anthropic Message Batches API instead
+ * (`POST /messages/batches` with the requests inline, `GET /messages/batches/{id}` until its
+ * `processing_status` is `ended`, then the JSONL of `GET /messages/batches/{id}/results`), with
+ * the same journal (there is no file step), resubmissions and cache keys.
  */
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs"
 import { dirname } from "node:path"
@@ -19,6 +24,7 @@ import type { ResolvedModel } from "./Config.js"
 import { type FailureKind, isRetryable, LlmRequestError } from "./Errors.js"
 import { type AttemptFailure, classify, classifyError, displayUrl, isFailure } from "./Provider.js"
 import * as Retry from "./Retry.js"
+import * as anthropic from "./internal/anthropic.js"
 
 type Answer = Omit<Completion, "cached">
 
@@ -148,7 +154,14 @@ export const make = (
   const options = config.batch
   const base = (config.endpoints[0] ?? "").replace(/\/+$/, "")
   const secret = config.api_key !== undefined ? Redacted.value(config.api_key) : undefined
-  const auth: { [key: string]: string } = secret !== undefined && secret !== "" ? { authorization: `Bearer ${secret}` } : {}
+  // Anthropic's Message Batches, else the OpenAI-compatible Batch API.
+  const messageBatches = config.provider === "anthropic"
+  const hasKey = secret !== undefined && secret !== ""
+  const auth: { [key: string]: string } = messageBatches
+    ? { "anthropic-version": anthropic.apiVersion, ...(hasKey ? { "x-api-key": secret } : {}) }
+    : hasKey
+      ? { authorization: `Bearer ${secret}` }
+      : {}
   const scrub = (s: string): string => (secret !== undefined && secret.length >= 4 ? s.split(secret).join("<redacted>") : s)
   const timeoutMs = Duration.toMillis(config.timeout)
   const pollMs = Duration.toMillis(config.batch.poll_interval)
@@ -282,7 +295,11 @@ export const make = (
     group.forEach((item, i) => {
       const id = `${local}-${i}`
       ids.set(id, item.key)
-      lines.push(`{"custom_id":${JSON.stringify(id)},"method":"POST","url":"/v1/chat/completions","body":${item.line}}`)
+      lines.push(
+        messageBatches
+          ? `{"custom_id":${JSON.stringify(id)},"params":${item.line}}`
+          : `{"custom_id":${JSON.stringify(id)},"method":"POST","url":"/v1/chat/completions","body":${item.line}}`
+      )
       item.attempts++
     })
     const b: Tracked = { local, ids, status: "preparing", requests: group.length }
@@ -297,6 +314,16 @@ export const make = (
         settle(item, errorOf(f.kind, f.detail, item.attempts, f.status))
       }
       report()
+    }
+    if (messageBatches) {
+      // One request creates the batch, its requests inline: nothing to upload first.
+      const created = await http("POST", "/messages/batches", `{"requests":[${lines.join(",")}]}`)
+      if (!created.ok) return fail(created.failure)
+      const batch = json(created.text)?.id
+      if (typeof batch !== "string") {
+        return fail({ kind: "bad_response", detail: `POST /messages/batches: no batch id in ${created.text.slice(0, 200)}` })
+      }
+      return submitted(b, batch, group.length)
     }
     const form = new FormData()
     form.append("purpose", "batch")
@@ -320,10 +347,15 @@ export const make = (
     if (!created.ok) return fail(created.failure)
     const batch = json(created.text)?.id
     if (typeof batch !== "string") return fail({ kind: "bad_response", detail: `POST /batches: no batch id in ${created.text.slice(0, 200)}` })
+    return submitted(b, batch, group.length)
+  }
+
+  /** Journals a batch the provider accepted, then follows it. */
+  const submitted = async (b: Tracked, batch: string, requests: number): Promise<void> => {
     b.batch = batch
     b.status = "validating"
-    write({ t: "submitted", local, batch })
-    hooks.sent(group.length)
+    write({ t: "submitted", local: b.local, batch })
+    hooks.sent(requests)
     report()
     await follow(b)
   }
@@ -351,7 +383,7 @@ export const make = (
       if (closed) return
       await delay(pollMs)
       if (closed) return
-      const r = await http("GET", `/batches/${encodeURIComponent(b.batch!)}`)
+      const r = await http("GET", `${messageBatches ? "/messages/batches" : "/batches"}/${encodeURIComponent(b.batch!)}`)
       if (!r.ok) {
         // The batch stays journaled: a later run polls it again.
         tracked.delete(b.local)
@@ -367,7 +399,7 @@ export const make = (
         return
       }
       const o = json(r.text) ?? {}
-      const status = typeof o.status === "string" ? o.status : "in_progress"
+      const status = messageBatches ? anthropic.batchStatus(o) : typeof o.status === "string" ? o.status : "in_progress"
       if (status !== b.status) {
         b.status = status as BatchStatus
         report()
@@ -376,18 +408,24 @@ export const make = (
     }
   }
 
-  /** The lines of a result file, or none when there is no file. */
-  const download = async (id: unknown): Promise<ReadonlyArray<string> | AttemptFailure> => {
-    if (typeof id !== "string" || id === "") return []
-    const r = await http("GET", `/files/${encodeURIComponent(id)}/content`)
+  /** The lines of a result file (its path under the base URL), or none when there is no file. */
+  const download = async (path: string | undefined): Promise<ReadonlyArray<string> | AttemptFailure> => {
+    if (path === undefined) return []
+    const r = await http("GET", path)
     return r.ok ? r.text.split("\n").filter((l) => l.trim() !== "") : r.failure
   }
+
+  /** Where an ended batch's results are: its output and error files, or a Message Batch's results. */
+  const resultPaths = (b: Tracked, o: { readonly [key: string]: unknown }): ReadonlyArray<string | undefined> =>
+    messageBatches
+      ? [`/messages/batches/${encodeURIComponent(b.batch!)}/results`]
+      : [o.output_file_id, o.error_file_id].map((id) => (typeof id === "string" && id !== "" ? `/files/${encodeURIComponent(id)}/content` : undefined))
 
   const take = async (b: Tracked, o: { readonly [key: string]: unknown }): Promise<void> => {
     const outcomes = new Map<string, Answer | AttemptFailure>()
     let malformed = 0
-    for (const id of [o.output_file_id, o.error_file_id]) {
-      const lines = await download(id)
+    for (const path of resultPaths(b, o)) {
+      const lines = await download(path)
       if ("kind" in lines) {
         // Not downloadable now: the batch stays journaled and a later run takes it in.
         tracked.delete(b.local)
@@ -406,7 +444,7 @@ export const make = (
           malformed++
           continue
         }
-        outcomes.set(id, outcomeOf(j))
+        outcomes.set(id, messageBatches ? anthropic.resultOutcome(j, scrub) : outcomeOf(j))
       }
     }
     if (malformed > 0) hooks.progress(`model ${config.name}: batch ${b.batch}: ${malformed} unreadable result line(s); their requests are resubmitted`)
@@ -500,7 +538,8 @@ export const make = (
         const existing = items.get(key)
         if (existing !== undefined) existing.waiters.push(waiter)
         else {
-          const item: Item = { key, line: JSON.stringify(payload), payload, attempts: 0, waiters: [waiter] }
+          const line = JSON.stringify(messageBatches ? anthropic.params(payload) : payload)
+          const item: Item = { key, line, payload, attempts: 0, waiters: [waiter] }
           items.set(key, item)
           // A batch of a killed run holds it: wait for that batch rather than paying again.
           if (!adopted.has(key)) enqueue(item)

@@ -40,11 +40,14 @@ const PositiveInt = Schema.Int.pipe(Schema.positive())
 /** How a model in `mode: batch` groups and follows its batches. */
 export const BatchOptions = Schema.Struct({
   max_requests: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(1, 50_000), doc("Most requests in one batch file (OpenAI allows 50,000).")),
+    Schema.Int.pipe(Schema.between(1, 100_000), doc("Most requests in one batch (OpenAI allows 50,000 per batch file, Anthropic 100,000 per Message Batch).")),
     { default: () => 50_000 }
   ),
   max_bytes: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(1024, 200 * 1024 * 1024), doc("Most bytes in one batch file (OpenAI allows 200 MB).")),
+    Schema.Int.pipe(
+      Schema.between(1024, 256 * 1024 * 1024),
+      doc("Most bytes in one batch (OpenAI allows 200 MB per batch file, Anthropic 256 MB per Message Batch).")
+    ),
     { default: () => 100 * 1024 * 1024 }
   ),
   window: Schema.optionalWith(
@@ -107,7 +110,7 @@ export type Budget = typeof Budget.Type
 export const ModelConfig = Schema.Struct({
   provider: Schema.optionalWith(
     Schema.String.pipe(
-      doc("Who serves the model: `openai` (any OpenAI-compatible /v1/chat/completions server) or a provider plugin's name.")
+      doc("Who serves the model: `openai` (any OpenAI-compatible /v1/chat/completions server), `anthropic` (the Anthropic Messages API) or a provider plugin's name.")
     ),
     { default: () => "openai" }
   ),
@@ -118,12 +121,12 @@ export const ModelConfig = Schema.Struct({
   ),
   endpoints: Schema.optionalWith(
     Schema.Array(Schema.String).pipe(
-      doc("OpenAI-style base URLs with /v1 included; requests are balanced over them. Default: $OPENAI_BASE_URL.")
+      doc("Base URLs with /v1 included; requests are balanced over them. Default: $OPENAI_BASE_URL (anthropic: $ANTHROPIC_BASE_URL, else https://api.anthropic.com/v1).")
     ),
     { default: () => [] }
   ),
   api_key: Schema.optional(
-    Schema.Redacted(Schema.String).pipe(doc("Bearer token. Default: $OPENAI_API_KEY. Never logged."))
+    Schema.Redacted(Schema.String).pipe(doc("Bearer token (anthropic: the x-api-key). Default: $OPENAI_API_KEY (anthropic: $ANTHROPIC_API_KEY). Never logged."))
   ),
   concurrency: Schema.optionalWith(PositiveInt.pipe(doc("Requests in flight per endpoint.")), {
     default: () => 32
@@ -172,7 +175,7 @@ export const ModelConfig = Schema.Struct({
   ),
   mode: Schema.optionalWith(
     Schema.Literal("online", "batch").pipe(
-      doc("How chat calls are sent: `online` (one HTTP request each) or `batch` (grouped into the provider's Batch API: /v1/files + /v1/batches, usually half price, answers within the completion window). The cache key does not depend on it.")
+      doc("How chat calls are sent: `online` (one HTTP request each) or `batch` (grouped into the provider's Batch API: /v1/files + /v1/batches, or Anthropic's /v1/messages/batches; usually half price, answers within the completion window). The cache key does not depend on it.")
     ),
     { default: () => "online" as const }
   ),
@@ -241,14 +244,18 @@ export interface ResolvedModel extends Omit<ModelConfig, "model"> {
   readonly model: string
 }
 
-/** Applies `OPENAI_BASE_URL` / `OPENAI_API_KEY` to a model that names no endpoints or key. */
+/**
+ * Applies `OPENAI_BASE_URL` / `OPENAI_API_KEY` to a model that names no endpoints or key; with
+ * `provider: anthropic`, `ANTHROPIC_BASE_URL` (default https://api.anthropic.com/v1) and `ANTHROPIC_API_KEY`.
+ */
 export const resolveModel = (
   name: string,
   config: ModelConfig,
   env: { readonly [key: string]: string | undefined }
 ): ResolvedModel => {
-  const base = env.OPENAI_BASE_URL
-  const key = env.OPENAI_API_KEY
+  const anthropic = config.provider === "anthropic"
+  const base = anthropic ? env.ANTHROPIC_BASE_URL || "https://api.anthropic.com/v1" : env.OPENAI_BASE_URL
+  const key = anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY
   return {
     ...config,
     name,

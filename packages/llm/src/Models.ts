@@ -185,9 +185,14 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
             })
           }
           const resolved = resolveModel(name, config, env)
-          if (resolved.mode === "batch" && resolved.provider !== "openai") {
+          if (resolved.mode === "batch" && resolved.provider !== "openai" && resolved.provider !== "anthropic") {
             return yield* new LlmConfigError({
-              reason: `model ${name}: mode batch needs the openai provider (an OpenAI-compatible /v1/files and /v1/batches API), not ${JSON.stringify(resolved.provider)}`
+              reason: `model ${name}: mode batch needs the openai provider (an OpenAI-compatible /v1/files and /v1/batches API) or the anthropic one (Message Batches), not ${JSON.stringify(resolved.provider)}`
+            })
+          }
+          if (resolved.mode === "batch" && resolved.provider === "openai" && resolved.batch.max_requests > 50_000) {
+            return yield* new LlmConfigError({
+              reason: `model ${name}: batch.max_requests ${resolved.batch.max_requests} is more than an OpenAI batch file holds (50,000)`
             })
           }
           const factory = providers.find((p) => p.name === resolved.provider)?.make

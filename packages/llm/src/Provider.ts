@@ -1,6 +1,7 @@
 /**
  * Providers: how a model's requests reach it. `openai` (built in) speaks the OpenAI-compatible
- * `POST /v1/chat/completions` over HTTP to every endpoint of the model; other packages (an
+ * `POST /v1/chat/completions` over HTTP to every endpoint of the model, `anthropic` (built in)
+ * the Anthropic Messages API `POST /v1/messages`; other packages (an
  * embedded llama.cpp, say) contribute their own through their plugin,
  * `definePlugin({ providers: [Provider.define(name, factory, info)] })`, under a name used as
  * `provider:` in `models`. Nothing is registered globally: the model client of a run gets the
@@ -14,6 +15,7 @@ import { type Completion, parseResponse, preview } from "./Chat.js"
 import type { ResolvedModel } from "./Config.js"
 import { type FailureKind, LlmConfigError } from "./Errors.js"
 import { begin, type HttpTarget, post, retryAfterMs, target } from "./internal/http.js"
+import * as anthropic from "./internal/anthropic.js"
 
 /** A failed attempt, before retries are decided. */
 export interface AttemptFailure {
@@ -128,7 +130,10 @@ export const described = (
 
 /** A list of providers with the built-in `openai` first and each name once. */
 export const fromList = (providers: ReadonlyArray<Definition>): ReadonlyArray<Definition> => {
-  const byName = new Map<string, Definition>([["openai", builtin]])
+  const byName = new Map<string, Definition>([
+    ["openai", builtin],
+    ["anthropic", anthropicBuiltin]
+  ])
   for (const p of providers) byName.set(p.name, p)
   return [...byName.values()]
 }
@@ -267,3 +272,15 @@ export const openaiInfo: ProviderInfo = {
 
 /** The built-in `openai` provider. */
 const builtin: Definition = { name: "openai", make: openai, info: openaiInfo }
+
+/** The built-in `anthropic` provider: the Anthropic Messages API (`POST /v1/messages`, `x-api-key`). */
+const anthropicBuiltin: Definition = {
+  name: "anthropic",
+  // Called late: internal/anthropic.js imports this module.
+  make: (model, context) => anthropic.provider(model, context),
+  info: {
+    description:
+      "The Anthropic Messages API (POST /v1/messages with x-api-key and anthropic-version). endpoints default to https://api.anthropic.com/v1 and api_key to $ANTHROPIC_API_KEY; mode batch uses the Message Batches API. The seed and response_format are not sent (the API has none).",
+    packageName: "@synthline/llm"
+  }
+}

@@ -7,7 +7,9 @@
  * `GET /_counts`). It also serves the OpenAI Batch API (`POST /v1/files`, `POST /v1/batches`,
  * `GET /v1/batches[/{id}]`, `GET /v1/files/{id}/content`), answering each item as a chat request
  * and able to expire items, fail whole batches, fail single items and write a malformed output
- * line. Plugin authors test their model stages on it.
+ * line. It speaks the Anthropic Messages API too (`POST /v1/messages`, `x-api-key`), with its
+ * Message Batches (`POST /v1/messages/batches`, `GET /v1/messages/batches[/{id}[/results]]`)
+ * and the same item fates. Plugin authors test their model stages on it.
  */
 import { createHash } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
@@ -64,7 +66,7 @@ export interface TestServerOptions {
   readonly translate?: (text: string, targetLang: string, sourceLang: string | undefined) => string
   /** Moderates one input for `/v1/moderations` (default: nothing flagged). */
   readonly moderate?: (input: string) => ModerationAnswer | Fault
-  /** When set, requests must carry `Authorization: Bearer <key>` (or `DeepL-Auth-Key <key>`), else 401. */
+  /** When set, requests must carry `Authorization: Bearer <key>` (or `DeepL-Auth-Key <key>`, or `x-api-key: <key>`), else 401. */
   readonly apiKey?: string
   /** Keep every request body in `requests` (default false; counters are always kept). */
   readonly record?: boolean
@@ -95,7 +97,7 @@ export type BatchItemFate =
 export interface BatchBehaviour {
   /** Status checks a batch stays validating / in progress before it ends (default 2). */
   readonly polls?: number
-  /** Makes the `n`th batch (1-based) fail validation, with this message. */
+  /** Makes the `n`th batch (1-based) fail validation, with this message (OpenAI batches; a Message Batch has no such state). */
   readonly fail?: (n: number) => string | undefined
   /** What becomes of each item (default `ok`); `n` is the batch's number (1-based). */
   readonly item?: (request: ReceivedChat, customId: string, n: number) => BatchItemFate
@@ -116,6 +118,18 @@ interface ServedBatch {
   request_counts: { total: number; completed: number; failed: number }
 }
 
+/** A Message Batch the server holds. */
+interface ServedMessageBatch {
+  readonly n: number
+  readonly id: string
+  readonly requests: ReadonlyArray<{ readonly custom_id: string; readonly params: unknown }>
+  polls: number
+  processing_status: "in_progress" | "ended"
+  request_counts: { processing: number; succeeded: number; errored: number; canceled: number; expired: number }
+  /** The results JSONL, once ended. */
+  results: string | undefined
+}
+
 /** One moderation result in the omni-moderation response format. */
 export interface ModerationAnswer {
   readonly flagged: boolean
@@ -132,9 +146,9 @@ export interface Counts {
   faults: number
   /** Files uploaded (`POST /v1/files`). */
   files: number
-  /** Batches created (`POST /v1/batches`): what a resumed run must not repeat. */
+  /** Batches created (`POST /v1/batches`, `POST /v1/messages/batches`): what a resumed run must not repeat. */
   batches: number
-  /** Status checks of batches (`GET /v1/batches/{id}`). */
+  /** Status checks of batches (`GET /v1/batches/{id}`, `GET /v1/messages/batches/{id}`). */
   batch_polls: number
   /** Items in the batches created. */
   batch_requests: number
@@ -198,6 +212,7 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
   const counts: Counts = { chat: 0, translate: 0, moderation: 0, faults: 0, files: 0, batches: 0, batch_polls: 0, batch_requests: 0, total: 0 }
   const files = new Map<string, { readonly text: string; readonly filename: string; readonly purpose: string }>()
   const batches = new Map<string, ServedBatch>()
+  const messageBatches = new Map<string, ServedMessageBatch>()
   const requests: TestServer["requests"] = []
   let chatArrivals = 0
 
@@ -261,13 +276,45 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
     return { over, headers }
   }
 
-  /** The chat completion body for a request, or the fault `chat` asked for. */
-  const completion = (request: ReceivedChat, n: number): { readonly [key: string]: unknown } | Fault => {
+  /** The answer to a request with its token counts, or the fault `chat` asked for. */
+  const replyTo = (request: ReceivedChat, n: number): { readonly reply: ChatReply; readonly promptTokens: number; readonly completionTokens: number } | Fault => {
     const answer = options.chat !== undefined ? options.chat(request, n) : echo(request)
     if (isFault(answer)) return answer
     const reply: ChatReply = typeof answer === "string" ? { content: answer } : answer
-    const promptTokens = reply.prompt_tokens ?? tokens(request.messages.map((m) => m.content).join(" "))
-    const completionTokens = reply.completion_tokens ?? tokens(reply.content)
+    return {
+      reply,
+      promptTokens: reply.prompt_tokens ?? tokens(request.messages.map((m) => m.content).join(" ")),
+      completionTokens: reply.completion_tokens ?? tokens(reply.content)
+    }
+  }
+
+  /** An Anthropic Messages answer for a request, or the fault `chat` asked for. */
+  const message = (request: ReceivedChat, n: number): { readonly [key: string]: unknown } | Fault => {
+    const r = replyTo(request, n)
+    if (isFault(r)) return r
+    const finish = r.reply.finish_reason ?? "stop"
+    const cached = r.reply.cached_tokens ?? 0
+    return {
+      id: `msg_${n}`,
+      type: "message",
+      role: "assistant",
+      model: request.model,
+      content: [{ type: "text", text: r.reply.content }],
+      stop_reason: finish === "stop" ? "end_turn" : finish === "length" ? "max_tokens" : finish,
+      stop_sequence: null,
+      usage: {
+        input_tokens: r.promptTokens - cached,
+        output_tokens: r.completionTokens,
+        ...(cached > 0 ? { cache_read_input_tokens: cached } : {})
+      }
+    }
+  }
+
+  /** The chat completion body for a request, or the fault `chat` asked for. */
+  const completion = (request: ReceivedChat, n: number): { readonly [key: string]: unknown } | Fault => {
+    const r = replyTo(request, n)
+    if (isFault(r)) return r
+    const { reply, promptTokens, completionTokens } = r
     return {
       id: `chatcmpl-${n}`,
       object: "chat.completion",
@@ -443,6 +490,133 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
     return undefined
   }
 
+  /** Runs a Message Batch's requests once it is due and writes its results. */
+  const endMessageBatch = (b: ServedMessageBatch): void => {
+    const lines: Array<string> = []
+    const c = { processing: 0, succeeded: 0, errored: 0, canceled: 0, expired: 0 }
+    const errored = (customId: string, status: number, text: string): void => {
+      c.errored++
+      lines.push(JSON.stringify({ custom_id: customId, result: { type: "errored", error: { type: "error", error: { type: anthropicErrorType(status), message: text } } } }))
+    }
+    for (const { custom_id: customId, params } of b.requests) {
+      const request = fromMessagesParams(params)
+      if (request === undefined) {
+        errored(customId, 400, "messages: field required")
+        continue
+      }
+      const fate = options.batch?.item?.(request, customId, b.n) ?? "ok"
+      if (fate === "missing") continue
+      if (fate === "malformed") {
+        lines.push(`{"custom_id":"${customId}","result":{"type":"succeeded","message":{"conte`)
+        continue
+      }
+      if (fate === "expired") {
+        c.expired++
+        lines.push(JSON.stringify({ custom_id: customId, result: { type: "expired" } }))
+        continue
+      }
+      if (typeof fate === "object") {
+        errored(customId, fate.status, fate.message)
+        continue
+      }
+      counts.chat++
+      const answer = message(request, counts.chat)
+      if (isFault(answer)) {
+        const status = answer.fault === "status" ? answer.status : 500
+        errored(customId, status, `test server: status ${status}`)
+        continue
+      }
+      c.succeeded++
+      lines.push(JSON.stringify({ custom_id: customId, result: { type: "succeeded", message: answer } }))
+    }
+    b.results = lines.length === 0 ? "" : `${lines.join("\n")}\n`
+    b.request_counts = c
+    b.processing_status = "ended"
+  }
+
+  const messageBatchJson = (b: ServedMessageBatch) => ({
+    id: b.id,
+    type: "message_batch",
+    processing_status: b.processing_status,
+    request_counts: b.request_counts,
+    created_at: new Date(b.n * 1000).toISOString(),
+    ended_at: b.processing_status === "ended" ? new Date(b.n * 1000 + 1000).toISOString() : null,
+    expires_at: new Date(b.n * 1000 + 86_400_000).toISOString(),
+    cancel_initiated_at: null,
+    archived_at: null,
+    results_url: b.processing_status === "ended" ? `${url}/v1/messages/batches/${b.id}/results` : null
+  })
+
+  /** The Anthropic Message Batches routes; undefined when the request is for none of them. */
+  const messageBatchRoute = (req: IncomingMessage, path: string, text: string, res: ServerResponse): true | undefined => {
+    const anthropicError = (status: number, message: string) =>
+      send(res, status, { type: "error", error: { type: anthropicErrorType(status), message } })
+    if (req.method === "POST" && path.endsWith("/v1/messages/batches")) {
+      const body = safeParse(text)
+      const list = isObject(body) && Array.isArray(body.requests) ? body.requests : undefined
+      if (list === undefined || list.length === 0) {
+        anthropicError(400, "requests: a non-empty list is required")
+        return true
+      }
+      const requests: Array<{ readonly custom_id: string; readonly params: unknown }> = []
+      const seen = new Set<string>()
+      for (const [i, r] of list.entries()) {
+        const id = isObject(r) ? r.custom_id : undefined
+        if (typeof id !== "string" || !/^[a-zA-Z0-9_-]{1,64}$/.test(id) || seen.has(id) || !isObject(r) || !isObject(r.params)) {
+          anthropicError(400, `requests.${i}: custom_id (1 to 64 of a-z, A-Z, 0-9, _ and -, unique) and params are required`)
+          return true
+        }
+        seen.add(id)
+        requests.push({ custom_id: id, params: r.params })
+      }
+      counts.batches++
+      counts.batch_requests += requests.length
+      const n = counts.batches
+      const b: ServedMessageBatch = {
+        n,
+        id: `msgbatch_${n}`,
+        requests,
+        polls: 0,
+        processing_status: "in_progress",
+        request_counts: { processing: requests.length, succeeded: 0, errored: 0, canceled: 0, expired: 0 },
+        results: undefined
+      }
+      messageBatches.set(b.id, b)
+      send(res, 200, messageBatchJson(b))
+      return true
+    }
+    if (req.method === "GET" && path.endsWith("/v1/messages/batches")) {
+      const all = [...messageBatches.values()].reverse().map(messageBatchJson)
+      send(res, 200, { data: all, has_more: false, first_id: all[0]?.id ?? null, last_id: all[all.length - 1]?.id ?? null })
+      return true
+    }
+    const results = /\/v1\/messages\/batches\/([^/]+)\/results$/.exec(path)
+    if (req.method === "GET" && results !== null) {
+      const b = messageBatches.get(decodeURIComponent(results[1]!))
+      if (b === undefined || b.results === undefined) {
+        anthropicError(b === undefined ? 404 : 400, b === undefined ? `no batch ${results[1]}` : `batch ${b.id} is still processing`)
+        return true
+      }
+      res.writeHead(200, { "content-type": "application/binary", "content-length": Buffer.byteLength(b.results) })
+      res.end(b.results)
+      return true
+    }
+    const one = /\/v1\/messages\/batches\/([^/]+)$/.exec(path)
+    if (req.method === "GET" && one !== null) {
+      const b = messageBatches.get(decodeURIComponent(one[1]!))
+      if (b === undefined) {
+        anthropicError(404, `no batch ${one[1]}`)
+        return true
+      }
+      counts.batch_polls++
+      b.polls++
+      if (b.processing_status !== "ended" && b.polls > (options.batch?.polls ?? 2)) endMessageBatch(b)
+      send(res, 200, messageBatchJson(b))
+      return true
+    }
+    return undefined
+  }
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const text = await readBody(req)
     if (req.method === "GET" && req.url === "/_counts") return send(res, 200, counts)
@@ -455,9 +629,13 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
     const wait = options.latency !== undefined && chatRequest !== undefined ? options.latency(chatRequest, ++chatArrivals) : latency
     if (wait > 0) await new Promise((r) => setTimeout(r, wait))
     if (options.apiKey !== undefined) {
-      const ok = authorization === `Bearer ${options.apiKey}` || authorization === `DeepL-Auth-Key ${options.apiKey}`
+      const ok =
+        authorization === `Bearer ${options.apiKey}` ||
+        authorization === `DeepL-Auth-Key ${options.apiKey}` ||
+        req.headers["x-api-key"] === options.apiKey
       if (!ok) return send(res, 401, { error: { message: "invalid api key", type: "auth" } })
     }
+    if (messageBatchRoute(req, path, text, res) === true) return
     if ((await batchRoute(req, path, text, res)) === true) return
     const fault = queue.shift() ?? always
     if (req.method !== "POST") return send(res, 405, { error: { message: "POST only" } })
@@ -471,6 +649,20 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
       }
       if (chatRequest === undefined) return send(res, 400, { error: { message: "messages is required" } })
       const answer = completion(chatRequest, counts.chat)
+      if (isFault(answer)) return applyFault(res, answer)
+      return send(res, 200, answer, limited?.headers)
+    }
+    if (path.endsWith("/v1/messages")) {
+      counts.chat++
+      if (fault !== undefined) return applyFault(res, fault)
+      const limited = limitHeaders()
+      if (limited?.over) {
+        counts.faults++
+        return send(res, 429, { type: "error", error: { type: "rate_limit_error", message: "test server: rate limit reached" } }, limited.headers)
+      }
+      const request = fromMessagesParams(body)
+      if (request === undefined) return send(res, 400, { type: "error", error: { type: "invalid_request_error", message: "messages: field required" } })
+      const answer = message(request, counts.chat)
       if (isFault(answer)) return applyFault(res, answer)
       return send(res, 200, answer, limited?.headers)
     }
@@ -551,6 +743,41 @@ const toChat = (body: unknown): ReceivedChat | undefined =>
         body
       }
     : undefined
+
+/**
+ * The chat request in Anthropic Messages params, or undefined when they have no `messages` list:
+ * `system` becomes a first system message, as a chat-completions request would carry it.
+ */
+const fromMessagesParams = (params: unknown): ReceivedChat | undefined => {
+  if (!isObject(params) || !Array.isArray(params.messages)) return undefined
+  const system = typeof params.system === "string" ? [{ role: "system", content: params.system }] : []
+  return {
+    model: String(params.model),
+    messages: [...system, ...params.messages.filter(isObject).map((m) => ({ role: String(m.role), content: String(m.content) }))],
+    seed: undefined,
+    temperature: typeof params.temperature === "number" ? params.temperature : undefined,
+    max_tokens: typeof params.max_tokens === "number" ? params.max_tokens : undefined,
+    body: params
+  }
+}
+
+/** The Anthropic error type of an HTTP status. */
+const anthropicErrorType = (status: number): string =>
+  status === 401
+    ? "authentication_error"
+    : status === 403
+      ? "permission_error"
+      : status === 404
+        ? "not_found_error"
+        : status === 413
+          ? "request_too_large"
+          : status === 429
+            ? "rate_limit_error"
+            : status === 529
+              ? "overloaded_error"
+              : status >= 500
+                ? "api_error"
+                : "invalid_request_error"
 
 const safeParse = (text: string): unknown => {
   try {

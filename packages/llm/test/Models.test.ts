@@ -460,12 +460,12 @@ describe("Models: requests to other routes (Model.request)", () => {
     const loaded = await run(withPlugins([plugin]))
     expect(loaded.answer).toEqual(Either.right("echoed"))
     expect(loaded.unknown).toBe(
-      'model l: unknown provider "llama-cpp" (available: openai, echo; a provider package must be listed in plugins)'
+      'model l: unknown provider "llama-cpp" (available: openai, anthropic, echo; a provider package must be listed in plugins)'
     )
     // Without the plugin the provider does not exist: nothing is registered by importing a module.
     const without = await run(withPlugins([]))
     expect(Either.isLeft(without.answer) && without.answer.left.message).toBe(
-      'model e: unknown provider "echo" (available: openai; a provider package must be listed in plugins)'
+      'model e: unknown provider "echo" (available: openai, anthropic; a provider package must be listed in plugins)'
     )
   })
 
