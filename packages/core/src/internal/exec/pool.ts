@@ -244,15 +244,16 @@ export const start = (options: PoolOptions): Effect.Effect<Stream.Stream<UnitDon
 
 /**
  * The old-generation cap of a worker for the shard's units, in MB: a base for the loaded
- * pipeline and plugins plus room for the largest unit's rows (its bytes on disk × 12, or 4 MB
- * per thousand rows), at least 96 MB; absent (no cap) when a unit's size is unknown.
+ * pipeline and plugins plus room for the largest unit's rows (3 × its bytes on disk, or 5 MB
+ * per thousand rows), at least 96 MB; absent (no cap) when a unit's size is unknown. A 10,000-row
+ * unit of LMSYS-shaped parquet (18.6 MB on disk) gets 102 MB; 64 MB ran out of memory there.
  */
 export const heapMbFor = (units: ReadonlyArray<WorkUnit>): number | undefined => {
   let largest = 0
   for (const u of units) {
-    const mb = u.bytes !== undefined ? (u.bytes / 2 ** 20) * 12 : u.rows !== undefined ? (u.rows / 1000) * 4 : undefined
+    const mb = u.bytes !== undefined ? (u.bytes / 2 ** 20) * 3 : u.rows !== undefined ? (u.rows / 1000) * 5 : undefined
     if (mb === undefined) return undefined
     largest = Math.max(largest, mb)
   }
-  return Math.max(96, Math.ceil(64 + largest))
+  return Math.max(96, Math.ceil(48 + largest))
 }
