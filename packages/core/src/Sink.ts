@@ -75,6 +75,7 @@ export interface PartEncoder {
 export interface SinkOption<Fields extends OptionFields = OptionFields> {
   /** The added option fields. */
   readonly fields: Fields
+  /** The part encoder of a sink being opened with these option values, or `undefined` for none. */
   readonly encoder: (
     options: Schema.Struct.Type<Fields>,
     context: SinkOpenOptions
