@@ -56,7 +56,14 @@ export interface Versions {
  */
 export type Deps =
   | { readonly _tag: "workspace"; readonly root: string }
-  | { readonly _tag: "clone"; readonly root: string; readonly core: string; readonly cli: string; readonly sample?: string }
+  | {
+      readonly _tag: "clone"
+      readonly root: string
+      readonly core: string
+      readonly cli: string
+      /** The other packages the CLI needs from the clone (`@synthline/sample`, ...), as `file:` specs by name. */
+      readonly others?: Readonly<Record<string, string>>
+    }
   | { readonly _tag: "npm" }
 
 /** The dependency mode a user asks for (`--workspace`, `--npm`), or `auto`. */
@@ -170,7 +177,7 @@ const specs = (v: Versions, deps: Deps) => {
     case "workspace":
       return { peer: "workspace:^", core: "workspace:*", cli: "workspace:*", sample: "workspace:*" }
     case "clone":
-      return { peer: `^${v.core}`, core: deps.core, cli: deps.cli, sample: deps.sample ?? `^${v.sample ?? v.cli}` }
+      return { peer: `^${v.core}`, core: deps.core, cli: deps.cli, sample: deps.others?.["@synthline/sample"] ?? `^${v.sample ?? v.cli}` }
     case "npm":
       return { peer: `^${v.core}`, core: `^${v.core}`, cli: `^${v.cli}`, sample: `^${v.sample ?? v.cli}` }
   }
@@ -194,8 +201,9 @@ The tarballs are a snapshot: after changing or pulling the clone, pack again and
 \`\`\`sh
 (cd ${deps.root}/packages/core && npx -y pnpm@10.34.9 pack --pack-destination ../../.synthline/packs)
 (cd ${deps.root}/packages/cli && npx -y pnpm@10.34.9 pack --pack-destination ../../.synthline/packs)
-(cd ${deps.root}/packages/sample && npx -y pnpm@10.34.9 pack --pack-destination ../../.synthline/packs)
-rm -rf node_modules package-lock.json && npm install
+${Object.keys(deps.others ?? {})
+  .map((name) => `(cd ${deps.root}/packages/${name.slice("@synthline/".length)} && npx -y pnpm@10.34.9 pack --pack-destination ../../.synthline/packs)\n`)
+  .join("")}rm -rf node_modules package-lock.json && npm install
 \`\`\`
 
 Once @synthline/core is published, replace both \`file:\` paths with version ranges
@@ -256,6 +264,8 @@ export const files = (n: PluginNames, v: Versions, deps: Deps = { _tag: "npm" })
         },
         peerDependencies: { "@synthline/core": dep.peer, effect: v.effect },
         devDependencies: {
+          // From a clone, the packages the CLI needs come from their tarballs too (not on npm yet).
+          ...(deps._tag === "clone" ? deps.others : {}),
           "@synthline/cli": dep.cli,
           "@synthline/core": dep.core,
           "@synthline/sample": dep.sample,
@@ -576,26 +586,42 @@ const runTool = (cmd: string, args: ReadonlyArray<string>, cwd: string): Effect.
     })
   ).pipe(Effect.catchIf((e): e is PlatformError => e._tag !== "RunError", (e) => new RunError({ reason: `${cmd} ${args.join(" ")}: ${e.message}`, exitCode: 1 })))
 
+/** Tarballs packed from a clone: core, the CLI, and each other workspace package the CLI depends on, by name. */
+export interface Packed {
+  readonly core: string
+  readonly cli: string
+  /** `@synthline/sample`, `@synthline/release`, ...: not on npm yet, so installed from their tarballs too. */
+  readonly others: Readonly<Record<string, string>>
+}
+
 /**
- * Packs @synthline/core, @synthline/sample (a dependency of the CLI) and @synthline/cli of the
- * clone into its {@link packsDir}; returns the tarball paths.
+ * Packs @synthline/core, @synthline/cli and the clone's other packages the CLI depends on
+ * (`workspace:` dependencies such as @synthline/sample) into its {@link packsDir}; returns the
+ * tarball paths.
  */
-export const packClone = (
-  root: string
-): Effect.Effect<{ readonly core: string; readonly cli: string; readonly sample: string }, RunError, CommandExecutor.CommandExecutor> =>
+export const packClone = (root: string): Effect.Effect<Packed, RunError, CommandExecutor.CommandExecutor> =>
   Effect.gen(function* () {
     const out = packsDir(root)
-    const packed: Array<string> = []
-    for (const folder of ["core", "cli", "sample"]) {
+    const manifestOf = (folder: string): { readonly name: string; readonly version: string; readonly dependencies?: { readonly [name: string]: string } } =>
+      JSON.parse(readFileSync(join(root, "packages", folder, "package.json"), "utf8"))
+    const others = Object.entries(manifestOf("cli").dependencies ?? {})
+      .filter(([name, range]) => name.startsWith("@synthline/") && name !== "@synthline/core" && range.startsWith("workspace:"))
+      .map(([name]) => name.slice("@synthline/".length))
+    const packed = new Map<string, string>()
+    for (const folder of ["core", ...others, "cli"]) {
       const dir = join(root, "packages", folder)
-      const manifest: { readonly name: string; readonly version: string } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"))
+      const manifest = manifestOf(folder)
       const [cmd, args] = pnpmCommand(root, ["pack", "--pack-destination", out])
       yield* runTool(cmd, args, dir)
       const tarball = join(out, tarballName(manifest.name, manifest.version))
       if (!existsSync(tarball)) return yield* new RunError({ reason: `pnpm pack in ${dir} wrote no ${tarball}`, exitCode: 1 })
-      packed.push(tarball)
+      packed.set(manifest.name, tarball)
     }
-    return { core: packed[0]!, cli: packed[1]!, sample: packed[2]! }
+    return {
+      core: packed.get("@synthline/core")!,
+      cli: packed.get("@synthline/cli")!,
+      others: Object.fromEntries([...packed].filter(([name]) => name !== "@synthline/core" && name !== "@synthline/cli"))
+    }
   })
 
 /**
@@ -634,9 +660,10 @@ export const scaffold = (
     let deps: Deps
     if (mode.right._tag === "clone") {
       const root = mode.right.root
-      options.progress?.(`packing @synthline/core, @synthline/cli and @synthline/sample from the clone at ${root} into ${packsDir(root)} (pnpm pack: builds them first)`)
+      options.progress?.(`packing @synthline/core, @synthline/cli and the packages the CLI needs from the clone at ${root} into ${packsDir(root)} (pnpm pack: builds them first)`)
       const packed = yield* packClone(root)
-      deps = { _tag: "clone", root, core: fileSpec(dir, packed.core), cli: fileSpec(dir, packed.cli), sample: fileSpec(dir, packed.sample) }
+      const others = Object.fromEntries(Object.entries(packed.others).map(([name, tarball]) => [name, fileSpec(dir, tarball)]))
+      deps = { _tag: "clone", root, core: fileSpec(dir, packed.core), cli: fileSpec(dir, packed.cli), others }
     } else {
       deps = mode.right
     }
