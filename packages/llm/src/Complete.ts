@@ -6,7 +6,7 @@
  * rejects with the reason. Output order equals input order, so reruns are byte-identical.
  */
 import type { Row } from "@synthline/core/Row"
-import { make, type Stage } from "@synthline/core/Stage"
+import { doc, make, type Stage } from "@synthline/core/Stage"
 import { Either, Schema } from "effect"
 import { type Completion, type Message, preview } from "./Chat.js"
 import type { LlmRequestError } from "./Errors.js"
@@ -15,49 +15,43 @@ import * as ModelStage from "./ModelStage.js"
 import * as Seed from "./Seed.js"
 import * as Template from "./Template.js"
 
-type Obj = { readonly [key: string]: unknown }
-
-const doc = (description: string, extra: Obj = {}): { readonly jsonSchema: Obj } => ({
-  jsonSchema: { description, ...extra }
-})
-
 /** Sampling options shared by the stages that call models. */
 export const SamplingFields = {
-  temperature: Schema.optional(Schema.Number.pipe(Schema.between(0, 2)).annotations(doc("Sampling temperature (server default when unset)."))),
-  top_p: Schema.optional(Schema.Number.pipe(Schema.between(0, 1)).annotations(doc("Nucleus sampling mass."))),
-  max_tokens: Schema.optional(Schema.Int.pipe(Schema.positive()).annotations(doc("Most tokens in one answer."))),
-  stop: Schema.optional(Schema.Array(Schema.String).annotations(doc("Stop sequences."))),
+  temperature: Schema.optional(Schema.Number.pipe(Schema.between(0, 2), doc("Sampling temperature (server default when unset)."))),
+  top_p: Schema.optional(Schema.Number.pipe(Schema.between(0, 1), doc("Nucleus sampling mass."))),
+  max_tokens: Schema.optional(Schema.Int.pipe(Schema.positive(), doc("Most tokens in one answer."))),
+  stop: Schema.optional(Schema.Array(Schema.String).pipe(doc("Stop sequences."))),
   seed: Schema.optionalWith(
-    Schema.Boolean.annotations(doc("Send a per-request seed derived from (pipeline seed, stage id, conversation_id, sample index).")),
+    Schema.Boolean.pipe(doc("Send a per-request seed derived from (pipeline seed, stage id, conversation_id, sample index).")),
     { default: () => true }
   ),
   extra: Schema.optionalWith(
-    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(doc("Extra request body fields for this stage (merged over the model's extra_body).")),
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(doc("Extra request body fields for this stage (merged over the model's extra_body).")),
     { default: () => ({}) }
   )
 }
 
 const CompleteConfigSchema = Schema.Struct({
-  model: Schema.String.annotations(doc("A model name from the models section.")),
-  system: Schema.optional(Schema.String.annotations(doc("System prompt template."))),
-  user: Schema.String.annotations(doc("User prompt template, with {{field.path}} placeholders from the row.")),
-  output: Schema.optionalWith(Schema.String.annotations(doc("Field the answer is written to.")), {
+  model: Schema.String.pipe(doc("A model name from the models section.")),
+  system: Schema.optional(Schema.String.pipe(doc("System prompt template."))),
+  user: Schema.String.pipe(doc("User prompt template, with {{field.path}} placeholders from the row.")),
+  output: Schema.optionalWith(Schema.String.pipe(doc("Field the answer is written to.")), {
     default: () => "completion"
   }),
   n: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(1, 64)).annotations(doc("Answers per row; with n > 1 the field holds a list of the answers that succeeded.")),
+    Schema.Int.pipe(Schema.between(1, 64), doc("Answers per row; with n > 1 the field holds a list of the answers that succeeded.")),
     { default: () => 1 }
   ),
-  json: Schema.optionalWith(Schema.Boolean.annotations(doc("Ask for a JSON object (response_format json_object) and store it parsed.")), {
+  json: Schema.optionalWith(Schema.Boolean.pipe(doc("Ask for a JSON object (response_format json_object) and store it parsed.")), {
     default: () => false
   }),
   json_schema: Schema.optional(
-    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
       doc("Ask for JSON following this JSON Schema (response_format json_schema, strict) and store it parsed.")
     )
   ),
   on_length: Schema.optionalWith(
-    Schema.Literal("reject", "keep").annotations(doc("An answer cut off by max_tokens (finish_reason length): reject the row, or keep the text.")),
+    Schema.Literal("reject", "keep").pipe(doc("An answer cut off by max_tokens (finish_reason length): reject the row, or keep the text.")),
     { default: () => "reject" as const }
   ),
   ...SamplingFields

@@ -7,7 +7,7 @@
  */
 import { type ModerationCategory, moderationCategories } from "@synthline/core/Record"
 import { describeValue, type Row } from "@synthline/core/Row"
-import { make, type Stage } from "@synthline/core/Stage"
+import { doc, make, type Stage } from "@synthline/core/Stage"
 import { type Message, preview } from "@synthline/llm/Chat"
 import { reasonOf } from "@synthline/llm/Complete"
 import type { Models } from "@synthline/llm/Models"
@@ -16,10 +16,6 @@ import * as Seed from "@synthline/llm/Seed"
 import { Effect, Either, Schema } from "effect"
 
 type Obj = { readonly [key: string]: unknown }
-
-const doc = (description: string, extra: Obj = {}): { readonly jsonSchema: Obj } => ({
-  jsonSchema: { description, ...extra }
-})
 
 const isObj = (u: unknown): u is Obj => typeof u === "object" && u !== null && !Array.isArray(u)
 
@@ -78,72 +74,57 @@ export const Provider = Schema.Literal("openai", "llama-guard")
 export type Provider = typeof Provider.Type
 
 const ClassifyConfigSchema = Schema.Struct({
-  model: Schema.String.annotations(doc("A model name from the models section (its endpoints, key, limits and cache are used).")),
+  model: Schema.String.pipe(doc("A model name from the models section (its endpoints, key, limits and cache are used).")),
   provider: Schema.optionalWith(
-    Provider.annotations(
-      doc("openai: POST <endpoint>/moderations (omni-moderation format). llama-guard: a Llama Guard 3/4 model behind /chat/completions.", {
-        enum: ["openai", "llama-guard"],
-        default: "openai"
-      })
+    Provider.pipe(
+      doc("openai: POST <endpoint>/moderations (omni-moderation format). llama-guard: a Llama Guard 3/4 model behind /chat/completions.")
     ),
     { exact: true, default: () => "openai" as const }
   ),
   field: Schema.optionalWith(
-    Schema.String.annotations(
-      doc("The message field to classify: a list of {role, content} messages or of strings (synthesized answers).", {
-        default: "conversation"
-      })
-    ),
+    Schema.String.pipe(doc("The message field to classify: a list of {role, content} messages or of strings (synthesized answers).")),
     { exact: true, default: () => "conversation" }
   ),
   output: Schema.optionalWith(
-    Schema.String.annotations(
-      doc("Field the results are written to. Default: openai_moderation for conversation, <field>_moderation otherwise.")
-    ),
+    Schema.String.pipe(doc("Field the results are written to. Default: openai_moderation for conversation, <field>_moderation otherwise.")),
     { exact: true }
   ),
   batch_size: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(1, 2048)).annotations(
-      doc("openai: messages sent in one /moderations request (input array); a longer field is split.", { default: 32 })
+    Schema.Int.pipe(
+      Schema.between(1, 2048),
+      doc("openai: messages sent in one /moderations request (input array); a longer field is split.")
     ),
     { exact: true, default: () => 32 }
   ),
   context: Schema.optionalWith(
-    Schema.Literal("conversation", "message").annotations(
-      doc("llama-guard: assess each message with the messages before it (conversation) or alone (message).", {
-        enum: ["conversation", "message"],
-        default: "conversation"
-      })
+    Schema.Literal("conversation", "message").pipe(
+      doc("llama-guard: assess each message with the messages before it (conversation) or alone (message).")
     ),
     { exact: true, default: () => "conversation" as const }
   ),
   prompt: Schema.optionalWith(
-    Schema.Literal("official", "chat-template").annotations(
-      doc(
-        "llama-guard: official = send the official Llama Guard prompt (taxonomy S1–S14, rendered conversation) as one user message; chat-template = send the messages as they are and let the server's Llama Guard chat template build it.",
-        { enum: ["official", "chat-template"], default: "official" }
-      )
+    Schema.Literal("official", "chat-template").pipe(
+      doc("llama-guard: official = send the official Llama Guard prompt (taxonomy S1–S14, rendered conversation) as one user message; chat-template = send the messages as they are and let the server's Llama Guard chat template build it.")
     ),
     { exact: true, default: () => "official" as const }
   ),
   retries: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(0, 10)).annotations(
-      doc("llama-guard: new attempts (new sample index and seed) after an answer that is not safe/unsafe; then the row is rejected.", {
-        default: 2
-      })
+    Schema.Int.pipe(
+      Schema.between(0, 10),
+      doc("llama-guard: new attempts (new sample index and seed) after an answer that is not safe/unsafe; then the row is rejected.")
     ),
     { exact: true, default: () => 2 }
   ),
   max_tokens: Schema.optionalWith(
-    Schema.Int.pipe(Schema.positive()).annotations(doc("llama-guard: most tokens in an answer.", { default: 32 })),
+    Schema.Int.pipe(Schema.positive(), doc("llama-guard: most tokens in an answer.")),
     { exact: true, default: () => 32 }
   ),
   temperature: Schema.optionalWith(
-    Schema.Number.pipe(Schema.between(0, 2)).annotations(doc("llama-guard: sampling temperature (server default when unset).")),
+    Schema.Number.pipe(Schema.between(0, 2), doc("llama-guard: sampling temperature (server default when unset).")),
     { exact: true }
   ),
   seed: Schema.optionalWith(
-    Schema.Boolean.annotations(doc("llama-guard: send a per-request seed derived from (pipeline seed, stage id, conversation_id, message, attempt).")),
+    Schema.Boolean.pipe(doc("llama-guard: send a per-request seed derived from (pipeline seed, stage id, conversation_id, message, attempt).")),
     { exact: true, default: () => true }
   )
 })

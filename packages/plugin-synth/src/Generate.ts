@@ -12,7 +12,7 @@
  * (for `synth/check-answers`' `truncated` check; the judge removes it too).
  */
 import type { Row } from "@synthline/core/Row"
-import { make, type Stage } from "@synthline/core/Stage"
+import { doc, make, type Stage } from "@synthline/core/Stage"
 import type { ChatRequest, Message } from "@synthline/llm/Chat"
 import { reasonOf } from "@synthline/llm/Complete"
 import type { Models } from "@synthline/llm/Models"
@@ -20,34 +20,34 @@ import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
 import { Either, Schema } from "effect"
 import { finishReasonsField, SynthesizedAssistantResponses, tokenLengthsField } from "./Fields.js"
-import { doc, extraOption, keyOf, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
+import { extraOption, keyOf, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
 
 const GenerateConfigSchema = Schema.Struct({
-  model: Schema.String.annotations(doc("A model name from the models section.")),
-  n: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 64)).annotations(doc("Answers per instruction.")), {
+  model: Schema.String.pipe(doc("A model name from the models section.")),
+  n: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 64), doc("Answers per instruction.")), {
     default: () => 1
   }),
-  instruction: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the instruction text.")), {
+  instruction: Schema.optionalWith(Schema.String.pipe(doc("Dotted path of the instruction text.")), {
     default: () => "translated_conversation.0.content"
   }),
-  system: Schema.optional(Schema.String.annotations(doc("System prompt sent before the instruction."))),
+  system: Schema.optional(Schema.String.pipe(doc("System prompt sent before the instruction."))),
   skip_if: Schema.optionalWith(
-    Schema.Array(Schema.String).annotations(
+    Schema.Array(Schema.String).pipe(
       doc("Fields that, when truthy (true or a non-empty string), mean no generation: the row passes with an empty list.")
     ),
     { default: () => ["empty_user_instruction_ja", "duplicate_user_instruction_ja"] }
   ),
-  output: Schema.optionalWith(Schema.String.annotations(doc("Field the answers are written to.")), {
+  output: Schema.optionalWith(Schema.String.pipe(doc("Field the answers are written to.")), {
     default: () => "synthesized_assistant_responses"
   }),
-  model_field: Schema.optionalWith(Schema.String.annotations(doc("Field that records the model name.")), {
+  model_field: Schema.optionalWith(Schema.String.pipe(doc("Field that records the model name.")), {
     default: () => "synthesis_model"
   }),
-  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)).annotations(doc("Sampling temperature (the recipe: 0.6).")), { default: () => 0.6 }),
-  top_p: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)).annotations(doc("Nucleus sampling mass (the recipe: 1.0).")), { default: () => 1.0 }),
-  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(doc("Most tokens in one answer (the recipe: 4096).")), { default: () => 4096 }),
+  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2), doc("Sampling temperature (the recipe: 0.6).")), { default: () => 0.6 }),
+  top_p: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1), doc("Nucleus sampling mass (the recipe: 1.0).")), { default: () => 1.0 }),
+  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive(), doc("Most tokens in one answer (the recipe: 4096).")), { default: () => 4096 }),
   on_length: Schema.optionalWith(
-    Schema.Literal("drop-answer", "keep").annotations(doc("An answer cut off by max_tokens: leave it out, or keep it.")),
+    Schema.Literal("drop-answer", "keep").pipe(doc("An answer cut off by max_tokens: leave it out, or keep it.")),
     { default: () => "drop-answer" as const }
   ),
   seed: seedOption,

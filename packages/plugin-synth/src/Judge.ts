@@ -16,7 +16,7 @@
  * judge pair, so the manifest and the card report agreement (Spearman correlation, share within ±1).
  */
 import type { Row } from "@synthline/core/Row"
-import { make, type Stage } from "@synthline/core/Stage"
+import { doc, make, type Stage } from "@synthline/core/Stage"
 import type { ChatRequest, Message } from "@synthline/llm/Chat"
 import { reasonOf } from "@synthline/llm/Complete"
 import type { Models } from "@synthline/llm/Models"
@@ -25,7 +25,7 @@ import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
 import { Effect, Either, Schema } from "effect"
 import { finishReasonsField, type MultiJudgeAnnotation, MultiJudgeAnnotations, type ScoringAnnotation, ScoringAnnotations, tokenLengthsField } from "./Fields.js"
-import { doc, extraOption, keyOf, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
+import { extraOption, keyOf, Rejected, seedOption, stringAt, top } from "./internal/shared.js"
 
 /** The shipped judge system prompt. */
 export const defaultJudgeSystem: string =
@@ -117,58 +117,53 @@ export const parseScore = (judgement: string): number => {
 }
 
 const JudgeConfigSchema = Schema.Struct({
-  model: Schema.optional(Schema.String.annotations(doc("A model name from the models section (the judge)."))),
+  model: Schema.optional(Schema.String.pipe(doc("A model name from the models section (the judge)."))),
   models: Schema.optional(
-    Schema.Array(Schema.String)
-      .pipe(Schema.minItems(2))
-      .annotations(
-        doc(
-          "Two or more judges (model names from the models section) instead of model: each scores every answer; the annotation's preference_score is their mean, with judge_scores, preference_score_spread and judge_disagreement beside it."
-        )
-      )
+    Schema.Array(Schema.String).pipe(
+      Schema.minItems(2),
+      doc("Two or more judges (model names from the models section) instead of model: each scores every answer; the annotation's preference_score is their mean, with judge_scores, preference_score_spread and judge_disagreement beside it.")
+    )
   ),
   max_spread: Schema.optionalWith(
-    Schema.Number.pipe(Schema.nonNegative()).annotations(
+    Schema.Number.pipe(
+      Schema.nonNegative(),
       doc("With models: judge_disagreement is true when the valid scores of one answer lie further apart than this.")
     ),
     { default: () => 3 }
   ),
-  instruction: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the instruction text.")), {
+  instruction: Schema.optionalWith(Schema.String.pipe(doc("Dotted path of the instruction text.")), {
     default: () => "translated_conversation.0.content"
   }),
-  responses: Schema.optionalWith(Schema.String.annotations(doc("Field holding the answers.")), {
+  responses: Schema.optionalWith(Schema.String.pipe(doc("Field holding the answers.")), {
     default: () => "synthesized_assistant_responses"
   }),
-  output: Schema.optionalWith(Schema.String.annotations(doc("Field the annotations are written to.")), {
+  output: Schema.optionalWith(Schema.String.pipe(doc("Field the annotations are written to.")), {
     default: () => "synthesized_response_scoring_annotations"
   }),
-  system: Schema.optionalWith(Schema.String.annotations(doc("Judge system prompt.")), { default: () => defaultJudgeSystem }),
+  system: Schema.optionalWith(Schema.String.pipe(doc("Judge system prompt.")), { default: () => defaultJudgeSystem }),
   prompt: Schema.optional(
-    Schema.String.annotations(
+    Schema.String.pipe(
       doc("Judge prompt template with {{instruction}} and {{response}}. Default: the shipped prompt asking for [[x]], or with structured: true for a JSON object.")
     )
   ),
   structured: Schema.optionalWith(
-    Schema.Boolean.annotations(
-      doc(
-        'Ask for a JSON object {"reasoning": string, "score": integer 0..10} through a JSON schema (response_format json_schema, strict), so a provider with constrained decoding (llama-cpp grammars, vLLM guided decoding) always returns a parseable score; the judgement stored is that JSON text and its score is read first.'
-      )
+    Schema.Boolean.pipe(
+      doc('Ask for a JSON object {"reasoning": string, "score": integer 0..10} through a JSON schema (response_format json_schema, strict), so a provider with constrained decoding (llama-cpp grammars, vLLM guided decoding) always returns a parseable score; the judgement stored is that JSON text and its score is read first.')
     ),
     { default: () => false }
   ),
   max_reasoning_chars: Schema.optional(
-    Schema.Int.pipe(Schema.positive()).annotations(
-      doc(
-        "With structured: true, the longest reasoning the schema allows (maxLength), so a small model cannot run on inside the string until max_tokens; enforced by llama-cpp grammars, check that an HTTP server's structured output supports maxLength."
-      )
+    Schema.Int.pipe(
+      Schema.positive(),
+      doc("With structured: true, the longest reasoning the schema allows (maxLength), so a small model cannot run on inside the string until max_tokens; enforced by llama-cpp grammars, check that an HTTP server's structured output supports maxLength.")
     )
   ),
   repetition_tokens: Schema.optionalWith(
-    Schema.Int.pipe(Schema.nonNegative()).annotations(doc("repetition_flag is true when the answer's completion tokens exceed this.")),
+    Schema.Int.pipe(Schema.nonNegative(), doc("repetition_flag is true when the answer's completion tokens exceed this.")),
     { default: () => 2000 }
   ),
-  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)).annotations(doc("Judge sampling temperature.")), { default: () => 0 }),
-  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(doc("Most tokens in one judgement; a judgement cut off here scores -1.")), { default: () => 1024 }),
+  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2), doc("Judge sampling temperature.")), { default: () => 0 }),
+  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive(), doc("Most tokens in one judgement; a judgement cut off here scores -1.")), { default: () => 1024 }),
   seed: seedOption,
   extra: extraOption("Extra request body fields for the judge (merged over the model's extra_body).")
 }).pipe(

@@ -7,7 +7,7 @@
  * null (the row itself is kept).
  */
 import type { Row } from "@synthline/core/Row"
-import { make, type Stage } from "@synthline/core/Stage"
+import { doc, make, type Stage } from "@synthline/core/Stage"
 import type { Message } from "@synthline/llm/Chat"
 import type { Model, Models } from "@synthline/llm/Models"
 import * as ModelStage from "@synthline/llm/ModelStage"
@@ -15,7 +15,7 @@ import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
 import { Effect, Schema } from "effect"
 import { MultiturnConversation } from "./Fields.js"
-import { doc, keyOf, type Rejected, stringAt, top } from "./internal/shared.js"
+import { keyOf, type Rejected, stringAt, top } from "./internal/shared.js"
 import { parseScore } from "./Judge.js"
 
 /** The shipped prompt that writes the second user turn. */
@@ -47,25 +47,25 @@ export const defaultMultiturnJudgePrompt: string = `Below is a two-turn conversa
 Evaluate the assistant's second answer: does it follow up coherently on the conversation, is it helpful, correct and in the user's language? Explain briefly, then rate it from 1 to 10 strictly in this format: "[[rating]]".`
 
 const MultiturnConfigSchema = Schema.Struct({
-  model: Schema.String.annotations(doc("Model (from models) that writes the second user turn and its answer.")),
-  judge_model: Schema.optional(Schema.String.annotations(doc("Judge model (default: model)."))),
-  instruction: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the first user instruction.")), { default: () => "translated_conversation.0.content" }),
-  response: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the first answer.")), {
+  model: Schema.String.pipe(doc("Model (from models) that writes the second user turn and its answer.")),
+  judge_model: Schema.optional(Schema.String.pipe(doc("Judge model (default: model)."))),
+  instruction: Schema.optionalWith(Schema.String.pipe(doc("Dotted path of the first user instruction.")), { default: () => "translated_conversation.0.content" }),
+  response: Schema.optionalWith(Schema.String.pipe(doc("Dotted path of the first answer.")), {
     default: () => "best_response.content"
   }),
-  output: Schema.optionalWith(Schema.String.annotations(doc("Field that receives the four messages, or null when the judge scored below min_score.")), { default: () => "synthesized_multiturn_conversation" }),
-  min_score: Schema.optionalWith(Schema.Number.annotations(doc("Keep the conversation when the judge's score is at least this.")), {
+  output: Schema.optionalWith(Schema.String.pipe(doc("Field that receives the four messages, or null when the judge scored below min_score.")), { default: () => "synthesized_multiturn_conversation" }),
+  min_score: Schema.optionalWith(Schema.Number.pipe(doc("Keep the conversation when the judge's score is at least this.")), {
     default: () => 9
   }),
   follow_up_prompt: Schema.optionalWith(
-    Schema.String.annotations(doc("Prompt that asks model for the second user turn, with {{instruction}} and {{response}}.")),
+    Schema.String.pipe(doc("Prompt that asks model for the second user turn, with {{instruction}} and {{response}}.")),
     { default: () => defaultFollowUpPrompt }),
   judge_prompt: Schema.optionalWith(
-    Schema.String.annotations(doc("Prompt that asks judge_model to rate the second answer 1–10 as [[rating]], with {{instruction}}, {{response}}, {{follow_up}} and {{answer}}.")),
+    Schema.String.pipe(doc("Prompt that asks judge_model to rate the second answer 1–10 as [[rating]], with {{instruction}}, {{response}}, {{follow_up}} and {{answer}}.")),
     { default: () => defaultMultiturnJudgePrompt }),
-  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)).annotations(doc("Sampling temperature of the second turn and its answer.")), { default: () => 0.6 }),
-  top_p: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)).annotations(doc("Nucleus sampling mass.")), { default: () => 1.0 }),
-  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(doc("Most tokens in one answer.")), { default: () => 4096 })
+  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2), doc("Sampling temperature of the second turn and its answer.")), { default: () => 0.6 }),
+  top_p: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1), doc("Nucleus sampling mass.")), { default: () => 1.0 }),
+  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive(), doc("Most tokens in one answer.")), { default: () => 4096 })
 })
 
 /** Options of `synth/multiturn`. */

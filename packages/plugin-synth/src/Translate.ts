@@ -12,7 +12,7 @@
 import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import type { Gate, Pending } from "@synthline/core/Rowwise"
-import { make, type Stage } from "@synthline/core/Stage"
+import { doc, make, type Stage } from "@synthline/core/Stage"
 import { reasonOf } from "@synthline/llm/Complete"
 import { post, retryAfterMs, target } from "@synthline/llm/Http"
 import type { Models } from "@synthline/llm/Models"
@@ -22,7 +22,7 @@ import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
 import { TranslatedConversation } from "./Fields.js"
 import { Config, Duration, Effect, Fiber, Option, Redacted, Schema } from "effect"
-import { doc, keyOf as rowKey, Rejected, stringAt, top } from "./internal/shared.js"
+import { keyOf as rowKey, Rejected, stringAt, top } from "./internal/shared.js"
 import { check, inTargetLanguage, protect, unprotect } from "./Preserve.js"
 import { keyOf, TranslationCache, type TranslationCacheService } from "./TranslationCache.js"
 
@@ -44,53 +44,53 @@ const languageNames: { readonly [code: string]: string } = {
 }
 
 const TranslateConfigSchema = Schema.Struct({
-  provider: Schema.Literal("deepl", "llm").annotations(doc("deepl (the DeepL API) or llm (a chat model from models).")),
-  field: Schema.optionalWith(Schema.String.annotations(doc("Dotted path of the text to translate.")), {
+  provider: Schema.Literal("deepl", "llm").pipe(doc("deepl (the DeepL API) or llm (a chat model from models).")),
+  field: Schema.optionalWith(Schema.String.pipe(doc("Dotted path of the text to translate.")), {
     default: () => "conversation.0.content"
   }),
-  output: Schema.optionalWith(Schema.String.annotations(doc("Field that receives [{ role: user, content }].")), {
+  output: Schema.optionalWith(Schema.String.pipe(doc("Field that receives [{ role: user, content }].")), {
     default: () => "translated_conversation"
   }),
-  target_lang: Schema.optionalWith(Schema.String.annotations(doc("Target language code (DeepL style: JA, EN-US, DE, ...).")), {
+  target_lang: Schema.optionalWith(Schema.String.pipe(doc("Target language code (DeepL style: JA, EN-US, DE, ...).")), {
     default: () => "JA"
   }),
-  source_lang: Schema.optional(Schema.String.annotations(doc("Source language code (DeepL: detected when unset)."))),
+  source_lang: Schema.optional(Schema.String.pipe(doc("Source language code (DeepL: detected when unset)."))),
   formality: Schema.optional(
-    Schema.Literal("default", "more", "less", "prefer_more", "prefer_less").annotations(doc("DeepL formality."))
+    Schema.Literal("default", "more", "less", "prefer_more", "prefer_less").pipe(doc("DeepL formality."))
   ),
   base_url: Schema.optional(
-    Schema.String.annotations(doc("DeepL API origin (empty = unset); default https://api-free.deepl.com for keys ending in :fx, else https://api.deepl.com."))
+    Schema.String.pipe(doc("DeepL API origin (empty = unset); default https://api-free.deepl.com for keys ending in :fx, else https://api.deepl.com."))
   ),
   auth_key: Schema.optional(
-    Schema.Redacted(Schema.String).annotations(doc("DeepL key (default: the environment variable DEEPL_AUTH_KEY); reference an environment variable, never write the key."))
+    Schema.Redacted(Schema.String).pipe(doc("DeepL key (default: the environment variable DEEPL_AUTH_KEY); reference an environment variable, never write the key."))
   ),
-  batch_size: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 50)).annotations(doc("Texts per DeepL request (at most 50).")), {
+  batch_size: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 50), doc("Texts per DeepL request (at most 50).")), {
     default: () => 50
   }),
-  concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(doc("DeepL requests at once.")), {
+  concurrency: Schema.optionalWith(Schema.Int.pipe(Schema.positive(), doc("DeepL requests at once.")), {
     default: () => 4
   }),
-  max_retries: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()).annotations(doc("DeepL retries of 429/5xx/timeouts.")), {
+  max_retries: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative(), doc("DeepL retries of 429/5xx/timeouts.")), {
     default: () => 5
   }),
   retry_base_ms: Schema.optionalWith(
-    Schema.Int.pipe(Schema.positive()).annotations(doc("First DeepL backoff delay in ms; doubled per retry (capped at 30 s), jittered; Retry-After wins.")),
+    Schema.Int.pipe(Schema.positive(), doc("First DeepL backoff delay in ms; doubled per retry (capped at 30 s), jittered; Retry-After wins.")),
     { default: () => 500 }),
-  timeout_ms: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(doc("Time limit of one DeepL request, in ms.")), { default: () => 60_000 }),
-  model: Schema.optional(Schema.String.annotations(doc("provider llm: a model name from the models section."))),
-  system: Schema.optional(Schema.String.annotations(doc("provider llm: system prompt."))),
+  timeout_ms: Schema.optionalWith(Schema.Int.pipe(Schema.positive(), doc("Time limit of one DeepL request, in ms.")), { default: () => 60_000 }),
+  model: Schema.optional(Schema.String.pipe(doc("provider llm: a model name from the models section."))),
+  system: Schema.optional(Schema.String.pipe(doc("provider llm: system prompt."))),
   prompt: Schema.optionalWith(
-    Schema.String.annotations(doc("provider llm: prompt template with {{text}} and {{target_language}}.")),
+    Schema.String.pipe(doc("provider llm: prompt template with {{text}} and {{target_language}}.")),
     { default: () => defaultTranslatePrompt }
   ),
-  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2)).annotations(doc("provider llm: sampling temperature.")), { default: () => 0 }),
-  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive()).annotations(doc("provider llm: most tokens in one translation.")), { default: () => 4096 }),
+  temperature: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 2), doc("provider llm: sampling temperature.")), { default: () => 0 }),
+  max_tokens: Schema.optionalWith(Schema.Int.pipe(Schema.positive(), doc("provider llm: most tokens in one translation.")), { default: () => 4096 }),
   retries: Schema.optionalWith(
-    Schema.Int.pipe(Schema.between(0, 10)).annotations(doc("Further attempts when placeholders, code blocks or URLs did not survive.")),
+    Schema.Int.pipe(Schema.between(0, 10), doc("Further attempts when placeholders, code blocks or URLs did not survive.")),
     { default: () => 2 }
   ),
   copy_if_target_language: Schema.optionalWith(
-    Schema.Boolean.annotations(doc("Copy texts already in the target language instead of sending them.")),
+    Schema.Boolean.pipe(doc("Copy texts already in the target language instead of sending them.")),
     { default: () => true }
   )
 }).pipe(

@@ -1,26 +1,20 @@
 /**
- * Helpers shared by the synth stages: option documentation and shared options, the in-order reject and drop
+ * Helpers shared by the synth stages: shared options, the in-order reject and drop
  * markers and dotted field paths.
  */
 import { getPath, parsePath, type Row } from "@synthline/core/Row"
+import { doc } from "@synthline/core/Stage"
 import { Schema } from "effect"
-
-type Obj = { readonly [key: string]: unknown }
-
-/** Option documentation for the JSON Schema and `synthline stages`. */
-export const doc = (description: string, extra: Obj = {}): { readonly jsonSchema: Obj } => ({
-  jsonSchema: { description, ...extra }
-})
 
 /** The `seed` option of the stages that ask for several answers per row. */
 export const seedOption = Schema.optionalWith(
-  Schema.Boolean.annotations(doc("Send a per-request seed derived from (pipeline seed, stage id, conversation_id, answer index).")),
+  Schema.Boolean.pipe(doc("Send a per-request seed derived from (pipeline seed, stage id, conversation_id, answer index).")),
   { default: () => true }
 )
 
 /** The `extra` option: request body fields of one stage, merged over the model's extra_body. */
 export const extraOption = (description: string) =>
-  Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations(doc(description)), {
+  Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(doc(description)), {
     default: () => ({})
   })
 
