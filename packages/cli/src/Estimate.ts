@@ -75,7 +75,9 @@ export const render = (p: Projection): string => {
       )
     }
   }
-  for (const m of p.models.filter((m) => m.characters !== undefined)) lines.push(`${m.name}: ${int(m.requests)} requests, ${int(m.characters ?? 0)} characters`)
+  for (const m of p.models.filter((m) => m.characters !== undefined)) {
+    lines.push(`${m.name}: ${int(m.requests)} requests, ${int(m.characters ?? 0)} characters, ${m.usd === undefined ? "no price" : `$${m.usd.toFixed(2)}`}`)
+  }
   lines.push(
     "",
     `total    ${p.usd === undefined ? "no model has a price" : `$${p.usd.toFixed(2)}`}${p.wall_ms === undefined ? "" : `, about ${duration(p.wall_ms)} (the slowest model)`}, with an empty response cache`

@@ -321,11 +321,14 @@ export const project = (run: SampleRun, models: unknown): Projection => {
     if (!isRecord(raw)) continue
     const config = isRecord(section[name]) ? section[name] : undefined
     const requests = num(raw.requests) + num(raw.cache_hits)
+    const cost = isRecord(raw.cost) ? raw.cost : undefined
     if (typeof raw.characters === "number") {
-      projected.push({ name, requests: up(requests), prompt_tokens: 0, completion_tokens: 0, characters: up(raw.characters) })
+      // DeepL: the characters the cache answered are sent too with an empty cache.
+      const usd = cost === undefined ? undefined : Math.round((num(cost.usd) + num(cost.saved_by_cache_usd)) * scale * 100) / 100
+      const characters = up(raw.characters + num(raw.cache_hit_characters))
+      projected.push({ name, requests: up(requests), prompt_tokens: 0, completion_tokens: 0, characters, usd })
       continue
     }
-    const cost = isRecord(raw.cost) ? raw.cost : undefined
     const endpoints = config !== undefined && Array.isArray(config.endpoints) ? Math.max(1, config.endpoints.length) : 1
     const slots = config !== undefined ? num(config.concurrency) * endpoints || undefined : undefined
     const mode = config !== undefined && typeof config.mode === "string" ? config.mode : undefined

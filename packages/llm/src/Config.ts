@@ -95,6 +95,14 @@ export const Price = Schema.Struct({
 /** What a model costs, for the cost ledger of the manifest (USD). */
 export type Price = typeof Price.Type
 
+/** What a service billed per character costs (DeepL), for the cost ledger of the manifest (USD). */
+export const CharacterPrice = Schema.Struct({
+  per_1m_characters: NonNegative.pipe(doc("USD per 1M characters sent (DeepL API Pro: 25)."))
+}).annotations({ identifier: "CharacterPrice", description: "Price of a service billed per character of the texts sent (DeepL)." })
+
+/** What a service billed per character costs (DeepL). */
+export type CharacterPrice = typeof CharacterPrice.Type
+
 /** A spending limit on the cost ledger (needs a `price` on the models it covers). */
 export const Budget = Schema.Struct({
   usd: Schema.Number.pipe(
@@ -180,14 +188,14 @@ export const ModelConfig = Schema.Struct({
     { default: () => "online" as const }
   ),
   batch: Schema.optionalWith(
-    BatchOptions.annotations({ description: "With mode batch: how requests are grouped into batch files and how batches are followed." }),
+    BatchOptions.pipe(doc("With mode batch: how requests are grouped into batch files and how batches are followed.")),
     { default: () => Schema.decodeSync(BatchOptions)({}) }
   ),
   price: Schema.optional(
-    Price.annotations({ description: "Prices for the cost ledger in the manifest: USD per 1M tokens, or per hour of a self-hosted endpoint." })
+    Price.pipe(doc("Prices for the cost ledger in the manifest: USD per 1M tokens, or per hour of a self-hosted endpoint."))
   ),
   budget: Schema.optional(
-    Budget.annotations({ description: "Most USD this model may cost; the run stops (exit 1, resumable) before a request that would pass it. Needs price." })
+    Budget.pipe(doc("Most USD this model may cost; the run stops (exit 1, resumable) before a request that would pass it. Needs price."))
   ),
   path: Schema.optional(Schema.String.pipe(doc("Model file, for embedded providers (e.g. llama-cpp)."))),
   options: Schema.optionalWith(

@@ -95,6 +95,19 @@ export const cost = (u: ModelUsage, price: PriceLike, batch: boolean): Cost => {
   }
 }
 
+/**
+ * Adds `characters` sent to a service billed per character (DeepL) to a cost ledger at
+ * `per1m` USD per 1M characters; `cached` characters the response cache answered count as saved.
+ * The ledger is kept unrounded; {@link rounded} gives the manifest's figures.
+ */
+export const chargeCharacters = (ledger: Cost, per1m: number, characters: number, cached: number): void => {
+  ledger.usd += (characters * per1m) / 1e6
+  ledger.saved_by_cache_usd += (cached * per1m) / 1e6
+}
+
+/** A cost ledger with its figures rounded to a millionth of a dollar, as the manifest shows them. */
+export const rounded = (c: Cost): Cost => ({ usd: usd(c.usd), saved_by_cache_usd: usd(c.saved_by_cache_usd), saved_by_batch_usd: usd(c.saved_by_batch_usd) })
+
 /** Fresh counters, or counters continued from a recovered report. */
 export const make = (model: string, endpoints: ReadonlyArray<string>, recovered: unknown): ModelUsage => {
   const base: ModelUsage = {

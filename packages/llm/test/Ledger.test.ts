@@ -54,7 +54,7 @@ beforeAll(async () => {
   expect(gen.code).toBe(0)
 }, 60_000)
 
-const ledger = (out: string) => JSON.parse(readFileSync(join(work, out, "manifest.json"), "utf8")).model_usage.m
+const ledger = (out: string, name = "m") => JSON.parse(readFileSync(join(work, out, "manifest.json"), "utf8")).model_usage[name]
 
 describe("the cost ledger", () => {
   it("puts cost, savings by cache and by batch into the manifest and the card; merge sums the shards", async () => {
@@ -158,6 +158,72 @@ describe("budgets", () => {
       expect(pipelineCap.code).toBe(1)
       expect(pipelineCap.stderr).toMatch(/budget reached: the pipeline has spent \$0\.0\d+ of its budget of \$0\.0200 \(budget\.usd\)/)
       expect(s.counts.chat - before).toBeLessThanOrEqual(4)
+    } finally {
+      await s.close()
+    }
+  }, 120_000)
+})
+
+// ---------------------------------------------------------------------------------------------
+// DeepL is priced per character (`synth/translate`'s `price: { per_1m_characters }`): the ledger
+// of `model_usage.deepl` charges the characters the DeepL route received, counts those the cache
+// translated as saved, and `synthline estimate` prices the projected characters.
+
+const deeplPipeline = (name: string, url: string, cache: string) => {
+  const file = join(work, `${name}.pipeline.yaml`)
+  writeFileSync(
+    file,
+    `name: ${name}
+seed: 3
+plugins: ["@synthline/plugin-synth"]
+source: { type: jsonl, path: "data/data/*.jsonl" }
+cache: { path: ${cache} }
+stages:
+  - use: core/first-turn
+  - use: synth/translate
+    provider: deepl
+    base_url: "${url}"
+    auth_key: "\${LEDGER_DEEPL_KEY}"
+    batch_size: 7
+    price: { per_1m_characters: 25 }
+sink: { type: jsonl, path: out-${name} }
+`
+  )
+  return file
+}
+
+describe("the cost ledger of DeepL", () => {
+  it("charges the characters sent at per_1m_characters, saves those the cache translated, and estimate prices them", async () => {
+    const s = await TestServer.start({ record: true })
+    const env = { LEDGER_DEEPL_KEY: "ledger-deepl-key:fx" }
+    try {
+      const file = deeplPipeline("deepl", s.url, "d.sqlite")
+      expect((await synthline(["run", file], env)).code).toBe(0)
+      // What DeepL bills: the characters of every text it received.
+      const sent = s.requests
+        .filter((q) => q.path === "/v2/translate")
+        .reduce((n, q) => n + (q.body as { text: Array<string> }).text.reduce((m, t) => m + t.length, 0), 0)
+      expect(sent).toBeGreaterThan(1000)
+      const usd = Math.round(sent * 25) / 1e6
+      const first = ledger("out-deepl", "deepl")
+      expect(first).toMatchObject({ characters: sent, cache_hit_characters: 0 })
+      expect(first.cost).toEqual({ usd, saved_by_cache_usd: 0, saved_by_batch_usd: 0 })
+      expect(readFileSync(join(work, "out-deepl", "README.md"), "utf8")).toMatch(
+        new RegExp(`\\| deepl \\| deepl \\| \\d+ \\| \\d+ \\| 0 \\| 0 \\| 0 \\| \\$${usd.toFixed(4).replace(".", "\\.")} \\| \\$0\\.00 \\| \\$0\\.00 \\|`)
+      )
+
+      // Again on the same cache: nothing sent, nothing paid, the same amount saved.
+      const before = s.counts.translate
+      expect((await synthline(["run", file, "--fresh"], env)).code).toBe(0)
+      expect(s.counts.translate).toBe(before)
+      expect(ledger("out-deepl", "deepl").cost).toEqual({ usd: 0, saved_by_cache_usd: usd, saved_by_batch_usd: 0 })
+
+      // estimate over every row (a sample of the whole input): the run's characters and cost, in cents.
+      const est = await synthline(["estimate", file, "--sample", "40"], env)
+      expect(est.code).toBe(0)
+      expect(est.stdout).toContain(`deepl: `)
+      expect(est.stdout).toContain(`${sent.toLocaleString("en-US")} characters, $${(Math.round(usd * 100) / 100).toFixed(2)}`)
+      expect(est.stdout).toMatch(new RegExp(`total +\\$${(Math.round(usd * 100) / 100).toFixed(2).replace(".", "\\.")}`))
     } finally {
       await s.close()
     }

@@ -18,13 +18,16 @@ import { post, retryAfterMs, target } from "@synthline/llm/Http"
 import type { Models } from "@synthline/llm/Models"
 import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Retry from "@synthline/llm/Retry"
+import { CharacterPrice } from "@synthline/llm/Config"
 import * as Seed from "@synthline/llm/Seed"
 import * as Template from "@synthline/llm/Template"
+import * as Usage from "@synthline/llm/Usage"
 import { TranslatedConversation } from "./Fields.js"
 import { Config, Duration, Effect, Fiber, Option, Redacted, Schema } from "effect"
 import { keyOf as rowKey, Rejected, stringAt, top } from "./internal/shared.js"
 import { check, inTargetLanguage, protect, unprotect } from "./Preserve.js"
 import { keyOf, TranslationCache, type TranslationCacheService } from "./TranslationCache.js"
+import { isRecord as isObject } from "@synthline/core/Row"
 
 /** The shipped translation prompt for `provider: llm`. */
 export const defaultTranslatePrompt: string = `Translate the following text into {{target_language}}. Output only the translation, nothing else. Keep placeholders such as NAME_1 or EMAIL_2, URLs and the contents of code blocks exactly as they are.
@@ -77,6 +80,11 @@ const TranslateConfigSchema = Schema.Struct({
     Schema.Int.pipe(Schema.positive(), doc("First DeepL backoff delay in ms; doubled per retry (capped at 30 s), jittered; Retry-After wins.")),
     { default: () => 500 }),
   timeout_ms: Schema.optionalWith(Schema.Int.pipe(Schema.positive(), doc("Time limit of one DeepL request, in ms.")), { default: () => 60_000 }),
+  price: Schema.optional(
+    CharacterPrice.annotations({
+      description: "provider deepl: USD per 1M characters sent, for the cost ledger of the manifest (model_usage.deepl.cost) and synthline estimate."
+    })
+  ),
   model: Schema.optional(Schema.String.pipe(doc("provider llm: a model name from the models section."))),
   system: Schema.optional(Schema.String.pipe(doc("provider llm: system prompt."))),
   prompt: Schema.optionalWith(
@@ -106,8 +114,6 @@ export const deeplBaseUrl = (key: string): string =>
 
 /** Outcome of translating one text. */
 type Outcome = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly error: string }
-
-const isObject = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null
 
 const MASK = "<redacted>"
 
@@ -186,6 +192,8 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
   const http = target(origin, "/v2/translate", config.concurrency)
   const display = `${new URL(origin).origin}/v2/translate`
   const usage = service.usage
+  // With a price, the run's DeepL usage carries a cost ledger (from the first priced stage on).
+  if (config.price !== undefined) usage.cost ??= { usd: 0, saved_by_cache_usd: 0, saved_by_batch_usd: 0 }
   // 429, 5xx, timeouts, broken connections and answers that are no translation list are tried again.
   const retries = Retry.schedule<DeeplFailure>({
     base: Duration.millis(config.retry_base_ms),
@@ -221,7 +229,9 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
           if (out === undefined) {
             return Effect.fail({ kind: "bad_response", reason: `DeepL ${display}: the answer is not a translation list for ${texts.length} text(s)` })
           }
-          usage.characters += texts.reduce((n, t) => n + t.length, 0)
+          const characters = texts.reduce((n, t) => n + t.length, 0)
+          usage.characters += characters
+          if (usage.cost !== undefined && config.price !== undefined) Usage.chargeCharacters(usage.cost, config.price.per_1m_characters, characters, 0)
           return Effect.succeed(out)
         })
       )
@@ -311,6 +321,8 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
     const hit = service.get(keyOf(text, config.target_lang, config.source_lang, config.formality))
     if (hit !== undefined) {
       usage.cache_hits++
+      usage.cache_hit_characters += text.length
+      if (usage.cost !== undefined && config.price !== undefined) Usage.chargeCharacters(usage.cost, config.price.per_1m_characters, 0, text.length)
       return { ok: true, text: hit }
     }
     return Effect.async<Outcome>((resume) => {

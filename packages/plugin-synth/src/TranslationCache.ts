@@ -3,11 +3,13 @@
  * `Cache.Responses` service of @synthline/llm — the one SQLite file of the `cache` section, opened
  * once per run for the chat models and DeepL alike — keyed by `deepl`, target/source language,
  * formality and text), so a resumed or repeated run sends no DeepL request twice; and DeepL usage
- * (requests, characters, cache hits, errors) in the manifest's `model_usage.deepl`.
+ * (requests, characters, cache hits, errors, and with a `price` the cost ledger) in the manifest's
+ * `model_usage.deepl`.
  */
 import { RunError } from "@synthline/core/Errors"
 import { RunContext, type UsageRegistry } from "@synthline/core/RunContext"
 import * as Cache from "@synthline/llm/Cache"
+import * as Usage from "@synthline/llm/Usage"
 import { Context, Effect, Layer, type Scope } from "effect"
 
 /** DeepL usage counters. */
@@ -17,7 +19,11 @@ export interface DeeplUsage {
   requests: number
   retries: number
   characters: number
+  /** Characters of the texts the response cache translated (what they would have cost). */
+  cache_hit_characters: number
   failures: number
+  /** The cost ledger, once a `synth/translate` stage with a `price` runs (unrounded here). */
+  cost?: Usage.Cost
 }
 
 /** The translation service. */
@@ -39,7 +45,7 @@ export class TranslationCache extends Context.Tag("@synthline/plugin-synth/Trans
 export const keyOf = (text: string, target: string, source: string | undefined, formality: string | undefined): string =>
   Cache.key("deepl", { messages: [{ role: "user", content: text }] }, { target, source: source ?? null, formality: formality ?? null }, 0)
 
-const emptyUsage = (): DeeplUsage => ({ calls: 0, cache_hits: 0, requests: 0, retries: 0, characters: 0, failures: 0 })
+const emptyUsage = (): DeeplUsage => ({ calls: 0, cache_hits: 0, requests: 0, retries: 0, characters: 0, cache_hit_characters: 0, failures: 0 })
 
 /** The service over a response cache's service (opened now), usage registered under `deepl`. */
 export const over = (
@@ -50,7 +56,7 @@ export const over = (
     const cache = yield* responses.open.pipe(Effect.mapError((e) => new RunError({ reason: e.message, exitCode: 2 })))
     const usage = emptyUsage()
     if (registry !== undefined) {
-      const recovered = registry.register("deepl", () => usage)
+      const recovered = registry.register("deepl", () => (usage.cost === undefined ? usage : { ...usage, cost: Usage.rounded(usage.cost) }))
       if (typeof recovered === "object" && recovered !== null) Object.assign(usage, recovered)
     }
     return {
