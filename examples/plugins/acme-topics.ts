@@ -20,14 +20,10 @@ import * as Seed from "@synthline/llm/Seed"
 import { Either, Schema } from "effect"
 
 const LabelConfig = Schema.Struct({
-  model: Schema.String.annotations({ description: "A model name from the models section." }),
-  topics: Schema.Array(Schema.String).pipe(Schema.minItems(1)).annotations({ description: "The topics an instruction may get." }),
-  other: Schema.optionalWith(Schema.String.annotations({ description: "Topic of instructions that fit none of topics.", default: "other" }), {
-    default: () => "other"
-  }),
-  output: Schema.optionalWith(Schema.String.annotations({ description: "Field that receives the topic.", default: "acme_topic" }), {
-    default: () => "acme_topic"
-  })
+  model: Schema.String.pipe(Stage.doc("A model name from the models section.")),
+  topics: Schema.Array(Schema.String).pipe(Schema.minItems(1), Stage.doc("The topics an instruction may get.")),
+  other: Schema.optionalWith(Schema.String.pipe(Stage.doc("Topic of instructions that fit none of topics.")), { default: () => "other" }),
+  output: Schema.optionalWith(Schema.String.pipe(Stage.doc("Field that receives the topic.")), { default: () => "acme_topic" })
 })
 
 /** A row as this stage reads it: an LMSYS-Chat-1M row after `core/first-turn`. */
