@@ -4,7 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Either, Schema, Stream } from "effect"
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet"
 import { gzipSync } from "node:zlib"
-import { type LmsysRecord, LmsysRecord as LmsysRecordSchema, moderationCategories } from "@synthline/core/Record"
+import { type LmsysRecord, LmsysRecord as LmsysRecordSchema, moderationCategories, piiTypes } from "@synthline/core/Record"
 import * as Sample from "../src/Sample.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -287,6 +287,13 @@ describe("Sample.generate", () => {
 })
 
 describe("Sample.records", () => {
+  it("plants personal data of exactly the types it lists, all from core's table of type names", () => {
+    expect(Sample.plantedPiiTypes.length).toBe(9)
+    expect(Sample.plantedPiiTypes.filter((t) => !piiTypes.includes(t))).toEqual([])
+    const seen = new Set([...Sample.rows(5, 10_000)].flatMap((r) => r.pii.map((p) => p.type)))
+    expect([...seen].sort()).toEqual([...Sample.plantedPiiTypes].sort())
+  })
+
   it("makes row i depend only on (seed, i)", () => {
     const all = [...Sample.records(7, 40)]
     expect([...Sample.records(7, 15, 25)]).toEqual(all.slice(25))
