@@ -25,6 +25,7 @@ import { type FailureKind, isRetryable, LlmRequestError } from "./Errors.js"
 import { type AttemptFailure, classify, classifyError, displayUrl, isFailure } from "./Provider.js"
 import * as Retry from "./Retry.js"
 import * as anthropic from "./internal/anthropic.js"
+import { isRecord as isObject } from "@synthline/core/Row"
 
 type Answer = Omit<Completion, "cached">
 
@@ -94,8 +95,6 @@ type Record =
   | { readonly t: "uploaded"; readonly local: string; readonly file: string }
   | { readonly t: "submitted"; readonly local: string; readonly batch: string }
   | { readonly t: "done"; readonly local: string }
-
-const isObject = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null && !Array.isArray(u)
 
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)))
 
@@ -377,6 +376,42 @@ export const make = (
     return undefined
   }
 
+  /**
+   * Finds the Message Batch a killed run created for `b` but did not journal (it died in
+   * between): one created around the time `b` was prepared, with as many requests, that no open
+   * batch of the journal names. A Message Batch names no input file, so this is a guess; a wrong
+   * one costs a wait, not an answer: its results hold none of `b`'s custom ids, and those items
+   * are resubmitted as missing.
+   */
+  const findMessageBatch = async (b: Tracked): Promise<string | undefined> => {
+    const prepared = Number.parseInt(b.local.split("-")[0] ?? "", 36)
+    if (!Number.isFinite(prepared)) return undefined
+    const from = prepared - 60_000
+    const to = prepared + timeoutMs * (config.max_retries + 1) + 60_000
+    const known = new Set([...tracked.values()].flatMap((t) => (t.batch !== undefined ? [t.batch] : [])))
+    let after: string | undefined
+    for (let page = 0; page < 20; page++) {
+      const r = await http("GET", `/messages/batches?limit=100${after !== undefined ? `&after_id=${encodeURIComponent(after)}` : ""}`)
+      if (!r.ok) return undefined
+      const list = json(r.text)
+      const data = Array.isArray(list?.data) ? list.data : []
+      let older = false
+      for (const d of data) {
+        if (!isObject(d) || typeof d.id !== "string") continue
+        const created = typeof d.created_at === "string" ? Date.parse(d.created_at) : Number.NaN
+        if (created < from) older = true
+        if (known.has(d.id) || !(created >= from && created <= to)) continue
+        const c = isObject(d.request_counts) ? d.request_counts : {}
+        const total = ["processing", "succeeded", "errored", "canceled", "expired"].reduce((n, k) => n + (typeof c[k] === "number" ? c[k] : 0), 0)
+        if (total === b.ids.size) return d.id
+      }
+      // The list is newest first: past the prepared time, the rest is older still.
+      if (older || list?.has_more !== true || typeof list.last_id !== "string") return undefined
+      after = list.last_id
+    }
+    return undefined
+  }
+
   /** Polls a submitted batch until it ends, then takes in its output and error files. */
   const follow = async (b: Tracked): Promise<void> => {
     for (;;) {
@@ -504,8 +539,8 @@ export const make = (
 
   /** Picks up the batches a killed run left: polls those it submitted, finds those it created but did not journal. */
   const resume = async (b: Tracked): Promise<void> => {
-    if (b.batch === undefined && b.file !== undefined) {
-      const found = await findByFile(b.file)
+    if (b.batch === undefined && (b.file !== undefined || messageBatches)) {
+      const found = b.file !== undefined ? await findByFile(b.file) : await findMessageBatch(b)
       if (found !== undefined) {
         b.batch = found
         b.status = "validating"
@@ -513,10 +548,18 @@ export const make = (
       }
     }
     if (b.batch === undefined) {
-      // Never submitted: its calls are batched again when they come.
+      // Never submitted: its calls are batched again, those that came while it was looked for too.
       tracked.delete(b.local)
-      for (const key of b.ids.values()) adopted.delete(key)
       write({ t: "done", local: b.local })
+      for (const key of b.ids.values()) {
+        adopted.delete(key)
+        const item = items.get(key)
+        // A call that came meanwhile waited for this batch instead of being queued.
+        if (item !== undefined) {
+          item.attempts = 0
+          enqueue(item)
+        }
+      }
       return
     }
     report()

@@ -15,6 +15,7 @@ import { createHash } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Effect, type Scope } from "effect"
+import { isRecord as isObject } from "@synthline/core/Row"
 
 /** A chat request as the server received it. */
 export interface ReceivedChat {
@@ -123,6 +124,8 @@ interface ServedMessageBatch {
   readonly n: number
   readonly id: string
   readonly requests: ReadonlyArray<{ readonly custom_id: string; readonly params: unknown }>
+  /** When it was created (ms since the epoch). */
+  readonly created: number
   polls: number
   processing_status: "in_progress" | "ended"
   request_counts: { processing: number; succeeded: number; errored: number; canceled: number; expired: number }
@@ -187,9 +190,6 @@ export const echo = (request: ReceivedChat): string => {
 }
 
 const tokens = (s: string): number => Math.max(1, Math.ceil(s.length / 4))
-
-const isObject = (u: unknown): u is { readonly [key: string]: unknown } =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
 
 const isFault = (u: unknown): u is Fault => isObject(u) && typeof u.fault === "string"
 
@@ -539,9 +539,9 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
     type: "message_batch",
     processing_status: b.processing_status,
     request_counts: b.request_counts,
-    created_at: new Date(b.n * 1000).toISOString(),
-    ended_at: b.processing_status === "ended" ? new Date(b.n * 1000 + 1000).toISOString() : null,
-    expires_at: new Date(b.n * 1000 + 86_400_000).toISOString(),
+    created_at: new Date(b.created).toISOString(),
+    ended_at: b.processing_status === "ended" ? new Date(b.created).toISOString() : null,
+    expires_at: new Date(b.created + 86_400_000).toISOString(),
     cancel_initiated_at: null,
     archived_at: null,
     results_url: b.processing_status === "ended" ? `${url}/v1/messages/batches/${b.id}/results` : null
@@ -576,6 +576,7 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
         n,
         id: `msgbatch_${n}`,
         requests,
+        created: Date.now(),
         polls: 0,
         processing_status: "in_progress",
         request_counts: { processing: requests.length, succeeded: 0, errored: 0, canceled: 0, expired: 0 },

@@ -1,9 +1,14 @@
 import { describe, expect, it } from "vitest"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { Effect, Either } from "effect"
+import { Effect, Either, Schema } from "effect"
 import { gzipParts, readParts, start as startCli, synthline, tree } from "../../cli/test/support.js"
 import { readJournal } from "../src/Batch.js"
+import * as Cache from "../src/Cache.js"
+import { body } from "../src/Chat.js"
+import { CacheSection, ModelsSection } from "../src/Config.js"
+import { params } from "../src/internal/anthropic.js"
+import { make } from "../src/Models.js"
 import type { LlmRequestError } from "../src/Errors.js"
 import * as TestServer from "../src/TestServer.js"
 import { ask, client, run, tempDir } from "./support.js"
@@ -130,6 +135,57 @@ describe("batch mode, provider anthropic", () => {
         expect((a as LlmRequestError).message).not.toContain("sk-ant-wrong-key")
       }
       expect(server.counts.batches).toBe(0)
+    }))
+})
+
+describe("batch mode, provider anthropic, after a kill between creating a batch and journaling it", () => {
+  it("finds the batch by its creation time and size, polls it and submits nothing; without one, the waiting calls are batched", () =>
+    withServer({}, async (server) => {
+      const questions = [0, 1, 2].map((i) => ({
+        messages: [{ role: "system", content: "Be brief." }, ...ask(`question ${i}`).messages],
+        seed: i,
+        max_tokens: 64
+      }))
+      const asked = (stateDir: string) =>
+        run(
+          Effect.gen(function* () {
+            const c = yield* make({
+              models: Schema.decodeUnknownSync(ModelsSection)(model(server, "batch")),
+              cache: Schema.decodeUnknownSync(CacheSection)({ mode: "off" }),
+              baseDir: stateDir,
+              env: {},
+              stateDir
+            })
+            const m = yield* c.get("m")
+            return yield* Effect.all(questions.map((q) => Effect.map(m.complete(q), (a) => a.content)), { concurrency: "unbounded" })
+          })
+        )
+      // What a killed run left: the journal's prepared line, and the batch it created (no submitted line).
+      const stateDir = tempDir("anthropic-unjournaled")
+      const local = `${Date.now().toString(36)}-4242-1`
+      const items = Object.fromEntries(questions.map((q, i) => [`${local}-${i}`, Cache.key("claude-test", q, {}, 0)]))
+      writeFileSync(join(stateDir, "llm-batches-m.jsonl"), `${JSON.stringify({ t: "prepared", local, items })}\n`)
+      const created = await fetch(`${server.baseUrl}/messages/batches`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-api-key": key, "anthropic-version": "2023-06-01" },
+        body: JSON.stringify({ requests: questions.map((q, i) => ({ custom_id: `${local}-${i}`, params: params(body("claude-test", q, {})) })) })
+      })
+      expect(created.status).toBe(200)
+      const answers = await asked(stateDir)
+      const online = await withServer({}, async (plain) => (await askAll(model(plain, "online"), 3, { cache: { mode: "off" } })).answers)
+      expect(answers).toEqual(online)
+      expect(server.counts).toMatchObject({ batches: 1, batch_requests: 3 })
+      expect(readFileSync(join(stateDir, "llm-batches-m.jsonl"), "utf8")).toContain(`"t":"submitted","local":"${local}","batch":"msgbatch_1"`)
+
+      // A prepared batch of two that never reached the provider (no batch of its size): the calls
+      // that waited for it go out after all.
+      const other = tempDir("anthropic-unsubmitted")
+      const lost = `${Date.now().toString(36)}-4242-2`
+      const lostItems = Object.fromEntries(questions.slice(0, 2).map((q, i) => [`${lost}-${i}`, Cache.key("claude-test", q, {}, 0)]))
+      writeFileSync(join(other, "llm-batches-m.jsonl"), `${JSON.stringify({ t: "prepared", local: lost, items: lostItems })}\n`)
+      expect(await asked(other)).toEqual(online)
+      expect(server.counts.batch_requests).toBe(6)
+      expect(readFileSync(join(other, "llm-batches-m.jsonl"), "utf8")).toContain(`{"t":"done","local":"${lost}"}`)
     }))
 })
 
