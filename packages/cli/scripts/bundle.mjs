@@ -90,7 +90,15 @@ const publicModules = (pkg) => {
   const subpaths = Object.keys(manifest.exports ?? {}).filter((k) => k !== "./package.json" && !k.includes("*") && !k.startsWith("./."))
   return subpaths.map((k) => (k === "." ? pkg : `${pkg}/${k.slice(2)}`))
 }
-const coreDist = dirname(require.resolve("@synthline/core"))
+// @synthline/core and the CLI's other @synthline packages (a pipeline file with `encrypt:` loads
+// @synthline/release as a plugin): each barrel and every module of its dist/.
+const synthlinePackages = Object.keys(JSON.parse(readFileSync(join(here, "../package.json"), "utf8")).dependencies ?? {}).filter((d) =>
+  d.startsWith("@synthline/")
+)
+const modulesOf = (pkg) => {
+  const dist = dirname(require.resolve(pkg))
+  return [pkg, ...readdirSync(dist).filter((f) => f.endsWith(".js") && f !== "index.js").map((f) => `${pkg}/${f.slice(0, -3)}`)]
+}
 // Of @effect/platform only what a stage uses (its barrel and HTTP-server modules hold megabytes,
 // e.g. the Swagger UI's assets): a plugin importing another module loads it from node_modules,
 // which works alike since Effect finds services by their tag's key.
@@ -98,10 +106,7 @@ const platform = ["Command", "CommandExecutor", "Error", "FileSystem", "Path", "
 const shared = [
   ...publicModules("effect"),
   ...platform.map((m) => `@effect/platform/${m}`),
-  "@synthline/core",
-  ...readdirSync(coreDist)
-    .filter((f) => f.endsWith(".js") && f !== "index.js")
-    .map((f) => `@synthline/core/${f.slice(0, -3)}`)
+  ...synthlinePackages.flatMap(modulesOf)
 ]
 // Each module's export names, read from the module itself.
 const names = await Promise.all(shared.map(async (s) => Object.keys(await import(pathToFileURL(require.resolve(s)).href))))
