@@ -23,6 +23,7 @@ import { Application, PageEvent, type TypeDocOptions } from "typedoc"
 import type { PluginOptions } from "typedoc-plugin-markdown"
 import { escapeCode, escapeEmoji, escapeText } from "./markdown.js"
 import { pluginPackages, publishable, repoRoot, type WorkspacePackage } from "./workspace.js"
+import { isRecord as isObj } from "@synthline/core/Row"
 
 const docsDir = join(repoRoot, "apps/docs")
 
@@ -164,8 +165,6 @@ const stagePage = (p: PluginPage): string => {
   }
   return [...lines, verbatim(body.join("\n"))].join("\n")
 }
-
-const isObj = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null && !Array.isArray(u)
 
 const pipelinePage = (
   registry: Registry.Registry,

@@ -9,13 +9,10 @@ import { StageError } from "./Errors.js"
 import { FirstSeen, hashInto, hexOf, seededUnit } from "./internal/hash.js"
 import { describeValue, getPath, origin, parsePath, type Row, withOrigin } from "./Row.js"
 import { type AnyStage, doc, make, mapChunks, type Stage, type StageContext } from "./Stage.js"
+import { isRecord as isObj } from "./Row.js"
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-type Obj = { readonly [key: string]: unknown }
-
-const isObj = (u: unknown): u is Obj => typeof u === "object" && u !== null && !Array.isArray(u)
 
 const isArray = (u: unknown): u is ReadonlyArray<unknown> => Array.isArray(u)
 

@@ -18,6 +18,7 @@ import * as Registry from "./Registry.js"
 import type { Manifest, RunStats, SinkOutput, StageStats } from "./internal/run/stats.js"
 import type * as Shard from "./Shard.js"
 import type { OutputFile } from "./Sink.js"
+import { isRecord as isObject } from "./Row.js"
 
 export type {
   /** The manifest written as `manifest.json` (or `manifest-0000i-of-0000n.json` per shard). */
@@ -114,9 +115,6 @@ const sumUsage = (a: unknown, b: unknown): { [key: string]: unknown } => {
   }
   return out
 }
-
-const isObject = (u: unknown): u is { readonly [key: string]: unknown } =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
 
 const sumStages = (a: ReadonlyArray<StageStats>, b: ReadonlyArray<StageStats>): Array<StageStats> =>
   a.map((s, i) => {

@@ -13,6 +13,7 @@ import type { Registry } from "./Registry.js"
 import { LmsysRecord } from "./Record.js"
 import type { Row } from "./Row.js"
 import { fieldSchemas } from "./Stage.js"
+import { isRecord as isObject } from "./Row.js"
 
 /** The shape of a value, as far as a dataset card's `features` need it. */
 export type Shape =
@@ -308,8 +309,6 @@ export const observer = (profile: Profile, { declared, profilers }: Profiling): 
     }
   }
 }
-
-const isObject = (v: unknown): v is { readonly [k: string]: unknown } => typeof v === "object" && v !== null && !Array.isArray(v)
 
 /**
  * Counters of both: numbers add up key by key, nested objects the same way; any other value

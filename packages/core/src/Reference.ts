@@ -8,6 +8,7 @@
 import { JSONSchema, Option, Schema, SchemaAST } from "effect"
 import type { Registry } from "./Registry.js"
 import type { AnyStage } from "./Stage.js"
+import { isRecord as isObj } from "./Row.js"
 
 /** A JSON Schema object. */
 export type JsonSchema = { readonly [key: string]: unknown }
@@ -36,8 +37,6 @@ export interface StageInfo {
   readonly stateful: boolean
   readonly options: ReadonlyArray<OptionInfo>
 }
-
-const isObj = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null && !Array.isArray(u)
 
 /** A JSON value survives `JSON.stringify` unchanged (no functions, class instances, NaN, ...). */
 const isJson = (u: unknown): boolean => {

@@ -3,6 +3,8 @@
  * sent to `POST /v1/chat/completions`, and the parsed answer (`choices[0].message.content`,
  * `finish_reason`, `usage`).
  */
+import { isRecord as isObject } from "@synthline/core/Row"
+
 
 /** One chat message. */
 export interface Message {
@@ -54,8 +56,6 @@ export const body = (model: string, request: ChatRequest, extraBody: { readonly 
   if (request.response_format !== undefined) out.response_format = request.response_format
   return out
 }
-
-const isObject = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null
 
 const count = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) && u >= 0 ? u : 0)
 

@@ -31,6 +31,7 @@ import { HeaderLimits, parse as parseLimits } from "./internal/limits.js"
 import * as Provider from "./Provider.js"
 import * as Retry from "./Retry.js"
 import * as Usage from "./Usage.js"
+import { isRecord as isObject } from "@synthline/core/Row"
 
 /** Per-call options. */
 export interface CallOptions {
@@ -57,8 +58,6 @@ export interface RouteAnswer<A> {
   /** True when it came from the response cache (no request was made). */
   readonly cached: boolean
 }
-
-const isObject = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null
 
 const tokenCount = (u: unknown): number => (typeof u === "number" && Number.isFinite(u) && u >= 0 ? u : 0)
 

@@ -14,10 +14,7 @@ import type { Models } from "@synthline/llm/Models"
 import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Seed from "@synthline/llm/Seed"
 import { Effect, Either, Schema } from "effect"
-
-type Obj = { readonly [key: string]: unknown }
-
-const isObj = (u: unknown): u is Obj => typeof u === "object" && u !== null && !Array.isArray(u)
+import { isRecord as isObj } from "@synthline/core/Row"
 
 // ---------------------------------------------------------------------------------------------
 // Category mappings

@@ -9,11 +9,10 @@ import { type ModerationCategory, moderationCategories } from "@synthline/core/R
 import { doc, make, mapChunks, type Stage, type StageContext } from "@synthline/core/Stage"
 import { Effect, Schema } from "effect"
 import { didYouMean } from "@synthline/core/Suggest"
+import { isRecord as isObj } from "@synthline/core/Row"
 
 // ---------------------------------------------------------------------------------------------
 // Options
-
-type Obj = { readonly [key: string]: unknown }
 
 const categoryNames: ReadonlyArray<string> = moderationCategories
 
@@ -113,8 +112,6 @@ export type ModerationAudit = typeof ModerationAudit.Type
 
 // ---------------------------------------------------------------------------------------------
 // The per-row decision
-
-const isObj = (u: unknown): u is Obj => typeof u === "object" && u !== null && !Array.isArray(u)
 
 
 const N = moderationCategories.length

@@ -10,6 +10,7 @@
 import * as DatasetCard from "@synthline/core/DatasetCard"
 import * as Profile from "@synthline/core/Profile"
 import type { Row } from "@synthline/core/Row"
+import { isRecord as isObject } from "@synthline/core/Row"
 
 /** What the answers of the rows look like: plain counts. */
 export interface AnswerProfile {
@@ -75,8 +76,6 @@ const sub = (counts: { [k: string]: { [k: string]: number } }, k: string): { [k:
   }
   return t
 }
-
-const isObject = (v: unknown): v is { readonly [k: string]: unknown } => typeof v === "object" && v !== null
 
 const isScore = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v)
 

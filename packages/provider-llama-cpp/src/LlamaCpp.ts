@@ -7,6 +7,7 @@
  * answer requests in parallel (batched together by llama.cpp).
  */
 import { doc } from "@synthline/core/Stage"
+import { isRecord as isObject } from "@synthline/core/Row"
 import type { ResolvedModel } from "@synthline/llm/Config"
 import { LlmConfigError } from "@synthline/llm/Errors"
 import type { AttemptFailure, ProviderFactory, Transport } from "@synthline/llm/Provider"
@@ -76,8 +77,6 @@ const describe = (e: unknown): string => (e instanceof Error ? e.message : Strin
 
 const configError = (model: ResolvedModel, reason: string): LlmConfigError =>
   new LlmConfigError({ reason: `model ${model.name} (provider ${name}): ${reason}` })
-
-const isObject = (u: unknown): u is { readonly [key: string]: unknown } => typeof u === "object" && u !== null && !Array.isArray(u)
 
 const num = (u: unknown): number | undefined => (typeof u === "number" && Number.isFinite(u) ? u : undefined)
 

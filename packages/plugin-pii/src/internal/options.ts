@@ -8,8 +8,7 @@ import { didYouMean } from "@synthline/core/Suggest"
 import { doc } from "@synthline/core/Stage"
 import { Schema } from "effect"
 import { type DetectorOptions, PiiType, piiTypes } from "../Detect.js"
-
-type Obj = { readonly [key: string]: unknown }
+import { isRecord as isObj } from "@synthline/core/Row"
 
 const known: ReadonlyArray<string> = piiTypes
 
@@ -66,8 +65,6 @@ export const detectorOptions = (c: DetectorConfig): DetectorOptions => ({
   keepLoopbackIps: c.keep_loopback_ips,
   urls: c.urls
 })
-
-const isObj = (u: unknown): u is Obj => typeof u === "object" && u !== null && !Array.isArray(u)
 
 /**
  * The text of message `i` of a message list: a `{ content }` object or a bare string. `null`
