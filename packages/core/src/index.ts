@@ -2,7 +2,6 @@
  * @synthline/core: records, the Stage/Plugin API, pipeline files, the streaming runner,
  * sources and sinks, manifests, progress reporting and test helpers.
  */
-export * as CorePlugin from "./CorePlugin.js"
 export * as CoreStages from "./CoreStages.js"
 export * as DatasetCard from "./DatasetCard.js"
 export * as Errors from "./Errors.js"

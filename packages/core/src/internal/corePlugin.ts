@@ -3,12 +3,12 @@
  * Always loaded; never listed in a pipeline file's `plugins`.
  */
 import { createRequire } from "node:module"
-import * as CoreStages from "./CoreStages.js"
-import { definePlugin, type Plugin } from "./Plugin.js"
-import * as Sinks from "./Sinks.js"
-import * as Sources from "./Sources.js"
+import * as CoreStages from "../CoreStages.js"
+import { definePlugin, type Plugin } from "../Plugin.js"
+import * as Sinks from "../Sinks.js"
+import * as Sources from "../Sources.js"
 
-const pkg: { readonly version: string } = createRequire(import.meta.url)("../package.json")
+const pkg: { readonly version: string } = createRequire(import.meta.url)("../../package.json")
 
 /** The version of @synthline/core. */
 export const version: string = pkg.version
