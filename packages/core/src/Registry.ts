@@ -9,7 +9,7 @@ import { createRequire } from "node:module"
 import { basename, dirname, isAbsolute, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as CorePlugin from "./internal/corePlugin.js"
-import { PluginLoadError } from "./Errors.js"
+import { errorText, PluginLoadError } from "./Errors.js"
 import { isPlugin, type Plugin } from "./Plugin.js"
 import { type AnyProfiler, coreKeys } from "./Profile.js"
 import { type AnySink, withOptions } from "./Sink.js"
@@ -79,7 +79,7 @@ const installedPlugins = (baseDir: string): ReadonlyArray<string> => {
 /** Why a plugin cannot be imported, in words without synthline's own file paths. */
 const notFound = (specifier: string, baseDir: string, e: unknown): string | undefined => {
   const code = typeof e === "object" && e !== null && "code" in e ? e.code : undefined
-  const message = e instanceof Error ? e.message : String(e)
+  const message = errorText(e)
   if (code !== "ERR_MODULE_NOT_FOUND" || !message.includes(`'${specifier}'`)) return undefined
   return `no installed package is named ${specifier}${didYouMean(specifier, installedPlugins(baseDir))} (install it next to the pipeline file, or give a relative path to a local plugin)`
 }
@@ -127,7 +127,7 @@ const importModule = (specifier: string, baseDir: string): Effect.Effect<unknown
         }
       }
     },
-    catch: (e) => new PluginLoadError({ specifier, reason: e instanceof Error ? e.message.split("\n")[0]! : String(e) })
+    catch: (e) => new PluginLoadError({ specifier, reason: errorText(e).split("\n")[0]! })
   })
 
 const checkPlugin = (specifier: string, plugin: Plugin): Effect.Effect<Plugin, PluginLoadError> => {

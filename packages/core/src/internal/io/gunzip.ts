@@ -9,6 +9,7 @@
  * else is {@link GunzipFailure} `trailing`, raised after all the data before it.
  */
 import * as zlib from "node:zlib"
+import { errorText } from "../../Errors.js"
 
 /** Why gunzip stopped: a member cut short, bad gzip data, or bytes after the last member. */
 export class GunzipFailure extends Error {
@@ -141,7 +142,7 @@ export async function* gunzip(input: AsyncIterable<Uint8Array>): AsyncGenerator<
           try {
             out = await feed(inflate, buf)
           } catch (e) {
-            throw new GunzipFailure("corrupt", base, e instanceof Error ? e.message : String(e))
+            throw new GunzipFailure("corrupt", base, errorText(e))
           }
           for (const o of out) {
             if (crc32 !== undefined) crc = crc32(o, crc)
