@@ -24,7 +24,7 @@ import * as Path from "@effect/platform/Path"
 import { Chunk, Data, Effect, Redacted, Stream } from "effect"
 import { createHash } from "node:crypto"
 import { glob } from "tinyglobby"
-import { SourceError } from "@synthline/core/Errors"
+import { errorText, SourceError } from "@synthline/core/Errors"
 import type { AnySource } from "@synthline/core/Source"
 import * as Sources from "@synthline/core/Sources"
 
@@ -141,7 +141,7 @@ export const keyFromDir = (dir: string): Effect.Effect<ReleaseKey, SourceError, 
   })
 
 const releaseError = (file: string) => (e: unknown): ReleaseError =>
-  new ReleaseError({ file, reason: e instanceof Error ? e.message : String(e) })
+  new ReleaseError({ file, reason: errorText(e) })
 
 /** The OpenPGP code, loaded on first use (a pipeline that encrypts nothing never loads `openpgp`). */
 const openpgp = () => import("./internal/openpgp.js")
