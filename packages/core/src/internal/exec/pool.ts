@@ -155,7 +155,8 @@ class Dispatch {
     dead.dead = true
     const at = this.slots.indexOf(dead)
     if (dead.heapMb === undefined || at < 0) {
-      return this.fail(new RunError({ reason: `a worker thread ran out of memory at unit ${dead.units[0] ?? "?"} without a heap cap`, exitCode: 1 }))
+      this.fail(new RunError({ reason: `a worker thread ran out of memory at unit ${dead.units[0] ?? "?"} without a heap cap`, exitCode: 1 }))
+      return
     }
     const heapMb = dead.heapMb * 2 > maxHeapMb ? undefined : dead.heapMb * 2
     const fresh = slot(this.options.init, heapMb)
