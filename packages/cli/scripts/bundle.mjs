@@ -35,9 +35,9 @@ const manifestOf = (file) => {
   throw new Error(`no package.json above ${file}`)
 }
 
-const ownManifest = /createRequire\(import\.meta\.url\)\(\s*"\.\.\/package\.json"\s*\)/g
+const ownManifest = /createRequire\(import\.meta\.url\)\(\s*"(?:\.\.\/)+package\.json"\s*\)/g
 
-/** Inlines each package's `../package.json` read (name, version, dependencies). */
+/** Inlines each package's `../package.json` (or `../../package.json` from a nested module) read (name, version, dependencies). */
 const inlineManifests = {
   name: "inline-manifests",
   setup(b) {

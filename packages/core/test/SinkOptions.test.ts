@@ -3,7 +3,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import Module from "node:module"
+import { delimiter, join, sep } from "node:path"
 import * as Pipeline from "../src/Pipeline.js"
 import * as Runner from "../src/Runner.js"
 
@@ -69,17 +70,34 @@ describe("sink options contributed by a plugin", () => {
 
   it.effect("encrypt: without @synthline/release installed is refused before any work, naming the package at the option", () =>
     Effect.gen(function* () {
-      // Outside the repository, so nothing resolves the package from the pipeline's folder either.
+      // Outside the repository, so nothing resolves the package from the pipeline's folder either;
+      // and the running program is a script there too. pnpm's bin shims also put its
+      // node_modules/.pnpm/node_modules on NODE_PATH, which links every workspace package
+      // (@synthline/release included): Node's global lookup paths are read again without them.
       const outside = mkdtempSync(join(tmpdir(), "synthline-no-release-"))
+      const program = process.argv[1]
+      const nodePath = process.env.NODE_PATH
+      const initPaths = (Module as unknown as { readonly _initPaths: () => void })._initPaths
       try {
+        writeFileSync(join(outside, "program.js"), "")
+        process.argv[1] = join(outside, "program.js")
+        if (nodePath !== undefined) {
+          process.env.NODE_PATH = nodePath.split(delimiter).filter((p) => !p.includes(`${sep}.pnpm${sep}`)).join(delimiter)
+          initPaths()
+        }
         mkdirSync(join(outside, "in"))
         writeFileSync(join(outside, "in/a.jsonl"), jsonl(rows))
         const file = pipelineFile(outside, "enc", "{ type: jsonl, path: out,\n  encrypt: source-key }", "")
         const error = yield* Effect.flip(Pipeline.load(file))
         expect(error.message).toContain("enc.pipeline.yaml:5:3")
         expect(error.message).toContain("sink option encrypt comes from the @synthline/release plugin, which is not installed")
-        expect(readdirSync(outside).sort()).toEqual(["enc.pipeline.yaml", "in"])
+        expect(readdirSync(outside).sort()).toEqual(["enc.pipeline.yaml", "in", "program.js"])
       } finally {
+        if (program !== undefined) process.argv[1] = program
+        if (nodePath !== undefined) {
+          process.env.NODE_PATH = nodePath
+          initPaths()
+        }
         rmSync(outside, { recursive: true, force: true })
       }
     }).pipe(Effect.provide(NodeContext.layer)))
