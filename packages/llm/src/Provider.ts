@@ -180,6 +180,26 @@ const serverMessage = (text: string): string => {
   return preview(text)
 }
 
+/**
+ * One HTTP target per endpoint of `model` for `path` (a connection pool each, closed with the
+ * scope); an endpoint that is not an http(s) base URL fails with the model named.
+ */
+export const endpointTargets = (model: ResolvedModel, path: string): Effect.Effect<Array<HttpTarget>, LlmConfigError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const targets: Array<HttpTarget> = []
+    for (const url of model.endpoints) {
+      if (!isHttpUrl(url)) {
+        return yield* new LlmConfigError({
+          reason: `model ${model.name}: endpoint ${JSON.stringify(displayUrl(url))} is not an http(s) base URL`
+        })
+      }
+      const t = target(url, path, model.concurrency)
+      yield* Effect.addFinalizer(() => Effect.promise(() => t.close()).pipe(Effect.ignore))
+      targets.push(t)
+    }
+    return targets
+  })
+
 /** Classifies an HTTP answer into a completion or a failed attempt. */
 export const classify = (
   status: number,
@@ -215,17 +235,7 @@ export const openai: ProviderFactory = (model, context) =>
         reason: `model ${model.name} has no endpoints: list base URLs under models.${model.name}.endpoints (e.g. http://host:8000/v1) or set OPENAI_BASE_URL`
       })
     }
-    const targets: Array<HttpTarget> = []
-    for (const url of model.endpoints) {
-      if (!isHttpUrl(url)) {
-        return yield* new LlmConfigError({
-          reason: `model ${model.name}: endpoint ${JSON.stringify(displayUrl(url))} is not an http(s) base URL`
-        })
-      }
-      const t = target(url, "/chat/completions", model.concurrency)
-      yield* Effect.addFinalizer(() => Effect.promise(() => t.close()).pipe(Effect.ignore))
-      targets.push(t)
-    }
+    const targets = yield* endpointTargets(model, "/chat/completions")
     // Other routes share each endpoint's connection pool; only the path differs.
     const basePaths = model.endpoints.map((url) => new URL(url).pathname.replace(/\/+$/, ""))
     const secret = model.api_key !== undefined ? Redacted.value(model.api_key) : undefined

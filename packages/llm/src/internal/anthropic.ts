@@ -10,10 +10,9 @@ import { Effect, Redacted } from "effect"
 import type { Completion } from "../Chat.js"
 import { preview } from "../Chat.js"
 import type { ResolvedModel } from "../Config.js"
-import { LlmConfigError } from "../Errors.js"
 import type { AttemptFailure, ProviderFactory, Transport } from "../Provider.js"
-import { classifyError, displayUrl } from "../Provider.js"
-import { begin, type HttpTarget, target } from "./http.js"
+import { classifyError, displayUrl, endpointTargets } from "../Provider.js"
+import { begin } from "./http.js"
 
 type Answer = Omit<Completion, "cached">
 
@@ -168,29 +167,11 @@ export const batchStatus = (o: { readonly [key: string]: unknown }): "in_progres
   return count(counts.expired) > 0 ? "expired" : "completed"
 }
 
-const isHttpUrl = (url: string): boolean => {
-  try {
-    const u = new URL(url)
-    return u.protocol === "http:" || u.protocol === "https:"
-  } catch {
-    return false
-  }
-}
 
 /** The built-in `anthropic` provider: `POST {endpoint}/messages` for every chat call. */
 export const provider: ProviderFactory = (model, context) =>
   Effect.gen(function* () {
-    const targets: Array<HttpTarget> = []
-    for (const url of model.endpoints) {
-      if (!isHttpUrl(url)) {
-        return yield* new LlmConfigError({
-          reason: `model ${model.name}: endpoint ${JSON.stringify(displayUrl(url))} is not an http(s) base URL`
-        })
-      }
-      const t = target(url, "/messages", model.concurrency)
-      yield* Effect.addFinalizer(() => Effect.promise(() => t.close()).pipe(Effect.ignore))
-      targets.push(t)
-    }
+    const targets = yield* endpointTargets(model, "/messages")
     const secret = model.api_key !== undefined ? Redacted.value(model.api_key) : undefined
     const scrub = (s: string): string => (secret !== undefined && secret.length >= 4 ? s.split(secret).join("<redacted>") : s)
     const sent = headers(model)
