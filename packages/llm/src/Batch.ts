@@ -26,6 +26,7 @@ import { type AttemptFailure, classify, classifyError, displayUrl, isFailure } f
 import * as Retry from "./Retry.js"
 import * as anthropic from "./internal/anthropic.js"
 import { isRecord as isObject } from "@synthline/core/Row"
+import { errorText } from "@synthline/core/Errors"
 
 type Answer = Omit<Completion, "cached">
 
@@ -195,7 +196,7 @@ export const make = (
           const ra = r.headers["retry-after"]
           return { status: r.statusCode, text: await r.body.text(), retryAfter: Array.isArray(ra) ? ra[0] : ra }
         },
-        catch: (e): AttemptFailure => ({ kind: "connection", detail: scrub(`${method} ${path}: ${e instanceof Error ? e.message : String(e)}`) })
+        catch: (e): AttemptFailure => ({ kind: "connection", detail: scrub(`${method} ${path}: ${errorText(e)}`) })
       }).pipe(
         Effect.flatMap(({ status, text, retryAfter }): Effect.Effect<Reply, AttemptFailure> => {
           if (status >= 200 && status < 300) return Effect.succeed({ ok: true, status, text })

@@ -16,6 +16,7 @@ import { Context, Effect, Either, Layer, Schema, Scope } from "effect"
 import type { ChatRequest, Completion } from "./Chat.js"
 import { type CacheMode, CacheSection } from "./Config.js"
 import { LlmCacheError, LlmConfigError } from "./Errors.js"
+import { errorText } from "@synthline/core/Errors"
 
 type Answer = Omit<Completion, "cached">
 
@@ -97,7 +98,7 @@ const damagedCodes = new Set(["SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_CORRUPT
 /** The cache error for what SQLite threw. */
 const cacheError = (file: string, operation: LlmCacheError["operation"], e: unknown, mode?: CacheMode): LlmCacheError => {
   const code = typeof e === "object" && e !== null && "code" in e ? String(e.code) : ""
-  const detail = e instanceof Error ? e.message : String(e)
+  const detail = errorText(e)
   return new LlmCacheError({ file, operation, mode, detail, damaged: damagedCodes.has(code) || /malformed|not a database/i.test(detail) })
 }
 

@@ -13,7 +13,7 @@
 import type { FileSystem as FS, Path } from "@effect/platform"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { normalizeText } from "@synthline/core/CoreStages"
-import { StageError } from "@synthline/core/Errors"
+import { errorText, StageError } from "@synthline/core/Errors"
 import { describeValue, getPath, parsePath, type Row } from "@synthline/core/Row"
 import * as Sources from "@synthline/core/Sources"
 import { doc, make, mapChunks, type Stage } from "@synthline/core/Stage"
@@ -295,7 +295,7 @@ const readBenchmark = (
       try {
         item = JSON.parse(line)
       } catch (e) {
-        return yield* fail(`benchmark ${b.path}:${i + 1}: not valid JSON (${e instanceof Error ? e.message : String(e)})`)
+        return yield* fail(`benchmark ${b.path}:${i + 1}: not valid JSON (${errorText(e)})`)
       }
       const e = take(item, `${b.path}:${i + 1}`, i + 1)
       if (e !== undefined) return yield* e

@@ -19,7 +19,7 @@
  * neither the first pass nor the index's memory is repeated per worker.
  */
 import type { FileSystem, Path } from "@effect/platform"
-import { StageError } from "@synthline/core/Errors"
+import { errorText, StageError } from "@synthline/core/Errors"
 import { describeValue, getPath, parsePath, type Row } from "@synthline/core/Row"
 import { doc, make, mapChunks, type Stage, type StageContext, type Transform } from "@synthline/core/Stage"
 import { Chunk, Effect, Option, Schema, Stream } from "effect"
@@ -185,7 +185,7 @@ export const nearDedup: Stage<NearDedupConfig, Row, Row, FileSystem.FileSystem |
       return mapChunks<Row, Row>(labeller(config, ctx, (id) => firstOf.get(id)))
     }).pipe(
       Effect.catchAllDefect((d) =>
-        Effect.fail(new StageError({ stage: ctx.stageId, reason: `building the index failed: ${d instanceof Error ? d.message : String(d)}` }))
+        Effect.fail(new StageError({ stage: ctx.stageId, reason: `building the index failed: ${errorText(d)}` }))
       )
     )
 })

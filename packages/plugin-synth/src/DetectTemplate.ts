@@ -17,7 +17,7 @@
  * dataset, every shard of a sharded run and every resumed run sees the same counts and gives
  * the same labels; no state is journaled (the pass is simply repeated on resume).
  */
-import { StageError } from "@synthline/core/Errors"
+import { errorText, StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import type { SourceDefinition, SourceEnv } from "@synthline/core/Source"
 import * as Sources from "@synthline/core/Sources"
@@ -140,7 +140,7 @@ export const detectTemplate: Stage<
     Effect.gen(function* () {
       const labels = yield* Effect.try({
         try: () => config.labels.map((l) => ({ re: new RegExp(l.pattern, "i"), label: l.label })),
-        catch: (e) => new StageError({ stage: ctx.stageId, reason: `labels: ${e instanceof Error ? e.message : String(e)}` })
+        catch: (e) => new StageError({ stage: ctx.stageId, reason: `labels: ${errorText(e)}` })
       })
       const sketch = new CountMin()
       const familyOf = (s: string): string => {

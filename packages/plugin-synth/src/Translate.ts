@@ -9,7 +9,7 @@
  * reason. Texts already in the target language (a script check; Japanese only) and empty texts
  * are copied, not sent.
  */
-import { StageError } from "@synthline/core/Errors"
+import { errorText, StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import type { Gate, Pending } from "@synthline/core/Rowwise"
 import { doc, make, type Stage } from "@synthline/core/Stage"
@@ -384,7 +384,7 @@ export const translate: Stage<TranslateConfig, Row, Row, Models | TranslationCac
           try {
             return f()
           } catch (e) {
-            damaged = new StageError({ stage: ctx.stageId, reason: e instanceof Error ? e.message : String(e) })
+            damaged = new StageError({ stage: ctx.stageId, reason: errorText(e) })
             return otherwise
           }
         }

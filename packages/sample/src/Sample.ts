@@ -18,6 +18,7 @@ import { Rng } from "./internal/prng.js"
 import { type BenchmarkItem, benchmarkItems } from "./internal/families.js"
 import { plantedTypes } from "./internal/pii.js"
 import { conversationIdOf, generateRow } from "./internal/rows.js"
+import { errorText } from "@synthline/core/Errors"
 
 /** Options of {@link generate}. */
 export interface SampleOptions {
@@ -514,4 +515,4 @@ export const generate = (
 
 /** Runs a synchronous generate-and-encode step, turning an exception (from the parquet writer) into a SampleError. */
 const encode = <A>(file: string, f: () => A): Effect.Effect<A, SampleError> =>
-  Effect.try({ try: f, catch: (e) => new SampleError({ path: file, reason: `encoding failed: ${e instanceof Error ? e.message : String(e)}` }) })
+  Effect.try({ try: f, catch: (e) => new SampleError({ path: file, reason: `encoding failed: ${errorText(e)}` }) })

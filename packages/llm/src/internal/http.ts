@@ -7,6 +7,7 @@
 import { Effect } from "effect"
 import { Agent, type Dispatcher, Pool } from "undici"
 import type { FailureKind } from "../Errors.js"
+import { errorText } from "@synthline/core/Errors"
 
 /** What came back. */
 export interface HttpAnswer {
@@ -61,7 +62,7 @@ const connectionCodes = new Set([
 
 const describe = (e: unknown): WireFailure => {
   const code = typeof e === "object" && e !== null && "code" in e ? String((e as { code: unknown }).code) : ""
-  const message = e instanceof Error ? e.message : String(e)
+  const message = errorText(e)
   if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") return { kind: "timeout", detail: message }
   if (connectionCodes.has(code)) return { kind: "connection", detail: `${code}: ${message}` }
   return { kind: "connection", detail: code !== "" ? `${code}: ${message}` : message }

@@ -10,7 +10,7 @@
  * same answer without the decider seeing it twice (its state and journal stay as one pass made them).
  */
 import { Effect } from "effect"
-import { StageError } from "../../Errors.js"
+import { errorText, StageError } from "../../Errors.js"
 import type { Decider } from "../../Stage.js"
 
 /** `StageContext.decide` for a decider in the runner's own thread: answers at once, in stream order. */
@@ -19,7 +19,7 @@ export const localDecide =
   (request: unknown): Effect.Effect<unknown, StageError> =>
     Effect.try({
       try: () => decider.decide(request, journal),
-      catch: (e) => new StageError({ stage: stageId, reason: e instanceof Error ? e.message : String(e) })
+      catch: (e) => new StageError({ stage: stageId, reason: errorText(e) })
     })
 
 interface Waiting {
@@ -88,7 +88,7 @@ class StageQueue {
     try {
       response = { ok: true, value: this.decider.decide(request, (entry) => this.journal(seq, entry)) }
     } catch (e) {
-      response = { ok: false, error: e instanceof Error ? e.message : String(e) }
+      response = { ok: false, error: errorText(e) }
     }
     if (kept === undefined) {
       kept = { answers: [], replayed: 0 }

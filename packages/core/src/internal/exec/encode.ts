@@ -8,6 +8,7 @@
 import * as zlib from "node:zlib"
 import type { Row } from "../../Row.js"
 import type { EncodedRows } from "../../Sink.js"
+import { errorText } from "../../Errors.js"
 
 /** A row that `JSON.stringify` could not encode. */
 export class EncodeError extends Error {
@@ -33,7 +34,7 @@ export class LineEncoder {
     try {
       line = JSON.stringify(row)
     } catch (e) {
-      throw new EncodeError(this.lines.length, e instanceof Error ? e.message : String(e))
+      throw new EncodeError(this.lines.length, errorText(e))
     }
     this.lines.push(line)
   }

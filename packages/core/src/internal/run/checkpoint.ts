@@ -9,7 +9,7 @@
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Either, ParseResult, Schema } from "effect"
-import { RunError } from "../../Errors.js"
+import { errorText, RunError } from "../../Errors.js"
 import type { StageUse } from "../../Pipeline.js"
 import type * as Profile from "../../Profile.js"
 import type * as Secrets from "../../Secrets.js"
@@ -155,7 +155,7 @@ const appendDurable = (file: string, text: string): Effect.Effect<number, RunErr
       }
       return bytes.length
     },
-    catch: (e) => fail(`cannot write ${file}: ${e instanceof Error ? e.message : String(e)}`)
+    catch: (e) => fail(`cannot write ${file}: ${errorText(e)}`)
   })
 
 /** Truncates a journal to its committed length and returns its entries. */
