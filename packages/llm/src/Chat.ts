@@ -1,7 +1,7 @@
 /**
  * The OpenAI-compatible chat-completions wire format: the request a stage asks for, the body
  * sent to `POST /v1/chat/completions`, and the parsed answer (`choices[0].message.content`,
- * `finish_reason`, `usage`).
+ * `finish_reason`, `usage`; every choice when a request asked for `n` > 1).
  */
 import { isRecord as isObject } from "@synthline/core/Row"
 
@@ -35,6 +35,12 @@ export interface Usage {
   readonly cached_tokens?: number
 }
 
+/** One of the choices of an answer to a request that asked for several (`n`). */
+export interface Choice {
+  readonly content: string
+  readonly finish_reason: string | null
+}
+
 /** A model's answer. */
 export interface Completion {
   readonly content: string
@@ -43,6 +49,11 @@ export interface Completion {
   readonly usage: Usage
   /** True when it came from the response cache (no request was made). */
   readonly cached: boolean
+  /**
+   * Every choice in `index` order (the first is `content` and `finish_reason`), when the server
+   * gave more than one (a request with `n` > 1: `choices_per_request`); `usage` counts them all.
+   */
+  readonly choices?: ReadonlyArray<Choice> | undefined
 }
 
 /** The JSON body of a chat-completions request. */
@@ -70,21 +81,37 @@ export const parseResponse = (text: string): Omit<Completion, "cached"> | string
   if (!isObject(json)) return `the server's answer is not a JSON object: ${preview(text)}`
   const choices = json.choices
   if (!Array.isArray(choices) || choices.length === 0) return `the answer has no choices: ${preview(text)}`
-  const first: unknown = choices[0]
-  if (!isObject(first) || !isObject(first.message)) return `choices[0] has no message: ${preview(text)}`
-  const content = first.message.content
-  if (typeof content !== "string") {
-    const refusal = first.message.refusal
-    return typeof refusal === "string" ? `the model refused: ${preview(refusal)}` : `choices[0].message.content is not a string: ${preview(text)}`
-  }
+  const first = choiceOf(choices[0], 0, text)
+  if (typeof first === "string") return first
   const usage = isObject(json.usage) ? json.usage : {}
-  return {
-    content,
-    finish_reason: typeof first.finish_reason === "string" ? first.finish_reason : null,
+  const answer = {
+    content: first.content,
+    finish_reason: first.finish_reason,
     usage: cachedTokens(usage) > 0
       ? { prompt_tokens: count(usage.prompt_tokens), completion_tokens: count(usage.completion_tokens), cached_tokens: cachedTokens(usage) }
       : { prompt_tokens: count(usage.prompt_tokens), completion_tokens: count(usage.completion_tokens) }
   }
+  if (choices.length === 1) return answer
+  // Several choices (n > 1): in the order of their `index`, where the server gives one.
+  const all: Array<Choice> = []
+  const order = choices.map((c: unknown, i) => ({ c, at: isObject(c) && typeof c.index === "number" ? c.index : i })).sort((a, b) => a.at - b.at)
+  for (const [i, { c }] of order.entries()) {
+    const choice = choiceOf(c, i, text)
+    if (typeof choice === "string") return choice
+    all.push(choice)
+  }
+  return { ...answer, content: all[0]!.content, finish_reason: all[0]!.finish_reason, choices: all }
+}
+
+/** One choice of a chat-completions answer; a string says why it is not one. */
+const choiceOf = (c: unknown, i: number, text: string): Choice | string => {
+  if (!isObject(c) || !isObject(c.message)) return `choices[${i}] has no message: ${preview(text)}`
+  const content = c.message.content
+  if (typeof content !== "string") {
+    const refusal = c.message.refusal
+    return typeof refusal === "string" ? `the model refused: ${preview(refusal)}` : `choices[${i}].message.content is not a string: ${preview(text)}`
+  }
+  return { content, finish_reason: typeof c.finish_reason === "string" ? c.finish_reason : null }
 }
 
 const cachedTokens = (usage: { readonly [key: string]: unknown }): number =>

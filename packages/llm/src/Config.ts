@@ -191,6 +191,13 @@ export const ModelConfig = Schema.Struct({
     BatchOptions.pipe(doc("With mode batch: how requests are grouped into batch files and how batches are followed.")),
     { default: () => Schema.decodeSync(BatchOptions)({}) }
   ),
+  choices_per_request: Schema.optionalWith(
+    Schema.Int.pipe(
+      Schema.between(1, 128),
+      doc("Answers asked for in one chat request (`n` in the body; vLLM and OpenAI honour it): a stage that wants several answers to one prompt (`synth/generate`'s `n`) sends one request per this many, so the prompt is billed and prefilled once. openai provider, mode online only.")
+    ),
+    { default: () => 1 }
+  ),
   price: Schema.optional(
     Price.pipe(doc("Prices for the cost ledger in the manifest: USD per 1M tokens, or per hour of a self-hosted endpoint."))
   ),
@@ -202,7 +209,28 @@ export const ModelConfig = Schema.Struct({
     Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(doc("Provider-specific options.")),
     { default: () => ({}) }
   )
-}).annotations({ identifier: "ModelConfig", description: "A model declared once and referred to by name from stages." })
+}).pipe(
+  // A check at validate time, at the option's line: the Anthropic Messages API and a batch item give one answer each.
+  Schema.filter((m) =>
+    m.choices_per_request > 1 && m.provider === "anthropic"
+      ? {
+          path: ["choices_per_request"],
+          message:
+            "choices_per_request needs an OpenAI-compatible server (provider openai): the Anthropic Messages API has no n and answers one choice per request; remove it (or set 1)"
+        }
+      : m.choices_per_request > 1 && m.provider !== "openai"
+        ? {
+            path: ["choices_per_request"],
+            message: `choices_per_request needs the openai provider (an OpenAI-compatible server that honours n), not ${JSON.stringify(m.provider)}; remove it (or set 1)`
+          }
+      : m.choices_per_request > 1 && m.mode === "batch"
+        ? {
+            path: ["choices_per_request"],
+            message: "choices_per_request works with mode online only (each batch item is answered once); remove it or use mode online"
+          }
+        : undefined
+  )
+).annotations({ identifier: "ModelConfig", description: "A model declared once and referred to by name from stages." })
 
 /** One model: where it is served and how hard it may be driven. */
 export type ModelConfig = typeof ModelConfig.Type

@@ -97,6 +97,26 @@ export interface Model {
    * `extra_body` is merged under the body. Fails with `bad_request` when the provider has no HTTP route.
    */
   readonly request: <A>(route: string, body: object, options: RequestOptions<A>) => Effect.Effect<RouteAnswer<A>, LlmRequestError>
+  /** Answers it asks for in one chat request (`choices_per_request`; 1: one request per answer). */
+  readonly choicesPerRequest: number
+  /**
+   * Several answers to one request, the answers of sample indices `sampleIndices`, asked
+   * `choicesPerRequest` at a time in one chat request each (`n` in the body): the prompt is
+   * billed once per request instead of once per answer. Cached answers come from the cache (all
+   * cached: synchronously). Each answer is stored under the key of the one-answer request that
+   * gives it: without a seed, the same key `prepare` uses for its sample index (switching
+   * `choices_per_request` re-asks nothing); with `seedOf` (the seed `prepare` would send for a
+   * sample index), a request's choice j is sampled with the seed of its first sample index + j
+   * (vLLM's semantics for `seed` with `n`), so it is keyed by that seed: the first answer of each
+   * request is `prepare`'s, the others are asked again after a switch. Token counts of one
+   * request are shared out over its answers (the prompt evenly, the completion tokens by answer
+   * length): the server reports only their sums.
+   */
+  readonly prepareChoices: (
+    request: ChatRequest,
+    sampleIndices: ReadonlyArray<number>,
+    seedOf?: ((sampleIndex: number) => number) | undefined
+  ) => ReadonlyArray<Either.Either<Completion, LlmRequestError>> | Effect.Effect<ReadonlyArray<Either.Either<Completion, LlmRequestError>>>
   /** Its usage counters so far. */
   readonly usage: () => Usage.ModelUsage
   /**
@@ -652,20 +672,20 @@ const makeModel = (
     return Usage.cost(open > 0 ? { ...usage, busy_ms: usage.busy_ms + open } : usage, price, config.mode === "batch").usd + reservedUsd
   }
   spending.models.push({ spent: spentUsd, reserved: () => reservations })
-  const estimateUsd = (request: ChatRequest): number => {
+  const estimateUsd = (request: ChatRequest, choices = 1): number => {
     if (price === undefined) return 0
     let chars = 0
     for (const m of request.messages) chars += m.content.length + 8
     const n = usage.completions
     const prompt = Math.max(Math.ceil(chars / 4), n > 0 ? usage.prompt_tokens / n : 0)
-    const completion = request.max_tokens ?? (n > 0 ? usage.completion_tokens / n : 512)
+    const completion = (request.max_tokens ?? (n > 0 ? usage.completion_tokens / n : 512)) * choices
     const full = (prompt * (price.input ?? 0) + completion * (price.output ?? 0)) / 1e6
     return config.mode === "batch" ? full * (1 - price.batch_discount) : full
   }
   const budgeted = config.budget !== undefined || spending.budgetUsd !== undefined
   /** Reserves a request's estimated cost, or the budget error when it would pass a budget. */
-  const reserve = (request: ChatRequest): LlmBudgetError | number => {
-    const next = estimateUsd(request)
+  const reserve = (request: ChatRequest, choices: number): LlmBudgetError | number => {
+    const next = estimateUsd(request, choices)
     const own = config.budget?.usd
     if (own !== undefined) {
       const spent = spentUsd()
@@ -682,12 +702,12 @@ const makeModel = (
     reservations++
     return next
   }
-  const withBudget = (request: ChatRequest, call: Effect.Effect<Completion, LlmRequestError>): Effect.Effect<Completion, LlmRequestError> => {
+  const withBudget = <A>(request: ChatRequest, call: Effect.Effect<A, LlmRequestError>, choices = 1): Effect.Effect<A, LlmRequestError> => {
     if (!budgeted) return call
     // A request that would pass a budget waits while others are in flight (their answers may cost
     // less than estimated); with none left in flight, the run stops.
     const admit: Effect.Effect<number> = Effect.suspend(() => {
-      const r = reserve(request)
+      const r = reserve(request, choices)
       if (typeof r === "number") return Effect.succeed(r)
       const pending = spending.budgetUsd !== undefined ? spending.models.reduce((sum, m) => sum + m.reserved(), 0) : reservations
       return pending > 0 ? Effect.zipRight(sleep(20), admit) : Effect.die(r)
@@ -728,6 +748,114 @@ const makeModel = (
       const r = prepare(request, options)
       return Effect.isEffect(r) ? r : Effect.succeed(r)
     })
+
+  const choicesPerRequest = config.mode === "batch" ? 1 : Math.max(1, config.choices_per_request ?? 1)
+  type Answered = Either.Either<Completion, LlmRequestError>
+  const prepareChoices = (
+    request: ChatRequest,
+    sampleIndices: ReadonlyArray<number>,
+    seedOf?: ((sampleIndex: number) => number) | undefined
+  ): ReadonlyArray<Answered> | Effect.Effect<ReadonlyArray<Answered>> => {
+    const all: Array<Answered> = new Array(sampleIndices.length)
+    const later: Array<Effect.Effect<void>> = []
+    for (let g = 0; g < sampleIndices.length; g += choicesPerRequest) {
+      const end = Math.min(sampleIndices.length, g + choicesPerRequest)
+      const seed = seedOf?.(sampleIndices[g]!)
+      // Choice j of this group's requests: the one-answer request that gives the same answer.
+      const single = (pos: number): ChatRequest => (seed === undefined ? request : { ...request, seed: seed + (pos - g) })
+      const keys: Array<string> = []
+      const missing: Array<number> = []
+      for (let pos = g; pos < end; pos++) {
+        usage.calls++
+        const key = cache.mode === "off" ? "" : Cache.key(config.model, single(pos), config.extra_body, sampleIndices[pos]!)
+        keys[pos] = key
+        const hit = key === "" ? Either.right(undefined) : cache.lookup(key)
+        if (Either.isLeft(hit)) return Effect.die(hit.left)
+        if (hit.right !== undefined) {
+          usage.cache_hits++
+          usage.cache_hit_prompt_tokens += hit.right.usage.prompt_tokens
+          usage.cache_hit_completion_tokens += hit.right.usage.completion_tokens
+          all[pos] = Either.right({ ...hit.right, cached: true })
+        } else missing.push(pos)
+      }
+      if (missing.length === 0) continue
+      const fill = (positions: ReadonlyArray<number>, call: Effect.Effect<ReadonlyArray<Completion>, LlmRequestError>) =>
+        later.push(
+          Effect.either(call).pipe(
+            Effect.tap((r) =>
+              Effect.sync(() => {
+                for (const [i, pos] of positions.entries()) {
+                  if (Either.isLeft(r)) all[pos] = Either.left(r.left)
+                  else if (all[pos] === undefined) all[pos] = Either.right(r.right[i]!)
+                }
+              })
+            )
+          )
+        )
+      if (missing.length === 1) {
+        const pos = missing[0]!
+        fill(missing, Effect.map(withBudget(single(pos), send(single(pos), keys[pos]!)), (a) => [a]))
+      } else if (seed === undefined) {
+        // Unseeded choices are interchangeable: as many as are missing, one per missing index.
+        fill(missing, withBudget(request, sendChoices(request, missing.map((pos) => keys[pos]!)), missing.length))
+      } else {
+        // Seeded: choice j has seed + j, so the request spans the first to the last missing one.
+        const first = missing[0]!
+        const last = missing[missing.length - 1]!
+        const span = Array.from({ length: last - first + 1 }, (_, i) => first + i)
+        const wanted = span.map((pos) => (all[pos] === undefined ? keys[pos]! : undefined))
+        fill(span, withBudget(single(first), sendChoices(single(first), wanted), span.length))
+      }
+    }
+    if (later.length === 0) return all
+    return Effect.as(later.length === 1 ? later[0]! : Effect.all(later, { concurrency: "unbounded", discard: true }), all)
+  }
+
+  /**
+   * One chat request for `keys.length` answers (`n`); each answer is counted and stored under its
+   * key (`undefined`: an answer not wanted, already cached). Fewer choices than asked for is a
+   * `bad_response` (retried): a server that ignores `n` answers with one.
+   */
+  const sendChoices = (request: ChatRequest, keys: ReadonlyArray<string | undefined>): Effect.Effect<ReadonlyArray<Completion>, LlmRequestError> => {
+    const count = keys.length
+    const payload = { ...body(config.model, request, config.extra_body), n: count }
+    const start = transport.start
+    const checked = (r: Attempted<Omit<Completion, "cached">> | undefined): Attempted<Omit<Completion, "cached">> | undefined =>
+      r === undefined || !r.ok || (r.value.choices?.length ?? 1) === count
+        ? r
+        : {
+            slot: r.slot,
+            ok: false,
+            failure: {
+              kind: "bad_response",
+              detail: `asked for ${count} choices (n: ${count}, choices_per_request) and got ${r.value.choices?.length ?? 1}: does the server honour n?`
+            }
+          }
+    let answers: ReadonlyArray<Completion> = []
+    return attempts(
+      estimateTokens(request) + (count - 1) * (request.max_tokens ?? 512),
+      start !== undefined
+        ? (entry, deadline) => Effect.map(startOnSlot(start, payload, entry, deadline), checked)
+        : (entry, deadline) => Effect.map(attemptOnSlot((index, ms) => transport.send(index, payload, ms), entry, deadline), checked),
+      (answer) => {
+        answers = Usage.splitChoices(answer)
+        // `attempts` counted one answer and the request's tokens; the other answers add no tokens.
+        for (let i = 1; i < count; i++) {
+          usage.completions++
+          wire.answer(0, 0, 0)
+        }
+        for (const [i, a] of answers.entries()) {
+          const key = keys[i]
+          if (a.finish_reason === "length" && key !== undefined) usage.truncated++
+          if (key !== undefined && key !== "") {
+            const stored = cache.store(key, config.model, a)
+            if (Either.isLeft(stored)) return stored
+          }
+        }
+        return undefined
+      }
+    ).pipe(Effect.map(() => answers))
+  }
 
   const send = (request: ChatRequest, key: string): Effect.Effect<Completion, LlmRequestError> => {
     const payload = body(config.model, request, config.extra_body)
@@ -811,6 +939,8 @@ const makeModel = (
     complete,
     prepare,
     request,
+    choicesPerRequest,
+    prepareChoices,
     usage: () => usage,
     load,
     rateLimits,

@@ -1,6 +1,7 @@
 /**
  * A local OpenAI-compatible (and DeepL-compatible) HTTP server for tests and benchmarks, on
- * 127.0.0.1 with a random port. It answers `POST /v1/chat/completions`, `POST /v1/moderations`
+ * 127.0.0.1 with a random port. It answers `POST /v1/chat/completions` (`n` choices when asked,
+ * seeded choice i with seed + i as vLLM does), `POST /v1/moderations`
  * and `POST /v2/translate` after a configurable latency (fixed, or drawn per chat request), can
  * be told to fail (429 with Retry-After, 500, hang until the client gives up, drop the
  * connection, garbage bodies, truncated answers), and counts every request (also over HTTP:
@@ -310,17 +311,31 @@ export const start = async (options: TestServerOptions = {}): Promise<TestServer
     }
   }
 
-  /** The chat completion body for a request, or the fault `chat` asked for. */
+  /**
+   * The chat completion body for a request, or the fault `chat` asked for. With `n` > 1 in the
+   * body it has `n` choices, each answered as a request of its own with, when seeded, seed + its
+   * index (vLLM's semantics); the prompt is counted once, the completion tokens of all choices.
+   */
   const completion = (request: ReceivedChat, n: number): { readonly [key: string]: unknown } | Fault => {
-    const r = replyTo(request, n)
-    if (isFault(r)) return r
-    const { reply, promptTokens, completionTokens } = r
+    const k = typeof request.body.n === "number" && Number.isInteger(request.body.n) && request.body.n > 1 ? request.body.n : 1
+    const replies: Array<{ readonly reply: ChatReply; readonly promptTokens: number; readonly completionTokens: number }> = []
+    for (let i = 0; i < k; i++) {
+      const r = replyTo(i === 0 || request.seed === undefined ? request : { ...request, seed: request.seed + i }, n)
+      if (isFault(r)) return r
+      replies.push(r)
+    }
+    const { reply, promptTokens } = replies[0]!
+    const completionTokens = replies.reduce((sum, r) => sum + r.completionTokens, 0)
     return {
       id: `chatcmpl-${n}`,
       object: "chat.completion",
       created: 0,
       model: request.model,
-      choices: [{ index: 0, message: { role: "assistant", content: reply.content }, finish_reason: reply.finish_reason ?? "stop" }],
+      choices: replies.map((r, index) => ({
+        index,
+        message: { role: "assistant", content: r.reply.content },
+        finish_reason: r.reply.finish_reason ?? "stop"
+      })),
       usage: {
         prompt_tokens: promptTokens,
         completion_tokens: completionTokens,

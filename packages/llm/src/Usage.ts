@@ -5,6 +5,7 @@
  * request a kill cut off is still counted), the rest from the last committed work unit.
  */
 import { closeSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs"
+import type { Completion } from "./Chat.js"
 import type { FailureKind } from "./Errors.js"
 
 /** Counters of one endpoint. */
@@ -107,6 +108,45 @@ export const chargeCharacters = (ledger: Cost, per1m: number, characters: number
 
 /** A cost ledger with its figures rounded to a millionth of a dollar, as the manifest shows them. */
 export const rounded = (c: Cost): Cost => ({ usd: usd(c.usd), saved_by_cache_usd: usd(c.saved_by_cache_usd), saved_by_batch_usd: usd(c.saved_by_batch_usd) })
+
+/**
+ * `total` shared out in whole numbers by `weights` (largest remainder; equal shares when the
+ * weights are all 0): the parts add up to `total`.
+ */
+export const shareOut = (total: number, weights: ReadonlyArray<number>): Array<number> => {
+  const sum = weights.reduce((a, w) => a + w, 0)
+  const ws = sum > 0 ? weights : weights.map(() => 1)
+  const wsum = sum > 0 ? sum : weights.length
+  const exact = ws.map((w) => (total * w) / wsum)
+  const parts = exact.map(Math.floor)
+  let left = total - parts.reduce((a, p) => a + p, 0)
+  const order = exact.map((x, i) => ({ i, r: x - Math.floor(x) })).sort((a, b) => b.r - a.r || a.i - b.i)
+  for (let k = 0; left > 0 && k < order.length; k++, left--) parts[order[k]!.i]!++
+  return parts
+}
+
+/**
+ * The answers of one request that asked for several choices (`n`), each with its share of the
+ * request's tokens: the server reports only the sums, so the prompt (and its cached part) is
+ * shared out evenly and the completion tokens by answer length. The shares add up to what was
+ * billed, so cache hits on them later count what they cost. An answer of one choice is itself.
+ */
+export const splitChoices = (answer: Omit<Completion, "cached">): Array<Completion> => {
+  const choices = answer.choices ?? [{ content: answer.content, finish_reason: answer.finish_reason }]
+  const even = choices.map(() => 1)
+  const prompt = shareOut(answer.usage.prompt_tokens, even)
+  const cached = shareOut(answer.usage.cached_tokens ?? 0, even)
+  const completion = shareOut(answer.usage.completion_tokens, choices.map((c) => c.content.length))
+  return choices.map((c, i) => ({
+    content: c.content,
+    finish_reason: c.finish_reason,
+    usage:
+      cached[i]! > 0
+        ? { prompt_tokens: prompt[i]!, completion_tokens: completion[i]!, cached_tokens: cached[i]! }
+        : { prompt_tokens: prompt[i]!, completion_tokens: completion[i]! },
+    cached: false
+  }))
+}
 
 /** Fresh counters, or counters continued from a recovered report. */
 export const make = (model: string, endpoints: ReadonlyArray<string>, recovered: unknown): ModelUsage => {

@@ -9,7 +9,9 @@
  * completion tokens of each kept answer go to the side field `synthesized_response_token_lengths`
  * for `synth/judge`'s `response_token_length`; the judge removes it. With `on_length: keep`, each
  * kept answer's `finish_reason` goes to the side field `synthesized_response_finish_reasons`
- * (for `synth/check-answers`' `truncated` check; the judge removes it too).
+ * (for `synth/check-answers`' `truncated` check; the judge removes it too). A model with
+ * `choices_per_request: k` gets the `n` answers in requests of `k` choices each (`n` in the body)
+ * instead of `n` requests; its per-answer token counts are shares of each request's total.
  */
 import type { Row } from "@synthline/core/Row"
 import { doc, make, type Stage } from "@synthline/core/Stage"
@@ -24,7 +26,12 @@ import { extraOption, keyOf, Rejected, seedOption, stringAt, top } from "./inter
 
 const GenerateConfigSchema = Schema.Struct({
   model: Schema.String.pipe(doc("A model name from the models section.")),
-  n: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 64), doc("Answers per instruction.")), {
+  n: Schema.optionalWith(
+    Schema.Int.pipe(
+      Schema.between(1, 64),
+      doc("Answers per instruction: n requests, or n / choices_per_request when the model sets choices_per_request (one request asks for several).")
+    ),
+    {
     default: () => 1
   }),
   instruction: Schema.optionalWith(Schema.String.pipe(doc("Dotted path of the instruction text.")), {
@@ -75,6 +82,7 @@ export const generate: Stage<GenerateConfig, Row, Row, Models, typeof GenerateCo
   make: (config, ctx) =>
     ModelStage.make(ctx, [config.model], ([model]) => {
       const keepLength = config.on_length === "keep"
+      const indices = Array.from({ length: config.n }, (_, i) => i)
       const one = (row: Row): ModelStage.Pending => {
         if (isFlagged(row, config.skip_if)) {
           const skipped = { ...row, [config.output]: [], [config.model_field]: model.model, [tokenLengthsField]: [] }
@@ -93,11 +101,16 @@ export const generate: Stage<GenerateConfig, Row, Row, Models, typeof GenerateCo
           extra: config.extra
         }
         const key = keyOf(row, text)
-        const asks = Array.from({ length: config.n }, (_, i) => ({
-          request: config.seed ? { ...base, seed: Seed.forRequest(ctx.seed, ctx.stageId, key, i) } : base,
-          options: { sampleIndex: i }
-        }))
-        return ModelStage.map(ModelStage.ask(model, asks), (answers): Row | Rejected => {
+        const seedOf = config.seed ? (i: number) => Seed.forRequest(ctx.seed, ctx.stageId, key, i) : undefined
+        // With the model's choices_per_request, several answers come from one request (n).
+        const asked =
+          model.choicesPerRequest > 1 && config.n > 1
+            ? model.prepareChoices(base, indices, seedOf)
+            : ModelStage.ask(
+                model,
+                indices.map((i) => ({ request: seedOf !== undefined ? { ...base, seed: seedOf(i) } : base, options: { sampleIndex: i } }))
+              )
+        return ModelStage.map(asked, (answers): Row | Rejected => {
           const kept: Array<{ readonly content: string; readonly tokens: number; readonly finish: string | null }> = []
           let error: string | undefined
           for (const a of answers) {

@@ -2,7 +2,15 @@ import { describe, expect, it } from "vitest"
 import { runStage } from "@synthline/core/Testing"
 import { generate } from "../src/Generate.js"
 import { pickBest, selectBest } from "../src/SelectBest.js"
-import { run, withServer } from "./support.js"
+import { run, tempDir, withServer } from "./support.js"
+import { join } from "node:path"
+import { NodeContext } from "@effect/platform-node"
+import { Effect, Layer, Schema } from "effect"
+import type { Row } from "@synthline/core/Row"
+import { ModelsSection } from "@synthline/llm/Config"
+import { layerWith, Models } from "@synthline/llm/Models"
+import type * as TestServer from "@synthline/llm/TestServer"
+import * as Usage from "@synthline/llm/Usage"
 
 const rows = Array.from({ length: 8 }, (_, i) => ({
   conversation_id: `c${i}`,
@@ -48,6 +56,69 @@ describe("synth/generate", () => {
         expect(server.requests.filter((q) => JSON.stringify(q.body).includes("質問 6"))).toEqual([])
       }
     ))
+})
+
+describe("synth/generate with a model's choices_per_request", () => {
+  const three = rows.slice(0, 3)
+  /** Runs synth/generate (n 10) over three rows with a cached model; the rows and the model's usage. */
+  const generateWith = (server: TestServer.TestServer, dir: string, choices: number) =>
+    Effect.runPromise(
+      Effect.gen(function* () {
+        const r = yield* runStage(generate, { model: "m", n: 10 }, three, { seed: 4 })
+        const m = yield* Effect.flatMap(Models, (ms) => ms.get("m"))
+        return { rows: r.rows, usage: { ...m.usage() } }
+      }).pipe(
+        Effect.provide(
+          Layer.merge(
+            layerWith({
+              models: Schema.decodeUnknownSync(ModelsSection)({
+                m: { model: "test/gen", endpoints: [server.baseUrl], choices_per_request: choices, }
+              }),
+              cache: { path: join(dir, "cache.sqlite"), mode: "read-write" },
+              baseDir: dir,
+              env: {}
+            }),
+            NodeContext.layer
+          )
+        )
+      )
+    )
+  const shape = (row: Row) => ({
+    answers: (row.synthesized_assistant_responses as Array<{ role: string; content: string }>).map((a) => [a.role, typeof a.content]),
+    lengths: (row.synthesized_response_token_lengths as Array<number>).length,
+    model: row.synthesis_model
+  })
+
+  it("sends one request per row instead of ten, rows of the per-request shape, prompt billed once, a rerun asks nothing", () =>
+    withServer({ record: true, chat: (q) => ({ content: `answer ${q.seed}`, prompt_tokens: 500, completion_tokens: 20 }) }, async (server) => {
+      const perRequest = await generateWith(server, tempDir("gen-one"), 1)
+      expect(server.counts.chat).toBe(30)
+      const grouped = await generateWith(server, tempDir("gen-choices"), 10)
+      expect(server.counts.chat - 30).toBe(3)
+      expect(server.requests.slice(30).map((q) => (q.body as { n: number }).n)).toEqual([10, 10, 10])
+      expect(grouped.rows.map(shape)).toEqual(perRequest.rows.map(shape))
+      for (const row of grouped.rows) {
+        const answers = row.synthesized_assistant_responses as Array<{ content: string }>
+        expect(new Set(answers.map((a) => a.content)).size).toBe(10)
+        // Each request's completion tokens shared out over its answers: they add up to 10 × 20.
+        expect((row.synthesized_response_token_lengths as Array<number>).reduce((a, b) => a + b, 0)).toBe(200)
+      }
+      // The ledger: the prompt of each row billed once, not ten times.
+      expect([perRequest.usage.requests, perRequest.usage.prompt_tokens]).toEqual([30, 30 * 500])
+      expect([grouped.usage.requests, grouped.usage.completions, grouped.usage.prompt_tokens, grouped.usage.completion_tokens]).toEqual([3, 30, 3 * 500, 30 * 20])
+      const price = { input: 1, output: 2, batch_discount: 0.5 }
+      expect(Usage.cost(grouped.usage, price, false).usd).toBeCloseTo((3 * 500 * 1 + 30 * 20 * 2) / 1e6, 9)
+      expect(Usage.cost(perRequest.usage, price, false).usd).toBeCloseTo((30 * 500 * 1 + 30 * 20 * 2) / 1e6, 9)
+      // Resumed (the same cache): no request, the same rows.
+      const before = server.counts.chat
+      const dir = tempDir("gen-rerun")
+      const first = await generateWith(server, dir, 10)
+      const rerun = await generateWith(server, dir, 10)
+      expect(server.counts.chat - before).toBe(3)
+      expect(rerun.usage.requests).toBe(0)
+      expect(rerun.usage.cache_hits).toBe(30)
+      expect(rerun.rows).toEqual(first.rows)
+    }))
 })
 
 describe("synth/select-best", () => {
