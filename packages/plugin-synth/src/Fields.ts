@@ -43,6 +43,17 @@ export const SynthFields = Schema.Struct({
   synthesized_response_scoring_annotations: ScoringAnnotations
 })
 
+/**
+ * The English half's published fields (the Ja-and-En releases): the answers to the original
+ * English first-turn instruction, in the same rows as the Japanese ones. The answers' name is that
+ * of GEMMA_2_DATASET_DESCRIPTION_en.md (tokyotech-llm/lmsys-chat-1m-synth); their scores carry the
+ * same `_en` suffix on the Japanese name. `examples/lmsys-chat-1m-synth-ja-en.pipeline.yaml` writes them.
+ */
+export const SynthFieldsEn = Schema.Struct({
+  synthesized_assistant_responses_en: SynthesizedAssistantResponses,
+  synthesized_response_scoring_annotations_en: ScoringAnnotations
+})
+
 /** Side field `synth/generate` writes (completion tokens per answer) for `synth/judge`, which removes it. */
 export const tokenLengthsField = "synthesized_response_token_lengths"
 

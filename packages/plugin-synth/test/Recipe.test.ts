@@ -5,7 +5,7 @@ import { join } from "node:path"
 import { Schema } from "effect"
 import { readParts, synthline, tree } from "../../cli/test/support.js"
 import type * as TestServer from "@synthline/llm/TestServer"
-import { SynthFields } from "../src/Fields.js"
+import { SynthFields, SynthFieldsEn } from "../src/Fields.js"
 import { isJapanese } from "../src/Preserve.js"
 import { tempDir, withServer } from "./support.js"
 
@@ -205,7 +205,10 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
       let ja = 0
       let en = 0
       let sftEn = 0
+      // Both halves under the published names, every field with its type.
+      const decode = Schema.decodeUnknownSync(Schema.Struct({ ...OutputRow.fields, ...SynthFieldsEn.fields }), { onExcessProperty: "ignore" })
       for (const row of rows) {
+        decode(row)
         const source = (row.conversation as Array<{ content: string }>)[0]!.content
         const answersEn = row.synthesized_assistant_responses_en as Array<{ role: string; content: string }>
         const annotationsEn = row.synthesized_response_scoring_annotations_en as Array<{ preference_score: number; repetition_flag: boolean }>
