@@ -14,7 +14,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
-import { approxBytes } from "@synthline/core/Rowwise"
+import { Rowwise } from "@synthline/core/Stage"
 import { records } from "@synthline/sample/Sample"
 import type { Benchmark, Context } from "./harness.js"
 import { benchDir, ensureSample, parquetGlob, repoRoot, runCli } from "./harness.js"
@@ -335,7 +335,7 @@ const readRows = async (sink: string, c: Case): Promise<Array<SinkRow>> => {
           throw new Error(`${c.id}: row ${out.length} has ${scores.length} judgements (or a failed one), expected ${c.n} scored`)
         }
       }
-      out.push({ gen, id: String(r.conversation_id), estimate: approxBytes(r) + PER_ROW_OVERHEAD, utf8: Buffer.byteLength(line) })
+      out.push({ gen, id: String(r.conversation_id), estimate: Rowwise.approxBytes(r) + PER_ROW_OVERHEAD, utf8: Buffer.byteLength(line) })
     }
   }
   return out
@@ -385,7 +385,7 @@ const runCase = async (ctx: Context, c: Case, fleet: FleetProcess): Promise<Meas
   const rowInputEstimate: Array<number> = []
   for (const s of records(ctx.options.seed, c.rows)) {
     sourceIds.push(s.conversation_id)
-    rowInputEstimate.push(approxBytes(s) + PER_ROW_OVERHEAD)
+    rowInputEstimate.push(Rowwise.approxBytes(s) + PER_ROW_OVERHEAD)
   }
   checkInputOrder(c.id, rows.map((x) => x.id), sourceIds)
   const occ = await stamps(fleet.control)

@@ -9,7 +9,7 @@
  * in 10,000-row groups (the offline-core sample).
  *
  * Run as a script it measures the reading path alone — every unit of one file read through the
- * parquet source definition (`Sources.parquet.plan` / `read`), nothing else — and prints
+ * parquet source definition (`Source.parquet.plan` / `read`), nothing else — and prints
  * `{"units","rows","rejects","seconds","rows_per_s"}`:
  *
  *   node --import tsx --conditions=@synthline/source bench/src/parquet-range.ts read FILE.parquet [UNIT_ROWS]
@@ -143,18 +143,18 @@ export const parquetRange: Benchmark = {
 /** The reading path alone: plans `file` with `unit_rows` and reads every unit in order. */
 const readOnly = async (file: string, unitRowsOption: number | undefined): Promise<void> => {
   const { NodeContext } = await import("@effect/platform-node")
-  const Sources = await import("@synthline/core/Sources")
+  const Source = await import("@synthline/core/Source")
   const { Effect, Schema, Stream } = await import("effect")
-  const config = Schema.decodeUnknownSync(Sources.parquet.config)({ path: resolve(file), ...(unitRowsOption === undefined ? {} : { unit_rows: unitRowsOption }) })
+  const config = Schema.decodeUnknownSync(Source.parquet.config)({ path: resolve(file), ...(unitRowsOption === undefined ? {} : { unit_rows: unitRowsOption }) })
   const env = { baseDir: process.cwd() }
   let rejects = 0
   const started = performance.now()
   const result = await Effect.runPromise(
     Effect.gen(function* () {
-      const units = yield* Sources.parquet.plan(config, env)
+      const units = yield* Source.parquet.plan(config, env)
       let rows = 0
       for (const unit of units) {
-        const read = Sources.parquet.read(unit, config, { reject: () => void rejects++ }, env)
+        const read = Source.parquet.read(unit, config, { reject: () => void rejects++ }, env)
         yield* Stream.runForEachChunk(read, (chunk) =>
           Effect.sync(() => {
             rows += chunk.length

@@ -12,7 +12,7 @@
  *
  * Run with the `@synthline/source` condition so workspace packages load from their sources.
  */
-import * as Reference from "@synthline/core/Reference"
+import { Reference } from "@synthline/core/Pipeline"
 import * as Registry from "@synthline/core/Registry"
 import * as Stage from "@synthline/core/Stage"
 import * as Provider from "@synthline/llm/Provider"

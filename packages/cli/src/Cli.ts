@@ -22,7 +22,7 @@ import * as Submit from "./Submit.js"
 const Pipeline = Effect.promise(() => import("@synthline/core/Pipeline"))
 const Runner = Effect.promise(() => import("@synthline/core/Runner"))
 const Registry = Effect.promise(() => import("@synthline/core/Registry"))
-const Reference = Effect.promise(() => import("@synthline/core/Reference"))
+const Reference = Effect.promise(() => import("@synthline/core/Pipeline").then((m) => m.Reference))
 const Manifest = Effect.promise(() => import("@synthline/core/Manifest"))
 const Sample = Effect.promise(() => import("@synthline/sample/Sample"))
 const Release = Effect.promise(() => import("@synthline/release/Release"))

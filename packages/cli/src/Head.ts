@@ -7,7 +7,7 @@ import { FileSystem, Path } from "@effect/platform"
 import { RunError, type SourceError } from "@synthline/core/Errors"
 import * as Release from "@synthline/release/Release"
 import type { ReleaseError } from "@synthline/release/Release"
-import * as Sources from "@synthline/core/Sources"
+import * as Source from "@synthline/core/Source"
 import type { Row } from "@synthline/core/Row"
 import type { SourceDefinition, WorkUnit } from "@synthline/core/Source"
 import { Chunk, Effect, Schema, Stream } from "effect"
@@ -100,7 +100,7 @@ const readFile = (
   Effect.gen(function* () {
     const inner = file.endsWith(".gpg") ? file.slice(0, -4) : file
     const read = (plain: string) =>
-      inner.endsWith(".parquet") ? readPlain(Sources.parquet, plain, file, limit) : readPlain(Sources.jsonl, plain, file, limit, true)
+      inner.endsWith(".parquet") ? readPlain(Source.parquet, plain, file, limit) : readPlain(Source.jsonl, plain, file, limit, true)
     if (!file.endsWith(".gpg")) return yield* read(file)
     if (source === undefined)
       return yield* fail(`${file} is encrypted: pass --source DIR, the original dataset whose content gives the key (as synthline decrypt does)`)

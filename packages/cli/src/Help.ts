@@ -11,7 +11,7 @@ import * as Descriptor from "@effect/cli/CommandDescriptor"
 import type * as HelpDoc from "@effect/cli/HelpDoc"
 import type * as Span from "@effect/cli/HelpDoc/Span"
 import type * as Usage from "@effect/cli/Usage"
-import { nearest } from "@synthline/core/Suggest"
+import { nearest } from "@synthline/core/Errors"
 import { HashMap, Option } from "effect"
 
 /** What to do with the arguments: print help, refuse them, or let @effect/cli run them. */

@@ -71,7 +71,7 @@ describe("release loading", () => {
     const plain = await traced("plain", ["run", pipeline("plain", "{ type: jsonl, path: out-plain }")])
     expect(plain.code, plain.stderr).toBe(0)
     // The hook saw the run's modules (core's sinks among them) ...
-    expect(plain.modules.some((m) => m.endsWith("/core/src/Sinks.ts"))).toBe(true)
+    expect(plain.modules.some((m) => m.endsWith("/core/src/io/sinks.ts"))).toBe(true)
     // ... and no OpenPGP code.
     expect(openpgp(plain.modules)).toEqual([])
     expect(release(plain.modules)).toEqual([])

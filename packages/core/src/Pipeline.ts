@@ -10,9 +10,8 @@ import { createHash } from "node:crypto"
 import { dirname, resolve } from "node:path"
 import { pipeArguments } from "effect/Pipeable"
 import * as YAML from "yaml"
-import { errorText, PipelineFileError, type PluginLoadError } from "./Errors.js"
-import { isSecretName } from "./Secrets.js"
-import { didYouMean } from "./Suggest.js"
+import { didYouMean, errorText, PipelineFileError, type PluginLoadError } from "./Errors.js"
+import { isSecretName } from "./internal/secrets.js"
 import { childAsts, plainIssue } from "./internal/issues.js"
 import { checkInputs as checkSourceInputs } from "./internal/inputs.js"
 import { type LmsysRecord, lmsysFields } from "./Record.js"
@@ -21,7 +20,13 @@ import { isRecord, type Row } from "./Row.js"
 import type { AnySink, SinkBaseConfig, SinkDefinition } from "./Sink.js"
 import type { AnySource, SourceDefinition } from "./Source.js"
 import { type AnyStage, providedFields, requiredFields, type Stage } from "./Stage.js"
-import * as Where from "./Where.js"
+import * as Where from "./internal/where.js"
+
+/** `where:` selections of `outputs:` and of the main sink (`parse`, `fromConfig`, `fields`, `matches`), parsed without eval. */
+export { Where }
+
+/** The options of stages, sources, sinks and sections and the pipeline file's JSON Schema, read from their Schemas (for `synthline stages`, `schema` and the docs). */
+export * as Reference from "./internal/reference.js"
 
 /** One stage as used in a pipeline. */
 export interface StageUse {

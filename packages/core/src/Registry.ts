@@ -9,13 +9,12 @@ import { createRequire } from "node:module"
 import { basename, dirname, isAbsolute, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as CorePlugin from "./internal/corePlugin.js"
-import { errorText, PluginLoadError } from "./Errors.js"
+import { didYouMean, errorText, PluginLoadError } from "./Errors.js"
 import { isPlugin, type Plugin } from "./Plugin.js"
-import { type AnyProfiler, coreKeys } from "./Profile.js"
+import { type AnyProfiler, coreKeys } from "./internal/profile.js"
 import { type AnySink, withOptions } from "./Sink.js"
 import type { AnySource } from "./Source.js"
 import type { AnyStage } from "./Stage.js"
-import { didYouMean } from "./Suggest.js"
 
 /** A loaded plugin and where it came from. */
 export interface LoadedPlugin {

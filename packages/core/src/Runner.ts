@@ -29,8 +29,8 @@ import { emptyStats, type RunStats } from "./internal/run/stats.js"
 import type * as Manifest from "./Manifest.js"
 import type { ResolvedPipeline } from "./Pipeline.js"
 import * as Progress from "./Progress.js"
-import * as RunContext from "./RunContext.js"
-import * as Secrets from "./Secrets.js"
+import { type CollectingUsage, collectingUsage } from "./Plugin.js"
+import * as Secrets from "./internal/secrets.js"
 import * as Shard from "./Shard.js"
 import type { WorkUnit } from "./Source.js"
 
@@ -163,7 +163,7 @@ const runScoped = (
       scrub
     })
     // Plugin services (a model client, say), built for the plugins whose stages are used.
-    const usage = RunContext.collectingUsage(checkpoint.marker?.usage ?? {})
+    const usage = collectingUsage(checkpoint.marker?.usage ?? {})
     const services = yield* pluginServices(pipeline.registry, pipeline.stages, {
       sections: pipeline.sections,
       baseDir: pipeline.baseDir,
@@ -287,7 +287,7 @@ const finish = (
     readonly stats: RunStats
     readonly stopped: string | undefined
     readonly resumed: boolean
-    readonly usage: RunContext.CollectingUsage
+    readonly usage: CollectingUsage
     readonly progress: () => Progress.Snapshot
   }
 ) =>

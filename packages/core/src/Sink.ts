@@ -1,5 +1,6 @@
 /**
- * Sinks: a sink writes rows into a folder as part files (`part-00000.jsonl.gz`, ...),
+ * Sinks: the contract and the built-in `jsonl` and `parquet` sinks (`src/io/sinks.ts`). A sink
+ * writes rows into a folder as part files (`part-00000.jsonl.gz`, ...),
  * rotating every `shard_rows` rows. Writing is resumable: at every work-unit boundary the
  * runner calls `commit`, which makes everything written so far durable and returns a small
  * JSON checkpoint; after a crash the sink is reopened with the last checkpoint and must
@@ -11,6 +12,12 @@ import { type Chunk, Effect, Schema, type Scope } from "effect"
 import { SinkError } from "./Errors.js"
 import type { Row } from "./Row.js"
 import type { AnySource } from "./Source.js"
+
+/**
+ * The built-in sinks: `jsonl` (gzip by default) and `parquet` (snappy), with their option
+ * Schemas (`JsonlConfig`, `ParquetConfig`) and defaults.
+ */
+export { defaultRowGroupRows, defaultShardRows, JsonlConfig, jsonl, ParquetConfig, parquet } from "./io/sinks.js"
 
 /** A finished output file, as listed in the manifest. */
 export interface OutputFile {

@@ -1,5 +1,6 @@
 /**
- * Sources: a source turns its config into an ordered list of work units (file × row range of
+ * Sources: the contract and the built-in `jsonl` and `parquet` sources (`src/io/sources.ts`).
+ * A source turns its config into an ordered list of work units (file × row range of
  * at most `unit_rows` rows: a parquet row range, a line range of a plain JSON-lines file, or a whole
  * gzip JSON-lines file) and reads one unit as a
  * row stream. Rows that cannot be
@@ -10,6 +11,21 @@ import type { FileSystem, Path } from "@effect/platform"
 import type { Effect, Schema, Stream } from "effect"
 import type { SourceError } from "./Errors.js"
 import type { Origin, Row } from "./Row.js"
+
+/**
+ * The built-in sources: `jsonl` (plain or gzip JSON lines) and `parquet`, with their option
+ * Schemas (`JsonlConfig`, `ParquetConfig`, `InputPaths`, `Validate`) and defaults.
+ */
+export {
+  defaultMaxLineBytes,
+  defaultUnitRows,
+  InputPaths,
+  JsonlConfig,
+  jsonl,
+  ParquetConfig,
+  parquet,
+  Validate
+} from "./io/sources.js"
 
 /** A deterministic piece of input: processed, checkpointed and sharded as a whole. */
 export interface WorkUnit {

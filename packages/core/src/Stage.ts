@@ -4,10 +4,27 @@
  * and returns a transformation of the row stream. Per-row stages are built with
  * {@link mapChunks} so they work on whole chunks without one Effect per row.
  */
-import { Chunk, type Effect, JSONSchema, Option, Schema, SchemaAST, type Scope, Stream } from "effect"
+import type { Effect, Schema, Scope, Stream } from "effect"
 import type { StageError } from "./Errors.js"
 import type { Row } from "./Row.js"
 import type { AnySource } from "./Source.js"
+
+/** Deterministic randomness: every choice derives from `(seed, stage id, conversation_id, index)`, so reruns, resumes and shards agree. */
+export * as Random from "./internal/random.js"
+
+/**
+ * Row-wise stages with request-level admission, the scheduling every model stage shares (through
+ * `@synthline/llm`'s `ModelStage`): outcomes (`Reject`, `Drop`), model `Gate`s, `transform` and `fuse`.
+ */
+export * as Rowwise from "./internal/rowwise.js"
+
+export { doc, make, mapChunks, NoConfig, type OptionDoc } from "./internal/stage.js"
+
+/**
+ * The built-in `core` stages, typed for code pipelines (`Pipeline.through(Stage.core.select, { languages: ["English"] })`):
+ * `select`, `firstTurn`, `dedup`, `limit`, `sample`, `fields`, and `all` as the `core` plugin registers them.
+ */
+export * as core from "./stages/core.js"
 
 /** An append-only, durable log a stateful stage keeps so it can resume exactly. */
 export interface Journal {
@@ -114,11 +131,6 @@ export type FieldSchemas = { readonly [name: string]: Schema.Schema.Any }
 // biome-ignore lint/suspicious/noExplicitAny: registries hold stages of every config type
 export type AnyStage = Stage<any, any, any, any, any>
 
-/** Defines a stage; the identity function, there for inference. */
-export const make = <Config, In extends Row = Row, Out extends Row = Row, R = never, ConfigInput = Config>(
-  stage: Stage<Config, In, Out, R, ConfigInput>
-): Stage<Config, In, Out, R, ConfigInput> => stage
-
 /** The fields a stage requires under a given config. */
 export const requiredFields = (stage: AnyStage, config: unknown): ReadonlyArray<string> =>
   typeof stage.requires === "function" ? stage.requires(config) : stage.requires
@@ -131,78 +143,3 @@ export const providedFields = (stage: AnyStage, config: unknown): ReadonlyArray<
 export const fieldSchemas = (stage: AnyStage, config: unknown): FieldSchemas =>
   stage.fields === undefined ? {} : typeof stage.fields === "function" ? stage.fields(config) : stage.fields
 
-/**
- * Builds a per-row transform that runs on whole chunks: `f` returns the new row, or
- * `undefined` when it dropped or rejected the row through the context.
- */
-export const mapChunks =
-  <In extends Row, Out extends Row>(f: (row: In) => Out | undefined): Transform<In, Out> =>
-  (rows) =>
-    rows.pipe(
-      Stream.mapChunks((chunk) => {
-        const out: Array<Out> = []
-        for (const row of chunk) {
-          const r = f(row)
-          if (r !== undefined) out.push(r)
-        }
-        return Chunk.unsafeFromArray(out)
-      })
-    )
-
-/** An empty config Schema for stages without options. */
-export const NoConfig: Schema.Struct<{}> = Schema.Struct({})
-
-/** What {@link doc} adds to an option's Schema: what a Schema cannot say itself. */
-export interface OptionDoc {
-  /** Example values, written as in a pipeline file (shown by editors). */
-  readonly examples?: ReadonlyArray<unknown>
-}
-
-/**
- * Documents an option of a stage, source, sink or section for `synthline stages`, `synthline
- * schema` and the reference pages. Give only what the Schema cannot say (the description,
- * examples): its type, enum members, bounds, patterns, element types and default are read from
- * the Schema by the Reference module, so they are not restated here.
- *
- * The text goes into the Schema's `jsonSchema` annotation, merged with the one a refinement
- * carries (`minItems`, `exclusiveMinimum`, ...) so its constraint stays in the JSON Schema; a
- * `description` annotation would instead replace the wording of decode errors. A check on the
- * decoded side of a transformation (a `Redacted` salt of at least 8 characters) has no JSON
- * Schema of its own: there the JSON Schema of the encoded side is written out with the text.
- *
- * @example
- * import { Stage } from "@synthline/core"
- * import { Schema } from "effect"
- *
- * const Options = Schema.Struct({
- *   level: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 9), Stage.doc("gzip compression level.")), { default: () => 6 })
- * })
- */
-export const doc =
-  (description: string, options: OptionDoc = {}) =>
-  <S extends Schema.Annotable.All>(self: S): Schema.Annotable.Self<S> =>
-    self.annotations({
-      jsonSchema: {
-        ...ownJsonSchema(self.ast),
-        description,
-        ...(options.examples === undefined ? {} : { examples: options.examples })
-      }
-    })
-
-/** The encoded side of the transformation under a chain of refinements, if there is one. */
-const transformationFrom = (ast: SchemaAST.AST): SchemaAST.AST | undefined =>
-  SchemaAST.isTransformation(ast) ? ast.from : SchemaAST.isRefinement(ast) ? transformationFrom(ast.from) : SchemaAST.isSuspend(ast) ? transformationFrom(ast.f()) : undefined
-
-/**
- * The JSON Schema keywords a Schema's node carries itself. Effect reads a refinement of a
- * transformation from the transformation's encoded side and ignores the refinement's own
- * `jsonSchema` (unless it is a whole schema), so there it is that side's JSON Schema.
- */
-const ownJsonSchema = (ast: SchemaAST.AST): object => {
-  const encoded = SchemaAST.isRefinement(ast) ? transformationFrom(ast.from) : undefined
-  if (encoded !== undefined) {
-    const { $schema: _, ...js } = JSONSchema.make(Schema.make(encoded))
-    if (!("$defs" in js)) return js
-  }
-  return Option.getOrElse(SchemaAST.getJSONSchemaAnnotation(ast), () => ({}))
-}

@@ -1,31 +1,20 @@
 /**
- * @synthline/core: records, the Stage/Plugin API, pipeline files, the streaming runner,
- * sources and sinks, manifests, progress reporting and test helpers.
+ * @synthline/core: records, the Stage/Plugin API with the built-in stages, sources and sinks,
+ * pipeline files, the streaming runner, manifests, dataset cards, progress reporting and test helpers.
  */
-export * as CoreStages from "./CoreStages.js"
-export * as DatasetCard from "./DatasetCard.js"
+export * as Card from "./Card.js"
 export * as Errors from "./Errors.js"
 export * as Manifest from "./Manifest.js"
 export * as Pipeline from "./Pipeline.js"
 export { definePlugin } from "./Plugin.js"
 export * as Plugin from "./Plugin.js"
-export * as Profile from "./Profile.js"
 export * as Progress from "./Progress.js"
-export * as Random from "./Random.js"
 export * as Record from "./Record.js"
-export * as Reference from "./Reference.js"
 export * as Registry from "./Registry.js"
 export * as Row from "./Row.js"
-export * as Rowwise from "./Rowwise.js"
-export * as RunContext from "./RunContext.js"
 export * as Runner from "./Runner.js"
-export * as Secrets from "./Secrets.js"
 export * as Shard from "./Shard.js"
 export * as Sink from "./Sink.js"
-export * as Sinks from "./Sinks.js"
 export * as Source from "./Source.js"
-export * as Sources from "./Sources.js"
 export * as Stage from "./Stage.js"
-export * as Suggest from "./Suggest.js"
 export * as Testing from "./Testing.js"
-export * as Where from "./Where.js"

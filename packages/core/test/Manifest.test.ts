@@ -9,8 +9,8 @@ import * as Pipeline from "../src/Pipeline.js"
 import type { Plugin } from "../src/Plugin.js"
 import * as Registry from "../src/Registry.js"
 import * as Runner from "../src/Runner.js"
-import * as Sinks from "../src/Sinks.js"
-import * as Sources from "../src/Sources.js"
+import * as Sinks from "../src/io/sinks.js"
+import * as Sources from "../src/io/sources.js"
 import * as Stage from "../src/Stage.js"
 
 const tmpRoot = join(import.meta.dirname, ".tmp")

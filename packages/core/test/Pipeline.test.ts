@@ -3,12 +3,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Schema } from "effect"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import * as CoreStages from "../src/CoreStages.js"
+import * as CoreStages from "../src/stages/core.js"
 import * as Pipeline from "../src/Pipeline.js"
 import type * as Plugin from "../src/Plugin.js"
 import * as Registry from "../src/Registry.js"
-import * as Sinks from "../src/Sinks.js"
-import * as Sources from "../src/Sources.js"
+import * as Sinks from "../src/io/sinks.js"
+import * as Sources from "../src/io/sources.js"
 
 // Inside the repo, so a local plugin resolves @synthline/core as a user's project would.
 mkdirSync(join(import.meta.dirname, ".tmp"), { recursive: true })

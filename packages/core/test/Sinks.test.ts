@@ -7,9 +7,9 @@ import * as path from "node:path"
 import * as zlib from "node:zlib"
 import type { Row } from "../src/Row.js"
 import type { OutputFile, SinkCheckpoint, SinkDefinition, SinkWriter } from "../src/Sink.js"
-import * as Sinks from "../src/Sinks.js"
+import * as Sinks from "../src/io/sinks.js"
 import { LineEncoder } from "../src/internal/exec/encode.js"
-import * as Sources from "../src/Sources.js"
+import * as Sources from "../src/io/sources.js"
 import { asJson, lmsysRow, readAll, tempDir, writeFile } from "./support/io.js"
 
 const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext>) => effect.pipe(Effect.provide(NodeContext.layer))

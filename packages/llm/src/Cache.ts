@@ -7,7 +7,7 @@
  * A run has one cache, the {@link Responses} service: its file is opened once, on first use, and
  * shared by every caller (the chat models, DeepL in `synth/translate`).
  */
-import { RunContext } from "@synthline/core/RunContext"
+import { RunContext } from "@synthline/core/Plugin"
 import Database from "better-sqlite3"
 import { createHash } from "node:crypto"
 import { mkdirSync } from "node:fs"

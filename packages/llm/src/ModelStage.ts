@@ -4,14 +4,13 @@
  * stage before any row is read, naming it and the models declared) and runs the stage's outcome
  * of one row in the scheduling window: rows are admitted one request at a time while the
  * models' endpoint slots have room, finish out of order and leave in input order
- * (`@synthline/core/Rowwise`), a {@link Reject} going to rejects and a {@link Drop} dropped with
+ * (`Stage.Rowwise` of `@synthline/core`), a {@link Reject} going to rejects and a {@link Drop} dropped with
  * its reason. {@link ask} answers a row's requests synchronously when all of them are cached, so a
  * cached rerun needs no fiber; {@link untilUsable} asks again after an answer the stage cannot use.
  */
 import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
-import * as Rowwise from "@synthline/core/Rowwise"
-import type { StageContext, Transform } from "@synthline/core/Stage"
+import { Rowwise, type StageContext, type Transform } from "@synthline/core/Stage"
 import { Cause, Data, Effect, Either, Exit, Fiber, Option, Runtime } from "effect"
 import type { ChatRequest, Completion } from "./Chat.js"
 import { isFatal, type LlmBudgetError, type LlmCacheError, type LlmConfigError, type LlmRequestError, type LlmUnavailableError } from "./Errors.js"

@@ -7,8 +7,8 @@
  * counting everything into the run manifest's `model_usage`.
  */
 import { RunError } from "@synthline/core/Errors"
-import type { Gate } from "@synthline/core/Rowwise"
-import { RunContext, type UsageRegistry } from "@synthline/core/RunContext"
+import { RunContext, type UsageRegistry } from "@synthline/core/Plugin"
+import type { Rowwise } from "@synthline/core/Stage"
 import { Context, Duration, Effect, Either, Layer, Schedule, Schema, Scope } from "effect"
 import { isAbsolute, join, resolve } from "node:path"
 import * as Batch from "./Batch.js"
@@ -123,7 +123,7 @@ export interface Model {
    * How busy it is, for request-level admission (`@synthline/core/Rowwise`): requests accepted
    * but not yet on an endpoint slot (rate limits, back-off, every slot taken) and its capacity.
    */
-  readonly load: Gate
+  readonly load: Rowwise.Gate
 }
 
 /** The model client service. */
@@ -424,7 +424,7 @@ const makeModel = (
       armDownCheck(downLimitMs)
     }
   }
-  const load: Gate = {
+  const load: Rowwise.Gate = {
     backlog: () => backlog,
     capacity,
     subscribe: (listener) => {

@@ -3,8 +3,8 @@
  * a rerun, a resumed run and a sharded run send the same seed for the same answer, and the
  * cache key (which includes it) matches.
  */
-import { int31 } from "@synthline/core/Random"
+import { Random } from "@synthline/core/Stage"
 
 /** The seed of one request. */
 export const forRequest = (pipelineSeed: number, stageId: string, conversationId: string, sampleIndex: number): number =>
-  int31(pipelineSeed, stageId, conversationId, sampleIndex)
+  Random.int31(pipelineSeed, stageId, conversationId, sampleIndex)

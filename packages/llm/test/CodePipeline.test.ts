@@ -11,8 +11,8 @@ import * as Pipeline from "@synthline/core/Pipeline"
 import { moderationCategories } from "@synthline/core/Record"
 import * as Registry from "@synthline/core/Registry"
 import * as Runner from "@synthline/core/Runner"
-import * as Sinks from "@synthline/core/Sinks"
-import * as Sources from "@synthline/core/Sources"
+import * as Sink from "@synthline/core/Sink"
+import * as Source from "@synthline/core/Source"
 import { complete } from "../src/Complete.js"
 import { plugin } from "../src/LlmPlugin.js"
 import * as TestServer from "../src/TestServer.js"
@@ -51,9 +51,9 @@ describe("a pipeline composed in code with model sections", () => {
       const server = yield* TestServer.scoped({ record: true })
       const registry = yield* Registry.fromPlugins([{ plugin, specifier: "@synthline/llm" }])
       const composed = (out: string, model: string) =>
-        Pipeline.from(Sources.jsonl, { path: "in.jsonl" }).pipe(
+        Pipeline.from(Source.jsonl, { path: "in.jsonl" }).pipe(
           Pipeline.through(complete, { model: "m", user: "Reply to: {{conversation.0.content}}", output: "answer", max_tokens: 32 }),
-          Pipeline.to(Sinks.jsonl, { path: out, compression: "none" }, {
+          Pipeline.to(Sink.jsonl, { path: out, compression: "none" }, {
             name: "code",
             seed: 3,
             baseDir: dir,

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { Effect, Either, Fiber, Layer, Schema } from "effect"
-import { definePlugin, type Plugin } from "@synthline/core/Plugin"
-import * as RunContext from "@synthline/core/RunContext"
+import { collectingUsage, definePlugin, type Plugin, runContextLayer } from "@synthline/core/Plugin"
 import { CacheSection, ModelsSection } from "../src/Config.js"
 import { layer, Models } from "../src/Models.js"
 import * as Provider from "../src/Provider.js"
@@ -17,7 +16,7 @@ const fast = { retry_base: "5ms", retry_max: "2s", cooldown: "300ms" }
 describe("Models: requests over real HTTP", () => {
   it("answers a chat request and reports tokens per model and endpoint", async () => {
     const server = await TestServer.start({ record: true, chat: () => ({ content: "hello", prompt_tokens: 11, completion_tokens: 3 }) })
-    const usage = RunContext.collectingUsage()
+    const usage = collectingUsage()
     try {
       const answer = await run(
         Effect.gen(function* () {
@@ -401,7 +400,7 @@ describe("Models: requests to other routes (Model.request)", () => {
       apiKey: "sk-route-1",
       moderate: (input) => ({ flagged: input === "bad", categories: { violence: input === "bad" }, category_scores: { violence: input === "bad" ? 0.9 : 0.01 } })
     })
-    const usage = RunContext.collectingUsage()
+    const usage = collectingUsage()
     const dir = tempDir("route")
     try {
       const results = await run(
@@ -456,7 +455,7 @@ describe("Models: requests to other routes (Model.request)", () => {
         const answer = yield* Effect.either(Effect.flatMap(models.get("e"), (m) => m.complete(ask("hi"))))
         const unknown = yield* Effect.flip(models.get("l"))
         return { answer: Either.map(answer, (a) => a.content), unknown: unknown.message }
-      }).pipe(Effect.provide(Layer.provide(layer, RunContext.layer({ sections, baseDir: tempDir("providers"), plugins }))))
+      }).pipe(Effect.provide(Layer.provide(layer, runContextLayer({ sections, baseDir: tempDir("providers"), plugins }))))
     const loaded = await run(withPlugins([plugin]))
     expect(loaded.answer).toEqual(Either.right("echoed"))
     expect(loaded.unknown).toBe(

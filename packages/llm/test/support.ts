@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, type Scope, Schema } from "effect"
-import type * as RunContext from "@synthline/core/RunContext"
+import type { UsageRegistry } from "@synthline/core/Plugin"
 import { CacheSection, ModelsSection } from "../src/Config.js"
 import { make, type ModelsService } from "../src/Models.js"
 import type * as Provider from "../src/Provider.js"
@@ -20,7 +20,7 @@ export const client = (
     readonly cache?: unknown
     readonly dir?: string
     readonly env?: { [k: string]: string }
-    readonly usage?: RunContext.UsageRegistry
+    readonly usage?: UsageRegistry
     readonly providers?: ReadonlyArray<Provider.Definition>
   } = {}
 ): Effect.Effect<ModelsService, never, Scope.Scope> =>

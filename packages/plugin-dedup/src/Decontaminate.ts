@@ -12,11 +12,10 @@
  */
 import type { FileSystem as FS, Path } from "@effect/platform"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { normalizeText } from "@synthline/core/CoreStages"
 import { errorText, StageError } from "@synthline/core/Errors"
 import { describeValue, getPath, parsePath, type Row } from "@synthline/core/Row"
-import * as Sources from "@synthline/core/Sources"
-import { doc, make, mapChunks, type Stage } from "@synthline/core/Stage"
+import * as Source from "@synthline/core/Source"
+import { core, doc, make, mapChunks, type Stage } from "@synthline/core/Stage"
 import { Chunk, Effect, Schema, Stream } from "effect"
 import { basename, extname, isAbsolute, join } from "node:path"
 import { FieldName, FieldPath, top } from "./internal/shared.js"
@@ -207,7 +206,7 @@ export class BenchmarkIndex {
   }
 
   private get normalize(): (s: string) => string {
-    return this.config.normalize === "exact" ? (s) => s : normalizeText
+    return this.config.normalize === "exact" ? (s) => s : core.normalizeText
   }
 
   /** Distinct n-grams held. */
@@ -262,12 +261,12 @@ const readBenchmark = (
       return undefined
     }
     if (extname(file).toLowerCase() === ".parquet") {
-      const sc = Schema.decodeUnknownSync(Sources.parquet.config)({ path: file, validate: "none" })
+      const sc = Schema.decodeUnknownSync(Source.parquet.config)({ path: file, validate: "none" })
       const env = { baseDir, columns: [top(b.field), top(b.id_field)] }
-      const units = yield* Sources.parquet.plan(sc, env).pipe(Effect.mapError((e) => fail(`benchmark ${b.path}: ${e.message}`)))
+      const units = yield* Source.parquet.plan(sc, env).pipe(Effect.mapError((e) => fail(`benchmark ${b.path}: ${e.message}`)))
       let rowNo = 0
       for (const unit of units) {
-        yield* Sources.parquet.read(unit, sc, { reject: () => undefined }, env).pipe(
+        yield* Source.parquet.read(unit, sc, { reject: () => undefined }, env).pipe(
           Stream.runForEachChunk((c) =>
             Effect.suspend(() => {
               for (const row of Chunk.toReadonlyArray(c)) {

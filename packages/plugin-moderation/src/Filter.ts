@@ -8,7 +8,7 @@ import { describeValue, type Row } from "@synthline/core/Row"
 import { type ModerationCategory, moderationCategories } from "@synthline/core/Record"
 import { doc, make, mapChunks, type Stage, type StageContext } from "@synthline/core/Stage"
 import { Effect, Schema } from "effect"
-import { didYouMean } from "@synthline/core/Suggest"
+import { didYouMean } from "@synthline/core/Errors"
 import { isRecord as isObj } from "@synthline/core/Row"
 
 // ---------------------------------------------------------------------------------------------

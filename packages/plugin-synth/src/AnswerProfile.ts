@@ -7,8 +7,7 @@
  * add up. The manifest holds it as `profile.answers`; the dataset card gets its *Preference
  * scores*, *Answer flags* and *Judge agreement* sections.
  */
-import * as DatasetCard from "@synthline/core/DatasetCard"
-import * as Profile from "@synthline/core/Profile"
+import * as Card from "@synthline/core/Card"
 import type { Row } from "@synthline/core/Row"
 import { isRecord as isObject } from "@synthline/core/Row"
 
@@ -189,14 +188,14 @@ export const finalize = (answers: AnswerProfile): AnswerProfile => {
 export const merge = (a: AnswerProfile, b: AnswerProfile): AnswerProfile => {
   const { agreement: _a, ...x } = a
   const { agreement: _b, ...y } = b
-  return Profile.sumCounts<AnswerProfile>(x, y)
+  return Card.sumCounts<AnswerProfile>(x, y)
 }
 
 const byCount = (a: readonly [string, number], b: readonly [string, number]): number => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)
 
 /** The dataset card's sections: preference scores, answer flags, judge agreement (each when there is something to show). */
-export const card = (answers: AnswerProfile): ReadonlyArray<Profile.CardSection> => {
-  const out: Array<Profile.CardSection> = []
+export const card = (answers: AnswerProfile): ReadonlyArray<Card.CardSection> => {
+  const out: Array<Card.CardSection> = []
   const scores = Object.entries(answers.preference_scores ?? {}).sort((a, b) => Number(a[0]) - Number(b[0]))
   if (scores.length > 0) {
     const total = scores.reduce((n, [, c]) => n + c, 0)
@@ -206,7 +205,7 @@ export const card = (answers: AnswerProfile): ReadonlyArray<Profile.CardSection>
       body: [
         `${total} scored answers (\`${scoreField}[].preference_score\`); mean of the valid scores: ${scored === 0 ? "n/a" : (answers.preference_score_sum / scored).toFixed(3)}. Bucket \`-1\`: unparsable or failed judgements; bucket \`k\`: scores in [k, k+1).`,
         "",
-        DatasetCard.table(["score", "answers", "share"], scores.map(([b, c]) => [b, c, DatasetCard.pct(c, total)]))
+        Card.table(["score", "answers", "share"], scores.map(([b, c]) => [b, c, Card.pct(c, total)]))
       ].join("\n")
     })
   }
@@ -217,7 +216,7 @@ export const card = (answers: AnswerProfile): ReadonlyArray<Profile.CardSection>
       body: [
         "Answers by flag: `synth/check-answers` (`language`, `repetition`, `truncated`, `empty`), `synth/judge`'s `repetition_flag` (`repetition_tokens`) and `judge_disagreement`.",
         "",
-        DatasetCard.table(["flag", "answers"], flags)
+        Card.table(["flag", "answers"], flags)
       ].join("\n")
     })
   }
@@ -228,9 +227,9 @@ export const card = (answers: AnswerProfile): ReadonlyArray<Profile.CardSection>
       body: [
         "Over the answers both judges scored validly: Spearman's rank correlation of their scores, and the share of answers whose two scores are at most 1 apart.",
         "",
-        DatasetCard.table(
+        Card.table(
           ["judges", "answers", "Spearman", "within ±1"],
-          agreement.map((a) => [`${a.judges[0]} / ${a.judges[1]}`, a.answers, a.spearman === null ? "n/a" : a.spearman.toFixed(3), DatasetCard.pct(a.within_1 * a.answers, a.answers)])
+          agreement.map((a) => [`${a.judges[0]} / ${a.judges[1]}`, a.answers, a.spearman === null ? "n/a" : a.spearman.toFixed(3), Card.pct(a.within_1 * a.answers, a.answers)])
         )
       ].join("\n")
     })
@@ -239,4 +238,4 @@ export const card = (answers: AnswerProfile): ReadonlyArray<Profile.CardSection>
 }
 
 /** The answers profiler `synth` contributes. */
-export const profiler: Profile.Profiler<AnswerProfile> = Profile.profiler({ key, empty, observe, merge, finalize, card })
+export const profiler: Card.Profiler<AnswerProfile> = Card.profiler({ key, empty, observe, merge, finalize, card })

@@ -20,7 +20,7 @@
 import { errorText, StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import type { SourceDefinition, SourceEnv } from "@synthline/core/Source"
-import * as Sources from "@synthline/core/Sources"
+import * as Source from "@synthline/core/Source"
 import { doc, make, mapChunks, type Stage } from "@synthline/core/Stage"
 import type { FileSystem, Path } from "@effect/platform"
 import { Effect, Schema, Stream } from "effect"
@@ -112,7 +112,7 @@ const DetectTemplateConfigSchema = Schema.Struct({
   counts_from: Schema.optional(
     Schema.Struct({
       type: Schema.Literal("jsonl", "parquet").pipe(doc("Source type of the dataset counted in the first pass.")),
-      path: Sources.InputPaths.pipe(doc("Files or globs of the dataset."))
+      path: Source.InputPaths.pipe(doc("Files or globs of the dataset."))
     }).pipe(
       doc("The dataset whose skeletons are counted in the first pass (read once when the stage starts). Default: the pipeline's own source, all of it whatever the shard; set it when the counts must cover a larger dataset than the pipeline reads.")
     )
@@ -167,11 +167,11 @@ export const detectTemplate: Stage<
       }
       const env = { baseDir: ctx.baseDir }
       if (config.counts_from?.type === "jsonl") {
-        const sc = Schema.decodeUnknownSync(Sources.jsonl.config)({ path: config.counts_from.path, validate: "none" })
-        yield* countAll(Sources.jsonl, sc, env, "counts_from")
+        const sc = Schema.decodeUnknownSync(Source.jsonl.config)({ path: config.counts_from.path, validate: "none" })
+        yield* countAll(Source.jsonl, sc, env, "counts_from")
       } else if (config.counts_from?.type === "parquet") {
-        const sc = Schema.decodeUnknownSync(Sources.parquet.config)({ path: config.counts_from.path, validate: "none" })
-        yield* countAll(Sources.parquet, sc, { ...env, columns: [top(config.field)] }, "counts_from")
+        const sc = Schema.decodeUnknownSync(Source.parquet.config)({ path: config.counts_from.path, validate: "none" })
+        yield* countAll(Source.parquet, sc, { ...env, columns: [top(config.field)] }, "counts_from")
       } else if (ctx.source !== undefined) {
         // The pipeline's own source, planned whole (a shard of a sharded run counts every unit too).
         yield* countAll(ctx.source.def, ctx.source.config, { ...env, columns: [top(config.field)] }, `source ${ctx.source.def.type}`)

@@ -15,7 +15,6 @@
  */
 import type { Row } from "@synthline/core/Row"
 import * as Sink from "@synthline/core/Sink"
-import * as Sinks from "@synthline/core/Sinks"
 import { doc } from "@synthline/core/Stage"
 import { Schema } from "effect"
 import { bestOf, eligibleAnswers, exclusionFields } from "./internal/answers.js"
@@ -23,7 +22,7 @@ import { openRecords } from "./internal/export.js"
 import { stringAt } from "./internal/shared.js"
 
 const sftFields = {
-  ...Sinks.JsonlConfig.fields,
+  ...Sink.JsonlConfig.fields,
   compression: Schema.optionalWith(
     Schema.Literal("gzip", "none").pipe(doc("gzip writes .jsonl.gz parts; none (the default here) writes .jsonl.")),
     { default: () => "none" as const }),

@@ -11,7 +11,7 @@
  */
 import { errorText, StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
-import type { Gate, Pending } from "@synthline/core/Rowwise"
+import type { Rowwise } from "@synthline/core/Stage"
 import { doc, make, type Stage } from "@synthline/core/Stage"
 import { reasonOf } from "@synthline/llm/Complete"
 import { post, retryAfterMs, target } from "@synthline/llm/Http"
@@ -304,7 +304,7 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
       })
     }
   }
-  const load: Gate = {
+  const load: Rowwise.Gate = {
     backlog: () => waiting.length,
     capacity: config.batch_size * config.concurrency,
     subscribe: (listener) => {
@@ -396,7 +396,7 @@ export const translate: Stage<TranslateConfig, Row, Row, Models | TranslationCac
         const client = deeplClient(config, key, guarded)
         yield* Effect.addFinalizer(() => Effect.promise(() => client.close()))
         // DeepL is no model: rows wait on its request slots.
-        const one = (row: Row): Pending => {
+        const one = (row: Row): Rowwise.Pending => {
           const p = pre(row)
           if (typeof p !== "string") return p
           if (damaged !== undefined) return Effect.fail(damaged)

@@ -7,7 +7,7 @@
  * `model_usage.deepl`.
  */
 import { RunError } from "@synthline/core/Errors"
-import { RunContext, type UsageRegistry } from "@synthline/core/RunContext"
+import { RunContext, type UsageRegistry } from "@synthline/core/Plugin"
 import * as Cache from "@synthline/llm/Cache"
 import * as Usage from "@synthline/llm/Usage"
 import { Context, Effect, Layer, type Scope } from "effect"

@@ -1,5 +1,4 @@
-import * as DatasetCard from "@synthline/core/DatasetCard"
-import * as Profile from "@synthline/core/Profile"
+import * as Card from "@synthline/core/Card"
 import type { Row } from "@synthline/core/Row"
 import { describe, expect, it } from "vitest"
 import * as AnswerProfile from "../src/AnswerProfile.js"
@@ -23,15 +22,15 @@ const rows: ReadonlyArray<Row> = [
   { synthesis_model: "llama", synthesized_response_scoring_annotations: [ann(10, 9), ann(5, 4)] }
 ]
 
-const profiling: Profile.Profiling = { declared: new Map(), profilers: [AnswerProfile.profiler] }
+const profiling: Card.Profiling = { declared: new Map(), profilers: [AnswerProfile.profiler] }
 
-const observed = (rs: ReadonlyArray<Row>): Profile.Profile => {
-  const p = Profile.empty()
-  Profile.observer(p, profiling)(rs)
+const observed = (rs: ReadonlyArray<Row>): Card.Profile => {
+  const p = Card.empty()
+  Card.observer(p, profiling)(rs)
   return p
 }
 
-const answersOf = (p: Profile.Profile): AnswerProfile.AnswerProfile => p.answers as AnswerProfile.AnswerProfile
+const answersOf = (p: Card.Profile): AnswerProfile.AnswerProfile => p.answers as AnswerProfile.AnswerProfile
 
 /** A row of one answer per score. */
 const scored = (...scores: ReadonlyArray<number>): Row => ({
@@ -82,10 +81,10 @@ describe("the answers profile", () => {
   it("adds up across work units and shards as if observed at once; manifests carry the agreement", () => {
     const whole = observed(rows)
     const unit = observed(rows.slice(0, 1))
-    Profile.absorb(unit, observed(rows.slice(1)), profiling.profilers)
+    Card.absorb(unit, observed(rows.slice(1)), profiling.profilers)
     expect(unit).toEqual(whole)
-    const merged = Profile.merge(Profile.finalize(observed(rows.slice(0, 2)), profiling), Profile.finalize(observed(rows.slice(2)), profiling), profiling.profilers)
-    const final = Profile.finalize(whole, profiling)
+    const merged = Card.merge(Card.finalize(observed(rows.slice(0, 2)), profiling), Card.finalize(observed(rows.slice(2)), profiling), profiling.profilers)
+    const final = Card.finalize(whole, profiling)
     expect(merged.answers).toEqual(final.answers)
     expect(answersOf(final).agreement).toEqual(AnswerProfile.judgeAgreement(answersOf(whole)))
     // Rows without answers add no answers profile.
@@ -101,7 +100,7 @@ describe("the answers profile", () => {
     const valid = [7.5, 6, 5, 6, 9.5, 4.5, 7.5, 0.5]
     expect(histogram).toContain(`9 scored answers (\`synthesized_response_scoring_annotations[].preference_score\`); mean of the valid scores: ${(valid.reduce((x, y) => x + y, 0) / valid.length).toFixed(3)}.`)
     expect(histogram).toContain(
-      DatasetCard.table(
+      Card.table(
         ["score", "answers", "share"],
         [
           ["-1", 1, "11.11%"],

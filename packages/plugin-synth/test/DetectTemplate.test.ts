@@ -4,7 +4,7 @@ import { join } from "node:path"
 import { readParts, synthline } from "../../cli/test/support.js"
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Schema } from "effect"
-import * as Sources from "@synthline/core/Sources"
+import * as Source from "@synthline/core/Source"
 import { runStage } from "@synthline/core/Testing"
 import { CountMin, detectTemplate, skeleton } from "../src/DetectTemplate.js"
 import { flagEmpty } from "../src/FlagEmpty.js"
@@ -67,7 +67,7 @@ describe("synth/detect-template", () => {
   })
 
   it("without counts_from, counts the source the stage is given (the pipeline's): the same labels", async () => {
-    const source = { def: Sources.jsonl, config: Schema.decodeUnknownSync(Sources.jsonl.config)({ path: file, validate: "none" }) }
+    const source = { def: Source.jsonl, config: Schema.decodeUnknownSync(Source.jsonl.config)({ path: file, validate: "none" }) }
     const bySource = await Effect.runPromise(runStage(detectTemplate, {}, rows, { source }).pipe(Effect.provide(NodeContext.layer)))
     const byPath = await go({})
     expect(bySource.rows.map((r) => r.is_template_instruction)).toEqual(byPath.rows.map((r) => r.is_template_instruction))

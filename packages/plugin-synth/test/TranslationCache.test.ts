@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest"
 import { readdirSync, readlinkSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Layer, Schema } from "effect"
-import * as RunContext from "@synthline/core/RunContext"
+import * as Plugin from "@synthline/core/Plugin"
 import { CacheSection, ModelsSection } from "@synthline/llm/Config"
 import { Models, layer as modelsLayer } from "@synthline/llm/Models"
 import * as TranslationCache from "../src/TranslationCache.js"
@@ -23,7 +23,7 @@ describe("the response cache of a run", () => {
   it.runIf(process.platform === "linux")("is one SQLite connection shared by the model client and DeepL, and both find each other's answers", async () => {
     const dir = tempDir("shared-cache")
     const file = join(dir, "cache.sqlite")
-    const run = RunContext.layer({
+    const run = Plugin.runContextLayer({
       baseDir: dir,
       sections: {
         cache: Schema.decodeUnknownSync(CacheSection)({ path: "cache.sqlite", mode: "read-write" }),

@@ -26,7 +26,7 @@ import { createHash } from "node:crypto"
 import { glob } from "tinyglobby"
 import { errorText, SourceError } from "@synthline/core/Errors"
 import type { AnySource } from "@synthline/core/Source"
-import * as Sources from "@synthline/core/Sources"
+import * as Source from "@synthline/core/Source"
 
 /** A derived release key. */
 export interface ReleaseKey {
@@ -123,8 +123,8 @@ export const keyFromDir = (dir: string): Effect.Effect<ReleaseKey, SourceError, 
       })
     if ((yield* list(["**/*.parquet"])).length > 0) {
       return yield* keyFromSource(
-        Sources.parquet,
-        { path: "**/*.parquet", validate: "none", unit_rows: Sources.defaultUnitRows },
+        Source.parquet,
+        { path: "**/*.parquet", validate: "none", unit_rows: Source.defaultUnitRows },
         abs
       )
     }
@@ -132,8 +132,8 @@ export const keyFromDir = (dir: string): Effect.Effect<ReleaseKey, SourceError, 
     for (const pattern of ["**/*.jsonl", "**/*.jsonl.gz"]) if ((yield* list([pattern])).length > 0) jsonl.push(pattern)
     if (jsonl.length > 0) {
       return yield* keyFromSource(
-        Sources.jsonl,
-        { path: jsonl, validate: "none", max_line_bytes: Sources.defaultMaxLineBytes },
+        Source.jsonl,
+        { path: jsonl, validate: "none", max_line_bytes: Source.defaultMaxLineBytes },
         abs
       )
     }

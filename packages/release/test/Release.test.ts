@@ -9,8 +9,7 @@ import { gunzipSync } from "node:zlib"
 import type { Row } from "@synthline/core/Row"
 import * as Sink from "@synthline/core/Sink"
 import type { SinkCheckpoint, SinkWriter } from "@synthline/core/Sink"
-import * as Sinks from "@synthline/core/Sinks"
-import * as Reference from "@synthline/core/Reference"
+import { Reference } from "@synthline/core/Pipeline"
 import * as Registry from "@synthline/core/Registry"
 import * as ReleasePlugin from "../src/ReleasePlugin.js"
 import * as Encrypt from "../src/Encrypt.js"
@@ -41,8 +40,8 @@ const conversations = (seed: number, n: number) =>
 const writeParquet = (dir: string, rows: ReadonlyArray<Row>) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const config = Schema.decodeUnknownSync(Sinks.parquet.config)({ path: dir, shard_rows: 200, row_group_rows: 100 })
-      const w = yield* Sinks.parquet.open(config, { dir, prefix: "train" })
+      const config = Schema.decodeUnknownSync(Sink.parquet.config)({ path: dir, shard_rows: 200, row_group_rows: 100 })
+      const w = yield* Sink.parquet.open(config, { dir, prefix: "train" })
       yield* w.write(Chunk.fromIterable(rows))
       yield* w.finish
     })
@@ -124,7 +123,7 @@ describe("Release key", () => {
 
 describe("encrypted jsonl sink", () => {
   // The jsonl sink with the release plugin's option, as the registry builds it for a pipeline file.
-  const jsonlSink = Sink.withOptions(Sinks.jsonl, [Encrypt.option])
+  const jsonlSink = Sink.withOptions(Sink.jsonl, [Encrypt.option])
   const base = temp("enc")
   const source = join(base, "source")
   mkdirSync(source)
@@ -230,19 +229,19 @@ describe("release plugin", () => {
         ["path", "string", undefined],
         ["compression", '"gzip" | "none"', "gzip"],
         ["gzip_level", "integer", 6],
-        ["shard_rows", "integer", Sinks.defaultShardRows],
+        ["shard_rows", "integer", Sink.defaultShardRows],
         ["encrypt", '"none" | "source-key"', "none"],
         ["source_key_from", "string", undefined]
       ])
       expect(options("parquet").map(([name]) => name)).not.toContain("encrypt")
       // Without the plugin, core's jsonl sink has no such option.
-      expect(Reference.optionsOf(Sinks.jsonl.config).map((o) => o.name)).not.toContain("encrypt")
+      expect(Reference.optionsOf(Sink.jsonl.config).map((o) => o.name)).not.toContain("encrypt")
     }))
 
   it.effect("encrypt: source-key outside a run needs source_key_from, and a folder without data stops the sink before it writes", () =>
     run(
       Effect.gen(function* () {
-        const sink = Sink.withOptions(Sinks.jsonl, [Encrypt.option])
+        const sink = Sink.withOptions(Sink.jsonl, [Encrypt.option])
         const dir = join(temp("refused"), "out")
         const config = Schema.decodeUnknownSync(sink.config)({ path: "out", encrypt: "source-key" })
         const outside = yield* Effect.flip(Effect.scoped(sink.open(config, { dir, prefix: "part" })))

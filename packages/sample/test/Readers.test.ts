@@ -6,7 +6,7 @@
 import { DuckDBInstance } from "@duckdb/node-api"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import * as Sources from "@synthline/core/Sources"
+import * as Source from "@synthline/core/Source"
 import { Chunk, Effect, Schema, Stream } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -29,15 +29,15 @@ describe("sample parquet files", () => {
     Effect.gen(function* () {
       const summary = yield* generated
       expect(summary.files.map((f) => f.rows)).toEqual([750, 750])
-      const config = Schema.decodeUnknownSync(Sources.parquet.config)({ path: "data/train-*.parquet", unit_rows: 300 })
+      const config = Schema.decodeUnknownSync(Source.parquet.config)({ path: "data/train-*.parquet", unit_rows: 300 })
       const env = { baseDir: dir }
-      const units = yield* Sources.parquet.plan(config, env)
+      const units = yield* Source.parquet.plan(config, env)
       // Row groups of 400 rows (the last of each file 350), cut into units of at most 300.
       expect(units.map((u) => u.rows)).toEqual([300, 100, 300, 50, 300, 100, 300, 50])
       const read: Array<unknown> = []
       const rejects: Array<unknown> = []
       for (const unit of units) {
-        const got = yield* Stream.runCollect(Sources.parquet.read(unit, config, { reject: (r) => rejects.push(r) }, env))
+        const got = yield* Stream.runCollect(Source.parquet.read(unit, config, { reject: (r) => rejects.push(r) }, env))
         read.push(...Chunk.toReadonlyArray(got))
       }
       expect(rejects).toEqual([])

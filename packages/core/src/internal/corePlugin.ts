@@ -3,10 +3,10 @@
  * Always loaded; never listed in a pipeline file's `plugins`.
  */
 import { createRequire } from "node:module"
-import * as CoreStages from "../CoreStages.js"
+import * as CoreStages from "../stages/core.js"
 import { definePlugin, type Plugin } from "../Plugin.js"
-import * as Sinks from "../Sinks.js"
-import * as Sources from "../Sources.js"
+import * as Sinks from "../io/sinks.js"
+import * as Sources from "../io/sources.js"
 
 const pkg: { readonly version: string } = createRequire(import.meta.url)("../../package.json")
 

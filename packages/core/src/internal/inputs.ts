@@ -8,9 +8,8 @@ import * as Path from "@effect/platform/Path"
 import { Effect, Either } from "effect"
 import { isDynamicPattern } from "tinyglobby"
 import * as YAML from "yaml"
-import { PipelineFileError } from "../Errors.js"
+import { nearest, PipelineFileError } from "../Errors.js"
 import type { ResolvedPipeline } from "../Pipeline.js"
-import { nearest } from "../Suggest.js"
 import { expandInputs } from "./io/inputs.js"
 
 const patternsOf = (config: unknown): ReadonlyArray<string> => {

@@ -5,7 +5,7 @@
  * [English]") instead of `Expected ReadonlyArray<string>`.
  */
 import { Option, SchemaAST } from "effect"
-import { nearest } from "../Suggest.js"
+import { nearest } from "../Errors.js"
 
 /**
  * The (encoded-side) ASTs that check the value at `seg` inside a value checked by `ast`:

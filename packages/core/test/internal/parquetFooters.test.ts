@@ -12,8 +12,8 @@ import { type FooterCache, Footers, makeFooters } from "../../src/internal/io/pa
 import * as Pipeline from "../../src/Pipeline.js"
 import * as Registry from "../../src/Registry.js"
 import * as Runner from "../../src/Runner.js"
-import * as Sinks from "../../src/Sinks.js"
-import * as Sources from "../../src/Sources.js"
+import * as Sinks from "../../src/io/sinks.js"
+import * as Sources from "../../src/io/sources.js"
 import { lmsysRow, readAll, tempDir, writeLmsysParquet } from "../support/io.js"
 
 const dir = tempDir()

@@ -6,7 +6,7 @@ import type { FileSystem, Path } from "@effect/platform"
 import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
 import type { SourceDefinition, SourceEnv } from "@synthline/core/Source"
-import * as Sources from "@synthline/core/Sources"
+import * as Source from "@synthline/core/Source"
 import { doc, type StageContext } from "@synthline/core/Stage"
 import { Chunk, Effect, Schema, Stream } from "effect"
 
@@ -26,7 +26,7 @@ export const FieldName = Schema.String.pipe(
 /** A dataset read by a first pass: a core source type and its files. */
 export const DatasetRef = Schema.Struct({
   type: Schema.Literal("jsonl", "parquet").pipe(doc("Source type of the dataset.")),
-  path: Sources.InputPaths.pipe(doc("Files or globs of the dataset, relative to the pipeline file's folder."))
+  path: Source.InputPaths.pipe(doc("Files or globs of the dataset, relative to the pipeline file's folder."))
 })
 
 /** A dataset read by a first pass, decoded. */
@@ -60,12 +60,12 @@ export const firstPass = (
   }
   const env = { baseDir: ctx.baseDir, columns }
   if (from?.type === "jsonl") {
-    const sc = Schema.decodeUnknownSync(Sources.jsonl.config)({ path: from.path, validate: "none" })
-    return all(Sources.jsonl, sc, env, what)
+    const sc = Schema.decodeUnknownSync(Source.jsonl.config)({ path: from.path, validate: "none" })
+    return all(Source.jsonl, sc, env, what)
   }
   if (from?.type === "parquet") {
-    const sc = Schema.decodeUnknownSync(Sources.parquet.config)({ path: from.path, validate: "none" })
-    return all(Sources.parquet, sc, env, what)
+    const sc = Schema.decodeUnknownSync(Source.parquet.config)({ path: from.path, validate: "none" })
+    return all(Source.parquet, sc, env, what)
   }
   if (ctx.source !== undefined) return all(ctx.source.def, ctx.source.config, env, `source ${ctx.source.def.type}`)
   return Effect.fail(

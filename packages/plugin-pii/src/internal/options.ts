@@ -4,7 +4,7 @@
  * message lists (`conversation` and its kin) from rows.
  */
 import { describeValue } from "@synthline/core/Row"
-import { didYouMean } from "@synthline/core/Suggest"
+import { didYouMean } from "@synthline/core/Errors"
 import { doc } from "@synthline/core/Stage"
 import { Schema } from "effect"
 import { type DetectorOptions, PiiType, piiTypes } from "../Detect.js"

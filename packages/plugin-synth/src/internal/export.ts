@@ -5,19 +5,18 @@
  */
 import { SinkError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
-import type * as Sink from "@synthline/core/Sink"
-import * as Sinks from "@synthline/core/Sinks"
+import * as Sink from "@synthline/core/Sink"
 import { Chunk, Effect } from "effect"
 
 /** Opens the jsonl writer of an export sink whose records `records` makes. */
 export const openRecords = (
   type: string,
-  config: Sinks.JsonlConfig,
+  config: Sink.JsonlConfig,
   options: Sink.SinkOpenOptions,
   records: (row: Row) => Row | undefined | string
 ) =>
   Effect.map(
-    Sinks.jsonl.open(
+    Sink.jsonl.open(
       {
         path: config.path,
         compression: config.compression,

@@ -3,7 +3,7 @@
  * markers and dotted field paths.
  */
 import { getPath, parsePath, type Row } from "@synthline/core/Row"
-import { doc } from "@synthline/core/Stage"
+import { doc, Rowwise } from "@synthline/core/Stage"
 import { Schema } from "effect"
 
 /** The `seed` option of the stages that ask for several answers per row. */
@@ -19,7 +19,13 @@ export const extraOption = (description: string) =>
   })
 
 /** A row that goes to rejects, with the reason (reported in input order). */
-export { Reject as Rejected, Drop as Dropped } from "@synthline/core/Rowwise"
+export const Rejected: typeof Rowwise.Reject = Rowwise.Reject
+/** A row that goes to rejects, with the reason (reported in input order). */
+export type Rejected = Rowwise.Reject
+/** A row dropped with a reason (counted in input order). */
+export const Dropped: typeof Rowwise.Drop = Rowwise.Drop
+/** A row dropped with a reason (counted in input order). */
+export type Dropped = Rowwise.Drop
 
 /** Reads the string at a dotted path, or undefined. */
 export const stringAt = (row: unknown, path: string): string | undefined => {

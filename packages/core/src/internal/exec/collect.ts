@@ -5,7 +5,7 @@
  * of those records. The runner appends the bytes (or writes the rows) when the unit's turn
  * comes, so the files equal those one thread writes.
  */
-import * as Profile from "../../Profile.js"
+import * as Profile from "../profile.js"
 import type { Row } from "../../Row.js"
 import type { EncodedRows, SinkEncoding } from "../../Sink.js"
 import { LineEncoder } from "./encode.js"

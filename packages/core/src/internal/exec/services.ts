@@ -5,9 +5,8 @@
 import { Context, Effect, Layer, type Scope } from "effect"
 import type { RunError } from "../../Errors.js"
 import type { StageUse } from "../../Pipeline.js"
-import type { Plugin } from "../../Plugin.js"
+import { type Plugin, RunContext, type RunContextShape } from "../../Plugin.js"
 import type { Registry } from "../../Registry.js"
-import * as RunContext from "../../RunContext.js"
 
 /** Every plugin that owns a used stage, and the plugins those depend on. */
 export const neededPlugins = (registry: Registry, stages: ReadonlyArray<StageUse>): ReadonlyArray<Plugin> => {
@@ -29,12 +28,12 @@ export const neededPlugins = (registry: Registry, stages: ReadonlyArray<StageUse
 export const pluginServices = (
   registry: Registry,
   stages: ReadonlyArray<StageUse>,
-  run: RunContext.RunContextShape
+  run: RunContextShape
 ): Effect.Effect<Context.Context<never>, RunError, Scope.Scope> => {
   const layers = neededPlugins(registry, stages).flatMap((p) => (p.layer !== undefined ? [p.layer] : []))
   if (layers.length === 0) return Effect.succeed(Context.empty())
   const merged = Layer.mergeAll(layers[0]!, ...layers.slice(1)).pipe(
-    Layer.provide(Layer.succeed(RunContext.RunContext, { ...run, plugins: registry.plugins.map((p) => p.plugin) }))
+    Layer.provide(Layer.succeed(RunContext, { ...run, plugins: registry.plugins.map((p) => p.plugin) }))
   )
   return Layer.build(merged)
 }

@@ -8,12 +8,12 @@
 import { Chunk, Effect } from "effect"
 import type { RunError, SinkError } from "../../Errors.js"
 import type { ResolvedPipeline } from "../../Pipeline.js"
-import * as Profile from "../../Profile.js"
+import * as Profile from "../profile.js"
 import type * as Progress from "../../Progress.js"
-import type * as RunContext from "../../RunContext.js"
+import type { CollectingUsage } from "../../Plugin.js"
 import type { Row } from "../../Row.js"
-import type * as Secrets from "../../Secrets.js"
-import * as Where from "../../Where.js"
+import type * as Secrets from "../secrets.js"
+import * as Where from "../where.js"
 import { absorbDelta } from "../exec/delta.js"
 import type { UnitDone } from "../exec/protocol.js"
 import type { Checkpoint } from "./checkpoint.js"
@@ -43,7 +43,7 @@ export interface CommitOptions {
   readonly pending: Pending
   readonly outlets: Outlets
   readonly checkpoint: Checkpoint
-  readonly usage: RunContext.CollectingUsage
+  readonly usage: CollectingUsage
   readonly scrub: Secrets.Scrubber
   readonly reporter: Progress.Reporter
   readonly snapshot: () => Progress.Snapshot

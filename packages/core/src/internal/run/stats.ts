@@ -4,7 +4,7 @@
  * from here, so none of them imports another's types (no import cycle).
  */
 import type { StageUse } from "../../Pipeline.js"
-import * as Profile from "../../Profile.js"
+import * as Profile from "../profile.js"
 import type { OutputFile } from "../../Sink.js"
 import { addStageCounts, type LostUnit, type UnitDelta } from "../exec/delta.js"
 
