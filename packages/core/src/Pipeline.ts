@@ -985,6 +985,12 @@ export interface ToOptions {
   readonly name: string
   readonly seed?: number
   readonly baseDir?: string
+  /**
+   * The main sink's selection, as under the main `sink:`'s `where:` in a pipeline file: it writes
+   * only the rows that reach the end of the pipeline and pass it; the others are counted as
+   * dropped (`where`) in the manifest and the card (absent: it writes all of them).
+   */
+  readonly where?: CodeOutput["where"]
   /** Sinks of the branches stages route rows to (`through(stage, options, { route })`), by name. */
   readonly branches?: { readonly [name: string]: Configured<AnySink, SinkBaseConfig> }
   /** Outputs at the end of the pipeline, by name, as under `outputs:` in a pipeline file. */
@@ -1016,7 +1022,7 @@ const codeSections = (name: string, registry: Registry.Registry, raw: { readonly
 
 /**
  * Closes a composed pipeline with a sink (options as in a pipeline file), giving a pipeline the
- * runner accepts. Branches, outputs and plugin sections (models for model stages) are options;
+ * runner accepts. The main sink's `where`, branches, outputs and plugin sections (models for model stages) are options;
  * the fingerprint covers them, the stages' routes and ids as it does for a pipeline file, so a
  * change to any of them starts a fresh output instead of resuming the old one. A route that names
  * no branch, a stage id used twice, an output sharing a folder, an invalid `where` or section
@@ -1034,6 +1040,12 @@ export const to =
       if (use.route !== undefined && !branches.has(use.route)) {
         throw invalid(name, `route ${use.route} names no branch${didYouMean(use.route, branches.keys())} (give it under branches)`, use.instanceId)
       }
+    }
+    let sinkSelection: OutputUse | undefined
+    if (options.where !== undefined) {
+      const w = Where.fromConfig(options.where)
+      if (Either.isLeft(w)) throw invalid(name, `sink: where: ${w.left}`)
+      sinkSelection = { where: w.right }
     }
     const outputs = new Map<string, OutputUse>()
     for (const [output, { where, ...sinkUse }] of Object.entries(options.outputs ?? {})) {
@@ -1058,6 +1070,7 @@ export const to =
       source: self.source,
       stages: self.stages,
       sink: { def: sink, config },
+      ...(sinkSelection !== undefined ? { sinkSelection } : {}),
       branches,
       ...(outputs.size > 0 ? { outputs } : {}),
       sections: codeSections(name, registry, options.sections ?? {})
