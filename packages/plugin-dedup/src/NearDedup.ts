@@ -20,12 +20,16 @@
  */
 import type { FileSystem, Path } from "@effect/platform"
 import { errorText, StageError } from "@synthline/core/Errors"
-import { describeValue, getPath, parsePath, type Row } from "@synthline/core/Row"
+import { describeValue, type Row } from "@synthline/core/Row"
 import { doc, make, mapChunks, type Stage, type StageContext, type Transform } from "@synthline/core/Stage"
+import type { WorkUnit } from "@synthline/core/Source"
 import { Chunk, Effect, Option, Schema, Stream } from "effect"
+import { availableParallelism } from "node:os"
 import { LshIndex } from "./internal/lsh.js"
-import { DatasetRef, FieldName, FieldPath, firstPass, top } from "./internal/shared.js"
-import { optimalBanding, permutations, shingles, signature, unitOf } from "./MinHash.js"
+import { batcher, type SignSpec, foldText as fold, textSigner } from "./internal/sign.js"
+import { signUnits } from "./internal/signPool.js"
+import { type Dataset, DatasetRef, datasetOf, FieldName, FieldPath, planDataset, readUnits, top } from "./internal/shared.js"
+import { optimalBanding, permutations } from "./MinHash.js"
 
 /** Weights of the band/row optimisation: candidates are verified, so a missed pair costs more than a false candidate. */
 const FP_WEIGHT = 0.2
@@ -89,6 +93,14 @@ const NearDedupConfigSchema = Schema.Struct({
     ),
     { exact: true, default: () => false }
   ),
+  threads: Schema.optionalWith(
+    Schema.Union(Schema.Literal("auto"), Schema.Int.pipe(Schema.between(1, 256))).pipe(
+      doc(
+        "Worker threads that read and sign the rows in the first pass. `auto`: one per core (at most one per work unit) when the dataset has 50,000 rows or more in two units or more and is read by core's jsonl or parquet source, else the runner's thread; `1`: the runner's thread. The index is the same either way."
+      )
+    ),
+    { exact: true, default: () => "auto" as const }
+  ),
   index_from: Schema.optionalWith(
     DatasetRef.pipe(
       doc("The dataset indexed in the first pass. Default: the pipeline's own source, all of it whatever the shard; set it to index a larger dataset than the pipeline reads.")
@@ -111,34 +123,45 @@ export type NearDedupConfig = typeof NearDedupConfigSchema.Type
 export type NearDedupOptions = typeof NearDedupConfigSchema.Encoded
 
 /** The bands and rows a config uses: as set, or chosen from `threshold` and `num_perm`. */
-export const banding = (config: NearDedupConfig): { readonly bands: number; readonly rows: number } =>
-  config.bands !== undefined && config.rows !== undefined
-    ? { bands: config.bands, rows: config.rows }
-    : optimalBanding(config.threshold, config.num_perm, FP_WEIGHT, FN_WEIGHT)
+export const banding = (config: NearDedupConfig): { readonly bands: number; readonly rows: number } => {
+  if (config.bands !== undefined && config.rows !== undefined) return { bands: config.bands, rows: config.rows }
+  // The optimisation integrates a few hundred layouts: once per (threshold, num_perm).
+  const key = `${config.threshold}/${config.num_perm}`
+  const known = bandings.get(key)
+  if (known !== undefined) return known
+  const b = optimalBanding(config.threshold, config.num_perm, FP_WEIGHT, FN_WEIGHT)
+  bandings.set(key, b)
+  return b
+}
+
+const bandings = new Map<string, { readonly bands: number; readonly rows: number }>()
 
 /**
  * The shingler and signer of a config: text → signature, or `undefined` for a text with no
  * tokens. The signature array is reused between calls.
  */
-export const signer = (config: NearDedupConfig): ((text: string) => Int32Array | undefined) => {
-  const perms = permutations(config.num_perm)
-  const sig = new Int32Array(config.num_perm)
-  const normalize = config.normalize === "exact" ? (s: string) => s : foldText
-  return (text) => {
-    const t = normalize(text)
-    const unit = unitOf(t, config.tokens)
-    const hs = shingles(t, unit, unit === "char" ? config.char_ngram : config.ngram)
-    return hs.length === 0 ? undefined : signature(hs, perms, sig)
+export const signer = (config: NearDedupConfig): ((text: string) => Int32Array | undefined) => textSigner(specOf(config))
+
+/** The plain-data signing spec of a config (what a signing worker is started with). */
+const specOf = (config: NearDedupConfig): SignSpec => {
+  const { bands, rows } = banding(config)
+  return {
+    field: config.field,
+    numPerm: config.num_perm,
+    bands,
+    rows,
+    tokens: config.tokens,
+    ngram: config.ngram,
+    charNgram: config.char_ngram,
+    normalize: config.normalize
   }
 }
-
-const NON_ASCII = /[\u0080-\uffff]/
 
 /**
  * `core/dedup`'s `whitespace-case` normalization as far as shingles see it (whitespace only
  * separates tokens): NFKC — skipped for ASCII text, which it leaves unchanged — and lowercase.
  */
-export const foldText = (text: string): string => (NON_ASCII.test(text) ? text.normalize("NFKC") : text).toLowerCase()
+export const foldText: (text: string) => string = fold
 
 /** What a unit asks the runner's index: the labels of these rows. */
 interface LabelRequest {
@@ -190,25 +213,50 @@ export const nearDedup: Stage<NearDedupConfig, Row, Row, FileSystem.FileSystem |
     )
 })
 
-/** The first pass: every row's signature into the LSH index, resolved into clusters. */
+/** Rows a dataset should have before `threads: auto` starts signing workers (each loads core's sources first). */
+const minRowsForThreads = 50_000
+
+/** How many signing workers the first pass uses (1: none, the runner's thread signs). */
+export const signThreads = (threads: NearDedupConfig["threads"], dataset: Dataset, units: ReadonlyArray<WorkUnit>): number => {
+  if (dataset.def.type !== "jsonl" && dataset.def.type !== "parquet") return 1
+  if (threads !== "auto") return threads
+  if (units.length < 2) return 1
+  const rows = units.every((u) => u.rows !== undefined) ? units.reduce((n, u) => n + u.rows!, 0) : undefined
+  if (rows !== undefined && rows < minRowsForThreads) return 1
+  return Math.min(availableParallelism(), units.length)
+}
+
+/**
+ * The first pass: every row's signature into the LSH index, resolved into clusters. The rows
+ * are read and signed unit by unit, in signing workers or in this thread, and the units' batches
+ * go into the index in unit order either way.
+ */
 const buildIndex = (
   config: NearDedupConfig,
   ctx: StageContext
 ): Effect.Effect<ReadonlyMap<string, string>, StageError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function* () {
-    const { bands, rows } = banding(config)
-    const index = new LshIndex(permutations(config.num_perm), bands, rows)
-    const keys = parsePath(config.field)
-    const sign = signer(config)
-    yield* firstPass(ctx, config.index_from, ["conversation_id", top(config.field)], "index_from", (chunk) => {
-      for (const row of chunk) {
-        const id = row.conversation_id
-        const text = getPath(row, keys)
-        if (typeof id !== "string" || typeof text !== "string") continue
-        const sig = sign(text)
-        if (sig !== undefined) index.add(id, sig)
+    const spec = specOf(config)
+    const index = new LshIndex(permutations(config.num_perm), spec.bands, spec.rows)
+    const columns = ["conversation_id", top(config.field)]
+    const dataset = yield* datasetOf(ctx, config.index_from, "index_from")
+    const units = yield* planDataset(ctx, dataset, columns)
+    const threads = signThreads(config.threads, dataset, units)
+    const encoded = threads > 1 ? Schema.encodeUnknownOption(dataset.def.config)(dataset.config) : Option.none()
+    if (Option.isSome(encoded)) {
+      const init = {
+        spec,
+        source: { type: dataset.def.type as "jsonl" | "parquet", config: encoded.value },
+        baseDir: ctx.baseDir,
+        columns
       }
-    })
+      yield* signUnits(threads, init, units, (batch) => index.addBatch(batch)).pipe(
+        Effect.mapError((reason) => new StageError({ stage: ctx.stageId, reason: `${dataset.name}: ${reason}` }))
+      )
+    } else {
+      const sign = batcher(spec)
+      yield* readUnits(ctx, dataset, units, columns, sign.add, () => index.addBatch(sign.take()))
+    }
     return index.resolve(config.threshold).firstOf
   })
 

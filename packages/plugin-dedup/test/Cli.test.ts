@@ -31,7 +31,7 @@ const ROWS = 3000
 describe("dedup stages through the CLI", () => {
   const work = tempDir("cli")
   const data = join(work, "data")
-  const pipeline = (name: string) => {
+  const pipeline = (name: string, nearDedup = "") => {
     const file = join(work, `${name}.pipeline.yaml`)
     writeFileSync(
       file,
@@ -43,7 +43,7 @@ source:
   path: data/data/train-*.parquet
   unit_rows: 250
 stages:
-  - use: dedup/near-dedup
+  - use: dedup/near-dedup${nearDedup}
   - use: dedup/decontaminate
     benchmarks:
       - path: data/benchmark.jsonl
@@ -127,6 +127,20 @@ sink:
     expect(again.stderr).toContain("resuming")
     expect(bytes(out)).toEqual(bytes(join(work, "out-whole")))
   }, 180_000)
+
+  it("signatures computed in 2 or 3 signing workers (threads:), also with --workers 3, give the bytes of one thread", async () => {
+    const bytes = (dir: string) =>
+      readdirSync(dir)
+        .filter((f) => /^part-/.test(f))
+        .sort()
+        .map((f) => readFileSync(join(dir, f), "utf8"))
+    for (const [threads, workers] of [[2, 1], [3, 3]] as const) {
+      const name = `threads-${threads}-workers-${workers}`
+      const r = await synthline(["run", pipeline(name, `\n    threads: ${threads}`), "--workers", String(workers)])
+      expect(r.code, r.stderr).toBe(0)
+      expect(bytes(join(work, `out-${name}`))).toEqual(bytes(join(work, "out-whole")))
+    }
+  }, 600_000)
 
   it("refuses a benchmark file that does not exist before writing any row, naming it", async () => {
     const file = pipeline("missing")

@@ -88,6 +88,30 @@ describe("dedup/near-dedup", () => {
     expect(labels.out).toEqual(reference.rows)
   })
 
+  it("signing workers (threads: 2 and 3) build the index of the runner's thread, over several units", async () => {
+    const dir = tempDir("near-threads")
+    // Families of edits spread over three files (three units), so clusters span units.
+    const many = Array.from({ length: 600 }, (_, k) => {
+      const family = k % 150
+      const text = `Question ${family}: ${pseudoText(100 + family, 60)}`
+      return row(`r${k}`, k < 150 ? text : text.replace(/\w+$/, `edit${k}`))
+    })
+    const [f0, f1, f2] = [0, 1, 2].map((f) => writeJsonl(join(dir, `part-${f}.jsonl`), many.slice(f * 200, (f + 1) * 200)))
+    const files: [string, ...Array<string>] = [f0!, f1!, f2!]
+    const labels = async (threads: number) => {
+      const r = await Effect.runPromise(
+        runStage(nearDedup, { index_from: { type: "jsonl", path: files }, threads }, many).pipe(Effect.provide(NodeContext.layer))
+      )
+      return r.rows.map((x) => `${x.conversation_id}=${x.near_duplicate_of}`)
+    }
+    const one = await labels(1)
+    expect(one.filter((l) => !l.endsWith("=null"))).toHaveLength(450)
+    expect(one[150]).toBe("r150=r0")
+    expect(one[599]).toBe("r599=r149")
+    expect(await labels(2)).toEqual(one)
+    expect(await labels(3)).toEqual(one)
+  }, 60_000)
+
   it("Japanese text needs character n-grams: forced word tokens see one token per sentence", async () => {
     const r = await run({ tokens: "word" })
     expect(r.rows.find((x) => x.conversation_id === "j2")!.near_duplicate_of).toBeNull()

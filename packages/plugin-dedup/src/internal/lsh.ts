@@ -6,6 +6,7 @@
  * smallest row index of a cluster being its root: the first occurrence in input order.
  */
 import { bandHash, type Permutations, similarity8 } from "../MinHash.js"
+import type { SignedBatch } from "./sign.js"
 
 const BLOCK_BITS = 16
 const BLOCK = 1 << BLOCK_BITS
@@ -27,7 +28,12 @@ export interface Resolution {
 
 /** The first-pass index. */
 export class LshIndex {
-  private readonly ids: Array<string> = []
+  /** Ids in batches: one joined string and its end offsets per batch, and the row each batch starts at. */
+  private readonly idText: Array<string> = []
+  private readonly idEnds: Array<Int32Array> = []
+  private readonly idStart: Array<number> = []
+  /** Ids added one at a time, not yet joined into a batch. */
+  private loose: Array<string> = []
   private readonly sigBlocks: Array<Uint8Array> = []
   private readonly bandBlocks: Array<Array<Int32Array>>
   private n = 0
@@ -45,9 +51,63 @@ export class LshIndex {
     return this.n
   }
 
-  /** Bytes held by the typed arrays (signatures and band hashes), for reports. */
+  /** Bytes held by the typed arrays (signatures and band hashes) and the ids, for reports. */
   get bytes(): number {
-    return this.sigBlocks.length * BLOCK * (this.perms.numPerm + 4 * this.bands)
+    let ids = 0
+    for (let k = 0; k < this.idText.length; k++) ids += 2 * this.idText[k]!.length + 4 * this.idEnds[k]!.length
+    return this.sigBlocks.length * BLOCK * (this.perms.numPerm + 4 * this.bands) + ids
+  }
+
+  private reserve(i: number): void {
+    if ((i & MASK) === 0) {
+      this.sigBlocks.push(new Uint8Array(BLOCK * this.perms.numPerm))
+      for (const b of this.bandBlocks) b.push(new Int32Array(BLOCK))
+    }
+  }
+
+  private flushLoose(): void {
+    if (this.loose.length === 0) return
+    const ends = new Int32Array(this.loose.length)
+    let at = 0
+    for (let k = 0; k < this.loose.length; k++) ends[k] = at += this.loose[k]!.length
+    this.idStart.push(this.n - this.loose.length)
+    this.idText.push(this.loose.join(""))
+    this.idEnds.push(ends)
+    this.loose = []
+  }
+
+  /** Appends a batch of signed rows (see `sign.ts`), in order. */
+  addBatch(batch: SignedBatch): void {
+    if (batch.count === 0) return
+    this.flushLoose()
+    const numPerm = this.perms.numPerm
+    const bands = this.bands
+    this.idStart.push(this.n)
+    this.idText.push(batch.ids)
+    this.idEnds.push(batch.idEnds)
+    for (let k = 0; k < batch.count; k++) {
+      const i = this.n++
+      this.reserve(i)
+      const block = i >>> BLOCK_BITS
+      const at = i & MASK
+      this.sigBlocks[block]!.set(batch.sig8.subarray(k * numPerm, (k + 1) * numPerm), at * numPerm)
+      for (let b = 0; b < bands; b++) this.bandBlocks[b]![block]![at] = batch.bandHashes[k * bands + b]!
+    }
+  }
+
+  /** The id of row `i`. */
+  private id(i: number): string {
+    // The last batch starting at or before i.
+    let lo = 0
+    let hi = this.idStart.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1
+      if (this.idStart[mid]! <= i) lo = mid
+      else hi = mid - 1
+    }
+    const k = i - this.idStart[lo]!
+    const ends = this.idEnds[lo]!
+    return this.idText[lo]!.slice(k === 0 ? 0 : ends[k - 1]!, ends[k]!)
   }
 
   /** Adds a row: its id and its full signature. */
@@ -55,11 +115,8 @@ export class LshIndex {
     const i = this.n++
     const block = i >>> BLOCK_BITS
     const at = i & MASK
-    if (at === 0) {
-      this.sigBlocks.push(new Uint8Array(BLOCK * this.perms.numPerm))
-      for (const b of this.bandBlocks) b.push(new Int32Array(BLOCK))
-    }
-    this.ids.push(id)
+    this.reserve(i)
+    this.loose.push(id)
     const sigs = this.sigBlocks[block]!
     const numPerm = this.perms.numPerm
     const base = at * numPerm
@@ -74,6 +131,7 @@ export class LshIndex {
 
   /** Clusters the rows: pairs sharing a band and estimated at `threshold` or more are joined. */
   resolve(threshold: number): Resolution {
+    this.flushLoose()
     const n = this.n
     const parent = new Int32Array(n)
     for (let i = 0; i < n; i++) parent[i] = i
@@ -127,8 +185,8 @@ export class LshIndex {
       const r = find(i)
       if (r === i) continue
       roots.add(r)
-      const id = this.ids[i]!
-      const first = this.ids[r]!
+      const id = this.id(i)
+      const first = this.id(r)
       if (id !== first && !firstOf.has(id)) firstOf.set(id, first)
     }
     return { firstOf, rows: n, clusters: roots.size, compared }

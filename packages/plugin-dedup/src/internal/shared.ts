@@ -5,7 +5,7 @@
 import type { FileSystem, Path } from "@effect/platform"
 import { StageError } from "@synthline/core/Errors"
 import type { Row } from "@synthline/core/Row"
-import type { SourceDefinition, SourceEnv } from "@synthline/core/Source"
+import type { SourceDefinition, WorkUnit } from "@synthline/core/Source"
 import * as Source from "@synthline/core/Source"
 import { doc, type StageContext } from "@synthline/core/Stage"
 import { Chunk, Effect, Schema, Stream } from "effect"
@@ -32,42 +32,28 @@ export const DatasetRef = Schema.Struct({
 /** A dataset read by a first pass, decoded. */
 export type DatasetRef = typeof DatasetRef.Type
 
+/** The dataset a first pass reads: a source definition, its decoded config, and a name for errors. */
+export interface Dataset {
+  // biome-ignore lint/suspicious/noExplicitAny: any source's config
+  readonly def: SourceDefinition<any>
+  readonly config: unknown
+  readonly name: string
+}
+
 /**
- * The first pass: every unit of a dataset, in plan order, each chunk of rows given to `each`.
- * The dataset is `from` when set, else the pipeline's own source, planned whole (a shard of a
- * sharded run reads every unit too, so every shard sees the same dataset). Rows the source
- * cannot decode are skipped here (the pipeline rejects them in its own pass).
+ * The dataset of a first pass: `from` when set, else the pipeline's own source, planned whole
+ * (a shard of a sharded run reads every unit too, so every shard sees the same dataset).
  */
-export const firstPass = (
-  ctx: StageContext,
-  from: DatasetRef | undefined,
-  columns: ReadonlyArray<string>,
-  what: string,
-  each: (rows: ReadonlyArray<Row>) => void
-): Effect.Effect<void, StageError, FileSystem.FileSystem | Path.Path> => {
-  const io = { reject: () => undefined }
-  const all = <C>(source: SourceDefinition<C>, sc: C, env: SourceEnv, name: string) => {
-    const fail = (e: { readonly message: string }) => new StageError({ stage: ctx.stageId, reason: `${name}: ${e.message}` })
-    return Effect.gen(function* () {
-      const units = yield* source.plan(sc, env).pipe(Effect.mapError(fail))
-      for (const unit of units) {
-        yield* source.read(unit, sc, io, env).pipe(
-          Stream.runForEachChunk((c) => Effect.sync(() => each(Chunk.toReadonlyArray(c)))),
-          Effect.mapError(fail)
-        )
-      }
-    })
-  }
-  const env = { baseDir: ctx.baseDir, columns }
+export const datasetOf = (ctx: StageContext, from: DatasetRef | undefined, what: string): Effect.Effect<Dataset, StageError> => {
   if (from?.type === "jsonl") {
-    const sc = Schema.decodeUnknownSync(Source.jsonl.config)({ path: from.path, validate: "none" })
-    return all(Source.jsonl, sc, env, what)
+    const config = Schema.decodeUnknownSync(Source.jsonl.config)({ path: from.path, validate: "none" })
+    return Effect.succeed({ def: Source.jsonl, config, name: what })
   }
   if (from?.type === "parquet") {
-    const sc = Schema.decodeUnknownSync(Source.parquet.config)({ path: from.path, validate: "none" })
-    return all(Source.parquet, sc, env, what)
+    const config = Schema.decodeUnknownSync(Source.parquet.config)({ path: from.path, validate: "none" })
+    return Effect.succeed({ def: Source.parquet, config, name: what })
   }
-  if (ctx.source !== undefined) return all(ctx.source.def, ctx.source.config, env, `source ${ctx.source.def.type}`)
+  if (ctx.source !== undefined) return Effect.succeed({ def: ctx.source.def, config: ctx.source.config, name: `source ${ctx.source.def.type}` })
   return Effect.fail(
     new StageError({
       stage: ctx.stageId,
@@ -75,3 +61,57 @@ export const firstPass = (
     })
   )
 }
+
+/** The work units of a first pass's dataset, in plan order. */
+export const planDataset = (
+  ctx: StageContext,
+  dataset: Dataset,
+  columns: ReadonlyArray<string>
+): Effect.Effect<ReadonlyArray<WorkUnit>, StageError, FileSystem.FileSystem | Path.Path> =>
+  dataset.def
+    .plan(dataset.config, { baseDir: ctx.baseDir, columns })
+    .pipe(Effect.mapError((e) => new StageError({ stage: ctx.stageId, reason: `${dataset.name}: ${e.message}` })))
+
+/**
+ * Reads `units` of a first pass's dataset in order, each chunk of rows given to `each`, and
+ * `unitDone` after each unit. Rows the source cannot decode are skipped here (the pipeline
+ * rejects them in its own pass).
+ */
+export const readUnits = (
+  ctx: StageContext,
+  dataset: Dataset,
+  units: ReadonlyArray<WorkUnit>,
+  columns: ReadonlyArray<string>,
+  each: (rows: ReadonlyArray<Row>) => void,
+  unitDone: () => void = () => undefined
+): Effect.Effect<void, StageError, FileSystem.FileSystem | Path.Path> => {
+  const io = { reject: () => undefined }
+  const env = { baseDir: ctx.baseDir, columns }
+  return Effect.forEach(
+    units,
+    (unit) =>
+      dataset.def.read(unit, dataset.config, io, env).pipe(
+        Stream.runForEachChunk((c) => Effect.sync(() => each(Chunk.toReadonlyArray(c)))),
+        Effect.tap(() => Effect.sync(unitDone)),
+        Effect.mapError((e: { readonly message: string }) => new StageError({ stage: ctx.stageId, reason: `${dataset.name}: ${e.message}` }))
+      ),
+    { discard: true }
+  )
+}
+
+/**
+ * The first pass: every unit of a dataset (see {@link datasetOf}), in plan order, each chunk of
+ * rows given to `each`.
+ */
+export const firstPass = (
+  ctx: StageContext,
+  from: DatasetRef | undefined,
+  columns: ReadonlyArray<string>,
+  what: string,
+  each: (rows: ReadonlyArray<Row>) => void
+): Effect.Effect<void, StageError, FileSystem.FileSystem | Path.Path> =>
+  Effect.gen(function* () {
+    const dataset = yield* datasetOf(ctx, from, what)
+    const units = yield* planDataset(ctx, dataset, columns)
+    yield* readUnits(ctx, dataset, units, columns, each)
+  })

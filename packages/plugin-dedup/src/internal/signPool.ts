@@ -1,0 +1,130 @@
+/**
+ * The signing workers of `dedup/near-dedup`'s first pass: `threads` worker threads (the
+ * plugin's own, started for the first pass and ended with it) each read whole work units of a
+ * core source and sign their rows (`signWorker.ts`); the batches come back in any order and are
+ * handed to `onBatch` in unit order, so the index is filled exactly as one thread reading the
+ * units in order fills it. At most two units wait per worker, and at most `2 × threads + 2`
+ * units are out ahead of the next one due, so the batches held back stay bounded.
+ */
+import type { WorkUnit } from "@synthline/core/Source"
+import { Effect } from "effect"
+import { createRequire } from "node:module"
+import { pathToFileURL } from "node:url"
+import { Worker } from "node:worker_threads"
+import type { SignedBatch } from "./sign.js"
+import type { FromSigner, SignWorkerInit, ToSigner } from "./signWorker.js"
+
+/** From TypeScript sources (tests) the worker module is imported through tsx, whose loader a worker does not inherit. */
+const fromSource = import.meta.url.endsWith(".ts")
+
+/** tsx's ESM API module (`import.meta.resolve` is missing under vitest's module runner: there, its CommonJS twin's path). */
+const tsxApi = (): string =>
+  typeof import.meta.resolve === "function"
+    ? import.meta.resolve("tsx/esm/api")
+    : pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs")).href
+
+const spawn = (init: SignWorkerInit, heapMb: number | undefined): Worker => {
+  const resourceLimits = heapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: heapMb } }
+  if (!fromSource) return new Worker(new URL("./signWorker.js", import.meta.url), { workerData: init, ...resourceLimits })
+  const api = JSON.stringify(tsxApi())
+  const entry = JSON.stringify(new URL("./signWorker.ts", import.meta.url).href)
+  const boot = `import(${api}).then(({ tsImport }) => tsImport(${entry}, ${JSON.stringify(import.meta.url)}))`
+  const conditions = process.execArgv.some((a) => a.includes("@synthline/source")) ? [] : ["--conditions=@synthline/source"]
+  return new Worker(boot, { eval: true, workerData: init, execArgv: [...process.execArgv, ...conditions], ...resourceLimits })
+}
+
+/**
+ * A signing worker's old-generation cap in MB, so that the workers together stay near one
+ * thread's memory: room for the largest unit's rows (3 × its bytes on disk, or 5 MB per
+ * thousand rows) over a base for the loaded modules, at least 96 MB (as core's own workers);
+ * none when a unit's size is unknown. A worker that runs out of it is replaced by one without
+ * a cap, which signs the units the dead one held.
+ */
+export const heapMbFor = (units: ReadonlyArray<WorkUnit>): number | undefined => {
+  let largest = 0
+  for (const u of units) {
+    const mb = u.bytes !== undefined ? (u.bytes / 2 ** 20) * 3 : u.rows !== undefined ? (u.rows / 1000) * 5 : undefined
+    if (mb === undefined) return undefined
+    largest = Math.max(largest, mb)
+  }
+  return Math.max(96, Math.ceil(48 + largest))
+}
+
+interface Slot {
+  readonly worker: Worker
+  /** Units sent and not yet answered. */
+  readonly pending: Set<number>
+}
+
+/** Signs `units` in `threads` workers; `onBatch` gets each unit's batch, in unit order. Fails with the first error's text. */
+export const signUnits = (
+  threads: number,
+  init: SignWorkerInit,
+  units: ReadonlyArray<WorkUnit>,
+  onBatch: (batch: SignedBatch) => void
+): Effect.Effect<void, string> =>
+  Effect.async<void, string>((resume) => {
+    const slots = new Set<Slot>()
+    const held = new Map<number, SignedBatch>()
+    const window = 2 * threads + 2
+    const heapMb = heapMbFor(units)
+    let next = 0
+    let due = 0
+    let over = false
+    const stop = (): void => {
+      over = true
+      for (const s of slots) void s.worker.terminate()
+    }
+    const fail = (error: string): void => {
+      if (over) return
+      stop()
+      resume(Effect.fail(error))
+    }
+    const send = (slot: Slot, seq: number): void => {
+      slot.pending.add(seq)
+      slot.worker.postMessage({ t: "unit", seq, unit: units[seq]! } satisfies ToSigner)
+    }
+    const feed = (): void => {
+      for (const s of slots) while (s.pending.size < 2 && next < units.length && next < due + window) send(s, next++)
+    }
+    const start = (cap: number | undefined, redo: ReadonlyArray<number>): void => {
+      const slot: Slot = { worker: spawn(init, cap), pending: new Set() }
+      slots.add(slot)
+      for (const seq of redo) send(slot, seq)
+      slot.worker.on("message", (m: FromSigner) => {
+        if (over) return
+        if (m.t === "failed") return fail(`${units[m.seq]!.id}: ${m.error}`)
+        slot.pending.delete(m.seq)
+        held.set(m.seq, m.batch)
+        for (let b = held.get(due); b !== undefined; b = held.get(due)) {
+          held.delete(due++)
+          try {
+            onBatch(b)
+          } catch (e) {
+            return fail(e instanceof Error ? e.message : String(e))
+          }
+        }
+        if (due === units.length) {
+          stop()
+          resume(Effect.void)
+        } else feed()
+      })
+      slot.worker.on("error", (e: Error & { readonly code?: string }) => {
+        if (over) return
+        slots.delete(slot)
+        // Out of its capped heap: a worker without the cap signs the units this one held.
+        if (e.code === "ERR_WORKER_OUT_OF_MEMORY" && cap !== undefined) start(undefined, [...slot.pending])
+        else fail(`a signing worker failed: ${e.message}`)
+      })
+      slot.worker.on("exit", (code) => {
+        if (!over && slots.has(slot)) fail(`a signing worker exited (code ${code}) before the first pass was done`)
+      })
+    }
+    if (units.length === 0) {
+      resume(Effect.void)
+      return
+    }
+    for (let k = 0; k < threads; k++) start(heapMb, [])
+    feed()
+    return Effect.sync(stop)
+  })
