@@ -213,10 +213,12 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
         const answersEn = row.synthesized_assistant_responses_en as Array<{ role: string; content: string }>
         const annotationsEn = row.synthesized_response_scoring_annotations_en as Array<{ preference_score: number; repetition_flag: boolean }>
         expect(row.synthesis_model_en).toBe("test/gemma")
-        expect(row.empty_user_instruction_en).toBe(source.trim() === "")
+        // No empty or duplicate flags of the English half's own: the published `_ja` ones decide both halves' skips.
+        expect(row).not.toHaveProperty("empty_user_instruction_en")
+        expect(row).not.toHaveProperty("duplicate_user_instruction_en")
         expect(annotationsEn).toHaveLength(answersEn.length)
         ja += (row.synthesized_assistant_responses as Array<unknown>).length > 0 ? 1 : 0
-        if (row.empty_user_instruction_en === true || row.duplicate_user_instruction_en !== null) {
+        if (row.empty_user_instruction_ja === true || row.duplicate_user_instruction_ja !== null) {
           expect(answersEn).toEqual([])
           continue
         }
@@ -230,6 +232,8 @@ describe("examples/lmsys-chat-1m-synth-ja.pipeline.yaml", () => {
         if (!flagged && row.is_template_instruction === null && row.has_pii === false && !a.repetition_flag) sftEn++
       }
       expect(en).toBeGreaterThan(250)
+      // The English half answers exactly the rows the Japanese half answers.
+      expect(en).toBe(ja)
       // 10 answers + 10 judgements per Japanese instruction, 1 + 1 per English one.
       expect(server.counts.chat).toBe(ja * 20 + en * 2)
       const sft = readParts(`${out}-sft-en`, /^part-.*\.jsonl$/)
