@@ -101,6 +101,15 @@ const NearDedupConfigSchema = Schema.Struct({
     ),
     { exact: true, default: () => "auto" as const }
   ),
+  index_memory_mb: Schema.optionalWith(
+    Schema.Number.pipe(
+      Schema.nonNegative(),
+      doc(
+        "Megabytes of signatures and band hashes the first pass keeps in memory (176 bytes a row at num_perm 128 and 12 bands); past it the oldest 65,536-row blocks go to a temporary file, read back when the bands are sorted and candidates verified. The ids (about 40 bytes a row) always stay in memory."
+      )
+    ),
+    { exact: true, default: () => 64 }
+  ),
   index_from: Schema.optionalWith(
     DatasetRef.pipe(
       doc("The dataset indexed in the first pass. Default: the pipeline's own source, all of it whatever the shard; set it to index a larger dataset than the pipeline reads.")
@@ -237,7 +246,7 @@ const buildIndex = (
 ): Effect.Effect<ReadonlyMap<string, string>, StageError, FileSystem.FileSystem | Path.Path> =>
   Effect.gen(function* () {
     const spec = specOf(config)
-    const index = new LshIndex(permutations(config.num_perm), spec.bands, spec.rows)
+    const index = new LshIndex(permutations(config.num_perm), spec.bands, spec.rows, config.index_memory_mb * 2 ** 20)
     const columns = ["conversation_id", top(config.field)]
     const dataset = yield* datasetOf(ctx, config.index_from, "index_from")
     const units = yield* planDataset(ctx, dataset, columns)

@@ -4,7 +4,17 @@
  * every row is in, each band is sorted once (one packed Float64Array at a time), rows sharing a
  * band hash are verified by their estimated Jaccard similarity and joined by union-find, the
  * smallest row index of a cluster being its root: the first occurrence in input order.
+ *
+ * Memory is bounded by `budgetBytes`: once the full blocks held exceed it, the oldest are
+ * written to a temporary file (unlinked as soon as it is open, so nothing is left behind even
+ * if the process is killed) and read back from there: a band's hashes block by block when the
+ * band is sorted, and the two signatures of a candidate pair (2 × num_perm bytes) when it is
+ * verified. What stays in memory is the ids, the blocks within the budget and, while resolving,
+ * 12 bytes per row (the sort keys of one band and the union-find parents).
  */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { bandHash, type Permutations, similarity8 } from "../MinHash.js"
 import type { SignedBatch } from "./sign.js"
 
@@ -34,16 +44,79 @@ export class LshIndex {
   private readonly idStart: Array<number> = []
   /** Ids added one at a time, not yet joined into a batch. */
   private loose: Array<string> = []
-  private readonly sigBlocks: Array<Uint8Array> = []
-  private readonly bandBlocks: Array<Array<Int32Array>>
+  /** Blocks in memory (`undefined` once spilled). */
+  private readonly sigBlocks: Array<Uint8Array | undefined> = []
+  private readonly bandBlocks: Array<Array<Int32Array | undefined>>
   private n = 0
+  /** The spill file, once a block has been written there, and where each spilled block lies in it. */
+  private fd: number | undefined
+  private fileBytes = 0
+  private readonly spilledAt: Array<number | undefined> = []
+  private held = 0
+  private readonly blockBytes: number
+  private readonly sigA: Uint8Array
+  private readonly sigB: Uint8Array
+  /** Blocks written to the spill file, for reports and tests. */
+  spilledBlocks = 0
 
   constructor(
     readonly perms: Permutations,
     readonly bands: number,
-    readonly rows: number
+    readonly rows: number,
+    /** Bytes of signature and band blocks kept in memory before the oldest go to the spill file. */
+    readonly budgetBytes: number = Number.POSITIVE_INFINITY
   ) {
     this.bandBlocks = Array.from({ length: bands }, () => [])
+    this.blockBytes = BLOCK * (perms.numPerm + 4 * bands)
+    this.sigA = new Uint8Array(perms.numPerm)
+    this.sigB = new Uint8Array(perms.numPerm)
+  }
+
+  /** Writes the oldest block still in memory to the spill file. */
+  private spillOne(): void {
+    const k = this.sigBlocks.findIndex((b) => b !== undefined)
+    if (k < 0 || k === this.sigBlocks.length - 1) return
+    if (this.fd === undefined) {
+      const dir = mkdtempSync(join(tmpdir(), "synthline-near-dedup-"))
+      const file = join(dir, "index.bin")
+      this.fd = openSync(file, "w+")
+      // Unlinked at once: the file lives as long as the descriptor.
+      rmSync(dir, { recursive: true, force: true })
+    }
+    const at = this.fileBytes
+    const sig = this.sigBlocks[k]!
+    writeSync(this.fd, sig, 0, sig.length, at)
+    let pos = at + sig.length
+    for (let b = 0; b < this.bands; b++) {
+      const h = this.bandBlocks[b]![k]!
+      writeSync(this.fd, new Uint8Array(h.buffer, h.byteOffset, h.byteLength), 0, h.byteLength, pos)
+      pos += h.byteLength
+      this.bandBlocks[b]![k] = undefined
+    }
+    this.fileBytes = pos
+    this.spilledAt[k] = at
+    this.sigBlocks[k] = undefined
+    this.held -= this.blockBytes
+    this.spilledBlocks++
+  }
+
+  /** Band `b`'s hashes of block `k`, from memory or read back into `scratch`. */
+  private bandBlock(b: number, k: number, scratch: Int32Array): Int32Array {
+    const inMemory = this.bandBlocks[b]![k]
+    if (inMemory !== undefined) return inMemory
+    const pos = this.spilledAt[k]! + BLOCK * this.perms.numPerm + b * BLOCK * 4
+    readSync(this.fd!, new Uint8Array(scratch.buffer), 0, BLOCK * 4, pos)
+    return scratch
+  }
+
+  /** Row `i`'s signature bytes: its block and offset in memory, or read back into `into`. */
+  private sigOf(i: number, into: Uint8Array): readonly [Uint8Array, number] {
+    const k = i >>> BLOCK_BITS
+    const p = this.perms.numPerm
+    const inMemory = this.sigBlocks[k]
+    if (inMemory !== undefined) return [inMemory, (i & MASK) * p]
+    readSync(this.fd!, into, 0, p, this.spilledAt[k]! + (i & MASK) * p)
+    return [into, 0]
   }
 
   /** Rows added so far. */
@@ -55,13 +128,15 @@ export class LshIndex {
   get bytes(): number {
     let ids = 0
     for (let k = 0; k < this.idText.length; k++) ids += 2 * this.idText[k]!.length + 4 * this.idEnds[k]!.length
-    return this.sigBlocks.length * BLOCK * (this.perms.numPerm + 4 * this.bands) + ids
+    return this.held + ids
   }
 
   private reserve(i: number): void {
     if ((i & MASK) === 0) {
       this.sigBlocks.push(new Uint8Array(BLOCK * this.perms.numPerm))
       for (const b of this.bandBlocks) b.push(new Int32Array(BLOCK))
+      this.held += this.blockBytes
+      while (this.held > this.budgetBytes && this.sigBlocks.findIndex((b) => b !== undefined) < this.sigBlocks.length - 1) this.spillOne()
     }
   }
 
@@ -125,8 +200,9 @@ export class LshIndex {
   }
 
   private estimate(i: number, j: number): number {
-    const p = this.perms.numPerm
-    return similarity8(this.sigBlocks[i >>> BLOCK_BITS]!, (i & MASK) * p, this.sigBlocks[j >>> BLOCK_BITS]!, (j & MASK) * p, p)
+    const [a, ao] = this.sigOf(i, this.sigA)
+    const [b, bo] = this.sigOf(j, this.sigB)
+    return similarity8(a, ao, b, bo, this.perms.numPerm)
   }
 
   /** Clusters the rows: pairs sharing a band and estimated at `threshold` or more are joined. */
@@ -149,9 +225,14 @@ export class LshIndex {
     const scale = 2 ** idxBits
     let compared = 0
     const keys = new Float64Array(n)
+    const scratch = new Int32Array(BLOCK)
     for (let b = 0; b < this.bands; b++) {
       const blocks = this.bandBlocks[b]!
-      for (let i = 0; i < n; i++) keys[i] = (blocks[i >>> BLOCK_BITS]![i & MASK]! >>> 0 >>> shift) * scale + i
+      for (let k = 0; k * BLOCK < n; k++) {
+        const hashes = this.bandBlock(b, k, scratch)
+        const end = Math.min(n, (k + 1) * BLOCK)
+        for (let i = k * BLOCK; i < end; i++) keys[i] = (hashes[i & MASK]! >>> 0 >>> shift) * scale + i
+      }
       keys.sort()
       let start = 0
       while (start < n) {
@@ -189,6 +270,8 @@ export class LshIndex {
       const first = this.id(r)
       if (id !== first && !firstOf.has(id)) firstOf.set(id, first)
     }
+    if (this.fd !== undefined) closeSync(this.fd)
+    this.fd = undefined
     return { firstOf, rows: n, clusters: roots.size, compared }
   }
 }
