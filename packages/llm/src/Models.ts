@@ -263,7 +263,14 @@ type Attempted<A> =
 const resumeQueue: Array<() => void> = []
 let resumeHead = 0
 const resumeBatch = 32
+// Response caches holding answers the I/O callbacks staged (`send`): each commits them in one
+// transaction before any of their fibers resumes, so no caller sees an answer not yet committed.
+const stagedCaches = new Set<Cache.ResponseCache>()
 const flushResumes = (): void => {
+  if (stagedCaches.size > 0) {
+    for (const c of stagedCaches) c.commit()
+    stagedCaches.clear()
+  }
   const end = Math.min(resumeQueue.length, resumeHead + resumeBatch)
   while (resumeHead < end) resumeQueue[resumeHead++]!()
   if (resumeHead < resumeQueue.length) setImmediate(flushResumes)
@@ -493,7 +500,8 @@ const makeModel = (
     start: NonNullable<Provider.Transport["start"]>,
     payload: object,
     entry: QueueEntry,
-    deadline: number
+    deadline: number,
+    stage?: (answer: Omit<Completion, "cached">) => void
   ): Effect.Effect<Attempted<Omit<Completion, "cached">> | undefined> =>
     Effect.async<Attempted<Omit<Completion, "cached">> | undefined>((resume) => {
       let slot: Slot | undefined
@@ -509,6 +517,7 @@ const makeModel = (
               : { slot: s, ok: true, value: result }
             observe(s.index, r.ok ? undefined : r.failure)
             release(s, outcomeOf(r.ok ? undefined : r.failure))
+            if (r.ok && stage !== undefined) stage(r.value)
             afterIo(() => resume(Effect.succeed(r)))
           })
         },
@@ -865,14 +874,27 @@ const makeModel = (
       )
     }
     const start = transport.start
+    // Through the callback form the answer is staged in the cache as it arrives and committed
+    // with the others of its turn before this fiber resumes (flushResumes); else stored here.
+    let staged: Cache.Staged | undefined
+    const stage =
+      key === ""
+        ? undefined
+        : (answer: Omit<Completion, "cached">): void => {
+            staged = cache.stage(key, config.model, answer)
+            stagedCaches.add(cache)
+          }
     return attempts(
       estimateTokens(request),
       start !== undefined
-        ? (entry, deadline) => startOnSlot(start, payload, entry, deadline)
+        ? (entry, deadline) => startOnSlot(start, payload, entry, deadline, stage)
         : (entry, deadline) => attemptOnSlot((index, ms) => transport.send(index, payload, ms), entry, deadline),
       (answer) => {
         if (answer.finish_reason === "length") usage.truncated++
-        return key !== "" ? cache.store(key, config.model, answer) : undefined
+        if (key === "") return undefined
+        const receipt = staged
+        staged = undefined
+        return receipt !== undefined ? receipt.result() : cache.store(key, config.model, answer)
       }
     ).pipe(Effect.map((answer) => ({ ...answer, cached: false })))
   }

@@ -1,0 +1,100 @@
+/**
+ * Answers that arrive in one turn of the event loop are committed to the response cache in one
+ * transaction, before any caller sees them: a second connection to the file finds every answer
+ * a call has returned, and a failed commit reaches the calls it covered.
+ */
+import { describe, expect, it } from "vitest"
+import Database from "better-sqlite3"
+import { join } from "node:path"
+import { Effect, Either } from "effect"
+import * as Cache from "../src/Cache.js"
+import * as TestServer from "../src/TestServer.js"
+import { ask, client, run, tempDir } from "./support.js"
+
+const work = tempDir("cache-batch")
+const answer = (content: string) => ({ content, finish_reason: "stop", usage: { prompt_tokens: 1, completion_tokens: 2 } })
+const rows = (file: string): number => {
+  const db = new Database(file, { readonly: true })
+  try {
+    return (db.prepare("SELECT count(*) AS n FROM responses").get() as { n: number }).n
+  } finally {
+    db.close()
+  }
+}
+
+describe("response cache: staged answers", () => {
+  it("commits staged answers together; a lookup finds them before; a receipt commits when no commit ran yet", async () => {
+    const file = join(work, "staged.sqlite")
+    await run(
+      Effect.gen(function* () {
+        const cache = yield* Cache.open(file, "read-write")
+        const a = cache.stage("k1", "m", answer("one"))
+        cache.stage("k2", "m", answer("two"))
+        expect(rows(file)).toBe(0)
+        expect(cache.get("k1")?.content).toBe("one")
+        cache.commit()
+        expect(rows(file)).toBe(2)
+        expect(Either.isRight(a.result())).toBe(true)
+        const c = cache.stage("k3", "m", answer("three"))
+        expect(rows(file)).toBe(2)
+        expect(Either.isRight(c.result())).toBe(true)
+        expect(rows(file)).toBe(3)
+        // What is still staged when the cache closes is committed.
+        cache.stage("k4", "m", answer("four"))
+      })
+    )
+    expect(rows(file)).toBe(4)
+  })
+
+  it("a commit that fails is each staged answer's LlmCacheError", async () => {
+    const file = join(work, "failing.sqlite")
+    await run(
+      Effect.gen(function* () {
+        const cache = yield* Cache.open(file, "read-write")
+        const other = new Database(file)
+        other.exec("DROP TABLE responses")
+        other.close()
+        const a = cache.stage("k1", "m", answer("one"))
+        const b = cache.stage("k2", "m", answer("two"))
+        cache.commit()
+        for (const r of [a.result(), b.result()]) {
+          expect(Either.isLeft(r)).toBe(true)
+          if (Either.isLeft(r)) expect(r.left).toMatchObject({ _tag: "LlmCacheError", operation: "write" })
+        }
+      })
+    )
+  })
+
+  it("every answer a call returns is already in the file (another connection finds it)", async () => {
+    const server = await TestServer.start({ latencyMs: 5 })
+    const file = join(work, "calls.sqlite")
+    try {
+      const seen: Array<number> = []
+      await run(
+        Effect.gen(function* () {
+          const models = yield* client({ m: { model: "x", endpoints: [server.baseUrl], concurrency: 16, timeout: "10s" } }, { cache: { path: file } })
+          const model = yield* models.get("m")
+          let done = 0
+          yield* Effect.forEach(
+            Array.from({ length: 200 }, (_, i) => i),
+            (i) =>
+              Effect.tap(model.complete(ask(`q${i}`)), () =>
+                Effect.sync(() => {
+                  done++
+                  seen.push(rows(file) - done)
+                })
+              ),
+            { concurrency: 200, discard: true }
+          )
+        })
+      )
+      expect(server.counts.chat).toBe(200)
+      expect(seen).toHaveLength(200)
+      // At each answer's return, the file held at least the answers returned so far.
+      expect(Math.min(...seen)).toBeGreaterThanOrEqual(0)
+      expect(rows(file)).toBe(200)
+    } finally {
+      await server.close()
+    }
+  })
+})
