@@ -317,97 +317,98 @@ const mainWords = (output: SinkOutput): string => {
 
 /** Renders the card of one output folder. */
 export const render = (input: RenderInput): string => {
-  const { manifest, output } = input
-  const profile = output.profile ?? Profile.empty()
-  const title = input.branch === undefined ? manifest.name : `${manifest.name} (${input.branch})`
-  const out: Array<string> = []
-  out.push(`---\n${YAML.stringify(frontMatter(output), { lineWidth: 0 })}---`, "", `# ${title}`, "")
-  out.push(
-    `Written by synthline ${manifest.synthline} from the pipeline \`${manifest.name}\` (fingerprint \`${manifest.fingerprint}\`, seed ${manifest.seed})` +
-      `${input.branch === undefined ? mainWords(output) : branchWords(input.branch, output.where)}. ` +
-      `${output.rows} rows in ${output.files.length} file${output.files.length === 1 ? "" : "s"}.`,
-    ""
-  )
-  if (output.files.some((f) => f.path.endsWith(".gpg"))) {
-    out.push(
-      "The files are OpenPGP-encrypted (symmetric). The passphrase is derived from the source dataset: holders of it run",
-      "`synthline release-key --source <dataset folder>` and `gpg --batch --passphrase <key> -d <file>`",
-      "(or `synthline decrypt <file> --source <dataset folder>`).",
-      ""
-    )
-  }
-  out.push("## Files", "", table(["file", "rows", "bytes", "sha256"], output.files.map((f) => [f.path, f.rows, f.bytes, f.sha256])), "")
+  const profile = input.output.profile ?? Profile.empty()
+  const out = [
+    ...intro(input),
+    ...filesSection(input.output, input.profilers ?? []),
+    ...recipeSection(input),
+    ...modelsSection(input.manifest),
+    ...statisticsSection(input.manifest, input.output, profile),
+    ...profilerSections(profile, input.profilers ?? [])
+  ]
+  return scrubText(out.join("\n"), input.secrets ?? [])
+}
 
-  out.push("## Recipe", "")
-  if (input.pipelineText === undefined) {
+/** The front matter, the title and the paragraph saying what wrote the folder. */
+const intro = ({ manifest, output, branch }: RenderInput): ReadonlyArray<string> => [
+  `---\n${YAML.stringify(frontMatter(output), { lineWidth: 0 })}---`,
+  "",
+  `# ${branch === undefined ? manifest.name : `${manifest.name} (${branch})`}`,
+  "",
+  `Written by synthline ${manifest.synthline} from the pipeline \`${manifest.name}\` (fingerprint \`${manifest.fingerprint}\`, seed ${manifest.seed})` +
+    `${branch === undefined ? mainWords(output) : branchWords(branch, output.where)}. ` +
+    `${output.rows} rows in ${output.files.length} file${output.files.length === 1 ? "" : "s"}.`,
+  ""
+]
+
+/** What the profilers say about the files (how to read parts a sink option rewrote), then the files. */
+const filesSection = (output: SinkOutput, profilers: ReadonlyArray<AnyProfiler>): ReadonlyArray<string> => [
+  ...profilers.flatMap((p) => {
+    const text = p.files?.(output.files)
+    return text === undefined ? [] : [text.replace(/\n+$/, ""), ""]
+  }),
+  "## Files",
+  "",
+  table(["file", "rows", "bytes", "sha256"], output.files.map((f) => [f.path, f.rows, f.bytes, f.sha256])),
+  ""
+]
+
+/** The pipeline file as written (secrets masked), or the stages of a pipeline composed in code; the plugins. */
+const recipeSection = ({ manifest, pipelineText, secrets }: RenderInput): ReadonlyArray<string> => {
+  const out: Array<string> = ["## Recipe", ""]
+  if (pipelineText === undefined) {
     out.push("The pipeline was composed in code; its stages:", "", ...manifest.stages.map((s) => `- \`${s.id}\``), "")
   } else {
-    const text = redactPipelineText(input.pipelineText, input.secrets).replace(/\n+$/, "")
+    const text = redactPipelineText(pipelineText, secrets).replace(/\n+$/, "")
     const fence = text.includes("```") ? "~~~~" : "```"
     out.push(`The pipeline file \`${manifest.pipeline_file?.split("/").pop() ?? ""}\`:`, "", `${fence}yaml`, text, fence, "")
   }
-  if (manifest.plugins.length > 0) {
-    out.push("Plugins:", "", ...manifest.plugins.map((p) => `- ${p.name} ${p.version}`), "")
-  }
+  if (manifest.plugins.length > 0) out.push("Plugins:", "", ...manifest.plugins.map((p) => `- ${p.name} ${p.version}`), "")
+  return out
+}
 
-  out.push("## Models", "")
+const fieldsOf = (u: unknown): { readonly [k: string]: unknown } =>
+  typeof u === "object" && u !== null && !Array.isArray(u) ? Object.fromEntries(Object.entries(u)) : {}
+
+const dollars = (u: unknown): string => `$${num(u) >= 1 || num(u) === 0 ? num(u).toFixed(2) : num(u).toFixed(4)}`
+
+/** The models used (calls, requests, cache hits, tokens) and, for priced models, the cost ledger: paid, saved by the cache and by batch mode. */
+const modelsSection = (manifest: Manifest): ReadonlyArray<string> => {
   const models = Object.entries(manifest.model_usage)
-  if (models.length === 0) out.push("No model was called.", "")
-  else {
-    const fields = (u: unknown): { readonly [k: string]: unknown } =>
-      typeof u === "object" && u !== null && !Array.isArray(u) ? Object.fromEntries(Object.entries(u)) : {}
-    // The cost ledger (models with a price): what was paid, and saved by the cache and by batch mode.
-    const priced = models.some(([, u]) => typeof fields(u).cost === "object")
-    const dollars = (u: unknown): string => `$${num(u) >= 1 || num(u) === 0 ? num(u).toFixed(2) : num(u).toFixed(4)}`
-    out.push(
-      table(
-        [
-          "name",
-          "model",
-          "calls",
-          "requests",
-          "cache hits",
-          "prompt tokens",
-          "completion tokens",
-          ...(priced ? ["cost (USD)", "saved by cache", "saved by batch"] : [])
-        ],
-        models.map(([name, u]) => {
-          const o = fields(u)
-          const c = fields(o.cost)
-          return [
-            name,
-            typeof o.model === "string" ? o.model : name,
-            num(o.calls),
-            num(o.requests),
-            num(o.cache_hits),
-            num(o.prompt_tokens),
-            num(o.completion_tokens),
-            ...(priced ? [dollars(c.usd), dollars(c.saved_by_cache_usd), dollars(c.saved_by_batch_usd)] : [])
-          ]
-        })
-      ),
-      ""
-    )
-  }
+  if (models.length === 0) return ["## Models", "", "No model was called.", ""]
+  const priced = models.some(([, u]) => typeof fieldsOf(u).cost === "object")
+  const head = ["name", "model", "calls", "requests", "cache hits", "prompt tokens", "completion tokens"]
+  const rows = models.map(([name, u]) => {
+    const o = fieldsOf(u)
+    const c = fieldsOf(o.cost)
+    return [
+      name,
+      typeof o.model === "string" ? o.model : name,
+      num(o.calls),
+      num(o.requests),
+      num(o.cache_hits),
+      num(o.prompt_tokens),
+      num(o.completion_tokens),
+      ...(priced ? [dollars(c.usd), dollars(c.saved_by_cache_usd), dollars(c.saved_by_batch_usd)] : [])
+    ]
+  })
+  return ["## Models", "", table([...head, ...(priced ? ["cost (USD)", "saved by cache", "saved by batch"] : [])], rows), ""]
+}
 
-  out.push("## Statistics", "")
-  out.push(
-    table(
-      ["", "rows"],
-      [
-        ["read from the source", manifest.source.rows_read],
-        ["rejected (see rejects/)", manifest.rejects.count],
-        ["written to this folder", output.rows]
-      ]
-    ),
-    ""
-  )
+/** Rows read, rejected and written; the languages; rows in and out and drops by stage. */
+const statisticsSection = (manifest: Manifest, output: SinkOutput, profile: Profile.Profile): ReadonlyArray<string> => {
+  const out: Array<string> = ["## Statistics", ""]
+  const counts: ReadonlyArray<readonly [string, number]> = [
+    ["read from the source", manifest.source.rows_read],
+    ["rejected (see rejects/)", manifest.rejects.count],
+    ["written to this folder", output.rows]
+  ]
+  out.push(table(["", "rows"], counts), "")
   out.push("### Languages", "")
   const langs = Object.entries(profile.languages).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
   const langTotal = langs.reduce((n, [, c]) => n + c, 0)
   if (langs.length === 0) out.push("No row has a `language` field.", "")
   else out.push(table(["language", "rows", "share"], langs.map(([l, c]) => [l, c, pct(c, langTotal)])), "")
-
   out.push("### Drops by stage", "")
   const drops = manifest.stages.flatMap((s) => [
     ...Object.entries(s.dropped)
@@ -419,8 +420,7 @@ export const render = (input: RenderInput): string => {
   out.push(table(["stage", "rows in", "rows out"], manifest.stages.map((s) => [s.id, s.rows_in, s.rows_out])), "")
   if (drops.length === 0) out.push("No stage dropped a row.", "")
   else out.push(table(["stage", "reason", "rows"], drops), "")
-  out.push(...profilerSections(profile, input.profilers ?? []))
-  return scrubText(out.join("\n"), input.secrets ?? [])
+  return out
 }
 
 /** A stage's routed rows by reason (`routed to a branch (moderation:harassment)`), or in one line when the manifest has no reasons. */

@@ -207,6 +207,15 @@ describe("DatasetCard", () => {
       expect(card).not.toContain("### Preference scores")
       expect(result.manifest.outputs.main.profile).not.toHaveProperty("preference_scores")
       expect(card).toContain("No model was called.")
+
+      // Core knows no release detail: what a card says about encrypted files comes from a plugin's
+      // profiler (`files`), above the file list, and only for the outputs it names.
+      expect(card).not.toMatch(/OpenPGP|gpg/)
+      const gpg = { ...result.manifest.outputs.main, files: result.manifest.outputs.main.files.map((f) => ({ ...f, path: `${f.path}.gpg` })) }
+      const note = DatasetCard.profiler<{}>({ key: "note", empty: () => ({}), observe: () => false, files: (fs) => (fs.some((f) => f.path.endsWith(".gpg")) ? "Encrypted: see the release notes." : undefined) })
+      const noted = DatasetCard.render({ manifest: result.manifest, output: gpg, profilers: [note] })
+      expect(noted.indexOf("Encrypted: see the release notes.\n\n## Files")).toBeGreaterThan(0)
+      expect(DatasetCard.render({ manifest: result.manifest, output: result.manifest.outputs.main, profilers: [note] })).not.toContain("Encrypted")
     }).pipe(Effect.provide(NodeContext.layer)), 30_000)
 
   it("maps shapes to Hugging Face types and globs part files per extension", () => {

@@ -5,8 +5,8 @@ import * as path from "node:path"
 import * as zlib from "node:zlib"
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from "hyparquet"
 import { compressors } from "hyparquet-compressors"
-import { cursorCache, prepareRowGroup } from "../src/internal/io/parquetAssemble.js"
-import { plainValue, unitFile } from "../src/internal/io/parquetRead.js"
+import { prepareRowGroup } from "../src/internal/io/parquetAssemble.js"
+import { type FooterCache, Footers, makeFooters, plainValue, unitFile } from "../src/internal/io/parquetRead.js"
 import { lmsysFields } from "../src/Record.js"
 import * as Reference from "../src/internal/reference.js"
 import { origin } from "../src/Row.js"
@@ -19,7 +19,27 @@ import { duckdbOneRowGroup, farSnappy, footer, hyparquetRows, pagesOf, v1Row, wr
 
 const lines = (rows: ReadonlyArray<unknown>, eol = "\n"): string => rows.map((r) => JSON.stringify(r) + eol).join("")
 
-const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext>) => effect.pipe(Effect.provide(NodeContext.layer))
+// The footer and cursor caches a run provides (`Runner.run`, each worker thread): here one "run"
+// lasts from one `cursorCache.clear()` to the next, and every read through `run` belongs to it.
+let footers = makeFooters()
+const cursorCache = {
+  get size(): number {
+    return footers.cursors!.size
+  },
+  clear: (): void => {
+    footers = makeFooters()
+  }
+}
+const currentFooters: FooterCache = {
+  footer: (key, parse) => footers.footer(key, parse),
+  forget: (key) => footers.forget(key),
+  get cursors() {
+    return footers.cursors
+  }
+}
+
+const run = <A, E>(effect: Effect.Effect<A, E, NodeContext.NodeContext>) =>
+  effect.pipe(Effect.provideService(Footers, currentFooters), Effect.provide(NodeContext.layer))
 
 describe("jsonl source", () => {
   it.effect("reads a plain file with file and 1-based line origins", () =>
@@ -634,7 +654,7 @@ describe("parquet units of unit_rows rows", () => {
         return buffer.slice(a, b)
       }
     }
-    const prepared = await prepareRowGroup(counted, metadata, 0, undefined, { start, end }, key)
+    const prepared = await prepareRowGroup(counted, metadata, 0, undefined, { start, end }, key === undefined ? undefined : { cache: footers.cursors!, key })
     if (prepared._tag !== "Ok") throw new Error(prepared.reason)
     return { rows: prepared.reader.next(end - start + 1), fetched, largest, ofChunk, chunkBytes: to - from }
   }

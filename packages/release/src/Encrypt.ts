@@ -9,6 +9,7 @@
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
+import * as Card from "@synthline/core/Card"
 import { SinkError } from "@synthline/core/Errors"
 import * as Sink from "@synthline/core/Sink"
 import { doc } from "@synthline/core/Stage"
@@ -89,4 +90,22 @@ export const option: Sink.SinkOption<typeof fields> = Sink.option({
   fields,
   encoder: (options, context) =>
     options.encrypt === "source-key" ? Effect.map(keyFor(options, context), encoder) : Effect.succeed(undefined)
+})
+
+/**
+ * What the dataset card of an output with encrypted parts says about them (its paragraph above
+ * the file list): how holders of the source dataset decrypt them. It keeps no state.
+ */
+export const card: Card.Profiler<{}> = Card.profiler<{}>({
+  key: "release",
+  empty: () => ({}),
+  observe: () => false,
+  files: (files) =>
+    files.some((f) => f.path.endsWith(".gpg"))
+      ? [
+          "The files are OpenPGP-encrypted (symmetric). The passphrase is derived from the source dataset: holders of it run",
+          "`synthline release-key --source <dataset folder>` and `gpg --batch --passphrase <key> -d <file>`",
+          "(or `synthline decrypt <file> --source <dataset folder>`)."
+        ].join("\n")
+      : undefined
 })

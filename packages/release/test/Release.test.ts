@@ -221,6 +221,16 @@ describe("encrypted jsonl sink", () => {
 })
 
 describe("release plugin", () => {
+  it("tells the dataset card how to decrypt an output's .gpg parts, and says nothing of plain ones", () => {
+    expect(ReleasePlugin.plugin.profilers).toEqual([Encrypt.card])
+    const file = (path: string) => ({ path, rows: 1, bytes: 1, sha256: "" })
+    const text = Encrypt.card.files?.([file("part-00000.jsonl.gz.gpg")])
+    expect(text).toContain("OpenPGP-encrypted")
+    expect(text).toContain("synthline release-key --source <dataset folder>")
+    expect(text).toContain("synthline decrypt <file> --source <dataset folder>")
+    expect(Encrypt.card.files?.([file("part-00000.jsonl.gz")])).toBeUndefined()
+  })
+
   it.effect("adds encrypt and source_key_from to the sinks that take part encoders (jsonl), not to parquet", () =>
     Effect.gen(function* () {
       const registry = yield* Registry.fromPlugins([{ plugin: ReleasePlugin.plugin, specifier: "@synthline/release" }])

@@ -10,6 +10,7 @@
 import { Option, type Schema, SchemaAST } from "effect"
 import type { ResolvedPipeline } from "../Pipeline.js"
 import type { Registry } from "../Registry.js"
+import type { OutputFile } from "../Sink.js"
 import { LmsysRecord } from "../Record.js"
 import { fieldSchemas } from "../Stage.js"
 import { isRecord as isObject, type Row } from "../Row.js"
@@ -75,6 +76,12 @@ export interface Profiler<S = unknown> {
   readonly finalize?: (state: S) => S
   /** Its sections of the dataset card, from the finalized state. */
   readonly card?: (state: S) => ReadonlyArray<CardSection>
+  /**
+   * A paragraph of the dataset card about the output's files, shown above their list, or
+   * `undefined`: how to read parts a sink option of the plugin rewrote (`@synthline/release` says
+   * how to decrypt `.gpg` parts). Needs no state: a profiler may contribute only this.
+   */
+  readonly files?: (files: ReadonlyArray<OutputFile>) => string | undefined
 }
 
 /** Any profiler (what a plugin lists). */

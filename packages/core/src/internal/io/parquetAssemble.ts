@@ -18,8 +18,9 @@
  * The cursors of the last ranges read are kept (at most two, keyed by file, row group and
  * columns; each holds one decoded page and one read window per leaf column), so reading the
  * ranges of a row group in order continues where the previous range stopped instead of
- * skipping its pages again. The cache is only an optimisation: a range read cold gives the same
- * rows.
+ * skipping its pages again. The cache belongs to a run (a {@link CursorCache} next to its footer
+ * cache, one per thread), never to the module. It is only an optimisation: a range read cold gives
+ * the same rows.
  *
  * Schemas it does not handle (MAP, VARIANT, other exotic layouts) return `Unsupported` so the
  * caller falls back to `parquetRead`; its output equals `parquetRead`'s (tests compare them).
@@ -771,22 +772,22 @@ export interface RowRange {
 /** The cursors of one row group's wanted leaf columns, in leaf order. */
 type GroupCursor = ReadonlyArray<LeafCursor>
 
-/** Positioned cursors kept between reads of the ranges of a row group, by `cursorKey`. */
-const cursors = new Map<string, GroupCursor>()
 /** Cursors kept at most: each holds one decoded page and one read window per leaf column. */
 const cursorsKept = 2
 
-/** The cursor cache, for tests: how many are kept, and clearing it. */
-export const cursorCache = {
+/** Positioned cursors kept between reads of the ranges of a row group, by key; one per run (and thread). */
+export class CursorCache {
+  /** The kept cursors, by key (file identity, columns, row group), oldest first. */
+  readonly kept: Map<string, GroupCursor> = new Map()
+  /** How many are kept. */
   get size(): number {
-    return cursors.size
-  },
-  clear: (): void => cursors.clear()
+    return this.kept.size
+  }
 }
 
 /**
- * Reads rows `range` (default: all) of the wanted top-level columns of row group `k`. With a
- * `cursorKey` (naming the file's identity and the columns), a read that ends before the row
+ * Reads rows `range` (default: all) of the wanted top-level columns of row group `k`. With
+ * `cursors` (a cache and a key naming the file's identity and the columns), a read that ends before the row
  * group does leaves its cursors for the next range of the same key, so reading ranges in order
  * decodes each page once; a range before a kept cursor's position starts over.
  */
@@ -796,7 +797,7 @@ export const prepareRowGroup = async (
   k: number,
   columns: ReadonlyArray<string> | undefined,
   range?: RowRange,
-  cursorKey?: string
+  cursors?: { readonly cache: CursorCache; readonly key: string }
 ): Promise<Prepared> => {
   const schema = parquetSchema(metadata)
   const group = metadata.row_groups[k]!
@@ -839,9 +840,10 @@ export const prepareRowGroup = async (
     if (getMaxDefinitionLevel(tree) !== leaf.maxDef) return { _tag: "Unsupported", reason: `levels of ${leaf.path}` }
     metas.push(meta)
   }
-  const key = cursorKey === undefined ? undefined : `${cursorKey}\u0000${k}`
-  let group0 = key === undefined ? undefined : cursors.get(key)
-  if (key !== undefined) cursors.delete(key)
+  const kept = cursors?.cache.kept
+  const key = cursors === undefined ? undefined : `${cursors.key}\u0000${k}`
+  let group0 = key === undefined ? undefined : kept?.get(key)
+  if (key !== undefined) kept?.delete(key)
   if (group0 !== undefined && (group0.length !== leaves.length || group0.some((c) => c.row > start))) group0 = undefined
   const leafCursors: GroupCursor =
     group0 ??
@@ -887,12 +889,12 @@ export const prepareRowGroup = async (
     // hyparquet's decoders throw on malformed pages.
     return { _tag: "Corrupt", reason: errorText(e) }
   }
-  if (key !== undefined && end < groupRows) {
+  if (key !== undefined && kept !== undefined && end < groupRows) {
     for (const c of leafCursors) c.compact()
-    cursors.set(key, leafCursors)
-    for (const old of cursors.keys()) {
-      if (cursors.size <= cursorsKept) break
-      cursors.delete(old)
+    kept.set(key, leafCursors)
+    for (const old of kept.keys()) {
+      if (kept.size <= cursorsKept) break
+      kept.delete(old)
     }
   }
   // Structural checks, so assembly cannot run past a leaf.

@@ -18,7 +18,7 @@ import { errorText, SourceError } from "../../Errors.js"
 import { isRecord, type Row, withOrigin } from "../../Row.js"
 import type { SourceIO, WorkUnit } from "../../Source.js"
 import type { InputFile } from "./inputs.js"
-import { type Prepared, prepareRowGroup, type RowGroupRows } from "./parquetAssemble.js"
+import { CursorCache, type Prepared, prepareRowGroup, type RowGroupRows } from "./parquetAssemble.js"
 import { lmsysMismatch, type RowCheck } from "./validate.js"
 
 /** Rows per emitted stream chunk. */
@@ -31,6 +31,8 @@ type Loaded =
       readonly file: Awaited<ReturnType<typeof asyncBufferFromFile>>
       /** The file's identity (path, size, modification time). */
       readonly key: string
+      /** The run's cursors of row groups read in ranges, when there is a run. */
+      readonly cursors: CursorCache | undefined
     }
   | { readonly _tag: "Corrupt"; readonly reason: string }
 
@@ -40,11 +42,14 @@ export interface FooterCache {
   readonly footer: (key: string, parse: () => Promise<FileMetaData>) => Promise<FileMetaData>
   /** Drops `key` (its footer failed to parse). */
   readonly forget: (key: string) => void
+  /** The positioned cursors of row groups read in ranges, kept for the next range (same run, same thread). */
+  readonly cursors?: CursorCache | undefined
 }
 
 /**
  * The footers of the parquet files one run reads, so reading unit after unit of one file parses
- * its footer once. A run provides its own (`Runner.run`, and each worker thread), dropped when
+ * its footer once, and the cursors of row groups read in ranges (see `CursorCache`). A run
+ * provides its own (`Runner.run`, and each worker thread), dropped when
  * it ends; read outside a run, each unit parses its file's footer.
  */
 export class Footers extends Context.Tag("@synthline/core/ParquetFooters")<Footers, FooterCache>() {}
@@ -64,7 +69,8 @@ export const makeFooters = (size = 8): FooterCache => {
       }
       return parsed
     },
-    forget: (key) => void kept.delete(key)
+    forget: (key) => void kept.delete(key),
+    cursors: new CursorCache()
   }
 }
 
@@ -80,7 +86,7 @@ const load = (file: string): Effect.Effect<Loaded, SourceError> =>
         const parse = () => parquetMetadataAsync(buffer)
         try {
           const metadata = await (Option.isSome(cache) ? cache.value.footer(key, parse) : parse())
-          return { _tag: "Ok", metadata, file: buffer, key }
+          return { _tag: "Ok", metadata, file: buffer, key, cursors: Option.isSome(cache) ? cache.value.cursors : undefined }
         } catch (e) {
           if (Option.isSome(cache)) cache.value.forget(key)
           return { _tag: "Corrupt", reason: `not a readable parquet file: ${errorText(e)}` }
@@ -252,7 +258,7 @@ export const readParquet = (opts: ParquetReadOptions): Stream.Stream<Row, Source
       } else {
         const cursorKey = `${loaded.key}\u0000${columns?.join("\u0000") ?? "*"}`
         const prepared = yield* Effect.promise(() =>
-          prepareRowGroup(file, metadata, k, columns, range, cursorKey).catch(
+          prepareRowGroup(file, metadata, k, columns, range, loaded.cursors === undefined ? undefined : { cache: loaded.cursors, key: cursorKey }).catch(
             (e): Prepared => ({ _tag: "Corrupt", reason: errorText(e) })
           )
         )
