@@ -2,7 +2,8 @@
  * The `near-dedup` benchmark: `synthline run` of parquet → dedup/near-dedup → core/fields →
  * jsonl over `--rows` conversations of a sample generated with `synthline sample
  * --near-duplicates` (planted near-duplicate families, ground truth in
- * near_duplicates_truth.jsonl). Figures: conversations/s over both passes (the index pass reads
+ * near_duplicates_truth.jsonl), with all cores: the stage's first pass reads and signs the units
+ * in one worker thread per core (`threads: auto`), the labelling pass in the run's worker threads (`--workers`' default, one per core). Figures: conversations/s over both passes (the index pass reads
  * the whole source, the labelling pass reads it again), peak RSS of the process, and precision
  * and recall against the planted families at the default threshold (0.8):
  *
@@ -104,7 +105,7 @@ sink:
 
 export const nearDedupBench: Benchmark = {
   name: "near-dedup",
-  description: "parquet → dedup/near-dedup (MinHash-LSH, threshold 0.8, two passes) → jsonl: conv/s, peak RSS, P/R against planted families",
+  description: "parquet → dedup/near-dedup (MinHash-LSH, threshold 0.8, two passes, all cores) → jsonl: conv/s, peak RSS, P/R against planted families",
   run: async (ctx) => {
     const { measurePipeline, parquetGlob } = await import("./harness.js")
     const rows = ctx.options.rows
@@ -115,6 +116,7 @@ export const nearDedupBench: Benchmark = {
     const sink = join(work, "sink")
     writeFileSync(file, pipeline(parquetGlob(sample), sink))
     ctx.log(`near-dedup: ${rows.toLocaleString("en-US")} rows × ${ctx.options.runs} runs`)
+    // All cores: the first pass signs in worker threads (threads: auto), the second in the run's workers (one per core by default).
     const m = await measurePipeline(file, sink, ctx.options.runs, rows)
     const score = scoreNearDedup(
       readLines<{ conversation_id: string; first: string }>(join(sample, "near_duplicates_truth.jsonl")),
