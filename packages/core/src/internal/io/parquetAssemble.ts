@@ -785,28 +785,22 @@ export class CursorCache {
   }
 }
 
-/**
- * Reads rows `range` (default: all) of the wanted top-level columns of row group `k`. With
- * `cursors` (a cache and a key naming the file's identity and the columns), a read that ends before the row
- * group does leaves its cursors for the next range of the same key, so reading ranges in order
- * decodes each page once; a range before a kept cursor's position starts over.
- */
-export const prepareRowGroup = async (
-  file: AsyncBuffer,
-  metadata: FileMetaData,
-  k: number,
-  columns: ReadonlyArray<string> | undefined,
-  range?: RowRange,
-  cursors?: { readonly cache: CursorCache; readonly key: string }
-): Promise<Prepared> => {
-  const schema = parquetSchema(metadata)
-  const group = metadata.row_groups[k]!
-  const groupRows = Number(group.num_rows)
-  const { start, end } = range ?? { start: 0, end: groupRows }
-  if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start <= end && end <= groupRows)) {
-    return { _tag: "Corrupt", reason: `rows ${start}-${end} are outside the row group's ${groupRows} rows` }
-  }
-  const rows = end - start
+/** Why a row group cannot be read: a layout this reader does not handle, or a corrupt file. */
+type Failure = Exclude<Prepared, { readonly _tag: "Ok" }>
+
+/** The wanted columns compiled to assembly nodes: their leaves (with schema paths and column chunks) and the top-level nodes. */
+interface Compiled {
+  readonly leaves: ReadonlyArray<{ readonly leaf: Leaf; readonly tree: Array<SchemaTree> }>
+  readonly metas: ReadonlyArray<ChunkMeta>
+  readonly top: ReadonlyArray<readonly [string, Node]>
+}
+
+/** Compiles the wanted top-level columns of a row group and finds each leaf's column chunk. */
+const compileColumns = (
+  schema: SchemaTree,
+  group: FileMetaData["row_groups"][number],
+  columns: ReadonlyArray<string> | undefined
+): Compiled | Failure => {
   const wanted = columns === undefined ? schema.children : schema.children.filter((c) => columns.includes(c.element.name))
   const chunkByPath = new Map<string, (typeof group.columns)[number]>()
   for (const c of group.columns) {
@@ -840,65 +834,59 @@ export const prepareRowGroup = async (
     if (getMaxDefinitionLevel(tree) !== leaf.maxDef) return { _tag: "Unsupported", reason: `levels of ${leaf.path}` }
     metas.push(meta)
   }
-  const kept = cursors?.cache.kept
-  const key = cursors === undefined ? undefined : `${cursors.key}\u0000${k}`
-  let group0 = key === undefined ? undefined : kept?.get(key)
-  if (key !== undefined) kept?.delete(key)
-  if (group0 !== undefined && (group0.length !== leaves.length || group0.some((c) => c.row > start))) group0 = undefined
-  const leafCursors: GroupCursor =
-    group0 ??
-    leaves.map(({ tree }, i) => {
-      const meta = metas[i]!
-      const dict = meta.dictionary_page_offset
-      const at = Number(dict !== undefined && dict > 0n && dict < meta.data_page_offset ? dict : meta.data_page_offset)
-      const decoder: ColumnDecoder = {
-        pathInSchema: meta.path_in_schema,
-        type: meta.type,
-        element: tree[tree.length - 1]!.element,
-        schemaPath: tree,
-        codec: meta.codec,
-        parsers: DEFAULT_PARSERS,
-        compressors,
-        utf8: true
-      }
-      const chunk = new ChunkBytes(file, at, at + Number(meta.total_compressed_size))
-      return new LeafCursor(chunk, decoder, getMaxDefinitionLevel(tree), getMaxRepetitionLevel(tree), Number(meta.num_values))
-    })
-  try {
-    // Decoding takes hundreds of milliseconds; it gives the event loop a turn every few
-    // milliseconds so that work sharing the thread (model requests in flight) keeps moving.
-    const clock = { at: performance.now() }
-    for (let i = 0; i < leaves.length; i++) {
-      const leaf = leaves[i]!.leaf
-      const cursor = leafCursors[i]!
-      await cursor.advance(start, undefined, clock)
-      const taken: Taken = { defs: [], reps: [], values: [], entries: 0, nValues: 0 }
-      await cursor.advance(end, taken, clock)
-      leaf.def = concat(taken.defs, taken.entries)
-      leaf.rep = concat(taken.reps, taken.entries)
-      if (taken.values.length === 1) leaf.values = taken.values[0]!
-      else {
-        const out = new Array<unknown>(taken.nValues)
-        let at = 0
-        for (const v of taken.values) for (let j = 0; j < v.length; j++) out[at++] = v[j]
-        leaf.values = out
-      }
-      leaf.n = taken.entries
+  return { leaves, metas, top }
+}
+
+/** Fresh cursors at the start of each leaf's column chunk (its dictionary page when it has one). */
+const openCursors = (file: AsyncBuffer, { leaves, metas }: Compiled): GroupCursor =>
+  leaves.map(({ tree }, i) => {
+    const meta = metas[i]!
+    const dict = meta.dictionary_page_offset
+    const at = Number(dict !== undefined && dict > 0n && dict < meta.data_page_offset ? dict : meta.data_page_offset)
+    const decoder: ColumnDecoder = {
+      pathInSchema: meta.path_in_schema,
+      type: meta.type,
+      element: tree[tree.length - 1]!.element,
+      schemaPath: tree,
+      codec: meta.codec,
+      parsers: DEFAULT_PARSERS,
+      compressors,
+      utf8: true
     }
-  } catch (e) {
-    // hyparquet's decoders throw on malformed pages.
-    return { _tag: "Corrupt", reason: errorText(e) }
-  }
-  if (key !== undefined && kept !== undefined && end < groupRows) {
-    for (const c of leafCursors) c.compact()
-    kept.set(key, leafCursors)
-    for (const old of kept.keys()) {
-      if (kept.size <= cursorsKept) break
-      kept.delete(old)
+    const chunk = new ChunkBytes(file, at, at + Number(meta.total_compressed_size))
+    return new LeafCursor(chunk, decoder, getMaxDefinitionLevel(tree), getMaxRepetitionLevel(tree), Number(meta.num_values))
+  })
+
+/**
+ * Moves every leaf's cursor to `start` and takes its levels and values up to `end` into the
+ * leaf. Decoding takes hundreds of milliseconds; it gives the event loop a turn every few
+ * milliseconds so that work sharing the thread (model requests in flight) keeps moving.
+ */
+const takeRange = async (compiled: Compiled, leafCursors: GroupCursor, start: number, end: number): Promise<void> => {
+  const clock = { at: performance.now() }
+  for (let i = 0; i < compiled.leaves.length; i++) {
+    const leaf = compiled.leaves[i]!.leaf
+    const cursor = leafCursors[i]!
+    await cursor.advance(start, undefined, clock)
+    const taken: Taken = { defs: [], reps: [], values: [], entries: 0, nValues: 0 }
+    await cursor.advance(end, taken, clock)
+    leaf.def = concat(taken.defs, taken.entries)
+    leaf.rep = concat(taken.reps, taken.entries)
+    if (taken.values.length === 1) leaf.values = taken.values[0]!
+    else {
+      const out = new Array<unknown>(taken.nValues)
+      let at = 0
+      for (const v of taken.values) for (let j = 0; j < v.length; j++) out[at++] = v[j]
+      leaf.values = out
     }
+    leaf.n = taken.entries
   }
-  // Structural checks, so assembly cannot run past a leaf.
-  for (const { leaf } of leaves) {
+}
+
+/** Structural checks, so assembly cannot run past a leaf: each leaf has `rows` row starts and a value per defined entry. */
+const checkLeaves = (compiled: Compiled, start: number, end: number): Failure | undefined => {
+  const rows = end - start
+  for (const { leaf } of compiled.leaves) {
     let starts = 0
     let defined = 0
     for (let i = 0; i < leaf.n; i++) {
@@ -912,21 +900,70 @@ export const prepareRowGroup = async (
       return { _tag: "Corrupt", reason: `column ${leaf.path} has ${leaf.values.length} values for ${defined} defined entries` }
     }
   }
+  return undefined
+}
+
+/** The rows assembled from the leaves, a batch of at most `max` at a time. */
+const rowReader = (top: Compiled["top"], rows: number): RowGroupRows => {
   let done = 0
   return {
-    _tag: "Ok",
-    reader: {
-      rows,
-      next: (max) => {
-        const stop = Math.min(rows, done + max)
-        const out = new Array<{ [key: string]: unknown }>(stop - done)
-        for (let r = 0; done < stop; r++, done++) {
-          const row: { [key: string]: unknown } = {}
-          for (const [name, node] of top) row[name] = read(node)
-          out[r] = row
-        }
-        return out
+    rows,
+    next: (max) => {
+      const stop = Math.min(rows, done + max)
+      const out = new Array<{ [key: string]: unknown }>(stop - done)
+      for (let r = 0; done < stop; r++, done++) {
+        const row: { [key: string]: unknown } = {}
+        for (const [name, node] of top) row[name] = read(node)
+        out[r] = row
       }
+      return out
     }
   }
+}
+
+/**
+ * Reads rows `range` (default: all) of the wanted top-level columns of row group `k`. With
+ * `cursors` (a cache and a key naming the file's identity and the columns), a read that ends before the row
+ * group does leaves its cursors for the next range of the same key, so reading ranges in order
+ * decodes each page once; a range before a kept cursor's position starts over.
+ */
+export const prepareRowGroup = async (
+  file: AsyncBuffer,
+  metadata: FileMetaData,
+  k: number,
+  columns: ReadonlyArray<string> | undefined,
+  range?: RowRange,
+  cursors?: { readonly cache: CursorCache; readonly key: string }
+): Promise<Prepared> => {
+  const schema = parquetSchema(metadata)
+  const group = metadata.row_groups[k]!
+  const groupRows = Number(group.num_rows)
+  const { start, end } = range ?? { start: 0, end: groupRows }
+  if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start <= end && end <= groupRows)) {
+    return { _tag: "Corrupt", reason: `rows ${start}-${end} are outside the row group's ${groupRows} rows` }
+  }
+  const compiled = compileColumns(schema, group, columns)
+  if ("_tag" in compiled) return compiled
+  const kept = cursors?.cache.kept
+  const key = cursors === undefined ? undefined : `${cursors.key}\u0000${k}`
+  let group0 = key === undefined ? undefined : kept?.get(key)
+  if (key !== undefined) kept?.delete(key)
+  if (group0 !== undefined && (group0.length !== compiled.leaves.length || group0.some((c) => c.row > start))) group0 = undefined
+  const leafCursors = group0 ?? openCursors(file, compiled)
+  try {
+    await takeRange(compiled, leafCursors, start, end)
+  } catch (e) {
+    // hyparquet's decoders throw on malformed pages.
+    return { _tag: "Corrupt", reason: errorText(e) }
+  }
+  if (key !== undefined && kept !== undefined && end < groupRows) {
+    for (const c of leafCursors) c.compact()
+    kept.set(key, leafCursors)
+    for (const old of kept.keys()) {
+      if (kept.size <= cursorsKept) break
+      kept.delete(old)
+    }
+  }
+  const failure = checkLeaves(compiled, start, end)
+  return failure ?? { _tag: "Ok", reader: rowReader(compiled.top, end - start) }
 }
