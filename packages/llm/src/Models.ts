@@ -132,6 +132,26 @@ export interface ModelsService {
   readonly get: (name: string) => Effect.Effect<Model, LlmConfigError>
   /** Names declared in the `models` section. */
   readonly names: ReadonlyArray<string>
+  /** The pipeline's `budget`, which callers billed outside the chat models (DeepL in `synth/translate`) count against too. */
+  readonly budget: SharedBudget
+}
+
+/**
+ * The pipeline's `budget.usd` as a ledger that is not a chat model's (DeepL's characters) joins it:
+ * the models' budget checks count what it spent, and it checks its own requests against it.
+ */
+export interface SharedBudget {
+  /** `budget.usd`, when the pipeline sets one. */
+  readonly usd: number | undefined
+  /**
+   * Counts another ledger against the budget: `spent` (USD so far, what its requests in flight
+   * will cost included) and `inFlight` (its requests in flight, whose cost may still change).
+   */
+  readonly join: (spent: () => number, inFlight: () => number) => void
+  /** The budget error when `nextUsd` more would take every ledger together past `budget.usd`; undefined when it fits. */
+  readonly exceeded: (nextUsd: number) => LlmBudgetError | undefined
+  /** Requests in flight over every ledger: a request that does not fit waits while there are any (they may cost less than reserved). */
+  readonly inFlight: () => number
 }
 
 /** The model client service. */
@@ -188,8 +208,22 @@ export const make = (options: MakeOptions): Effect.Effect<ModelsService, never, 
     const made = new Map<string, Model>()
     const names = Object.keys(options.models)
     const spending: Spending = { budgetUsd: options.budget?.usd, models: [] }
+    const budget: SharedBudget = {
+      usd: spending.budgetUsd,
+      join: (spent, inFlight) => void spending.models.push({ spent, reserved: inFlight }),
+      exceeded: (nextUsd) => {
+        const all = spending.budgetUsd
+        if (all === undefined) return undefined
+        const spent = spending.models.reduce((sum, m) => sum + m.spent(), 0)
+        return spent + nextUsd > all
+          ? new LlmBudgetError({ whose: "the pipeline", setting: "budget.usd", budgetUsd: all, spentUsd: spent, nextUsd })
+          : undefined
+      },
+      inFlight: () => spending.models.reduce((sum, m) => sum + m.reserved(), 0)
+    }
     return {
       names,
+      budget,
       get: (name) =>
         Effect.gen(function* () {
           const existing = made.get(name)

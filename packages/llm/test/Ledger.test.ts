@@ -229,3 +229,41 @@ describe("the cost ledger of DeepL", () => {
     }
   }, 120_000)
 })
+
+describe("budgets with DeepL", () => {
+  it("the pipeline's budget counts DeepL's characters: the run stops before passing it and resumes with a raised one, translating nothing twice but what was in flight", async () => {
+    const s = await TestServer.start({ record: true })
+    const env = { LEDGER_DEEPL_KEY: "ledger-deepl-key:fx" }
+    const sentTexts = () =>
+      s.requests.filter((q) => q.path === "/v2/translate").flatMap((q) => (q.body as { text: Array<string> }).text)
+    const withBudget = (usd: number) => {
+      const file = deeplPipeline("deepl-budget", s.url, "deepl-budget.sqlite")
+      writeFileSync(file, readFileSync(file, "utf8").replace("cache: {", `budget: { usd: ${usd} }\ncache: {`))
+      return file
+    }
+    try {
+      // About 20 characters a row and more at $25 per 1M: the 40 rows cost well over $0.005.
+      const stopped = await synthline(["run", withBudget(0.005)], env)
+      expect(stopped.code, stopped.stderr).toBe(1)
+      expect(stopped.stderr).toMatch(/budget reached: the pipeline has spent \$0\.00\d+ of its budget of \$0\.0050 \(budget\.usd\)/)
+      expect(stopped.stderr).toContain("resumes after budget.usd is raised")
+      const first = sentTexts()
+      const paid = (first.reduce((n, t) => n + t.length, 0) * 25) / 1e6
+      expect(first.length).toBeGreaterThan(0)
+      expect(paid).toBeLessThanOrEqual(0.005)
+
+      const resumed = await synthline(["run", withBudget(1)], env)
+      expect(resumed.code, resumed.stderr).toBe(0)
+      expect(readFileSync(join(work, "out-deepl-budget", "manifest.json"), "utf8")).toContain('"deepl"')
+      const all = sentTexts()
+      const unique = new Set(all)
+      // Every text translated; again only those of requests the stop cut off (at most a few batches of 7).
+      expect(all.length - unique.size).toBeLessThanOrEqual(14)
+      const total = (all.reduce((n, t) => n + t.length, 0) * 25) / 1e6
+      expect(total).toBeGreaterThan(0.005)
+      expect(ledger("out-deepl-budget", "deepl").cost.usd).toBeLessThan(1)
+    } finally {
+      await s.close()
+    }
+  }, 180_000)
+})

@@ -15,7 +15,7 @@ import type { Rowwise } from "@synthline/core/Stage"
 import { doc, make, type Stage } from "@synthline/core/Stage"
 import { reasonOf } from "@synthline/llm/Complete"
 import { post, retryAfterMs, target } from "@synthline/llm/Http"
-import type { Models } from "@synthline/llm/Models"
+import { Models, type SharedBudget } from "@synthline/llm/Models"
 import * as ModelStage from "@synthline/llm/ModelStage"
 import * as Retry from "@synthline/llm/Retry"
 import { CharacterPrice } from "@synthline/llm/Config"
@@ -182,8 +182,24 @@ const translationsOf = (text: string, count: number): ReadonlyArray<string> | un
   return out !== undefined && out.length === count && out.every((t): t is string => t !== undefined) ? out : undefined
 }
 
+/**
+ * What the run's DeepL requests in flight will cost, per DeepL usage (one per run, shared by its
+ * translate stages): it joins the pipeline's budget once, with the cost so far.
+ */
+const reservations = new WeakMap<object, { usd: number; count: number }>()
+const budgetLedger = (usage: TranslationCacheService["usage"], budget: SharedBudget): { usd: number; count: number } => {
+  let ledger = reservations.get(usage)
+  if (ledger === undefined) {
+    const own = { usd: 0, count: 0 }
+    ledger = own
+    reservations.set(usage, own)
+    budget.join(() => (usage.cost?.usd ?? 0) + own.usd, () => own.count)
+  }
+  return ledger
+}
+
 /** The DeepL client of one stage: translates a batch of texts (at most 50). */
-const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, service: TranslationCacheService) => {
+const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, service: TranslationCacheService, budget?: SharedBudget | undefined) => {
   const origin = config.base_url !== undefined && config.base_url !== "" ? config.base_url : deeplBaseUrl(Redacted.value(key))
   // The key never leaves in a reject: not from the base URL, the auth header, or a server's echo of them.
   const mask = deeplMasker(Redacted.value(key), origin)
@@ -323,7 +339,38 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
       if (usage.cost !== undefined && config.price !== undefined) Usage.chargeCharacters(usage.cost, config.price.per_1m_characters, 0, text.length)
       return { ok: true, text: hit }
     }
-    return Effect.async<Outcome>((resume) => {
+    // With a price and a pipeline budget: the characters' cost is reserved before the text is
+    // queued; one that would pass the budget waits while DeepL or a model has requests in flight,
+    // and with none left the run stops (exit 1, resumable with a raised budget).
+    const price = config.price?.per_1m_characters
+    if (budget?.usd !== undefined && price !== undefined) {
+      const ledger = budgetLedger(usage, budget)
+      const next = (text.length * price) / 1e6
+      const admit: Effect.Effect<void> = Effect.suspend(() => {
+        const over = budget.exceeded(next)
+        if (over === undefined) {
+          ledger.usd += next
+          ledger.count++
+          return Effect.void
+        }
+        return budget.inFlight() > 0 ? Effect.zipRight(Effect.sleep(Duration.millis(20)), admit) : Effect.die(over)
+      })
+      return Effect.zipRight(
+        admit,
+        Effect.ensuring(
+          queued(text),
+          Effect.sync(() => {
+            ledger.count--
+            ledger.usd = ledger.count === 0 ? 0 : Math.max(0, ledger.usd - next)
+          })
+        )
+      )
+    }
+    return queued(text)
+  }
+  /** Waits for the next batch with room to translate `text`. */
+  const queued = (text: string): Effect.Effect<Outcome> =>
+    Effect.async<Outcome>((resume) => {
       const entry = { text, done: (o: Outcome) => resume(Effect.succeed(o)) }
       waiting.push(entry)
       if (!flushing) {
@@ -335,7 +382,6 @@ const deeplClient = (config: TranslateConfig, key: Redacted.Redacted<string>, se
         if (i >= 0) waiting.splice(i, 1)
       })
     })
-  }
   const close = () =>
     Effect.runPromise(Fiber.interruptAll([...fibers])).then(() => http.close())
   return { translate, load, close }
@@ -393,7 +439,8 @@ export const translate: Stage<TranslateConfig, Row, Row, Models | TranslationCac
           get: (k) => guard(() => service.get(k), undefined),
           put: (k, text) => guard(() => service.put(k, text), undefined)
         }
-        const client = deeplClient(config, key, guarded)
+        // The pipeline's budget counts DeepL's characters too, when the stage has a price.
+        const client = deeplClient(config, key, guarded, (yield* Models).budget)
         yield* Effect.addFinalizer(() => Effect.promise(() => client.close()))
         // DeepL is no model: rows wait on its request slots.
         const one = (row: Row): Rowwise.Pending => {
