@@ -53,9 +53,11 @@ export class SinkError extends Data.TaggedError("SinkError")<{
 export class StageError extends Data.TaggedError("StageError")<{
   readonly stage: string
   readonly reason: string
+  /** Where the stage is declared (`pipeline.yaml:12:5`), when the error is about the stage as written (it could not be made). */
+  readonly at?: string | undefined
 }> {
   override get message(): string {
-    return `stage ${this.stage}: ${this.reason}`
+    return `${this.at === undefined ? "" : `${this.at}: `}stage ${this.stage}: ${this.reason}`
   }
 }
 

@@ -9,6 +9,7 @@ import { Effect, Either } from "effect"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as Pipeline from "../src/Pipeline.js"
+import * as Runner from "../src/Runner.js"
 
 mkdirSync(join(import.meta.dirname, ".tmp"), { recursive: true })
 const dir = mkdtempSync(join(import.meta.dirname, ".tmp", "errors-"))
@@ -65,4 +66,40 @@ describe("pipeline-file errors in plain words", () => {
       const list = yield* check(base("  - use: core/first-turn\n").replace('path: "data/*.jsonl"', 'path: ["data/a.jsonl", "data/b.jsonl"]'))
       expect(message(list)).toMatch(/p\.yaml:2:47: source path data\/b\.jsonl: no such file/)
     }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("stage errors at their line", () => {
+  it.effect("a stage that cannot be made (its prelude failed) is named with file:line:column, as a pipeline-file error is", () =>
+    Effect.gen(function* () {
+      mkdirSync(join(dir, "made", "data"), { recursive: true })
+      writeFileSync(join(dir, "made", "data", "a.jsonl"), `${JSON.stringify({ conversation_id: "c1" })}\n`)
+      writeFileSync(
+        join(dir, "made", "broken.mjs"),
+        `import { Effect, Schema } from "effect"
+export default {
+  name: "broken",
+  version: "0.0.1",
+  stages: [{ id: "broken/prelude", description: "fails when made", config: Schema.Struct({}), requires: [], provides: [],
+    make: () => Effect.fail({ _tag: "StageError", stage: "broken/prelude", reason: "model gemma is not declared in models" }) }]
+}
+`
+      )
+      const pipelineFile = join(dir, "made", "p.yaml")
+      writeFileSync(
+        pipelineFile,
+        `name: made
+plugins: ["./broken.mjs"]
+source: { type: jsonl, path: "data/*.jsonl", validate: none }
+stages:
+  - use: core/limit
+    rows: 5
+  - use: broken/prelude
+sink: { type: jsonl, path: out }
+`
+      )
+      const pipeline = yield* Pipeline.load(pipelineFile)
+      const error = yield* Runner.run(pipeline, { workers: 1 }).pipe(Effect.flip)
+      expect(error.message).toBe(`${pipelineFile}:7:5: stage broken/prelude: model gemma is not declared in models`)
+    }).pipe(Effect.provide(NodeContext.layer))
+  )
 })

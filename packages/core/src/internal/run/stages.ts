@@ -4,7 +4,7 @@
  * journal recovered from the checkpoint, and its central decider (if it has one) opened on it.
  */
 import { type Context, Effect, type Scope } from "effect"
-import type { RunError, StageError } from "../../Errors.js"
+import { type RunError, StageError } from "../../Errors.js"
 import type { ResolvedPipeline, StageUse } from "../../Pipeline.js"
 import type { Row } from "../../Row.js"
 import { stageCount, stageDrop, stageReject } from "../exec/delta.js"
@@ -35,10 +35,25 @@ export const make = (
       const decider = use.stage.central === undefined ? undefined : yield* use.stage.central.open(use.config, recovered, use.instanceId)
       if (decider !== undefined) deciders.set(i, decider)
       const ctx = context(pipeline, i, use, { pending, unitIds, recovered, decider })
-      transforms.push(yield* use.stage.make(use.config, ctx).pipe(Effect.provide(services)))
+      transforms.push(yield* use.stage.make(use.config, ctx).pipe(Effect.provide(services), Effect.mapError(located(pipeline, use))))
     }
     return { transforms, deciders }
   })
+
+/** A StageError by its tag and fields: a plugin may bring its own copy of core's error classes. */
+const isStageError = (e: unknown): e is StageError =>
+  typeof e === "object" && e !== null && "_tag" in e && e._tag === "StageError" && "stage" in e && "reason" in e
+
+/**
+ * A stage that cannot be made (its prelude failed: an unknown model, say) is named with where it
+ * is declared in the pipeline file, as a pipeline-file error would be.
+ */
+const located =
+  (pipeline: ResolvedPipeline, use: StageUse) =>
+  <E>(e: E): E | StageError =>
+    isStageError(e) && e.at === undefined && pipeline.file !== undefined && use.line !== undefined
+      ? new StageError({ stage: e.stage, reason: e.reason, at: `${pipeline.file}:${use.line}:${use.column ?? 1}` })
+      : e
 
 /** Stage `i`'s context: its drops, rejects, journal entries and decisions go to the delta of their row's unit. */
 const context = (
