@@ -885,7 +885,7 @@ const makeModel = (
         // `attempts` counted one answer and the request's tokens; the other answers add no tokens.
         for (let i = 1; i < count; i++) {
           usage.completions++
-          wire.answer(0, 0, 0)
+          wire.choice()
         }
         for (const [i, a] of answers.entries()) {
           const key = keys[i]

@@ -225,6 +225,8 @@ export interface WireLog {
   readonly retry: () => void
   /** An answer came back. */
   readonly answer: (endpoint: number, promptTokens: number, completionTokens: number) => void
+  /** Another answer of the request whose `answer` carried the tokens (`choices_per_request`): one more completion, no tokens. */
+  readonly choice: () => void
   /** An attempt failed. */
   readonly error: (endpoint: number, kind: FailureKind) => void
   readonly close: () => void
@@ -282,6 +284,7 @@ export const openWireLog = (file: string, usage: ModelUsage, endpoints: Readonly
     request: (e) => write(`r ${e}\n`),
     retry: () => write("R\n"),
     answer: (e, p, q) => write(`a ${e} ${p} ${q}\n`),
+    choice: () => write("c\n"),
     error: (e, kind) => write(`e ${e} ${kind}\n`),
     close: () => {
       if (fd !== undefined) closeSync(fd)
@@ -309,6 +312,7 @@ const replay = (text: string, usage: ModelUsage, endpoints: ReadonlyArray<string
         replayed.requests++
         endpointUsage(replayed, id).requests++
       } else if (tag === "R") replayed.retries++
+      else if (tag === "c") replayed.completions++
       else if (tag === "a" && id !== undefined) {
         const p = Number(b) || 0
         const q = Number(c) || 0
@@ -335,6 +339,7 @@ export const noWireLog: WireLog = {
   request: () => undefined,
   retry: () => undefined,
   answer: () => undefined,
+  choice: () => undefined,
   error: () => undefined,
   close: () => undefined
 }

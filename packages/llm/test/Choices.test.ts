@@ -128,6 +128,20 @@ describe("choices_per_request", () => {
     expect(Either.isRight(decode({ c: { provider: "anthropic", choices_per_request: 1 } }))).toBe(true)
   })
 
+  it("the wire log counts the other answers of a request as completions without tokens, so a resumed run's counters match", () => {
+    const file = join(tempDir("choices-wire"), "llm-usage-m.log")
+    const usage = Usage.make("test/m", ["e"], undefined)
+    const log = Usage.openWireLog(file, usage, ["e"])
+    log.request(0)
+    log.answer(0, 500, 60)
+    log.choice()
+    log.choice()
+    log.close()
+    const resumed = Usage.make("test/m", ["e"], undefined)
+    Usage.openWireLog(file, resumed, ["e"]).close()
+    expect([resumed.requests, resumed.completions, resumed.prompt_tokens, resumed.completion_tokens]).toEqual([1, 3, 500, 60])
+  })
+
   it("shares a request's tokens out over its answers, adding up to the totals", () => {
     const parts = Usage.splitChoices({
       content: "aa",
