@@ -81,7 +81,7 @@ const TranslateConfigSchema = Schema.Struct({
     { default: () => 500 }),
   timeout_ms: Schema.optionalWith(Schema.Int.pipe(Schema.positive(), doc("Time limit of one DeepL request, in ms.")), { default: () => 60_000 }),
   price: Schema.optional(
-    CharacterPrice.pipe(doc("provider deepl: { per_1m_characters: 25 }, USD per 1M characters sent, for the cost ledger of the manifest (model_usage.deepl.cost) and synthline estimate."))
+    CharacterPrice.pipe(doc("provider deepl: { per_1m_characters: 25 }, USD per 1M characters sent, for the cost ledger of the manifest (model_usage.deepl.cost), synthline estimate and the pipeline's budget."))
   ),
   model: Schema.optional(Schema.String.pipe(doc("provider llm: a model name from the models section."))),
   system: Schema.optional(Schema.String.pipe(doc("provider llm: system prompt."))),
