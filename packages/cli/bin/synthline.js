@@ -3,10 +3,11 @@
 // runs the esbuild bundle (dist/synthline.mjs: a few files instead of hundreds of ES modules,
 // so it starts in a fraction of the time). `validate` runs dist/synthline-shared.mjs, the bundle
 // with effect and @synthline/core in it, and resolves the plugins' imports of those to the
-// bundle's copies (bin/hooks.mjs), so plugin and CLI share one instance. The other commands that
-// load plugins run the unbundled build (what they run needs core's own files, e.g. the worker
-// threads' entry), so plugins share its @synthline/core and effect. SYNTHLINE_BUNDLE=0 always
-// runs the unbundled one.
+// bundle's copies (bin/hooks.mjs), so plugin and CLI share one instance; the hooks also compile
+// local TypeScript plugins into a per-user cache, so an unchanged one loads without tsx. The
+// other commands that load plugins run the unbundled build (what they run needs core's own
+// files, e.g. the worker threads' entry), so plugins share its @synthline/core and effect.
+// SYNTHLINE_BUNDLE=0 always runs the unbundled one.
 import { existsSync, readFileSync } from "node:fs"
 
 const args = process.argv.slice(2)
@@ -33,7 +34,9 @@ else if (command === "validate" && bundled && existsSync(sharedMap)) {
   const { register } = await import("node:module")
   const map = JSON.parse(readFileSync(sharedMap, "utf8"))
   const shared = Object.fromEntries(Object.entries(map).map(([specifier, file]) => [specifier, new URL(file, sharedMap).href]))
-  register(new URL("./hooks.mjs", import.meta.url), { data: { shared } })
+  const dist = new URL("../dist/", import.meta.url).href
+  const tsxApi = new URL("./tsx-api.mjs", import.meta.url).href
+  register(new URL("./hooks.mjs", import.meta.url), { data: { shared, dist, tsxApi } })
   await import(sharedBundle.href)
 } else await import(unbundled.href)
 
