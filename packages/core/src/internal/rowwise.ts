@@ -161,6 +161,288 @@ const isEnd = (o: Outcome): o is Reject | Drop => o instanceof Reject || o insta
 /** Requests a gate may have queued before the first stage of a chain stops admitting rows. */
 const lowWater = (g: Gate): number => Math.max(8, Math.ceil(g.capacity / 4))
 
+/** The bound of a chain's reorder buffer: the option, else the smallest of the steps', else the default. */
+const boundOf = (steps: ReadonlyArray<Step>, options: FuseOptions): number =>
+  options.bufferBytes ??
+  steps.reduce<number | undefined>((m, s) => (s.bufferBytes === undefined ? m : Math.min(m ?? s.bufferBytes, s.bufferBytes)), undefined) ??
+  defaultBufferBytes
+
+/** The estimate of a result row: the input's, adjusted for the top-level fields a stage set or removed. */
+const resultBytes = (entry: Entry, result: Row): number => {
+  const input = entry.input
+  let bytes = entry.inputBytes
+  for (const k of Object.keys(result)) {
+    const v = result[k]
+    const before = input[k]
+    if (v === before) continue
+    bytes += approxBytes(v) - (before === undefined ? -16 - k.length : approxBytes(before))
+  }
+  if (Object.keys(input).length > Object.keys(result).length) {
+    for (const k of Object.keys(input)) if (!(k in result)) bytes -= 16 + k.length + approxBytes(input[k])
+  }
+  return bytes
+}
+
+
+/**
+ * The state of one fused chain and its event handlers: the pump (emit what is ready in order,
+ * admit what fits; run on every event) and the reader (keeps up to two chunks of upstream rows
+ * ready for admission).
+ */
+class Fusion {
+  readonly entries = new Map<number, Entry>()
+  admitted = 0
+  head = 0
+  /** The first row at or after head that is not done yet. */
+  readyEnd = 0
+  /** Rows whose outcome is not known yet. */
+  waiting = 0
+  /** How much a row's answers add to it, on average (bytes). */
+  growth: number | undefined
+  /**
+   * Every row waiting on calls has at least one, so at most all slots plus the queue the gates
+   * allow: a bound that holds even when a stage's calls reach its model's backlog late.
+   */
+  readonly waitingCap: number
+  /** Rows admitted and not yet emitted: results, and inputs of rows still waiting on calls. */
+  heldBytes = 0
+  /** Rows emitted and not yet taken downstream. */
+  outBytes = 0
+  readonly inbox: Array<Chunk.Chunk<Row>> = []
+  /** Index into inbox[0]. */
+  inboxAt = 0
+  upstreamDone = false
+  failure: Cause.Cause<StageError> | undefined
+  upstreamFailure: Cause.Cause<StageError> | undefined
+  finished = false
+  readonly running = new Set<Fiber.RuntimeFiber<Done, StageError>>()
+  readerWake: (() => void) | undefined
+  flushTimer: ReturnType<typeof setTimeout> | undefined
+  forceFlush = false
+  scheduled = false
+  pumping = false
+  again = false
+  /**
+   * What each row still waiting on calls reserves for its answers before any row is back: an
+   * equal share of the bound for each row that may wait.
+   */
+  readonly initialShare: number
+
+  constructor(
+    readonly steps: ReadonlyArray<Step>,
+    readonly bound: number,
+    readonly observe: FuseOptions["observe"],
+    readonly runFork: <A, E>(effect: Effect.Effect<A, E>, options?: Runtime.RunForkOptions) => Fiber.RuntimeFiber<A, E>,
+    readonly out: Queue.Queue<Item>
+  ) {
+    const gated = steps.flatMap((s) => s.gates)
+    this.waitingCap = gated.length === 0 ? Number.POSITIVE_INFINITY : gated.reduce((n, g) => n + g.capacity + lowWater(g), 0)
+    this.initialShare = Number.isFinite(this.waitingCap) ? bound / this.waitingCap : 0
+  }
+
+  readonly schedule = (): void => {
+    if (this.scheduled || this.finished) return
+    this.scheduled = true
+    queueMicrotask(() => {
+      this.scheduled = false
+      this.pump()
+    })
+  }
+
+  /**
+   * What each row still waiting on calls reserves for its answers: what the answers of recent
+   * rows added. It applies to every waiting row at once, including those admitted before it was
+   * known, so once the first rows are back the bound holds for all of them.
+   */
+  readonly reserve = (): number => (this.growth === undefined ? this.initialShare : Math.max(0, this.growth))
+
+  readonly open = (): boolean => {
+    if (this.heldBytes + this.waiting * this.reserve() + this.outBytes >= this.bound) return false
+    if (this.waiting >= this.waitingCap) return false
+    for (const g of this.steps[0]!.gates) if (g.backlog() >= lowWater(g)) return false
+    for (let i = 1; i < this.steps.length; i++) for (const g of this.steps[i]!.gates) if (g.backlog() >= g.capacity) return false
+    return true
+  }
+
+  readonly continueFrom = (k: number, row: Row): Done | Effect.Effect<Done, StageError> => {
+    let cur = row
+    for (let i = k; i < this.steps.length; i++) {
+      const r = this.steps[i]!.one(cur)
+      if (Effect.isEffect(r)) {
+        return Effect.flatMap(r, (o): Effect.Effect<Done, StageError> => {
+          if (isEnd(o)) return Effect.succeed({ outcome: o, stop: i })
+          const next = this.continueFrom(i + 1, o)
+          return Effect.isEffect(next) ? next : Effect.succeed(next)
+        })
+      }
+      if (isEnd(r)) return { outcome: r, stop: i }
+      cur = r
+    }
+    return { outcome: cur, stop: this.steps.length }
+  }
+
+  readonly settle = (seq: number, entry: Entry, done: Done): void => {
+    entry.done = done
+    const bytes = isEnd(done.outcome) ? perRowOverhead : resultBytes(entry, done.outcome)
+    this.heldBytes += bytes - entry.bytes
+    entry.bytes = bytes
+    if (!isEnd(done.outcome)) this.growth = this.growth === undefined ? bytes - entry.inputBytes : 0.9 * this.growth + 0.1 * (bytes - entry.inputBytes)
+    if (seq === this.readyEnd) {
+      this.readyEnd++
+      for (;;) {
+        const e = this.entries.get(this.readyEnd)
+        if (e === undefined || e.done === undefined) break
+        this.readyEnd++
+      }
+    }
+  }
+
+  readonly admit = (row: Row): void => {
+    const seq = this.admitted++
+    const inputBytes = approxBytes(row) + perRowOverhead
+    const entry: Entry = { input: row, inputBytes, bytes: inputBytes, done: undefined }
+    this.heldBytes += entry.bytes
+    this.entries.set(seq, entry)
+    const r = this.continueFrom(0, row)
+    if (!Effect.isEffect(r)) {
+      this.settle(seq, entry, r)
+      return
+    }
+    this.waiting++
+    const fiber = this.runFork(r, { immediate: true })
+    this.running.add(fiber)
+    fiber.addObserver((exit) => {
+      this.running.delete(fiber)
+      this.waiting--
+      if (Exit.isSuccess(exit)) this.settle(seq, entry, exit.value)
+      else if (!Cause.isInterruptedOnly(exit.cause)) this.failure ??= exit.cause
+      this.schedule()
+    })
+  }
+
+  readonly emit = (): void => {
+    const rows: Array<Row> = []
+    let bytes = 0
+    for (; this.head < this.readyEnd; this.head++) {
+      const e = this.entries.get(this.head)!
+      this.entries.delete(this.head)
+      const { outcome, stop } = e.done!
+      this.observe?.(e.input, stop)
+      // A row a stage built anew still belongs to its input's work unit.
+      if (outcome instanceof Reject) {
+        const ctx = this.steps[stop]!.ctx
+        ctx.reject(sameUnit(e.input, outcome.row), `${ctx.stageId}: ${outcome.reason}`)
+        this.heldBytes -= e.bytes
+      } else if (outcome instanceof Drop) {
+        this.steps[stop]!.ctx.drop(sameUnit(e.input, outcome.row), outcome.reason)
+        this.heldBytes -= e.bytes
+      } else {
+        rows.push(sameUnit(e.input, outcome))
+        bytes += e.bytes
+      }
+    }
+    if (rows.length > 0) {
+      this.heldBytes -= bytes
+      this.outBytes += bytes
+      this.out.unsafeOffer({ _tag: "rows", rows: Chunk.unsafeFromArray(rows), bytes })
+    }
+  }
+
+  readonly pump = (): void => {
+    if (this.pumping) {
+      this.again = true
+      return
+    }
+    this.pumping = true
+    try {
+      do {
+        this.again = false
+        if (this.finished) return
+        if (this.failure !== undefined) {
+          this.finished = true
+          this.out.unsafeOffer({ _tag: "fail", cause: this.failure })
+          return
+        }
+        // Admit from the inbox while there is room; a spent chunk makes room for the reader.
+        for (;;) {
+          if (this.inbox.length > 0 && this.inboxAt >= this.inbox[0]!.length) {
+            this.inbox.shift()
+            this.inboxAt = 0
+            this.readerWake?.()
+          }
+          if (this.inbox.length === 0 || !this.open()) break
+          this.admit(Chunk.unsafeGet(this.inbox[0]!, this.inboxAt++))
+        }
+        const drained = this.upstreamDone && this.inbox.length === 0
+        const ready = this.readyEnd - this.head
+        if (ready >= emitRows || (ready > 0 && (drained || this.forceFlush || this.running.size === 0))) {
+          this.forceFlush = false
+          this.emit()
+        } else if (ready > 0 && this.flushTimer === undefined) {
+          this.flushTimer = setTimeout(() => {
+            this.flushTimer = undefined
+            this.forceFlush = true
+            this.schedule()
+          }, flushMs)
+        }
+        if (drained && this.head === this.admitted) {
+          this.finished = true
+          this.out.unsafeOffer(this.upstreamFailure === undefined ? { _tag: "end" } : { _tag: "fail", cause: this.upstreamFailure })
+          return
+        }
+      } while (this.again)
+    } finally {
+      this.pumping = false
+    }
+  }
+
+  /** Resumes at once while the inbox has room for another chunk, else when the pump spends one. */
+  readonly waitForRoom: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (this.inbox.length < 2) return resume(Effect.void)
+    this.readerWake = () => {
+      this.readerWake = undefined
+      resume(Effect.void)
+    }
+  })
+
+  /** Pulls upstream chunks into the inbox until upstream ends (or fails). */
+  readonly reader = (pull: Effect.Effect<Chunk.Chunk<Row>, Option.Option<StageError>>): Effect.Effect<void> => {
+    const self = this
+    return Effect.gen(function* () {
+      for (;;) {
+        yield* self.waitForRoom
+        const next = yield* Effect.exit(pull)
+        if (Exit.isSuccess(next)) {
+          if (next.value.length > 0) self.inbox.push(next.value)
+          self.schedule()
+          continue
+        }
+        const end = Cause.flipCauseOption(next.cause)
+        if (Option.isSome(end)) self.upstreamFailure = end.value
+        self.upstreamDone = true
+        self.schedule()
+        return
+      }
+    })
+  }
+
+  /** Takes the next chunk downstream (its bytes leave the buffer), or ends or fails the stream. */
+  readonly take: Effect.Effect<Chunk.Chunk<Row>, Option.Option<StageError>> = Effect.suspend(() =>
+    Effect.flatMap(Queue.take(this.out), (item): Effect.Effect<Chunk.Chunk<Row>, Option.Option<StageError>> => {
+      switch (item._tag) {
+        case "rows":
+          this.outBytes -= item.bytes
+          this.schedule()
+          return Effect.succeed(item.rows)
+        case "end":
+          return Effect.fail(Option.none())
+        case "fail":
+          return Effect.failCause(Cause.map(item.cause, Option.some))
+      }
+    })
+  )
+}
+
 /**
  * Runs consecutive row-wise steps as one: each row goes through the steps in turn as soon as
  * the previous one is done with it, rows are admitted while the first step's models have room,
@@ -172,264 +454,21 @@ export const fuse =
   (input) =>
     Stream.unwrapScoped(
       Effect.gen(function* () {
-        const bound =
-          options.bufferBytes ??
-          steps.reduce<number | undefined>((m, s) => (s.bufferBytes === undefined ? m : Math.min(m ?? s.bufferBytes, s.bufferBytes)), undefined) ??
-          defaultBufferBytes
-        const observe = options.observe
         const runtime = yield* Effect.runtime<never>()
-        const runFork = Runtime.runFork(runtime)
         const out = yield* Queue.unbounded<Item>()
         const pull = yield* Stream.toPull(input)
-
-        // ---- state
-        const entries = new Map<number, Entry>()
-        let admitted = 0
-        let head = 0
-        let readyEnd = 0 // the first row at or after head that is not done yet
-        let waiting = 0 // rows whose outcome is not known yet
-        let growth: number | undefined // how much a row's answers add to it, on average (bytes)
-        // Every row waiting on calls has at least one, so at most all slots plus the queue the
-        // gates allow: a bound that holds even when a stage's calls reach its model's backlog late.
-        const gated = steps.flatMap((s) => s.gates)
-        const waitingCap = gated.length === 0 ? Number.POSITIVE_INFINITY : gated.reduce((n, g) => n + g.capacity + lowWater(g), 0)
-        let heldBytes = 0 // rows admitted and not yet emitted: results, and inputs of rows still waiting on calls
-        let outBytes = 0 // rows emitted and not yet taken downstream
-        const inbox: Array<Chunk.Chunk<Row>> = []
-        let inboxAt = 0 // index into inbox[0]
-        let upstreamDone = false
-        let failure: Cause.Cause<StageError> | undefined
-        let upstreamFailure: Cause.Cause<StageError> | undefined
-        let finished = false
-        const running = new Set<Fiber.RuntimeFiber<Done, StageError>>()
-        let readerWake: (() => void) | undefined
-        let flushTimer: ReturnType<typeof setTimeout> | undefined
-        let forceFlush = false
-
-        // ---- the pump: emit what is ready in order, admit what fits; runs on every event
-        let scheduled = false
-        let pumping = false
-        let again = false
-        const schedule = (): void => {
-          if (scheduled || finished) return
-          scheduled = true
-          queueMicrotask(() => {
-            scheduled = false
-            pump()
-          })
-        }
+        const f = new Fusion(steps, boundOf(steps, options), options.observe, Runtime.runFork(runtime), out)
         const unsubscribe: Array<() => void> = []
-        for (const s of steps) for (const g of s.gates) unsubscribe.push(g.subscribe(schedule))
-
-        // What each row still waiting on calls reserves for its answers: what the answers of recent
-        // rows added (before any row is back, an equal share of the bound for each row that may
-        // wait). It applies to every waiting row at once, including those admitted before it was
-        // known, so once the first rows are back the bound holds for all of them.
-        const initialShare = Number.isFinite(waitingCap) ? bound / waitingCap : 0
-        const reserve = (): number => (growth === undefined ? initialShare : Math.max(0, growth))
-
-        const open = (): boolean => {
-          if (heldBytes + waiting * reserve() + outBytes >= bound) return false
-          if (waiting >= waitingCap) return false
-          for (const g of steps[0]!.gates) if (g.backlog() >= lowWater(g)) return false
-          for (let i = 1; i < steps.length; i++) for (const g of steps[i]!.gates) if (g.backlog() >= g.capacity) return false
-          return true
-        }
-
-        const continueFrom = (k: number, row: Row): Done | Effect.Effect<Done, StageError> => {
-          let cur = row
-          for (let i = k; i < steps.length; i++) {
-            const r = steps[i]!.one(cur)
-            if (Effect.isEffect(r)) {
-              return Effect.flatMap(r, (o): Effect.Effect<Done, StageError> => {
-                if (isEnd(o)) return Effect.succeed({ outcome: o, stop: i })
-                const next = continueFrom(i + 1, o)
-                return Effect.isEffect(next) ? next : Effect.succeed(next)
-              })
-            }
-            if (isEnd(r)) return { outcome: r, stop: i }
-            cur = r
-          }
-          return { outcome: cur, stop: steps.length }
-        }
-
-        const settle = (seq: number, entry: Entry, done: Done): void => {
-          entry.done = done
-          const bytes = isEnd(done.outcome) ? perRowOverhead : resultBytes(entry, done.outcome)
-          heldBytes += bytes - entry.bytes
-          entry.bytes = bytes
-          if (!isEnd(done.outcome)) growth = growth === undefined ? bytes - entry.inputBytes : 0.9 * growth + 0.1 * (bytes - entry.inputBytes)
-          if (seq === readyEnd) {
-            readyEnd++
-            for (;;) {
-              const e = entries.get(readyEnd)
-              if (e === undefined || e.done === undefined) break
-              readyEnd++
-            }
-          }
-        }
-
-        /** The estimate of a result row: the input's, adjusted for the top-level fields a stage set or removed. */
-        const resultBytes = (entry: Entry, out: Row): number => {
-          const input = entry.input
-          let bytes = entry.inputBytes
-          for (const k of Object.keys(out)) {
-            const v = out[k]
-            const before = input[k]
-            if (v === before) continue
-            bytes += approxBytes(v) - (before === undefined ? -16 - k.length : approxBytes(before))
-          }
-          if (Object.keys(input).length > Object.keys(out).length) {
-            for (const k of Object.keys(input)) if (!(k in out)) bytes -= 16 + k.length + approxBytes(input[k])
-          }
-          return bytes
-        }
-
-        const admit = (row: Row): void => {
-          const seq = admitted++
-          const inputBytes = approxBytes(row) + perRowOverhead
-          const entry: Entry = { input: row, inputBytes, bytes: inputBytes, done: undefined }
-          heldBytes += entry.bytes
-          entries.set(seq, entry)
-          const r = continueFrom(0, row)
-          if (!Effect.isEffect(r)) {
-            settle(seq, entry, r)
-            return
-          }
-          waiting++
-          const fiber = runFork(r, { immediate: true })
-          running.add(fiber)
-          fiber.addObserver((exit) => {
-            running.delete(fiber)
-            waiting--
-            if (Exit.isSuccess(exit)) settle(seq, entry, exit.value)
-            else if (!Cause.isInterruptedOnly(exit.cause)) failure ??= exit.cause
-            schedule()
-          })
-        }
-
-        const emit = (): void => {
-          const rows: Array<Row> = []
-          let bytes = 0
-          for (; head < readyEnd; head++) {
-            const e = entries.get(head)!
-            entries.delete(head)
-            const { outcome, stop } = e.done!
-            observe?.(e.input, stop)
-            // A row a stage built anew still belongs to its input's work unit.
-            if (outcome instanceof Reject) {
-              const ctx = steps[stop]!.ctx
-              ctx.reject(sameUnit(e.input, outcome.row), `${ctx.stageId}: ${outcome.reason}`)
-              heldBytes -= e.bytes
-            } else if (outcome instanceof Drop) {
-              steps[stop]!.ctx.drop(sameUnit(e.input, outcome.row), outcome.reason)
-              heldBytes -= e.bytes
-            } else {
-              rows.push(sameUnit(e.input, outcome))
-              bytes += e.bytes
-            }
-          }
-          if (rows.length > 0) {
-            heldBytes -= bytes
-            outBytes += bytes
-            out.unsafeOffer({ _tag: "rows", rows: Chunk.unsafeFromArray(rows), bytes })
-          }
-        }
-
-        const pump = (): void => {
-          if (pumping) {
-            again = true
-            return
-          }
-          pumping = true
-          try {
-            do {
-              again = false
-              if (finished) return
-              if (failure !== undefined) {
-                finished = true
-                out.unsafeOffer({ _tag: "fail", cause: failure })
-                return
-              }
-              // Admit from the inbox while there is room; a spent chunk makes room for the reader.
-              for (;;) {
-                if (inbox.length > 0 && inboxAt >= inbox[0]!.length) {
-                  inbox.shift()
-                  inboxAt = 0
-                  readerWake?.()
-                }
-                if (inbox.length === 0 || !open()) break
-                admit(Chunk.unsafeGet(inbox[0]!, inboxAt++))
-              }
-              const drained = upstreamDone && inbox.length === 0
-              const ready = readyEnd - head
-              if (ready >= emitRows || (ready > 0 && (drained || forceFlush || running.size === 0))) {
-                forceFlush = false
-                emit()
-              } else if (ready > 0 && flushTimer === undefined) {
-                flushTimer = setTimeout(() => {
-                  flushTimer = undefined
-                  forceFlush = true
-                  schedule()
-                }, flushMs)
-              }
-              if (drained && head === admitted) {
-                finished = true
-                out.unsafeOffer(upstreamFailure === undefined ? { _tag: "end" } : { _tag: "fail", cause: upstreamFailure })
-                return
-              }
-            } while (again)
-          } finally {
-            pumping = false
-          }
-        }
-
-        // ---- the reader: keeps up to two chunks of upstream rows ready for admission
-        const waitForRoom = Effect.async<void>((resume) => {
-          if (inbox.length < 2) return resume(Effect.void)
-          readerWake = () => {
-            readerWake = undefined
-            resume(Effect.void)
-          }
-        })
-        const reader = Effect.gen(function* () {
-          for (;;) {
-            yield* waitForRoom
-            const next = yield* Effect.exit(pull)
-            if (Exit.isSuccess(next)) {
-              if (next.value.length > 0) inbox.push(next.value)
-              schedule()
-              continue
-            }
-            const end = Cause.flipCauseOption(next.cause)
-            if (Option.isSome(end)) upstreamFailure = end.value
-            upstreamDone = true
-            schedule()
-            return
-          }
-        })
-        yield* Effect.forkScoped(reader)
+        for (const s of steps) for (const g of s.gates) unsubscribe.push(g.subscribe(f.schedule))
+        yield* Effect.forkScoped(f.reader(pull))
         yield* Effect.addFinalizer(() =>
           Effect.gen(function* () {
-            finished = true
-            if (flushTimer !== undefined) clearTimeout(flushTimer)
+            f.finished = true
+            if (f.flushTimer !== undefined) clearTimeout(f.flushTimer)
             for (const u of unsubscribe) u()
-            yield* Fiber.interruptAll([...running])
+            yield* Fiber.interruptAll([...f.running])
           })
         )
-
-        const take = Effect.flatMap(Queue.take(out), (item): Effect.Effect<Chunk.Chunk<Row>, Option.Option<StageError>> => {
-          switch (item._tag) {
-            case "rows":
-              outBytes -= item.bytes
-              schedule()
-              return Effect.succeed(item.rows)
-            case "end":
-              return Effect.fail(Option.none())
-            case "fail":
-              return Effect.failCause(Cause.map(item.cause, Option.some))
-          }
-        })
-        return Stream.repeatEffectChunkOption(take)
+        return Stream.repeatEffectChunkOption(f.take)
       })
     )
