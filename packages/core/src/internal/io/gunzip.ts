@@ -78,95 +78,123 @@ const feed = (inflate: zlib.InflateRaw, piece: Uint8Array): Promise<Array<Buffer
     })
   })
 
+/** The compressed input, read piece by piece: `buf` holds what is read and not yet consumed. */
+class Input {
+  buf: Uint8Array = new Uint8Array(0)
+  /** File offset of `buf[0]`. */
+  base = 0
+  private eof = false
+  constructor(private readonly source: AsyncIterator<Uint8Array>) {}
+
+  /** Reads the next piece into `buf`; false at the end of the input. */
+  async more(): Promise<boolean> {
+    if (this.eof) return false
+    const next = await this.source.next()
+    if (next.done === true) {
+      this.eof = true
+      return false
+    }
+    this.buf = join(this.buf, next.value)
+    return true
+  }
+
+  /** Consumes `n` bytes. */
+  advance(n: number): void {
+    this.buf = this.buf.subarray(n)
+    this.base += n
+  }
+}
+
+/**
+ * Between members: the end (or zero padding), trailing junk, or the next member's header, which
+ * it consumes. True when a member follows.
+ */
+const nextMember = async (src: Input, members: number): Promise<boolean> => {
+  while (src.buf.length < 10 && (await src.more())) {}
+  if (src.buf.length === 0) return false
+  if (!(src.buf[0] === 0x1f && src.buf[1] === 0x8b)) {
+    if (members === 0) throw new GunzipFailure("corrupt", src.base, "not gzip data")
+    const start = src.base
+    const head = src.buf.slice(0, 64)
+    let bytes = 0
+    let zeros = true
+    do {
+      if (zeros && src.buf.some((b) => b !== 0)) zeros = false
+      bytes += src.buf.length
+      src.advance(src.buf.length)
+    } while (await src.more())
+    if (zeros) return false
+    throw new GunzipFailure("trailing", start, "trailing bytes after the last gzip member", { bytes, head })
+  }
+  let header = headerLength(src.buf)
+  while (header === undefined && (await src.more())) header = headerLength(src.buf)
+  if (header === undefined) throw new GunzipFailure("truncated", src.base, "unexpected end of file in a gzip header")
+  if (src.buf[2] !== 8) throw new GunzipFailure("corrupt", src.base, "unknown compression method")
+  src.advance(header)
+  return true
+}
+
+/** The CRC-32 and size of a member's data, as its trailer must state them. */
+interface Check {
+  crc: number
+  size: number
+}
+
+/** Inflates one member's deflate body, yielding its data and counting it into `check`. */
+async function* inflateBody(src: Input, check: Check): AsyncGenerator<Uint8Array, void, undefined> {
+  const inflate = zlib.createInflateRaw()
+  inflate.on("error", () => {}) // reported through the write callback
+  try {
+    for (;;) {
+      if (src.buf.length === 0 && !(await src.more())) {
+        throw new GunzipFailure("truncated", src.base, "unexpected end of file")
+      }
+      const before = inflate.bytesWritten
+      let out: Array<Buffer>
+      try {
+        out = await feed(inflate, src.buf)
+      } catch (e) {
+        throw new GunzipFailure("corrupt", src.base, errorText(e))
+      }
+      for (const o of out) {
+        if (crc32 !== undefined) check.crc = crc32(o, check.crc)
+        check.size = (check.size + o.length) >>> 0
+        yield o
+      }
+      const used = inflate.bytesWritten - before
+      const whole = src.buf.length
+      src.advance(used)
+      if (used < whole) return // the deflate stream ended inside this piece
+    }
+  } finally {
+    inflate.destroy()
+  }
+}
+
+/** Reads and checks a member's trailer: CRC-32 and size of its data. */
+const checkTrailer = async (src: Input, check: Check): Promise<void> => {
+  while (src.buf.length < 8 && (await src.more())) {}
+  if (src.buf.length < 8) throw new GunzipFailure("truncated", src.base, "unexpected end of file in a gzip trailer")
+  const view = new DataView(src.buf.buffer, src.buf.byteOffset, 8)
+  if (crc32 !== undefined && view.getUint32(0, true) !== check.crc >>> 0) {
+    throw new GunzipFailure("corrupt", src.base, "incorrect data check (CRC-32 mismatch)")
+  }
+  if (view.getUint32(4, true) !== check.size) throw new GunzipFailure("corrupt", src.base, "incorrect length check")
+  src.advance(8)
+}
+
 /**
  * Decompresses the gzip members in `input`, one after another, yielding the decompressed bytes;
  * fails with {@link GunzipFailure} (after yielding everything before the problem).
  */
 export async function* gunzip(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
   const source = input[Symbol.asyncIterator]()
-  let buf: Uint8Array = new Uint8Array(0)
-  /** File offset of `buf[0]`. */
-  let base = 0
-  let eof = false
-  const more = async (): Promise<boolean> => {
-    if (eof) return false
-    const next = await source.next()
-    if (next.done === true) {
-      eof = true
-      return false
-    }
-    buf = join(buf, next.value)
-    return true
-  }
-  const advance = (n: number): void => {
-    buf = buf.subarray(n)
-    base += n
-  }
+  const src = new Input(source)
   try {
-    for (let members = 0; ; members++) {
-      // ---- between members: the end, zero padding, trailing junk, or the next header
-      while (buf.length < 10 && (await more())) {}
-      if (buf.length === 0) return
-      if (!(buf[0] === 0x1f && buf[1] === 0x8b)) {
-        if (members === 0) throw new GunzipFailure("corrupt", base, "not gzip data")
-        const start = base
-        const head = buf.slice(0, 64)
-        let bytes = 0
-        let zeros = true
-        do {
-          if (zeros && buf.some((b) => b !== 0)) zeros = false
-          bytes += buf.length
-          advance(buf.length)
-        } while (await more())
-        if (zeros) return
-        throw new GunzipFailure("trailing", start, "trailing bytes after the last gzip member", { bytes, head })
-      }
-      let header = headerLength(buf)
-      while (header === undefined && (await more())) header = headerLength(buf)
-      if (header === undefined) throw new GunzipFailure("truncated", base, "unexpected end of file in a gzip header")
-      if (buf[2] !== 8) throw new GunzipFailure("corrupt", base, "unknown compression method")
-      advance(header)
-
-      // ---- the deflate body
-      const inflate = zlib.createInflateRaw()
-      inflate.on("error", () => {}) // reported through the write callback
-      let crc = 0
-      let size = 0
-      try {
-        for (;;) {
-          if (buf.length === 0 && !(await more())) {
-            throw new GunzipFailure("truncated", base, "unexpected end of file")
-          }
-          const before = inflate.bytesWritten
-          let out: Array<Buffer>
-          try {
-            out = await feed(inflate, buf)
-          } catch (e) {
-            throw new GunzipFailure("corrupt", base, errorText(e))
-          }
-          for (const o of out) {
-            if (crc32 !== undefined) crc = crc32(o, crc)
-            size = (size + o.length) >>> 0
-            yield o
-          }
-          const used = inflate.bytesWritten - before
-          const whole = buf.length
-          advance(used)
-          if (used < whole) break // the deflate stream ended inside this piece
-        }
-      } finally {
-        inflate.destroy()
-      }
-
-      // ---- the trailer: CRC-32 and size of the member's data
-      while (buf.length < 8 && (await more())) {}
-      if (buf.length < 8) throw new GunzipFailure("truncated", base, "unexpected end of file in a gzip trailer")
-      const view = new DataView(buf.buffer, buf.byteOffset, 8)
-      if (crc32 !== undefined && view.getUint32(0, true) !== crc >>> 0) {
-        throw new GunzipFailure("corrupt", base, "incorrect data check (CRC-32 mismatch)")
-      }
-      if (view.getUint32(4, true) !== size) throw new GunzipFailure("corrupt", base, "incorrect length check")
-      advance(8)
+    for (let members = 0; await nextMember(src, members); members++) {
+      const check: Check = { crc: 0, size: 0 }
+      yield* inflateBody(src, check)
+      await checkTrailer(src, check)
     }
   } finally {
     await source.return?.()
