@@ -16,7 +16,10 @@
  * With worker threads the index is built once, in the runner's thread, where the stage's
  * central decider lives (the runner makes its stages there too): a worker's copy of the stage
  * builds nothing and asks the decider for the labels of its unit's `conversation_id`s, so
- * neither the first pass nor the index's memory is repeated per worker.
+ * neither the first pass nor the index's memory is repeated per worker. The first pass itself
+ * reads and signs the units in signing workers of the stage's own (`threads`, see
+ * `internal/signPool.ts`) and appends their batches in unit order; the index keeps at most
+ * `index_memory_mb` of signature blocks in memory and spills the rest (`internal/lsh.ts`).
  */
 import type { FileSystem, Path } from "@effect/platform"
 import { errorText, StageError } from "@synthline/core/Errors"
