@@ -151,7 +151,8 @@ describe("sample, stages and head", () => {
     const none = await synthline(["head", join(work, "head.pipeline.yaml")])
     expect(none.code).toBe(2)
     expect(none.stderr).toContain("not a .jsonl, .jsonl.gz, .parquet or .gpg file")
-  })
+    // five CLI processes from source through tsx: over a minute on a loaded 2-core machine
+  }, 180_000)
 
   it("validate, plan and run refuse a source path matching no file: file:line, the near folder, no output", async () => {
     const file = join(work, "typo.pipeline.yaml")
