@@ -318,9 +318,9 @@ describe("rows encoded in worker threads (writeEncoded)", () => {
           yield* withWriter(c.sink, c.options, byBytes, undefined, (w) =>
             Effect.gen(function* () {
               for (const u of units) {
-                const encoder = new LineEncoder()
+                const encoder = new LineEncoder(c.gzip)
                 for (const r of u) encoder.push(r)
-                yield* w.writeEncoded!(encoder.finish(c.gzip))
+                yield* w.writeEncoded!(yield* Effect.promise(() => encoder.finish()))
                 yield* w.commit
               }
               return yield* w.finish

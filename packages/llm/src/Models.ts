@@ -120,7 +120,7 @@ export interface Model {
   /** Its usage counters so far. */
   readonly usage: () => Usage.ModelUsage
   /**
-   * How busy it is, for request-level admission (`@synthline/core/Rowwise`): requests accepted
+   * How busy it is, for request-level admission (`Stage.Rowwise` of `@synthline/core`): requests accepted
    * but not yet on an endpoint slot (rate limits, back-off, every slot taken) and its capacity.
    */
   readonly load: Rowwise.Gate

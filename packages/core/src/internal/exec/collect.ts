@@ -31,12 +31,12 @@ export class Collector {
   private written = 0
 
   constructor(
-    private readonly encoding: SinkEncoding | undefined,
+    encoding: SinkEncoding | undefined,
     profiling: Parameters<typeof Profile.observer>[1],
     /** An export sink's records (see `SinkDefinition.records`): counted and profiled instead of the rows. */
     private readonly records?: ((row: Row) => Row | undefined | string) | undefined
   ) {
-    this.encoder = encoding === undefined ? undefined : new LineEncoder()
+    this.encoder = encoding === undefined ? undefined : new LineEncoder(encoding.gzipLevel)
     this.observe = Profile.observer(this.profile, profiling)
   }
 
@@ -59,11 +59,16 @@ export class Collector {
     else for (const row of rows) this.encoder.push(row)
   }
 
+  /** Undefined when the encoder keeps up; else a promise to await before pushing more (see `LineEncoder.settled`). */
+  settled(): Promise<void> | undefined {
+    return this.encoder?.settled()
+  }
+
   /** The unit's share, and the buffers to transfer with it. */
-  finish(): { readonly collected: Collected; readonly transfer: ReadonlyArray<ArrayBuffer> } {
+  async finish(): Promise<{ readonly collected: Collected; readonly transfer: ReadonlyArray<ArrayBuffer> }> {
     const { profile, written } = this
     if (this.encoder === undefined) return { collected: { rows: this.kept, written, profile }, transfer: [] }
-    const encoded = this.encoder.finish(this.encoding?.gzipLevel)
+    const encoded = await this.encoder.finish()
     const transfer = [encoded.text.buffer, ...(encoded.gzip !== undefined ? [encoded.gzip.buffer] : [])] as Array<ArrayBuffer>
     return { collected: { encoded, written, profile }, transfer }
   }

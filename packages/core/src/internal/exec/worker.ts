@@ -10,7 +10,7 @@ import { Cause, Chunk, Effect, type Scope, Stream } from "effect"
 import { parentPort, workerData } from "node:worker_threads"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
-import { SinkError, type SourceError, StageError } from "../../Errors.js"
+import { errorText, SinkError, type SourceError, StageError } from "../../Errors.js"
 import { Footers, makeFooters } from "../io/parquetRead.js"
 import * as Pipeline from "../../Pipeline.js"
 import * as Profile from "../profile.js"
@@ -72,6 +72,9 @@ const nextUnit: Effect.Effect<number | undefined> = Effect.async<number | undefi
   }
   if (!take()) wake = () => void take()
 })
+
+/** Rows encoded between two looks at the encoders' backlog. */
+const sliceRows = 1024
 
 /** The unit being processed: the stages' callbacks write into its delta. */
 interface Current {
@@ -200,11 +203,16 @@ const program = Effect.gen(function* () {
       const unit = planned[k]!
       const main = sinks.main()
       const outputs = sinks.outputs.map((o) => ({ name: o.name, where: o.where, collector: o.make() }))
+      const collectors = [main, ...outputs.map((o) => o.collector)]
       let at = "main sink"
-      yield* Stream.runForEachChunk(unitStream(pipeline, unit, current, transforms), (c) =>
+      const sinkError = (e: unknown) =>
+        new SinkError({
+          path: pipeline.sink.config.path,
+          reason: e instanceof EncodeError ? `${at}: ${e.message} (row ${e.index + 1} written of unit ${unit.id})` : errorText(e)
+        })
+      const push = (rows: ReadonlyArray<Row>) =>
         Effect.try({
           try: () => {
-            const rows = Chunk.toReadonlyArray(c)
             at = "main sink"
             const selected = mainWhere === undefined ? rows : rows.filter((row) => Where.matches(mainWhere, row))
             main.push(selected)
@@ -216,14 +224,24 @@ const program = Effect.gen(function* () {
               o.collector.push(where === undefined ? rows : rows.filter((row) => Where.matches(where, row)))
             }
           },
-          catch: (e) =>
-            new SinkError({
-              path: pipeline.sink.config.path,
-              reason: e instanceof EncodeError ? `${at}: ${e.message} (row ${e.index + 1} written of unit ${unit.id})` : String(e)
-            })
+          catch: sinkError
+        })
+      /** Waits while a collector's deflate works through its backlog (so memory stays bounded). */
+      const settle = Effect.suspend(() => {
+        const waiting = collectors.map((c) => c.settled()).filter((p) => p !== undefined)
+        return waiting.length === 0 ? Effect.void : Effect.tryPromise({ try: () => Promise.all(waiting), catch: sinkError })
+      })
+      // A central stage hands on its unit as one chunk: it is encoded a slice at a time.
+      yield* Stream.runForEachChunk(unitStream(pipeline, unit, current, transforms), (c) =>
+        Effect.gen(function* () {
+          const rows = Chunk.toReadonlyArray(c)
+          for (let i = 0; i < rows.length; i += sliceRows) {
+            yield* push(rows.length <= sliceRows ? rows : rows.slice(i, i + sliceRows))
+            yield* settle
+          }
         })
       )
-      const done = [main, ...outputs.map((o) => o.collector)].map((c) => c.finish())
+      const done = yield* Effect.tryPromise({ try: () => Promise.all(collectors.map((c) => c.finish())), catch: sinkError })
       const transfer = new Set(done.flatMap((d) => d.transfer))
       post({ t: "done", seq: k, delta, main: done[0]!.collected, outputs: done.slice(1).map((d) => d.collected) }, [...transfer])
     })
