@@ -22,7 +22,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { basename, join } from "node:path"
+import { createRequire } from "node:module"
+import { basename, dirname, join } from "node:path"
 import { gunzipSync } from "node:zlib"
 import { repoRoot } from "./support.js"
 
@@ -55,11 +56,38 @@ const publishable = (): ReadonlyArray<{ readonly dir: string; readonly folder: s
     .map((p) => ({ ...p, manifest: JSON.parse(readFileSync(join(p.dir, "package.json"), "utf8")) as Manifest }))
     .filter((p) => p.manifest.private !== true)
 
-/** The environment of the child processes: no source condition, so installed packages run from dist/. */
+/** Where {@link offerPrebuild} put better-sqlite3's binary for npm's installs, once it has. */
+let prebuilds: string | undefined
+
+/**
+ * The environment of the child processes: no source condition, so installed packages run from
+ * dist/; better-sqlite3's install finds its binary in {@link prebuilds} when it is there.
+ */
 const env = (): NodeJS.ProcessEnv => {
   const e: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" }
+  if (prebuilds !== undefined) e.npm_config_better_sqlite3_local_prebuilds = prebuilds
   delete e.NODE_OPTIONS
   return e
+}
+
+/**
+ * better-sqlite3 (the response cache's SQLite driver, a dependency of @synthline/llm) installs
+ * with prebuild-install, which downloads its binary from GitHub; with no network but the npm
+ * registry it compiles SQLite with node-gyp instead, minutes of CPU for every npm install here.
+ * This packs the binary the workspace's own install made into the file prebuild-install looks
+ * for first (its "local prebuilds" folder, named by version, ABI, platform and arch). When npm
+ * resolves another version than the workspace's, the name does not match and it compiles as
+ * before: slower, never different.
+ */
+const offerPrebuild = async (dir: string): Promise<void> => {
+  const pkgJson = createRequire(join(repoRoot, "packages/llm/package.json")).resolve("better-sqlite3/package.json")
+  const root = dirname(pkgJson)
+  const version = (JSON.parse(readFileSync(pkgJson, "utf8")) as { version: string }).version
+  if (!existsSync(join(root, "build/Release/better_sqlite3.node"))) return
+  mkdirSync(dir, { recursive: true })
+  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`
+  await ok("tar", ["-czf", join(dir, name), "-C", root, "build/Release/better_sqlite3.node"], root)
+  prebuilds = dir
 }
 
 /** Runs a command; resolves with its exit code and output. */
@@ -189,6 +217,7 @@ describe("publishable packages", () => {
       try {
         // As a fresh clone: no package is built before `pnpm pack`.
         const clone = await cleanCopy(join(work, "clone"))
+        await offerPrebuild(join(work, "prebuilds"))
         expect(findNamed(join(clone, "packages"), "dist")).toEqual([])
         const tarballs = join(work, "tarballs")
         mkdirSync(tarballs)
@@ -288,9 +317,8 @@ branches:
         rmSync(work, { recursive: true, force: true })
       }
     },
-    // A few minutes on an idle 2-core machine: the prepack builds of every package (tsc), and npm
-    // building better-sqlite3 (the response cache's SQLite driver) when no prebuilt binary can be
-    // fetched; room for a busy one.
+    // About two minutes on an idle 2-core machine (133 s, mostly the prepack builds of every
+    // package), and more when npm must compile better-sqlite3 (see offerPrebuild); room for a busy one.
     900_000
   )
 })

@@ -75,7 +75,8 @@ sink: { type: jsonl, path: out/status, compression: gzip }
     const other = await synthline(["submit", file, "--slurm", "--shards", "3"])
     expect(other.code).toBe(2)
     expect(other.stderr).toContain(`${sink} holds shard manifests of a run with 4 shards; submit with --shards 4`)
-  })
+    // Thirteen CLI processes from sources: about 30 s on an idle 2-core machine, over 60 s on a busy one.
+  }, 240_000)
 
   it("says so for a folder no run has written, and names a damaged state file", async () => {
     const empty = tempDir("status-empty")
