@@ -13,16 +13,17 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
-import { Chunk, Effect, ExecutionStrategy, Exit, Scope } from "effect"
-import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet"
+import { Chunk, type Context, Effect, ExecutionStrategy, Exit, Scope } from "effect"
 import { errorText, SinkError } from "../../Errors.js"
 import type { Row } from "../../Row.js"
-import type { EncodedRows, OutputFile, SinkOpenOptions, SinkWriter } from "../../Sink.js"
+import type { EncodedRows, OutputFile, PartEncoder, SinkOpenOptions, SinkWriter } from "../../Sink.js"
 import { lineEnd } from "../exec/encode.js"
 import * as zlib from "node:zlib"
 import { GzipMember } from "./gzip.js"
+import { PartFiles } from "./partFiles.js"
+import { type StartState, startParts } from "./partResume.js"
 import { spoolToParquet } from "./parquetWrite.js"
-import { type Checkpoint, decodeCheckpoint, listParts, outputFile, type PartExt, partName, sinkError, syncDir } from "./parts.js"
+import { type Checkpoint, outputFile, type PartExt, sinkError, syncDir } from "./parts.js"
 
 /** The output format of a part writer. */
 export type PartFormat =
@@ -48,312 +49,303 @@ export const openPartWriter = (
     const path = yield* Path.Path
     const scope = yield* Effect.scope
     const context = yield* Effect.context<FileSystem.FileSystem | Path.Path>()
-    const { dir, prefix, shardRows, format } = options
+    const { dir, prefix, format } = options
     const plainExt: PartExt = format._tag === "parquet" ? "parquet" : format.gzipLevel === undefined ? "jsonl" : "jsonl.gz"
     // A plugin's encoder (encryption, say) rewrites each completed jsonl part into `<part>.<suffix>`.
     const encoder = format._tag === "jsonl" ? options.encoder : undefined
+    if (encoder !== undefined) yield* checkEncoderSuffix(dir, encoder.suffix)
     const ext: PartExt = encoder === undefined ? plainExt : `${plainExt}.${encoder.suffix}`
-    if (encoder !== undefined && (!/^[a-z0-9]{1,16}$/.test(encoder.suffix) || ["gz", "partial", "spool"].includes(encoder.suffix))) {
-      return yield* new SinkError({ path: dir, reason: `a part encoder's suffix must be a short lowercase word other than gz, partial and spool, not "${encoder.suffix}"` })
-    }
-    const finalName = (k: number) => partName(prefix, k, ext)
-    /** The completed, not yet encoded part (the final name without an encoder). */
-    const plainName = (k: number) => partName(prefix, k, plainExt)
-    const progressName = (k: number) => `${plainName(k)}${format._tag === "parquet" ? ".spool" : ".partial"}`
-    const at = (name: string) => path.join(dir, name)
-    const exists = (name: string) => fs.exists(at(name)).pipe(Effect.mapError(sinkError(at(name))))
-    const remove = (name: string) => fs.remove(at(name)).pipe(Effect.mapError(sinkError(at(name))))
-    const removeIfExists = (name: string) =>
-      Effect.flatMap(exists(name), (e) => (e ? remove(name) : Effect.void))
-    const rename = (from: string, to: string) => fs.rename(at(from), at(to)).pipe(Effect.mapError(sinkError(at(from))))
-
+    const files = new PartFiles(fs, path, dir, prefix, ext, plainExt, format._tag === "parquet")
     yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(sinkError(dir)))
-
-    let part = 0
-    let rowsInPart = 0
-    let bytes = 0
-    const files: Array<OutputFile> = []
-    /** Parts whose parquet spool may be removed once no resumable checkpoint points at them. */
-    const pendingSpools: Array<number> = []
-    let finished = false
-
-    // ---- fresh start or resume
-    const found = yield* listParts(dir, prefix)
-    if (options.resume === undefined) {
-      for (const p of found) yield* remove(p.name)
-    } else {
-      const cp: Checkpoint = yield* decodeCheckpoint(dir, options.resume)
-      for (const p of found) {
-        const keep =
-          p.index < cp.part
-            ? p.ext === ext && p.state === "final"
-            : p.index === cp.part && (p.ext === ext || p.ext === plainExt)
-        if (!keep) yield* remove(p.name)
-      }
-      for (const f of cp.files) {
-        const info = yield* fs.stat(at(f.path)).pipe(
-          Effect.mapError(() => new SinkError({ path: at(f.path), reason: "cannot resume: a completed part file is missing" }))
-        )
-        if (Number(info.size) !== f.bytes) {
-          return yield* new SinkError({
-            path: at(f.path),
-            reason: `cannot resume: completed part has ${info.size} bytes, the checkpoint says ${f.bytes}`
-          })
-        }
-        files.push(f)
-      }
-      part = cp.part
-      rowsInPart = cp.rowsInPart
-      bytes = cp.bytes
-      const final = finalName(cp.part)
-      const progress = progressName(cp.part)
-      if (format._tag === "parquet") yield* removeIfExists(`${final}.partial`)
-      if (cp.bytes === 0) {
-        yield* removeIfExists(final)
-        yield* removeIfExists(progress)
-        if (encoder !== undefined) {
-          yield* removeIfExists(plainName(cp.part))
-          yield* removeIfExists(`${final}.partial`)
-        }
-      } else if (encoder !== undefined) {
-        // The part was in progress at the checkpoint; it may have completed since: as the plain
-        // part (renamed, not yet encoded or not yet removed) or only as the encoded part.
-        const plain = plainName(cp.part)
-        const hasProgress = yield* exists(progress)
-        if (!hasProgress && (yield* exists(plain))) yield* rename(plain, progress)
-        else if (!hasProgress && (yield* exists(final))) {
-          yield* removeIfExists(`${progress}.partial`)
-          yield* encoder.decode(at(final), at(progress)).pipe(
-            Effect.mapError((e) => new SinkError({ path: at(final), reason: `cannot resume from the encoded part: ${e.reason}` }))
-          )
-        } else if (!hasProgress) {
-          return yield* new SinkError({ path: at(progress), reason: "cannot resume: the part in progress is missing" })
-        }
-        yield* removeIfExists(plain)
-        yield* removeIfExists(`${final}.partial`)
-        yield* removeIfExists(final)
-      } else {
-        const hasProgress = yield* exists(progress)
-        const hasFinal = yield* exists(final)
-        if (format._tag === "jsonl" && !hasProgress && hasFinal) {
-          // Completed after the checkpoint (at rotation or finish): reopen it.
-          yield* rename(final, progress)
-        } else if (format._tag === "parquet" && !hasProgress && hasFinal) {
-          // Completed and its spool removed by `finish`: valid only if no row came after the checkpoint.
-          const rows = yield* Effect.tryPromise({
-            try: async () => Number((await parquetMetadataAsync(await asyncBufferFromFile(at(final)))).num_rows),
-            catch: (e) => new SinkError({ path: at(final), reason: `cannot resume: ${errorText(e)}` })
-          })
-          if (rows !== cp.rowsInPart) {
-            return yield* new SinkError({
-              path: at(final),
-              reason: `cannot resume: its spool is gone and it holds ${rows} rows, the checkpoint says ${cp.rowsInPart}`
-            })
-          }
-          files.push(yield* outputFile(dir, final, rows))
-          part = cp.part + 1
-          rowsInPart = 0
-          bytes = 0
-        } else if (!hasProgress) {
-          return yield* new SinkError({ path: at(progress), reason: "cannot resume: the part in progress is missing" })
-        } else if (hasFinal) {
-          yield* remove(final)
-        }
-      }
-      if (cp.bytes > 0 && part === cp.part) {
-        const info = yield* fs.stat(at(progress)).pipe(Effect.mapError(sinkError(at(progress))))
-        if (Number(info.size) < cp.bytes) {
-          return yield* new SinkError({
-            path: at(progress),
-            reason: `cannot resume: the part in progress has ${info.size} bytes, the checkpoint says ${cp.bytes}`
-          })
-        }
-        yield* fs.truncate(at(progress), BigInt(cp.bytes)).pipe(Effect.mapError(sinkError(at(progress))))
-      }
-    }
-    /** The part of the last checkpoint handed out (or resumed from). */
-    let durablePart = part
+    const start = yield* startParts(files, encoder, options.resume)
     yield* syncDir(dir)
+    return new PartWriter(files, format, encoder, options.shardRows, scope, start).sinkWriter(context)
+  })
 
-    // ---- the part in progress
-    let handle: { readonly file: FileSystem.File; readonly scope: Scope.CloseableScope } | undefined
-    let member: GzipMember | undefined
-
-    const ensureOpen = Effect.gen(function* () {
-      if (handle !== undefined) return handle.file
-      const partScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
-      const file = yield* fs.open(at(progressName(part)), { flag: "a" }).pipe(
-        Scope.extend(partScope),
-        Effect.mapError(sinkError(at(progressName(part))))
+/** Fails unless `suffix` is a short lowercase word other than the suffixes part files already use. */
+const checkEncoderSuffix = (dir: string, suffix: string): Effect.Effect<void, SinkError> =>
+  !/^[a-z0-9]{1,16}$/.test(suffix) || ["gz", "partial", "spool"].includes(suffix)
+    ? Effect.fail(
+        new SinkError({ path: dir, reason: `a part encoder's suffix must be a short lowercase word other than gz, partial and spool, not "${suffix}"` })
       )
-      handle = { file, scope: partScope }
+    : Effect.void
+
+/** The open file of the part in progress, in a scope of its own that closing the part closes. */
+interface OpenPart {
+  readonly file: FileSystem.File
+  readonly scope: Scope.CloseableScope
+}
+
+/**
+ * The state of one open part writer: the part in progress (its rows, bytes, open file and gzip
+ * member), the parts completed so far and the parquet spools not yet removed. Not safe for
+ * concurrent calls, as {@link SinkWriter} says.
+ */
+class PartWriter {
+  private part: number
+  private rowsInPart: number
+  private bytes: number
+  private readonly files: Array<OutputFile>
+  /** Parts whose parquet spool may be removed once no resumable checkpoint points at them. */
+  private readonly pendingSpools: Array<number> = []
+  private finished = false
+  /** The part of the last checkpoint handed out (or resumed from). */
+  private durablePart: number
+  private handle: OpenPart | undefined = undefined
+  private member: GzipMember | undefined = undefined
+
+  constructor(
+    private readonly names: PartFiles,
+    private readonly format: PartFormat,
+    private readonly encoder: PartEncoder | undefined,
+    /** Rows per part; 0 = one part. */
+    private readonly shardRows: number,
+    /** The writer's scope, in which each part's file is opened in a scope of its own. */
+    private readonly scope: Scope.Scope,
+    start: StartState
+  ) {
+    this.part = start.part
+    this.rowsInPart = start.rowsInPart
+    this.bytes = start.bytes
+    this.files = [...start.files]
+    this.durablePart = start.part
+  }
+
+  /** The writer as a {@link SinkWriter}, each operation given the file system and paths of `context`. */
+  sinkWriter(context: Context.Context<FileSystem.FileSystem | Path.Path>): SinkWriter {
+    return {
+      write: (chunk) => Effect.provide(this.writeRows(chunk), context),
+      writeEncoded: (encoded) => this.writeEncoded(encoded).pipe(Effect.provide(context)),
+      commit: this.commit().pipe(Effect.provide(context)),
+      finish: this.finish().pipe(Effect.provide(context))
+    }
+  }
+
+  /** The absolute path of the part in progress. */
+  private progressPath(): string {
+    return this.names.at(this.names.progressName(this.part))
+  }
+
+  /** The file of the part in progress, opened for appending when it is not open yet. */
+  private ensureOpen(): Effect.Effect<FileSystem.File, SinkError, FileSystem.FileSystem> {
+    return Effect.gen(this, function* () {
+      if (this.handle !== undefined) return this.handle.file
+      const partScope = yield* Scope.fork(this.scope, ExecutionStrategy.sequential)
+      const fs = yield* FileSystem.FileSystem
+      const file = yield* fs.open(this.progressPath(), { flag: "a" }).pipe(
+        Scope.extend(partScope),
+        Effect.mapError(sinkError(this.progressPath()))
+      )
+      this.handle = { file, scope: partScope }
       return file
     })
+  }
 
-    const append = (data: Uint8Array) =>
-      Effect.gen(function* () {
-        if (data.length === 0) return
-        const file = yield* ensureOpen
-        yield* file.writeAll(data).pipe(Effect.mapError(sinkError(at(progressName(part)))))
-        bytes += data.length
-      })
-
-    const gzipError = (e: Error) => new SinkError({ path: at(progressName(part)), reason: `gzip: ${e.message}` })
-
-    const put = (text: string | Uint8Array) =>
-      Effect.gen(function* () {
-        const data = typeof text === "string" ? Buffer.from(text, "utf8") : text
-        if (format._tag === "jsonl" && format.gzipLevel !== undefined) {
-          if (member === undefined) member = new GzipMember(format.gzipLevel)
-          yield* append(yield* member.write(data).pipe(Effect.mapError(gzipError)))
-        } else {
-          yield* append(data)
-        }
-      })
-
-    /** Ends the open gzip member, if any. */
-    const seal = Effect.gen(function* () {
-      if (member === undefined) return
-      const m = member
-      member = undefined
-      yield* append(yield* m.end().pipe(Effect.mapError(gzipError)))
+  /** Appends bytes to the part in progress as they are. */
+  private append(data: Uint8Array): Effect.Effect<void, SinkError, FileSystem.FileSystem> {
+    return Effect.gen(this, function* () {
+      if (data.length === 0) return
+      const file = yield* this.ensureOpen()
+      yield* file.writeAll(data).pipe(Effect.mapError(sinkError(this.progressPath())))
+      this.bytes += data.length
     })
+  }
 
-    const syncOpen = Effect.gen(function* () {
-      if (handle !== undefined) yield* handle.file.sync.pipe(Effect.mapError(sinkError(at(progressName(part)))))
+  /** A gzip failure on the part in progress. */
+  private gzipError(e: Error): SinkError {
+    return new SinkError({ path: this.progressPath(), reason: `gzip: ${e.message}` })
+  }
+
+  /** Appends encoded lines to the part in progress, through its gzip member when the output is gzipped. */
+  private put(text: string | Uint8Array): Effect.Effect<void, SinkError, FileSystem.FileSystem> {
+    return Effect.gen(this, function* () {
+      const data = typeof text === "string" ? Buffer.from(text, "utf8") : text
+      if (this.format._tag === "jsonl" && this.format.gzipLevel !== undefined) {
+        if (this.member === undefined) this.member = new GzipMember(this.format.gzipLevel)
+        yield* this.append(yield* this.member.write(data).pipe(Effect.mapError((e) => this.gzipError(e))))
+      } else {
+        yield* this.append(data)
+      }
     })
+  }
 
-    const closeOpen = Effect.gen(function* () {
-      if (handle === undefined) return
-      yield* syncOpen
-      const h = handle
-      handle = undefined
+  /** Ends the open gzip member, if any. */
+  private seal(): Effect.Effect<void, SinkError, FileSystem.FileSystem> {
+    return Effect.gen(this, function* () {
+      if (this.member === undefined) return
+      const m = this.member
+      this.member = undefined
+      yield* this.append(yield* m.end().pipe(Effect.mapError((e) => this.gzipError(e))))
+    })
+  }
+
+  /** Fsyncs the open file of the part in progress, if any. */
+  private syncOpen(): Effect.Effect<void, SinkError> {
+    return Effect.gen(this, function* () {
+      if (this.handle !== undefined) yield* this.handle.file.sync.pipe(Effect.mapError(sinkError(this.progressPath())))
+    })
+  }
+
+  /** Fsyncs and closes the open file of the part in progress, if any. */
+  private closeOpen(): Effect.Effect<void, SinkError> {
+    return Effect.gen(this, function* () {
+      if (this.handle === undefined) return
+      yield* this.syncOpen()
+      const h = this.handle
+      this.handle = undefined
       yield* Scope.close(h.scope, Exit.void)
     })
+  }
 
-    const completePart = Effect.gen(function* () {
-      yield* seal
-      yield* closeOpen
-      const final = finalName(part)
-      if (format._tag === "parquet") {
-        yield* spoolToParquet(at(progressName(part)), at(`${final}.partial`), format.rowGroupRows)
-        yield* rename(`${final}.partial`, final)
-        pendingSpools.push(part)
-      } else if (encoder !== undefined) {
+  /** Completes the part in progress: gives it its final name (as parquet, or encoded) and starts the next one. */
+  private completePart(): Effect.Effect<void, SinkError, FileSystem.FileSystem | Path.Path> {
+    return Effect.gen(this, function* () {
+      yield* this.seal()
+      yield* this.closeOpen()
+      const final = this.names.finalName(this.part)
+      const progress = this.names.progressName(this.part)
+      if (this.format._tag === "parquet") {
+        yield* spoolToParquet(this.names.at(progress), this.names.at(`${final}.partial`), this.format.rowGroupRows)
+        yield* this.names.rename(`${final}.partial`, final)
+        this.pendingSpools.push(this.part)
+      } else if (this.encoder !== undefined) {
         // plain part → encoded part (written under a temporary name, fsynced, renamed) → plain removed.
-        const plain = plainName(part)
-        yield* rename(progressName(part), plain)
-        yield* encoder.encode(at(plain), at(final))
-        yield* remove(plain)
-        yield* syncDir(dir)
+        const plain = this.names.plainName(this.part)
+        yield* this.names.rename(progress, plain)
+        yield* this.encoder.encode(this.names.at(plain), this.names.at(final))
+        yield* this.names.remove(plain)
+        yield* syncDir(this.names.dir)
       } else {
-        yield* rename(progressName(part), final)
+        yield* this.names.rename(progress, final)
       }
-      files.push(yield* outputFile(dir, final, rowsInPart))
-      part++
-      rowsInPart = 0
-      bytes = 0
+      this.files.push(yield* outputFile(this.names.dir, final, this.rowsInPart))
+      this.part++
+      this.rowsInPart = 0
+      this.bytes = 0
     })
+  }
 
-    const removeSpools = (below: number) =>
-      Effect.gen(function* () {
-        for (let i = pendingSpools.length - 1; i >= 0; i--) {
-          const k = pendingSpools[i]!
-          if (k < below) {
-            yield* removeIfExists(progressName(k))
-            pendingSpools.splice(i, 1)
-          }
+  /** Completes the part in progress when it holds `shardRows` rows. */
+  private rotateIfFull(): Effect.Effect<void, SinkError, FileSystem.FileSystem | Path.Path> {
+    return this.shardRows > 0 && this.rowsInPart >= this.shardRows ? this.completePart() : Effect.void
+  }
+
+  /** Removes the parquet spools of completed parts below `below`. */
+  private removeSpools(below: number): Effect.Effect<void, SinkError> {
+    return Effect.gen(this, function* () {
+      for (let i = this.pendingSpools.length - 1; i >= 0; i--) {
+        const k = this.pendingSpools[i]!
+        if (k < below) {
+          yield* this.names.removeIfExists(this.names.progressName(k))
+          this.pendingSpools.splice(i, 1)
         }
-      })
-
-    const notFinished = Effect.suspend(() =>
-      finished ? Effect.fail(new SinkError({ path: dir, reason: "the writer is already finished" })) : Effect.void
-    )
-
-    const write = (chunk: Chunk.Chunk<Row>): Effect.Effect<void, SinkError> =>
-      Effect.provide(writeRows(chunk), context)
-
-    const writeRows = (chunk: Chunk.Chunk<Row>) =>
-      Effect.gen(function* () {
-        yield* notFinished
-        const rows = Chunk.toReadonlyArray(chunk)
-        let i = 0
-        while (i < rows.length) {
-          const room = shardRows > 0 ? shardRows - rowsInPart : rows.length - i
-          const end = i + Math.min(room, rows.length - i)
-          let text = ""
-          for (; i < end; i++) {
-            let line: string
-            try {
-              line = JSON.stringify(rows[i])
-            } catch (e) {
-              return yield* new SinkError({ path: at(progressName(part)), reason: `cannot encode a row as JSON: ${errorText(e)}` })
-            }
-            text += `${line}\n`
-            rowsInPart++
-            if (text.length >= flushChars) {
-              yield* put(text)
-              text = ""
-            }
-          }
-          if (text.length > 0) yield* put(text)
-          if (shardRows > 0 && rowsInPart >= shardRows) yield* completePart
-        }
-      })
-
-    /**
-     * Rows a worker encoded: a unit that fits the part in progress is appended as it came (its
-     * gzip member whole); one that crosses a part boundary is cut at the boundary's line and
-     * each piece goes through the part's own member, as `write` would have done.
-     */
-    const writeEncoded = (encoded: EncodedRows): Effect.Effect<void, SinkError> =>
-      Effect.gen(function* () {
-        yield* notFinished
-        let text = encoded.text
-        let done = 0
-        let at = 0
-        while (done < encoded.rows) {
-          const room = shardRows > 0 ? shardRows - rowsInPart : encoded.rows - done
-          const take = Math.min(room, encoded.rows - done)
-          if (done === 0 && take === encoded.rows && member === undefined) {
-            const level = format._tag === "jsonl" ? format.gzipLevel : undefined
-            yield* append(level === undefined ? text : (encoded.gzip ?? zlib.gzipSync(text, { level })))
-          } else {
-            if (text.length === 0 && encoded.gzip !== undefined) text = zlib.gunzipSync(encoded.gzip)
-            const end = lineEnd(text, at, take)
-            yield* put(text.subarray(at, end))
-            at = end
-          }
-          done += take
-          rowsInPart += take
-          if (shardRows > 0 && rowsInPart >= shardRows) yield* completePart
-        }
-      }).pipe(Effect.provide(context))
-
-    const commit: Effect.Effect<Checkpoint, SinkError> = Effect.gen(function* () {
-      yield* notFinished
-      yield* seal
-      yield* syncOpen
-      yield* removeSpools(durablePart)
-      yield* syncDir(dir)
-      durablePart = part
-      const checkpoint: Checkpoint = { part, rowsInPart, bytes, files: [...files] }
-      return checkpoint
-    }).pipe(Effect.provide(context))
-
-    const finish: Effect.Effect<ReadonlyArray<OutputFile>, SinkError> = Effect.gen(function* () {
-      if (finished) return [...files]
-      if (rowsInPart > 0) yield* completePart
-      else {
-        yield* seal
-        yield* closeOpen
-        yield* removeIfExists(progressName(part))
       }
-      yield* removeSpools(Number.MAX_SAFE_INTEGER)
-      yield* syncDir(dir)
-      finished = true
-      return [...files]
-    }).pipe(Effect.provide(context))
+    })
+  }
 
-    return { write, writeEncoded, commit, finish }
-  })
+  /** Fails once the writer is finished. */
+  private notFinished(): Effect.Effect<void, SinkError> {
+    return Effect.suspend(() =>
+      this.finished ? Effect.fail(new SinkError({ path: this.names.dir, reason: "the writer is already finished" })) : Effect.void
+    )
+  }
+
+  /** Rows as JSON lines, cut into parts of `shardRows` rows. */
+  private writeRows(chunk: Chunk.Chunk<Row>): Effect.Effect<void, SinkError, FileSystem.FileSystem | Path.Path> {
+    return Effect.gen(this, function* () {
+      yield* this.notFinished()
+      const rows = Chunk.toReadonlyArray(chunk)
+      let i = 0
+      while (i < rows.length) {
+        const room = this.shardRows > 0 ? this.shardRows - this.rowsInPart : rows.length - i
+        const end = i + Math.min(room, rows.length - i)
+        yield* this.putRows(rows, i, end)
+        i = end
+        yield* this.rotateIfFull()
+      }
+    })
+  }
+
+  /** Appends `rows[from, to)` to the part in progress as JSON lines, handed on every {@link flushChars} characters. */
+  private putRows(rows: ReadonlyArray<Row>, from: number, to: number): Effect.Effect<void, SinkError, FileSystem.FileSystem> {
+    return Effect.gen(this, function* () {
+      let text = ""
+      for (let i = from; i < to; i++) {
+        let line: string
+        try {
+          line = JSON.stringify(rows[i])
+        } catch (e) {
+          return yield* new SinkError({ path: this.progressPath(), reason: `cannot encode a row as JSON: ${errorText(e)}` })
+        }
+        text += `${line}\n`
+        this.rowsInPart++
+        if (text.length >= flushChars) {
+          yield* this.put(text)
+          text = ""
+        }
+      }
+      if (text.length > 0) yield* this.put(text)
+    })
+  }
+
+  /**
+   * Rows a worker encoded: a unit that fits the part in progress is appended as it came (its
+   * gzip member whole); one that crosses a part boundary is cut at the boundary's line and
+   * each piece goes through the part's own member, as `write` would have done.
+   */
+  private writeEncoded(encoded: EncodedRows): Effect.Effect<void, SinkError, FileSystem.FileSystem | Path.Path> {
+    return Effect.gen(this, function* () {
+      yield* this.notFinished()
+      let text = encoded.text
+      let done = 0
+      let offset = 0
+      while (done < encoded.rows) {
+        const room = this.shardRows > 0 ? this.shardRows - this.rowsInPart : encoded.rows - done
+        const take = Math.min(room, encoded.rows - done)
+        if (done === 0 && take === encoded.rows && this.member === undefined) {
+          const level = this.format._tag === "jsonl" ? this.format.gzipLevel : undefined
+          yield* this.append(level === undefined ? text : (encoded.gzip ?? zlib.gzipSync(text, { level })))
+        } else {
+          if (text.length === 0 && encoded.gzip !== undefined) text = zlib.gunzipSync(encoded.gzip)
+          const end = lineEnd(text, offset, take)
+          yield* this.put(text.subarray(offset, end))
+          offset = end
+        }
+        done += take
+        this.rowsInPart += take
+        yield* this.rotateIfFull()
+      }
+    })
+  }
+
+  /** Makes everything written so far durable and returns the checkpoint to resume from. */
+  private commit(): Effect.Effect<Checkpoint, SinkError, FileSystem.FileSystem> {
+    return Effect.gen(this, function* () {
+      yield* this.notFinished()
+      yield* this.seal()
+      yield* this.syncOpen()
+      yield* this.removeSpools(this.durablePart)
+      yield* syncDir(this.names.dir)
+      this.durablePart = this.part
+      const checkpoint: Checkpoint = { part: this.part, rowsInPart: this.rowsInPart, bytes: this.bytes, files: [...this.files] }
+      return checkpoint
+    })
+  }
+
+  /** Completes the part in progress (or removes it when empty), removes the spools left, and lists every part. */
+  private finish(): Effect.Effect<ReadonlyArray<OutputFile>, SinkError, FileSystem.FileSystem | Path.Path> {
+    return Effect.gen(this, function* () {
+      if (this.finished) return [...this.files]
+      if (this.rowsInPart > 0) yield* this.completePart()
+      else {
+        yield* this.seal()
+        yield* this.closeOpen()
+        yield* this.names.removeIfExists(this.names.progressName(this.part))
+      }
+      yield* this.removeSpools(Number.MAX_SAFE_INTEGER)
+      yield* syncDir(this.names.dir)
+      this.finished = true
+      return [...this.files]
+    })
+  }
+}
