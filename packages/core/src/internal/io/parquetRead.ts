@@ -226,86 +226,126 @@ export const readParquet = (opts: ParquetReadOptions): Stream.Stream<Row, Source
       const { unit, rel, io } = opts
       const loaded = yield* load(unit.file)
       if (loaded._tag === "Corrupt" || unit.rowGroup === undefined) {
-        io.reject({
-          origin: { file: rel },
-          error: `corrupt parquet file: ${loaded._tag === "Corrupt" ? `${loaded.reason}; ` : ""}all its rows are lost (how many is unknown: the footer cannot be read)`,
-          raw: null,
-          lost: { file: rel, rows: null }
-        })
+        rejectUnreadableFile(io, rel, loaded._tag === "Corrupt" ? loaded.reason : undefined)
         return Stream.empty
       }
-      const { metadata, file } = loaded
-      const k = unit.rowGroup
-      const groups = metadata.row_groups
-      if (k >= groups.length) {
-        return yield* new SourceError({ file: rel, reason: `row group ${k} does not exist (the file has ${groups.length})` })
-      }
-      let groupStart = 0
-      for (let i = 0; i < k; i++) groupStart += Number(groups[i]!.num_rows)
-      const groupRows = Number(groups[k]!.num_rows)
-      const range = { start: unit.rowStart ?? 0, end: unit.rowEnd ?? groupRows }
-      if (!(0 <= range.start && range.start <= range.end && range.end <= groupRows)) {
-        return yield* new SourceError({
-          file: rel,
-          reason: `rows ${range.start}-${range.end} are not in row group ${k} (it has ${groupRows} rows)`
-        })
-      }
-      const present = new Set(metadata.schema.slice(1).map((e) => e.name))
-      const columns = opts.columns?.filter((c) => present.has(c))
-      let reader: RowGroupRows
-      if (columns !== undefined && columns.length === 0) {
-        reader = arrayRows(Array.from({ length: range.end - range.start }, () => ({})))
-      } else {
-        const cursorKey = `${loaded.key}\u0000${columns?.join("\u0000") ?? "*"}`
-        const prepared = yield* Effect.promise(() =>
-          prepareRowGroup(file, metadata, k, columns, range, loaded.cursors === undefined ? undefined : { cache: loaded.cursors, key: cursorKey }).catch(
-            (e): Prepared => ({ _tag: "Corrupt", reason: errorText(e) })
-          )
-        )
-        if (prepared._tag === "Ok") reader = prepared.reader
-        else {
-          const read =
-            prepared._tag === "Corrupt"
-              ? { ok: false as const, reason: prepared.reason }
-              : yield* Effect.promise(() =>
-                  readWithHyparquet(file, metadata, groupStart + range.start, groupStart + range.end, columns)
-                )
-          if (!read.ok) {
-            const what = unit.rowStart === undefined ? `row group ${k}` : `row group ${k} rows ${range.start}-${range.end}`
-            const from = groupStart + range.start
-            const to = groupStart + range.end
-            io.reject({
-              origin: { file: rel, row: from },
-              error: `corrupt parquet ${what}: ${read.reason}; ${to - from} rows lost (rows ${from}-${to} of the file)`,
-              raw: null,
-              lost: { file: rel, row_group: k, row_start: from, row_end: to, rows: to - from }
-            })
-            return Stream.empty
-          }
-          for (const row of read.rows) plainValue(row)
-          reader = arrayRows(read.rows)
-        }
-      }
-      const check = opts.check
-      let index = groupStart + range.start
-      const batch = (): Chunk.Chunk<Row> => {
-        const rows = reader.next(chunkRows)
-        const out: Array<Row> = []
-        for (const row of rows) {
-          const origin = { file: rel, row: index++ }
-          if (check !== undefined) {
-            const problem = check(row)
-            if (problem !== undefined) {
-              io.reject({ origin, error: lmsysMismatch(problem), raw: row })
-              continue
-            }
-          }
-          out.push(withOrigin(row, origin))
-        }
-        return Chunk.unsafeFromArray(out)
-      }
-      return Stream.unfoldChunk(0, (done) =>
-        done >= reader.rows ? Option.none() : Option.some([batch(), done + chunkRows] as const)
-      )
+      const slice = yield* unitSlice(unit, unit.rowGroup, loaded.metadata, rel)
+      const reader = yield* openRows(opts, loaded, slice)
+      return reader === undefined ? Stream.empty : rowStream(reader, opts, slice.groupStart + slice.range.start)
     })
   )
+
+/** Reports a file whose footer cannot be read (or a unit without a row group): all its rows are lost, how many is unknown. */
+const rejectUnreadableFile = (io: SourceIO, rel: string, reason: string | undefined): void =>
+  io.reject({
+    origin: { file: rel },
+    error: `corrupt parquet file: ${reason !== undefined ? `${reason}; ` : ""}all its rows are lost (how many is unknown: the footer cannot be read)`,
+    raw: null,
+    lost: { file: rel, rows: null }
+  })
+
+/** The rows a unit reads: row group `k`, its first row in the file, and the range of its rows. */
+interface UnitSlice {
+  readonly k: number
+  /** Index in the file of the row group's first row. */
+  readonly groupStart: number
+  /** Rows `[start, end)` of the row group. */
+  readonly range: { readonly start: number; readonly end: number }
+}
+
+/** Where a unit's rows are in the file, checked against its footer. */
+const unitSlice = (unit: WorkUnit, k: number, metadata: FileMetaData, rel: string): Effect.Effect<UnitSlice, SourceError> => {
+  const groups = metadata.row_groups
+  if (k >= groups.length) {
+    return Effect.fail(new SourceError({ file: rel, reason: `row group ${k} does not exist (the file has ${groups.length})` }))
+  }
+  let groupStart = 0
+  for (let i = 0; i < k; i++) groupStart += Number(groups[i]!.num_rows)
+  const groupRows = Number(groups[k]!.num_rows)
+  const range = { start: unit.rowStart ?? 0, end: unit.rowEnd ?? groupRows }
+  if (!(0 <= range.start && range.start <= range.end && range.end <= groupRows)) {
+    return Effect.fail(
+      new SourceError({
+        file: rel,
+        reason: `rows ${range.start}-${range.end} are not in row group ${k} (it has ${groupRows} rows)`
+      })
+    )
+  }
+  return Effect.succeed({ k, groupStart, range })
+}
+
+/**
+ * A reader of the unit's rows (only the wanted columns that the file has): empty rows when none
+ * of them is there; the fast assembler's; else hyparquet's. `undefined` when the rows cannot be
+ * decoded, after reporting them lost.
+ */
+const openRows = (
+  opts: ParquetReadOptions,
+  loaded: Extract<Loaded, { readonly _tag: "Ok" }>,
+  slice: UnitSlice
+): Effect.Effect<RowGroupRows | undefined> =>
+  Effect.gen(function* () {
+    const { metadata, file } = loaded
+    const { k, groupStart, range } = slice
+    const present = new Set(metadata.schema.slice(1).map((e) => e.name))
+    const columns = opts.columns?.filter((c) => present.has(c))
+    if (columns !== undefined && columns.length === 0) return arrayRows(Array.from({ length: range.end - range.start }, () => ({})))
+    const cursorKey = `${loaded.key}\u0000${columns?.join("\u0000") ?? "*"}`
+    const prepared = yield* Effect.promise(() =>
+      prepareRowGroup(file, metadata, k, columns, range, loaded.cursors === undefined ? undefined : { cache: loaded.cursors, key: cursorKey }).catch(
+        (e): Prepared => ({ _tag: "Corrupt", reason: errorText(e) })
+      )
+    )
+    if (prepared._tag === "Ok") return prepared.reader
+    const read =
+      prepared._tag === "Corrupt"
+        ? { ok: false as const, reason: prepared.reason }
+        : yield* Effect.promise(() => readWithHyparquet(file, metadata, groupStart + range.start, groupStart + range.end, columns))
+    if (!read.ok) {
+      rejectUnreadableRows(opts, slice, read.reason)
+      return undefined
+    }
+    for (const row of read.rows) plainValue(row)
+    return arrayRows(read.rows)
+  })
+
+/** Reports a unit whose rows cannot be decoded: which rows of the file are lost, and why. */
+const rejectUnreadableRows = (opts: ParquetReadOptions, slice: UnitSlice, reason: string): void => {
+  const { unit, rel, io } = opts
+  const { k, groupStart, range } = slice
+  const what = unit.rowStart === undefined ? `row group ${k}` : `row group ${k} rows ${range.start}-${range.end}`
+  const from = groupStart + range.start
+  const to = groupStart + range.end
+  io.reject({
+    origin: { file: rel, row: from },
+    error: `corrupt parquet ${what}: ${reason}; ${to - from} rows lost (rows ${from}-${to} of the file)`,
+    raw: null,
+    lost: { file: rel, row_group: k, row_start: from, row_end: to, rows: to - from }
+  })
+}
+
+/**
+ * The rows of `reader` in chunks of {@link chunkRows}, each with its origin (its index in the
+ * file counted from `first`); a row that fails `opts.check` is rejected instead.
+ */
+const rowStream = (reader: RowGroupRows, opts: ParquetReadOptions, first: number): Stream.Stream<Row> => {
+  const { rel, io, check } = opts
+  let index = first
+  const batch = (): Chunk.Chunk<Row> => {
+    const rows = reader.next(chunkRows)
+    const out: Array<Row> = []
+    for (const row of rows) {
+      const origin = { file: rel, row: index++ }
+      if (check !== undefined) {
+        const problem = check(row)
+        if (problem !== undefined) {
+          io.reject({ origin, error: lmsysMismatch(problem), raw: row })
+          continue
+        }
+      }
+      out.push(withOrigin(row, origin))
+    }
+    return Chunk.unsafeFromArray(out)
+  }
+  return Stream.unfoldChunk(0, (done) => (done >= reader.rows ? Option.none() : Option.some([batch(), done + chunkRows] as const)))
+}
