@@ -560,163 +560,29 @@ export const decode = (
   options: DecodeOptions = {}
 ): Effect.Effect<ResolvedPipeline, PipelineFileError | PluginLoadError> =>
   Effect.gen(function* () {
-    const limit = options.maxBytes ?? maxPipelineFileBytes
-    // A UTF-16 unit is at most 3 bytes of UTF-8: a short text needs no count.
-    if (text.length * 3 > limit) {
-      const bytes = Buffer.byteLength(text, "utf8")
-      if (bytes > limit) return yield* tooLarge(file, bytes, limit)
-    }
+    yield* checkSize(file, text, options.maxBytes ?? maxPipelineFileBytes)
     const doc = yield* parseText(file, text)
     const secrets = new Set<string>()
     const value = yield* interpolate(doc, options.env ?? process.env, secrets)
     if (!isRecord(value)) return yield* fail(doc, [], "a pipeline file must be a mapping with name, source, stages and sink")
     const baseDir = dirname(resolve(file))
-
     // Plugins first: they decide which sections, stages, sources and sinks exist.
-    const pluginsRaw = value.plugins ?? []
-    if (!Array.isArray(pluginsRaw) || !pluginsRaw.every((p) => typeof p === "string")) {
-      return yield* fail(doc, ["plugins"], "plugins must be a list of npm package names or relative paths")
-    }
-    // A plugin that cannot be loaded is an error at its line in the pipeline file.
-    const listed = yield* Registry.load(pluginsRaw, baseDir).pipe(
-      Effect.mapError((e) => fail(doc, ["plugins", Math.max(0, pluginsRaw.indexOf(e.specifier))], e.message))
-    )
-    const registry = yield* withImplied(doc, value, listed, baseDir, options.implied ?? {})
-
-    const known = [...coreKeys, ...registry.sections.keys()]
-    for (const key of Object.keys(value)) {
-      if (!known.includes(key)) {
-        return yield* fail(doc, [key], `unknown top-level key ${key}${didYouMean(key, known)}`, undefined, true)
-      }
-    }
-    for (const key of ["name", "source", "stages", "sink"] as const) {
-      if (value[key] === undefined) return yield* fail(doc, [], `missing required key ${key}`)
-    }
-    if (typeof value.name !== "string" || value.name === "") return yield* fail(doc, ["name"], "name must be a non-empty string")
-    const seed = value.seed ?? 0
-    if (typeof seed !== "number" || !Number.isSafeInteger(seed)) return yield* fail(doc, ["seed"], "seed must be an integer")
-
-    const typed = <D extends { readonly type: string }>(
-      raw: unknown,
-      path: Path,
-      kind: "source" | "sink",
-      table: ReadonlyMap<string, D>
-    ): Either.Either<{ def: D; options: { [key: string]: unknown } }, PipelineFileError> => {
-      if (!isRecord(raw)) return Either.left(fail(doc, path, `${kind} must be a mapping with a type`))
-      const type = raw.type
-      if (typeof type !== "string") {
-        return Either.left(fail(doc, path, `${kind} needs a type (one of ${[...table.keys()].join(", ")})`))
-      }
-      const def = table.get(type)
-      if (def === undefined) {
-        return Either.left(
-          fail(doc, [...path, "type"], `unknown ${kind} type ${type}${didYouMean(type, table.keys())} (known: ${[...table.keys()].join(", ")})`)
-        )
-      }
-      const { type: _t, ...options } = raw
-      return Either.right({ def, options })
-    }
-
-    const src = yield* typed(value.source, ["source"], "source", registry.sources)
+    const registry = yield* loadPlugins(doc, value, baseDir, options.implied ?? {})
+    const { name, seed } = yield* checkTopLevel(doc, value, registry)
+    const cx: FileContext = { doc, registry, secrets }
+    const src = yield* typedEntry(doc, value.source, ["source"], "source", registry.sources)
     const sourceConfig = yield* decodeAt(doc, src.def.config, src.options, ["source"], `source ${src.def.type}`, undefined, secrets)
-
-    const sinkOf = (raw: unknown, path: Path) =>
-      Effect.gen(function* () {
-        const s = yield* typed(raw, path, "sink", registry.sinks)
-        const config: SinkBaseConfig = yield* decodeAt(doc, s.def.config, s.options, path, `sink ${s.def.type}`, undefined, secrets)
-        return { def: s.def, config }
-      })
-    // The main sink may select its rows with where:, as an output does.
-    let sinkSelection: OutputUse | undefined
-    let mainRaw: unknown = value.sink
-    if (isRecord(value.sink) && value.sink.where !== undefined) {
-      const { where: whereRaw, ...rest } = value.sink
-      const parsed = Where.fromConfig(whereRaw)
-      if (Either.isLeft(parsed)) return yield* fail(doc, ["sink", "where"], `sink: where: ${parsed.left}`)
-      const pos = doc.at(["sink"], true)
-      sinkSelection = { where: parsed.right, line: pos?.line, column: pos?.column }
-      mainRaw = rest
-    }
-    const sink = yield* sinkOf(mainRaw, ["sink"])
-
-    const branches = new Map<string, Configured<AnySink, SinkBaseConfig>>()
-    if (value.branches !== undefined) {
-      if (!isRecord(value.branches)) return yield* fail(doc, ["branches"], "branches must map names to sinks")
-      for (const [name, raw] of Object.entries(value.branches)) {
-        branches.set(name, yield* sinkOf(raw, ["branches", name]))
-      }
-    }
-
-    if (!Array.isArray(value.stages)) return yield* fail(doc, ["stages"], "stages must be a list of { use: <plugin>/<stage>, ...options }")
-    const stages: Array<StageUse> = []
-    const counts = new Map<string, number>()
-    const ids = new Set<string>()
-    for (const [index, raw] of value.stages.entries()) {
-      const path = ["stages", index]
-      if (!isRecord(raw) || typeof raw.use !== "string") {
-        return yield* fail(doc, path, "each stage needs use: <plugin>/<stage>")
-      }
-      const use = raw.use
-      const stage = registry.stages.get(use)
-      if (stage === undefined) {
-        const plugin = use.split("/")[0]!
-        const hint = registry.plugins.some((p) => p.plugin.name === plugin)
-          ? ""
-          : registry.stages.size > 0 && !use.includes("/")
-            ? " (stage ids are <plugin>/<stage>)"
-            : ` (is the plugin that provides it listed in plugins?)`
-        return yield* fail(doc, [...path, "use"], `unknown stage ${use}${didYouMean(use, registry.stages.keys())}${hint}`, use)
-      }
-      const { use: _u, route, id, ...opts } = raw
-      if (route !== undefined && (typeof route !== "string" || !branches.has(route))) {
-        return yield* fail(
-          doc,
-          [...path, "route"],
-          `route ${String(route)} names no branch${didYouMean(String(route), branches.keys())} (declare it under branches:)`,
-          use
-        )
-      }
-      if (id !== undefined && typeof id !== "string") return yield* fail(doc, [...path, "id"], "id must be a string", use)
-      const n = (counts.get(use) ?? 0) + 1
-      counts.set(use, n)
-      const instanceId = id ?? (n === 1 ? use : `${use}#${n}`)
-      if (ids.has(instanceId)) return yield* fail(doc, [...path, "id"], `stage id ${instanceId} is used twice`, use)
-      ids.add(instanceId)
-      const config = yield* decodeAt(doc, stage.config, opts, path, `stage ${use}`, use, secrets)
-      const pos = doc.at(path)
-      stages.push({ index, instanceId, id, stage, config, route, line: pos?.line, column: pos?.column })
-    }
-
-    const outputs = new Map<string, OutputUse>()
+    const { sink, sinkSelection } = yield* decodeMainSink(cx, value.sink)
+    const branches = yield* decodeBranches(cx, value.branches)
+    const stages = yield* decodeStages(cx, value.stages, branches)
+    const outputs = yield* decodeOutputs(cx, value.outputs, branches)
     if (value.outputs !== undefined) {
-      if (!isRecord(value.outputs)) return yield* fail(doc, ["outputs"], "outputs must map names to sinks (each with an optional where:)")
-      for (const [name, raw] of Object.entries(value.outputs)) {
-        const at: Path = ["outputs", name]
-        if (branches.has(name)) return yield* fail(doc, at, `output ${name} has the name of a branch; outputs and branches need distinct names`, undefined, true)
-        if (!isRecord(raw)) return yield* fail(doc, at, `output ${name} must be a sink mapping with a type (and an optional where:)`)
-        const { where: whereRaw, ...sinkRaw } = raw
-        let where: Where.Where | undefined
-        if (whereRaw !== undefined) {
-          const parsed = Where.fromConfig(whereRaw)
-          if (Either.isLeft(parsed)) return yield* fail(doc, [...at, "where"], `output ${name}: where: ${parsed.left}`)
-          where = parsed.right
-        }
-        branches.set(name, yield* sinkOf(sinkRaw, at))
-        const pos = doc.at(at, true)
-        outputs.set(name, { where, line: pos?.line, column: pos?.column })
-      }
       const shared = sharedFolder(baseDir, sink.config.path, branches, outputs)
       if (shared !== undefined) return yield* fail(doc, ["outputs", shared.output, "path"], shared.reason)
     }
-
-    const sections: { [key: string]: unknown } = {}
-    for (const [key, { schema }] of registry.sections) {
-      if (value[key] === undefined) continue
-      sections[key] = yield* decodeAt(doc, schema, value[key], [key], `section ${key}`, undefined, secrets)
-    }
-
+    const sections = yield* decodeSections(cx, value)
     const resolved = {
-      name: value.name,
+      name,
       seed,
       registry,
       source: { def: src.def, config: sourceConfig },
@@ -728,6 +594,248 @@ export const decode = (
       sections
     }
     return { ...resolved, file: resolve(file), baseDir, ...fingerprint(resolved), secrets: [...secrets] }
+  })
+
+/** What the parts of a pipeline file are decoded with: the file (for positions), its plugins, and the secrets its `${VAR}`s read. */
+interface FileContext {
+  readonly doc: Doc
+  readonly registry: Registry.Registry
+  /** Values of secret-named `${VAR}`s, never shown in an error. */
+  readonly secrets: Set<string>
+}
+
+/** A mapping of a pipeline file. */
+type Mapping = { readonly [key: string]: unknown }
+
+/** Fails when the text has more than `limit` bytes of UTF-8. */
+const checkSize = (file: string, text: string, limit: number): Either.Either<void, PipelineFileError> => {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: a short text needs no count.
+  if (text.length * 3 <= limit) return Either.void
+  const bytes = Buffer.byteLength(text, "utf8")
+  return bytes > limit ? Either.left(tooLarge(file, bytes, limit)) : Either.void
+}
+
+/** The registry of the file's `plugins:` and of the packages its sink options imply; a plugin that cannot be loaded is an error at its line. */
+const loadPlugins = (
+  doc: Doc,
+  value: Mapping,
+  baseDir: string,
+  implied: { readonly [specifier: string]: string }
+): Effect.Effect<Registry.Registry, PipelineFileError> =>
+  Effect.gen(function* () {
+    const pluginsRaw = value.plugins ?? []
+    if (!Array.isArray(pluginsRaw) || !pluginsRaw.every((p) => typeof p === "string")) {
+      return yield* fail(doc, ["plugins"], "plugins must be a list of npm package names or relative paths")
+    }
+    const listed = yield* Registry.load(pluginsRaw, baseDir).pipe(
+      Effect.mapError((e) => fail(doc, ["plugins", Math.max(0, pluginsRaw.indexOf(e.specifier))], e.message))
+    )
+    return yield* withImplied(doc, value, listed, baseDir, implied)
+  })
+
+/** Checks the top-level keys (each known, the required ones there) and returns the pipeline's name and seed. */
+const checkTopLevel = (
+  doc: Doc,
+  value: Mapping,
+  registry: Registry.Registry
+): Either.Either<{ readonly name: string; readonly seed: number }, PipelineFileError> => {
+  const known = [...coreKeys, ...registry.sections.keys()]
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) return Either.left(fail(doc, [key], `unknown top-level key ${key}${didYouMean(key, known)}`, undefined, true))
+  }
+  for (const key of ["name", "source", "stages", "sink"] as const) {
+    if (value[key] === undefined) return Either.left(fail(doc, [], `missing required key ${key}`))
+  }
+  const name = value.name
+  if (typeof name !== "string" || name === "") return Either.left(fail(doc, ["name"], "name must be a non-empty string"))
+  const seed = value.seed ?? 0
+  if (typeof seed !== "number" || !Number.isSafeInteger(seed)) return Either.left(fail(doc, ["seed"], "seed must be an integer"))
+  return Either.right({ name, seed })
+}
+
+/** The definition a source or sink mapping names with `type:` (looked up in `table`), and its other options. */
+const typedEntry = <D extends { readonly type: string }>(
+  doc: Doc,
+  raw: unknown,
+  path: Path,
+  kind: "source" | "sink",
+  table: ReadonlyMap<string, D>
+): Either.Either<{ def: D; options: { [key: string]: unknown } }, PipelineFileError> => {
+  if (!isRecord(raw)) return Either.left(fail(doc, path, `${kind} must be a mapping with a type`))
+  const type = raw.type
+  if (typeof type !== "string") {
+    return Either.left(fail(doc, path, `${kind} needs a type (one of ${[...table.keys()].join(", ")})`))
+  }
+  const def = table.get(type)
+  if (def === undefined) {
+    return Either.left(
+      fail(doc, [...path, "type"], `unknown ${kind} type ${type}${didYouMean(type, table.keys())} (known: ${[...table.keys()].join(", ")})`)
+    )
+  }
+  const { type: _t, ...options } = raw
+  return Either.right({ def, options })
+}
+
+/** Decodes the sink mapping at `path`. */
+const decodeSink = (cx: FileContext, raw: unknown, path: Path): Effect.Effect<Configured<AnySink, SinkBaseConfig>, PipelineFileError> =>
+  Effect.gen(function* () {
+    const s = yield* typedEntry(cx.doc, raw, path, "sink", cx.registry.sinks)
+    const config: SinkBaseConfig = yield* decodeAt(cx.doc, s.def.config, s.options, path, `sink ${s.def.type}`, undefined, cx.secrets)
+    return { def: s.def, config }
+  })
+
+/** Decodes the main sink and its `where:` selection; the main sink may select its rows with where:, as an output does. */
+const decodeMainSink = (
+  cx: FileContext,
+  raw: unknown
+): Effect.Effect<{ readonly sink: Configured<AnySink, SinkBaseConfig>; readonly sinkSelection: OutputUse | undefined }, PipelineFileError> =>
+  Effect.gen(function* () {
+    let sinkSelection: OutputUse | undefined
+    let mainRaw: unknown = raw
+    if (isRecord(raw) && raw.where !== undefined) {
+      const { where: whereRaw, ...rest } = raw
+      const parsed = Where.fromConfig(whereRaw)
+      if (Either.isLeft(parsed)) return yield* fail(cx.doc, ["sink", "where"], `sink: where: ${parsed.left}`)
+      const pos = cx.doc.at(["sink"], true)
+      sinkSelection = { where: parsed.right, line: pos?.line, column: pos?.column }
+      mainRaw = rest
+    }
+    const sink = yield* decodeSink(cx, mainRaw, ["sink"])
+    return { sink, sinkSelection }
+  })
+
+/** Decodes `branches:`, the sinks stages route the rows they drop to, by name. */
+const decodeBranches = (
+  cx: FileContext,
+  raw: unknown
+): Effect.Effect<Map<string, Configured<AnySink, SinkBaseConfig>>, PipelineFileError> =>
+  Effect.gen(function* () {
+    const branches = new Map<string, Configured<AnySink, SinkBaseConfig>>()
+    if (raw === undefined) return branches
+    if (!isRecord(raw)) return yield* fail(cx.doc, ["branches"], "branches must map names to sinks")
+    for (const [name, sinkRaw] of Object.entries(raw)) {
+      branches.set(name, yield* decodeSink(cx, sinkRaw, ["branches", name]))
+    }
+    return branches
+  })
+
+/** Decodes `stages:`, giving each use its instance id (`use`, `use#2` for a second use, or its `id`). */
+const decodeStages = (
+  cx: FileContext,
+  raw: unknown,
+  branches: ReadonlyMap<string, unknown>
+): Effect.Effect<Array<StageUse>, PipelineFileError> =>
+  Effect.gen(function* () {
+    if (!Array.isArray(raw)) return yield* fail(cx.doc, ["stages"], "stages must be a list of { use: <plugin>/<stage>, ...options }")
+    const stages: Array<StageUse> = []
+    const counts = new Map<string, number>()
+    const ids = new Set<string>()
+    for (const [index, stageRaw] of raw.entries()) {
+      stages.push(yield* decodeStage(cx, index, stageRaw, branches, counts, ids))
+    }
+    return stages
+  })
+
+/**
+ * Decodes stage `index`: its `use`, `route` (a declared branch), `id` and options. `counts` (uses
+ * of each stage so far) and `ids` (instance ids so far) are updated.
+ */
+const decodeStage = (
+  cx: FileContext,
+  index: number,
+  raw: unknown,
+  branches: ReadonlyMap<string, unknown>,
+  counts: Map<string, number>,
+  ids: Set<string>
+): Effect.Effect<StageUse, PipelineFileError> =>
+  Effect.gen(function* () {
+    const { doc, registry } = cx
+    const path = ["stages", index]
+    if (!isRecord(raw) || typeof raw.use !== "string") {
+      return yield* fail(doc, path, "each stage needs use: <plugin>/<stage>")
+    }
+    const use = raw.use
+    const stage = registry.stages.get(use)
+    if (stage === undefined) return yield* fail(doc, [...path, "use"], `unknown stage ${use}${didYouMean(use, registry.stages.keys())}${unknownStageHint(registry, use)}`, use)
+    const { use: _u, route, id, ...opts } = raw
+    if (route !== undefined && (typeof route !== "string" || !branches.has(route))) {
+      return yield* fail(
+        doc,
+        [...path, "route"],
+        `route ${String(route)} names no branch${didYouMean(String(route), branches.keys())} (declare it under branches:)`,
+        use
+      )
+    }
+    if (id !== undefined && typeof id !== "string") return yield* fail(doc, [...path, "id"], "id must be a string", use)
+    const n = (counts.get(use) ?? 0) + 1
+    counts.set(use, n)
+    const instanceId = id ?? (n === 1 ? use : `${use}#${n}`)
+    if (ids.has(instanceId)) return yield* fail(doc, [...path, "id"], `stage id ${instanceId} is used twice`, use)
+    ids.add(instanceId)
+    const config = yield* decodeAt(doc, stage.config, opts, path, `stage ${use}`, use, cx.secrets)
+    const pos = doc.at(path)
+    return { index, instanceId, id, stage, config, route, line: pos?.line, column: pos?.column }
+  })
+
+/** What an unknown stage's error adds: nothing when its plugin is listed, else how stage ids are written or that its plugin may be missing. */
+const unknownStageHint = (registry: Registry.Registry, use: string): string => {
+  const plugin = use.split("/")[0]!
+  return registry.plugins.some((p) => p.plugin.name === plugin)
+    ? ""
+    : registry.stages.size > 0 && !use.includes("/")
+      ? " (stage ids are <plugin>/<stage>)"
+      : ` (is the plugin that provides it listed in plugins?)`
+}
+
+/** Decodes `outputs:`; each output's sink joins `branches` under its name. */
+const decodeOutputs = (
+  cx: FileContext,
+  raw: unknown,
+  branches: Map<string, Configured<AnySink, SinkBaseConfig>>
+): Effect.Effect<Map<string, OutputUse>, PipelineFileError> =>
+  Effect.gen(function* () {
+    const outputs = new Map<string, OutputUse>()
+    if (raw === undefined) return outputs
+    if (!isRecord(raw)) return yield* fail(cx.doc, ["outputs"], "outputs must map names to sinks (each with an optional where:)")
+    for (const [name, outputRaw] of Object.entries(raw)) {
+      outputs.set(name, yield* decodeOutput(cx, name, outputRaw, branches))
+    }
+    return outputs
+  })
+
+/** Decodes output `name` (a sink mapping with an optional `where:`) and adds its sink to `branches`. */
+const decodeOutput = (
+  cx: FileContext,
+  name: string,
+  raw: unknown,
+  branches: Map<string, Configured<AnySink, SinkBaseConfig>>
+): Effect.Effect<OutputUse, PipelineFileError> =>
+  Effect.gen(function* () {
+    const { doc } = cx
+    const at: Path = ["outputs", name]
+    if (branches.has(name)) return yield* fail(doc, at, `output ${name} has the name of a branch; outputs and branches need distinct names`, undefined, true)
+    if (!isRecord(raw)) return yield* fail(doc, at, `output ${name} must be a sink mapping with a type (and an optional where:)`)
+    const { where: whereRaw, ...sinkRaw } = raw
+    let where: Where.Where | undefined
+    if (whereRaw !== undefined) {
+      const parsed = Where.fromConfig(whereRaw)
+      if (Either.isLeft(parsed)) return yield* fail(doc, [...at, "where"], `output ${name}: where: ${parsed.left}`)
+      where = parsed.right
+    }
+    branches.set(name, yield* decodeSink(cx, sinkRaw, at))
+    const pos = doc.at(at, true)
+    return { where, line: pos?.line, column: pos?.column }
+  })
+
+/** Decodes the plugin sections the file has (`models`, `cache`, ...). */
+const decodeSections = (cx: FileContext, value: Mapping): Effect.Effect<{ [key: string]: unknown }, PipelineFileError> =>
+  Effect.gen(function* () {
+    const sections: { [key: string]: unknown } = {}
+    for (const [key, { schema }] of cx.registry.sections) {
+      if (value[key] === undefined) continue
+      sections[key] = yield* decodeAt(cx.doc, schema, value[key], [key], `section ${key}`, undefined, cx.secrets)
+    }
+    return sections
   })
 
 /**
