@@ -78,10 +78,14 @@ export const render = (p: Projection): string => {
   for (const m of p.models.filter((m) => m.characters !== undefined)) {
     lines.push(`${m.name}: ${int(m.requests)} requests, ${int(m.characters ?? 0)} characters, ${m.usd === undefined ? "no price" : `$${m.usd.toFixed(2)}`}`)
   }
+  const unpriced = p.models.filter((m) => m.usd === undefined).map((m) => m.name)
   lines.push(
     "",
     `total    ${p.usd === undefined ? "no model has a price" : `$${p.usd.toFixed(2)}`}${p.wall_ms === undefined ? "" : `, about ${duration(p.wall_ms)} (the slowest model)`}, with an empty response cache`
   )
+  // A total that leaves a model out says so: a partial bill read as the whole one is worse than none.
+  if (p.usd !== undefined && unpriced.length > 0)
+    lines.push(`         not counted: ${unpriced.join(", ")} (no price: set price in its model, or synth/translate's price)`)
   return lines.join("\n")
 }
 
