@@ -117,9 +117,13 @@ describe("Models: requests over real HTTP", () => {
             m: { model: "x", endpoints: [broken.baseUrl, good.baseUrl], concurrency: 2, failure_threshold: 3, ...fast, cooldown: "400ms" }
           })
           const model = yield* models.get("m")
+          const started = Date.now()
           yield* Effect.forEach(Array.from({ length: 60 }, (_, i) => i), (i) => model.complete(ask(`a${i}`)), { concurrency: 4 })
-          // Three failures in a row, then no more traffic while cooling down.
-          expect(broken.counts.chat).toBeLessThanOrEqual(4)
+          // Three failures in a row, then no more traffic while cooling down: at most one failing
+          // probe per 400 ms cool-down that ended while the 60 requests ran (none on an idle
+          // machine, where they take well under 400 ms; a few on a busy one).
+          const cooldowns = Math.floor((Date.now() - started) / 400)
+          expect(broken.counts.chat).toBeLessThanOrEqual(4 + cooldowns)
           expect(good.counts.chat).toBe(60)
           const u = model.usage()
           expect(u.completions).toBe(60)
