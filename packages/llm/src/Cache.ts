@@ -146,26 +146,54 @@ export const open = (file: string, mode: CacheMode): Effect.Effect<ResponseCache
   )
 }
 
-const statements = (file: string, db: Database.Database, mode: "read-write" | "read-only"): ResponseCache => {
+/** A row of the `responses` table, as {@link Prepared.select} reads it. */
+interface Row {
+  readonly content: string
+  readonly finish_reason: string | null
+  readonly prompt_tokens: number
+  readonly completion_tokens: number
+}
+
+/** One answer staged for the next commit, with its receipt's outcome once that commit ran. */
+interface Entry {
+  readonly key: string
+  readonly model: string
+  readonly answer: Answer
+  outcome: Either.Either<void, LlmCacheError> | undefined
+}
+
+/** The prepared statements over the `responses` table; the writing ones only when read-write. */
+interface Prepared {
+  readonly select: Database.Statement<[string], Row>
+  readonly insert: Database.Statement | undefined
+  readonly count: Database.Statement<[], { n: number }>
+  /** Inserts staged answers in one transaction. */
+  readonly insertAll: ((rows: ReadonlyArray<Entry>) => void) | undefined
+}
+
+/** Sets the connection up: the busy timeout; when writing, the WAL journal and the table. */
+const configure = (db: Database.Database, mode: "read-write" | "read-only"): void => {
   db.pragma("busy_timeout = 10000")
-  if (mode === "read-write") {
-    // WAL with synchronous NORMAL: a commit appends to the log without an fsync, so committing
-    // each answer on its own costs microseconds and survives kill -9 (not a power cut).
-    db.pragma("journal_mode = WAL")
-    db.pragma("synchronous = NORMAL")
-    // A checkpoint (copying the log back into the database) fsyncs both files, on the thread that
-    // commits: the client's event loop. Every 10,000 pages (about 40 MB of log) instead of
-    // SQLite's 1,000: 60,000 answers committed one by one took 38 fsyncs instead of 311, and
-    // 13 instead of 17 µs of CPU each.
-    db.pragma("wal_autocheckpoint = 10000")
-    db.exec(
-      "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, content TEXT NOT NULL, finish_reason TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID"
-    )
-  }
-  const select = db.prepare<
-    [string],
-    { content: string; finish_reason: string | null; prompt_tokens: number; completion_tokens: number }
-  >("SELECT content, finish_reason, prompt_tokens, completion_tokens FROM responses WHERE key = ?")
+  if (mode !== "read-write") return
+  // WAL with synchronous NORMAL: a commit appends to the log without an fsync, so committing
+  // each answer on its own costs microseconds and survives kill -9 (not a power cut).
+  db.pragma("journal_mode = WAL")
+  db.pragma("synchronous = NORMAL")
+  // A checkpoint (copying the log back into the database) fsyncs both files, on the thread that
+  // commits: the client's event loop. Every 10,000 pages (about 40 MB of log) instead of
+  // SQLite's 1,000: 60,000 answers committed one by one took 38 fsyncs instead of 311, and
+  // 13 instead of 17 µs of CPU each.
+  db.pragma("wal_autocheckpoint = 10000")
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, content TEXT NOT NULL, finish_reason TEXT, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID"
+  )
+}
+
+/** Prepares the statements of a connection {@link configure}d for `mode`. */
+const prepare = (db: Database.Database, mode: "read-write" | "read-only"): Prepared => {
+  const select = db.prepare<[string], Row>(
+    "SELECT content, finish_reason, prompt_tokens, completion_tokens FROM responses WHERE key = ?"
+  )
   const insert =
     mode === "read-write"
       ? db.prepare(
@@ -173,45 +201,6 @@ const statements = (file: string, db: Database.Database, mode: "read-write" | "r
         )
       : undefined
   const count = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM responses")
-  // Answers staged since the last commit, in order, with their receipts' outcomes; and by key.
-  interface Entry {
-    readonly key: string
-    readonly model: string
-    readonly answer: Answer
-    outcome: Either.Either<void, LlmCacheError> | undefined
-  }
-  let pending: Array<Entry> = []
-  const pendingKeys = new Map<string, Answer>()
-  const lookup = (k: string): Either.Either<Answer | undefined, LlmCacheError> => {
-    if (pendingKeys.size > 0) {
-      const staged = pendingKeys.get(k)
-      if (staged !== undefined) return Either.right(staged)
-    }
-    try {
-      const r = select.get(k)
-      return Either.right(
-        r === undefined
-          ? undefined
-          : {
-              content: r.content,
-              finish_reason: r.finish_reason,
-              usage: { prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens }
-            }
-      )
-    } catch (e) {
-      return Either.left(cacheError(file, "read", e))
-    }
-  }
-  // `store`: its answer is its own transaction (autocommit), committed before the caller uses it.
-  const store = (k: string, model: string, a: Answer): Either.Either<void, LlmCacheError> => {
-    if (insert === undefined) return nothing
-    try {
-      insert.run(k, model, a.content, a.finish_reason, a.usage.prompt_tokens, a.usage.completion_tokens, Date.now())
-      return nothing
-    } catch (e) {
-      return Either.left(cacheError(file, "write", e))
-    }
-  }
   // Staged answers: one transaction for all of them. A commit writes each row's page once, and
   // SQLite's code and pages stay warm across the rows: 60,000 answers committed in batches of
   // the answers of one event-loop turn cost a fraction of the CPU of one commit each.
@@ -224,44 +213,109 @@ const statements = (file: string, db: Database.Database, mode: "read-write" | "r
             insert.run(k, model, a.content, a.finish_reason, a.usage.prompt_tokens, a.usage.completion_tokens, now)
           }
         })
-  const commit = (): void => {
-    if (pending.length === 0) return
-    const rows = pending
-    pending = []
-    pendingKeys.clear()
+  return { select, insert, count, insertAll }
+}
+
+/** Reads the committed answer for a key; a read error when SQLite cannot. */
+const readAnswer = (file: string, select: Prepared["select"], k: string): Either.Either<Answer | undefined, LlmCacheError> => {
+  try {
+    const r = select.get(k)
+    return Either.right(
+      r === undefined
+        ? undefined
+        : {
+            content: r.content,
+            finish_reason: r.finish_reason,
+            usage: { prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens }
+          }
+    )
+  } catch (e) {
+    return Either.left(cacheError(file, "read", e))
+  }
+}
+
+/** Writes one answer as its own transaction (autocommit): committed before the caller uses it. */
+const writeAnswer = (file: string, insert: Database.Statement, k: string, model: string, a: Answer): Either.Either<void, LlmCacheError> => {
+  try {
+    insert.run(k, model, a.content, a.finish_reason, a.usage.prompt_tokens, a.usage.completion_tokens, Date.now())
+    return nothing
+  } catch (e) {
+    return Either.left(cacheError(file, "write", e))
+  }
+}
+
+/** Answers staged since the last commit, in order with their receipts' outcomes, and by key. */
+class Staging {
+  private pending: Array<Entry> = []
+  private readonly byKey = new Map<string, Answer>()
+
+  /** Staging over the transaction that inserts what is staged. */
+  constructor(
+    private readonly file: string,
+    private readonly insertAll: Prepared["insertAll"]
+  ) {}
+
+  /** The answer staged for a key, if any. */
+  get(k: string): Answer | undefined {
+    return this.byKey.size > 0 ? this.byKey.get(k) : undefined
+  }
+
+  /** Commits every staged answer in one transaction; its outcome is each one's receipt's result. */
+  readonly commit = (): void => {
+    if (this.pending.length === 0) return
+    const rows = this.pending
+    this.pending = []
+    this.byKey.clear()
     let outcome: Either.Either<void, LlmCacheError> = nothing
     try {
-      insertAll?.(rows)
+      this.insertAll?.(rows)
     } catch (e) {
-      outcome = Either.left(cacheError(file, "write", e))
+      outcome = Either.left(cacheError(this.file, "write", e))
     }
     for (const r of rows) r.outcome = outcome
   }
-  const stage = (k: string, model: string, answer: Answer): Staged => {
-    if (insert === undefined) return stored
+
+  /** Stages an answer; its receipt commits first when no commit ran since. */
+  stage(k: string, model: string, answer: Answer): Staged {
     // Two identical requests answered in one turn: both rows are written in order, the later wins
     // (as two stores would leave it).
     const entry: Entry = { key: k, model, answer, outcome: undefined }
-    pending.push(entry)
-    pendingKeys.set(k, answer)
+    this.pending.push(entry)
+    this.byKey.set(k, answer)
     return {
       result: () => {
-        if (entry.outcome === undefined) commit()
+        if (entry.outcome === undefined) this.commit()
         return entry.outcome ?? nothing
       }
     }
   }
-  const orThrow = <A>(r: Either.Either<A, LlmCacheError>): A => {
-    if (Either.isLeft(r)) throw r.left
-    return r.right
+}
+
+/** The value of a cache result, throwing its {@link LlmCacheError}. */
+const orThrow = <A>(r: Either.Either<A, LlmCacheError>): A => {
+  if (Either.isLeft(r)) throw r.left
+  return r.right
+}
+
+/** The cache over an open connection: its statements, what is staged, and the operations over both. */
+const statements = (file: string, db: Database.Database, mode: "read-write" | "read-only"): ResponseCache => {
+  configure(db, mode)
+  const { select, insert, count, insertAll } = prepare(db, mode)
+  const staging = new Staging(file, insertAll)
+  const { commit } = staging
+  const lookup = (k: string): Either.Either<Answer | undefined, LlmCacheError> => {
+    const staged = staging.get(k)
+    return staged !== undefined ? Either.right(staged) : readAnswer(file, select, k)
   }
+  const store = (k: string, model: string, a: Answer): Either.Either<void, LlmCacheError> =>
+    insert === undefined ? nothing : writeAnswer(file, insert, k, model, a)
   return {
     mode,
     lookup,
     store,
     get: (k) => orThrow(lookup(k)),
     put: (k, model, answer) => orThrow(store(k, model, answer)),
-    stage,
+    stage: (k, model, answer) => (insert === undefined ? stored : staging.stage(k, model, answer)),
     commit,
     size: () => {
       commit()
