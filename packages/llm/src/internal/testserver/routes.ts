@@ -10,8 +10,32 @@ import { completion, fromMessagesParams, message } from "./chat.js"
 import { applyFault, isFault, send } from "./respond.js"
 import type { ServerState } from "./state.js"
 
-/** `POST …/chat/completions`: `chatRequest` is the body's chat request, if it has one. */
-export const chatCompletions = (state: ServerState, res: ServerResponse, chatRequest: ReceivedChat | undefined, fault: Fault | undefined): void => {
+/** How one chat dialect reads its request, says "rate limited" and "bad request", and answers. */
+interface ChatDialect {
+  /** The chat request in what the route was given, or undefined when it holds none. */
+  readonly parse: (input: unknown) => ReceivedChat | undefined
+  readonly limited: unknown
+  readonly invalid: unknown
+  readonly answer: (state: ServerState, request: ReceivedChat, n: number) => unknown
+}
+
+const openAiChat: ChatDialect = {
+  // The dispatcher has already read the body's chat request.
+  parse: (input) => input as ReceivedChat | undefined,
+  limited: { error: { message: "test server: rate limit reached", type: "requests" } },
+  invalid: { error: { message: "messages is required" } },
+  answer: (state, request, n) => completion(state.options, request, n)
+}
+
+const anthropicChat: ChatDialect = {
+  parse: fromMessagesParams,
+  limited: { type: "error", error: { type: "rate_limit_error", message: "test server: rate limit reached" } },
+  invalid: { type: "error", error: { type: "invalid_request_error", message: "messages: field required" } },
+  answer: (state, request, n) => message(state.options, request, n)
+}
+
+/** One chat request in either dialect: count it, apply the fault due, then the request limit, then read and answer it. */
+const chat = (dialect: ChatDialect, state: ServerState, res: ServerResponse, input: unknown, fault: Fault | undefined): void => {
   const { counts } = state
   counts.chat++
   if (fault !== undefined) {
@@ -21,14 +45,15 @@ export const chatCompletions = (state: ServerState, res: ServerResponse, chatReq
   const limited = state.window.check()
   if (limited?.over) {
     counts.faults++
-    send(res, 429, { error: { message: "test server: rate limit reached", type: "requests" } }, limited.headers)
+    send(res, 429, dialect.limited, limited.headers)
     return
   }
-  if (chatRequest === undefined) {
-    send(res, 400, { error: { message: "messages is required" } })
+  const request = dialect.parse(input)
+  if (request === undefined) {
+    send(res, 400, dialect.invalid)
     return
   }
-  const answer = completion(state.options, chatRequest, counts.chat)
+  const answer = dialect.answer(state, request, counts.chat)
   if (isFault(answer)) {
     applyFault(counts, res, answer)
     return
@@ -36,32 +61,13 @@ export const chatCompletions = (state: ServerState, res: ServerResponse, chatReq
   send(res, 200, answer, limited?.headers)
 }
 
+/** `POST …/chat/completions`: `chatRequest` is the body's chat request, if it has one. */
+export const chatCompletions = (state: ServerState, res: ServerResponse, chatRequest: ReceivedChat | undefined, fault: Fault | undefined): void =>
+  chat(openAiChat, state, res, chatRequest, fault)
+
 /** `POST …/v1/messages`: an Anthropic Messages request. */
-export const anthropicMessages = (state: ServerState, res: ServerResponse, body: unknown, fault: Fault | undefined): void => {
-  const { counts } = state
-  counts.chat++
-  if (fault !== undefined) {
-    applyFault(counts, res, fault)
-    return
-  }
-  const limited = state.window.check()
-  if (limited?.over) {
-    counts.faults++
-    send(res, 429, { type: "error", error: { type: "rate_limit_error", message: "test server: rate limit reached" } }, limited.headers)
-    return
-  }
-  const request = fromMessagesParams(body)
-  if (request === undefined) {
-    send(res, 400, { type: "error", error: { type: "invalid_request_error", message: "messages: field required" } })
-    return
-  }
-  const answer = message(state.options, request, counts.chat)
-  if (isFault(answer)) {
-    applyFault(counts, res, answer)
-    return
-  }
-  send(res, 200, answer, limited?.headers)
-}
+export const anthropicMessages = (state: ServerState, res: ServerResponse, body: unknown, fault: Fault | undefined): void =>
+  chat(anthropicChat, state, res, body, fault)
 
 /** `POST …/moderations`: one result per input (`moderate`, default nothing flagged). */
 export const moderations = (state: ServerState, res: ServerResponse, body: unknown, fault: Fault | undefined): void => {
