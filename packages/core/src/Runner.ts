@@ -45,6 +45,14 @@ export {
   /** How many worker threads a run uses, and a warning when workers were asked for and cannot be used. */
   workerPlan
 } from "./internal/run/executor.js"
+export {
+  /**
+   * The old-generation cap, in MB, the runner gives each of its worker threads for these units
+   * (a base plus room for the largest unit's rows; undefined when a unit's size is unknown): for
+   * a plugin that runs worker threads of its own and sizes them alike.
+   */
+  heapMbFor as workerHeapMbFor
+} from "./internal/exec/pool.js"
 
 /** Options of a run. */
 export interface RunOptions {

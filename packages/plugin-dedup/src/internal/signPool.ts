@@ -6,6 +6,7 @@
  * units in order fills it. At most two units wait per worker, and at most `2 × threads + 2`
  * units are out ahead of the next one due, so the batches held back stay bounded.
  */
+import * as Runner from "@synthline/core/Runner"
 import type { WorkUnit } from "@synthline/core/Source"
 import { Effect } from "effect"
 import { createRequire } from "node:module"
@@ -34,21 +35,12 @@ const spawn = (init: SignWorkerInit, heapMb: number | undefined): Worker => {
 }
 
 /**
- * A signing worker's old-generation cap in MB, so that the workers together stay near one
- * thread's memory: room for the largest unit's rows (3 × its bytes on disk, or 5 MB per
- * thousand rows) over a base for the loaded modules, at least 96 MB (as core's own workers);
- * none when a unit's size is unknown. A worker that runs out of it is replaced by one without
- * a cap, which signs the units the dead one held.
+ * A signing worker's old-generation cap in MB is the one core gives its own workers for the
+ * same units ({@link Runner.workerHeapMbFor}), so that the workers together stay near one
+ * thread's memory; none when a unit's size is unknown. A worker that runs out of it is replaced
+ * by one without a cap, which signs the units the dead one held.
  */
-export const heapMbFor = (units: ReadonlyArray<WorkUnit>): number | undefined => {
-  let largest = 0
-  for (const u of units) {
-    const mb = u.bytes !== undefined ? (u.bytes / 2 ** 20) * 3 : u.rows !== undefined ? (u.rows / 1000) * 5 : undefined
-    if (mb === undefined) return undefined
-    largest = Math.max(largest, mb)
-  }
-  return Math.max(96, Math.ceil(48 + largest))
-}
+const heapMbFor = Runner.workerHeapMbFor
 
 interface Slot {
   readonly worker: Worker
