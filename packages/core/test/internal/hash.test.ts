@@ -44,4 +44,14 @@ describe("internal/hash", () => {
     for (let i = 0; i < 5000; i++) expect(b.firstOrSet(`text ${i}`, "later")).toBe(`first ${i}`)
     expect(b.firstOrSet("new", "v")).toBeUndefined()
   })
+
+  it("FirstSeen gives back LMSYS-style ids (32 lowercase hex digits, kept as words) and any other id exactly, through growth", () => {
+    const seen = new FirstSeen()
+    // Ids like LMSYS-Chat-1M's, with leading zeros; uppercase hex and other strings are kept as strings.
+    const idOf = (i: number): string =>
+      i % 3 === 0 ? digest(`id ${i}`) : i % 3 === 1 ? `0000${digest(`id ${i}`).slice(4)}` : i % 2 === 0 ? digest(`id ${i}`).toUpperCase() : `conv-${i}`
+    for (let i = 0; i < 20_000; i++) expect(seen.firstOrSet(`text ${i}`, idOf(i))).toBeUndefined()
+    expect(seen.size).toBe(20_000)
+    for (let i = 0; i < 20_000; i++) expect(seen.firstOrSet(`text ${i}`, "later")).toBe(idOf(i))
+  })
 })
