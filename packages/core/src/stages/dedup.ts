@@ -62,8 +62,9 @@ const DEDUP_ENTRY = /^[0-9a-f]{32}\t/
  * The first occurrence gets `null` in `output`, later ones the first occurrence's
  * `conversation_id`; with `drop: true` later ones are dropped (`duplicate`). Rows whose
  * field is missing, null or empty after normalization get `null` and are not remembered.
- * Memory holds one 128-bit hash (in typed arrays) and one conversation_id per distinct text,
- * so a million distinct texts cost about 50 MB plus their ids. Journal entry per
+ * Memory holds one 128-bit hash and one conversation_id per distinct text, in typed arrays
+ * when the ids are LMSYS-style (32 lowercase hex digits): at most 80 MB for a million distinct
+ * texts (other ids are kept as strings beside). Journal entry per
  * first occurrence: `<32 hex digits of the hash>\t<conversation_id, \ \n \r escaped>`.
  */
 export const dedup: Stage<DedupConfig, Row, Row, never, DedupOptions> = make({
