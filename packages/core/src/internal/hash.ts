@@ -155,6 +155,9 @@ export const seededUnit = (seed: number, stageId: string, conversationId: string
   // Seed, stage id and index never contain U+001F, so the concatenation is unambiguous.
   unit(`${seed}\u001f${stageId}\u001f${conversationId}\u001f${index}`)
 
+/** Word `w` (0 to 3) of 32 hex digits: the inverse of {@link hexOf}. */
+const hexWord = (hex: string, w: number): number => Number.parseInt(hex.slice(8 * w, 8 * w + 8), 16)
+
 /** 32 lowercase hex digits: a value {@link FirstSeen} keeps as four 32-bit words. */
 const HEX32 = /^[0-9a-f]{32}$/
 
@@ -193,13 +196,7 @@ export class FirstSeen {
 
   /** Like {@link firstOrSet} for a hash given as 32 hex digits (as {@link digest} writes it). */
   firstOrSetDigest(hex: string, value: string): string | undefined {
-    return this.firstOrSetWords(
-      Number.parseInt(hex.slice(0, 8), 16),
-      Number.parseInt(hex.slice(8, 16), 16),
-      Number.parseInt(hex.slice(16, 24), 16),
-      Number.parseInt(hex.slice(24, 32), 16),
-      value
-    )
+    return this.firstOrSetWords(hexWord(hex, 0), hexWord(hex, 1), hexWord(hex, 2), hexWord(hex, 3), value)
   }
 
   /** The hash of the last text given to {@link firstOrSet}, as 32 hex digits (equal to `digest(text)`). */
@@ -220,10 +217,7 @@ export class FirstSeen {
     this.keys[k + 2] = h3
     this.keys[k + 3] = h4
     if (HEX32.test(value)) {
-      this.words[k] = Number.parseInt(value.slice(0, 8), 16)
-      this.words[k + 1] = Number.parseInt(value.slice(8, 16), 16)
-      this.words[k + 2] = Number.parseInt(value.slice(16, 24), 16)
-      this.words[k + 3] = Number.parseInt(value.slice(24, 32), 16)
+      for (let w = 0; w < 4; w++) this.words[k + w] = hexWord(value, w)
     } else this.others.set(e, value)
     this.slots[i] = e + 1
     if (this.count * 2 > this.slots.length) this.growSlots()

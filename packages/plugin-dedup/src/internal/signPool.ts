@@ -34,14 +34,6 @@ const spawn = (init: SignWorkerInit, heapMb: number | undefined): Worker => {
   return new Worker(boot, { eval: true, workerData: init, execArgv: [...process.execArgv, ...conditions], ...resourceLimits })
 }
 
-/**
- * A signing worker's old-generation cap in MB is the one core gives its own workers for the
- * same units ({@link Runner.workerHeapMbFor}), so that the workers together stay near one
- * thread's memory; none when a unit's size is unknown. A worker that runs out of it is replaced
- * by one without a cap, which signs the units the dead one held.
- */
-const heapMbFor = Runner.workerHeapMbFor
-
 interface Slot {
   readonly worker: Worker
   /** Units sent and not yet answered. */
@@ -59,7 +51,10 @@ export const signUnits = (
     const slots = new Set<Slot>()
     const held = new Map<number, SignedBatch>()
     const window = 2 * threads + 2
-    const heapMb = heapMbFor(units)
+    // Each signing worker gets the old-generation cap core gives its own workers for these
+    // units, so the workers together stay near one thread's memory (none when a unit's size is
+    // unknown). One that runs out of it is replaced by one without a cap, which signs its units.
+    const heapMb = Runner.workerHeapMbFor(units)
     let next = 0
     let due = 0
     let over = false
