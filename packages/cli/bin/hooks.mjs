@@ -11,11 +11,11 @@
 //    imports between TypeScript files resolve as tsc and tsx resolve them (`./util.js` → util.ts).
 //    `.cts` files, tsconfig `paths` and the like are tsx's: `run` and SYNTHLINE_BUNDLE=0 use it.
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
 import { createRequire } from "node:module"
-import { tmpdir, userInfo } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { cacheFolder, writeCached } from "./cache.mjs"
 
 /** @type {{ readonly [specifier: string]: string }} */
 let shared = {}
@@ -35,23 +35,6 @@ export const initialize = (data) => {
   dist = data.dist ?? ""
   tsxApi = data.tsxApi ?? ""
   cache = cacheFolder(data.cache)
-}
-
-/**
- * `folder` (default: synthline-ts-<uid> in the temp folder), created private to this user; where
- * it exists but is someone else's or writable by others, no cache (its files would run as code).
- */
-const cacheFolder = (folder) => {
-  const uid = typeof process.getuid === "function" ? process.getuid() : undefined
-  const dir = folder ?? join(tmpdir(), `synthline-ts-${uid ?? userInfo().username}`)
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 })
-    const s = statSync(dir)
-    if (uid !== undefined && (s.uid !== uid || (s.mode & 0o022) !== 0)) return undefined
-    return dir
-  } catch {
-    return undefined
-  }
 }
 
 const isTypeScript = (url) => url.startsWith("file:") && /\.(?:m?ts|tsx)$/.test(url) && !url.includes("/node_modules/")
@@ -109,14 +92,6 @@ export const load = async (url, context, next) => {
     const first = e?.errors?.[0]
     throw first?.location ? new SyntaxError(`${file}:${first.location.line}:${first.location.column + 1}: ${first.text}`) : e
   })
-  if (cached !== undefined) {
-    try {
-      const partial = `${cached}.${process.pid}.tmp`
-      writeFileSync(partial, code, { mode: 0o600 })
-      renameSync(partial, cached)
-    } catch {
-      // no cache this time: the next validate compiles it again
-    }
-  }
+  if (cached !== undefined) writeCached(cached, code)
   return { format: "module", source: code, shortCircuit: true }
 }

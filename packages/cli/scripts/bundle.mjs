@@ -1,23 +1,23 @@
 /**
- * Bundles the built CLI (dist/bin.js, from tsc) with esbuild into dist/synthline.mjs:
- * @effect/cli, effect and the parts of @synthline/core the CLI itself uses, in a few files
- * instead of the hundreds of ES modules Node would resolve and load one by one (effect's
- * barrel alone is ~400), with the commands' lazy imports split into chunks loaded when a
- * command needs them.
+ * Bundles the built CLI (dist/bin.js, from tsc) with esbuild into one CommonJS file,
+ * dist/synthline-shared.cjs: the CLI with @effect/cli, every public module of effect and
+ * @synthline/core and the stage-facing ones of @effect/platform, instead of the hundreds of ES
+ * modules Node would resolve and load one by one (effect's barrel alone is ~400).
+ * bin/synthline.js runs it for what loads no plugin (help, --version, --completions,
+ * new-plugin) and for `validate`, which loads plugins but runs no stage (bin/shared.mjs: with
+ * V8's code cache). Commands that run stages run dist/bin.js unbundled: they need core's own
+ * files (the worker threads' entry, for one).
  *
- * bin/synthline.js runs the bundle only for what loads no plugin (help, version, completions,
- * new-plugin): a plugin imports @synthline/core and effect from node_modules, and must share
- * them with the core that runs it, so commands that load plugins run dist/bin.js unbundled.
- *
- * The bundle and its chunks (`dist/synthline-*.mjs`) lie in dist/ beside tsc's output, so the
- * CLI's own `createRequire(import.meta.url)("../package.json")` still finds its manifest; the
- * same read in another package (core's version) would find the CLI's, so there it is replaced
- * by the fields of that package's manifest.
+ * The bundle lies in dist/ beside tsc's output, so the CLI's own
+ * `createRequire(import.meta.url)("../package.json")` still finds its manifest; the same read in
+ * another package (core's version) would find the CLI's, so there it is replaced by the fields
+ * of that package's manifest.
  */
+import { createHash } from "node:crypto"
 import { build } from "esbuild"
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
-import { dirname, join, relative } from "node:path"
+import { dirname, join } from "node:path"
 import { pathToFileURL } from "node:url"
 
 const here = dirname(new URL(import.meta.url).pathname)
@@ -52,38 +52,20 @@ const inlineManifests = {
   }
 }
 
-const common = {
-  outdir,
-  bundle: true,
-  splitting: true,
-  format: "esm",
-  platform: "node",
-  target: "node20",
-  // tsx loads local TypeScript plugins through Node's loader hooks and esbuild is a native
-  // binary: both stay where they are installed.
-  external: ["tsx", "tsx/*", "esbuild"],
-  // Bundled CommonJS dependencies call require().
-  banner: { js: 'import { createRequire as __synthlineRequire } from "node:module";\nconst require = __synthlineRequire(import.meta.url);' },
-  chunkNames: "synthline-[name]-[hash]",
-  outExtension: { ".js": ".mjs" },
-  legalComments: "none",
-  logLevel: "warning",
-  metafile: true
-}
-
-// Chunks of an earlier build would pile up (their names carry a content hash).
+// What earlier builds left (an ES-module bundle and its chunks, before this one).
 for (const f of readdirSync(outdir)) if (/^synthline.*\.mjs$/.test(f)) rmSync(join(outdir, f))
 
-const result = await build({ ...common, entryPoints: { synthline: join(here, "../dist/bin.js") }, plugins: [inlineManifests] })
-
 /**
- * The bundle of what loads plugins but runs no stage (`validate`): the CLI together with every
- * public module of effect and @synthline/core and the stage-facing ones of @effect/platform,
- * dist/synthline-shared.mjs, which exports each of them as a namespace. A plugin imports them
- * through bin/hooks.mjs, which resolves these specifiers to small modules in dist/shared/ that
- * re-export the bundle's namespace, so the plugin and the CLI share one instance of each (one
- * `Schema`, one `Stage`, one `StageError` class) and Node loads one file instead of ~900.
+ * The bundle's exports are `main`, which runs the CLI, and `shared`: functions that give the
+ * shared modules' namespaces (`m0`, `m1`, ...; a module runs when first asked for).
+ * bin/shared.mjs compiles it with node:vm, with V8's code cache of an earlier run (Node 20 has
+ * no compile cache for ES modules), and `main` puts `shared` on globalThis (SHARED_KEY) and runs
+ * the CLI. A plugin imports those
+ * modules through bin/hooks.mjs, which resolves these specifiers to small modules in dist/shared/
+ * that re-export the bundle's namespace, so the plugin and the CLI share one instance of each (one
+ * `Schema`, one `Stage`, one `StageError` class).
  */
+const SHARED_KEY = "synthline.shared"
 const require = createRequire(join(here, "../package.json"))
 const publicModules = (pkg) => {
   const manifest = JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), "utf8"))
@@ -110,33 +92,67 @@ const shared = [
 ]
 // Each module's export names, read from the module itself.
 const names = await Promise.all(shared.map(async (s) => Object.keys(await import(pathToFileURL(require.resolve(s)).href))))
-const entry = [...shared.map((s, i) => `export * as m${i} from ${JSON.stringify(s)}`), `import ${JSON.stringify(join(here, "../dist/bin.js"))}`].join("\n")
+// import(), not require(): a require() would resolve effect's "require" export (its CommonJS
+// build), a second copy beside the ES modules the CLI's own imports get.
+const getters = shared.map((s, i) => `m${i}: () => import(${JSON.stringify(s)})`)
+const entry = [
+  `const shared = { ${getters.join(", ")} }`,
+  `const main = () => { globalThis[Symbol.for(${JSON.stringify(SHARED_KEY)})] = shared; require(${JSON.stringify(join(here, "../dist/bin.js"))}) }`,
+  "module.exports = { shared, main }"
+].join("\n")
 const sharedDir = join(outdir, "shared")
 rmSync(sharedDir, { recursive: true, force: true })
-const sharedResult = await build({
-  ...common,
+const sharedFile = join(outdir, "synthline-shared.cjs")
+rmSync(sharedFile, { force: true })
+const result = await build({
   stdin: { contents: entry, resolveDir: join(here, ".."), sourcefile: "synthline-shared.js", loader: "js" },
-  outdir: sharedDir,
-  entryNames: "../synthline-shared",
-  chunkNames: "../synthline-shared-[name]-[hash]",
+  outfile: sharedFile,
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  // tsx loads local TypeScript plugins through Node's loader hooks and esbuild is a native
+  // binary: both stay where they are installed. `report` runs unbundled (and vega's top-level
+  // await is no CommonJS).
+  external: ["tsx", "tsx/*", "esbuild", "@synthline/report"],
+  // bin/shared.mjs runs the file as a function of these (CommonJS's five and `import.meta`).
+  define: { "import.meta": "__synthlineImportMeta" },
+  legalComments: "none",
+  logLevel: "warning",
+  metafile: true,
   plugins: [inlineManifests]
 })
-const map = {}
+// V8 loses a script's dynamic-import callback when the script comes from the code cache, so the
+// bundle's import() expressions (plugins, tsx's API: what stays outside the bundle) call
+// `__synthlineImport`, dist/synthline-shared-import.mjs's function, whose import() resolves
+// from dist/ as the bundle's own would. One preceded by a backtick is text (a worker's boot
+// code); in comments the change is harmless.
+const dynamicImport = /(?<![\w$.`])import\(/g
+const rewritten = readFileSync(sharedFile, "utf8").replace(dynamicImport, "__synthlineImport(")
+writeFileSync(sharedFile, rewritten)
+writeFileSync(
+  join(outdir, "synthline-shared-import.mjs"),
+  "// The import() of dist/synthline-shared.cjs (see scripts/bundle.mjs): resolves from dist/ as the bundle's own would.\nexport default (specifier) => import(specifier)\n"
+)
+const bundleSource = readFileSync(sharedFile)
 shared.forEach((s, i) => {
   const file = join(sharedDir, `${s}.mjs`)
   mkdirSync(dirname(file), { recursive: true })
-  const bundle = relative(dirname(file), join(outdir, "synthline-shared.mjs"))
-  const lines = [`import { m${i} as ns } from ${JSON.stringify(bundle.startsWith(".") ? bundle : `./${bundle}`)}`]
+  const lines = [`const ns = await globalThis[Symbol.for(${JSON.stringify(SHARED_KEY)})].m${i}()`]
   for (const [k, n] of names[i].entries()) lines.push(`const v${k} = ns[${JSON.stringify(n)}]`)
   lines.push(`export { ${names[i].map((n, k) => `v${k} as ${JSON.stringify(n)}`).join(", ")} }`)
   writeFileSync(file, `${lines.join("\n")}\n`)
-  map[s] = `./shared/${s}.mjs`
 })
-// The specifier → module map bin/hooks.mjs reads (paths relative to dist/).
-writeFileSync(join(outdir, "shared.json"), `${JSON.stringify(map)}\n`)
+// What bin/synthline.js and bin/hooks.mjs read (paths relative to dist/): the bundle, the hash
+// of its bytes (part of the code cache's name) and the specifier → module map.
+writeFileSync(
+  join(outdir, "shared.json"),
+  `${JSON.stringify({
+    bundle: "./synthline-shared.cjs",
+    sha256: createHash("sha256").update(bundleSource).digest("hex"),
+    modules: Object.fromEntries(shared.map((s) => [s, `./shared/${s}.mjs`]))
+  })}\n`
+)
 
-const summary = (r, file) => {
-  const bytes = Object.values(r.metafile.outputs).reduce((n, o) => n + o.bytes, 0)
-  return `bundled ${Object.keys(r.metafile.outputs).length} files (${(bytes / 1024 / 1024).toFixed(1)} MB): ${join(outdir, file)}\n`
-}
-process.stdout.write(summary(result, "synthline.mjs") + summary(sharedResult, "synthline-shared.mjs"))
+const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0)
+process.stdout.write(`bundled the CLI (${(bytes / 1024 / 1024).toFixed(1)} MB): ${sharedFile}\n`)

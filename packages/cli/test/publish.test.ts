@@ -20,7 +20,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { createRequire } from "node:module"
 import { basename, dirname, join } from "node:path"
@@ -58,6 +58,8 @@ const publishable = (): ReadonlyArray<{ readonly dir: string; readonly folder: s
 
 /** Where {@link offerPrebuild} put better-sqlite3's binary for npm's installs, once it has. */
 let prebuilds: string | undefined
+/** The installed CLI's compile cache (SYNTHLINE_COMPILE_CACHE), where the packed-install test sets one. */
+let compileCache: string | undefined
 
 /**
  * The environment of the child processes: no source condition, so installed packages run from
@@ -66,6 +68,7 @@ let prebuilds: string | undefined
 const env = (): NodeJS.ProcessEnv => {
   const e: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", npm_config_audit: "false", npm_config_fund: "false", npm_config_update_notifier: "false" }
   if (prebuilds !== undefined) e.npm_config_better_sqlite3_local_prebuilds = prebuilds
+  if (compileCache !== undefined) e.SYNTHLINE_COMPILE_CACHE = compileCache
   delete e.NODE_OPTIONS
   return e
 }
@@ -232,8 +235,9 @@ describe("publishable packages", () => {
           const listing = await ok("tar", ["-tzf", join(tarballs, f)], work)
           for (const file of ["package/dist/index.js", "package/dist/index.d.ts", "package/README.md", "package/LICENSE"]) expect(listing, f).toContain(file)
           expect(listing, f).not.toMatch(/package\/(test|node_modules)\//)
-          // The CLI's bundle, which its binary runs for help, --version, --completions and new-plugin.
-          if (JSON.parse(manifest).name === "@synthline/cli") expect(listing, f).toContain("package/dist/synthline.mjs")
+          // The CLI's bundle, which its binary runs for help, --version, --completions, new-plugin and validate.
+          if (JSON.parse(manifest).name === "@synthline/cli")
+            for (const file of ["package/dist/synthline-shared.cjs", "package/dist/synthline-shared-import.mjs", "package/dist/shared.json"]) expect(listing, f).toContain(file)
           if (!packOnly.has(JSON.parse(manifest).name)) install.push(f)
         }
         const fromClone = scaffoldFromClone(clone, work)
@@ -288,7 +292,28 @@ branches:
   unsafe: { type: jsonl, path: out+unsafe, encrypt: source-key }
 `
         )
-        expect(await ok(synthline, ["validate", "acme.pipeline.yaml"], app)).toContain("valid (5 stages")
+        // validate runs the shared bundle: the first run saves V8's code cache of it, the next
+        // reads it back, and one V8 refuses (here: garbage) is compiled anew and replaced.
+        compileCache = join(work, "compile-cache")
+        const validate = async () => {
+          const r = await exec(synthline, ["validate", "acme.pipeline.yaml"], app)
+          return { code: r.code, stdout: r.stdout, stderr: r.stderr }
+        }
+        const validated = await validate()
+        expect(validated.code, validated.stderr).toBe(0)
+        expect(validated.stdout).toContain("valid (5 stages")
+        const codeCache = () => readdirSync(compileCache!).filter((f) => f.endsWith(".v8cache"))
+        expect(codeCache()).toEqual([expect.stringMatching(/^shared-[0-9a-f]{24}-plugins-v\d+\.\d+\.\d+-\w+\.v8cache$/)])
+        const cacheFile = join(compileCache, codeCache()[0]!)
+        const saved = statSync(cacheFile)
+        expect(saved.size).toBeGreaterThan(100_000)
+        expect(await validate()).toEqual(validated)
+        // Read, not written again (a new cache would be a new file renamed into place).
+        expect(statSync(cacheFile).ino).toBe(saved.ino)
+        writeFileSync(cacheFile, Buffer.alloc(4096, 7))
+        expect(await validate()).toEqual(validated)
+        expect(statSync(cacheFile).size).toBeGreaterThan(100_000)
+        compileCache = undefined
         await ok(synthline, ["run", "acme.pipeline.yaml"], app)
         const manifest = JSON.parse(readFileSync(join(app, "out/manifest.json"), "utf8"))
         expect(manifest.status).toBe("complete")
