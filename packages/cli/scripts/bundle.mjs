@@ -117,6 +117,10 @@ const result = await build({
   external: ["tsx", "tsx/*", "esbuild", "@synthline/report"],
   // bin/shared.mjs runs the file as a function of these (CommonJS's five and `import.meta`).
   define: { "import.meta": "__synthlineImportMeta" },
+  // 3.7 instead of 5.5 MB to read at every start (about 15 ms of `validate`'s 420); names are
+  // kept, so stack traces still name functions.
+  minifyWhitespace: true,
+  minifySyntax: true,
   legalComments: "none",
   logLevel: "warning",
   metafile: true,
