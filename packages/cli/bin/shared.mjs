@@ -3,12 +3,13 @@
 // `validate`'s plugins share through bin/hooks.mjs.
 //
 // Node 20 keeps no compile cache for ES modules, and compiling the bundle took about a third
-// of `validate`'s time. So the bundle is CommonJS run through node:vm with V8's code
-// cache: the first run compiles it and, on exit, saves the bytecode of everything it ran into
-// the per-user cache (bin/cache.mjs), under the bundle's hash, Node's version and the
-// architecture; a later run reads it back instead of compiling. V8 checks the cache itself
+// of `validate`'s time. So the bundle is CommonJS run through node:vm with V8's code cache: the
+// first run compiles it and, on exit, saves the bytecode of everything it ran into the per-user
+// cache (bin/cache.mjs), under the bundle's hash, Node's version, the architecture and a hash of
+// the node options; a later run reads it back instead of compiling. V8 checks the cache itself
 // (its version, flags and the source) and refuses one that does not fit, and then this run
 // compiles and saves a new one.
+import { createHash } from "node:crypto"
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { createRequire, register } from "node:module"
 import { dirname, join } from "node:path"
@@ -37,7 +38,9 @@ const pruneStale = (dir, keep) => {
 /** The bundle's exports (`shared`: the modules' namespaces, `main`: runs the CLI), compiled with the code cache where one fits. */
 const loadBundle = async (file, key) => {
   const dir = cacheFolder()
-  const cacheFile = dir === undefined ? undefined : join(dir, `shared-${key}-${process.version}-${process.arch}.v8cache`)
+  // V8 refuses a cache made under other flags: runs with other node options keep their own.
+  const flags = createHash("sha256").update(JSON.stringify([process.execArgv, process.env.NODE_OPTIONS ?? ""])).digest("hex").slice(0, 8)
+  const cacheFile = dir === undefined ? undefined : join(dir, `shared-${key}-${process.version}-${process.arch}-${flags}.v8cache`)
   const cachedData = cacheFile !== undefined && existsSync(cacheFile) ? readFileSync(cacheFile) : undefined
   const script = new vm.Script(wrap(readFileSync(file, "utf8")), { filename: file, cachedData })
   // Saved on exit, so the bytecode of the functions this run compiled lazily is in it too.

@@ -60,6 +60,8 @@ const publishable = (): ReadonlyArray<{ readonly dir: string; readonly folder: s
 let prebuilds: string | undefined
 /** The installed CLI's compile cache (SYNTHLINE_COMPILE_CACHE), where the packed-install test sets one. */
 let compileCache: string | undefined
+/** NODE_OPTIONS for the commands the test runs (none unless set). */
+let nodeOptions: string | undefined
 
 /**
  * The environment of the child processes: no source condition, so installed packages run from
@@ -70,6 +72,7 @@ const env = (): NodeJS.ProcessEnv => {
   if (prebuilds !== undefined) e.npm_config_better_sqlite3_local_prebuilds = prebuilds
   if (compileCache !== undefined) e.SYNTHLINE_COMPILE_CACHE = compileCache
   delete e.NODE_OPTIONS
+  if (nodeOptions !== undefined) e.NODE_OPTIONS = nodeOptions
   return e
 }
 
@@ -303,7 +306,7 @@ branches:
         expect(validated.code, validated.stderr).toBe(0)
         expect(validated.stdout).toContain("valid (5 stages")
         const codeCache = () => readdirSync(compileCache!).filter((f) => f.endsWith(".v8cache"))
-        expect(codeCache()).toEqual([expect.stringMatching(/^shared-[0-9a-f]{24}-plugins-v\d+\.\d+\.\d+-\w+\.v8cache$/)])
+        expect(codeCache()).toEqual([expect.stringMatching(/^shared-[0-9a-f]{24}-plugins-v\d+\.\d+\.\d+-\w+-[0-9a-f]{8}\.v8cache$/)])
         const cacheFile = join(compileCache, codeCache()[0]!)
         const saved = statSync(cacheFile)
         expect(saved.size).toBeGreaterThan(100_000)
@@ -313,6 +316,14 @@ branches:
         writeFileSync(cacheFile, Buffer.alloc(4096, 7))
         expect(await validate()).toEqual(validated)
         expect(statSync(cacheFile).size).toBeGreaterThan(100_000)
+        // Other node options (which V8 checks) get a cache of their own: the two do not replace each other.
+        const replaced = statSync(cacheFile).ino
+        nodeOptions = "--max-old-space-size=900"
+        expect(await validate()).toEqual(validated)
+        nodeOptions = undefined
+        expect(codeCache().length).toBe(2)
+        expect(await validate()).toEqual(validated)
+        expect(statSync(cacheFile).ino).toBe(replaced)
         compileCache = undefined
         await ok(synthline, ["run", "acme.pipeline.yaml"], app)
         const manifest = JSON.parse(readFileSync(join(app, "out/manifest.json"), "utf8"))
