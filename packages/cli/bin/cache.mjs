@@ -1,5 +1,5 @@
 // The CLI's per-user cache folder (bin/hooks.mjs keeps compiled TypeScript plugins there,
-// bin/synthline.js V8's code cache of the bundle): files in it run as code, so only a folder
+// bin/shared.mjs V8's code cache of the bundle): files in it run as code, so only a folder
 // this user owns and no one else can write to is used.
 import { mkdirSync, renameSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir, userInfo } from "node:os"

@@ -60,10 +60,9 @@ for (const f of readdirSync(outdir)) if (/^synthline.*\.mjs$/.test(f)) rmSync(jo
  * shared modules' namespaces (`m0`, `m1`, ...; a module runs when first asked for).
  * bin/shared.mjs compiles it with node:vm, with V8's code cache of an earlier run (Node 20 has
  * no compile cache for ES modules), and `main` puts `shared` on globalThis (SHARED_KEY) and runs
- * the CLI. A plugin imports those
- * modules through bin/hooks.mjs, which resolves these specifiers to small modules in dist/shared/
- * that re-export the bundle's namespace, so the plugin and the CLI share one instance of each (one
- * `Schema`, one `Stage`, one `StageError` class).
+ * the CLI. A plugin imports those modules through bin/hooks.mjs, which resolves these specifiers
+ * to small modules in dist/shared/ that re-export the bundle's namespace, so the plugin and the
+ * CLI share one instance of each (one `Schema`, one `Stage`, one `StageError` class).
  */
 const SHARED_KEY = "synthline.shared"
 const require = createRequire(join(here, "../package.json"))
@@ -138,7 +137,6 @@ writeFileSync(
   join(outdir, "synthline-shared-import.mjs"),
   "// The import() of dist/synthline-shared.cjs (see scripts/bundle.mjs): resolves from dist/ as the bundle's own would.\nexport default (specifier) => import(specifier)\n"
 )
-const bundleSource = readFileSync(sharedFile)
 shared.forEach((s, i) => {
   const file = join(sharedDir, `${s}.mjs`)
   mkdirSync(dirname(file), { recursive: true })
@@ -153,7 +151,7 @@ writeFileSync(
   join(outdir, "shared.json"),
   `${JSON.stringify({
     bundle: "./synthline-shared.cjs",
-    sha256: createHash("sha256").update(bundleSource).digest("hex"),
+    sha256: createHash("sha256").update(rewritten).digest("hex"),
     modules: Object.fromEntries(shared.map((s) => [s, `./shared/${s}.mjs`]))
   })}\n`
 )
