@@ -1,17 +1,27 @@
 /**
- * The root README as a new user follows it with only Node and npm: every pnpm command in it is
- * written `npx -y pnpm@10.34.9 …` (no bare `pnpm`), the demo's `next:` hint too; the built CLI
- * runs as `npx synthline` from the clone (or says how to build it); and the shell completion it
- * documents is what `synthline --completions bash` prints.
+ * The root README and the docs site's guide as a new user follows them with only Node and npm:
+ * every pnpm command in them is written `npx -y pnpm@10.34.9 …` (no bare `pnpm`), the demo's
+ * `next:` hint too; the README's Commands table has a row for every command `synthline --help`
+ * lists, and none more; the built CLI runs as `npx synthline` from the clone (or says how to
+ * build it); and the shell completion it documents is what `synthline --completions bash` prints.
  */
 import { spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { repoRoot, synthline } from "./support.js"
 
 const readme = readFileSync(join(repoRoot, "README.md"), "utf8")
 const pinned = "npx -y pnpm@10.34.9"
+
+/** The docs site's hand-written pages: the guide and the home page (not the generated reference). */
+const docsPages: ReadonlyArray<{ readonly file: string; readonly text: string }> = [
+  "apps/docs/index.md",
+  ...readdirSync(join(repoRoot, "apps/docs/guide"))
+    .filter((f) => f.endsWith(".md"))
+    .sort()
+    .map((f) => `apps/docs/guide/${f}`)
+].map((file) => ({ file, text: readFileSync(join(repoRoot, file), "utf8") }))
 
 /** The commands of the README's shell blocks, one per `&&`, `;` or `|` part. */
 const shellCommands = (text: string): Array<string> =>
@@ -24,9 +34,32 @@ const shellCommands = (text: string): Array<string> =>
       .filter((c) => c !== "")
   )
 
-/** The inline code spans outside shell blocks. */
+/** The inline code spans outside shell blocks, one per `&&`, `;` or `|` part. */
 const codeSpans = (text: string): Array<string> =>
-  [...text.replace(/```[\s\S]*?```/g, "").matchAll(/`([^`\n]+)`/g)].map((m) => m[1]!.trim())
+  [...text.replace(/```[\s\S]*?```/g, "").matchAll(/`([^`\n]+)`/g)].flatMap((m) =>
+    m[1]!
+      .split(/&&|;|\|/)
+      .map((c) => c.trim())
+      .filter((c) => c !== "")
+  )
+
+/** Whether a command runs bare `pnpm` (after any `NAME=value` environment assignments). */
+const barePnpm = (command: string): boolean => /^(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*pnpm\b/.test(command)
+
+/** The bare pnpm commands of a markdown text, in shell blocks and in code spans. */
+const barePnpmCommands = (text: string): Array<string> => [...shellCommands(text), ...codeSpans(text)].filter(barePnpm)
+
+/** The commands `synthline --help` lists under `Commands:`. */
+const helpCommands = (help: string): Array<string> => {
+  const section = help.split(/^Commands:\n/m)[1]?.split(/\n\s*\n/)[0] ?? ""
+  return [...section.matchAll(/^ {2}([a-z][a-z-]*) {2,}/gm)].map((m) => m[1]!)
+}
+
+/** The commands of the README's Commands table, one per row. */
+const tableCommands = (text: string): Array<string> => {
+  const section = text.split(/^## Commands\n/m)[1]?.split(/^## /m)[0] ?? ""
+  return [...section.matchAll(/^\| `synthline ([a-z][a-z-]*)\b/gm)].map((m) => m[1]!)
+}
 
 const run = (cmd: string, args: ReadonlyArray<string>): Promise<{ code: number | null; stdout: string; stderr: string }> =>
   new Promise((resolve) => {
@@ -51,6 +84,21 @@ describe("the README, as written", () => {
     for (const line of next) expect(line.replaceAll(pinned, "")).not.toMatch(/(^|[\s"'`·])pnpm\s/)
   })
 
+  it("has a Commands table row for every command synthline --help lists, and for no other", async () => {
+    const r = await synthline(["--help"], { NO_COLOR: "1" })
+    expect(r.code).toBe(0)
+    const listed = helpCommands(r.stdout)
+    expect(listed).toEqual(expect.arrayContaining(["run", "validate", "head", "estimate", "submit", "status", "report"]))
+    const table = tableCommands(readme)
+    expect(new Set(table).size).toBe(table.length)
+    expect([...table].sort()).toEqual([...listed].sort())
+  }, 60_000)
+
+  it("links the editor support page where it documents synthline schema", () => {
+    const row = readme.split("\n").find((l) => l.startsWith("| `synthline schema"))
+    expect(row).toContain("(apps/docs/guide/editor.md)")
+  })
+
   it("npx synthline runs the clone's built CLI, or says how to build it", async () => {
     expect(readme).toContain("npx synthline validate examples/quickstart.pipeline.yaml")
     const r = await run("npx", ["--no-install", "synthline", "--version"])
@@ -65,4 +113,32 @@ describe("the README, as written", () => {
     expect(r.code).toBe(0)
     expect(r.stdout).toMatch(/complete .*synthline/)
   }, 60_000)
+})
+
+describe("the docs site's guide, as written", () => {
+  it("finds bare pnpm commands wherever they hide", () => {
+    const text = [
+      "```sh",
+      "pnpm demo",
+      "SYNTHLINE_MODEL=$PWD/m.gguf pnpm demo",
+      "cd x && pnpm test",
+      `${pinned} bench --only x   # not pnpm bench`,
+      "```",
+      "Run `pnpm synthline validate FILE`, or `cd y && pnpm build`; pnpm's `ignoredBuiltDependencies`."
+    ].join("\n")
+    expect(barePnpmCommands(text)).toEqual(["pnpm demo", "SYNTHLINE_MODEL=$PWD/m.gguf pnpm demo", "pnpm test", "pnpm synthline validate FILE", "pnpm build"])
+  })
+
+  it("has the guide pages", () => {
+    expect(docsPages.map((p) => p.file)).toEqual(expect.arrayContaining(["apps/docs/guide/getting-started.md", "apps/docs/guide/troubleshooting.md"]))
+  })
+
+  it.each(docsPages)("$file writes every pnpm command as npx -y pnpm@10.34.9, in shell blocks and code spans", ({ text }) => {
+    expect(barePnpmCommands(text)).toEqual([])
+  })
+
+  it("runs the CLI from a clone as the README does", () => {
+    const start = docsPages.find((p) => p.file === "apps/docs/guide/getting-started.md")!.text
+    expect(shellCommands(start)).toEqual(expect.arrayContaining([`${pinned} synthline validate examples/quickstart.pipeline.yaml`, `${pinned} build`, "npx synthline validate examples/quickstart.pipeline.yaml"]))
+  })
 })
