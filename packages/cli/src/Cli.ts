@@ -141,7 +141,7 @@ const run = Command.make(
 const validate = Command.make("validate", { file }, ({ file }) =>
   Effect.gen(function* () {
     const { pipeline: p } = yield* loadChecked(file)
-    yield* out(`${file}: valid (${p.stages.length} stages, fingerprint ${p.fingerprint.slice(0, 12)})`)
+    yield* out(`${file}: valid (${p.stages.length} ${p.stages.length === 1 ? "stage" : "stages"}, fingerprint ${p.fingerprint.slice(0, 12)})`)
   })
 ).pipe(
   Command.withDescription(

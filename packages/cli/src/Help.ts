@@ -277,7 +277,8 @@ const unknownOption = (flag: string, command: string, known: ReadonlyArray<strin
         ? `; did you mean ${known.find((k) => k.replace(/^-+/, "") === near)}?`
         : ""
   const list = known.filter((k) => k.startsWith("--"))
-  return `unknown option ${flag} for ${command}${suggestion}\n${command} takes: ${list.join(", ")} (see ${command} --help)`
+  const takes = list.length === 0 ? "takes no options but the global ones" : `takes: ${list.join(", ")}`
+  return `unknown option ${flag} for ${command}${suggestion}\n${command} ${takes} (see ${command} --help)`
 }
 
 /**

@@ -76,6 +76,8 @@ describe("unknown commands and options", () => {
     expect(refusal(["run", "--dry-run", "p.yaml"])).toMatch(/^unknown option --dry-run for synthline run; .*synthline plan FILE/)
     expect(refusal(["run", "--dry-run", "p.yaml"])).toContain("synthline run takes: --shard, --fresh, --max-errors")
     expect(refusal(["--verison"])).toContain("did you mean --version?")
+    // A command with no options of its own says so instead of an empty list.
+    expect(refusal(["validate", "--jsn", "p.yaml"])).toContain("synthline validate takes no options but the global ones (see synthline validate --help)")
   })
 
   it("an unknown command gets the nearest command", () => {

@@ -7,7 +7,7 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { join, relative } from "node:path"
 import * as Pipeline from "../src/Pipeline.js"
 import * as Runner from "../src/Runner.js"
 
@@ -60,9 +60,11 @@ describe("pipeline-file errors in plain words", () => {
       const ok = yield* check(base("  - use: core/first-turn\n"))
       expect(Either.isRight(ok)).toBe(true)
       const typo = yield* check(base("  - use: core/first-turn\n").replace('"data/*.jsonl"', '"dat/*.jsonl"'))
-      expect(message(typo)).toBe(`${file}:2:30: source path dat/*.jsonl: no file matches this pattern (under ${dir}); did you mean data/*.jsonl?`)
+      // The file as the user would give it: relative to the working folder it lies below.
+      const shown = relative(process.cwd(), file)
+      expect(message(typo)).toBe(`${shown}:2:30: source path dat/*.jsonl: no file matches this pattern (under ${dir}); did you mean data/*.jsonl?`)
       const none = yield* check(base("  - use: core/first-turn\n").replace('"data/*.jsonl"', '"data/*.parquet"'))
-      expect(message(none)).toBe(`${file}:2:30: source path data/*.parquet: no file matches this pattern (under ${dir})`)
+      expect(message(none)).toBe(`${shown}:2:30: source path data/*.parquet: no file matches this pattern (under ${dir})`)
       const list = yield* check(base("  - use: core/first-turn\n").replace('path: "data/*.jsonl"', 'path: ["data/a.jsonl", "data/b.jsonl"]'))
       expect(message(list)).toMatch(/p\.yaml:2:47: source path data\/b\.jsonl: no such file/)
     }).pipe(Effect.provide(NodeContext.layer)))

@@ -7,6 +7,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import { Effect, Either } from "effect"
 import { isDynamicPattern } from "tinyglobby"
+import { isAbsolute, relative } from "node:path"
 import * as YAML from "yaml"
 import { nearest, PipelineFileError } from "../Errors.js"
 import type { ResolvedPipeline } from "../Pipeline.js"
@@ -69,8 +70,11 @@ export const checkInputs = (
     for (const [i, pattern] of patterns.entries()) {
       const result = yield* Effect.either(expandInputs(pattern, pipeline.baseDir))
       if (Either.isRight(result)) continue
-      const file = pipeline.file ?? pipeline.baseDir
-      const text = pipeline.file === undefined ? "" : yield* fs.readFileString(pipeline.file).pipe(Effect.orElseSucceed(() => ""))
+      // Shown as the user would give it: relative to the working folder when it lies below it.
+      const absolute = pipeline.file ?? pipeline.baseDir
+      const below = relative(process.cwd(), absolute)
+      const file = below !== "" && !below.startsWith("..") && !isAbsolute(below) ? below : absolute
+      const text = pipeline.file === undefined ? "" : yield* fs.readFileString(absolute).pipe(Effect.orElseSucceed(() => ""))
       const at = text === "" ? undefined : (position(text, list ? i : undefined) ?? position(text, undefined))
       const near = yield* nearFolder(pattern, pipeline.baseDir)
       return yield* new PipelineFileError({
