@@ -6,6 +6,8 @@
  * answer; the model client {@link ResponseCache.stage}s the answers that arrive in one turn of
  * the event loop and {@link ResponseCache.commit}s them in one transaction before any of their
  * callers resumes (one commit per turn instead of one per answer).
+ * A lookup of a key the file cannot hold reads nothing: a Bloom filter of the file's keys
+ * (`internal/keyFilter.ts`, scanned a page per missed lookup) and of those stored since answers it.
  * A file SQLite cannot read (damaged) is an {@link LlmCacheError} that says how to go on.
  * A run has one cache, the {@link Responses} service: its file is opened once, on first use, and
  * shared by every caller (the chat models, DeepL in `synth/translate`).
@@ -19,6 +21,7 @@ import { Context, Effect, Either, Layer, Schema, Scope } from "effect"
 import type { ChatRequest, Completion } from "./Chat.js"
 import { type CacheMode, CacheSection } from "./Config.js"
 import { LlmCacheError, LlmConfigError } from "./Errors.js"
+import { KeyFilter } from "./internal/keyFilter.js"
 import { errorText } from "@synthline/core/Errors"
 
 type Answer = Omit<Completion, "cached">
@@ -167,6 +170,8 @@ interface Prepared {
   readonly select: Database.Statement<[string], Row>
   readonly insert: Database.Statement | undefined
   readonly count: Database.Statement<[], { n: number }>
+  /** The keys after a key, in key order (the scan of {@link KeyFilter}). */
+  readonly page: Database.Statement<[string, number], string>
   /** Inserts staged answers in one transaction. */
   readonly insertAll: ((rows: ReadonlyArray<Entry>) => void) | undefined
 }
@@ -201,6 +206,7 @@ const prepare = (db: Database.Database, mode: "read-write" | "read-only"): Prepa
         )
       : undefined
   const count = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM responses")
+  const page = db.prepare<[string, number], string>("SELECT key FROM responses WHERE key > ? ORDER BY key LIMIT ?").pluck()
   // Staged answers: one transaction for all of them. A commit writes each row's page once, and
   // SQLite's code and pages stay warm across the rows: 60,000 answers committed in batches of
   // the answers of one event-loop turn cost a fraction of the CPU of one commit each.
@@ -213,7 +219,7 @@ const prepare = (db: Database.Database, mode: "read-write" | "read-only"): Prepa
             insert.run(k, model, a.content, a.finish_reason, a.usage.prompt_tokens, a.usage.completion_tokens, now)
           }
         })
-  return { select, insert, count, insertAll }
+  return { select, insert, count, page, insertAll }
 }
 
 /** Reads the committed answer for a key; a read error when SQLite cannot. */
@@ -254,6 +260,11 @@ class Staging {
     private readonly file: string,
     private readonly insertAll: Prepared["insertAll"]
   ) {}
+
+  /** The keys staged and not committed yet. */
+  keys(): Iterable<string> {
+    return this.byKey.keys()
+  }
 
   /** The answer staged for a key, if any. */
   get(k: string): Answer | undefined {
@@ -300,22 +311,34 @@ const orThrow = <A>(r: Either.Either<A, LlmCacheError>): A => {
 /** The cache over an open connection: its statements, what is staged, and the operations over both. */
 const statements = (file: string, db: Database.Database, mode: "read-write" | "read-only"): ResponseCache => {
   configure(db, mode)
-  const { select, insert, count, insertAll } = prepare(db, mode)
+  const { select, insert, count, page, insertAll } = prepare(db, mode)
   const staging = new Staging(file, insertAll)
   const { commit } = staging
+  const keys = new KeyFilter((after, limit) => page.all(after, limit), () => staging.keys())
   const lookup = (k: string): Either.Either<Answer | undefined, LlmCacheError> => {
     const staged = staging.get(k)
-    return staged !== undefined ? Either.right(staged) : readAnswer(file, select, k)
+    if (staged !== undefined) return Either.right(staged)
+    if (!keys.mustRead(k)) return nothing
+    const read = readAnswer(file, select, k)
+    if (Either.isRight(read) && read.right === undefined) keys.missed()
+    return read
   }
-  const store = (k: string, model: string, a: Answer): Either.Either<void, LlmCacheError> =>
-    insert === undefined ? nothing : writeAnswer(file, insert, k, model, a)
+  const store = (k: string, model: string, a: Answer): Either.Either<void, LlmCacheError> => {
+    if (insert === undefined) return nothing
+    keys.stored(k)
+    return writeAnswer(file, insert, k, model, a)
+  }
   return {
     mode,
     lookup,
     store,
     get: (k) => orThrow(lookup(k)),
     put: (k, model, answer) => orThrow(store(k, model, answer)),
-    stage: (k, model, answer) => (insert === undefined ? stored : staging.stage(k, model, answer)),
+    stage: (k, model, answer) => {
+      if (insert === undefined) return stored
+      keys.stored(k)
+      return staging.stage(k, model, answer)
+    },
     commit,
     size: () => {
       commit()

@@ -280,13 +280,39 @@ export const openWireLog = (file: string, usage: ModelUsage, endpoints: Readonly
       fd = undefined
     }
   }
+  // A request is written before its bytes go out (the log must count every request a server
+  // may have received). What comes back (answers, errors, retries) waits for the next request's
+  // write or the end of the event loop's turn: one write per turn instead of one per answer
+  // (case d of the occupancy bench: 60,000 answers, about 0.6 s of the client's thread). A kill
+  // can lose the answers of the last turn only, whose callers have not resumed yet.
+  let pending = ""
+  let scheduled = false
+  const flush = (): void => {
+    scheduled = false
+    if (pending === "") return
+    const lines = pending
+    pending = ""
+    write(lines)
+  }
+  const later = (line: string): void => {
+    pending += line
+    if (!scheduled) {
+      scheduled = true
+      setImmediate(flush)
+    }
+  }
   return {
-    request: (e) => write(`r ${e}\n`),
-    retry: () => write("R\n"),
-    answer: (e, p, q) => write(`a ${e} ${p} ${q}\n`),
-    choice: () => write("c\n"),
-    error: (e, kind) => write(`e ${e} ${kind}\n`),
+    request: (e) => {
+      const lines = `${pending}r ${e}\n`
+      pending = ""
+      write(lines)
+    },
+    retry: () => later("R\n"),
+    answer: (e, p, q) => later(`a ${e} ${p} ${q}\n`),
+    choice: () => later("c\n"),
+    error: (e, kind) => later(`e ${e} ${kind}\n`),
     close: () => {
+      flush()
       if (fd !== undefined) closeSync(fd)
       fd = undefined
     }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Either, Schema } from "effect"
 import { ModelsSection } from "../src/Config.js"
@@ -140,6 +140,25 @@ describe("choices_per_request", () => {
     const resumed = Usage.make("test/m", ["e"], undefined)
     Usage.openWireLog(file, resumed, ["e"]).close()
     expect([resumed.requests, resumed.completions, resumed.prompt_tokens, resumed.completion_tokens]).toEqual([1, 3, 500, 60])
+  })
+
+  it("the wire log writes a request at once, and what came back with the next request or by the end of the turn", async () => {
+    const file = join(tempDir("wire-turn"), "llm-usage-m.log")
+    const log = Usage.openWireLog(file, Usage.make("test/m", ["e"], undefined), ["e"])
+    const events = () => readFileSync(file, "utf8").split("\n").slice(2).filter((l) => l !== "")
+    log.request(0)
+    expect(events()).toEqual(["r 0"])
+    log.answer(0, 500, 60)
+    log.error(0, "timeout")
+    // Not yet on disk: the answer waits for the next request or the end of the turn.
+    expect(events()).toEqual(["r 0"])
+    log.request(0)
+    expect(events()).toEqual(["r 0", "a 0 500 60", "e 0 timeout", "r 0"])
+    log.answer(0, 7, 8)
+    await new Promise((resolve) => setImmediate(resolve))
+    // On disk without a close: a kill from here on loses nothing.
+    expect(events()).toEqual(["r 0", "a 0 500 60", "e 0 timeout", "r 0", "a 0 7 8"])
+    log.close()
   })
 
   it("shares a request's tokens out over its answers, adding up to the totals", () => {
