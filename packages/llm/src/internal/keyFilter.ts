@@ -45,6 +45,7 @@ export class Bloom {
   readonly capacity: number
   /** Keys added (duplicates counted again). */
   added = 0
+  private readonly probes = new Int32Array(3)
 
   constructor(expected: number) {
     let bits = MIN_BITS
@@ -54,25 +55,22 @@ export class Bloom {
     this.capacity = Math.floor(bits / BITS_PER_KEY)
   }
 
-  add(key: string): void {
+  /** The three bits of `key`, into {@link probes}. */
+  private probe(key: string): Int32Array {
     const a = fnv1a(key)
     const b = mix(a) | 1
-    const { words, mask } = this
-    for (let i = 0; i < 3; i++) {
-      const bit = (a + Math.imul(i, b)) & mask
-      words[bit >>> 5]! |= 1 << (bit & 31)
-    }
+    const p = this.probes
+    for (let i = 0; i < 3; i++) p[i] = (a + Math.imul(i, b)) & this.mask
+    return p
+  }
+
+  add(key: string): void {
+    for (const bit of this.probe(key)) this.words[bit >>> 5]! |= 1 << (bit & 31)
     this.added++
   }
 
   mayHave(key: string): boolean {
-    const a = fnv1a(key)
-    const b = mix(a) | 1
-    const { words, mask } = this
-    for (let i = 0; i < 3; i++) {
-      const bit = (a + Math.imul(i, b)) & mask
-      if ((words[bit >>> 5]! & (1 << (bit & 31))) === 0) return false
-    }
+    for (const bit of this.probe(key)) if ((this.words[bit >>> 5]! & (1 << (bit & 31))) === 0) return false
     return true
   }
 }
