@@ -383,12 +383,14 @@ const decodeAt = <A>(
     const names = issue.path.length === 1 ? fieldNames(schema.ast) : []
     return Either.left(fail(doc, full, `unknown option ${key} for ${what}${didYouMean(key, names)}`, stage, true))
   }
+  // A stage's error already starts with "stage <use>:", so it is not named twice.
+  const invalid = stage !== undefined ? "" : `invalid ${what}: `
   const plain = plainIssue(schema.ast, issuePath, valueAt(input, issuePath), issue.message)
   if (plain !== undefined)
-    return Either.left(fail(doc, full, `invalid ${what}: ${withoutSecrets(schema.ast, input, path, issuePath, plain, secrets)}`, stage))
+    return Either.left(fail(doc, full, `${invalid}${withoutSecrets(schema.ast, input, path, issuePath, plain, secrets)}`, stage))
   const where = issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""
   const message = withoutSecrets(schema.ast, input, path, issuePath, issue.message, secrets)
-  return Either.left(fail(doc, full, `invalid ${what}: ${where}${message}`, stage))
+  return Either.left(fail(doc, full, `${invalid}${where}${message}`, stage))
 }
 
 const canonical = (v: unknown): string => {

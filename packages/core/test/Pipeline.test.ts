@@ -66,7 +66,7 @@ describe("Pipeline.decode", () => {
     Effect.gen(function* () {
       const r = yield* decode(valid.replace("languages: [English, Japanese]", "languages: English"))
       expect(Either.isLeft(r)).toBe(true)
-      if (Either.isLeft(r)) expect(r.left.message).toMatch(/quickstart\.yaml:6:\d+: stage core\/select: invalid stage core\/select/)
+      if (Either.isLeft(r)) expect(r.left.message).toMatch(/quickstart\.yaml:6:\d+: stage core\/select: languages must be a list of strings/)
     }))
 
   it.effect("rejects unknown top-level keys, unknown source types and missing keys", () =>

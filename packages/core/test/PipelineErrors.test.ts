@@ -35,7 +35,7 @@ describe("pipeline-file errors in plain words", () => {
   it.effect("a type error says the type in words with an example, not TypeScript", () =>
     Effect.gen(function* () {
       const r = message(yield* decode(base("  - use: core/select\n    languages: English\n")))
-      expect(r).toBe(`${file}:5:16: stage core/select: invalid stage core/select: languages must be a list of strings (at least 1), for example [English], actual "English"`)
+      expect(r).toBe(`${file}:5:16: stage core/select: languages must be a list of strings (at least 1), for example [English], actual "English"`)
       expect(r).not.toContain("ReadonlyArray")
     }))
 
