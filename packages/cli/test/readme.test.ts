@@ -72,6 +72,14 @@ const run = (cmd: string, args: ReadonlyArray<string>): Promise<{ code: number |
   })
 
 describe("the README, as written", () => {
+  it("its changeset command runs on the Node versions the repo supports (engines: node >= 20)", async () => {
+    expect(readme).toContain("`npx -y pnpm@10.34.9 changeset`")
+    // @changesets/cli 3 needs Node 22.11 and stopped with "enableCompileCache is not a function" on Node 20.
+    const r = await run(process.execPath, [join(repoRoot, "node_modules/@changesets/cli/bin.js"), "--version"])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
+  })
+
   it("writes every pnpm command as npx -y pnpm@10.34.9, in shell blocks, code spans and the demo's next: hint", () => {
     const commands = shellCommands(readme)
     expect(commands.length).toBeGreaterThan(10)
