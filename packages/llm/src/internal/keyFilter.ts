@@ -122,8 +122,9 @@ export class KeyFilter {
 
   /** A filter sized for four times the keys, filled by a scan from the start (the file holds every key stored). */
   private grow(): void {
+    // At the largest size there is nothing to grow to (and no 32 MiB filter to make per store).
+    if (this.bloom.capacity >= MAX_BITS / BITS_PER_KEY) return
     const next = new Bloom(this.bloom.capacity * 4)
-    if (next.capacity === this.bloom.capacity) return
     for (const k of this.pending()) next.add(k)
     this.bloom = next
     this.cursor = ""
