@@ -21,6 +21,7 @@ import { Context, Effect, Either, Layer, Schema, Scope } from "effect"
 import type { ChatRequest, Completion } from "./Chat.js"
 import { type CacheMode, CacheSection } from "./Config.js"
 import { LlmCacheError, LlmConfigError } from "./Errors.js"
+import { CacheWriter } from "./internal/cacheWriter.js"
 import { KeyFilter } from "./internal/keyFilter.js"
 import { errorText } from "@synthline/core/Errors"
 
@@ -55,6 +56,12 @@ export interface ResponseCache {
 export interface Staged {
   /** Whether its answer was committed: commits the staged answers first when no commit ran since. */
   readonly result: () => Either.Either<void, LlmCacheError>
+  /**
+   * Calls `go` once its answer's commit is over (then {@link result} has its outcome without
+   * committing): the answers staged in one turn of the event loop are committed together on the
+   * cache's writer thread, off the caller's thread; at once when it is already over.
+   */
+  readonly whenCommitted: (go: () => void) => void
 }
 
 /** The cache key of a request: sha256 over the model name and everything that shapes the answer. */
@@ -101,7 +108,7 @@ const canonical = (u: unknown): unknown => {
 
 const nothing = Either.right(undefined)
 
-const stored: Staged = { result: () => nothing }
+const stored: Staged = { result: () => nothing, whenCommitted: (go) => go() }
 
 /** A cache that stores nothing. */
 export const off: ResponseCache = {
@@ -142,8 +149,8 @@ export const open = (file: string, mode: CacheMode): Effect.Effect<ResponseCache
   ).pipe(
     Effect.flatMap((db) =>
       Effect.try({ try: () => statements(file, db, mode), catch: failure }).pipe(
-        // What is still staged is committed before the file closes (finalizers run in reverse order).
-        Effect.tap((cache) => Effect.addFinalizer(() => Effect.sync(cache.commit)))
+        // What is still staged is committed, and the writer thread ended, before the file closes (finalizers run in reverse order).
+        Effect.tap((cache) => Effect.addFinalizer(() => Effect.sync(cache.close)))
       )
     )
   )
@@ -163,6 +170,8 @@ interface Entry {
   readonly model: string
   readonly answer: Answer
   outcome: Either.Either<void, LlmCacheError> | undefined
+  /** Called once the outcome is known ({@link Staged.whenCommitted}). */
+  waiters: Array<() => void> | undefined
 }
 
 /** The prepared statements over the `responses` table; the writing ones only when read-write. */
@@ -250,10 +259,27 @@ const writeAnswer = (file: string, insert: Database.Statement, k: string, model:
   }
 }
 
-/** Answers staged since the last commit, in order with their receipts' outcomes, and by key. */
+/** The entry's outcome is known: its waiters go on. */
+const settle = (entry: Entry, outcome: Either.Either<void, LlmCacheError>): void => {
+  entry.outcome = outcome
+  const waiters = entry.waiters
+  entry.waiters = undefined
+  if (waiters !== undefined) for (const go of waiters) go()
+}
+
+/**
+ * Answers staged and not committed yet, in order with their receipts' outcomes, and by key (a
+ * lookup finds them until their commit is over). A receipt that waits ({@link Staged.whenCommitted})
+ * has the answers of its turn committed in one transaction on a {@link CacheWriter} thread, started
+ * on first use; the synchronous {@link commit} first waits for the batches sent to it, then commits
+ * the rest on the client's connection. Batches commit in the order they were staged either way.
+ */
 class Staging {
   private pending: Array<Entry> = []
   private readonly byKey = new Map<string, Answer>()
+  private writer: CacheWriter | undefined
+  private writerFailed = false
+  private scheduled = false
 
   /** Staging over the transaction that inserts what is staged. */
   constructor(
@@ -271,34 +297,111 @@ class Staging {
     return this.byKey.size > 0 ? this.byKey.get(k) : undefined
   }
 
-  /** Commits every staged answer in one transaction; its outcome is each one's receipt's result. */
+  /** Commits every staged answer: waits for the batches on the writer thread, then commits the rest in one transaction here. */
   readonly commit = (): void => {
+    this.writer?.drain()
     if (this.pending.length === 0) return
-    const rows = this.pending
-    this.pending = []
-    this.byKey.clear()
-    let outcome: Either.Either<void, LlmCacheError> = nothing
-    try {
-      this.insertAll?.(rows)
-    } catch (e) {
-      outcome = Either.left(cacheError(this.file, "write", e))
-    }
-    for (const r of rows) r.outcome = outcome
+    this.commitHere(this.take())
+  }
+
+  /** Waits for the writer thread's batches, commits what is left and ends the thread. */
+  readonly close = (): void => {
+    this.commit()
+    this.writer?.close()
+    this.writer = undefined
   }
 
   /** Stages an answer; its receipt commits first when no commit ran since. */
   stage(k: string, model: string, answer: Answer): Staged {
     // Two identical requests answered in one turn: both rows are written in order, the later wins
     // (as two stores would leave it).
-    const entry: Entry = { key: k, model, answer, outcome: undefined }
+    const entry: Entry = { key: k, model, answer, outcome: undefined, waiters: undefined }
     this.pending.push(entry)
     this.byKey.set(k, answer)
     return {
       result: () => {
         if (entry.outcome === undefined) this.commit()
         return entry.outcome ?? nothing
+      },
+      whenCommitted: (go) => {
+        if (entry.outcome !== undefined) {
+          go()
+          return
+        }
+        if (entry.waiters === undefined) entry.waiters = [go]
+        else entry.waiters.push(go)
+        this.schedule()
       }
     }
+  }
+
+  /** Takes what is staged for a commit (it stays findable by key until the commit is over). */
+  private take(): Array<Entry> {
+    const rows = this.pending
+    this.pending = []
+    return rows
+  }
+
+  /** A commit of `rows` is over: lookups read them from the file, and their receipts have the outcome. */
+  private committed(rows: ReadonlyArray<Entry>, outcome: Either.Either<void, LlmCacheError>): void {
+    for (const r of rows) if (this.byKey.get(r.key) === r.answer) this.byKey.delete(r.key)
+    for (const r of rows) settle(r, outcome)
+  }
+
+  /** Sends what is staged to the writer thread at the end of this turn of the event loop. */
+  private schedule(): void {
+    if (this.scheduled) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      this.send()
+    })
+  }
+
+  private send(): void {
+    if (this.pending.length === 0) return
+    const writer = this.writerOrNone()
+    if (writer === undefined) {
+      this.commit()
+      return
+    }
+    const rows = this.take()
+    writer.send(
+      rows.map((r) => ({ key: r.key, model: r.model, content: r.answer.content, finish_reason: r.answer.finish_reason, prompt_tokens: r.answer.usage.prompt_tokens, completion_tokens: r.answer.usage.completion_tokens })),
+      (failure) => {
+        if (failure?.stopped === true) return this.writerStopped(rows)
+        this.committed(rows, failure === undefined ? nothing : Either.left(cacheError(this.file, "write", Object.assign(new Error(failure.message), { code: failure.code }))))
+      }
+    )
+  }
+
+  /** The writer thread is gone with `rows` not committed: they, and every later commit, commit here. */
+  private writerStopped(rows: ReadonlyArray<Entry>): void {
+    this.writer = undefined
+    this.writerFailed = true
+    this.commitHere(rows)
+  }
+
+  /** Commits `rows` in one transaction on the client's connection. */
+  private commitHere(rows: ReadonlyArray<Entry>): void {
+    let outcome: Either.Either<void, LlmCacheError> = nothing
+    try {
+      this.insertAll?.(rows)
+    } catch (e) {
+      outcome = Either.left(cacheError(this.file, "write", e))
+    }
+    this.committed(rows, outcome)
+  }
+
+  /** The writer thread, started on first use; none when it cannot start (commits then run here). */
+  private writerOrNone(): CacheWriter | undefined {
+    if (this.writer !== undefined || this.writerFailed || this.insertAll === undefined) return this.writer
+    try {
+      this.writer = new CacheWriter(this.file)
+    } catch {
+      this.writerFailed = true
+    }
+    return this.writer
   }
 }
 
@@ -309,7 +412,7 @@ const orThrow = <A>(r: Either.Either<A, LlmCacheError>): A => {
 }
 
 /** The cache over an open connection: its statements, what is staged, and the operations over both. */
-const statements = (file: string, db: Database.Database, mode: "read-write" | "read-only"): ResponseCache => {
+const statements = (file: string, db: Database.Database, mode: "read-write" | "read-only"): ResponseCache & { readonly close: () => void } => {
   configure(db, mode)
   const { select, insert, count, page, insertAll } = prepare(db, mode)
   const staging = new Staging(file, insertAll)
@@ -326,6 +429,8 @@ const statements = (file: string, db: Database.Database, mode: "read-write" | "r
   const store = (k: string, model: string, a: Answer): Either.Either<void, LlmCacheError> => {
     if (insert === undefined) return nothing
     keys.stored(k)
+    // After what was staged before it (and without waiting on the writer thread's lock).
+    commit()
     return writeAnswer(file, insert, k, model, a)
   }
   return {
@@ -344,7 +449,8 @@ const statements = (file: string, db: Database.Database, mode: "read-write" | "r
       commit()
       return count.get()?.n ?? 0
     },
-    flush: commit
+    flush: commit,
+    close: staging.close
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest"
 import Database from "better-sqlite3"
+import { rmSync } from "node:fs"
 import { join } from "node:path"
 import { Effect, Either } from "effect"
 import * as Cache from "../src/Cache.js"
@@ -96,5 +97,87 @@ describe("response cache: staged answers", () => {
     } finally {
       await server.close()
     }
+  })
+  it("a receipt that waits has its turn's answers committed on the writer thread, then goes on; lookups find them meanwhile", async () => {
+    const file = join(work, "writer.sqlite")
+    const order: Array<string> = []
+    await run(
+      Effect.gen(function* () {
+        const cache = yield* Cache.open(file, "read-write")
+        const a = cache.stage("k1", "m", answer("one"))
+        const b = cache.stage("k2", "m", answer("two"))
+        const went = yield* Effect.async<number>((resume) => {
+          let n = 0
+          const go = (name: string) => () => {
+            order.push(name)
+            // Another connection already finds the answer the receipt stands for.
+            expect(rows(file)).toBe(2)
+            if (++n === 2) resume(Effect.succeed(n))
+          }
+          a.whenCommitted(go("a"))
+          b.whenCommitted(go("b"))
+          // Not at once: the commit runs at the end of the turn, off this thread.
+          expect(order).toEqual([])
+          expect(rows(file)).toBe(0)
+          expect(cache.get("k2")?.content).toBe("two")
+        })
+        expect(went).toBe(2)
+        expect(order).toEqual(["a", "b"])
+        expect(Either.isRight(a.result())).toBe(true)
+        // Committed already: at once.
+        let now = false
+        a.whenCommitted(() => {
+          now = true
+        })
+        expect(now).toBe(true)
+        expect(cache.get("k1")?.content).toBe("one")
+        // Sent to the writer and not answered yet when the cache closes: committed before it does.
+        const c = cache.stage("k3", "m", answer("three"))
+        c.whenCommitted(() => order.push("c"))
+        yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+        cache.stage("k4", "m", answer("four"))
+      })
+    )
+    expect(rows(file)).toBe(4)
+    expect(order).toEqual(["a", "b", "c"])
+  })
+
+  it("a commit on the writer thread that fails is each waiting receipt's LlmCacheError", async () => {
+    const file = join(work, "writer-failing.sqlite")
+    await run(
+      Effect.gen(function* () {
+        const cache = yield* Cache.open(file, "read-write")
+        const other = new Database(file)
+        other.exec("DROP TABLE responses")
+        other.close()
+        const a = cache.stage("k1", "m", answer("one"))
+        yield* Effect.async<void>((resume) => a.whenCommitted(() => resume(Effect.void)))
+        const r = a.result()
+        expect(Either.isLeft(r)).toBe(true)
+        if (Either.isLeft(r)) {
+          expect(r.left).toMatchObject({ _tag: "LlmCacheError", operation: "write" })
+          expect(r.left.message).toContain("no such table: responses")
+        }
+      })
+    )
+  })
+  it("when the writer thread cannot commit (it could not open the file), the answers commit on the client's connection", async () => {
+    const file = join(work, "writer-fallback.sqlite")
+    await run(
+      Effect.gen(function* () {
+        const cache = yield* Cache.open(file, "read-write")
+        // The client's connection keeps the file it opened; the writer opens a new, empty one
+        // without the table, and gives up.
+        rmSync(file)
+        const a = cache.stage("k1", "m", answer("one"))
+        yield* Effect.async<void>((resume) => a.whenCommitted(() => resume(Effect.void)))
+        expect(Either.isRight(a.result())).toBe(true)
+        const b = cache.stage("k2", "m", answer("two"))
+        yield* Effect.async<void>((resume) => b.whenCommitted(() => resume(Effect.void)))
+        expect(Either.isRight(b.result())).toBe(true)
+        expect(cache.size()).toBe(2)
+        expect(cache.get("k1")?.content).toBe("one")
+      })
+    )
   })
 })

@@ -313,6 +313,26 @@ describe("core/first-turn", () => {
 // ---------------------------------------------------------------------------------------------
 
 describe("core/dedup", () => {
+  it("whitespace-case normalization: NFKC, lowercase, whitespace runs as one space, trimmed (also where its shortcuts apply)", () => {
+    const cases: Array<[string, string]> = [
+      ["  Hello   World  ", "hello world"],
+      ["tab\tand\nnewline", "tab and newline"],
+      ["one space only", "one space only"],
+      ["no\u00a0break", "no break"],
+      ["ＡＢＣ　ｄｅｆ", "abc def"],
+      ["ﬁle Ǆ", "file dž"],
+      ["東京\u3000タワー", "東京 タワー"],
+      ["Cafe\u0301", "café"],
+      ["Ünïcödé", "ünïcödé"],
+      ["", ""],
+      [" \u2003 ", ""]
+    ]
+    for (const [text, want] of cases) {
+      expect(CoreStages.normalizeText(text)).toBe(want)
+      expect(CoreStages.normalizeText(text)).toBe(text.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim())
+    }
+  })
+
   const variants: ReadonlyArray<LmsysRecord> = [
     asking("a", "Tell me a joke about cats."),
     asking("b", "Write a haiku."),

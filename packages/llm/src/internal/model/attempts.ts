@@ -79,13 +79,15 @@ export class Attempts {
    * that frees its slot, and the slot is given back (starting the next waiting request) inside
    * the callback that ends it; the fiber hears of the result only after the I/O phase, so a
    * burst of answers turns into a burst of new requests before any answer is processed.
+   * `stage` stages an answer in the response cache and gives the hook that calls on once the
+   * answer is committed: the fiber resumes only then.
    */
   startOnSlot(
     start: NonNullable<Provider.Transport["start"]>,
     payload: object,
     entry: QueueEntry,
     deadline: number,
-    stage?: (answer: Omit<Completion, "cached">) => void
+    stage?: (answer: Omit<Completion, "cached">) => ((go: () => void) => void) | undefined
   ): Effect.Effect<Attempted<Omit<Completion, "cached">> | undefined> {
     return Effect.async<Attempted<Omit<Completion, "cached">> | undefined>((resume) => {
       let slot: Slot | undefined
@@ -101,8 +103,11 @@ export class Attempts {
               : { slot: s, ok: true, value: result }
             this.watch.observe(s.index, r.ok ? undefined : r.failure)
             this.admission.release(s, outcomeOf(r.ok ? undefined : r.failure))
-            if (r.ok && stage !== undefined) stage(r.value)
-            afterIo(() => resume(Effect.succeed(r)))
+            const go = () => afterIo(() => resume(Effect.succeed(r)))
+            // A staged answer resumes its fiber once it is committed (on the cache's writer thread).
+            const committed = r.ok && stage !== undefined ? stage(r.value) : undefined
+            if (committed === undefined) go()
+            else committed(go)
           })
         },
         { afterMs: deadline - Date.now(), run: () => resume(Effect.succeed(undefined)) }

@@ -15,7 +15,6 @@ import * as Usage from "../../Usage.js"
 import type { Attempted, Attempts } from "./attempts.js"
 import type { BatchMode } from "./batch.js"
 import type { BudgetGate } from "./budget.js"
-import { commitBeforeResume } from "./resume.js"
 
 /** One answer of {@link ChatCalls.prepareChoices}. */
 type Answered = Either.Either<Completion, LlmRequestError>
@@ -186,14 +185,15 @@ export class ChatCalls {
     if (this.batch !== undefined) return this.batch.call(payload, key)
     const start = transport.start
     // Through the callback form the answer is staged in the cache as it arrives and committed
-    // with the others of its turn before this fiber resumes (flushResumes); else stored here.
+    // with the others of its turn (on the cache's writer thread) before this fiber resumes; else
+    // stored here.
     let staged: Cache.Staged | undefined
     const stage =
       key === ""
         ? undefined
-        : (answer: Omit<Completion, "cached">): void => {
+        : (answer: Omit<Completion, "cached">) => {
             staged = cache.stage(key, config.model, answer)
-            commitBeforeResume(cache)
+            return staged.whenCommitted
           }
     return attempts.run(
       estimateTokens(request),
