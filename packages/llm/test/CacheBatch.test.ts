@@ -23,6 +23,16 @@ const rows = (file: string): number => {
   }
 }
 
+/** Drops the cache's table behind the cache's back: its next commit fails. */
+const dropTable = (file: string): void => {
+  const other = new Database(file)
+  other.exec("DROP TABLE responses")
+  other.close()
+}
+
+/** Waits until a receipt's commit is over. */
+const committed = (receipt: Cache.Staged) => Effect.async<void>((resume) => receipt.whenCommitted(() => resume(Effect.void)))
+
 describe("response cache: staged answers", () => {
   it("commits staged answers together; a lookup finds them before; a receipt commits when no commit ran yet", async () => {
     const file = join(work, "staged.sqlite")
@@ -52,9 +62,7 @@ describe("response cache: staged answers", () => {
     await run(
       Effect.gen(function* () {
         const cache = yield* Cache.open(file, "read-write")
-        const other = new Database(file)
-        other.exec("DROP TABLE responses")
-        other.close()
+        dropTable(file)
         const a = cache.stage("k1", "m", answer("one"))
         const b = cache.stage("k2", "m", answer("two"))
         cache.commit()
@@ -147,11 +155,9 @@ describe("response cache: staged answers", () => {
     await run(
       Effect.gen(function* () {
         const cache = yield* Cache.open(file, "read-write")
-        const other = new Database(file)
-        other.exec("DROP TABLE responses")
-        other.close()
+        dropTable(file)
         const a = cache.stage("k1", "m", answer("one"))
-        yield* Effect.async<void>((resume) => a.whenCommitted(() => resume(Effect.void)))
+        yield* committed(a)
         const r = a.result()
         expect(Either.isLeft(r)).toBe(true)
         if (Either.isLeft(r)) {
@@ -170,10 +176,10 @@ describe("response cache: staged answers", () => {
         // without the table, and gives up.
         rmSync(file)
         const a = cache.stage("k1", "m", answer("one"))
-        yield* Effect.async<void>((resume) => a.whenCommitted(() => resume(Effect.void)))
+        yield* committed(a)
         expect(Either.isRight(a.result())).toBe(true)
         const b = cache.stage("k2", "m", answer("two"))
-        yield* Effect.async<void>((resume) => b.whenCommitted(() => resume(Effect.void)))
+        yield* committed(b)
         expect(Either.isRight(b.result())).toBe(true)
         expect(cache.size()).toBe(2)
         expect(cache.get("k1")?.content).toBe("one")
