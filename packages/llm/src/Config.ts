@@ -139,6 +139,12 @@ export const ModelConfig = Schema.Struct({
   concurrency: Schema.optionalWith(PositiveInt.pipe(doc("Requests in flight per endpoint.")), {
     default: () => 32
   }),
+  http_thread: Schema.optionalWith(
+    Schema.Union(Schema.Literal("auto"), Schema.Boolean).pipe(
+      doc("Sockets on a thread of their own (openai provider, mode online), which keeps each endpoint at `concurrency` requests on the wire while the stage's thread is busy; `auto`: when the model has 256 slots or more (endpoints × concurrency).")
+    ),
+    { default: () => "auto" as const }
+  ),
   requests_per_minute: Schema.optional(PositiveInt.pipe(doc("Request rate limit for the model (all endpoints)."))),
   tokens_per_minute: Schema.optional(
     PositiveInt.pipe(doc("Token rate limit (prompt + completion) for the model, estimated before each request and corrected from `usage`."))

@@ -14,7 +14,8 @@ import { Effect, Redacted, type Schema, type Scope } from "effect"
 import { type Completion, parseResponse, preview } from "./Chat.js"
 import type { ResolvedModel } from "./Config.js"
 import { type FailureKind, LlmConfigError } from "./Errors.js"
-import { begin, type HttpTarget, post, retryAfterMs, target } from "./internal/http.js"
+import { begin, type Ended, type HttpTarget, retryAfterMs, target } from "./internal/http.js"
+import { aheadOf, HttpThread } from "./internal/httpThread.js"
 import * as anthropic from "./internal/anthropic.js"
 
 /** A failed attempt, before retries are decided. */
@@ -180,19 +181,27 @@ const serverMessage = (text: string): string => {
   return preview(text)
 }
 
-/**
- * One HTTP target per endpoint of `model` for `path` (a connection pool each, closed with the
- * scope); an endpoint that is not an http(s) base URL fails with the model named.
- */
-export const endpointTargets = (model: ResolvedModel, path: string): Effect.Effect<Array<HttpTarget>, LlmConfigError, Scope.Scope> =>
+/** Fails with the model named when one of its endpoints is not an http(s) base URL. */
+const checkEndpoints = (model: ResolvedModel): Effect.Effect<void, LlmConfigError> =>
   Effect.gen(function* () {
-    const targets: Array<HttpTarget> = []
     for (const url of model.endpoints) {
       if (!isHttpUrl(url)) {
         return yield* new LlmConfigError({
           reason: `model ${model.name}: endpoint ${JSON.stringify(displayUrl(url))} is not an http(s) base URL`
         })
       }
+    }
+  })
+
+/**
+ * One HTTP target per endpoint of `model` for `path` (a connection pool each, closed with the
+ * scope); an endpoint that is not an http(s) base URL fails with the model named.
+ */
+export const endpointTargets = (model: ResolvedModel, path: string): Effect.Effect<Array<HttpTarget>, LlmConfigError, Scope.Scope> =>
+  Effect.gen(function* () {
+    yield* checkEndpoints(model)
+    const targets: Array<HttpTarget> = []
+    for (const url of model.endpoints) {
       const t = target(url, path, model.concurrency)
       yield* Effect.addFinalizer(() => Effect.promise(() => t.close()).pipe(Effect.ignore))
       targets.push(t)
@@ -227,6 +236,36 @@ export const classifyError = (status: number, text: string, retryAfter: string |
 /** Whether what a transport gave back is a failed attempt. */
 export const isFailure = (u: Omit<Completion, "cached"> | AttemptFailure): u is AttemptFailure => "kind" in u
 
+/** Whether a model's requests go through an {@link HttpThread}: `http_thread`, or with `auto` a model of 256 slots or more. */
+export const usesHttpThread = (model: ResolvedModel): boolean =>
+  model.mode === "online" &&
+  (model.http_thread === "auto" ? model.endpoints.length * model.concurrency >= 256 : model.http_thread)
+
+/** Sends a JSON body to `path` on endpoint `index` and calls `ended` once, unless cancelled (the form of `internal/http.begin`). */
+type Sender = (index: number, path: string, body: string, timeoutMs: number, ended: (r: Ended) => void) => () => void
+
+/**
+ * How the openai provider's requests leave: from this thread, on a connection pool per endpoint,
+ * or through the model's {@link HttpThread} (closed with the scope either way).
+ */
+const openSender = (
+  model: ResolvedModel,
+  headers: { readonly [key: string]: string }
+): Effect.Effect<Sender, LlmConfigError, Scope.Scope> =>
+  Effect.gen(function* () {
+    if (usesHttpThread(model)) {
+      yield* checkEndpoints(model)
+      const endpoints = model.endpoints.map((baseUrl) => ({ baseUrl, connections: model.concurrency }))
+      const thread = yield* Effect.acquireRelease(
+        Effect.sync(() => new HttpThread({ endpoints, headers })),
+        (t) => Effect.promise(() => t.close()).pipe(Effect.ignore)
+      )
+      return (index, path, body, timeoutMs, ended) => thread.begin(index, path, body, timeoutMs, ended)
+    }
+    const targets = yield* endpointTargets(model, "")
+    return (index, path, body, timeoutMs, ended) => begin({ ...targets[index]!, path }, headers, body, timeoutMs, ended)
+  })
+
 /** The built-in OpenAI-compatible HTTP provider. */
 export const openai: ProviderFactory = (model, context) =>
   Effect.gen(function* () {
@@ -235,23 +274,26 @@ export const openai: ProviderFactory = (model, context) =>
         reason: `model ${model.name} has no endpoints: list base URLs under models.${model.name}.endpoints (e.g. http://host:8000/v1) or set OPENAI_BASE_URL`
       })
     }
-    const targets = yield* endpointTargets(model, "/chat/completions")
-    // Other routes share each endpoint's connection pool; only the path differs.
-    const basePaths = model.endpoints.map((url) => new URL(url).pathname.replace(/\/+$/, ""))
     const secret = model.api_key !== undefined ? Redacted.value(model.api_key) : undefined
     const headers: { [key: string]: string } = { "content-type": "application/json", accept: "application/json" }
     if (secret !== undefined && secret !== "") headers.authorization = `Bearer ${secret}`
+    const send = yield* openSender(model, headers)
+    // Every route is a path under the endpoint's base URL, on the same connections.
+    const basePaths = model.endpoints.map((url) => new URL(url).pathname.replace(/\/+$/, ""))
+    const chatPaths = basePaths.map((p) => `${p}/chat/completions`)
     // The key never leaves in a message, even if a server echoes it.
     const scrub = (s: string): string => (secret !== undefined && secret.length >= 4 ? s.split(secret).join("<redacted>") : s)
     const start: NonNullable<Transport["start"]> = (index, body, timeoutMs, ended) =>
-      begin(targets[index]!, headers, JSON.stringify(body), timeoutMs, (r) => {
+      send(index, chatPaths[index]!, JSON.stringify(body), timeoutMs, (r) => {
         if (!r.ok) return ended({ kind: r.failure.kind, detail: scrub(r.failure.detail) })
         if (r.answer.limits !== undefined) context.rateLimits?.(r.answer.limits)
         const c = classify(r.answer.status, r.answer.text, r.answer.retryAfter)
         ended(isFailure(c) ? { ...c, detail: scrub(c.detail) } : c)
       })
+    // Requests sent ahead wait on the HTTP thread for a connection: the client may have that many more out.
+    const capacity = usesHttpThread(model) ? model.concurrency + aheadOf(model.concurrency) : model.concurrency
     return {
-      endpoints: model.endpoints.map((url) => ({ id: displayUrl(url), capacity: model.concurrency })),
+      endpoints: model.endpoints.map((url) => ({ id: displayUrl(url), capacity })),
       start,
       send: (index, body, timeoutMs) =>
         Effect.async<Omit<Completion, "cached">, AttemptFailure>((resume) => {
@@ -259,17 +301,17 @@ export const openai: ProviderFactory = (model, context) =>
           return Effect.sync(cancel)
         }),
       post: (index, route, body, timeoutMs) =>
-        post({ ...targets[index]!, path: `${basePaths[index]!}${route}` }, headers, JSON.stringify(body), timeoutMs).pipe(
-          Effect.mapError((f): AttemptFailure => ({ kind: f.kind, detail: scrub(f.detail) })),
-          Effect.tap((answer) => {
+        Effect.async<RawAnswer, AttemptFailure>((resume) => {
+          const cancel = send(index, `${basePaths[index]!}${route}`, JSON.stringify(body), timeoutMs, (r) => {
+            if (!r.ok) return resume(Effect.fail({ kind: r.failure.kind, detail: scrub(r.failure.detail) }))
+            const answer = r.answer
             if (answer.limits !== undefined) context.rateLimits?.(answer.limits)
-          }),
-          Effect.flatMap((answer) =>
-            answer.status >= 200 && answer.status < 300
-              ? Effect.succeed({ text: answer.text })
-              : Effect.fail(((r) => ({ ...r, detail: scrub(r.detail) }))(classifyError(answer.status, answer.text, answer.retryAfter)))
-          )
-        )
+            if (answer.status >= 200 && answer.status < 300) return resume(Effect.succeed({ text: answer.text }))
+            const failure = classifyError(answer.status, answer.text, answer.retryAfter)
+            resume(Effect.fail({ ...failure, detail: scrub(failure.detail) }))
+          })
+          return Effect.sync(cancel)
+        })
     }
   })
 
