@@ -46,7 +46,9 @@ const countingServer = async (latencyMs: number) => {
     peak: () => peak,
     answered: () => answered,
     arrived,
-    setLatency: (ms: number) => void (latency = ms),
+    setLatency: (ms: number) => {
+      latency = ms
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve()))
   }
 }
