@@ -71,8 +71,8 @@ describe("Models: requests through the HTTP thread", () => {
         })
       )
       expect(answers).toEqual(Array.from({ length: 120 }, (_, i) => `re: q${i}`))
-      // 4 on the wire and 2 waiting on the thread per endpoint.
-      expect(capacity).toBe(12)
+      // 4 on the wire and 4 waiting on the thread per endpoint.
+      expect(capacity).toBe(16)
       expect(a.answered() + b.answered()).toBe(120)
       expect(a.peak()).toBe(4)
       expect(b.peak()).toBe(4)
@@ -101,7 +101,7 @@ describe("Models: requests through the HTTP thread", () => {
           return out
         })
       )
-      expect(capacities).toEqual([254, 2 * (128 + 64), 256])
+      expect(capacities).toEqual([254, 2 * (128 + 128), 256])
     } finally {
       await server.close()
     }
@@ -116,7 +116,7 @@ describe("Models: requests through the HTTP thread", () => {
           const model = yield* models.get("m")
           const inFlight = yield* Effect.fork(model.complete(ask("first")))
           while (server.arrived.length === 0) yield* Effect.sleep("5 millis")
-          // Concurrency 1 sends one request ahead: it waits on the thread behind the first.
+          // Concurrency 1 lets one request more out: it waits on the thread behind the first.
           const ahead = yield* Effect.fork(model.complete(ask("second")))
           yield* Effect.sleep("50 millis")
           yield* Fiber.interrupt(ahead)

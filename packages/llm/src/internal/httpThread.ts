@@ -36,16 +36,19 @@ const spawn = (init: HttpWorkerInit): Worker => {
 
 /**
  * Requests the client may have out per endpoint beyond its `concurrency`, waiting on the HTTP
- * thread for a connection: enough to cover the client's thread being busy for `concurrency / 2`
- * answers' time (50 ms at 100 ms answers).
+ * thread for a connection: as many again, which covers the client's thread being busy for one
+ * answer's time (100 ms at 100 ms answers; in case d of the occupancy bench, 4 interleaved pairs
+ * against half as many were ahead in each pair).
  */
-export const aheadOf = (concurrency: number): number => Math.ceil(concurrency / 2)
+export const aheadOf = (concurrency: number): number => concurrency
 
 /** The HTTP thread of one model. */
 export class HttpThread {
   private readonly worker: Worker
   private readonly waiting = new Map<number, (r: Ended) => void>()
-  private outbox: Array<ToHttp> = []
+  private outbox = HttpThread.emptyBatch()
+  private bodies = ""
+  private readonly paths = new Map<string, number>()
   private scheduled = false
   private nextId = 0
   private stopped: string | undefined
@@ -78,11 +81,25 @@ export class HttpThread {
     this.waiting.set(id, ended)
     // While requests are out the thread keeps the process alive: their callers wait on it.
     if (this.waiting.size === 1) this.worker.ref()
-    this.post({ t: "send", id, e: index, path, body, timeoutMs })
+    const b = this.outbox
+    let p = this.paths.get(path)
+    if (p === undefined) {
+      p = this.paths.size
+      this.paths.set(path, p)
+      b.paths.push(path)
+    }
+    b.ids.push(id)
+    b.endpoints.push(index)
+    b.path.push(p)
+    b.timeoutMs.push(timeoutMs)
+    b.lengths.push(body.length)
+    this.bodies += body
+    this.schedule()
     return () => {
       if (!this.waiting.delete(id)) return
       if (this.waiting.size === 0) this.worker.unref()
-      this.post({ t: "cancel", id })
+      this.outbox.cancels.push(id)
+      this.schedule()
     }
   }
 
@@ -92,7 +109,8 @@ export class HttpThread {
     return new Promise<void>((resolve) => {
       this.closed = resolve
       this.worker.ref()
-      this.post({ t: "close" })
+      this.outbox = { ...this.outbox, close: true }
+      this.schedule()
     }).then(() => {
       this.stopped ??= "the model's client was closed"
       this.failAll()
@@ -100,28 +118,46 @@ export class HttpThread {
     })
   }
 
-  private post(op: ToHttp): void {
-    this.outbox.push(op)
+  private static emptyBatch(): ToHttp {
+    return { paths: [], ids: [], endpoints: [], path: [], timeoutMs: [], bodies: "", lengths: [], cancels: [], close: false }
+  }
+
+  /** Posts what was started, cancelled or closed in this turn of the event loop, as one message, at its end. */
+  private schedule(): void {
     if (this.scheduled) return
     this.scheduled = true
     queueMicrotask(() => {
       this.scheduled = false
-      const ops = this.outbox
-      this.outbox = []
-      if (this.stopped === undefined) this.worker.postMessage(ops)
+      const batch: ToHttp = { ...this.outbox, bodies: this.bodies }
+      this.outbox = HttpThread.emptyBatch()
+      this.bodies = ""
+      if (this.stopped === undefined) this.worker.postMessage(batch)
     })
   }
 
   private received(m: FromHttp): void {
-    if (m.t === "closed") {
+    if (m.closed) {
       this.closed?.()
       return
     }
+    let offset = 0
+    let extra = 0
+    let failure = 0
     for (let i = 0; i < m.ids.length; i++) {
-      const ended = this.waiting.get(m.ids[i]!)
+      const length = m.lengths[i]!
+      const text = m.texts.slice(offset, offset + length)
+      offset += length
+      const id = m.ids[i]!
+      let r: Ended
+      if (m.status[i] === 0) r = { ok: false, failure: m.failures[failure++]![1] }
+      else {
+        const x = m.extras[extra]?.[0] === i ? m.extras[extra++] : undefined
+        r = { ok: true, answer: { status: m.status[i]!, retryAfter: x?.[1], text, limits: x?.[2] } }
+      }
+      const ended = this.waiting.get(id)
       if (ended === undefined) continue
-      this.waiting.delete(m.ids[i]!)
-      ended(m.results[i]!)
+      this.waiting.delete(id)
+      ended(r)
     }
     if (this.waiting.size === 0) this.worker.unref()
   }

@@ -6,7 +6,7 @@
  * go back in one message per turn of this thread's event loop.
  */
 import { parentPort, workerData } from "node:worker_threads"
-import { begin, type Ended, type HttpTarget, target } from "./wire.js"
+import { begin, type HttpTarget, target, type WireFailure } from "./wire.js"
 
 /** What the thread is started with. */
 export interface HttpWorkerInit {
@@ -16,21 +16,47 @@ export interface HttpWorkerInit {
   readonly headers: { readonly [key: string]: string }
 }
 
-/** A request to send: `path` is the whole path on the endpoint's origin (`/v1/chat/completions`). */
-export interface SendOp {
-  readonly t: "send"
+/**
+ * What the client's thread posts in one message: requests (in columns, their bodies one after
+ * another in one string, so a message clones a few arrays and one string however many requests
+ * it carries), cancellations, or the end. `paths` are the paths first used in this message,
+ * numbered on from the last message's.
+ */
+export interface ToHttp {
+  readonly paths: Array<string>
+  readonly ids: Array<number>
+  readonly endpoints: Array<number>
+  readonly path: Array<number>
+  readonly timeoutMs: Array<number>
+  readonly bodies: string
+  readonly lengths: Array<number>
+  readonly cancels: Array<number>
+  readonly close: boolean
+}
+
+/**
+ * What the thread posts back once per turn of its event loop: the requests that ended since the
+ * last message (in columns; an answer's text in `texts`, cut by `lengths`; status 0 for a
+ * failure on the wire, given in `failures` by its position), or that it closed.
+ */
+export interface FromHttp {
+  readonly closed: boolean
+  readonly ids: Array<number>
+  readonly status: Array<number>
+  readonly texts: string
+  readonly lengths: Array<number>
+  /** Answers with a `Retry-After` or rate-limit headers: [position, Retry-After, headers]. */
+  readonly extras: Array<[number, string | undefined, { readonly [name: string]: string } | undefined]>
+  readonly failures: Array<[number, WireFailure]>
+}
+
+interface SendOp {
   readonly id: number
   readonly e: number
   readonly path: string
   readonly body: string
   readonly timeoutMs: number
 }
-
-/** What the client's thread posts: requests, cancellations, or the end. */
-export type ToHttp = SendOp | { readonly t: "cancel"; readonly id: number } | { readonly t: "close" }
-
-/** What the thread posts back: the requests that ended since the last message, or that it closed. */
-export type FromHttp = { readonly t: "ended"; readonly ids: Array<number>; readonly results: Array<Ended> } | { readonly t: "closed" }
 
 interface Pending {
   readonly op: SendOp
@@ -56,16 +82,20 @@ const endpoints: Array<Endpoint> = init.endpoints.map((ep) => ({
   head: 0
 }))
 const pending = new Map<number, Pending>()
-let ids: Array<number> = []
-let results: Array<Ended> = []
+const paths: Array<string> = []
+
+/** The columns of the next message back (its texts apart: a string is not changed in place). */
+const emptyOut = (): FromHttp => ({ closed: false, ids: [], status: [], texts: "", lengths: [], extras: [], failures: [] })
+let out = emptyOut()
+let texts = ""
 let flushing = false
 
 const flush = (): void => {
   flushing = false
-  if (ids.length === 0) return
-  const message: FromHttp = { t: "ended", ids, results }
-  ids = []
-  results = []
+  if (out.ids.length === 0) return
+  const message: FromHttp = { ...out, texts }
+  out = emptyOut()
+  texts = ""
   port.postMessage(message)
 }
 
@@ -90,8 +120,19 @@ const go = (ep: Endpoint, p: Pending): void => {
     ep.active--
     // The freed connection takes the next request before the answer is passed on.
     next(ep)
-    ids.push(op.id)
-    results.push(r)
+    const at = out.ids.length
+    out.ids.push(op.id)
+    if (r.ok) {
+      const a = r.answer
+      out.status.push(a.status)
+      texts += a.text
+      out.lengths.push(a.text.length)
+      if (a.retryAfter !== undefined || a.limits !== undefined) out.extras.push([at, a.retryAfter, a.limits])
+    } else {
+      out.status.push(0)
+      out.lengths.push(0)
+      out.failures.push([at, r.failure])
+    }
     if (!flushing) {
       flushing = true
       setImmediate(flush)
@@ -115,18 +156,25 @@ const cancel = (id: number): void => {
 const close = async (): Promise<void> => {
   for (const id of [...pending.keys()]) cancel(id)
   await Promise.allSettled(endpoints.map((ep) => ep.pool.close()))
-  port.postMessage({ t: "closed" } satisfies FromHttp)
+  port.postMessage({ ...emptyOut(), closed: true } satisfies FromHttp)
 }
 
-port.on("message", (ops: ReadonlyArray<ToHttp>) => {
-  for (const op of ops) {
-    if (op.t === "send") {
-      const ep = endpoints[op.e]!
-      const p: Pending = { op, cancel: undefined, cancelled: false }
-      pending.set(op.id, p)
-      if (ep.active < ep.limit && ep.head === ep.queue.length) go(ep, p)
-      else ep.queue.push(p)
-    } else if (op.t === "cancel") cancel(op.id)
-    else void close()
+port.on("message", (m: ToHttp) => {
+  for (const p of m.paths) paths.push(p)
+  // Cancellations first: a request cancelled in the turn that started it is never sent.
+  const cancelled = m.cancels.length > 0 ? new Set(m.cancels) : undefined
+  for (const id of m.cancels) cancel(id)
+  let offset = 0
+  for (let i = 0; i < m.ids.length; i++) {
+    const body = m.bodies.slice(offset, offset + m.lengths[i]!)
+    offset += m.lengths[i]!
+    if (cancelled?.has(m.ids[i]!)) continue
+    const op: SendOp = { id: m.ids[i]!, e: m.endpoints[i]!, path: paths[m.path[i]!]!, body, timeoutMs: m.timeoutMs[i]! }
+    const ep = endpoints[op.e]!
+    const p: Pending = { op, cancel: undefined, cancelled: false }
+    pending.set(op.id, p)
+    if (ep.active < ep.limit && ep.head === ep.queue.length) go(ep, p)
+    else ep.queue.push(p)
   }
+  if (m.close) void close()
 })
