@@ -25,13 +25,21 @@ const tsxApi = (): string =>
     ? import.meta.resolve("tsx/esm/api")
     : pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs")).href
 
+/**
+ * The thread's young generation: what it keeps between collections is the requests out and the
+ * answers of one turn, so a small one is enough. The default (V8's, as the main thread's) cost
+ * ≈ 40 MB more peak RSS at 10,000 rows × 256 slots (`llm-saturation`'s pipeline: 388 against
+ * 424–442 MB), with no measurable change in case d's rate.
+ */
+const resourceLimits = { maxYoungGenerationSizeMb: 8 }
+
 const spawn = (init: HttpWorkerInit): Worker => {
-  if (!fromSource) return new Worker(new URL("./httpWorker.js", import.meta.url), { workerData: init })
+  if (!fromSource) return new Worker(new URL("./httpWorker.js", import.meta.url), { workerData: init, resourceLimits })
   const api = JSON.stringify(tsxApi())
   const entry = JSON.stringify(new URL("./httpWorker.ts", import.meta.url).href)
   const boot = `import(${api}).then(({ tsImport }) => tsImport(${entry}, ${JSON.stringify(import.meta.url)}))`
   const conditions = process.execArgv.some((a) => a.includes("@synthline/source")) ? [] : ["--conditions=@synthline/source"]
-  return new Worker(boot, { eval: true, workerData: init, execArgv: [...process.execArgv, ...conditions] })
+  return new Worker(boot, { eval: true, workerData: init, execArgv: [...process.execArgv, ...conditions], resourceLimits })
 }
 
 /**
