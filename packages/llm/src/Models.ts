@@ -251,7 +251,7 @@ const openModel = (client: Client, name: string): Effect.Effect<Model, LlmConfig
     // The model is made after its transport: rate-limit headers reach it through this.
     let rateLimits: ((headers: { readonly [name: string]: string }) => void) | undefined
     const opened = yield* Scope.extend(
-      factory(resolved, { baseDir: options.baseDir, rateLimits: (h) => rateLimits?.(h) }),
+      factory(resolved, { baseDir: options.baseDir, rateLimits: (h) => rateLimits?.(h), warn: options.warn }),
       scope
     )
     const scrub = options.scrub

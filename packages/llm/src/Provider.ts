@@ -14,8 +14,8 @@ import { Effect, Redacted, type Schema, type Scope } from "effect"
 import { type Completion, parseResponse, preview } from "./Chat.js"
 import type { ResolvedModel } from "./Config.js"
 import { type FailureKind, LlmConfigError } from "./Errors.js"
-import { begin, type Ended, type HttpTarget, retryAfterMs, target } from "./internal/http.js"
-import { aheadOf, HttpThread } from "./internal/httpThread.js"
+import { begin, type HttpTarget, retryAfterMs, target } from "./internal/http.js"
+import { aheadOf, HttpThread, type Sender, threadedSender } from "./internal/httpThread.js"
 import * as anthropic from "./internal/anthropic.js"
 
 /** A failed attempt, before retries are decided. */
@@ -87,6 +87,8 @@ export interface ProviderContext {
    * `anthropic-ratelimit-*`, names lower-cased), so the client slows down before a 429.
    */
   readonly rateLimits?: ((headers: { readonly [name: string]: string }) => void) | undefined
+  /** Where a transport's notices go (the run's progress reporter): e.g. that its HTTP thread stopped. */
+  readonly warn?: ((message: string) => void) | undefined
 }
 
 /** What a provider tells the reference about itself (`synthline`'s docs list every provider). */
@@ -241,26 +243,25 @@ export const usesHttpThread = (model: ResolvedModel): boolean =>
   model.mode === "online" &&
   (model.http_thread === "auto" ? model.endpoints.length * model.concurrency >= 256 : model.http_thread)
 
-/** Sends a JSON body to `path` on endpoint `index` and calls `ended` once, unless cancelled (the form of `internal/http.begin`). */
-type Sender = (index: number, path: string, body: string, timeoutMs: number, ended: (r: Ended) => void) => () => void
-
 /**
  * How the openai provider's requests leave: from this thread, on a connection pool per endpoint,
  * or through the model's {@link HttpThread} (closed with the scope either way).
  */
 const openSender = (
   model: ResolvedModel,
-  headers: { readonly [key: string]: string }
+  headers: { readonly [key: string]: string },
+  context: ProviderContext
 ): Effect.Effect<Sender, LlmConfigError, Scope.Scope> =>
   Effect.gen(function* () {
     if (usesHttpThread(model)) {
       yield* checkEndpoints(model)
-      const endpoints = model.endpoints.map((baseUrl) => ({ baseUrl, connections: model.concurrency }))
-      const thread = yield* Effect.acquireRelease(
-        Effect.sync(() => new HttpThread({ endpoints, headers })),
-        (t) => Effect.promise(() => t.close()).pipe(Effect.ignore)
+      const init = { endpoints: model.endpoints.map((baseUrl) => ({ baseUrl, connections: model.concurrency })), headers }
+      const warn = (message: string) => context.warn?.(`model ${model.name}: ${message}`)
+      const sender = yield* Effect.acquireRelease(
+        Effect.sync(() => threadedSender(new HttpThread(init), init, warn)),
+        (s) => Effect.promise(() => s.close()).pipe(Effect.ignore)
       )
-      return (index, path, body, timeoutMs, ended) => thread.begin(index, path, body, timeoutMs, ended)
+      return sender.send
     }
     const targets = yield* endpointTargets(model, "")
     return (index, path, body, timeoutMs, ended) => begin({ ...targets[index]!, path }, headers, body, timeoutMs, ended)
@@ -277,7 +278,7 @@ export const openai: ProviderFactory = (model, context) =>
     const secret = model.api_key !== undefined ? Redacted.value(model.api_key) : undefined
     const headers: { [key: string]: string } = { "content-type": "application/json", accept: "application/json" }
     if (secret !== undefined && secret !== "") headers.authorization = `Bearer ${secret}`
-    const send = yield* openSender(model, headers)
+    const send = yield* openSender(model, headers, context)
     // Every route is a path under the endpoint's base URL, on the same connections.
     const basePaths = model.endpoints.map((url) => new URL(url).pathname.replace(/\/+$/, ""))
     const chatPaths = basePaths.map((p) => `${p}/chat/completions`)

@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest"
 import { Effect, Either, Fiber } from "effect"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
+import { Worker } from "node:worker_threads"
+import { HttpThread, threadedSender } from "../src/internal/httpThread.js"
+import type { Ended } from "../src/internal/wire.js"
 import * as TestServer from "../src/TestServer.js"
 import { ask, client, run } from "./support.js"
 
@@ -129,6 +132,32 @@ describe("Models: requests through the HTTP thread", () => {
       expect(server.arrived).toEqual(["first", "third"])
       expect(server.answered()).toBe(1)
     } finally {
+      await server.close()
+    }
+  })
+
+  it("falls back to the run's own thread, with one warning, when the HTTP thread dies: the request it held fails as a broken connection", async () => {
+    const server = await TestServer.start({ chat: () => "answered" })
+    const warnings: Array<string> = []
+    const init = { endpoints: [{ baseUrl: server.baseUrl, connections: 2 }], headers: { "content-type": "application/json" } }
+    // A thread that takes requests and dies 150 ms later without answering any.
+    const dying = new HttpThread(init, () => new Worker("setTimeout(() => process.exit(3), 150)", { eval: true }))
+    const sender = threadedSender(dying, init, (m) => warnings.push(m))
+    const send = (content: string) =>
+      new Promise<Ended>((resolve) =>
+        sender.send(0, "/v1/chat/completions", JSON.stringify({ model: "x", messages: [{ role: "user", content }] }), 5_000, resolve)
+      )
+    try {
+      const held = await send("first")
+      expect(held).toEqual({ ok: false, failure: { kind: "connection", detail: "synthline's HTTP thread exited (code 3)" } })
+      const after = await send("second")
+      const again = await send("third")
+      expect(after.ok && again.ok).toBe(true)
+      if (after.ok) expect(JSON.parse(after.answer.text).choices[0].message.content).toBe("answered")
+      expect(server.counts.chat).toBe(2)
+      expect(warnings).toEqual(["synthline's HTTP thread exited (code 3); its requests go out from the run's own thread from now on"])
+    } finally {
+      await sender.close()
       await server.close()
     }
   })

@@ -13,7 +13,7 @@
 import { createRequire } from "node:module"
 import { pathToFileURL } from "node:url"
 import { Worker } from "node:worker_threads"
-import type { Ended } from "./wire.js"
+import { begin, type Ended, type HttpTarget, target } from "./wire.js"
 import type { FromHttp, HttpWorkerInit, ToHttp } from "./httpWorker.js"
 
 /** From TypeScript sources (tests) the worker module is imported through tsx, whose loader a worker does not inherit. */
@@ -60,10 +60,12 @@ export class HttpThread {
   private scheduled = false
   private nextId = 0
   private stopped: string | undefined
+  private closing = false
   private closed: (() => void) | undefined
 
-  constructor(init: HttpWorkerInit) {
-    this.worker = spawn(init)
+  /** `spawnWorker` starts the thread (tests give one that fails). */
+  constructor(init: HttpWorkerInit, spawnWorker: (init: HttpWorkerInit) => Worker = spawn) {
+    this.worker = spawnWorker(init)
     this.worker.unref()
     this.worker.on("message", (m: FromHttp) => this.received(m))
     const stop = (why: string) => {
@@ -111,8 +113,14 @@ export class HttpThread {
     }
   }
 
+  /** Why the thread stopped on its own (it could not start, or it died); undefined while it runs or once closed. */
+  get failed(): string | undefined {
+    return this.closing ? undefined : this.stopped
+  }
+
   /** Cancels what is out, closes the connections and ends the thread. */
   close(): Promise<void> {
+    this.closing = true
     if (this.stopped !== undefined) return this.worker.terminate().then(() => undefined)
     return new Promise<void>((resolve) => {
       this.closed = resolve
@@ -175,5 +183,39 @@ export class HttpThread {
     this.waiting.clear()
     const failure: Ended = { ok: false, failure: { kind: "connection", detail: this.stopped ?? "synthline's HTTP thread stopped" } }
     for (const ended of all) ended(failure)
+  }
+}
+
+/** Sends a JSON body to `path` on endpoint `index` and calls `ended` once, unless cancelled (the form of `wire.begin`). */
+export type Sender = (index: number, path: string, body: string, timeoutMs: number, ended: (r: Ended) => void) => () => void
+
+/**
+ * A model's requests through its HTTP thread while the thread runs. Once it has stopped on its
+ * own (it could not start, or it died), they go out from this thread on connection pools of
+ * their own, after one warning: the requests out at that moment fail as broken connections and
+ * the attempt loop sends them again, so nothing is lost.
+ */
+export const threadedSender = (
+  thread: HttpThread,
+  init: HttpWorkerInit,
+  warn: (message: string) => void
+): { readonly send: Sender; readonly close: () => Promise<void> } => {
+  let local: Array<HttpTarget> | undefined
+  const fallback = (why: string): Array<HttpTarget> => {
+    if (local !== undefined) return local
+    warn(`${why}; its requests go out from the run's own thread from now on`)
+    local = init.endpoints.map((ep) => target(ep.baseUrl, "", ep.connections))
+    return local
+  }
+  return {
+    send: (index, path, body, timeoutMs, ended) => {
+      const why = thread.failed
+      if (why === undefined) return thread.begin(index, path, body, timeoutMs, ended)
+      return begin({ ...fallback(why)[index]!, path }, init.headers, body, timeoutMs, ended)
+    },
+    close: async () => {
+      await thread.close()
+      if (local !== undefined) await Promise.allSettled(local.map((t) => t.close()))
+    }
   }
 }
