@@ -13,6 +13,15 @@ import type { AnySink, AnySinkOption } from "./Sink.js"
 import type { AnySource } from "./Source.js"
 import type { AnyStage } from "./Stage.js"
 
+export {
+  /**
+   * Starts a plugin's own worker thread from the module `name` next to the caller
+   * (`moduleWorker(import.meta.url, "signWorker", { workerData })`): the built `.js`, or from
+   * TypeScript sources the `.ts` through tsx.
+   */
+  moduleWorker
+} from "./internal/exec/spawn.js"
+
 /** A plugin. */
 export interface Plugin {
   /** Short name used in stage ids (`core`, `moderation`, `acme`). */

@@ -245,13 +245,15 @@ export const usesHttpThread = (model: ResolvedModel): boolean =>
 
 /**
  * How the openai provider's requests leave: from this thread, on a connection pool per endpoint,
- * or through the model's {@link HttpThread} (closed with the scope either way).
+ * or through the model's {@link HttpThread} (closed with the scope either way); and how many
+ * requests each endpoint may have out (with the thread, those sent ahead wait there for a
+ * connection: {@link aheadOf} more).
  */
 const openSender = (
   model: ResolvedModel,
   headers: { readonly [key: string]: string },
   context: ProviderContext
-): Effect.Effect<Sender, LlmConfigError, Scope.Scope> =>
+): Effect.Effect<{ readonly send: Sender; readonly capacity: number }, LlmConfigError, Scope.Scope> =>
   Effect.gen(function* () {
     if (usesHttpThread(model)) {
       yield* checkEndpoints(model)
@@ -261,10 +263,11 @@ const openSender = (
         Effect.sync(() => threadedSender(new HttpThread(init), init, warn)),
         (s) => Effect.promise(() => s.close()).pipe(Effect.ignore)
       )
-      return sender.send
+      return { send: sender.send, capacity: model.concurrency + aheadOf(model.concurrency) }
     }
     const targets = yield* endpointTargets(model, "")
-    return (index, path, body, timeoutMs, ended) => begin({ ...targets[index]!, path }, headers, body, timeoutMs, ended)
+    const send: Sender = (index, path, body, timeoutMs, ended) => begin({ ...targets[index]!, path }, headers, body, timeoutMs, ended)
+    return { send, capacity: model.concurrency }
   })
 
 /** The built-in OpenAI-compatible HTTP provider. */
@@ -278,7 +281,7 @@ export const openai: ProviderFactory = (model, context) =>
     const secret = model.api_key !== undefined ? Redacted.value(model.api_key) : undefined
     const headers: { [key: string]: string } = { "content-type": "application/json", accept: "application/json" }
     if (secret !== undefined && secret !== "") headers.authorization = `Bearer ${secret}`
-    const send = yield* openSender(model, headers, context)
+    const { send, capacity } = yield* openSender(model, headers, context)
     // Every route is a path under the endpoint's base URL, on the same connections.
     const basePaths = model.endpoints.map((url) => new URL(url).pathname.replace(/\/+$/, ""))
     const chatPaths = basePaths.map((p) => `${p}/chat/completions`)
@@ -291,8 +294,6 @@ export const openai: ProviderFactory = (model, context) =>
         const c = classify(r.answer.status, r.answer.text, r.answer.retryAfter)
         ended(isFailure(c) ? { ...c, detail: scrub(c.detail) } : c)
       })
-    // Requests sent ahead wait on the HTTP thread for a connection: the client may have that many more out.
-    const capacity = usesHttpThread(model) ? model.concurrency + aheadOf(model.concurrency) : model.concurrency
     return {
       endpoints: model.endpoints.map((url) => ({ id: displayUrl(url), capacity })),
       start,

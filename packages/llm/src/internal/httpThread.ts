@@ -10,20 +10,10 @@
  * client starts in one turn of its event loop goes in one message, and the thread answers once
  * per turn of its own.
  */
-import { createRequire } from "node:module"
-import { pathToFileURL } from "node:url"
-import { Worker } from "node:worker_threads"
+import { moduleWorker } from "@synthline/core/Plugin"
+import type { Worker } from "node:worker_threads"
 import { begin, type Ended, type HttpTarget, target } from "./wire.js"
 import type { FromHttp, HttpWorkerInit, ToHttp } from "./httpWorker.js"
-
-/** From TypeScript sources (tests) the worker module is imported through tsx, whose loader a worker does not inherit. */
-const fromSource = import.meta.url.endsWith(".ts")
-
-/** tsx's ESM API module (`import.meta.resolve` is missing under vitest's module runner: there, its CommonJS twin's path). */
-const tsxApi = (): string =>
-  typeof import.meta.resolve === "function"
-    ? import.meta.resolve("tsx/esm/api")
-    : pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs")).href
 
 /**
  * The thread's young generation: what it keeps between collections is the requests out and the
@@ -33,14 +23,7 @@ const tsxApi = (): string =>
  */
 const resourceLimits = { maxYoungGenerationSizeMb: 8 }
 
-const spawn = (init: HttpWorkerInit): Worker => {
-  if (!fromSource) return new Worker(new URL("./httpWorker.js", import.meta.url), { workerData: init, resourceLimits })
-  const api = JSON.stringify(tsxApi())
-  const entry = JSON.stringify(new URL("./httpWorker.ts", import.meta.url).href)
-  const boot = `import(${api}).then(({ tsImport }) => tsImport(${entry}, ${JSON.stringify(import.meta.url)}))`
-  const conditions = process.execArgv.some((a) => a.includes("@synthline/source")) ? [] : ["--conditions=@synthline/source"]
-  return new Worker(boot, { eval: true, workerData: init, execArgv: [...process.execArgv, ...conditions], resourceLimits })
-}
+const spawn = (init: HttpWorkerInit): Worker => moduleWorker(import.meta.url, "httpWorker", { workerData: init, resourceLimits })
 
 /**
  * Requests the client may have out per endpoint beyond its `concurrency`, waiting on the HTTP

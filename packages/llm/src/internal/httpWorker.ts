@@ -68,7 +68,8 @@ interface Endpoint {
   readonly pool: HttpTarget
   readonly limit: number
   active: number
-  readonly queue: Array<Pending>
+  /** Requests waiting, from `head` on (those before it have gone out: emptied slots). */
+  readonly queue: Array<Pending | undefined>
   head: number
 }
 
@@ -103,7 +104,7 @@ const flush = (): void => {
 const next = (ep: Endpoint): void => {
   while (ep.active < ep.limit && ep.head < ep.queue.length) {
     const p = ep.queue[ep.head]!
-    ep.queue[ep.head++] = undefined as unknown as Pending
+    ep.queue[ep.head++] = undefined
     if (!p.cancelled) go(ep, p)
   }
   if (ep.head > 1024 && ep.head * 2 > ep.queue.length) {

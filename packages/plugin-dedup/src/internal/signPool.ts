@@ -6,32 +6,17 @@
  * units in order fills it. At most two units wait per worker, and at most `2 × threads + 2`
  * units are out ahead of the next one due, so the batches held back stay bounded.
  */
+import { moduleWorker } from "@synthline/core/Plugin"
 import * as Runner from "@synthline/core/Runner"
 import type { WorkUnit } from "@synthline/core/Source"
 import { Effect } from "effect"
-import { createRequire } from "node:module"
-import { pathToFileURL } from "node:url"
-import { Worker } from "node:worker_threads"
+import type { Worker } from "node:worker_threads"
 import type { SignedBatch } from "./sign.js"
 import type { FromSigner, SignWorkerInit, ToSigner } from "./signWorker.js"
 
-/** From TypeScript sources (tests) the worker module is imported through tsx, whose loader a worker does not inherit. */
-const fromSource = import.meta.url.endsWith(".ts")
-
-/** tsx's ESM API module (`import.meta.resolve` is missing under vitest's module runner: there, its CommonJS twin's path). */
-const tsxApi = (): string =>
-  typeof import.meta.resolve === "function"
-    ? import.meta.resolve("tsx/esm/api")
-    : pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs")).href
-
 const spawn = (init: SignWorkerInit, heapMb: number | undefined): Worker => {
   const resourceLimits = heapMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: heapMb } }
-  if (!fromSource) return new Worker(new URL("./signWorker.js", import.meta.url), { workerData: init, ...resourceLimits })
-  const api = JSON.stringify(tsxApi())
-  const entry = JSON.stringify(new URL("./signWorker.ts", import.meta.url).href)
-  const boot = `import(${api}).then(({ tsImport }) => tsImport(${entry}, ${JSON.stringify(import.meta.url)}))`
-  const conditions = process.execArgv.some((a) => a.includes("@synthline/source")) ? [] : ["--conditions=@synthline/source"]
-  return new Worker(boot, { eval: true, workerData: init, execArgv: [...process.execArgv, ...conditions], ...resourceLimits })
+  return moduleWorker(import.meta.url, "signWorker", { workerData: init, ...resourceLimits })
 }
 
 interface Slot {
