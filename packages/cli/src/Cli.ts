@@ -159,7 +159,7 @@ const plan = Command.make("plan", { file, json }, ({ file, json }) =>
     } else {
       const lines = [
         `pipeline ${p.name} (seed ${p.seed}), fingerprint ${checked.fingerprint}`,
-        `source   ${p.source.def.type}`,
+        `source   ${p.source.def.type}${checked.columns !== undefined ? ` (columns read, where the source is columnar: ${checked.columns.join(", ")})` : ""}`,
         ...checked.steps.map(
           (s, i) =>
             `${String(i + 1).padStart(2)}. ${s.instanceId.padEnd(28)} requires [${s.requires.join(", ")}] provides [${s.provides.join(", ")}]${s.route !== undefined ? ` route → ${s.route}` : ""}`

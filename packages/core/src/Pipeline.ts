@@ -21,9 +21,12 @@ import type { AnySink, SinkBaseConfig, SinkDefinition } from "./Sink.js"
 import type { AnySource, SourceDefinition } from "./Source.js"
 import { type AnyStage, providedFields, requiredFields, type Stage } from "./Stage.js"
 import * as Where from "./internal/where.js"
+import { sourceColumns } from "./internal/columns.js"
 
 /** `where:` selections of `outputs:` and of the main sink (`parse`, `fromConfig`, `fields`, `matches`), parsed without eval. */
 export { Where }
+/** The top-level source columns a pipeline needs (a columnar source reads only these), or `undefined` for all of them. */
+export { sourceColumns }
 
 /** The options of stages, sources, sinks and sections and the pipeline file's JSON Schema, read from their Schemas (for `synthline stages`, `schema` and the docs). */
 export * as Reference from "./internal/reference.js"
@@ -923,6 +926,8 @@ export interface Plan {
   /** Things that work but are likely mistakes, such as rows routed to a branch around a `pii/*` stage. */
   readonly warnings: ReadonlyArray<PlanIssue>
   readonly fingerprint: string
+  /** The top-level source columns a columnar source reads, when the pipeline narrows its rows (see {@link sourceColumns}); absent: every column. */
+  readonly columns?: ReadonlyArray<string>
 }
 
 /**
@@ -995,7 +1000,8 @@ export const plan = (pipeline: ResolvedPipeline): Plan => {
       if (why !== undefined) issues.push({ stage, line: out.line, column: out.column, message: `where reads field ${field}, ${why}` })
     }
   }
-  return { steps, issues, warnings: branchWarnings(pipeline), fingerprint: pipeline.fingerprint }
+  const columns = sourceColumns(pipeline)
+  return { steps, issues, warnings: branchWarnings(pipeline), fingerprint: pipeline.fingerprint, ...(columns !== undefined ? { columns } : {}) }
 }
 
 /**

@@ -107,6 +107,20 @@ export interface Stage<
   readonly provides: ReadonlyArray<string> | ((config: Config) => ReadonlyArray<string>)
   /** Fields the stage removes, given its config (e.g. `core/fields`). */
   readonly removes?: (config: Config) => ReadonlyArray<string>
+  /**
+   * Fields the stage reads when a row has them, besides `requires` (`synthline plan` does not
+   * check them). Declaring it, even as `[]`, says that `requires` and `reads` name every field
+   * the stage reads: only then may a pipeline that narrows its rows (see {@link keeps}) leave
+   * the source columns no stage names unread. A stage without it makes the runner read every
+   * column for the stages before it.
+   */
+  readonly reads?: ReadonlyArray<string> | ((config: Config) => ReadonlyArray<string>)
+  /**
+   * The only input fields whose values can reach the stage's output rows, given its config, or
+   * `undefined` when any can (`core/fields` with `keep`). After such a stage the pipeline needs
+   * no other source column, which lets a columnar source skip them.
+   */
+  readonly keeps?: (config: Config) => ReadonlyArray<string> | undefined
   readonly make: (config: Config, ctx: StageContext) => Effect.Effect<Transform<In, Out>, StageError, Scope.Scope | R>
   /** Whether the stage keeps state across rows (journaled; the runner never shards it silently). */
   readonly stateful?: boolean
@@ -134,6 +148,10 @@ export type AnyStage = Stage<any, any, any, any, any>
 /** The fields a stage requires under a given config. */
 export const requiredFields = (stage: AnyStage, config: unknown): ReadonlyArray<string> =>
   typeof stage.requires === "function" ? stage.requires(config) : stage.requires
+
+/** The fields a stage reads besides `requires` when rows have them, or `undefined` when it does not say. */
+export const readFields = (stage: AnyStage, config: unknown): ReadonlyArray<string> | undefined =>
+  stage.reads === undefined ? undefined : typeof stage.reads === "function" ? stage.reads(config) : stage.reads
 
 /** The fields a stage provides under a given config. */
 export const providedFields = (stage: AnyStage, config: unknown): ReadonlyArray<string> =>

@@ -310,6 +310,7 @@ export const decontaminate: Stage<DecontaminateConfig, Row, Row, FS.FileSystem |
     "Flag (or drop) rows whose instruction shares a 13-word (or 25-character) n-gram with a prompt of an evaluation benchmark, naming the benchmark and item.",
   config: DecontaminateConfigSchema,
   requires: (c) => [top(c.field)],
+  reads: [],
   provides: (c) => [c.output],
   fields: (c): { readonly [name: string]: Schema.Schema.Any } => ({ [c.output]: Schema.NullOr(Contamination) }),
   make: (config, ctx) =>

@@ -29,7 +29,7 @@ import type { WorkUnit } from "@synthline/core/Source"
 import { Chunk, Effect, Option, Schema, Stream } from "effect"
 import { availableParallelism } from "node:os"
 import { LshIndex } from "./internal/lsh.js"
-import { batcher, type SignSpec, foldText as fold, textSigner } from "./internal/sign.js"
+import { batcher, type SignedBatch, type SignSpec, foldText as fold, textSigner } from "./internal/sign.js"
 import { signUnits } from "./internal/signPool.js"
 import { type Dataset, DatasetRef, datasetOf, FieldName, FieldPath, planDataset, readUnits, top } from "./internal/shared.js"
 import { optimalBanding, permutations } from "./MinHash.js"
@@ -193,7 +193,9 @@ export const nearDedup: Stage<NearDedupConfig, Row, Row, FileSystem.FileSystem |
   description:
     "Mark (or drop) near-duplicate rows by MinHash-LSH over word or character n-grams, with the conversation_id of the cluster's first row (two passes, bounded memory).",
   config: NearDedupConfigSchema,
-  requires: (c) => ["conversation_id", top(c.field)],
+  // The labels go by conversation_id alone: the texts are read from the indexed dataset, in the first pass.
+  requires: ["conversation_id"],
+  reads: [],
   provides: (c) => (c.drop ? [] : [c.output]),
   fields: (c): { readonly [name: string]: Schema.Schema.Any } => (c.drop ? {} : { [c.output]: Schema.NullOr(Schema.String) }),
   central: {
@@ -254,6 +256,13 @@ const buildIndex = (
     const dataset = yield* datasetOf(ctx, config.index_from, "index_from")
     const units = yield* planDataset(ctx, dataset, columns)
     const threads = signThreads(config.threads, dataset, units)
+    let read = 0
+    let texts = 0
+    const add = (batch: SignedBatch): void => {
+      read += batch.read
+      texts += batch.texts
+      index.addBatch(batch)
+    }
     const encoded = threads > 1 ? Schema.encodeUnknownOption(dataset.def.config)(dataset.config) : Option.none()
     if (Option.isSome(encoded)) {
       const init = {
@@ -262,12 +271,18 @@ const buildIndex = (
         baseDir: ctx.baseDir,
         columns
       }
-      yield* signUnits(threads, init, units, (batch) => index.addBatch(batch)).pipe(
+      yield* signUnits(threads, init, units, add).pipe(
         Effect.mapError((reason) => new StageError({ stage: ctx.stageId, reason: `${dataset.name}: ${reason}` }))
       )
     } else {
       const sign = batcher(spec)
-      yield* readUnits(ctx, dataset, units, columns, sign.add, () => index.addBatch(sign.take()))
+      yield* readUnits(ctx, dataset, units, columns, sign.add, () => add(sign.take()))
+    }
+    if (read > 0 && texts === 0) {
+      return yield* new StageError({
+        stage: ctx.stageId,
+        reason: `${dataset.name}: none of its ${read.toLocaleString("en-US")} rows has a conversation_id and a string at \`${config.field}\` (the \`field\` option) to compare`
+      })
     }
     return index.resolve(config.threshold).firstOf
   })

@@ -26,6 +26,13 @@ const parts = (dir: string): Array<Out> =>
         .map((l) => JSON.parse(l) as Out)
     )
 
+/** The part files of a sink folder, in order. */
+const bytes = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => /^part-/.test(f))
+    .sort()
+    .map((f) => readFileSync(join(dir, f), "utf8"))
+
 const ROWS = 3000
 
 describe("dedup stages through the CLI", () => {
@@ -100,20 +107,10 @@ sink:
     const r = await synthline(["run", file])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toContain("resuming")
-    const bytes = (dir: string) =>
-      readdirSync(dir)
-        .filter((f) => /^part-/.test(f))
-        .sort()
-        .map((f) => readFileSync(join(dir, f), "utf8"))
     expect(bytes(out)).toEqual(bytes(join(work, "out-whole")))
   }, 180_000)
 
   it("--workers 2 writes the bytes of one thread, also after kill -9 with workers running", async () => {
-    const bytes = (dir: string) =>
-      readdirSync(dir)
-        .filter((f) => /^part-/.test(f))
-        .sort()
-        .map((f) => readFileSync(join(dir, f), "utf8"))
     const r = await synthline(["run", pipeline("workers"), "--workers", "2"])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).not.toContain("running in one thread")
@@ -129,11 +126,6 @@ sink:
   }, 180_000)
 
   it("signatures computed in 2 or 3 signing workers (threads:), also with --workers 3, give the bytes of one thread", async () => {
-    const bytes = (dir: string) =>
-      readdirSync(dir)
-        .filter((f) => /^part-/.test(f))
-        .sort()
-        .map((f) => readFileSync(join(dir, f), "utf8"))
     for (const [threads, workers] of [[2, 1], [3, 3]] as const) {
       const name = `threads-${threads}-workers-${workers}`
       const r = await synthline(["run", pipeline(name, `\n    threads: ${threads}`), "--workers", String(workers)])
@@ -141,6 +133,29 @@ sink:
       expect(bytes(join(work, `out-${name}`))).toEqual(bytes(join(work, "out-whole")))
     }
   }, 600_000)
+
+  it("validate: none reads only the columns its stages name (plan says which) and writes the bytes of the checked run, in worker threads too", async () => {
+    const file = pipeline("narrowed")
+    writeFileSync(file, readFileSync(file, "utf8").replace("  unit_rows: 250\n", "  unit_rows: 250\n  validate: none\n"))
+    const plan = await synthline(["plan", file])
+    expect(plan.code, plan.stderr).toBe(0)
+    // near-dedup labels by conversation_id (the texts come from its first pass); decontaminate reads the conversation.
+    expect(plan.stdout).toContain("source   parquet (columns read, where the source is columnar: contamination, conversation, conversation_id, near_duplicate_of)")
+    for (const workers of ["1", "2"]) {
+      const r = await synthline(["run", file, "--fresh", "--workers", workers])
+      expect(r.code, r.stderr).toBe(0)
+      expect(bytes(join(work, "out-narrowed"))).toEqual(bytes(join(work, "out-whole")))
+    }
+  }, 180_000)
+
+  it("a field no row has is refused before any row is written, naming it", async () => {
+    const file = pipeline("no-field", "\n    field: conversation.0.contnet")
+    const r = await synthline(["run", file])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain(`none of its ${ROWS.toLocaleString("en-US")} rows has a conversation_id and a string at \`conversation.0.contnet\` (the \`field\` option) to compare`)
+    const out = join(work, "out-no-field")
+    expect(existsSync(out) ? readdirSync(out).filter((f) => /^part-/.test(f)) : []).toEqual([])
+  }, 60_000)
 
   it("refuses a benchmark file that does not exist before writing any row, naming it", async () => {
     const file = pipeline("missing")

@@ -28,7 +28,7 @@ const batch = (first: number, count: number): SignedBatch => {
     length += id.length
     idEnds[k] = length
   }
-  return { count, ids: ids.join(""), idEnds, sig8, bandHashes }
+  return { count, read: count, texts: count, ids: ids.join(""), idEnds, sig8, bandHashes }
 }
 
 const resolveWith = (budgetBytes: number) => {

@@ -149,6 +149,7 @@ export const filter: Stage<FilterConfig, Row, Row, never, FilterOptions> = make(
   description: "Drop, route or annotate conversations flagged by their OpenAI moderation annotations or by score thresholds.",
   config: FilterConfigSchema,
   requires: (c) => [c.field, c.annotations],
+  reads: [],
   provides: ["moderation"],
   fields: { moderation: ModerationAudit },
   make: (config, ctx) => Effect.succeed(mapChunks<Row, Row>(decide(config, ctx)))

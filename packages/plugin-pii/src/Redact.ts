@@ -66,6 +66,8 @@ export const redact: Stage<RedactConfig, Row, Row, never, RedactOptions> = make(
   description: "Replace personal data with per-conversation placeholders (EMAIL_1, PHONE_2, ...), a mask or a keyed hash, or drop the row.",
   config: RedactConfigSchema,
   requires: (c) => c.fields.filter((f) => f === "conversation"),
+  // The other message fields are redacted when a row has them.
+  reads: (c) => c.fields,
   provides: (c) => c.fields.filter((f) => f === "conversation"),
   make: (config, ctx) => Effect.succeed(mapChunks<Row, Row>(rewrite(config, ctx)))
 })

@@ -42,6 +42,7 @@ export const scan: Stage<ScanConfig, Row, Row, never, ScanOptions> = make({
   description: "Find personal data (e-mail, phone, IP, card, IBAN, SSN, credential URL, API key, crypto, MAC, My Number, NHS) and annotate pii_spans and has_pii.",
   config: ScanConfigSchema,
   requires: (c) => [c.field],
+  reads: [],
   provides: ["pii_spans", "has_pii"],
   fields: { pii_spans: Schema.Array(PiiSpan), has_pii: Schema.Boolean },
   make: (config, ctx) => Effect.succeed(mapChunks<Row, Row>(annotate(config, ctx)))

@@ -82,6 +82,7 @@ export const dedup: Stage<DedupConfig, Row, Row, never, DedupOptions> = make({
   description: "Mark (or drop) rows whose text was already seen, with the conversation_id of its first occurrence.",
   config: DedupConfigSchema,
   requires: (config) => ["conversation_id", config.field],
+  reads: [],
   provides: (config) => (config.drop ? [] : [config.output]),
   stateful: true,
   central: {

@@ -47,6 +47,8 @@ export const fields: Stage<FieldsConfig, Row, Row, never, FieldsOptions> = make(
   description: "Keep, drop and rename top-level fields.",
   config: FieldsConfigSchema,
   requires: [],
+  reads: (config) => Object.keys(config.rename ?? {}),
+  keeps: (config) => config.keep,
   provides: (config) => Object.values(config.rename ?? {}),
   removes: (config) => {
     const rename = config.rename ?? {}

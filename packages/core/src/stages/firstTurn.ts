@@ -28,6 +28,8 @@ export const firstTurn: Stage<FirstTurnConfig, Row, Row, never, FirstTurnOptions
   description: "Keep only the first user message (and optionally its answer) of each conversation.",
   config: FirstTurnConfigSchema,
   requires: ["conversation"],
+  // Trimmed to the kept messages, and checked against them, when the row has it.
+  reads: ["openai_moderation"],
   provides: ["conversation", "openai_moderation", "turn"],
   make: (config, ctx) =>
     Effect.succeed(

@@ -25,6 +25,7 @@ export const limit: Stage<LimitConfig, Row, Row, never, LimitOptions> = make({
   description: "Keep the first N rows, drop the rest.",
   config: LimitConfigSchema,
   requires: [],
+  reads: [],
   provides: [],
   stateful: true,
   central: {

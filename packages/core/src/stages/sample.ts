@@ -27,6 +27,7 @@ export const sample: Stage<SampleConfig, Row, Row, never, SampleOptions> = make(
   description: "Keep a deterministic random fraction of rows, chosen by seed and conversation_id.",
   config: SampleConfigSchema,
   requires: ["conversation_id"],
+  reads: [],
   provides: [],
   make: (config, ctx) =>
     Effect.succeed(

@@ -56,6 +56,7 @@ export const select: Stage<SelectConfig, Row, Row, never, SelectOptions> = make(
     ...(config.min_turns !== undefined || config.max_turns !== undefined ? ["turn"] : []),
     ...(config.redacted !== undefined ? ["redacted"] : [])
   ],
+  reads: [],
   provides: [],
   make: (config, ctx) => {
     const languages = config.languages && new Set(config.languages.map((l) => l.toLowerCase()))

@@ -25,6 +25,9 @@ export interface SignSpec {
 export interface SignedBatch {
   /** Rows in the batch. */
   readonly count: number
+  /** Rows read for it, and those of them with an id and a string at the field (signed unless it has no tokens). */
+  readonly read: number
+  readonly texts: number
   /** The rows' ids joined into one string (one string per batch, not one per row). */
   readonly ids: string
   /** Where each id ends in `ids` (id `k` is `ids.slice(k === 0 ? 0 : idEnds[k - 1], idEnds[k])`). */
@@ -70,6 +73,8 @@ export const batcher = (spec: SignSpec) => {
   let bandHashes = new Int32Array(1024 * bands)
   let count = 0
   let length = 0
+  let read = 0
+  let texts = 0
   const grow = (): void => {
     const cap = ends.length * 2
     const e = new Int32Array(cap)
@@ -84,10 +89,12 @@ export const batcher = (spec: SignSpec) => {
   }
   return {
     add: (chunk: ReadonlyArray<Row>): void => {
+      read += chunk.length
       for (const row of chunk) {
         const id = row.conversation_id
         const text = getPath(row, keys)
         if (typeof id !== "string" || typeof text !== "string") continue
+        texts++
         const sig = sign(text)
         if (sig === undefined) continue
         if (count === ends.length) grow()
@@ -104,6 +111,8 @@ export const batcher = (spec: SignSpec) => {
     take: (): SignedBatch => {
       const batch: SignedBatch = {
         count,
+        read,
+        texts,
         ids: ids.join(""),
         idEnds: ends.slice(0, count),
         sig8: sig8.slice(0, count * numPerm),
@@ -112,6 +121,8 @@ export const batcher = (spec: SignSpec) => {
       ids = []
       count = 0
       length = 0
+      read = 0
+      texts = 0
       return batch
     }
   }

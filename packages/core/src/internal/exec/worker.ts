@@ -150,7 +150,7 @@ const unitStream = (
       )
   const io = { reject: (r: SourceReject) => sourceReject(current.delta, unit.id, r) }
   let stream: Stream.Stream<Row, SourceError | StageError, FileSystem.FileSystem | Path.Path> = pipeline.source.def
-    .read(unit, pipeline.source.config, io, { baseDir: pipeline.baseDir })
+    .read(unit, pipeline.source.config, io, { baseDir: pipeline.baseDir, columns: Pipeline.sourceColumns(pipeline) })
     .pipe(
       Stream.mapChunks((c) => {
         current.delta.rows_read += c.length

@@ -11,6 +11,7 @@ import { Chunk, Effect, type Scope, Stream } from "effect"
 import { availableParallelism } from "node:os"
 import type { RunError, SinkError, SourceError, StageError } from "../../Errors.js"
 import type { ResolvedPipeline } from "../../Pipeline.js"
+import { sourceColumns } from "../columns.js"
 import * as Registry from "../../Registry.js"
 import type * as Progress from "../../Progress.js"
 import { type Row, unitOf, withUnit } from "../../Row.js"
@@ -127,7 +128,7 @@ type Rows = Stream.Stream<Row, SourceError | StageError, FileSystem.FileSystem |
 /** Every remaining unit, in order, each row tagged with its unit, through every stage. */
 const rowStream = (o: ExecuteOptions): Rows => {
   const { pipeline, pending, units, unitsDone } = o
-  const env = { baseDir: pipeline.baseDir }
+  const env = { baseDir: pipeline.baseDir, columns: sourceColumns(pipeline) }
   let stream: Rows = Stream.fromIterable(units.slice(unitsDone).map((unit, k) => [unit, unitsDone + k] as const)).pipe(
     Stream.flatMap(
       ([unit, seq]) => {
