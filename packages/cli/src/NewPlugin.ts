@@ -375,6 +375,8 @@ export const minLength = Stage.make({
   description: "Drops conversations whose first user message is shorter than min_chars characters.",
   config: MinLengthConfig,
   requires: ["conversation"],
+  // Every other field it reads (none): lets a pipeline that keeps few fields read only the columns it needs.
+  reads: [],
   provides: ["instruction_chars"],
   make: (config, ctx) =>
     Effect.succeed(
