@@ -30,6 +30,11 @@ export interface Snapshot {
   /** Rows lost with units the source could not read (`rows` null when unknown), and where. */
   readonly lost?: { readonly rows: number | null; readonly where: string } | undefined
   readonly elapsedMs: number
+  /**
+   * Time since the first unit could start: after the stages were made (a stage's first pass
+   * over the dataset, say). Rows/s and ETA count from there.
+   */
+  readonly unitsElapsedMs?: number | undefined
   /** Rows read and units done by earlier runs this one resumes (rows/s and ETA count only this run's). */
   readonly rowsReadBefore?: number | undefined
   readonly unitsDoneBefore?: number | undefined
@@ -50,6 +55,8 @@ export type RunEvent =
   | { readonly type: "progress"; readonly snapshot: Snapshot }
   | { readonly type: "unit"; readonly unit: string; readonly snapshot: Snapshot }
   | { readonly type: "warning"; readonly message: string }
+  /** How far a long step of a stage's own has come (`done`: its last line). */
+  | { readonly type: "stage"; readonly stage: string; readonly message: string; readonly done: boolean }
   /** The run was interrupted (Ctrl-C): committed units stay, a rerun resumes after them. */
   | { readonly type: "interrupted"; readonly snapshot: Snapshot }
   | {
@@ -75,7 +82,10 @@ const fmt = (n: number): string => n.toLocaleString("en-US")
 const plural = (n: number, one: string, many = `${one}s`): string => `${fmt(n)} ${n === 1 ? one : many}`
 
 /** Rows per second read by this run (rows read before a resume do not count). */
-const rate = (s: Snapshot): number => (s.elapsedMs > 0 ? (Math.max(0, s.rowsRead - (s.rowsReadBefore ?? 0)) * 1000) / s.elapsedMs : 0)
+const rate = (s: Snapshot): number => {
+  const ms = s.unitsElapsedMs ?? s.elapsedMs
+  return ms > 0 ? (Math.max(0, s.rowsRead - (s.rowsReadBefore ?? 0)) * 1000) / ms : 0
+}
 
 const eta = (s: Snapshot): string => {
   const r = rate(s)
@@ -86,7 +96,7 @@ const eta = (s: Snapshot): string => {
   }
   const doneHere = s.unitsDone - (s.unitsDoneBefore ?? 0)
   if (doneHere > 0 && s.units > s.unitsDone) {
-    const secs = ((s.elapsedMs / doneHere) * (s.units - s.unitsDone)) / 1000
+    const secs = (((s.unitsElapsedMs ?? s.elapsedMs) / doneHere) * (s.units - s.unitsDone)) / 1000
     return secs < 90 ? `${Math.round(secs)}s` : `${Math.round(secs / 60)}m`
   }
   return "?"
@@ -167,6 +177,14 @@ export const plain = (write: (text: string) => void, intervalMs = 5000): Reporte
         case "unit":
           write(`unit ${e.unit} done · ${line(e.snapshot)}\n`)
           return
+        case "stage": {
+          const now = Date.now()
+          if (e.done || now - last >= intervalMs) {
+            last = now
+            write(`${e.stage}: ${e.message}\n`)
+          }
+          return
+        }
         case "warning":
           write(`warning: ${e.message}\n`)
           return
@@ -205,6 +223,16 @@ export const tty = (write: (text: string) => void, intervalMs = 200): Reporter =
           }
           return
         }
+        case "stage": {
+          // One live line per step, redrawn in place; its last line stays.
+          const now = Date.now()
+          if (!e.done && now - last < intervalMs) return
+          last = now
+          if (drawn > 0) write(`\x1b[${drawn}F\x1b[J`)
+          write(`${e.stage}: ${e.message}\n`)
+          drawn = e.done ? 0 : 1
+          return
+        }
         case "warning":
           drawn = 0
           write(`warning: ${e.message}\n`)
@@ -224,7 +252,7 @@ export const json = (write: (text: string) => void, intervalMs = 1000): Reporter
   let last = 0
   return {
     report: (e) => {
-      if (e.type === "progress") {
+      if (e.type === "progress" || (e.type === "stage" && !e.done)) {
         const now = Date.now()
         if (now - last < intervalMs) return
         last = now

@@ -182,7 +182,7 @@ const runScoped = (
       scrub: scrub.text
     })
     const pending = new Pending(pipeline.stages.length, checkpoint.unitsDone)
-    const stages = yield* Stages.make(pipeline, checkpoint, pending, setup.unitIds, services)
+    const stages = yield* Stages.make(pipeline, checkpoint, pending, setup.unitIds, services, setup.reporter)
     const progress = progressOf(setup, stats, pending)
     const committer = Commit.make({ ...setup, stats, pending, outlets, checkpoint, usage, snapshot: progress, maxErrors: options.maxErrors ?? 0 })
     yield* Executor.execute({
@@ -279,6 +279,8 @@ const progressOf = (setup: Setup, stats: RunStats, pending: Pending): (() => Pro
     units: setup.units.length,
     rowsTotal,
     started: setup.started,
+    // Made after the stages: a stage's first pass over the dataset does not slow the rate down.
+    unitsStarted: Date.now(),
     routes: setup.pipeline.stages.map((s) => s.route),
     sinkWhere: setup.pipeline.sinkSelection?.where?.text,
     // Rows/s and ETA count only what this run does, not the units a resumed run skips.

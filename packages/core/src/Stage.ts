@@ -54,6 +54,13 @@ export interface StageContext {
   /** This stage's durable state journal. */
   readonly journal: Journal
   /**
+   * Says how far a long step of the stage's own has come, before or between units (a first pass
+   * over the whole dataset, say), as a short line (`indexing: units 12/102 · 120,000 rows`);
+   * `done` marks the step's last line, which is always shown. Reporters throttle the others.
+   * Absent outside a run and in worker threads.
+   */
+  readonly progress?: ((message: string, done?: boolean) => void) | undefined
+  /**
    * The pipeline's source with its decoded config (the whole input, before sharding), for a stage
    * that reads the dataset itself (a first pass); absent outside a pipeline run.
    */

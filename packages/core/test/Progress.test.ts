@@ -111,4 +111,24 @@ describe("Progress", () => {
     expect(events[1].snapshot.unitsDone).toBe(0)
     expect(events.every((e) => !Number.isNaN(Date.parse(e.time)))).toBe(true)
   })
+
+  it("a stage's own long step (a first pass) shows as a line, its last line always; rows/s and ETA count from when the units start", () => {
+    const c = collect((w) => Progress.plain(w, 60_000))
+    for (let k = 1; k <= 3; k++) c.reporter.report({ type: "stage", stage: "dedup/near-dedup", message: `indexing: units ${k}/3`, done: false })
+    c.reporter.report({ type: "stage", stage: "dedup/near-dedup", message: "indexed 30 rows in 9.0s", done: true })
+    // 16,481 rows in the 1 s since the units started, 9 s after the run did.
+    c.reporter.report({ type: "unit", unit: "u3", snapshot: snapshot({ unitsDone: 3, rowsRead: 16_481, rowsTotal: 32_962, elapsedMs: 10_000, unitsElapsedMs: 1000 }) })
+    expect(c.text()).toBe(
+      "dedup/near-dedup: indexing: units 1/3\n" +
+        "dedup/near-dedup: indexed 30 rows in 9.0s\n" +
+        "unit u3 done · units 3/4 · read 16,481/32,962 · written 15,815 · 16,481 rows/s · ETA 1s\n"
+    )
+    const t = collect((w) => Progress.tty(w, 0))
+    t.reporter.report({ type: "stage", stage: "s", message: "units 1/2", done: false })
+    t.reporter.report({ type: "stage", stage: "s", message: "units 2/2", done: false })
+    t.reporter.report({ type: "stage", stage: "s", message: "done", done: true })
+    t.reporter.report({ type: "progress", snapshot: snapshot({ unitsDone: 1 }) })
+    // Each step line replaces the one before; the last stays, and the status block goes below it.
+    expect(t.text().replaceAll("\u001b", "⎋")).toMatch(/^s: units 1\/2\n⎋\[1F⎋\[Js: units 2\/2\n⎋\[1F⎋\[Js: done\n⎋\[2Kunits 1\/4 · /)
+  })
 })

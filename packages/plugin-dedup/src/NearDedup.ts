@@ -258,10 +258,15 @@ const buildIndex = (
     const threads = signThreads(config.threads, dataset, units)
     let read = 0
     let texts = 0
+    let done = 0
+    const started = Date.now()
+    const rate = (): string => `${fmt(Math.round((read * 1000) / Math.max(1, Date.now() - started)))} rows/s`
     const add = (batch: SignedBatch): void => {
       read += batch.read
       texts += batch.texts
       index.addBatch(batch)
+      done++
+      ctx.progress?.(`indexing ${dataset.name}: units ${done}/${units.length} · ${fmt(read)} rows · ${rate()}`)
     }
     const encoded = threads > 1 ? Schema.encodeUnknownOption(dataset.def.config)(dataset.config) : Option.none()
     if (Option.isSome(encoded)) {
@@ -281,11 +286,19 @@ const buildIndex = (
     if (read > 0 && texts === 0) {
       return yield* new StageError({
         stage: ctx.stageId,
-        reason: `${dataset.name}: none of its ${read.toLocaleString("en-US")} rows has a conversation_id and a string at \`${config.field}\` (the \`field\` option) to compare`
+        reason: `${dataset.name}: none of its ${fmt(read)} rows has a conversation_id and a string at \`${config.field}\` (the \`field\` option) to compare`
       })
     }
-    return index.resolve(config.threshold).firstOf
+    const r = index.resolve(config.threshold)
+    const secs = ((Date.now() - started) / 1000).toFixed(1)
+    ctx.progress?.(
+      `indexed ${fmt(read)} rows in ${secs}s (${rate()}, ${threads > 1 ? `${threads} signing threads` : "in this thread"}): ${fmt(r.firstOf.size)} near-duplicates in ${fmt(r.clusters)} clusters${index.spilledBlocks > 0 ? `, ${fmt(index.spilledBlocks)} blocks spilled to disk` : ""}`,
+      true
+    )
+    return r.firstOf
   })
+
+const fmt = (n: number): string => n.toLocaleString("en-US")
 
 /** Labels a row by its cluster's first row (`firstOf` of its id), or drops it as a near-duplicate. */
 const labeller = (config: NearDedupConfig, ctx: StageContext, firstOf: (id: string) => string | null | undefined) => {

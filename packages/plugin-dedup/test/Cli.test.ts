@@ -72,7 +72,18 @@ sink:
     )
     const r = await synthline(["run", pipeline("whole")])
     expect(r.code, r.stderr).toBe(0)
+    wholeLog = r.stderr
   }, 120_000)
+
+  let wholeLog = ""
+
+  it("says how the first pass goes and what it found, and counts rows/s from when the units start", () => {
+    expect(wholeLog).toMatch(
+      new RegExp(`^dedup/near-dedup: indexed ${ROWS.toLocaleString("en-US")} rows in \\d+\\.\\ds \\([\\d,]+ rows/s, in this thread\\): [\\d,]+ near-duplicates in [\\d,]+ clusters$`, "m")
+    )
+    const indexedAt = wholeLog.indexOf("dedup/near-dedup: indexed")
+    expect(indexedAt).toBeLessThan(wholeLog.indexOf("unit data/data/"))
+  })
 
   it("marks every planted near-duplicate with its family's first row and flags the planted benchmark prompts", () => {
     const out = parts(join(work, "out-whole"))

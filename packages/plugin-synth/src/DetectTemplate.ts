@@ -157,12 +157,22 @@ export const detectTemplate: Stage<
         const fail = (e: { readonly message: string }) => new StageError({ stage: ctx.stageId, reason: `${what}: ${e.message}` })
         return Effect.gen(function* () {
           const units = yield* source.plan(sc, env).pipe(Effect.mapError(fail))
-          for (const unit of units) {
+          const started = Date.now()
+          let rows = 0
+          for (const [k, unit] of units.entries()) {
             yield* source.read(unit, sc, io, env).pipe(
-              Stream.runForEach((row) => Effect.sync(() => count(row))),
+              Stream.runForEach((row) =>
+                Effect.sync(() => {
+                  rows++
+                  count(row)
+                })
+              ),
               Effect.mapError(fail)
             )
+            ctx.progress?.(`counting ${what}: units ${k + 1}/${units.length} · ${rows.toLocaleString("en-US")} rows`)
           }
+          const secs = ((Date.now() - started) / 1000).toFixed(1)
+          ctx.progress?.(`counted the texts of ${rows.toLocaleString("en-US")} rows of ${what} in ${secs}s`, true)
         })
       }
       const env = { baseDir: ctx.baseDir }

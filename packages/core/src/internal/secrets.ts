@@ -117,6 +117,8 @@ export const make = (secrets: Iterable<string>): Scrubber => {
         return { ...e, unit: text(e.unit), snapshot: snapshot(e.snapshot) }
       case "warning":
         return { ...e, message: text(e.message) }
+      case "stage":
+        return { ...e, stage: text(e.stage), message: text(e.message) }
       case "finish":
         return {
           ...e,

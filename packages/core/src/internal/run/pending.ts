@@ -62,6 +62,8 @@ export const snapshot = (
     readonly units: number
     readonly rowsTotal: number | undefined
     readonly started: number
+    /** When the first unit could start (the stages made): rows/s and ETA count from then. */
+    readonly unitsStarted?: number | undefined
     /** Each stage's `route:` branch, by stage index. */
     readonly routes?: ReadonlyArray<string | undefined> | undefined
     /** The main sink's `where:` text: its selection shows as a last step that drops the rows it leaves out. */
@@ -112,6 +114,7 @@ export const snapshot = (
     rejected,
     ...(lost.length > 0 ? { lost: lostSummary(lost) } : {}),
     elapsedMs: Date.now() - run.started,
+    ...(run.unitsStarted !== undefined ? { unitsElapsedMs: Date.now() - run.unitsStarted } : {}),
     ...(run.before !== undefined ? { rowsReadBefore: run.before.rowsRead, unitsDoneBefore: run.before.unitsDone } : {}),
     stages: [
       ...stages.map((st, i) => ({ ...st, route: run.routes?.[i] })),

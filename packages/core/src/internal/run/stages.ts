@@ -12,6 +12,7 @@ import type { Decider, StageContext, Transform } from "../../Stage.js"
 import * as Central from "../exec/central.js"
 import type { Checkpoint } from "./checkpoint.js"
 import type { Pending } from "./pending.js"
+import type * as Progress from "../../Progress.js"
 
 /** The made stages: transforms in pipeline order, and the deciders by stage index. */
 export interface Stages {
@@ -25,7 +26,8 @@ export const make = (
   checkpoint: Checkpoint,
   pending: Pending,
   unitIds: ReadonlyArray<string>,
-  services: Context.Context<never>
+  services: Context.Context<never>,
+  reporter: Progress.Reporter
 ): Effect.Effect<Stages, RunError | StageError, Scope.Scope> =>
   Effect.gen(function* () {
     const transforms: Array<Transform<Row, Row>> = []
@@ -34,7 +36,7 @@ export const make = (
       const recovered = yield* checkpoint.recover(i, use)
       const decider = use.stage.central === undefined ? undefined : yield* use.stage.central.open(use.config, recovered, use.instanceId)
       if (decider !== undefined) deciders.set(i, decider)
-      const ctx = context(pipeline, i, use, { pending, unitIds, recovered, decider })
+      const ctx = context(pipeline, i, use, { pending, unitIds, recovered, decider, reporter })
       transforms.push(yield* use.stage.make(use.config, ctx).pipe(Effect.provide(services), Effect.mapError(located(pipeline, use))))
     }
     return { transforms, deciders }
@@ -65,6 +67,7 @@ const context = (
     readonly unitIds: ReadonlyArray<string>
     readonly recovered: ReadonlyArray<string>
     readonly decider: Decider<unknown, unknown> | undefined
+    readonly reporter: Progress.Reporter
   }
 ): StageContext => {
   const { pending, decider } = at
@@ -80,6 +83,7 @@ const context = (
       stageReject(pending.of(seq), i, use.instanceId, at.unitIds[seq] ?? "", row, error)
     },
     journal: { recovered: at.recovered, append: journal },
+    progress: (message, done = false) => at.reporter.report({ type: "stage", stage: use.instanceId, message, done }),
     source: pipeline.source,
     decide: decider === undefined ? undefined : Central.localDecide(decider, use.instanceId, journal)
   }
