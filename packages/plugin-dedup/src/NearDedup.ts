@@ -111,7 +111,7 @@ const NearDedupConfigSchema = Schema.Struct({
         "Megabytes of signatures and band hashes the first pass keeps in memory (176 bytes a row at num_perm 128 and 12 bands); past it the oldest 65,536-row blocks go to a temporary file, read back when the bands are sorted and candidates verified. The ids (about 40 bytes a row) always stay in memory."
       )
     ),
-    { exact: true, default: () => 64 }
+    { exact: true, default: () => 32 }
   ),
   index_from: Schema.optionalWith(
     DatasetRef.pipe(
