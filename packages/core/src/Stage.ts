@@ -82,6 +82,14 @@ export interface StageContext {
 export interface Central<Config = unknown, Request = unknown, Response = unknown> {
   /** The decision state, rebuilt from the journal entries of committed units. */
   readonly open: (config: Config, recovered: ReadonlyArray<string>, stageId: string) => Effect.Effect<Decider<Request, Response>, StageError>
+  /**
+   * `true` when an answer depends only on its request and on the state `open` built, never on
+   * earlier requests (lookups in an index built before any unit, as `dedup/near-dedup`'s): the
+   * requests are then answered as they come, in any order, and in worker threads the stage gets
+   * a unit's rows chunk by chunk instead of the whole unit as one chunk, so the unit's rows are
+   * not all held at once. Such a decider must not journal.
+   */
+  readonly independent?: boolean
 }
 
 /** A stateful stage's decision state (see {@link Central}). */

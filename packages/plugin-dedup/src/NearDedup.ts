@@ -15,7 +15,7 @@
  *
  * With worker threads the index is built once, in the runner's thread, where the stage's
  * central decider lives (the runner makes its stages there too): a worker's copy of the stage
- * builds nothing and asks the decider for the labels of its unit's `conversation_id`s, so
+ * builds nothing and asks the decider for the labels of each chunk's `conversation_id`s, so
  * neither the first pass nor the index's memory is repeated per worker. The first pass itself
  * reads and signs the units in signing workers of the stage's own (`threads`, see
  * `internal/signPool.ts`) and appends their batches in unit order; the index keeps at most
@@ -199,6 +199,8 @@ export const nearDedup: Stage<NearDedupConfig, Row, Row, FileSystem.FileSystem |
   provides: (c) => (c.drop ? [] : [c.output]),
   fields: (c): { readonly [name: string]: Schema.Schema.Any } => (c.drop ? {} : { [c.output]: Schema.NullOr(Schema.String) }),
   central: {
+    // Lookups in the index built before any unit: in worker threads, chunks are labelled as they come.
+    independent: true,
     open: (config, _recovered, stageId) =>
       Effect.sync(() => {
         const slot: { firstOf?: ReadonlyMap<string, string> } = {}
@@ -317,7 +319,7 @@ const labeller = (config: NearDedupConfig, ctx: StageContext, firstOf: (id: stri
   }
 }
 
-/** A worker thread's copy: each chunk (one unit) asks the runner's index for its rows' labels. */
+/** A worker thread's copy: each chunk asks the runner's index for its rows' labels (answered at once: the decider is independent). */
 const askIndex = (
   config: NearDedupConfig,
   ctx: StageContext,

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Coordinator, type Either } from "../../src/internal/exec/central.js"
 import { heapMbFor } from "../../src/internal/exec/pool.js"
+import type { Decider } from "../../src/Stage.js"
 
 describe("worker pool", () => {
   it("caps a worker's heap from the largest unit (at least 96 MB), and not at all when a unit's size is unknown", () => {
@@ -43,5 +44,29 @@ describe("worker pool", () => {
     expect(replies).toEqual(["x is #1", "x is #1", "y is #2"])
     expect(asked).toEqual(["x", "y"])
     expect(journal).toEqual(["0: saw x", "1: saw y"])
+  })
+
+  it("an independent decider answers every request at once, whatever unit asks and in any order, beside an ordered one", () => {
+    const index = new Map([["a", "first-a"]])
+    const lookups = { decide: (ids: unknown) => (ids as Array<string>).map((id) => index.get(id) ?? null) }
+    let seen = 0
+    const ordered = { decide: (request: unknown) => `${String(request)} after ${seen++}` }
+    const deciders = new Map<number, Decider<unknown, unknown>>([
+      [0, ordered],
+      [1, lookups]
+    ])
+    const c = new Coordinator(deciders, 0, () => undefined, new Set([1]))
+    const replies: Array<unknown> = []
+    const reply = (r: Either) => void replies.push(r.ok ? r.value : `error ${r.error}`)
+    // Unit 2 asks the independent stage twice (two chunks) before units 0 and 1 are anywhere: answered.
+    c.request(1, 2, ["a", "b"], reply)
+    c.request(1, 2, ["b"], reply)
+    expect(replies).toEqual([["first-a", null], [null]])
+    // The ordered stage still waits for unit 0.
+    c.request(0, 1, "y", reply)
+    expect(replies).toHaveLength(2)
+    c.request(0, 0, "x", reply)
+    c.close(0, 0)
+    expect(replies.slice(2)).toEqual(["x after 0", "y after 1"])
   })
 })

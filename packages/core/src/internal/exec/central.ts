@@ -5,6 +5,9 @@
  * unit's requests only once every earlier unit is closed at that stage (its rows are past
  * the stage). The state then evolves exactly as in one thread reading the units in order.
  *
+ * A stage whose decider is independent (`Central.independent`: lookups in state built before
+ * any unit) is served at once instead, in any order, and keeps no answers.
+ *
  * A unit is redone when its worker dies (out of memory, see `pool.ts`); its requests then come
  * again. Each answer is kept until its unit's result is in, and a request asked again gets the
  * same answer without the decider seeing it twice (its state and journal stay as one pass made them).
@@ -43,14 +46,25 @@ class StageQueue {
   constructor(
     private readonly decider: Decider<unknown, unknown>,
     first: number,
-    private readonly journal: (seq: number, entry: string) => void
+    private readonly journal: (seq: number, entry: string) => void,
+    /** Answers depend on nothing earlier (`Central.independent`): served at once, none kept. */
+    private readonly independent = false
   ) {
     this.next = first
   }
 
   request(seq: number, request: unknown, reply: (response: Either) => void): void {
-    if (seq <= this.next) this.serve(seq, request, reply)
+    if (this.independent) reply(this.decide(seq, request))
+    else if (seq <= this.next) this.serve(seq, request, reply)
     else this.waiting.push({ seq, request, reply })
+  }
+
+  private decide(seq: number, request: unknown): Either {
+    try {
+      return { ok: true, value: this.decider.decide(request, (entry) => this.journal(seq, entry)) }
+    } catch (e) {
+      return { ok: false, error: errorText(e) }
+    }
   }
 
   close(seq: number): void {
@@ -84,12 +98,7 @@ class StageQueue {
       reply(kept.answers[kept.replayed++]!)
       return
     }
-    let response: Either
-    try {
-      response = { ok: true, value: this.decider.decide(request, (entry) => this.journal(seq, entry)) }
-    } catch (e) {
-      response = { ok: false, error: errorText(e) }
-    }
+    const response = this.decide(seq, request)
     if (kept === undefined) {
       kept = { answers: [], replayed: 0 }
       this.answered.set(seq, kept)
@@ -107,9 +116,11 @@ export class Coordinator {
   constructor(
     deciders: ReadonlyMap<number, Decider<unknown, unknown>>,
     first: number,
-    journal: (stage: number, seq: number, entry: string) => void
+    journal: (stage: number, seq: number, entry: string) => void,
+    /** Stages whose deciders are independent (`Central.independent`). */
+    independent: ReadonlySet<number> = new Set()
   ) {
-    this.queues = new Map([...deciders].map(([i, d]) => [i, new StageQueue(d, first, (seq, e) => journal(i, seq, e))]))
+    this.queues = new Map([...deciders].map(([i, d]) => [i, new StageQueue(d, first, (seq, e) => journal(i, seq, e), independent.has(i))]))
   }
 
   /** Asks stage `stage`'s decider on behalf of unit `seq`; `reply` runs once it is that unit's turn. */

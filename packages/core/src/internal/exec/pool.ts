@@ -182,7 +182,9 @@ class Dispatch {
         case "decide":
           coordinator.request(m.stage, m.seq, m.request, (r) => {
             send(w, r.ok ? { t: "decided", id: m.id, ok: true, value: r.value } : { t: "decided", id: m.id, ok: false, error: r.error })
-            // A worker asks once per unit and stage: the unit is past the stage.
+            // A worker asks once per unit and stage (it gives the stage the whole unit as one
+            // chunk): the unit is past the stage. (An independent stage asks per chunk and waits
+            // for no unit, so closing it here changes nothing.)
             coordinator.close(m.stage, m.seq)
           })
           return

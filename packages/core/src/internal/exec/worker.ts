@@ -158,7 +158,8 @@ const unitStream = (
       })
     )
   for (const [i, use] of pipeline.stages.entries()) {
-    if (use.stage.central !== undefined) stream = wholeUnit(i)(stream)
+    // An independent decider answers any chunk at once: its stage streams like any other.
+    if (use.stage.central !== undefined && use.stage.central.independent !== true) stream = wholeUnit(i)(stream)
     // (Stages are typed over StageError streams; source errors pass through them untouched.)
     const entering = stream.pipe(count(i, "rows_in")) as Stream.Stream<Row, StageError>
     stream = transforms[i]!(entering).pipe(count(i, "rows_out"))

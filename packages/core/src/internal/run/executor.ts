@@ -79,7 +79,12 @@ const pooled = (o: ExecuteOptions, workers: number) =>
       total: o.units.length,
       heapMb: workerHeapMb(o.units, process.env),
       warn: (message) => o.reporter.report({ type: "warning", message }),
-      coordinator: new Central.Coordinator(o.stages.deciders, o.unitsDone, (i, seq, entry) => void pending.of(seq).journals[i]!.push(entry))
+      coordinator: new Central.Coordinator(
+        o.stages.deciders,
+        o.unitsDone,
+        (i, seq, entry) => void pending.of(seq).journals[i]!.push(entry),
+        o.stages.independent
+      )
     })
     return Stream.runForEach(results, (r) =>
       Effect.zipRight(
