@@ -85,6 +85,8 @@ export const complete: Stage<CompleteConfig, Row, Row, Models, typeof CompleteCo
     "Fills a prompt template from each row, asks a model from the models section, and writes the answer (text or parsed JSON) to a field; n samples per row.",
   config: CompleteConfigSchema,
   requires: (c) => [...new Set([...(c.system !== undefined ? Template.parse(c.system).fields : []), ...Template.parse(c.user).fields])],
+  // Besides the templates' fields, only conversation_id (for seeds and cache keys), which every run reads.
+  reads: [],
   provides: (c) => [c.output],
   make: (config, ctx) =>
     ModelStage.make(ctx, [config.model], ([model]) => {

@@ -300,6 +300,8 @@ export const classify: Stage<ClassifyConfig, Row, Row, Models, ClassifyOptions> 
     "Re-moderates every message of a field with a live model (OpenAI moderations API or Llama Guard) and writes openai_moderation-shaped results.",
   config: ClassifyConfigSchema,
   requires: (c) => [c.field],
+  // Besides the messages, only conversation_id (the cache key), which every run reads.
+  reads: [],
   provides: (c) => [outputOf(c)],
   make: (config, ctx) =>
     ModelStage.make(ctx, [config.model], ([model]) => {
