@@ -81,11 +81,12 @@ const fmt = (n: number): string => n.toLocaleString("en-US")
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${fmt(n)} ${n === 1 ? one : many}`
 
+/** Time the units have had: since they could start, or since the run started. */
+const unitsMs = (s: Snapshot): number => s.unitsElapsedMs ?? s.elapsedMs
+
 /** Rows per second read by this run (rows read before a resume do not count). */
-const rate = (s: Snapshot): number => {
-  const ms = s.unitsElapsedMs ?? s.elapsedMs
-  return ms > 0 ? (Math.max(0, s.rowsRead - (s.rowsReadBefore ?? 0)) * 1000) / ms : 0
-}
+const rate = (s: Snapshot): number =>
+  unitsMs(s) > 0 ? (Math.max(0, s.rowsRead - (s.rowsReadBefore ?? 0)) * 1000) / unitsMs(s) : 0
 
 const eta = (s: Snapshot): string => {
   const r = rate(s)
@@ -96,7 +97,7 @@ const eta = (s: Snapshot): string => {
   }
   const doneHere = s.unitsDone - (s.unitsDoneBefore ?? 0)
   if (doneHere > 0 && s.units > s.unitsDone) {
-    const secs = (((s.unitsElapsedMs ?? s.elapsedMs) / doneHere) * (s.units - s.unitsDone)) / 1000
+    const secs = ((unitsMs(s) / doneHere) * (s.units - s.unitsDone)) / 1000
     return secs < 90 ? `${Math.round(secs)}s` : `${Math.round(secs / 60)}m`
   }
   return "?"

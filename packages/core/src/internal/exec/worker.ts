@@ -130,7 +130,9 @@ const unitStream = (
   pipeline: Pipeline.ResolvedPipeline,
   unit: WorkUnit,
   current: Current,
-  transforms: ReadonlyArray<Transform<Row, Row>>
+  transforms: ReadonlyArray<Transform<Row, Row>>,
+  /** The source columns the pipeline needs (`Pipeline.sourceColumns`), worked out once. */
+  columns: ReadonlyArray<string> | undefined
 ): Stream.Stream<Row, SourceError | StageError, FileSystem.FileSystem | Path.Path> => {
   const count = (i: number, field: "rows_in" | "rows_out") =>
     Stream.mapChunks((c: Chunk.Chunk<Row>) => {
@@ -150,7 +152,7 @@ const unitStream = (
       )
   const io = { reject: (r: SourceReject) => sourceReject(current.delta, unit.id, r) }
   let stream: Stream.Stream<Row, SourceError | StageError, FileSystem.FileSystem | Path.Path> = pipeline.source.def
-    .read(unit, pipeline.source.config, io, { baseDir: pipeline.baseDir, columns: Pipeline.sourceColumns(pipeline) })
+    .read(unit, pipeline.source.config, io, { baseDir: pipeline.baseDir, columns })
     .pipe(
       Stream.mapChunks((c) => {
         current.delta.rows_read += c.length
@@ -187,6 +189,7 @@ const program = Effect.gen(function* () {
   const { pipeline, planned } = yield* load
   const stages = pipeline.stages
   const sinks = sinksOf(pipeline)
+  const columns = Pipeline.sourceColumns(pipeline)
   const mainWhere = pipeline.sinkSelection?.where
   const current: Current = { seq: 0, delta: emptyDelta(stages.length) }
   const transforms: Array<Transform<Row, Row>> = []
@@ -233,7 +236,7 @@ const program = Effect.gen(function* () {
         return waiting.length === 0 ? Effect.void : Effect.tryPromise({ try: () => Promise.all(waiting), catch: sinkError })
       })
       // A central stage hands on its unit as one chunk: it is encoded a slice at a time.
-      yield* Stream.runForEachChunk(unitStream(pipeline, unit, current, transforms), (c) =>
+      yield* Stream.runForEachChunk(unitStream(pipeline, unit, current, transforms, columns), (c) =>
         Effect.gen(function* () {
           const rows = Chunk.toReadonlyArray(c)
           for (let i = 0; i < rows.length; i += sliceRows) {

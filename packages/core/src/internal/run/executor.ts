@@ -83,7 +83,7 @@ const pooled = (o: ExecuteOptions, workers: number) =>
         o.stages.deciders,
         o.unitsDone,
         (i, seq, entry) => void pending.of(seq).journals[i]!.push(entry),
-        o.stages.independent
+        new Set([...o.stages.deciders.keys()].filter((i) => pipeline.stages[i]!.stage.central?.independent === true))
       )
     })
     return Stream.runForEach(results, (r) =>

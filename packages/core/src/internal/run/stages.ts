@@ -18,8 +18,6 @@ import type * as Progress from "../../Progress.js"
 export interface Stages {
   readonly transforms: ReadonlyArray<Transform<Row, Row>>
   readonly deciders: ReadonlyMap<number, Decider<unknown, unknown>>
-  /** The stages among them whose deciders are independent (`Central.independent`). */
-  readonly independent: ReadonlySet<number>
 }
 
 /** Makes every stage of the pipeline (with the plugin services it needs). */
@@ -34,16 +32,14 @@ export const make = (
   Effect.gen(function* () {
     const transforms: Array<Transform<Row, Row>> = []
     const deciders = new Map<number, Decider<unknown, unknown>>()
-    const independent = new Set<number>()
     for (const [i, use] of pipeline.stages.entries()) {
       const recovered = yield* checkpoint.recover(i, use)
       const decider = use.stage.central === undefined ? undefined : yield* use.stage.central.open(use.config, recovered, use.instanceId)
       if (decider !== undefined) deciders.set(i, decider)
-      if (decider !== undefined && use.stage.central?.independent === true) independent.add(i)
       const ctx = context(pipeline, i, use, { pending, unitIds, recovered, decider, reporter })
       transforms.push(yield* use.stage.make(use.config, ctx).pipe(Effect.provide(services), Effect.mapError(located(pipeline, use))))
     }
-    return { transforms, deciders, independent }
+    return { transforms, deciders }
   })
 
 /** A StageError by its tag and fields: a plugin may bring its own copy of core's error classes. */
